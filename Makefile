@@ -1,0 +1,54 @@
+# Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
+.PHONY: all deps test-deps build run test unit unit-asan fuzz e2e browser format clean
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+PORT ?= 5000
+SIGNALR_BUNDLE := web/lib/signalr.min.js
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+test-deps:
+	@scripts/install-deps --test
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWITCHBOARD_WERROR=ON
+
+# The browser bundle of the official client, served by the demo page (never a CDN).
+$(SIGNALR_BUNDLE): node_modules/@microsoft/signalr/dist/browser/signalr.min.js
+	@mkdir -p web/lib
+	cp $< $@
+
+build: $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@$(MAKE) --no-print-directory $(SIGNALR_BUNDLE)
+
+run: deps build
+	$(BUILD_DIR)/switchboard serve --listen 0.0.0.0:$(PORT) --static-dir web --backplane memory
+
+test: test-deps build
+	@scripts/run-tests
+
+unit: build
+	@scripts/run-tests unit
+
+unit-asan:
+	@scripts/run-tests unit-asan
+
+fuzz:
+	@scripts/run-tests fuzz
+
+e2e: build
+	@scripts/run-tests e2e
+
+browser: build
+	@scripts/run-tests browser
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+
+clean:
+	rm -rf build build-asan build-fuzz web/lib

@@ -1,0 +1,157 @@
+// The switchboard binary: subcommands over the library; parses flags, builds config, runs.
+#include "core/config.hpp"
+#include "core/duration.hpp"
+#include "server/instance.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+using namespace switchboard;
+
+// Adds a duration flag ("15s", "250ms") bound to `target`, with an environment variable.
+void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                  const std::string& env, const std::string& help) {
+    app.add_option_function<std::string>(
+           name,
+           [&target, name](const std::string& text) {
+               const auto parsed = parse_duration(text);
+               if (!parsed) {
+                   throw CLI::ValidationError(name, "expects a duration such as 15s or 250ms");
+               }
+               target = *parsed;
+           },
+           help + " (default " + std::to_string(target.count()) + "ms)")
+        ->envname(env)
+        ->type_name("DURATION");
+}
+
+int run_serve(server_options options) {
+    spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
+                 options.backplane,
+                 options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
+    instance server(std::move(options));
+    // Signals are caught before anyone can learn the port, so an early SIGTERM still drains.
+    boost::asio::io_context main_context;
+    boost::asio::signal_set signals(main_context, SIGINT, SIGTERM);
+    const auto endpoint = server.start();
+    const auto host = endpoint.address().is_unspecified() ? std::string("localhost")
+                                                          : endpoint.address().to_string();
+    // Tests and scripts wait for this exact line; flush so they see it at once.
+    std::printf("switchboard listening on http://%s:%u\n", host.c_str(), endpoint.port());
+    std::printf("  chat hub:  http://%s:%u/hubs/chat\n  demo page: http://%s:%u/\n",
+                host.c_str(), endpoint.port(), host.c_str(), endpoint.port());
+    std::fflush(stdout);
+    spdlog::warn("development mode: user ids come from the 'user' query parameter; "
+                 "do not expose this server to untrusted clients");
+
+    boost::asio::steady_timer sweep_timer(main_context);
+    std::function<void()> schedule_sweep = [&] {
+        sweep_timer.expires_after(std::chrono::seconds(1));
+        sweep_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) {
+                server.sweep();
+                schedule_sweep();
+            }
+        });
+    };
+    schedule_sweep();
+    signals.async_wait([&](boost::system::error_code, int signal) {
+        spdlog::info("received signal {}: draining {} connection(s)", signal,
+                     server.connection_count());
+        sweep_timer.cancel();
+    });
+    main_context.run();
+    server.drain_and_stop();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    spdlog::flush_on(spdlog::level::info);
+
+    CLI::App app{"Switchboard: a real-time messaging server that speaks the ASP.NET Core SignalR "
+                 "protocol"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", SWITCHBOARD_VERSION);
+
+    server_options options;
+    std::string log_level = "info";
+    auto* serve = app.add_subcommand("serve", "Run the server");
+    serve->add_option("--listen", options.listen, "Address and port to listen on (port 0: any)")
+        ->envname("SWITCHBOARD_LISTEN")
+        ->capture_default_str();
+    serve->add_option("--threads", options.threads, "Shards (threads); 0 = one per core")
+        ->envname("SWITCHBOARD_THREADS")
+        ->capture_default_str();
+    serve->add_option("--backplane", options.backplane, "Scale-out bus: memory")
+        ->envname("SWITCHBOARD_BACKPLANE")
+        ->capture_default_str();
+    serve->add_option("--static-dir", options.static_dir, "Folder served at / (empty: none)")
+        ->envname("SWITCHBOARD_STATIC_DIR")
+        ->capture_default_str();
+    serve->add_option("--cors-origin", options.cors_origins,
+                      "Origin allowed for cross-origin requests with credentials; repeat for "
+                      "several, '*' for any")
+        ->envname("SWITCHBOARD_CORS_ORIGINS")
+        ->delimiter(',');
+    add_duration(*serve, "--keep-alive-interval", options.hub.keep_alive_interval,
+                 "SWITCHBOARD_KEEP_ALIVE_INTERVAL", "Interval of server pings");
+    add_duration(*serve, "--client-timeout", options.hub.client_timeout,
+                 "SWITCHBOARD_CLIENT_TIMEOUT", "Close clients silent for this long");
+    add_duration(*serve, "--handshake-timeout", options.hub.handshake_timeout,
+                 "SWITCHBOARD_HANDSHAKE_TIMEOUT", "Time allowed for the handshake");
+    add_duration(*serve, "--disconnect-timeout", options.disconnect_timeout,
+                 "SWITCHBOARD_DISCONNECT_TIMEOUT", "Forget negotiated connections unused for");
+    add_duration(*serve, "--drain-timeout", options.drain_timeout, "SWITCHBOARD_DRAIN_TIMEOUT",
+                 "Longest graceful shutdown");
+    serve->add_option("--max-message-size", options.hub.max_message_size,
+                      "Largest hub message a client may send, bytes")
+        ->envname("SWITCHBOARD_MAX_MESSAGE_SIZE")
+        ->capture_default_str();
+    serve->add_option("--send-queue-limit", options.hub.send_queue_limit,
+                      "Bytes queued for a client before it is dropped as a slow consumer")
+        ->envname("SWITCHBOARD_SEND_QUEUE_LIMIT")
+        ->capture_default_str();
+    serve->add_option("--max-header-size", options.max_header_size, "Largest HTTP header, bytes")
+        ->envname("SWITCHBOARD_MAX_HEADER_SIZE")
+        ->capture_default_str();
+    serve->add_option("--max-body-size", options.max_body_size, "Largest HTTP body, bytes")
+        ->envname("SWITCHBOARD_MAX_BODY_SIZE")
+        ->capture_default_str();
+    serve->add_option("--chat-max-message-length", options.chat_max_message_length,
+                      "Longest chat message, bytes")
+        ->envname("SWITCHBOARD_CHAT_MAX_MESSAGE_LENGTH")
+        ->capture_default_str();
+    serve->add_flag("--detailed-errors", options.hub.detailed_errors,
+                    "Send exception details to clients (development only)")
+        ->envname("SWITCHBOARD_DETAILED_ERRORS");
+    serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+        ->envname("SWITCHBOARD_LOG_LEVEL")
+        ->capture_default_str();
+
+    CLI11_PARSE(app, argc, argv);
+    spdlog::set_level(spdlog::level::from_str(log_level));
+
+    try {
+        if (serve->parsed()) {
+            return run_serve(std::move(options));
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

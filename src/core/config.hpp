@@ -1,0 +1,52 @@
+// Server settings: every field has a flag and an environment variable (src/apps/main.cpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace switchboard {
+
+using std::chrono::milliseconds;
+
+// Limits and timeouts of the hub protocol; defaults are ASP.NET Core's so clients behave the same.
+struct hub_options {
+    // Pings keep proxies and the client's 30 s server timeout from closing idle connections.
+    milliseconds keep_alive_interval{15'000};
+    // Twice the clients' keep-alive interval: one lost ping is tolerated.
+    milliseconds client_timeout{30'000};
+    // A client that connected but never completes a handshake holds a socket for nothing.
+    milliseconds handshake_timeout{15'000};
+    // ASP.NET's MaximumReceiveMessageSize: bounds what a client can make us buffer per message.
+    std::size_t max_message_size = 32 * 1024;
+    // Bytes queued for one client before it is disconnected as a slow consumer; 1 MiB absorbs
+    // bursts of ~10,000 small messages while bounding memory per connection.
+    std::size_t send_queue_limit = 1024 * 1024;
+    // Exception details in errors sent to clients; off in production, they may leak internals.
+    bool detailed_errors = false;
+};
+
+struct server_options {
+    std::string listen = "0.0.0.0:5000";
+    // 0: one shard per hardware thread.
+    std::size_t threads = 0;
+    std::string backplane = "memory";
+    // Serves the demo page; empty disables static files.
+    std::string static_dir = "web";
+    // Origins allowed to call cross-origin with credentials; "*" allows any origin.
+    std::vector<std::string> cors_origins;
+    // Headers beyond 16 KiB are not a browser; refuse with 431 before buffering more.
+    std::size_t max_header_size = 16 * 1024;
+    // POST bodies carry hub messages (SSE, long polling); twice the message limit plus framing.
+    std::size_t max_body_size = 64 * 1024;
+    // A negotiated token unused for this long is forgotten (ASP.NET's DisconnectTimeout).
+    milliseconds disconnect_timeout{15'000};
+    // Upper bound on a graceful shutdown: clients get a Close, then the process exits.
+    milliseconds drain_timeout{5'000};
+    // Chat hub: longer chat messages are refused with an error (the protocol limit still applies).
+    std::size_t chat_max_message_length = 4096;
+    hub_options hub;
+};
+
+}  // namespace switchboard

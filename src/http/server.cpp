@@ -1,0 +1,334 @@
+#include "http/server.hpp"
+
+#include "http/static_files.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message_generator.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/version.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <optional>
+
+namespace switchboard::http {
+
+namespace asio = boost::asio;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// An idle keep-alive connection is closed after this long; browsers reopen as needed.
+constexpr auto idle_timeout = std::chrono::seconds(30);
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string_view path_of(std::string_view target) {
+    return target.substr(0, std::min(target.find('?'), target.size()));
+}
+
+}  // namespace
+
+response make_text_response(const request& req, bhttp::status status, std::string body) {
+    response res{status, req.version()};
+    res.set(bhttp::field::content_type, "text/plain");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+struct route {
+    std::string prefix;  // lower case, no trailing slash
+    prefix_handler handler;
+};
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+    impl(shard_pool& pool, server_settings s)
+        : shards(pool), settings(std::move(s)), acceptor(pool.context(0)) {}
+
+    shard_pool& shards;
+    server_settings settings;
+    tcp::acceptor acceptor;
+    std::vector<route> routes;
+    std::function<bool()> readiness;
+    std::atomic<bool> draining{false};
+    std::size_t next_shard = 0;
+
+    void do_accept();
+    void on_accept(std::size_t shard, beast::error_code ec, tcp::socket socket);
+
+    [[nodiscard]] bool origin_allowed(std::string_view origin) const {
+        return std::any_of(settings.cors_origins.begin(), settings.cors_origins.end(),
+                           [&](const std::string& allowed) {
+                               return allowed == "*" || allowed == origin;
+                           });
+    }
+    const route* find_route(std::string_view lower_path, std::string_view& subpath) const {
+        for (const auto& r : routes) {
+            if (lower_path.starts_with(r.prefix) &&
+                (lower_path.size() == r.prefix.size() || lower_path[r.prefix.size()] == '/')) {
+                subpath = lower_path.substr(r.prefix.size());
+                return &r;
+            }
+        }
+        return nullptr;
+    }
+};
+
+/*---- HTTP session ---------------------------------------------------------------------*/
+
+class session : public exchange, public std::enable_shared_from_this<session> {
+public:
+    session(std::shared_ptr<server::impl> server, tcp::socket socket, std::size_t shard)
+        : server_(std::move(server)), stream_(std::move(socket)), shard_(shard) {
+        beast::error_code ec;
+        const auto endpoint = stream_.socket().remote_endpoint(ec);
+        if (!ec) {
+            remote_address_ = endpoint.address().to_string();
+        }
+    }
+
+    void start() { do_read(); }
+
+    void respond(response res) override {
+        // Deferred answers (long polls) come back here; the session may meanwhile be gone.
+        apply_cors(res);
+        const bool keep_alive = res.keep_alive() && !server_->draining;
+        res.keep_alive(keep_alive);
+        write(bhttp::message_generator(std::move(res)), keep_alive);
+    }
+
+    beast::tcp_stream take_stream() override {
+        taken_ = true;
+        stream_.expires_never();
+        return std::move(stream_);
+    }
+
+    [[nodiscard]] std::size_t shard() const override { return shard_; }
+    [[nodiscard]] const std::string& remote_address() const override { return remote_address_; }
+
+private:
+    void do_read() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_->settings.max_header_size));
+        parser_->body_limit(server_->settings.max_body_size);
+        stream_.expires_after(idle_timeout);
+        bhttp::async_read(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_read(ec);
+                          });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec == bhttp::error::header_limit) {
+            return reject(bhttp::status::request_header_fields_too_large,
+                          "Request headers exceed " +
+                              std::to_string(server_->settings.max_header_size) + " bytes.");
+        }
+        if (ec == bhttp::error::body_limit) {
+            return reject(bhttp::status::payload_too_large,
+                          "Request body exceeds " +
+                              std::to_string(server_->settings.max_body_size) + " bytes.");
+        }
+        if (ec) {
+            return;  // client left, idle timeout, or garbage: nothing to answer
+        }
+        request_ = parser_->release();
+        route_request();
+    }
+
+    void reject(bhttp::status status, std::string message) {
+        request req;
+        req.version(11);
+        auto res = make_text_response(req, status, std::move(message));
+        res.keep_alive(false);
+        write(bhttp::message_generator(std::move(res)), false);
+    }
+
+    void route_request() {
+        const std::string lower_path = to_lower(path_of(request_.target()));
+        if (request_.method() == bhttp::verb::options) {
+            return respond_preflight();
+        }
+        if (lower_path == "/healthz") {
+            return respond(make_text_response(request_, bhttp::status::ok, "alive"));
+        }
+        if (lower_path == "/readyz") {
+            const bool ready = !server_->draining && (!server_->readiness || server_->readiness());
+            return respond(make_text_response(
+                request_, ready ? bhttp::status::ok : bhttp::status::service_unavailable,
+                ready ? "ready" : "not ready"));
+        }
+        std::string_view subpath;
+        if (const route* r = server_->find_route(lower_path, subpath)) {
+            r->handler(request_, subpath, shared_from_this());
+            return;
+        }
+        if (!server_->settings.static_dir.empty() &&
+            request_.method() == bhttp::verb::get) {
+            auto file = serve_static_file(server_->settings.static_dir, request_);
+            if (file) {
+                apply_cors(*file);
+                const bool keep_alive = file->keep_alive() && !server_->draining;
+                file->keep_alive(keep_alive);
+                return write(bhttp::message_generator(std::move(*file)), keep_alive);
+            }
+        }
+        respond(make_text_response(request_, bhttp::status::not_found, "Not Found"));
+    }
+
+    // Browsers preflight the client's non-simple headers (X-Requested-With, Authorization).
+    void respond_preflight() {
+        response res{bhttp::status::no_content, request_.version()};
+        res.keep_alive(request_.keep_alive());
+        const auto method = request_[bhttp::field::access_control_request_method];
+        const auto headers = request_[bhttp::field::access_control_request_headers];
+        if (method.empty()) {
+            res.set(bhttp::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+        } else {
+            res.set(bhttp::field::access_control_allow_methods, method);
+        }
+        if (!headers.empty()) {
+            res.set(bhttp::field::access_control_allow_headers, headers);
+        }
+        // Browsers may cache the preflight for 10 minutes: fewer round trips per negotiate.
+        res.set(bhttp::field::access_control_max_age, "600");
+        res.prepare_payload();
+        respond(std::move(res));
+    }
+
+    template <class Body>
+    void apply_cors(bhttp::response<Body>& res) {
+        const auto origin = request_[bhttp::field::origin];
+        if (origin.empty()) {
+            return;
+        }
+        res.set(bhttp::field::vary, "Origin");
+        if (server_->origin_allowed(origin)) {
+            res.set(bhttp::field::access_control_allow_origin, origin);
+            res.set(bhttp::field::access_control_allow_credentials, "true");
+        } else {
+            res.erase(bhttp::field::access_control_allow_methods);
+            res.erase(bhttp::field::access_control_allow_headers);
+            res.erase(bhttp::field::access_control_max_age);
+        }
+    }
+
+    void write(bhttp::message_generator message, bool keep_alive) {
+        if (taken_) {
+            return;
+        }
+        stream_.expires_after(idle_timeout);
+        beast::async_write(stream_, std::move(message),
+                           [self = shared_from_this(), keep_alive](beast::error_code ec,
+                                                                   std::size_t) {
+                               self->on_write(ec, keep_alive);
+                           });
+    }
+
+    void on_write(beast::error_code ec, bool keep_alive) {
+        if (ec) {
+            return;
+        }
+        if (!keep_alive) {
+            beast::error_code ignored;
+            stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            return;
+        }
+        do_read();
+    }
+
+    std::shared_ptr<server::impl> server_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    request request_;
+    std::size_t shard_;
+    std::string remote_address_;
+    bool taken_ = false;
+};
+
+/*---- Listener -------------------------------------------------------------------------*/
+
+void server::impl::do_accept() {
+    // Round-robin: each accepted socket belongs to the next shard's io_context for its life.
+    const std::size_t shard = next_shard;
+    next_shard = (next_shard + 1) % shards.size();
+    acceptor.async_accept(shards.context(shard),
+                          [self = shared_from_this(), shard](beast::error_code ec,
+                                                             tcp::socket socket) {
+                              self->on_accept(shard, ec, std::move(socket));
+                          });
+}
+
+void server::impl::on_accept(std::size_t shard, beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+        return;
+    }
+    if (!ec) {
+        beast::error_code ignored;
+        // Small hub messages must not wait for Nagle's algorithm.
+        socket.set_option(tcp::no_delay(true), ignored);
+        asio::post(shards.context(shard), [self = shared_from_this(), shard,
+                                           socket = std::move(socket)]() mutable {
+            std::make_shared<session>(self, std::move(socket), shard)->start();
+        });
+    } else {
+        // Out of descriptors and the like: log and keep accepting rather than stop serving.
+        spdlog::warn("accept failed: {}", ec.message());
+    }
+    do_accept();
+}
+
+server::server(shard_pool& shards, server_settings settings)
+    : impl_(std::make_shared<impl>(shards, std::move(settings))) {}
+
+server::~server() { stop_accepting(); }
+
+void server::add_prefix_handler(std::string prefix, prefix_handler handler) {
+    prefix = to_lower(prefix);
+    while (prefix.size() > 1 && prefix.back() == '/') {
+        prefix.pop_back();
+    }
+    impl_->routes.push_back(route{std::move(prefix), std::move(handler)});
+}
+
+void server::set_readiness_check(std::function<bool()> check) {
+    impl_->readiness = std::move(check);
+}
+
+void server::set_draining() { impl_->draining = true; }
+
+tcp::endpoint server::listen(const tcp::endpoint& endpoint) {
+    auto& acceptor = impl_->acceptor;
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    const auto bound = acceptor.local_endpoint();
+    asio::post(acceptor.get_executor(), [self = impl_] { self->do_accept(); });
+    return bound;
+}
+
+void server::stop_accepting() {
+    asio::post(impl_->acceptor.get_executor(), [self = impl_] {
+        beast::error_code ignored;
+        self->acceptor.close(ignored);
+    });
+}
+
+}  // namespace switchboard::http

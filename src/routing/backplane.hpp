@@ -1,0 +1,37 @@
+// The scale-out bus between server instances: channel pub/sub, reference-counted
+// subscriptions per instance. Implementations never include hub headers.
+#pragma once
+
+#include "core/shared_buffer.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace switchboard::routing {
+
+// Receives what other instances published. Called on the backplane's own shard; it must not
+// block (the bus reader never waits for slow clients) and must post work to other shards.
+class backplane_handler {
+public:
+    virtual ~backplane_handler() = default;
+    virtual void on_backplane_message(std::string_view channel, const shared_buffer& payload) = 0;
+};
+
+// Contract: publish is fire-and-forget and at-most-once; messages from one publisher on one
+// channel arrive in publish order; an instance never receives its own publications.
+// Thread safety: every method may be called from any shard.
+class backplane {
+public:
+    virtual ~backplane() = default;
+    virtual void start(backplane_handler& handler) = 0;
+    virtual void stop() = 0;
+    // Reference-counted: the channel is subscribed while at least one subscribe is unmatched.
+    virtual void subscribe(const std::string& channel) = 0;
+    virtual void unsubscribe(const std::string& channel) = 0;
+    virtual void publish(const std::string& channel, shared_buffer payload) = 0;
+    // False while the bus is unreachable; /readyz reports it.
+    [[nodiscard]] virtual bool connected() const = 0;
+};
+
+}  // namespace switchboard::routing

@@ -1,0 +1,88 @@
+#include "routing/memory_backplane.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <vector>
+
+namespace switchboard::routing {
+
+void memory_bus::publish(const memory_backplane* from, const std::string& channel,
+                         const shared_buffer& payload) {
+    std::vector<memory_backplane*> targets;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = subscribers_.find(channel);
+        if (it == subscribers_.end()) {
+            return;
+        }
+        for (const auto& [member, count] : it->second) {
+            if (member != from) {
+                targets.push_back(member);
+            }
+        }
+    }
+    for (auto* member : targets) {
+        member->deliver(channel, payload);
+    }
+}
+
+void memory_bus::add(const std::string& channel, memory_backplane* member) {
+    std::lock_guard lock(mutex_);
+    ++subscribers_[channel][member];
+}
+
+void memory_bus::remove(const std::string& channel, memory_backplane* member) {
+    std::lock_guard lock(mutex_);
+    const auto it = subscribers_.find(channel);
+    if (it == subscribers_.end()) {
+        return;
+    }
+    const auto member_it = it->second.find(member);
+    if (member_it != it->second.end() && --member_it->second == 0) {
+        it->second.erase(member_it);
+        if (it->second.empty()) {
+            subscribers_.erase(it);
+        }
+    }
+}
+
+void memory_bus::remove_all(memory_backplane* member) {
+    std::lock_guard lock(mutex_);
+    for (auto it = subscribers_.begin(); it != subscribers_.end();) {
+        it->second.erase(member);
+        it = it->second.empty() ? subscribers_.erase(it) : std::next(it);
+    }
+}
+
+memory_backplane::memory_backplane(std::shared_ptr<memory_bus> bus,
+                                   boost::asio::any_io_executor executor)
+    : bus_(std::move(bus)),
+      executor_(std::move(executor)),
+      handler_(std::make_shared<backplane_handler*>(nullptr)) {}
+
+memory_backplane::~memory_backplane() {
+    stop();
+    bus_->remove_all(this);
+}
+
+void memory_backplane::start(backplane_handler& handler) { *handler_ = &handler; }
+
+void memory_backplane::stop() { *handler_ = nullptr; }
+
+void memory_backplane::subscribe(const std::string& channel) { bus_->add(channel, this); }
+
+void memory_backplane::unsubscribe(const std::string& channel) { bus_->remove(channel, this); }
+
+void memory_backplane::publish(const std::string& channel, shared_buffer payload) {
+    bus_->publish(this, channel, payload);
+}
+
+void memory_backplane::deliver(const std::string& channel, const shared_buffer& payload) {
+    boost::asio::post(executor_, [handler = handler_, channel, payload] {
+        if (*handler != nullptr) {
+            (*handler)->on_backplane_message(channel, payload);
+        }
+    });
+}
+
+}  // namespace switchboard::routing

@@ -1,0 +1,21 @@
+#include "routing/serialized_message.hpp"
+
+#include "protocol/json_protocol.hpp"
+
+namespace switchboard::routing {
+
+serialized_message::serialized_message(std::string target, boost::json::array arguments)
+    : target_(std::move(target)), arguments_(std::move(arguments)) {}
+
+const shared_buffer& serialized_message::encoded(wire_protocol protocol) const {
+    const auto index = static_cast<std::size_t>(protocol);
+    std::call_once(once_[index], [&] {
+        std::string bytes;
+        // MessagePack arrives with its protocol (issue 3); until then every client speaks JSON.
+        protocol::write_json_invocation(target_, arguments_, bytes);
+        encoded_[index] = make_shared_buffer(std::move(bytes));
+    });
+    return encoded_[index];
+}
+
+}  // namespace switchboard::routing

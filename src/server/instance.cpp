@@ -1,0 +1,143 @@
+#include "server/instance.hpp"
+
+#include "core/shard_pool.hpp"
+#include "http/server.hpp"
+#include "hub/chat_hub.hpp"
+#include "hub/hub_server.hpp"
+#include "routing/memory_backplane.hpp"
+#include "routing/router.hpp"
+#include "transport/connection_manager.hpp"
+#include "transport/endpoint.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace switchboard {
+
+namespace asio = boost::asio;
+
+struct instance::parts {
+    explicit parts(server_options o)
+        : options(std::move(o)),
+          shards(options.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
+                                      : options.threads),
+          backplane(std::make_shared<routing::memory_bus>(), shards.context(0).get_executor()),
+          router(shards, backplane),
+          hubs(shards, router, options.hub),
+          connections(options.disconnect_timeout),
+          http(shards, http::server_settings{options.cors_origins, options.static_dir,
+                                             options.max_header_size, options.max_body_size}) {}
+
+    server_options options;
+    shard_pool shards;
+    routing::memory_backplane backplane;
+    routing::router router;
+    hub::hub_server hubs;
+    transport::connection_manager connections;
+    http::server http;
+    std::vector<std::unique_ptr<transport::endpoint>> endpoints;
+    bool running = false;
+
+    void add_hub(const std::string& path, std::shared_ptr<hub::hub_definition> definition) {
+        const auto id = hubs.add_hub(std::move(definition));
+        auto& ep = endpoints.emplace_back(std::make_unique<transport::endpoint>(
+            connections, options.hub,
+            [this, id](const transport::connection_ptr& connection) {
+                return hubs.create_connection(id, connection);
+            }));
+        http.add_prefix_handler(path, [ep = ep.get()](http::request& req, std::string_view sub,
+                                                      std::shared_ptr<http::exchange> ex) {
+            ep->handle(req, sub, std::move(ex));
+        });
+    }
+};
+
+asio::ip::tcp::endpoint parse_listen_address(const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) {
+        throw std::runtime_error("--listen expects host:port, got '" + text + "'");
+    }
+    std::string host = text.substr(0, colon);
+    const std::string port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    if (host.empty()) {
+        host = "0.0.0.0";
+    }
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+        throw std::runtime_error("--listen: '" + host + "' is not an IP address");
+    }
+    unsigned long port = 0;
+    try {
+        port = std::stoul(port_text);
+    } catch (const std::exception&) {
+        port = 65536;
+    }
+    if (port > 65535) {
+        throw std::runtime_error("--listen: '" + port_text + "' is not a port number");
+    }
+    return {address, static_cast<unsigned short>(port)};
+}
+
+instance::instance(server_options options) {
+    if (options.backplane != "memory") {
+        throw std::runtime_error("unknown backplane '" + options.backplane +
+                                 "' (this build supports: memory)");
+    }
+    if (options.hub.max_message_size < 64) {
+        throw std::runtime_error("--max-message-size must be at least 64 bytes");
+    }
+    parts_ = std::make_unique<parts>(std::move(options));
+    parts_->add_hub("/hubs/chat", hub::make_chat_hub(hub::chat_hub_options{
+                                      parts_->options.chat_max_message_length}));
+    parts_->http.set_readiness_check([this] { return parts_->backplane.connected(); });
+}
+
+instance::~instance() {
+    if (parts_ && parts_->running) {
+        parts_->http.stop_accepting();
+        parts_->hubs.stop();
+        parts_->shards.stop_and_join();
+    }
+}
+
+asio::ip::tcp::endpoint instance::start() {
+    auto& p = *parts_;
+    const auto endpoint = p.http.listen(parse_listen_address(p.options.listen));
+    asio::post(p.shards.context(0), [&p] { p.backplane.start(p.router); });
+    p.hubs.start();
+    p.shards.start();
+    p.running = true;
+    return endpoint;
+}
+
+void instance::drain_and_stop() {
+    auto& p = *parts_;
+    p.http.set_draining();
+    p.http.stop_accepting();
+    p.hubs.close_all();
+    const auto deadline = std::chrono::steady_clock::now() + p.options.drain_timeout;
+    // Clients answer our Close by closing their sockets; each ending connection leaves the
+    // count, so polling it is the whole wait.
+    while (p.hubs.connection_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (p.hubs.connection_count() > 0) {
+        spdlog::warn("drain timeout: {} connection(s) still open", p.hubs.connection_count());
+    }
+    p.hubs.stop();
+    p.shards.stop_and_join();
+    p.running = false;
+}
+
+void instance::sweep() { parts_->connections.sweep(std::chrono::steady_clock::now()); }
+
+std::size_t instance::connection_count() const { return parts_->hubs.connection_count(); }
+
+}  // namespace switchboard

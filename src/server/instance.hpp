@@ -1,0 +1,39 @@
+// One running Switchboard instance: the composition root that wires shards, HTTP server,
+// backplane, router, hubs and transport endpoints together.
+#pragma once
+
+#include "core/config.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+
+namespace switchboard {
+
+class instance {
+public:
+    // Throws std::runtime_error with a readable message for invalid settings.
+    explicit instance(server_options options);
+    ~instance();
+    instance(const instance&) = delete;
+    instance& operator=(const instance&) = delete;
+
+    // Binds the listener and starts the shard threads; returns the bound endpoint.
+    boost::asio::ip::tcp::endpoint start();
+    // Graceful shutdown: stop accepting, report not ready, Close (allowReconnect) to every
+    // client, wait up to the drain timeout for them to leave, then stop the shards.
+    void drain_and_stop();
+    // Forgets negotiated tokens that were never used; call about once a second.
+    void sweep();
+
+    [[nodiscard]] std::size_t connection_count() const;
+
+private:
+    struct parts;
+    std::unique_ptr<parts> parts_;
+};
+
+// Parses "host:port" (IPv6 as "[::1]:port"); throws std::runtime_error when malformed.
+boost::asio::ip::tcp::endpoint parse_listen_address(const std::string& text);
+
+}  // namespace switchboard

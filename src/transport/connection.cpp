@@ -1,0 +1,130 @@
+#include "transport/connection.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace switchboard::transport {
+
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) ==
+               std::tolower(static_cast<unsigned char>(y));
+    });
+}
+}  // namespace
+
+const std::string* request_info::find_query(std::string_view name) const {
+    for (const auto& [key, value] : query) {
+        if (iequals(key, name)) {
+            return &value;
+        }
+    }
+    return nullptr;
+}
+
+connection::connection(std::string id, std::string token, std::size_t shard,
+                       transfer_format format, std::size_t send_queue_limit,
+                       request_info request)
+    : id_(std::move(id)),
+      token_(std::move(token)),
+      shard_(shard),
+      format_(format),
+      send_queue_limit_(send_queue_limit),
+      request_(std::move(request)) {}
+
+void connection::set_application(std::shared_ptr<connection_application> application) {
+    application_ = std::move(application);
+}
+
+void connection::attach_writer(connection_writer* writer) {
+    writer_ = writer;
+    if (writer_ == nullptr) {
+        return;
+    }
+    if (state_ == state::aborted) {
+        writer_->on_abort(abort_code_, abort_reason_);
+    } else if (!queue_.empty()) {
+        writer_->on_output_ready();
+    } else if (state_ == state::closing) {
+        writer_->on_close_requested();
+    }
+}
+
+void connection::detach_writer(connection_writer* writer) {
+    if (writer_ == writer) {
+        writer_ = nullptr;
+    }
+}
+
+connection::send_result connection::send(shared_buffer bytes) {
+    if (state_ != state::open) {
+        return send_result::closed;
+    }
+    if (queued_bytes_ + bytes->size() > send_queue_limit_) {
+        abort(1008, "Send queue limit of " + std::to_string(send_queue_limit_) +
+                        " bytes exceeded (slow consumer).");
+        return send_result::overflow;
+    }
+    queued_bytes_ += bytes->size();
+    const bool was_empty = queue_.empty();
+    queue_.push_back(std::move(bytes));
+    if (was_empty && writer_ != nullptr) {
+        writer_->on_output_ready();
+    }
+    return send_result::queued;
+}
+
+void connection::close_after(shared_buffer last_message) {
+    if (state_ != state::open) {
+        return;
+    }
+    state_ = state::closing;
+    if (last_message) {
+        queued_bytes_ += last_message->size();
+        queue_.push_back(std::move(last_message));
+    }
+    if (writer_ != nullptr) {
+        if (queue_.size() == 1) {
+            writer_->on_output_ready();
+        }
+        writer_->on_close_requested();
+    }
+}
+
+void connection::abort(std::uint16_t websocket_code, std::string reason) {
+    if (state_ == state::aborted || state_ == state::ended) {
+        return;
+    }
+    state_ = state::aborted;
+    queue_.clear();
+    queued_bytes_ = 0;
+    abort_code_ = websocket_code;
+    abort_reason_ = std::move(reason);
+    if (writer_ != nullptr) {
+        writer_->on_abort(abort_code_, abort_reason_);
+    }
+}
+
+std::size_t connection::take_output(std::vector<shared_buffer>& out) {
+    const std::size_t bytes = queued_bytes_;
+    std::move(queue_.begin(), queue_.end(), std::back_inserter(out));
+    queue_.clear();
+    queued_bytes_ = 0;
+    return bytes;
+}
+
+void connection::on_transport_ended() {
+    if (state_ == state::ended) {
+        return;
+    }
+    state_ = state::ended;
+    writer_ = nullptr;
+    queue_.clear();
+    queued_bytes_ = 0;
+    if (auto application = std::move(application_)) {
+        application->on_transport_closed();
+    }
+}
+
+}  // namespace switchboard::transport

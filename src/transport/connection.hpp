@@ -1,0 +1,115 @@
+// A client connection as the transports see it: identity, a bounded output queue, and the
+// application (the hub connection) that consumes its input.
+#pragma once
+
+#include "core/shared_buffer.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace switchboard::transport {
+
+enum class transfer_format { text, binary };
+
+// What the hub layer may know of the HTTP request that opened the connection.
+struct request_info {
+    std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+    std::string remote_address;
+
+    // The first value of a query parameter (case-insensitive name, as ASP.NET reads them).
+    [[nodiscard]] const std::string* find_query(std::string_view name) const;
+};
+
+// The consumer of a connection's input: the hub connection.
+class connection_application {
+public:
+    virtual ~connection_application() = default;
+    // Bytes from the client, in order; frame and request boundaries carry no meaning.
+    virtual void on_received(std::string_view bytes) = 0;
+    // The transport has ended (client left, network failure, or our own close completed).
+    // Called exactly once, on the connection's shard; no input follows.
+    virtual void on_transport_closed() = 0;
+};
+
+// The transport session currently moving bytes for a connection (a WebSocket, later an SSE
+// response or a long poll). Called on the connection's shard only.
+class connection_writer {
+public:
+    virtual ~connection_writer() = default;
+    // Output was queued while the writer had nothing in flight.
+    virtual void on_output_ready() = 0;
+    // The application finished: flush what is queued, then close normally.
+    virtual void on_close_requested() = 0;
+    // The connection must end now without flushing; `reason` is shown to the client.
+    virtual void on_abort(std::uint16_t websocket_code, std::string_view reason) = 0;
+};
+
+// Thread safety: every member is used on the connection's shard only; other shards post to it.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    enum class send_result { queued, overflow, closed };
+
+    connection(std::string id, std::string token, std::size_t shard, transfer_format format,
+               std::size_t send_queue_limit, request_info request);
+
+    [[nodiscard]] const std::string& id() const noexcept { return id_; }
+    [[nodiscard]] const std::string& token() const noexcept { return token_; }
+    [[nodiscard]] std::size_t shard() const noexcept { return shard_; }
+    [[nodiscard]] transfer_format format() const noexcept { return format_; }
+    // Chosen by the handshake: the hub protocol decides Text or Binary frames.
+    void set_format(transfer_format format) noexcept { format_ = format; }
+    [[nodiscard]] const request_info& request() const noexcept { return request_; }
+    [[nodiscard]] bool closing() const noexcept { return state_ != state::open; }
+
+    void set_application(std::shared_ptr<connection_application> application);
+    void attach_writer(connection_writer* writer);
+    void detach_writer(connection_writer* writer);
+
+    // Queues whole hub messages for the client. On overflow the connection is aborted as a
+    // slow consumer. Never calls the application back synchronously (writers only start
+    // asynchronous work), so callers may be iterating a registry while they send.
+    send_result send(shared_buffer bytes);
+    // Queues the last message (a Close) past the bound, then closes after flushing.
+    void close_after(shared_buffer last_message);
+    // Ends without flushing (slow consumer, shutdown deadline).
+    void abort(std::uint16_t websocket_code, std::string reason);
+
+    // Reader side: bytes from the client, handed to the application.
+    void deliver(std::string_view bytes) {
+        if (application_) {
+            application_->on_received(bytes);
+        }
+    }
+    // Writer side: moves every queued buffer into `out` (appending) and returns their size.
+    std::size_t take_output(std::vector<shared_buffer>& out);
+    [[nodiscard]] bool has_output() const noexcept { return !queue_.empty(); }
+    [[nodiscard]] bool close_requested() const noexcept { return state_ == state::closing; }
+    // Writer side: the transport is gone; tells the application (once) and releases it.
+    void on_transport_ended();
+
+private:
+    enum class state : std::uint8_t { open, closing, aborted, ended };
+
+    std::string id_;
+    std::string token_;
+    std::size_t shard_;
+    transfer_format format_;
+    std::size_t send_queue_limit_;
+    request_info request_;
+    std::vector<shared_buffer> queue_;
+    std::size_t queued_bytes_ = 0;
+    state state_ = state::open;
+    connection_writer* writer_ = nullptr;
+    std::shared_ptr<connection_application> application_;
+    std::uint16_t abort_code_ = 0;
+    std::string abort_reason_;
+};
+
+using connection_ptr = std::shared_ptr<connection>;
+
+}  // namespace switchboard::transport

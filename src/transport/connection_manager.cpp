@@ -1,0 +1,75 @@
+#include "transport/connection_manager.hpp"
+
+#include "core/random.hpp"
+
+namespace switchboard::transport {
+
+connection_manager::connection_manager(std::chrono::milliseconds pending_timeout)
+    : pending_timeout_(pending_timeout) {}
+
+connection_manager::issued connection_manager::issue(int negotiate_version) {
+    issued result;
+    result.connection_id = make_random_id();
+    result.token = negotiate_version > 0 ? make_random_id() : result.connection_id;
+    std::lock_guard lock(mutex_);
+    entries_[result.token] = entry{result.connection_id, clock::now()};
+    return result;
+}
+
+connection_manager::issued connection_manager::issue_active(transport_kind transport) {
+    issued result;
+    result.connection_id = make_random_id();
+    result.token = result.connection_id;
+    std::lock_guard lock(mutex_);
+    entries_[result.token] = entry{result.connection_id, clock::now(), transport, true};
+    return result;
+}
+
+connection_manager::claim_result connection_manager::claim(std::string_view token,
+                                                           transport_kind transport) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(std::string(token));
+    if (it == entries_.end()) {
+        return {claim_status::unknown, {}};
+    }
+    if (it->second.transport != transport_kind::none && it->second.transport != transport) {
+        return {claim_status::wrong_transport, {}};
+    }
+    if (it->second.active) {
+        return {claim_status::in_use, {}};
+    }
+    it->second.active = true;
+    it->second.transport = transport;
+    return {claim_status::claimed, it->second.connection_id};
+}
+
+bool connection_manager::exists(std::string_view token, transport_kind* transport) const {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(std::string(token));
+    if (it == entries_.end()) {
+        return false;
+    }
+    if (transport != nullptr) {
+        *transport = it->second.transport;
+    }
+    return true;
+}
+
+void connection_manager::remove(std::string_view token) {
+    std::lock_guard lock(mutex_);
+    entries_.erase(std::string(token));
+}
+
+void connection_manager::sweep(clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(entries_, [&](const auto& item) {
+        return !item.second.active && now - item.second.issued_at > pending_timeout_;
+    });
+}
+
+std::size_t connection_manager::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+}  // namespace switchboard::transport

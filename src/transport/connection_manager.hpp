@@ -1,0 +1,63 @@
+// The table of connection tokens issued by negotiate: the only state shared by all shards.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace switchboard::transport {
+
+enum class transport_kind : unsigned char { none, websockets, server_sent_events, long_polling };
+
+// Connect requests for one connection may arrive on any shard, so tokens live in one table.
+// It is touched at negotiate, connect and disconnect (never per message), under a mutex that
+// is never held across I/O or a callback.
+class connection_manager {
+public:
+    using clock = std::chrono::steady_clock;
+
+    struct issued {
+        std::string connection_id;
+        std::string token;
+    };
+    enum class claim_status { claimed, unknown, in_use, wrong_transport };
+    struct claim_result {
+        claim_status status;
+        std::string connection_id;
+    };
+
+    // `pending_timeout`: a token not used by a transport within this time is forgotten.
+    explicit connection_manager(std::chrono::milliseconds pending_timeout);
+
+    // Issues a new connection id and token (negotiate). Version 0 clients use the id as token.
+    issued issue(int negotiate_version);
+    // Registers a connection created without negotiate (WebSockets with skipNegotiation).
+    issued issue_active(transport_kind transport);
+    // A transport connects with `token`: the first claim activates it.
+    claim_result claim(std::string_view token, transport_kind transport);
+    // What transport an active connection uses (none when unknown or not yet connected).
+    [[nodiscard]] bool exists(std::string_view token, transport_kind* transport) const;
+    // The connection is gone; its token no longer resolves.
+    void remove(std::string_view token);
+    // Forgets negotiated tokens that no transport claimed in time.
+    void sweep(clock::time_point now);
+
+    [[nodiscard]] std::size_t size() const;
+
+private:
+    struct entry {
+        std::string connection_id;
+        clock::time_point issued_at;
+        transport_kind transport = transport_kind::none;
+        bool active = false;
+    };
+
+    std::chrono::milliseconds pending_timeout_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, entry> entries_;
+};
+
+}  // namespace switchboard::transport
