@@ -3,11 +3,11 @@
 #include "core/duration.hpp"
 #include "server/instance.hpp"
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <functional>
@@ -48,11 +48,12 @@ int run_serve(server_options options) {
                                                           : endpoint.address().to_string();
     // Tests and scripts wait for this exact line; flush so they see it at once.
     std::printf("switchboard listening on http://%s:%u\n", host.c_str(), endpoint.port());
-    std::printf("  chat hub:  http://%s:%u/hubs/chat\n  demo page: http://%s:%u/\n",
-                host.c_str(), endpoint.port(), host.c_str(), endpoint.port());
+    std::printf("  chat hub:  http://%s:%u/hubs/chat\n  demo page: http://%s:%u/\n", host.c_str(),
+                endpoint.port(), host.c_str(), endpoint.port());
     std::fflush(stdout);
-    spdlog::warn("development mode: user ids come from the 'user' query parameter; "
-                 "do not expose this server to untrusted clients");
+    spdlog::warn(
+        "development mode: user ids come from the 'user' query parameter; "
+        "do not expose this server to untrusted clients");
 
     boost::asio::steady_timer sweep_timer(main_context);
     std::function<void()> schedule_sweep = [&] {
@@ -82,8 +83,9 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     spdlog::flush_on(spdlog::level::info);
 
-    CLI::App app{"Switchboard: a real-time messaging server that speaks the ASP.NET Core SignalR "
-                 "protocol"};
+    CLI::App app{
+        "Switchboard: a real-time messaging server that speaks the ASP.NET Core SignalR "
+        "protocol"};
     app.require_subcommand(1);
     app.set_version_flag("--version", SWITCHBOARD_VERSION);
 
@@ -102,9 +104,10 @@ int main(int argc, char** argv) {
     serve->add_option("--static-dir", options.static_dir, "Folder served at / (empty: none)")
         ->envname("SWITCHBOARD_STATIC_DIR")
         ->capture_default_str();
-    serve->add_option("--cors-origin", options.cors_origins,
-                      "Origin allowed for cross-origin requests with credentials; repeat for "
-                      "several, '*' for any")
+    serve
+        ->add_option("--cors-origin", options.cors_origins,
+                     "Origin allowed for cross-origin requests with credentials; repeat for "
+                     "several, '*' for any")
         ->envname("SWITCHBOARD_CORS_ORIGINS")
         ->delimiter(',');
     add_duration(*serve, "--keep-alive-interval", options.hub.keep_alive_interval,
@@ -117,12 +120,14 @@ int main(int argc, char** argv) {
                  "SWITCHBOARD_DISCONNECT_TIMEOUT", "Forget negotiated connections unused for");
     add_duration(*serve, "--drain-timeout", options.drain_timeout, "SWITCHBOARD_DRAIN_TIMEOUT",
                  "Longest graceful shutdown");
-    serve->add_option("--max-message-size", options.hub.max_message_size,
-                      "Largest hub message a client may send, bytes")
+    serve
+        ->add_option("--max-message-size", options.hub.max_message_size,
+                     "Largest hub message a client may send, bytes")
         ->envname("SWITCHBOARD_MAX_MESSAGE_SIZE")
         ->capture_default_str();
-    serve->add_option("--send-queue-limit", options.hub.send_queue_limit,
-                      "Bytes queued for a client before it is dropped as a slow consumer")
+    serve
+        ->add_option("--send-queue-limit", options.hub.send_queue_limit,
+                     "Bytes queued for a client before it is dropped as a slow consumer")
         ->envname("SWITCHBOARD_SEND_QUEUE_LIMIT")
         ->capture_default_str();
     serve->add_option("--max-header-size", options.max_header_size, "Largest HTTP header, bytes")
@@ -131,12 +136,14 @@ int main(int argc, char** argv) {
     serve->add_option("--max-body-size", options.max_body_size, "Largest HTTP body, bytes")
         ->envname("SWITCHBOARD_MAX_BODY_SIZE")
         ->capture_default_str();
-    serve->add_option("--chat-max-message-length", options.chat_max_message_length,
-                      "Longest chat message, bytes")
+    serve
+        ->add_option("--chat-max-message-length", options.chat_max_message_length,
+                     "Longest chat message, bytes")
         ->envname("SWITCHBOARD_CHAT_MAX_MESSAGE_LENGTH")
         ->capture_default_str();
-    serve->add_flag("--detailed-errors", options.hub.detailed_errors,
-                    "Send exception details to clients (development only)")
+    serve
+        ->add_flag("--detailed-errors", options.hub.detailed_errors,
+                   "Send exception details to clients (development only)")
         ->envname("SWITCHBOARD_DETAILED_ERRORS");
     serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->envname("SWITCHBOARD_LOG_LEVEL")

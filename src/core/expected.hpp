@@ -12,7 +12,9 @@ struct error {
     std::string message;
 };
 
-inline error make_error(std::string message) { return error{std::move(message)}; }
+inline error make_error(std::string message) {
+    return error{std::move(message)};
+}
 
 template <class T>
 class expected {

@@ -14,13 +14,16 @@ shard_pool::shard_pool(std::size_t shard_count) {
     }
     contexts_.reserve(shard_count);
     for (std::size_t i = 0; i < shard_count; ++i) {
-        // Concurrency hint 1: each context is driven by exactly one thread, so Asio can skip locking.
+        // Concurrency hint 1: each context is driven by exactly one thread, so Asio can skip
+        // locking.
         contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
         guards_.emplace_back(contexts_.back()->get_executor());
     }
 }
 
-shard_pool::~shard_pool() { stop_and_join(); }
+shard_pool::~shard_pool() {
+    stop_and_join();
+}
 
 std::size_t shard_pool::current_shard() const noexcept {
     return this_thread_pool == this ? this_thread_shard : size();

@@ -2,6 +2,7 @@
 
 #include "http/static_files.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/version.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -72,10 +72,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     void on_accept(std::size_t shard, beast::error_code ec, tcp::socket socket);
 
     [[nodiscard]] bool origin_allowed(std::string_view origin) const {
-        return std::any_of(settings.cors_origins.begin(), settings.cors_origins.end(),
-                           [&](const std::string& allowed) {
-                               return allowed == "*" || allowed == origin;
-                           });
+        return std::any_of(
+            settings.cors_origins.begin(), settings.cors_origins.end(),
+            [&](const std::string& allowed) { return allowed == "*" || allowed == origin; });
     }
     const route* find_route(std::string_view lower_path, std::string_view& subpath) const {
         for (const auto& r : routes) {
@@ -127,10 +126,9 @@ private:
         parser_->header_limit(static_cast<std::uint32_t>(server_->settings.max_header_size));
         parser_->body_limit(server_->settings.max_body_size);
         stream_.expires_after(idle_timeout);
-        bhttp::async_read(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_read(ec);
-                          });
+        bhttp::async_read(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(beast::error_code ec) {
@@ -178,8 +176,7 @@ private:
             r->handler(request_, subpath, shared_from_this());
             return;
         }
-        if (!server_->settings.static_dir.empty() &&
-            request_.method() == bhttp::verb::get) {
+        if (!server_->settings.static_dir.empty() && request_.method() == bhttp::verb::get) {
             auto file = serve_static_file(server_->settings.static_dir, request_);
             if (file) {
                 apply_cors(*file);
@@ -233,11 +230,11 @@ private:
             return;
         }
         stream_.expires_after(idle_timeout);
-        beast::async_write(stream_, std::move(message),
-                           [self = shared_from_this(), keep_alive](beast::error_code ec,
-                                                                   std::size_t) {
-                               self->on_write(ec, keep_alive);
-                           });
+        beast::async_write(
+            stream_, std::move(message),
+            [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                self->on_write(ec, keep_alive);
+            });
     }
 
     void on_write(beast::error_code ec, bool keep_alive) {
@@ -268,11 +265,10 @@ void server::impl::do_accept() {
     // Round-robin: each accepted socket belongs to the next shard's io_context for its life.
     const std::size_t shard = next_shard;
     next_shard = (next_shard + 1) % shards.size();
-    acceptor.async_accept(shards.context(shard),
-                          [self = shared_from_this(), shard](beast::error_code ec,
-                                                             tcp::socket socket) {
-                              self->on_accept(shard, ec, std::move(socket));
-                          });
+    acceptor.async_accept(shards.context(shard), [self = shared_from_this(), shard](
+                                                     beast::error_code ec, tcp::socket socket) {
+        self->on_accept(shard, ec, std::move(socket));
+    });
 }
 
 void server::impl::on_accept(std::size_t shard, beast::error_code ec, tcp::socket socket) {
@@ -283,10 +279,10 @@ void server::impl::on_accept(std::size_t shard, beast::error_code ec, tcp::socke
         beast::error_code ignored;
         // Small hub messages must not wait for Nagle's algorithm.
         socket.set_option(tcp::no_delay(true), ignored);
-        asio::post(shards.context(shard), [self = shared_from_this(), shard,
-                                           socket = std::move(socket)]() mutable {
-            std::make_shared<session>(self, std::move(socket), shard)->start();
-        });
+        asio::post(shards.context(shard),
+                   [self = shared_from_this(), shard, socket = std::move(socket)]() mutable {
+                       std::make_shared<session>(self, std::move(socket), shard)->start();
+                   });
     } else {
         // Out of descriptors and the like: log and keep accepting rather than stop serving.
         spdlog::warn("accept failed: {}", ec.message());
@@ -297,7 +293,9 @@ void server::impl::on_accept(std::size_t shard, beast::error_code ec, tcp::socke
 server::server(shard_pool& shards, server_settings settings)
     : impl_(std::make_shared<impl>(shards, std::move(settings))) {}
 
-server::~server() { stop_accepting(); }
+server::~server() {
+    stop_accepting();
+}
 
 void server::add_prefix_handler(std::string prefix, prefix_handler handler) {
     prefix = to_lower(prefix);
@@ -311,7 +309,9 @@ void server::set_readiness_check(std::function<bool()> check) {
     impl_->readiness = std::move(check);
 }
 
-void server::set_draining() { impl_->draining = true; }
+void server::set_draining() {
+    impl_->draining = true;
+}
 
 tcp::endpoint server::listen(const tcp::endpoint& endpoint) {
     auto& acceptor = impl_->acceptor;

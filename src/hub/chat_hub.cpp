@@ -20,8 +20,8 @@ hub_result<> check_group(const std::string& group) {
 
 std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
     auto hub = std::make_shared<hub_definition>("chat");
-    const auto check_message = [limit = options.max_message_length](
-                                   const std::string& message) -> hub_result<> {
+    const auto check_message =
+        [limit = options.max_message_length](const std::string& message) -> hub_result<> {
         if (message.size() > limit) {
             return hub_error("Message exceeds " + std::to_string(limit) + " bytes.");
         }
@@ -45,23 +45,25 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
                 });
 
     // The sender's own connections get the message too, so its other tabs show it.
-    hub->method("SendToUser", [check_message](hub_context& context, std::string user,
-                                              std::string message) -> hub_result<> {
-        if (user.empty()) {
-            return hub_error("User id must not be empty.");
-        }
-        if (auto ok = check_message(message); !ok) {
-            return ok;
-        }
-        if (context.user_id().empty()) {
-            context.user(user).send("ReceiveDirectMessage", display_name(context), message);
-            context.caller().send("ReceiveDirectMessage", display_name(context), message);
-        } else {
-            context.users({user, context.user_id()})
-                .send("ReceiveDirectMessage", display_name(context), message);
-        }
-        return {};
-    });
+    hub->method(
+        "SendToUser",
+        [check_message](hub_context& context, std::string user,
+                        std::string message) -> hub_result<> {
+            if (user.empty()) {
+                return hub_error("User id must not be empty.");
+            }
+            if (auto ok = check_message(message); !ok) {
+                return ok;
+            }
+            if (context.user_id().empty()) {
+                context.user(user).send("ReceiveDirectMessage", display_name(context), message);
+                context.caller().send("ReceiveDirectMessage", display_name(context), message);
+            } else {
+                context.users({user, context.user_id()})
+                    .send("ReceiveDirectMessage", display_name(context), message);
+            }
+            return {};
+        });
 
     hub->method("JoinGroup", [](hub_context& context, std::string group) -> hub_result<> {
         if (auto ok = check_group(group); !ok) {
@@ -83,17 +85,19 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
         return {};
     });
 
-    hub->method("SendToGroup", [check_message](hub_context& context, std::string group,
-                                               std::string message) -> hub_result<> {
-        if (auto ok = check_group(group); !ok) {
-            return ok;
-        }
-        if (auto ok = check_message(message); !ok) {
-            return ok;
-        }
-        context.group(group).send("ReceiveGroupMessage", group, display_name(context), message);
-        return {};
-    });
+    hub->method("SendToGroup",
+                [check_message](hub_context& context, std::string group,
+                                std::string message) -> hub_result<> {
+                    if (auto ok = check_group(group); !ok) {
+                        return ok;
+                    }
+                    if (auto ok = check_message(message); !ok) {
+                        return ok;
+                    }
+                    context.group(group).send("ReceiveGroupMessage", group, display_name(context),
+                                              message);
+                    return {};
+                });
     return hub;
 }
 

@@ -26,7 +26,9 @@ namespace switchboard::hub {
 template <class T = void>
 using hub_result = expected<T>;
 
-inline error hub_error(std::string message) { return make_error(std::move(message)); }
+inline error hub_error(std::string message) {
+    return make_error(std::move(message));
+}
 
 // What running a method produced, before it is turned into a Completion.
 struct invocation_outcome {
@@ -50,7 +52,8 @@ struct method_traits<R (C::*)(hub_context&, A...) const> {
     using arguments = std::tuple<std::decay_t<A>...>;
 };
 template <class R, class C, class... A>
-struct method_traits<R (C::*)(hub_context&, A...)> : method_traits<R (C::*)(hub_context&, A...) const> {};
+struct method_traits<R (C::*)(hub_context&, A...)>
+    : method_traits<R (C::*)(hub_context&, A...) const> {};
 template <class R, class... A>
 struct method_traits<R (*)(hub_context&, A...)> {
     using result = R;
@@ -111,13 +114,15 @@ method_invoker make_invoker(F f) {
     return [f = std::move(f)](hub_context& context,
                               const boost::json::array& in) -> invocation_outcome {
         if (in.size() != arity) {
-            return {invocation_outcome::status::binding_error, {},
+            return {invocation_outcome::status::binding_error,
+                    {},
                     "Invocation provides " + std::to_string(in.size()) +
                         " argument(s) but target expects " + std::to_string(arity) + "."};
         }
         arguments bound{};
         if (!bind_arguments(in, bound, std::make_index_sequence<arity>{})) {
-            return {invocation_outcome::status::binding_error, {},
+            return {invocation_outcome::status::binding_error,
+                    {},
                     "Error binding arguments. Make sure that the types of the provided values "
                     "match the types of the hub method being invoked."};
         }
@@ -125,8 +130,8 @@ method_invoker make_invoker(F f) {
             std::apply([&](auto&&... a) { f(context, std::move(a)...); }, std::move(bound));
             return {};
         } else {
-            return to_outcome(std::apply(
-                [&](auto&&... a) { return f(context, std::move(a)...); }, std::move(bound)));
+            return to_outcome(std::apply([&](auto&&... a) { return f(context, std::move(a)...); },
+                                         std::move(bound)));
         }
     };
 }

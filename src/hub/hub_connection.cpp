@@ -90,8 +90,8 @@ void hub_connection::on_handshake(std::string_view record) {
     // Version 2 adds Ack/Sequence (stateful reconnect); both are understood by the parser.
     if (request->version > 2 || request->version < 0) {
         return fail_handshake("The server does not support version " +
-                              std::to_string(request->version) + " of the '" +
-                              request->protocol + "' protocol.");
+                              std::to_string(request->version) + " of the '" + request->protocol +
+                              "' protocol.");
     }
     connection_->set_format(transport::transfer_format::text);
     std::string response;
@@ -157,7 +157,8 @@ void hub_connection::on_invocation(protocol::invocation_message&& invocation) {
         return send_completion(
             protocol::completion_message::with_result(*id, std::move(outcome.result)));
     case invocation_outcome::status::binding_error: {
-        std::string error = "Failed to invoke '" + method->name + "' due to an error on the server.";
+        std::string error =
+            "Failed to invoke '" + method->name + "' due to an error on the server.";
         if (server_.options().detailed_errors) {
             error += " InvalidDataException: " + outcome.message;
         }
@@ -228,7 +229,9 @@ void hub_connection::close(std::optional<std::string> error, bool allow_reconnec
     connection_->close_after(make_shared_buffer(std::move(bytes)));
 }
 
-void hub_connection::close_for_shutdown() { close(std::nullopt, true); }
+void hub_connection::close_for_shutdown() {
+    close(std::nullopt, true);
+}
 
 void hub_connection::on_heartbeat(clock::time_point now) {
     const auto& options = server_.options();

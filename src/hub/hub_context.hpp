@@ -28,8 +28,8 @@ public:
         send_arguments(std::move(target), std::move(arguments));
     }
     void send_arguments(std::string target, boost::json::array arguments) {
-        router_.send(hub_, std::move(to_), routing::make_message(std::move(target),
-                                                                 std::move(arguments)));
+        router_.send(hub_, std::move(to_),
+                     routing::make_message(std::move(target), std::move(arguments)));
     }
 
 private:
@@ -81,7 +81,9 @@ public:
         return proxy(routing::audience::groups({std::move(name)}, {connection_id_}));
     }
     client_proxy user(std::string id) { return proxy(routing::audience::users({std::move(id)})); }
-    client_proxy users(ids user_ids) { return proxy(routing::audience::users(std::move(user_ids))); }
+    client_proxy users(ids user_ids) {
+        return proxy(routing::audience::users(std::move(user_ids)));
+    }
 
     /*---- Groups --------------------------------------------------------------------------*/
     void add_to_group(const std::string& connection_id, const std::string& group) {

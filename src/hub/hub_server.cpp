@@ -15,10 +15,10 @@ hub_server::hub_server(shard_pool& shards, routing::router& router, const hub_op
     }
     // A quarter of the shortest deadline keeps timeouts within 25% of their setting; one
     // second (ASP.NET's heartbeat) is plenty for the defaults, 10 ms bounds the cost in tests.
-    const auto shortest = std::min({options.keep_alive_interval, options.client_timeout,
-                                    options.handshake_timeout});
-    heartbeat_period_ = std::clamp(shortest / 4, std::chrono::milliseconds(10),
-                                   std::chrono::milliseconds(1000));
+    const auto shortest =
+        std::min({options.keep_alive_interval, options.client_timeout, options.handshake_timeout});
+    heartbeat_period_ =
+        std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
 }
 
 hub_server::~hub_server() = default;
@@ -88,7 +88,8 @@ void hub_server::close_all() {
 void hub_server::stop() {
     stopped_ = true;
     for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        boost::asio::post(pool_.context(shard), [this, shard] { shards_[shard]->heartbeat.cancel(); });
+        boost::asio::post(pool_.context(shard),
+                          [this, shard] { shards_[shard]->heartbeat.cancel(); });
     }
 }
 

@@ -65,13 +65,21 @@ memory_backplane::~memory_backplane() {
     bus_->remove_all(this);
 }
 
-void memory_backplane::start(backplane_handler& handler) { *handler_ = &handler; }
+void memory_backplane::start(backplane_handler& handler) {
+    *handler_ = &handler;
+}
 
-void memory_backplane::stop() { *handler_ = nullptr; }
+void memory_backplane::stop() {
+    *handler_ = nullptr;
+}
 
-void memory_backplane::subscribe(const std::string& channel) { bus_->add(channel, this); }
+void memory_backplane::subscribe(const std::string& channel) {
+    bus_->add(channel, this);
+}
 
-void memory_backplane::unsubscribe(const std::string& channel) { bus_->remove(channel, this); }
+void memory_backplane::unsubscribe(const std::string& channel) {
+    bus_->remove(channel, this);
+}
 
 void memory_backplane::publish(const std::string& channel, shared_buffer payload) {
     bus_->publish(this, channel, payload);

@@ -87,8 +87,8 @@ bool router::add_to_group_on(std::size_t shard, hub_id hub, const std::string& c
     return true;
 }
 
-bool router::remove_from_group_on(std::size_t shard, hub_id hub,
-                                  const std::string& connection_id, const std::string& group) {
+bool router::remove_from_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
+                                  const std::string& group) {
     auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);
     if (it == registry.connections.end()) {
@@ -109,8 +109,7 @@ bool router::remove_from_group_on(std::size_t shard, hub_id hub,
     return true;
 }
 
-void router::add_to_group(hub_id hub, const std::string& connection_id,
-                          const std::string& group) {
+void router::add_to_group(hub_id hub, const std::string& connection_id, const std::string& group) {
     // The common case, a hub method adding its caller, completes before the method returns.
     const std::size_t current = pool_.current_shard();
     if (current < shards_.size() && add_to_group_on(current, hub, connection_id, group)) {
@@ -177,12 +176,11 @@ void router::deliver_on(std::size_t shard, hub_id hub, const audience& to,
                 }
                 if (!to.excluded.empty()) {
                     const auto& connections = registry.connections;
-                    const bool skip = std::any_of(to.excluded.begin(), to.excluded.end(),
-                                                  [&](const std::string& id) {
-                                                      const auto e = connections.find(id);
-                                                      return e != connections.end() &&
-                                                             e->second.target == member;
-                                                  });
+                    const bool skip = std::any_of(
+                        to.excluded.begin(), to.excluded.end(), [&](const std::string& id) {
+                            const auto e = connections.find(id);
+                            return e != connections.end() && e->second.target == member;
+                        });
                     if (skip) {
                         continue;
                     }

@@ -37,8 +37,7 @@ struct audience {
     static audience connections(std::vector<std::string> ids) {
         return {kind::connections, std::move(ids), {}};
     }
-    static audience groups(std::vector<std::string> names,
-                           std::vector<std::string> excluded = {}) {
+    static audience groups(std::vector<std::string> names, std::vector<std::string> excluded = {}) {
         return {kind::groups, std::move(names), std::move(excluded)};
     }
     static audience users(std::vector<std::string> ids) {
@@ -66,8 +65,7 @@ public:
 
     // Any connection of this instance, from any shard.
     void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group);
-    void remove_from_group(hub_id hub, const std::string& connection_id,
-                           const std::string& group);
+    void remove_from_group(hub_id hub, const std::string& connection_id, const std::string& group);
 
     // Delivers to local recipients (encoding at most once per protocol) without going through
     // the backplane.

@@ -9,8 +9,8 @@
 #include "transport/connection_manager.hpp"
 #include "transport/endpoint.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include <stdexcept>
 #include <thread>
@@ -44,8 +44,7 @@ struct instance::parts {
     void add_hub(const std::string& path, std::shared_ptr<hub::hub_definition> definition) {
         const auto id = hubs.add_hub(std::move(definition));
         auto& ep = endpoints.emplace_back(std::make_unique<transport::endpoint>(
-            connections, options.hub,
-            [this, id](const transport::connection_ptr& connection) {
+            connections, options.hub, [this, id](const transport::connection_ptr& connection) {
                 return hubs.create_connection(id, connection);
             }));
         http.add_prefix_handler(path, [ep = ep.get()](http::request& req, std::string_view sub,
@@ -94,8 +93,9 @@ instance::instance(server_options options) {
         throw std::runtime_error("--max-message-size must be at least 64 bytes");
     }
     parts_ = std::make_unique<parts>(std::move(options));
-    parts_->add_hub("/hubs/chat", hub::make_chat_hub(hub::chat_hub_options{
-                                      parts_->options.chat_max_message_length}));
+    parts_->add_hub(
+        "/hubs/chat",
+        hub::make_chat_hub(hub::chat_hub_options{parts_->options.chat_max_message_length}));
     parts_->http.set_readiness_check([this] { return parts_->backplane.connected(); });
 }
 
@@ -136,8 +136,12 @@ void instance::drain_and_stop() {
     p.running = false;
 }
 
-void instance::sweep() { parts_->connections.sweep(std::chrono::steady_clock::now()); }
+void instance::sweep() {
+    parts_->connections.sweep(std::chrono::steady_clock::now());
+}
 
-std::size_t instance::connection_count() const { return parts_->hubs.connection_count(); }
+std::size_t instance::connection_count() const {
+    return parts_->hubs.connection_count();
+}
 
 }  // namespace switchboard

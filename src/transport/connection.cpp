@@ -23,9 +23,8 @@ const std::string* request_info::find_query(std::string_view name) const {
     return nullptr;
 }
 
-connection::connection(std::string id, std::string token, std::size_t shard,
-                       transfer_format format, std::size_t send_queue_limit,
-                       request_info request)
+connection::connection(std::string id, std::string token, std::size_t shard, transfer_format format,
+                       std::size_t send_queue_limit, request_info request)
     : id_(std::move(id)),
       token_(std::move(token)),
       shard_(shard),

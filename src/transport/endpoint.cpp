@@ -49,13 +49,15 @@ http::response json_response(const http::request& req, std::string body) {
 
 std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
                                     std::string_view token) {
-    std::string out = "{\"negotiateVersion\":" + std::to_string(negotiate_version) +
-                      ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
+    std::string out =
+        "{\"negotiateVersion\":" + std::to_string(negotiate_version) +
+        ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
     if (negotiate_version > 0) {
         out += ",\"connectionToken\":" + boost::json::serialize(boost::json::string(token));
     }
-    out += ",\"availableTransports\":[{\"transport\":\"WebSockets\",\"transferFormats\":"
-           "[\"Text\",\"Binary\"]}]}";
+    out +=
+        ",\"availableTransports\":[{\"transport\":\"WebSockets\",\"transferFormats\":"
+        "[\"Text\",\"Binary\"]}]}";
     return out;
 }
 
@@ -96,8 +98,8 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
         version = parsed >= 1 ? 1 : 0;
     }
     const auto issued = connections_.issue(version);
-    ex.respond(json_response(req, make_negotiate_response(version, issued.connection_id,
-                                                          issued.token)));
+    ex.respond(
+        json_response(req, make_negotiate_response(version, issued.connection_id, issued.token)));
 }
 
 void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex) {
@@ -113,14 +115,14 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
     case connection_manager::claim_status::claimed:
         return start_connection(req, ex, std::move(claim.connection_id), *token);
     case connection_manager::claim_status::unknown:
-        return ex->respond(http::make_text_response(req, bhttp::status::not_found,
-                                                    "No Connection with that ID"));
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
     case connection_manager::claim_status::wrong_transport:
         return ex->respond(http::make_text_response(req, bhttp::status::bad_request,
                                                     "Cannot change transports mid-connection"));
     case connection_manager::claim_status::in_use:
-        return ex->respond(http::make_text_response(req, bhttp::status::conflict,
-                                                    "Connection already in use"));
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::conflict, "Connection already in use"));
     }
 }
 
@@ -140,8 +142,8 @@ void endpoint::handle_other_transport(http::request& req, http::exchange& ex) {
     const auto method = req.method();
     if (method != bhttp::verb::get && method != bhttp::verb::post &&
         method != bhttp::verb::delete_) {
-        return ex.respond(http::make_text_response(req, bhttp::status::method_not_allowed,
-                                                   "Method Not Allowed"));
+        return ex.respond(
+            http::make_text_response(req, bhttp::status::method_not_allowed, "Method Not Allowed"));
     }
     const auto token = find_param(parse_query(req.target()), "id");
     if (!token || token->empty()) {
@@ -154,9 +156,9 @@ void endpoint::handle_other_transport(http::request& req, http::exchange& ex) {
             http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
     }
     if (method == bhttp::verb::post && transport == transport_kind::websockets) {
-        return ex.respond(http::make_text_response(
-            req, bhttp::status::method_not_allowed,
-            "POST requests are not allowed for WebSocket connections."));
+        return ex.respond(
+            http::make_text_response(req, bhttp::status::method_not_allowed,
+                                     "POST requests are not allowed for WebSocket connections."));
     }
     if (method == bhttp::verb::delete_) {
         return ex.respond(http::make_text_response(
@@ -164,10 +166,9 @@ void endpoint::handle_other_transport(http::request& req, http::exchange& ex) {
             "Cannot terminate this connection using the DELETE endpoint."));
     }
     const bool sse = req[bhttp::field::accept] == "text/event-stream";
-    ex.respond(http::make_text_response(
-        req, bhttp::status::not_found,
-        std::string(sse ? "ServerSentEvents" : "LongPolling") +
-            " transport not supported by this end point type"));
+    ex.respond(http::make_text_response(req, bhttp::status::not_found,
+                                        std::string(sse ? "ServerSentEvents" : "LongPolling") +
+                                            " transport not supported by this end point type"));
 }
 
 }  // namespace switchboard::transport

@@ -23,7 +23,9 @@ websocket_session::websocket_session(beast::tcp_stream stream, connection_ptr co
                                      std::function<void()> on_end)
     : ws_(std::move(stream)), connection_(std::move(connection)), on_end_(std::move(on_end)) {}
 
-websocket_session::~websocket_session() { finish(); }
+websocket_session::~websocket_session() {
+    finish();
+}
 
 void websocket_session::run(http::request upgrade_request) {
     websocket::stream_base::timeout timeouts{};
@@ -31,9 +33,8 @@ void websocket_session::run(http::request upgrade_request) {
     timeouts.idle_timeout = websocket::stream_base::none();  // the hub layer owns liveness
     timeouts.keep_alive_pings = false;
     ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-        res.set(beast::http::field::server, "switchboard");
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(beast::http::field::server, "switchboard"); }));
     // Incoming bytes are a stream cut into slices; whole WebSocket messages are never needed.
     ws_.auto_fragment(false);
     ws_.async_accept(upgrade_request,
@@ -51,8 +52,7 @@ void websocket_session::on_accept(beast::error_code ec) {
 
 void websocket_session::do_read() {
     ws_.async_read_some(read_buffer_, read_slice,
-                        beast::bind_front_handler(&websocket_session::on_read,
-                                                  shared_from_this()));
+                        beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
 }
 
 void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
@@ -61,8 +61,7 @@ void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
     }
     if (bytes > 0 && !connection_->closing()) {
         const auto data = read_buffer_.cdata();
-        connection_->deliver(
-            std::string_view(static_cast<const char*>(data.data()), data.size()));
+        connection_->deliver(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     read_buffer_.consume(read_buffer_.size());
     do_read();
@@ -119,8 +118,7 @@ void websocket_session::do_write() {
     // Frame type follows the negotiated hub protocol: the JS client rejects JSON in Binary.
     ws_.text(connection_->format() == transfer_format::text);
     write_in_flight_ = true;
-    ws_.async_write(write_buffers_, [self = shared_from_this()](beast::error_code ec,
-                                                                std::size_t) {
+    ws_.async_write(write_buffers_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
         self->on_write(ec);
     });
 }
@@ -144,7 +142,8 @@ void websocket_session::do_close(std::uint16_t code, std::string reason) {
         return;
     }
     close_started_ = true;
-    websocket::close_reason close{static_cast<websocket::close_code>(code), beast::string_view(reason)};
+    websocket::close_reason close{static_cast<websocket::close_code>(code),
+                                  beast::string_view(reason)};
     ws_.async_close(close, [self = shared_from_this()](beast::error_code ec) {
         if (ec) {
             beast::error_code ignored;
