@@ -1,5 +1,7 @@
 #include "transport/connection.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -61,6 +63,8 @@ connection::send_result connection::send(shared_buffer bytes) {
         return send_result::closed;
     }
     if (queued_bytes_ + bytes->size() > send_queue_limit_) {
+        spdlog::warn("connection {} dropped: send queue over {} bytes (slow consumer)", id_,
+                     send_queue_limit_);
         abort(1008, "Send queue limit of " + std::to_string(send_queue_limit_) +
                         " bytes exceeded (slow consumer).");
         return send_result::overflow;
