@@ -1,0 +1,143 @@
+#include "hub/chat_hub.hpp"
+
+#include "../support/shard_helpers.hpp"
+#include "routing/memory_backplane.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace switchboard::hub {
+namespace {
+
+using test::run_on;
+using status = invocation_outcome::status;
+
+// A connected client as the router sees it: records the invocations it was sent.
+class fake_client final : public routing::recipient {
+public:
+    void deliver(const routing::message_ptr& message) override {
+        received.push_back({message->target(), message->arguments()});
+    }
+
+    struct invocation {
+        std::string target;
+        boost::json::array arguments;
+        bool operator==(const invocation&) const = default;
+    };
+    std::vector<invocation> received;
+};
+
+// Runs the chat hub on one started shard; every call runs on that shard, as in the server.
+class chat_hub_test : public ::testing::Test {
+protected:
+    chat_hub_test() {
+        hub_id_ = router_.add_hub("chat");
+        pool_.start();
+    }
+    ~chat_hub_test() override { pool_.stop_and_join(); }
+
+    void connect(const std::string& id, fake_client& client, const std::string& user = {}) {
+        ASSERT_TRUE(
+            run_on(pool_, 0, [&] { router_.add_connection(hub_id_, id, user, client); }));
+    }
+
+    // Invokes `method` as connection `caller` (anonymous unless `user` is given).
+    invocation_outcome invoke(const std::string& caller, const std::string& method,
+                              boost::json::array arguments, const std::string& user = {}) {
+        invocation_outcome outcome;
+        const bool ran = run_on(pool_, 0, [&] {
+            const auto* entry = hub_->find_method(method);
+            ASSERT_NE(entry, nullptr) << method;
+            hub_context context(router_, hub_id_, caller, user, request_);
+            outcome = entry->invoke(context, arguments);
+        });
+        EXPECT_TRUE(ran) << method << " did not complete";
+        return outcome;
+    }
+
+    shard_pool pool_{1};
+    routing::memory_backplane backplane_{std::make_shared<routing::memory_bus>(),
+                                         pool_.context(0).get_executor()};
+    routing::router router_{pool_, backplane_};
+    routing::hub_id hub_id_ = 0;
+    transport::request_info request_;
+    std::shared_ptr<hub_definition> hub_ = make_chat_hub({.max_message_length = 10});
+    fake_client a_, b_, c_;
+};
+
+using invocation = fake_client::invocation;
+
+TEST_F(chat_hub_test, send_message_reaches_everyone_with_the_senders_name) {
+    connect("a", a_, "alice");
+    connect("b", b_);
+    const auto outcome = invoke("a", "SendMessage", {"hi"}, "alice");
+    EXPECT_EQ(outcome.result_status, status::ok);
+    const std::vector<invocation> expected{{"ReceiveMessage", {"alice", "hi"}}};
+    EXPECT_EQ(a_.received, expected);
+    EXPECT_EQ(b_.received, expected);
+}
+
+TEST_F(chat_hub_test, anonymous_sender_is_named_by_connection_id) {
+    connect("a", a_);
+    invoke("a", "SendMessage", {"hi"});
+    EXPECT_EQ(a_.received, (std::vector<invocation>{{"ReceiveMessage", {"a", "hi"}}}));
+}
+
+TEST_F(chat_hub_test, over_long_message_is_refused) {
+    connect("a", a_);
+    const auto outcome = invoke("a", "SendMessage", {"12345678901"});
+    EXPECT_EQ(outcome.result_status, status::hub_error);
+    EXPECT_NE(outcome.message.find("exceeds"), std::string::npos) << outcome.message;
+    EXPECT_TRUE(a_.received.empty());
+    EXPECT_EQ(invoke("a", "SendMessage", {"1234567890"}).result_status, status::ok);
+}
+
+TEST_F(chat_hub_test, empty_group_name_is_refused) {
+    connect("a", a_);
+    const auto outcome = invoke("a", "JoinGroup", {""});
+    EXPECT_EQ(outcome.result_status, status::hub_error);
+    EXPECT_EQ(outcome.message, "Group name must not be empty.");
+    EXPECT_TRUE(a_.received.empty());
+}
+
+TEST_F(chat_hub_test, group_messages_reach_members_only) {
+    connect("a", a_);
+    connect("b", b_);
+    connect("c", c_);
+    ASSERT_EQ(invoke("a", "JoinGroup", {"room"}).result_status, status::ok);
+    ASSERT_EQ(invoke("b", "JoinGroup", {"room"}).result_status, status::ok);
+    a_.received.clear();
+    b_.received.clear();
+
+    ASSERT_EQ(invoke("c", "SendToGroup", {"room", "yo"}).result_status, status::ok);
+    const std::vector<invocation> expected{{"ReceiveGroupMessage", {"room", "c", "yo"}}};
+    EXPECT_EQ(a_.received, expected);
+    EXPECT_EQ(b_.received, expected);
+    EXPECT_TRUE(c_.received.empty());
+}
+
+TEST_F(chat_hub_test, leaving_a_group_stops_its_messages) {
+    connect("a", a_);
+    invoke("a", "JoinGroup", {"room"});
+    invoke("a", "LeaveGroup", {"room"});
+    a_.received.clear();
+    invoke("a", "SendToGroup", {"room", "yo"});
+    EXPECT_TRUE(a_.received.empty());
+}
+
+TEST_F(chat_hub_test, direct_message_reaches_the_user_and_the_senders_connections) {
+    connect("a1", a_, "alice");
+    connect("a2", b_, "alice");
+    connect("b", c_, "bob");
+    ASSERT_EQ(invoke("b", "SendToUser", {"alice", "psst"}, "bob").result_status, status::ok);
+    const std::vector<invocation> expected{{"ReceiveDirectMessage", {"bob", "psst"}}};
+    EXPECT_EQ(a_.received, expected);
+    EXPECT_EQ(b_.received, expected);
+    EXPECT_EQ(c_.received, expected);
+}
+
+}  // namespace
+}  // namespace switchboard::hub

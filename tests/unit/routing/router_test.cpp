@@ -1,0 +1,225 @@
+#include "routing/router.hpp"
+
+#include "../support/shard_helpers.hpp"
+#include "routing/memory_backplane.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace switchboard::routing {
+namespace {
+
+using test::drain;
+using test::run_on;
+using strings = std::vector<std::string>;
+
+// Records what the router delivered; touched on its shard only, read by the test after a drain.
+class fake_recipient final : public recipient {
+public:
+    void deliver(const message_ptr& message) override {
+        targets.push_back(message->target());
+        messages.push_back(message);
+        // Encoded on the recipient's own shard, as a hub connection does.
+        encodings.push_back(message->encoded(wire_protocol::json));
+    }
+
+    strings targets;
+    std::vector<message_ptr> messages;
+    std::vector<shared_buffer> encodings;
+};
+
+class router_test : public ::testing::Test {
+protected:
+    router_test() {
+        hub_ = router_.add_hub("chat");
+        pool_.start();
+    }
+    // Shard threads stop before the router and the recipients they use are destroyed.
+    ~router_test() override { pool_.stop_and_join(); }
+
+    void connect(std::size_t shard, const std::string& id, fake_recipient& target,
+                 const std::string& user = {}) {
+        ASSERT_TRUE(run_on(pool_, shard, [&] { router_.add_connection(hub_, id, user, target); }));
+    }
+    void disconnect(std::size_t shard, const std::string& id) {
+        ASSERT_TRUE(run_on(pool_, shard, [&] { router_.remove_connection(hub_, id); }));
+    }
+    void join(std::size_t from_shard, const std::string& id, const std::string& group) {
+        ASSERT_TRUE(run_on(pool_, from_shard, [&] { router_.add_to_group(hub_, id, group); }));
+        ASSERT_TRUE(drain(pool_));
+    }
+    void leave(std::size_t from_shard, const std::string& id, const std::string& group) {
+        ASSERT_TRUE(
+            run_on(pool_, from_shard, [&] { router_.remove_from_group(hub_, id, group); }));
+        ASSERT_TRUE(drain(pool_));
+    }
+    // Sends from shard 0 and waits until every shard delivered.
+    void send(audience to, message_ptr message = make_message("T", {})) {
+        ASSERT_TRUE(run_on(pool_, 0, [&] { router_.send(hub_, std::move(to), message); }));
+        ASSERT_TRUE(drain(pool_));
+    }
+
+    shard_pool pool_{2};
+    memory_backplane backplane_{std::make_shared<memory_bus>(), pool_.context(0).get_executor()};
+    router router_{pool_, backplane_};
+    hub_id hub_ = 0;
+    fake_recipient a_, b_, c_;
+};
+
+TEST_F(router_test, all_reaches_every_connection_on_every_shard) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    send(audience::all_except());
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_EQ(b_.targets, strings{"T"});
+    EXPECT_EQ(c_.targets, strings{"T"});
+}
+
+TEST_F(router_test, all_except_skips_the_excluded_connections) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    send(audience::all_except({"a", "c"}));
+    EXPECT_TRUE(a_.targets.empty());
+    EXPECT_EQ(b_.targets, strings{"T"});
+    EXPECT_TRUE(c_.targets.empty());
+}
+
+TEST_F(router_test, connection_send_reaches_only_that_connection_on_another_shard) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    send(audience::connections({"b"}));
+    EXPECT_TRUE(a_.targets.empty());
+    EXPECT_EQ(b_.targets, strings{"T"});
+}
+
+TEST_F(router_test, connections_send_reaches_each_named_connection) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    send(audience::connections({"a", "c", "unknown"}));
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_TRUE(b_.targets.empty());
+    EXPECT_EQ(c_.targets, strings{"T"});
+}
+
+TEST_F(router_test, group_send_reaches_members_on_every_shard) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    join(0, "a", "g");
+    join(1, "b", "g");
+    send(audience::groups({"g"}));
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_EQ(b_.targets, strings{"T"});
+    EXPECT_TRUE(c_.targets.empty());
+}
+
+TEST_F(router_test, groups_send_reaches_a_member_of_two_groups_once) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    join(0, "a", "g1");
+    join(0, "a", "g2");
+    join(1, "b", "g2");
+    join(1, "c", "g1");
+    join(1, "c", "g2");
+    send(audience::groups({"g1", "g2", "empty"}));
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_EQ(b_.targets, strings{"T"});
+    EXPECT_EQ(c_.targets, strings{"T"});
+}
+
+TEST_F(router_test, group_except_skips_excluded_members) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    join(0, "a", "g");
+    join(1, "b", "g");
+    join(1, "c", "g");
+    send(audience::groups({"g"}, {"b"}));
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_TRUE(b_.targets.empty());
+    EXPECT_EQ(c_.targets, strings{"T"});
+}
+
+TEST_F(router_test, user_send_reaches_the_users_connections_on_both_shards) {
+    connect(0, "a", a_, "alice");
+    connect(1, "b", b_, "alice");
+    connect(1, "c", c_, "bob");
+    send(audience::users({"alice"}));
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_EQ(b_.targets, strings{"T"});
+    EXPECT_TRUE(c_.targets.empty());
+}
+
+TEST_F(router_test, users_send_reaches_each_named_user) {
+    connect(0, "a", a_, "alice");
+    connect(1, "b", b_, "bob");
+    connect(1, "c", c_, "carol");
+    send(audience::users({"alice", "bob"}));
+    EXPECT_EQ(a_.targets, strings{"T"});
+    EXPECT_EQ(b_.targets, strings{"T"});
+    EXPECT_TRUE(c_.targets.empty());
+}
+
+TEST_F(router_test, removed_connection_receives_nothing) {
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    disconnect(1, "b");
+    send(audience::all_except());
+    send(audience::connections({"b"}));
+    EXPECT_TRUE(b_.targets.empty());
+    EXPECT_EQ(c_.targets, strings{"T"});
+    std::size_t count = 0;
+    ASSERT_TRUE(run_on(pool_, 1, [&] { count = router_.local_connection_count(hub_, 1); }));
+    EXPECT_EQ(count, 1u);
+}
+
+TEST_F(router_test, group_membership_changes_for_a_connection_on_another_shard) {
+    connect(1, "b", b_);
+    join(0, "b", "g");
+    send(audience::groups({"g"}, {}), make_message("first", {}));
+    leave(0, "b", "g");
+    send(audience::groups({"g"}, {}), make_message("second", {}));
+    EXPECT_EQ(b_.targets, strings{"first"});
+}
+
+TEST_F(router_test, removing_a_connection_removes_it_from_its_groups_and_user) {
+    connect(1, "b", b_, "bob");
+    join(1, "b", "g");
+    disconnect(1, "b");
+    send(audience::groups({"g"}));
+    send(audience::users({"bob"}));
+    EXPECT_TRUE(b_.targets.empty());
+
+    // The same id connecting again (anonymous) starts with no groups and no user.
+    connect(1, "b", c_);
+    send(audience::groups({"g"}));
+    send(audience::users({"bob"}));
+    EXPECT_TRUE(c_.targets.empty());
+}
+
+TEST_F(router_test, message_is_serialized_once_for_every_recipient) {
+    connect(0, "a", a_);
+    connect(1, "b", b_);
+    connect(1, "c", c_);
+    boost::json::array arguments{1, "x"};
+    send(audience::all_except(), make_message("T", arguments));
+
+    ASSERT_EQ(a_.encodings.size(), 1u);
+    ASSERT_EQ(b_.encodings.size(), 1u);
+    ASSERT_EQ(c_.encodings.size(), 1u);
+    EXPECT_EQ(a_.messages[0], b_.messages[0]);
+    EXPECT_EQ(a_.messages[0], c_.messages[0]);
+    EXPECT_EQ(a_.encodings[0].get(), b_.encodings[0].get());
+    EXPECT_EQ(a_.encodings[0].get(), c_.encodings[0].get());
+    EXPECT_EQ(*a_.encodings[0], "{\"type\":1,\"target\":\"T\",\"arguments\":[1,\"x\"]}\x1e");
+}
+
+}  // namespace
+}  // namespace switchboard::routing
