@@ -1,6 +1,7 @@
 #include "core/duration.hpp"
 
 #include <charconv>
+#include <limits>
 
 namespace switchboard {
 
@@ -15,13 +16,19 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (unit.empty() || unit == "ms") {
         return std::chrono::milliseconds(value);
     }
+    long long factor = 0;
     if (unit == "s") {
-        return std::chrono::seconds(value);
+        factor = 1000;
+    } else if (unit == "m" || unit == "min") {
+        factor = 60'000;
+    } else {
+        return std::nullopt;
     }
-    if (unit == "m" || unit == "min") {
-        return std::chrono::minutes(value);
+    // Huge values would overflow the milliseconds count and turn into negative timeouts.
+    if (value > std::numeric_limits<long long>::max() / factor) {
+        return std::nullopt;
     }
-    return std::nullopt;
+    return std::chrono::milliseconds(value * factor);
 }
 
 }  // namespace switchboard

@@ -208,8 +208,11 @@ private:
         respond(std::move(res));
     }
 
-    template <class Body>
-    void apply_cors(bhttp::response<Body>& res) {
+    void add_cors_headers(bhttp::fields& fields) override { apply_cors(fields); }
+    [[nodiscard]] unsigned version() const override { return request_.version(); }
+    [[nodiscard]] bool keep_alive() const override { return request_.keep_alive(); }
+
+    void apply_cors(bhttp::fields& res) {
         const auto origin = request_[bhttp::field::origin];
         if (origin.empty()) {
             return;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -28,8 +29,13 @@ class exchange {
 public:
     virtual ~exchange() = default;
     virtual void respond(response res) = 0;
-    // Ends the HTTP session and hands its socket over (WebSocket upgrade).
+    // Ends the HTTP session and hands its socket over (WebSocket upgrade, SSE stream).
     virtual beast::tcp_stream take_stream() = 0;
+    // Adds the CORS headers this request earns, for responses written after take_stream().
+    virtual void add_cors_headers(beast::http::fields& fields) = 0;
+    // HTTP version and keep-alive of the request, for responses built later.
+    [[nodiscard]] virtual unsigned version() const = 0;
+    [[nodiscard]] virtual bool keep_alive() const = 0;
     [[nodiscard]] virtual std::size_t shard() const = 0;
     [[nodiscard]] virtual const std::string& remote_address() const = 0;
 };

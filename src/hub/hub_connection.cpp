@@ -250,7 +250,9 @@ void hub_connection::on_heartbeat(clock::time_point now) {
             "ClientTimeoutInterval.",
             true);
     }
-    if (now - last_ping_sent_ >= options.keep_alive_interval) {
+    // Long polling has inherent keep-alive: a ping would only end a held poll early.
+    if (connection_->transport() != transport::transport_kind::long_polling &&
+        now - last_ping_sent_ >= options.keep_alive_interval) {
         last_ping_sent_ = now;
         connection_->send(json_ping());
     }

@@ -2,27 +2,22 @@
 
 #include <boost/asio/post.hpp>
 
-#include <vector>
 
 namespace switchboard::routing {
 
 void memory_bus::publish(const memory_backplane* from, const std::string& channel,
                          const shared_buffer& payload) {
-    std::vector<memory_backplane*> targets;
-    {
-        std::lock_guard lock(mutex_);
-        const auto it = subscribers_.find(channel);
-        if (it == subscribers_.end()) {
-            return;
-        }
-        for (const auto& [member, count] : it->second) {
-            if (member != from) {
-                targets.push_back(member);
-            }
-        }
+    // Delivered under the lock so a member cannot be destroyed (it unsubscribes under the same
+    // lock) between lookup and delivery; deliver() only posts, it never runs the handler here.
+    std::lock_guard lock(mutex_);
+    const auto it = subscribers_.find(channel);
+    if (it == subscribers_.end()) {
+        return;
     }
-    for (auto* member : targets) {
-        member->deliver(channel, payload);
+    for (const auto& [member, count] : it->second) {
+        if (member != from) {
+            member->deliver(channel, payload);
+        }
     }
 }
 

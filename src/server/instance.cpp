@@ -43,8 +43,10 @@ struct instance::parts {
 
     void add_hub(const std::string& path, std::shared_ptr<hub::hub_definition> definition) {
         const auto id = hubs.add_hub(std::move(definition));
+        transport::endpoint_options settings;
+        settings.long_polling.disconnect_timeout = options.disconnect_timeout;
         auto& ep = endpoints.emplace_back(std::make_unique<transport::endpoint>(
-            connections, options.hub, [this, id](const transport::connection_ptr& connection) {
+            shards, connections, options.hub, settings, [this, id](const transport::connection_ptr& connection) {
                 return hubs.create_connection(id, connection);
             }));
         http.add_prefix_handler(path, [ep = ep.get()](http::request& req, std::string_view sub,

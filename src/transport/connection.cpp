@@ -16,6 +16,20 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
+std::string_view transport_name(transport_kind kind) {
+    switch (kind) {
+    case transport_kind::websockets:
+        return "WebSockets";
+    case transport_kind::server_sent_events:
+        return "ServerSentEvents";
+    case transport_kind::long_polling:
+        return "LongPolling";
+    case transport_kind::none:
+        break;
+    }
+    return "None";
+}
+
 const std::string* request_info::find_query(std::string_view name) const {
     for (const auto& [key, value] : query) {
         if (iequals(key, name)) {
@@ -25,12 +39,13 @@ const std::string* request_info::find_query(std::string_view name) const {
     return nullptr;
 }
 
-connection::connection(std::string id, std::string token, std::size_t shard, transfer_format format,
-                       std::size_t send_queue_limit, request_info request)
+connection::connection(std::string id, std::string token, std::size_t shard,
+                       transport_kind transport, std::size_t send_queue_limit,
+                       request_info request)
     : id_(std::move(id)),
       token_(std::move(token)),
       shard_(shard),
-      format_(format),
+      transport_(transport),
       send_queue_limit_(send_queue_limit),
       request_(std::move(request)) {}
 
@@ -50,6 +65,11 @@ void connection::attach_writer(connection_writer* writer) {
     } else if (state_ == state::closing) {
         writer_->on_close_requested();
     }
+}
+
+void connection::own_writer(std::shared_ptr<connection_writer> writer) {
+    owned_writer_ = std::move(writer);
+    attach_writer(owned_writer_.get());
 }
 
 void connection::detach_writer(connection_writer* writer) {
@@ -123,6 +143,7 @@ void connection::on_transport_ended() {
     }
     state_ = state::ended;
     writer_ = nullptr;
+    auto owned_writer = std::move(owned_writer_);  // released after the application is told
     queue_.clear();
     queued_bytes_ = 0;
     if (auto application = std::move(application_)) {

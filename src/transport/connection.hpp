@@ -16,6 +16,11 @@ namespace switchboard::transport {
 
 enum class transfer_format { text, binary };
 
+enum class transport_kind : unsigned char { none, websockets, server_sent_events, long_polling };
+
+// The names clients and negotiate use ("WebSockets", "ServerSentEvents", "LongPolling").
+std::string_view transport_name(transport_kind kind);
+
 // What the hub layer may know of the HTTP request that opened the connection.
 struct request_info {
     std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
@@ -54,12 +59,17 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
     enum class send_result { queued, overflow, closed };
 
-    connection(std::string id, std::string token, std::size_t shard, transfer_format format,
+    connection(std::string id, std::string token, std::size_t shard, transport_kind transport,
                std::size_t send_queue_limit, request_info request);
 
     [[nodiscard]] const std::string& id() const noexcept { return id_; }
     [[nodiscard]] const std::string& token() const noexcept { return token_; }
     [[nodiscard]] std::size_t shard() const noexcept { return shard_; }
+    [[nodiscard]] transport_kind transport() const noexcept { return transport_; }
+    // Server-Sent Events carry text only; MessagePack needs WebSockets or long polling.
+    [[nodiscard]] bool supports_binary() const noexcept {
+        return transport_ != transport_kind::server_sent_events;
+    }
     [[nodiscard]] transfer_format format() const noexcept { return format_; }
     // Chosen by the handshake: the hub protocol decides Text or Binary frames.
     void set_format(transfer_format format) noexcept { format_ = format; }
@@ -69,6 +79,9 @@ public:
     void set_application(std::shared_ptr<connection_application> application);
     void attach_writer(connection_writer* writer);
     void detach_writer(connection_writer* writer);
+    // A writer that lives as long as the connection (long polling spans many requests).
+    void own_writer(std::shared_ptr<connection_writer> writer);
+    [[nodiscard]] connection_writer* writer() const noexcept { return writer_; }
 
     // Queues whole hub messages for the client. On overflow the connection is aborted as a
     // slow consumer. Never calls the application back synchronously (writers only start
@@ -98,13 +111,15 @@ private:
     std::string id_;
     std::string token_;
     std::size_t shard_;
-    transfer_format format_;
+    transport_kind transport_;
+    transfer_format format_ = transfer_format::text;
     std::size_t send_queue_limit_;
     request_info request_;
     std::vector<shared_buffer> queue_;
     std::size_t queued_bytes_ = 0;
     state state_ = state::open;
     connection_writer* writer_ = nullptr;
+    std::shared_ptr<connection_writer> owned_writer_;
     std::shared_ptr<connection_application> application_;
     std::uint16_t abort_code_ = 0;
     std::string abort_reason_;

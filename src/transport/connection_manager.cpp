@@ -12,7 +12,7 @@ connection_manager::issued connection_manager::issue(int negotiate_version) {
     result.connection_id = make_random_id();
     result.token = negotiate_version > 0 ? make_random_id() : result.connection_id;
     std::lock_guard lock(mutex_);
-    entries_[result.token] = entry{result.connection_id, clock::now()};
+    entries_[result.token] = entry{result.connection_id, clock::now(), transport_kind::none, false, {}};
     return result;
 }
 
@@ -21,7 +21,7 @@ connection_manager::issued connection_manager::issue_active(transport_kind trans
     result.connection_id = make_random_id();
     result.token = result.connection_id;
     std::lock_guard lock(mutex_);
-    entries_[result.token] = entry{result.connection_id, clock::now(), transport, true};
+    entries_[result.token] = entry{result.connection_id, clock::now(), transport, true, {}};
     return result;
 }
 
@@ -53,6 +53,23 @@ bool connection_manager::exists(std::string_view token, transport_kind* transpor
         *transport = it->second.transport;
     }
     return true;
+}
+
+void connection_manager::attach(std::string_view token, const connection_ptr& connection) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(std::string(token));
+    if (it != entries_.end()) {
+        it->second.attached = connection;
+    }
+}
+
+connection_manager::located connection_manager::find(std::string_view token) const {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(std::string(token));
+    if (it == entries_.end()) {
+        return {};
+    }
+    return {true, it->second.transport, it->second.attached};
 }
 
 void connection_manager::remove(std::string_view token) {

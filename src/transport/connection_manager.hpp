@@ -1,6 +1,8 @@
 // The table of connection tokens issued by negotiate: the only state shared by all shards.
 #pragma once
 
+#include "transport/connection.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -9,8 +11,6 @@
 #include <unordered_map>
 
 namespace switchboard::transport {
-
-enum class transport_kind : unsigned char { none, websockets, server_sent_events, long_polling };
 
 // Connect requests for one connection may arrive on any shard, so tokens live in one table.
 // It is touched at negotiate, connect and disconnect (never per message), under a mutex that
@@ -40,6 +40,15 @@ public:
     claim_result claim(std::string_view token, transport_kind transport);
     // What transport an active connection uses (none when unknown or not yet connected).
     [[nodiscard]] bool exists(std::string_view token, transport_kind* transport) const;
+    // Records where a claimed connection lives, for requests that arrive on other shards
+    // (SSE and long-polling POSTs, later polls, DELETE).
+    void attach(std::string_view token, const connection_ptr& connection);
+    struct located {
+        bool found = false;
+        transport_kind transport = transport_kind::none;
+        std::weak_ptr<transport::connection> target;  // lock(); use only on its shard()
+    };
+    [[nodiscard]] located find(std::string_view token) const;
     // The connection is gone; its token no longer resolves.
     void remove(std::string_view token);
     // Forgets negotiated tokens that no transport claimed in time.
@@ -53,6 +62,7 @@ private:
         clock::time_point issued_at;
         transport_kind transport = transport_kind::none;
         bool active = false;
+        std::weak_ptr<connection> attached;
     };
 
     std::chrono::milliseconds pending_timeout_;

@@ -1,6 +1,10 @@
 #include "transport/endpoint.hpp"
 
+#include "transport/sse_session.hpp"
 #include "transport/websocket_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/empty_body.hpp>
 
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
@@ -8,6 +12,7 @@
 
 #include <charconv>
 #include <optional>
+#include <sstream>
 
 namespace switchboard::transport {
 
@@ -45,25 +50,79 @@ http::response json_response(const http::request& req, std::string body) {
     return res;
 }
 
+http::response claim_failure(const http::request& req, connection_manager::claim_status status) {
+    switch (status) {
+    case connection_manager::claim_status::wrong_transport:
+        return http::make_text_response(req, bhttp::status::bad_request,
+                                        "Cannot change transports mid-connection");
+    case connection_manager::claim_status::in_use:
+        return http::make_text_response(req, bhttp::status::conflict,
+                                        "Connection already in use");
+    default:
+        return http::make_text_response(req, bhttp::status::not_found,
+                                        "No Connection with that ID");
+    }
+}
+
+http::response make_no_content(const http::exchange& ex) {
+    http::response res{bhttp::status::no_content, ex.version()};
+    res.set(bhttp::field::content_type, "text/plain");
+    res.keep_alive(ex.keep_alive());
+    return res;
+}
+
 }  // namespace
 
 std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
-                                    std::string_view token) {
+                                    std::string_view token, unsigned transports) {
     std::string out =
         "{\"negotiateVersion\":" + std::to_string(negotiate_version) +
         ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
     if (negotiate_version > 0) {
         out += ",\"connectionToken\":" + boost::json::serialize(boost::json::string(token));
     }
-    out +=
-        ",\"availableTransports\":[{\"transport\":\"WebSockets\",\"transferFormats\":"
-        "[\"Text\",\"Binary\"]}]}";
+    // Clients try transports in this order, so the fastest comes first.
+    out += ",\"availableTransports\":[";
+    bool first = true;
+    const auto add = [&](std::string_view entry) {
+        out += first ? "" : ",";
+        out += entry;
+        first = false;
+    };
+    if (transports & websockets_transport) {
+        add(R"({"transport":"WebSockets","transferFormats":["Text","Binary"]})");
+    }
+    if (transports & server_sent_events_transport) {
+        add(R"({"transport":"ServerSentEvents","transferFormats":["Text"]})");
+    }
+    if (transports & long_polling_transport_bit) {
+        add(R"({"transport":"LongPolling","transferFormats":["Text","Binary"]})");
+    }
+    out += "]}";
     return out;
 }
 
-endpoint::endpoint(connection_manager& connections, const hub_options& options,
-                   application_factory factory)
-    : connections_(connections), options_(options), factory_(std::move(factory)) {}
+endpoint::endpoint(shard_pool& shards, connection_manager& connections, const hub_options& options,
+                   endpoint_options endpoint_settings, application_factory factory)
+    : shards_(shards),
+      connections_(connections),
+      options_(options),
+      settings_(endpoint_settings),
+      factory_(std::move(factory)) {}
+
+bool endpoint::enabled(transport_kind kind) const {
+    switch (kind) {
+    case transport_kind::websockets:
+        return (settings_.transports & websockets_transport) != 0;
+    case transport_kind::server_sent_events:
+        return (settings_.transports & server_sent_events_transport) != 0;
+    case transport_kind::long_polling:
+        return (settings_.transports & long_polling_transport_bit) != 0;
+    case transport_kind::none:
+        break;
+    }
+    return false;
+}
 
 void endpoint::handle(http::request& req, std::string_view subpath,
                       std::shared_ptr<http::exchange> ex) {
@@ -77,10 +136,23 @@ void endpoint::handle(http::request& req, std::string_view subpath,
     if (!subpath.empty() && subpath != "/") {
         return ex->respond(http::make_text_response(req, bhttp::status::not_found, "Not Found"));
     }
-    if (req.method() == bhttp::verb::get && boost::beast::websocket::is_upgrade(req)) {
-        return handle_websocket(req, ex);
+    switch (req.method()) {
+    case bhttp::verb::get:
+        if (boost::beast::websocket::is_upgrade(req)) {
+            return handle_websocket(req, ex);
+        }
+        if (req[bhttp::field::accept] == "text/event-stream") {
+            return handle_sse(req, ex);
+        }
+        return handle_poll(req, ex);
+    case bhttp::verb::post:
+        return handle_send(req, ex);
+    case bhttp::verb::delete_:
+        return handle_delete(req, ex);
+    default:
+        return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,
+                                                    "Method Not Allowed"));
     }
-    handle_other_transport(req, *ex);
 }
 
 void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
@@ -98,77 +170,206 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
         version = parsed >= 1 ? 1 : 0;
     }
     const auto issued = connections_.issue(version);
-    ex.respond(
-        json_response(req, make_negotiate_response(version, issued.connection_id, issued.token)));
+    ex.respond(json_response(req, make_negotiate_response(version, issued.connection_id,
+                                                          issued.token, settings_.transports)));
 }
 
+connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
+                                           transport_kind kind, std::string connection_id,
+                                           std::string token) {
+    request_info info{parse_query(req.target()), ex.remote_address()};
+    auto conn = std::make_shared<connection>(std::move(connection_id), std::move(token),
+                                             ex.shard(), kind, options_.send_queue_limit,
+                                             std::move(info));
+    connections_.attach(conn->token(), conn);
+    conn->set_application(factory_(conn));
+    return conn;
+}
+
+namespace {
+std::string_view not_supported_message(transport_kind kind) {
+    switch (kind) {
+    case transport_kind::websockets:
+        return "WebSockets transport not supported by this end point type";
+    case transport_kind::server_sent_events:
+        return "ServerSentEvents transport not supported by this end point type";
+    default:
+        return "LongPolling transport not supported by this end point type";
+    }
+}
+}  // namespace
+
 void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex) {
-    const auto query = parse_query(req.target());
-    const auto token = find_param(query, "id");
+    if (!enabled(transport_kind::websockets)) {
+        return ex->respond(http::make_text_response(
+            req, bhttp::status::not_found, std::string(not_supported_message(transport_kind::websockets))));
+    }
+    const auto token = find_param(parse_query(req.target()), "id");
+    std::string connection_id;
+    std::string connection_token;
     if (!token || token->empty()) {
         // skipNegotiation: the upgrade itself creates the connection (negotiate version 0).
         auto issued = connections_.issue_active(transport_kind::websockets);
-        return start_connection(req, ex, std::move(issued.connection_id), std::move(issued.token));
+        connection_id = std::move(issued.connection_id);
+        connection_token = std::move(issued.token);
+    } else {
+        auto claim = connections_.claim(*token, transport_kind::websockets);
+        if (claim.status != connection_manager::claim_status::claimed) {
+            return ex->respond(claim_failure(req, claim.status));
+        }
+        connection_id = std::move(claim.connection_id);
+        connection_token = *token;
     }
-    auto claim = connections_.claim(*token, transport_kind::websockets);
-    switch (claim.status) {
-    case connection_manager::claim_status::claimed:
-        return start_connection(req, ex, std::move(claim.connection_id), *token);
-    case connection_manager::claim_status::unknown:
-        return ex->respond(
-            http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
-    case connection_manager::claim_status::wrong_transport:
-        return ex->respond(http::make_text_response(req, bhttp::status::bad_request,
-                                                    "Cannot change transports mid-connection"));
-    case connection_manager::claim_status::in_use:
-        return ex->respond(
-            http::make_text_response(req, bhttp::status::conflict, "Connection already in use"));
-    }
-}
-
-void endpoint::start_connection(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                                std::string connection_id, std::string token) {
-    request_info info{parse_query(req.target()), ex->remote_address()};
-    auto conn = std::make_shared<connection>(std::move(connection_id), token, ex->shard(),
-                                             transfer_format::text, options_.send_queue_limit,
-                                             std::move(info));
-    conn->set_application(factory_(conn));
+    auto conn = create_connection(req, *ex, transport_kind::websockets, std::move(connection_id),
+                                  connection_token);
     auto session = std::make_shared<websocket_session>(
-        ex->take_stream(), conn, [this, token] { connections_.remove(token); });
+        ex->take_stream(), conn,
+        [this, connection_token] { connections_.remove(connection_token); });
     session->run(std::move(req));
 }
 
-void endpoint::handle_other_transport(http::request& req, http::exchange& ex) {
-    const auto method = req.method();
-    if (method != bhttp::verb::get && method != bhttp::verb::post &&
-        method != bhttp::verb::delete_) {
-        return ex.respond(
-            http::make_text_response(req, bhttp::status::method_not_allowed, "Method Not Allowed"));
-    }
+void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex) {
     const auto token = find_param(parse_query(req.target()), "id");
     if (!token || token->empty()) {
-        return ex.respond(
+        return ex->respond(
             http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
     }
-    transport_kind transport = transport_kind::none;
-    if (!connections_.exists(*token, &transport)) {
-        return ex.respond(
+    if (!enabled(transport_kind::server_sent_events)) {
+        return ex->respond(http::make_text_response(
+            req, bhttp::status::not_found,
+            std::string(not_supported_message(transport_kind::server_sent_events))));
+    }
+    auto claim = connections_.claim(*token, transport_kind::server_sent_events);
+    if (claim.status != connection_manager::claim_status::claimed) {
+        return ex->respond(claim_failure(req, claim.status));
+    }
+    auto conn = create_connection(req, *ex, transport_kind::server_sent_events,
+                                  std::move(claim.connection_id), *token);
+    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, req.version()};
+    head.set(bhttp::field::content_type, "text/event-stream");
+    head.set(bhttp::field::cache_control, "no-cache,no-store");
+    head.set(bhttp::field::pragma, "no-cache");
+    head.set(bhttp::field::content_encoding, "identity");
+    head.keep_alive(false);
+    ex->add_cors_headers(head);
+    std::ostringstream serialized;
+    serialized << head.base();
+    auto session = std::make_shared<sse_session>(
+        ex->take_stream(), conn, [this, token = *token] { connections_.remove(token); });
+    session->run(serialized.str());
+}
+
+bool endpoint::resolve(http::request& req, http::exchange& ex, const std::string& token,
+                       connection_manager::located& out) {
+    out = connections_.find(token);
+    if (!out.found || out.target.expired()) {
+        ex.respond(
             http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
+        return false;
     }
-    if (method == bhttp::verb::post && transport == transport_kind::websockets) {
-        return ex.respond(
-            http::make_text_response(req, bhttp::status::method_not_allowed,
-                                     "POST requests are not allowed for WebSocket connections."));
+    return true;
+}
+
+void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex) {
+    const auto token = find_param(parse_query(req.target()), "id");
+    if (!token || token->empty()) {
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
     }
-    if (method == bhttp::verb::delete_) {
-        return ex.respond(http::make_text_response(
+    if (!enabled(transport_kind::long_polling)) {
+        return ex->respond(http::make_text_response(
+            req, bhttp::status::not_found,
+            std::string(not_supported_message(transport_kind::long_polling))));
+    }
+    auto located = connections_.find(*token);
+    if (located.found && located.transport == transport_kind::long_polling) {
+        auto conn = located.target.lock();
+        if (!conn) {
+            return ex->respond(http::make_text_response(req, bhttp::status::not_found,
+                                                        "No Connection with that ID"));
+        }
+        return boost::asio::post(shards_.context(conn->shard()), [this, conn, ex] {
+            if (auto* lp = dynamic_cast<long_polling_transport*>(conn->writer())) {
+                return lp->poll(ex);
+            }
+            // The connection ended between lookup and now: tell the client to stop polling.
+            auto res = make_no_content(*ex);
+            boost::asio::post(shards_.context(ex->shard()),
+                              [ex, res = std::move(res)]() mutable { ex->respond(std::move(res)); });
+        });
+    }
+    auto claim = connections_.claim(*token, transport_kind::long_polling);
+    if (claim.status != connection_manager::claim_status::claimed) {
+        return ex->respond(claim_failure(req, claim.status));
+    }
+    auto conn = create_connection(req, *ex, transport_kind::long_polling,
+                                  std::move(claim.connection_id), *token);
+    auto lp = std::make_shared<long_polling_transport>(
+        shards_, conn, settings_.long_polling, [this, token = *token] { connections_.remove(token); });
+    conn->own_writer(lp);
+    lp->start(ex);
+}
+
+void endpoint::handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex) {
+    const auto token = find_param(parse_query(req.target()), "id");
+    if (!token || token->empty()) {
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
+    }
+    connection_manager::located located;
+    if (!resolve(req, *ex, *token, located)) {
+        return;
+    }
+    if (located.transport == transport_kind::websockets) {
+        return ex->respond(http::make_text_response(
+            req, bhttp::status::method_not_allowed,
+            "POST requests are not allowed for WebSocket connections."));
+    }
+    auto conn = located.target.lock();
+    if (!conn) {
+        return ex->respond(http::make_text_response(req, bhttp::status::not_found,
+                                                     "No Connection with that ID"));
+    }
+    // The body is moved to the connection's shard; the answer comes back to this one.
+    boost::asio::post(shards_.context(conn->shard()), [this, conn, ex, body = std::move(req.body())] {
+        const bool delivered = !conn->closing();
+        if (delivered) {
+            conn->deliver(body);
+        }
+        boost::asio::post(shards_.context(ex->shard()), [ex, delivered] {
+            http::response res{delivered ? bhttp::status::ok : bhttp::status::not_found,
+                               ex->version()};
+            res.set(bhttp::field::content_type, "text/plain");
+            res.keep_alive(ex->keep_alive());
+            res.prepare_payload();
+            ex->respond(std::move(res));
+        });
+    });
+}
+
+void endpoint::handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex) {
+    const auto token = find_param(parse_query(req.target()), "id");
+    if (!token || token->empty()) {
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
+    }
+    connection_manager::located located;
+    if (!resolve(req, *ex, *token, located)) {
+        return;
+    }
+    if (located.transport != transport_kind::long_polling) {
+        return ex->respond(http::make_text_response(
             req, bhttp::status::bad_request,
             "Cannot terminate this connection using the DELETE endpoint."));
     }
-    const bool sse = req[bhttp::field::accept] == "text/event-stream";
-    ex.respond(http::make_text_response(req, bhttp::status::not_found,
-                                        std::string(sse ? "ServerSentEvents" : "LongPolling") +
-                                            " transport not supported by this end point type"));
+    if (auto conn = located.target.lock()) {
+        boost::asio::post(shards_.context(conn->shard()), [conn] {
+            if (auto* lp = dynamic_cast<long_polling_transport*>(conn->writer())) {
+                lp->terminate();
+            }
+        });
+    }
+    ex->respond(http::make_text_response(req, bhttp::status::accepted, ""));
 }
 
 }  // namespace switchboard::transport

@@ -7,6 +7,7 @@
 #include "http/server.hpp"
 #include "transport/connection.hpp"
 #include "transport/connection_manager.hpp"
+#include "transport/long_polling.hpp"
 
 #include <functional>
 #include <memory>
@@ -15,14 +16,27 @@
 namespace switchboard::transport {
 
 // Creates the application (hub connection) for a new transport connection; called on the
-// connection's shard. `on_closed` is released when the connection ends.
+// connection's shard.
 using application_factory =
     std::function<std::shared_ptr<connection_application>(const connection_ptr&)>;
 
+// Which transports an endpoint offers (ASP.NET's HttpTransportType bit values).
+enum transport_set : unsigned {
+    websockets_transport = 1,
+    server_sent_events_transport = 2,
+    long_polling_transport_bit = 4,
+    all_transports = 7,
+};
+
+struct endpoint_options {
+    unsigned transports = all_transports;
+    long_polling_options long_polling;
+};
+
 class endpoint {
 public:
-    endpoint(connection_manager& connections, const hub_options& options,
-             application_factory factory);
+    endpoint(shard_pool& shards, connection_manager& connections, const hub_options& options,
+             endpoint_options endpoint_settings, application_factory factory);
 
     // Entry point for every request under the hub path; `subpath` is "" or "/negotiate".
     void handle(http::request& req, std::string_view subpath, std::shared_ptr<http::exchange> ex);
@@ -30,17 +44,27 @@ public:
 private:
     void handle_negotiate(http::request& req, http::exchange& ex);
     void handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex);
-    void handle_other_transport(http::request& req, http::exchange& ex);
-    void start_connection(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                          std::string connection_id, std::string token);
+    void handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex);
+    void handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex);
+    void handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex);
+    void handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex);
+    connection_ptr create_connection(http::request& req, http::exchange& ex, transport_kind kind,
+                                     std::string connection_id, std::string token);
+    bool enabled(transport_kind kind) const;
+    // Answers 400/404/405 and returns false unless `id` names a connection using `kind`.
+    bool resolve(http::request& req, http::exchange& ex, const std::string& token,
+                 connection_manager::located& out);
 
+    shard_pool& shards_;
     connection_manager& connections_;
     const hub_options& options_;
+    endpoint_options settings_;
     application_factory factory_;
 };
 
-// The negotiate response body for a version (0 or 1) and issued identifiers (exposed for tests).
+// The negotiate response body for a version (0 or 1), issued identifiers and offered
+// transports (exposed for tests).
 std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
-                                    std::string_view token);
+                                    std::string_view token, unsigned transports = all_transports);
 
 }  // namespace switchboard::transport

@@ -42,7 +42,7 @@ class connection_test : public ::testing::Test {
 protected:
     // A queue bound of 10 bytes keeps the overflow cases readable.
     std::shared_ptr<connection> make_connection(std::size_t limit = 10) {
-        auto c = std::make_shared<connection>("id", "token", 0, transfer_format::text, limit,
+        auto c = std::make_shared<connection>("id", "token", 0, transport_kind::websockets, limit,
                                               request_info{});
         c->attach_writer(&writer_);
         return c;
@@ -106,7 +106,7 @@ TEST_F(connection_test, exceeding_the_bound_aborts_as_slow_consumer) {
 }
 
 TEST_F(connection_test, writer_attached_after_an_abort_is_told_to_abort) {
-    auto c = std::make_shared<connection>("id", "token", 0, transfer_format::text, 10,
+    auto c = std::make_shared<connection>("id", "token", 0, transport_kind::websockets, 10,
                                           request_info{});
     ASSERT_EQ(c->send(bytes(11)), send_result::overflow);
     c->attach_writer(&writer_);
