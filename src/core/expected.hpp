@@ -7,13 +7,16 @@
 
 namespace switchboard {
 
-// The error side of expected: a human-readable message that may be sent to a client verbatim.
+// The error side of expected: a human-readable message that may be sent to a client verbatim,
+// and the kind of failure (an exception type name such as "InvalidOperationException" where a
+// .NET peer would show one; empty for errors meant for the caller, ASP.NET's HubException).
 struct error {
     std::string message;
+    std::string type;
 };
 
-inline error make_error(std::string message) {
-    return error{std::move(message)};
+inline error make_error(std::string message, std::string type = {}) {
+    return error{std::move(message), std::move(type)};
 }
 
 template <class T>

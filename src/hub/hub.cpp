@@ -19,9 +19,10 @@ const hub_definition::method_entry* hub_definition::find_method(std::string_view
     return it == methods_.end() ? nullptr : &it->second;
 }
 
-void hub_definition::add_method(std::string name, method_invoker invoker) {
+void hub_definition::add_method(std::string name, method_signature signature,
+                                method_invoker invoker) {
     auto key = lower(name);
-    methods_[std::move(key)] = method_entry{std::move(name), std::move(invoker)};
+    methods_[std::move(key)] = method_entry{std::move(name), signature, std::move(invoker)};
 }
 
 }  // namespace switchboard::hub

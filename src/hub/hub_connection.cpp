@@ -101,8 +101,7 @@ void hub_connection::on_handshake(std::string_view record) {
     last_ping_sent_ = clock::now();
     server_.router().add_connection(hub_, connection_->id(), user_id_, *this);
     registered_ = true;
-    hub_context context(server_.router(), hub_, connection_->id(), user_id_,
-                        connection_->request());
+    hub_context context(server_.router(), hub_, connection_->id(), user_id_, *connection_);
     definition_.connected(context);
 }
 
@@ -111,75 +110,242 @@ void hub_connection::on_message(protocol::hub_message&& message) {
         [this](auto&& m) {
             using type = std::decay_t<decltype(m)>;
             if constexpr (std::is_same_v<type, protocol::invocation_message>) {
-                on_invocation(std::move(m));
+                dispatch(std::move(m.invocation_id), m.target, m.arguments, m.stream_ids, false);
             } else if constexpr (std::is_same_v<type, protocol::stream_invocation_message>) {
-                on_stream_invocation(m);
+                dispatch(std::move(m.invocation_id), m.target, m.arguments, m.stream_ids, true);
+            } else if constexpr (std::is_same_v<type, protocol::stream_item_message>) {
+                on_stream_item(std::move(m));
+            } else if constexpr (std::is_same_v<type, protocol::completion_message>) {
+                on_client_completion(std::move(m));
+            } else if constexpr (std::is_same_v<type, protocol::cancel_invocation_message>) {
+                on_cancel(m.invocation_id);
             } else if constexpr (std::is_same_v<type, protocol::ping_message>) {
                 client_pings_ = true;
             } else if constexpr (std::is_same_v<type, protocol::close_message>) {
                 // The client is leaving: answer with a plain Close, no reconnect.
                 close(std::nullopt, false);
             }
-            // StreamItem, Completion, CancelInvocation for unknown ids, Ack/Sequence without
-            // stateful reconnect, and unknown types are ignored, as ASP.NET does.
+            // Ack/Sequence without stateful reconnect, and unknown types, are ignored, as
+            // ASP.NET does.
         },
         std::move(message));
 }
 
-void hub_connection::on_invocation(protocol::invocation_message&& invocation) {
-    const auto* method = definition_.find_method(invocation.target);
-    const auto& id = invocation.invocation_id;
+std::string hub_connection::invocation_error(const std::string& method,
+                                             const error& failure) const {
+    std::string text = "An unexpected error occurred invoking '" + method + "' on the server.";
+    if (failure.type.empty()) {
+        text += " HubException: " + failure.message;
+    } else if (server_.options().detailed_errors) {
+        text += ' ';
+        text += failure.type;
+        text += ": ";
+        text += failure.message;
+    }
+    return text;
+}
+
+void hub_connection::dispatch(std::optional<std::string> invocation_id, std::string_view target,
+                              const boost::json::array& arguments,
+                              const std::vector<std::string>& stream_ids, bool streaming) {
+    const auto fail = [&](std::string error) {
+        if (invocation_id) {
+            send_completion(
+                protocol::completion_message::with_error(*invocation_id, std::move(error)));
+        }
+    };
+    const auto* method = definition_.find_method(target);
     if (method == nullptr) {
-        if (id) {
-            send_completion(protocol::completion_message::with_error(
-                *id, "Unknown hub method '" + invocation.target + "'"));
-        }
-        return;
+        return fail("Unknown hub method '" + std::string(target) + "'");
     }
-    if (!invocation.stream_ids.empty()) {
-        if (id) {
-            send_completion(protocol::completion_message::with_error(
-                *id, "An unexpected error occurred invoking '" + method->name +
-                         "' on the server. HubException: Client sent " +
-                         std::to_string(invocation.stream_ids.size()) +
-                         " stream(s), Hub method expects 0."));
-        }
-        return;
+    const auto& signature = method->signature;
+    if (signature.streaming != streaming) {
+        return fail("The client attempted to invoke the " +
+                    std::string(signature.streaming ? "streaming" : "non-streaming") + " '" +
+                    method->name + "' method with a " +
+                    (streaming ? "streaming" : "non-streaming") + " invocation.");
     }
-    hub_context context(server_.router(), hub_, connection_->id(), user_id_,
-                        connection_->request());
-    auto outcome = method->invoke(context, invocation.arguments);
-    if (!id) {
-        return;  // a send: the caller expects no answer, not even an error
+    if (stream_ids.size() != signature.uploads) {
+        return fail(invocation_error(
+            method->name, make_error("Client sent " + std::to_string(stream_ids.size()) +
+                                     " stream(s), Hub method expects " +
+                                     std::to_string(signature.uploads) + ".")));
     }
+    if (streaming && streams_.contains(*invocation_id)) {
+        return fail("Invocation ID '" + *invocation_id + "' is already in use.");
+    }
+
+    invocation_resources resources;
+    for (const auto& id : stream_ids) {
+        auto upload = std::make_shared<detail::upload_state>();
+        uploads_[id] = upload;
+        resources.uploads.push_back(std::move(upload));
+    }
+    if (streaming) {
+        resources.stream = std::make_shared<detail::server_stream_state>();
+        resources.stream->connection = weak_from_this();
+        resources.stream->invocation_id = *invocation_id;
+        resources.stream->method = method->name;
+        streams_[*invocation_id] = resources.stream;
+    }
+    if (signature.deferred) {
+        resources.reply = std::make_shared<detail::reply_state>();
+        resources.reply->connection = weak_from_this();
+        resources.reply->invocation_id = invocation_id;
+        resources.reply->method = method->name;
+        resources.reply->upload_ids = stream_ids;
+    }
+
+    hub_context context(server_.router(), hub_, connection_->id(), user_id_, *connection_);
+    auto outcome = method->invoke(context, arguments, resources);
     switch (outcome.result_status) {
+    case invocation_outcome::status::pending:
+        return;  // the reply handle answers later
     case invocation_outcome::status::ok:
-        return send_completion(
-            protocol::completion_message::with_result(*id, std::move(outcome.result)));
+        if (streaming) {
+            return;  // the stream_writer handle completes the stream
+        }
+        close_uploads(stream_ids);
+        if (invocation_id) {
+            send_completion(protocol::completion_message::with_result(
+                *invocation_id, std::move(outcome.result)));
+        }
+        return;
     case invocation_outcome::status::binding_error: {
         std::string error =
             "Failed to invoke '" + method->name + "' due to an error on the server.";
         if (server_.options().detailed_errors) {
-            error += " InvalidDataException: " + outcome.message;
+            error += " InvalidDataException: " + outcome.failure.message;
         }
-        return send_completion(protocol::completion_message::with_error(*id, std::move(error)));
+        close_uploads(stream_ids);
+        return fail(std::move(error));
     }
     case invocation_outcome::status::hub_error:
-        return send_completion(protocol::completion_message::with_error(
-            *id, "An unexpected error occurred invoking '" + method->name +
-                     "' on the server. HubException: " + outcome.message));
+        // The method refused before streaming or replying: its handles must stay silent.
+        if (resources.stream) {
+            resources.stream->finished = true;
+            streams_.erase(*invocation_id);
+        }
+        if (resources.reply) {
+            resources.reply->done = true;
+        }
+        close_uploads(stream_ids);
+        return fail(invocation_error(method->name, outcome.failure));
     }
 }
 
-void hub_connection::on_stream_invocation(const protocol::stream_invocation_message& invocation) {
-    const auto* method = definition_.find_method(invocation.target);
-    if (method == nullptr) {
-        return send_completion(protocol::completion_message::with_error(
-            invocation.invocation_id, "Unknown hub method '" + invocation.target + "'"));
+void hub_connection::on_stream_item(protocol::stream_item_message&& item) {
+    const auto it = uploads_.find(item.invocation_id);
+    if (it != uploads_.end()) {
+        it->second->push(std::move(item.item));
     }
-    send_completion(protocol::completion_message::with_error(
-        invocation.invocation_id, "The client attempted to invoke the non-streaming '" +
-                                      method->name + "' method with a streaming invocation."));
+    // Items for unknown stream ids are ignored, as ASP.NET does.
+}
+
+void hub_connection::on_client_completion(protocol::completion_message&& completion) {
+    if (const auto upload = uploads_.find(completion.invocation_id); upload != uploads_.end()) {
+        auto state = std::move(upload->second);
+        uploads_.erase(upload);
+        return state->end(std::move(completion.error));
+    }
+    const auto pending = pending_results_.find(completion.invocation_id);
+    if (pending == pending_results_.end()) {
+        return;  // neither an upload nor a client result we wait for: ignored
+    }
+    auto on_result = std::move(pending->second.on_result);
+    pending_results_.erase(pending);
+    if (completion.error) {
+        return on_result(make_error(std::move(*completion.error)));
+    }
+    on_result(completion.result ? std::move(*completion.result) : boost::json::value(nullptr));
+}
+
+void hub_connection::on_cancel(const std::string& invocation_id) {
+    const auto it = streams_.find(invocation_id);
+    if (it == streams_.end()) {
+        return;  // unknown or already finished: nothing to cancel
+    }
+    if (auto stream = it->second.lock()) {
+        stream->cancelled = true;
+        if (auto handler = std::move(stream->on_cancel)) {
+            handler();
+        }
+        stream->finish(std::nullopt);
+    } else {
+        streams_.erase(it);
+    }
+}
+
+void hub_connection::close_uploads(const std::vector<std::string>& upload_ids) {
+    for (const auto& id : upload_ids) {
+        const auto it = uploads_.find(id);
+        if (it != uploads_.end()) {
+            auto state = std::move(it->second);
+            uploads_.erase(it);
+            state->end(std::nullopt);
+        }
+    }
+}
+
+void hub_connection::send_stream_item(const std::string& invocation_id, boost::json::value item) {
+    protocol::stream_item_message message;
+    message.invocation_id = invocation_id;
+    message.item = std::move(item);
+    std::string bytes;
+    protocol::write_json_message(message, bytes);
+    send_bytes(std::move(bytes));
+}
+
+void hub_connection::end_stream(detail::server_stream_state& stream,
+                                std::optional<error> failure) {
+    streams_.erase(stream.invocation_id);
+    if (!active()) {
+        return;
+    }
+    if (!failure) {
+        return send_completion(protocol::completion_message::empty(stream.invocation_id));
+    }
+    std::string text = "An error occurred on the server while streaming results.";
+    if (server_.options().detailed_errors) {
+        text += ' ';
+        text += failure->type.empty() ? std::string_view("HubException") : failure->type;
+        text += ": ";
+        text += failure->message;
+    }
+    send_completion(protocol::completion_message::with_error(stream.invocation_id, text));
+}
+
+void hub_connection::end_invocation(detail::reply_state& reply, std::optional<error> failure,
+                                    boost::json::value result) {
+    close_uploads(reply.upload_ids);
+    if (!active() || !reply.invocation_id) {
+        return;
+    }
+    if (failure) {
+        return send_completion(protocol::completion_message::with_error(
+            *reply.invocation_id, invocation_error(reply.method, *failure)));
+    }
+    send_completion(
+        protocol::completion_message::with_result(*reply.invocation_id, std::move(result)));
+}
+
+void hub_connection::invoke(const routing::message_ptr& message, std::chrono::milliseconds timeout,
+                            routing::result_callback on_result) {
+    if (!active()) {
+        return on_result(make_error("Connection '" + connection_->id() + "' disconnected."));
+    }
+    // "s" keeps server ids apart from the ids clients choose for their upload streams.
+    std::string id = "s";
+    id += std::to_string(next_result_id_++);
+    protocol::invocation_message invocation;
+    invocation.invocation_id = id;
+    invocation.target = message->target();
+    invocation.arguments = message->arguments();
+    std::string bytes;
+    protocol::write_json_message(invocation, bytes);
+    pending_results_.emplace(std::move(id),
+                             pending_result{std::move(on_result), clock::now() + timeout});
+    send_bytes(std::move(bytes));
 }
 
 void hub_connection::send_completion(const protocol::completion_message& completion) {
@@ -244,6 +410,15 @@ void hub_connection::on_heartbeat(clock::time_point now) {
     if (state_ != state::connected) {
         return;
     }
+    for (auto it = pending_results_.begin(); it != pending_results_.end();) {
+        if (now >= it->second.deadline) {
+            auto on_result = std::move(it->second.on_result);
+            it = pending_results_.erase(it);
+            on_result(make_error("Timed out waiting for the client's result."));
+        } else {
+            ++it;
+        }
+    }
     if (client_pings_ && now - last_received_ >= options.client_timeout) {
         return close_with_error(
             "TimeoutException: Client hasn't sent a message/ping within the configured "
@@ -261,12 +436,25 @@ void hub_connection::on_heartbeat(clock::time_point now) {
 void hub_connection::on_transport_closed() {
     state_ = state::closed;
     server_.forget(this);
+    for (auto& [id, pending] : std::exchange(pending_results_, {})) {
+        pending.on_result(make_error("Connection '" + connection_->id() + "' disconnected."));
+    }
+    for (auto& [id, weak_stream] : std::exchange(streams_, {})) {
+        if (auto stream = weak_stream.lock()) {
+            stream->cancelled = true;
+            if (auto handler = std::move(stream->on_cancel)) {
+                handler();
+            }
+        }
+    }
+    for (auto& [id, upload] : std::exchange(uploads_, {})) {
+        upload->end("Connection closed.");
+    }
     if (!registered_) {
         return;
     }
     server_.router().remove_connection(hub_, connection_->id());
-    hub_context context(server_.router(), hub_, connection_->id(), user_id_,
-                        connection_->request());
+    hub_context context(server_.router(), hub_, connection_->id(), user_id_, *connection_);
     definition_.disconnected(context);
 }
 

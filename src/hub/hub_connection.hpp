@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace switchboard::hub {
 
@@ -33,6 +35,15 @@ public:
     void on_received(std::string_view bytes) override;
     void on_transport_closed() override;
     void deliver(const routing::message_ptr& message) override;
+    void invoke(const routing::message_ptr& message, std::chrono::milliseconds timeout,
+                routing::result_callback on_result) override;
+
+    // Used by stream_writer and reply handles (hub/streams.hpp), on this shard.
+    [[nodiscard]] bool active() const noexcept { return state_ == state::connected; }
+    void send_stream_item(const std::string& invocation_id, boost::json::value item);
+    void end_stream(detail::server_stream_state& stream, std::optional<error> failure);
+    void end_invocation(detail::reply_state& reply, std::optional<error> failure,
+                        boost::json::value result);
 
     // Called on a timer by the shard: handshake timeout, keep-alive pings, client timeout.
     void on_heartbeat(clock::time_point now);
@@ -47,8 +58,16 @@ private:
 
     void on_handshake(std::string_view record);
     void on_message(protocol::hub_message&& message);
-    void on_invocation(protocol::invocation_message&& invocation);
-    void on_stream_invocation(const protocol::stream_invocation_message& invocation);
+    // Runs a method for an Invocation (streaming == false) or a StreamInvocation.
+    void dispatch(std::optional<std::string> invocation_id, std::string_view target,
+                  const boost::json::array& arguments, const std::vector<std::string>& stream_ids,
+                  bool streaming);
+    void on_stream_item(protocol::stream_item_message&& item);
+    void on_client_completion(protocol::completion_message&& completion);
+    void on_cancel(const std::string& invocation_id);
+    void close_uploads(const std::vector<std::string>& upload_ids);
+    [[nodiscard]] std::string invocation_error(const std::string& method,
+                                               const error& failure) const;
     void send_completion(const protocol::completion_message& completion);
     void send_bytes(std::string bytes);
     void fail_handshake(std::string_view error);
@@ -69,6 +88,18 @@ private:
     // ASP.NET enables the client timeout only after the client's first Ping (back-compat).
     bool client_pings_ = false;
     bool registered_ = false;  // in the router: the handshake succeeded
+
+    struct pending_result {
+        routing::result_callback on_result;
+        clock::time_point deadline;
+    };
+    // Streams to the caller, by invocation id; the writers own them.
+    std::unordered_map<std::string, std::weak_ptr<detail::server_stream_state>> streams_;
+    // Streams from the caller, by stream id.
+    std::unordered_map<std::string, std::shared_ptr<detail::upload_state>> uploads_;
+    // Client results this server waits for, by the "s<N>" invocation id it sent.
+    std::unordered_map<std::string, pending_result> pending_results_;
+    std::uint64_t next_result_id_ = 1;
 };
 
 }  // namespace switchboard::hub

@@ -2,11 +2,15 @@
 // manage groups (ASP.NET's Hub.Context, Hub.Clients and Hub.Groups).
 #pragma once
 
+#include "core/expected.hpp"
 #include "routing/router.hpp"
 #include "transport/connection.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/json/value_from.hpp>
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,69 +42,100 @@ private:
     routing::audience to_;
 };
 
-// Thread safety: valid only during the call it was passed to, on the caller's shard.
-class hub_context {
+// The clients and groups of one hub as seen from one connection. Copyable and durable: a
+// method may keep it (e.g. in a stream's cancel handler) after it returned.
+// Thread safety: use it on the connection's shard (proxies may be used from any shard).
+class hub_clients {
 public:
     using ids = std::vector<std::string>;
 
-    hub_context(routing::router& router, routing::hub_id hub, const std::string& connection_id,
-                const std::string& user_id, const transport::request_info& request)
-        : router_(router),
-          hub_(hub),
-          connection_id_(connection_id),
-          user_id_(user_id),
-          request_(request) {}
+    hub_clients(routing::router& router, routing::hub_id hub, std::string connection_id)
+        : router_(&router), hub_(hub), connection_id_(std::move(connection_id)) {}
 
     [[nodiscard]] const std::string& connection_id() const noexcept { return connection_id_; }
-    // Empty for anonymous connections.
-    [[nodiscard]] const std::string& user_id() const noexcept { return user_id_; }
-    // The HTTP request that opened the connection (query parameters, remote address).
-    [[nodiscard]] const transport::request_info& request() const noexcept { return request_; }
 
-    /*---- Clients -------------------------------------------------------------------------*/
-    client_proxy all() { return proxy(routing::audience::all_except()); }
-    client_proxy all_except(ids excluded) {
+    client_proxy all() const { return proxy(routing::audience::all_except()); }
+    client_proxy all_except(ids excluded) const {
         return proxy(routing::audience::all_except(std::move(excluded)));
     }
-    client_proxy caller() { return proxy(routing::audience::connections({connection_id_})); }
-    client_proxy others() { return proxy(routing::audience::all_except({connection_id_})); }
-    client_proxy client(std::string id) {
+    client_proxy caller() const { return proxy(routing::audience::connections({connection_id_})); }
+    client_proxy others() const { return proxy(routing::audience::all_except({connection_id_})); }
+    client_proxy client(std::string id) const {
         return proxy(routing::audience::connections({std::move(id)}));
     }
-    client_proxy clients(ids connection_ids) {
+    client_proxy clients(ids connection_ids) const {
         return proxy(routing::audience::connections(std::move(connection_ids)));
     }
-    client_proxy group(std::string name) {
+    client_proxy group(std::string name) const {
         return proxy(routing::audience::groups({std::move(name)}));
     }
-    client_proxy groups(ids names) { return proxy(routing::audience::groups(std::move(names))); }
-    client_proxy group_except(std::string name, ids excluded) {
+    client_proxy groups(ids names) const {
+        return proxy(routing::audience::groups(std::move(names)));
+    }
+    client_proxy group_except(std::string name, ids excluded) const {
         return proxy(routing::audience::groups({std::move(name)}, std::move(excluded)));
     }
-    client_proxy others_in_group(std::string name) {
+    client_proxy others_in_group(std::string name) const {
         return proxy(routing::audience::groups({std::move(name)}, {connection_id_}));
     }
-    client_proxy user(std::string id) { return proxy(routing::audience::users({std::move(id)})); }
-    client_proxy users(ids user_ids) {
+    client_proxy user(std::string id) const {
+        return proxy(routing::audience::users({std::move(id)}));
+    }
+    client_proxy users(ids user_ids) const {
         return proxy(routing::audience::users(std::move(user_ids)));
     }
 
-    /*---- Groups --------------------------------------------------------------------------*/
-    void add_to_group(const std::string& connection_id, const std::string& group) {
-        router_.add_to_group(hub_, connection_id, group);
+    void add_to_group(const std::string& connection_id, const std::string& group) const {
+        router_->add_to_group(hub_, connection_id, group);
     }
-    void remove_from_group(const std::string& connection_id, const std::string& group) {
-        router_.remove_from_group(hub_, connection_id, group);
+    void remove_from_group(const std::string& connection_id, const std::string& group) const {
+        router_->remove_from_group(hub_, connection_id, group);
+    }
+
+    // Invokes `target` on one connection and waits for its Completion (a client result).
+    // `on_result` runs on the calling shard with the client's value or an error.
+    void invoke_client(const std::string& connection_id, std::string target,
+                       boost::json::array arguments, std::chrono::milliseconds timeout,
+                       std::function<void(expected<boost::json::value>)> on_result) const {
+        router_->invoke_connection(hub_, connection_id,
+                                   routing::make_message(std::move(target), std::move(arguments)),
+                                   timeout, std::move(on_result));
     }
 
 private:
-    client_proxy proxy(routing::audience to) { return {router_, hub_, std::move(to)}; }
+    client_proxy proxy(routing::audience to) const { return {*router_, hub_, std::move(to)}; }
 
-    routing::router& router_;
+    routing::router* router_;
     routing::hub_id hub_;
-    const std::string& connection_id_;
+    std::string connection_id_;
+};
+
+// Thread safety: valid only during the call it was passed to, on the caller's shard.
+class hub_context : public hub_clients {
+public:
+    hub_context(routing::router& router, routing::hub_id hub, const std::string& connection_id,
+                const std::string& user_id, const transport::connection& connection)
+        : hub_clients(router, hub, connection_id), user_id_(user_id), connection_(connection),
+          executor_(router.executor(connection.shard())) {}
+
+    // Empty for anonymous connections.
+    [[nodiscard]] const std::string& user_id() const noexcept { return user_id_; }
+    // The HTTP request that opened the connection (query parameters, remote address).
+    [[nodiscard]] const transport::request_info& request() const noexcept {
+        return connection_.request();
+    }
+    [[nodiscard]] transport::transport_kind transport() const noexcept {
+        return connection_.transport();
+    }
+    // The caller's shard: timers and deferred work for this connection run here.
+    [[nodiscard]] const boost::asio::any_io_executor& executor() const noexcept {
+        return executor_;
+    }
+
+private:
     const std::string& user_id_;
-    const transport::request_info& request_;
+    const transport::connection& connection_;
+    boost::asio::any_io_executor executor_;
 };
 
 }  // namespace switchboard::hub

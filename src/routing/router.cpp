@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <atomic>
 
 namespace switchboard::routing {
 
@@ -191,6 +192,38 @@ void router::deliver_on(std::size_t shard, hub_id hub, const audience& to,
         return;
     }
     }
+}
+
+void router::invoke_connection(hub_id hub, const std::string& connection_id, message_ptr message,
+                               std::chrono::milliseconds timeout, result_callback on_result) {
+    const std::size_t origin = pool_.current_shard();
+    // The answer goes back to the asking shard; its callback owns no state of other shards.
+    auto reply = [this, origin, on_result = std::move(on_result)](expected<boost::json::value> r) {
+        if (origin >= shards_.size()) {
+            return on_result(std::move(r));
+        }
+        boost::asio::post(pool_.context(origin), [on_result, r = std::move(r)]() mutable {
+            on_result(std::move(r));
+        });
+    };
+    struct search {
+        std::atomic<std::size_t> remaining;
+        std::atomic<bool> found{false};
+    };
+    auto state = std::make_shared<search>();
+    state->remaining = shards_.size();
+    on_every_shard([this, hub, connection_id, message, timeout, reply, state](std::size_t shard) {
+        auto& registry = shards_[shard].hubs[hub];
+        const auto it = registry.connections.find(connection_id);
+        if (it != registry.connections.end()) {
+            state->found = true;
+            it->second.target->invoke(message, timeout, reply);
+        }
+        // The last shard to look reports a miss; a hit was stored before its decrement.
+        if (state->remaining.fetch_sub(1) == 1 && !state->found) {
+            reply(make_error("Connection '" + connection_id + "' does not exist."));
+        }
+    });
 }
 
 void router::on_backplane_message(std::string_view, const shared_buffer&) {

@@ -6,7 +6,14 @@
 #include "routing/backplane.hpp"
 #include "routing/serialized_message.hpp"
 
+#include "core/expected.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,12 +23,19 @@
 
 namespace switchboard::routing {
 
+// A client result (or why there is none), delivered on the shard that asked.
+using result_callback = std::function<void(expected<boost::json::value>)>;
+
 // What the router needs of a connected client; the hub connection implements it.
 class recipient {
 public:
     virtual ~recipient() = default;
     // Queues `message` for the client; called on the recipient's shard only.
     virtual void deliver(const message_ptr& message) = 0;
+    // Sends `message` as an invocation with an id and reports the client's Completion through
+    // `on_result` (called once, on the recipient's shard), or an error after `timeout`.
+    virtual void invoke(const message_ptr& message, std::chrono::milliseconds timeout,
+                        result_callback on_result) = 0;
 };
 
 // Who receives a message. `excluded` connection ids are skipped whatever the kind.
@@ -66,6 +80,15 @@ public:
     // Any connection of this instance, from any shard.
     void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group);
     void remove_from_group(hub_id hub, const std::string& connection_id, const std::string& group);
+
+    // Invokes `message` on one connection of this instance and reports its result through
+    // `on_result` on the calling shard ("Connection '<id>' does not exist." when none has it).
+    void invoke_connection(hub_id hub, const std::string& connection_id, message_ptr message,
+                           std::chrono::milliseconds timeout, result_callback on_result);
+
+    [[nodiscard]] boost::asio::any_io_executor executor(std::size_t shard) {
+        return pool_.context(shard).get_executor();
+    }
 
     // Delivers to local recipients (encoding at most once per protocol) without going through
     // the backplane.

@@ -21,6 +21,10 @@ public:
     void deliver(const routing::message_ptr& message) override {
         received.push_back({message->target(), message->arguments()});
     }
+    void invoke(const routing::message_ptr&, std::chrono::milliseconds,
+                routing::result_callback on_result) override {
+        on_result(make_error("no client results in this test"));
+    }
 
     struct invocation {
         std::string target;
@@ -51,8 +55,11 @@ protected:
         const bool ran = run_on(pool_, 0, [&] {
             const auto* entry = hub_->find_method(method);
             ASSERT_NE(entry, nullptr) << method;
-            hub_context context(router_, hub_id_, caller, user, request_);
-            outcome = entry->invoke(context, arguments);
+            transport::connection connection(caller, "token", 0, transport::transport_kind::websockets,
+                                             1024, request_);
+            hub_context context(router_, hub_id_, caller, user, connection);
+            invocation_resources resources;
+            outcome = entry->invoke(context, arguments, resources);
         });
         EXPECT_TRUE(ran) << method << " did not complete";
         return outcome;
@@ -90,7 +97,7 @@ TEST_F(chat_hub_test, over_long_message_is_refused) {
     connect("a", a_);
     const auto outcome = invoke("a", "SendMessage", {"12345678901"});
     EXPECT_EQ(outcome.result_status, status::hub_error);
-    EXPECT_NE(outcome.message.find("exceeds"), std::string::npos) << outcome.message;
+    EXPECT_NE(outcome.failure.message.find("exceeds"), std::string::npos) << outcome.failure.message;
     EXPECT_TRUE(a_.received.empty());
     EXPECT_EQ(invoke("a", "SendMessage", {"1234567890"}).result_status, status::ok);
 }
@@ -99,7 +106,7 @@ TEST_F(chat_hub_test, empty_group_name_is_refused) {
     connect("a", a_);
     const auto outcome = invoke("a", "JoinGroup", {""});
     EXPECT_EQ(outcome.result_status, status::hub_error);
-    EXPECT_EQ(outcome.message, "Group name must not be empty.");
+    EXPECT_EQ(outcome.failure.message, "Group name must not be empty.");
     EXPECT_TRUE(a_.received.empty());
 }
 

@@ -50,8 +50,11 @@ protected:
             ADD_FAILURE() << "no method " << method;
             return {};
         }
-        hub_context context(router_, hub_id_, connection_id_, user_id_, request_);
-        return entry->invoke(context, arguments);
+        transport::connection connection(connection_id_, "token", 0, transport::transport_kind::websockets,
+                                         1024, request_);
+        hub_context context(router_, hub_id_, connection_id_, user_id_, connection);
+        invocation_resources resources;
+        return entry->invoke(context, arguments, resources);
     }
 
     shard_pool pool_{1};
@@ -77,13 +80,13 @@ TEST_F(hub_test, find_method_ignores_case_and_returns_the_declared_name) {
 TEST_F(hub_test, too_many_arguments_is_a_binding_error) {
     const auto outcome = invoke("Echo", {"a", "b"});
     EXPECT_EQ(outcome.result_status, status::binding_error);
-    EXPECT_EQ(outcome.message, "Invocation provides 2 argument(s) but target expects 1.");
+    EXPECT_EQ(outcome.failure.message, "Invocation provides 2 argument(s) but target expects 1.");
 }
 
 TEST_F(hub_test, too_few_arguments_is_a_binding_error) {
     const auto outcome = invoke("Add", {1});
     EXPECT_EQ(outcome.result_status, status::binding_error);
-    EXPECT_EQ(outcome.message, "Invocation provides 1 argument(s) but target expects 2.");
+    EXPECT_EQ(outcome.failure.message, "Invocation provides 1 argument(s) but target expects 2.");
 }
 
 TEST_F(hub_test, wrong_argument_type_is_a_binding_error) {
@@ -91,17 +94,17 @@ TEST_F(hub_test, wrong_argument_type_is_a_binding_error) {
                                   boost::json::array{boost::json::array{"a"}}}) {
         const auto outcome = invoke("Echo", arguments);
         EXPECT_EQ(outcome.result_status, status::binding_error) << arguments;
-        EXPECT_EQ(outcome.message, type_mismatch);
+        EXPECT_EQ(outcome.failure.message, type_mismatch);
     }
     const auto outcome = invoke("Add", {1, "2"});
     EXPECT_EQ(outcome.result_status, status::binding_error);
-    EXPECT_EQ(outcome.message, type_mismatch);
+    EXPECT_EQ(outcome.failure.message, type_mismatch);
 }
 
 TEST_F(hub_test, hub_error_result_carries_its_message) {
     const auto outcome = invoke("Fail", {});
     EXPECT_EQ(outcome.result_status, status::hub_error);
-    EXPECT_EQ(outcome.message, "nope");
+    EXPECT_EQ(outcome.failure.message, "nope");
     EXPECT_TRUE(outcome.result.is_null());
 }
 
@@ -116,7 +119,7 @@ TEST_F(hub_test, value_results_are_converted_to_json) {
     outcome = invoke("Half", {8});
     EXPECT_EQ(outcome.result_status, status::ok);
     EXPECT_EQ(outcome.result, 4);
-    EXPECT_EQ(invoke("Half", {3}).message, "odd");
+    EXPECT_EQ(invoke("Half", {3}).failure.message, "odd");
 }
 
 TEST_F(hub_test, void_methods_run_and_give_a_null_result) {

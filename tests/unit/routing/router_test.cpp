@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ public:
         messages.push_back(message);
         // Encoded on the recipient's own shard, as a hub connection does.
         encodings.push_back(message->encoded(wire_protocol::json));
+    }
+    // Answers a client-result invocation at once with the number of arguments it carried.
+    void invoke(const message_ptr& message, std::chrono::milliseconds,
+                result_callback on_result) override {
+        targets.push_back(message->target());
+        on_result(boost::json::value(message->arguments().size()));
     }
 
     strings targets;
@@ -219,6 +226,37 @@ TEST_F(router_test, message_is_serialized_once_for_every_recipient) {
     EXPECT_EQ(a_.encodings[0].get(), b_.encodings[0].get());
     EXPECT_EQ(a_.encodings[0].get(), c_.encodings[0].get());
     EXPECT_EQ(*a_.encodings[0], "{\"type\":1,\"target\":\"T\",\"arguments\":[1,\"x\"]}\x1e");
+}
+
+TEST_F(router_test, invoke_connection_reaches_the_connection_on_another_shard) {
+    connect(1, "b", b_);
+    std::promise<expected<boost::json::value>> answer;
+    ASSERT_TRUE(run_on(pool_, 0, [&] {
+        router_.invoke_connection(hub_, "b", make_message("Result", {1, 2}),
+                                  std::chrono::seconds(1), [&](expected<boost::json::value> r) {
+                                      answer.set_value(std::move(r));
+                                  });
+    }));
+    auto future = answer.get_future();
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    const auto result = future.get();
+    ASSERT_TRUE(result.has_value());
+    EXPECT_EQ(*result, boost::json::value(2));
+}
+
+TEST_F(router_test, invoke_connection_reports_an_unknown_connection) {
+    std::promise<expected<boost::json::value>> answer;
+    ASSERT_TRUE(run_on(pool_, 0, [&] {
+        router_.invoke_connection(hub_, "nobody", make_message("Result", {}),
+                                  std::chrono::seconds(1), [&](expected<boost::json::value> r) {
+                                      answer.set_value(std::move(r));
+                                  });
+    }));
+    auto future = answer.get_future();
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    const auto result = future.get();
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error_message(), "Connection 'nobody' does not exist.");
 }
 
 }  // namespace
