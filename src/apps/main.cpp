@@ -1,6 +1,7 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
 #include "core/config.hpp"
 #include "core/duration.hpp"
+#include "hub/chat_hub.hpp"
 #include "server/instance.hpp"
 
 #include <spdlog/spdlog.h>
@@ -39,7 +40,9 @@ int run_serve(server_options options) {
     spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
                  options.backplane,
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
+    const auto chat_limit = options.chat_max_message_length;
     instance server(std::move(options));
+    server.add_hub("/hubs/chat", hub::make_chat_hub(hub::chat_hub_options{chat_limit}));
     // Signals are caught before anyone can learn the port, so an early SIGTERM still drains.
     boost::asio::io_context main_context;
     boost::asio::signal_set signals(main_context, SIGINT, SIGTERM);

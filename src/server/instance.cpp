@@ -2,7 +2,6 @@
 
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
-#include "hub/chat_hub.hpp"
 #include "hub/hub_server.hpp"
 #include "routing/memory_backplane.hpp"
 #include "routing/router.hpp"
@@ -41,14 +40,11 @@ struct instance::parts {
     std::vector<std::unique_ptr<transport::endpoint>> endpoints;
     bool running = false;
 
-    void add_hub(const std::string& path, std::shared_ptr<hub::hub_definition> definition) {
-        const auto id = hubs.add_hub(std::move(definition));
-        transport::endpoint_options settings;
+    void add_endpoint(const std::string& path, transport::endpoint_options settings,
+                      transport::application_factory factory) {
         settings.long_polling.disconnect_timeout = options.disconnect_timeout;
         auto& ep = endpoints.emplace_back(std::make_unique<transport::endpoint>(
-            shards, connections, options.hub, settings, [this, id](const transport::connection_ptr& connection) {
-                return hubs.create_connection(id, connection);
-            }));
+            shards, connections, options.hub, settings, std::move(factory)));
         http.add_prefix_handler(path, [ep = ep.get()](http::request& req, std::string_view sub,
                                                       std::shared_ptr<http::exchange> ex) {
             ep->handle(req, sub, std::move(ex));
@@ -95,9 +91,6 @@ instance::instance(server_options options) {
         throw std::runtime_error("--max-message-size must be at least 64 bytes");
     }
     parts_ = std::make_unique<parts>(std::move(options));
-    parts_->add_hub(
-        "/hubs/chat",
-        hub::make_chat_hub(hub::chat_hub_options{parts_->options.chat_max_message_length}));
     parts_->http.set_readiness_check([this] { return parts_->backplane.connected(); });
 }
 
@@ -108,6 +101,31 @@ instance::~instance() {
         parts_->shards.stop_and_join();
     }
 }
+
+routing::hub_id instance::add_hub(const std::string& path,
+                                  std::shared_ptr<const hub::hub_definition> definition,
+                                  transport::endpoint_options settings) {
+    auto& p = *parts_;
+    const auto id = p.hubs.add_hub(std::move(definition));
+    p.add_endpoint(path, settings, [&p, id](const transport::connection_ptr& connection) {
+        return p.hubs.create_connection(id, connection);
+    });
+    return id;
+}
+
+void instance::add_connection_handler(const std::string& path,
+                                      transport::application_factory factory,
+                                      transport::endpoint_options settings) {
+    parts_->add_endpoint(path, settings, std::move(factory));
+}
+
+void instance::add_route(const std::string& prefix, http::prefix_handler handler) {
+    parts_->http.add_prefix_handler(prefix, std::move(handler));
+}
+
+const server_options& instance::options() const { return parts_->options; }
+routing::router& instance::router() { return parts_->router; }
+hub::hub_server& instance::hubs() { return parts_->hubs; }
 
 asio::ip::tcp::endpoint instance::start() {
     auto& p = *parts_;

@@ -3,6 +3,10 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "http/server.hpp"
+#include "hub/hub.hpp"
+#include "hub/hub_server.hpp"
+#include "transport/endpoint.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -17,6 +21,21 @@ public:
     ~instance();
     instance(const instance&) = delete;
     instance& operator=(const instance&) = delete;
+
+    // Before start(): serves a hub at `path` (negotiate, every enabled transport).
+    routing::hub_id add_hub(const std::string& path,
+                            std::shared_ptr<const hub::hub_definition> definition,
+                            transport::endpoint_options settings = {});
+    // Before start(): a raw connection at `path` (transports without the hub protocol);
+    // `factory` builds the application that consumes each connection's bytes.
+    void add_connection_handler(const std::string& path, transport::application_factory factory,
+                                transport::endpoint_options settings = {});
+    // Before start(): any other HTTP handler under a path prefix.
+    void add_route(const std::string& prefix, http::prefix_handler handler);
+
+    [[nodiscard]] const server_options& options() const;
+    routing::router& router();
+    hub::hub_server& hubs();
 
     // Binds the listener and starts the shard threads; returns the bound endpoint.
     boost::asio::ip::tcp::endpoint start();

@@ -39,6 +39,15 @@ const std::string* request_info::find_query(std::string_view name) const {
     return nullptr;
 }
 
+const std::string* request_info::find_header(std::string_view name) const {
+    for (const auto& [key, value] : headers) {
+        if (iequals(key, name)) {
+            return &value;
+        }
+    }
+    return nullptr;
+}
+
 connection::connection(std::string id, std::string token, std::size_t shard,
                        transport_kind transport, std::size_t send_queue_limit,
                        request_info request)

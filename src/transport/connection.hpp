@@ -25,9 +25,14 @@ std::string_view transport_name(transport_kind kind);
 struct request_info {
     std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
     std::string remote_address;
+    // Kept only for endpoints that ask (endpoint_options::keep_request_headers): most hubs
+    // never read them, and they would cost memory on every connection.
+    std::vector<std::pair<std::string, std::string>> headers;
 
     // The first value of a query parameter (case-insensitive name, as ASP.NET reads them).
     [[nodiscard]] const std::string* find_query(std::string_view name) const;
+    // The first value of a request header (case-insensitive name).
+    [[nodiscard]] const std::string* find_header(std::string_view name) const;
 };
 
 // The consumer of a connection's input: the hub connection.

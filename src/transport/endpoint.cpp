@@ -34,7 +34,7 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view ta
 
 std::optional<std::string> find_param(const std::vector<std::pair<std::string, std::string>>& q,
                                       std::string_view name) {
-    request_info info{q, {}};
+    request_info info{q, {}, {}};
     if (const auto* value = info.find_query(name)) {
         return *value;
     }
@@ -177,7 +177,12 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
                                            transport_kind kind, std::string connection_id,
                                            std::string token) {
-    request_info info{parse_query(req.target()), ex.remote_address()};
+    request_info info{parse_query(req.target()), ex.remote_address(), {}};
+    if (settings_.keep_request_headers) {
+        for (const auto& field : req) {
+            info.headers.emplace_back(field.name_string(), field.value());
+        }
+    }
     auto conn = std::make_shared<connection>(std::move(connection_id), std::move(token),
                                              ex.shard(), kind, options_.send_queue_limit,
                                              std::move(info));

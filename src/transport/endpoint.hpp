@@ -30,6 +30,8 @@ enum transport_set : unsigned {
 
 struct endpoint_options {
     unsigned transports = all_transports;
+    // Copies the connect request's headers into request_info (hubs that read headers).
+    bool keep_request_headers = false;
     long_polling_options long_polling;
 };
 
