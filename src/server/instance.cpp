@@ -37,16 +37,20 @@ struct instance::parts {
     hub::hub_server hubs;
     transport::connection_manager connections;
     http::server http;
-    std::vector<std::unique_ptr<transport::endpoint>> endpoints;
+    std::vector<std::shared_ptr<transport::endpoint>> endpoints;
     bool running = false;
 
+    std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,
+                                                       transport::application_factory factory) {
+        settings.long_polling.disconnect_timeout = options.disconnect_timeout;
+        return endpoints.emplace_back(std::make_shared<transport::endpoint>(
+            shards, connections, options.hub, std::move(settings), std::move(factory)));
+    }
     void add_endpoint(const std::string& path, transport::endpoint_options settings,
                       transport::application_factory factory) {
-        settings.long_polling.disconnect_timeout = options.disconnect_timeout;
-        auto& ep = endpoints.emplace_back(std::make_unique<transport::endpoint>(
-            shards, connections, options.hub, settings, std::move(factory)));
-        http.add_prefix_handler(path, [ep = ep.get()](http::request& req, std::string_view sub,
-                                                      std::shared_ptr<http::exchange> ex) {
+        auto ep = make_endpoint(std::move(settings), std::move(factory));
+        http.add_prefix_handler(path, [ep](http::request& req, std::string_view sub,
+                                           std::shared_ptr<http::exchange> ex) {
             ep->handle(req, sub, std::move(ex));
         });
     }
@@ -107,16 +111,25 @@ routing::hub_id instance::add_hub(const std::string& path,
                                   transport::endpoint_options settings) {
     auto& p = *parts_;
     const auto id = p.hubs.add_hub(std::move(definition));
-    p.add_endpoint(path, settings, [&p, id](const transport::connection_ptr& connection) {
+    p.add_endpoint(path, std::move(settings), [&p, id](const transport::connection_ptr& connection) {
         return p.hubs.create_connection(id, connection);
     });
     return id;
 }
 
+std::shared_ptr<transport::endpoint> instance::make_hub_endpoint(
+    std::shared_ptr<const hub::hub_definition> definition, transport::endpoint_options settings) {
+    auto& p = *parts_;
+    const auto id = p.hubs.add_hub(std::move(definition));
+    return p.make_endpoint(std::move(settings), [&p, id](const transport::connection_ptr& c) {
+        return p.hubs.create_connection(id, c);
+    });
+}
+
 void instance::add_connection_handler(const std::string& path,
                                       transport::application_factory factory,
                                       transport::endpoint_options settings) {
-    parts_->add_endpoint(path, settings, std::move(factory));
+    parts_->add_endpoint(path, std::move(settings), std::move(factory));
 }
 
 void instance::add_route(const std::string& prefix, http::prefix_handler handler) {

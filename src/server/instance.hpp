@@ -26,6 +26,10 @@ public:
     routing::hub_id add_hub(const std::string& path,
                             std::shared_ptr<const hub::hub_definition> definition,
                             transport::endpoint_options settings = {});
+    // Before start(): a hub endpoint the caller routes itself (e.g. to decorate responses).
+    std::shared_ptr<transport::endpoint> make_hub_endpoint(
+        std::shared_ptr<const hub::hub_definition> definition,
+        transport::endpoint_options settings = {});
     // Before start(): a raw connection at `path` (transports without the hub protocol);
     // `factory` builds the application that consumes each connection's bytes.
     void add_connection_handler(const std::string& path, transport::application_factory factory,

@@ -107,7 +107,7 @@ endpoint::endpoint(shard_pool& shards, connection_manager& connections, const hu
     : shards_(shards),
       connections_(connections),
       options_(options),
-      settings_(endpoint_settings),
+      settings_(std::move(endpoint_settings)),
       factory_(std::move(factory)) {}
 
 bool endpoint::enabled(transport_kind kind) const {
@@ -126,6 +126,12 @@ bool endpoint::enabled(transport_kind kind) const {
 
 void endpoint::handle(http::request& req, std::string_view subpath,
                       std::shared_ptr<http::exchange> ex) {
+    if (settings_.authorize && !settings_.authorize(req)) {
+        http::response res{bhttp::status::unauthorized, req.version()};
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        return ex->respond(std::move(res));
+    }
     if (subpath == "/negotiate") {
         if (req.method() != bhttp::verb::post) {
             return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,

@@ -32,6 +32,9 @@ struct endpoint_options {
     unsigned transports = all_transports;
     // Copies the connect request's headers into request_info (hubs that read headers).
     bool keep_request_headers = false;
+    // When set, negotiate and connect requests it refuses get 401 with an empty body (the JS
+    // client then reports "Unauthorized: Status code '401'").
+    std::function<bool(const http::request&)> authorize;
     long_polling_options long_polling;
 };
 
