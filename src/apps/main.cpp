@@ -119,8 +119,9 @@ int main(int argc, char** argv) {
                  "SWITCHBOARD_CLIENT_TIMEOUT", "Close clients silent for this long");
     add_duration(*serve, "--handshake-timeout", options.hub.handshake_timeout,
                  "SWITCHBOARD_HANDSHAKE_TIMEOUT", "Time allowed for the handshake");
-    add_duration(*serve, "--disconnect-timeout", options.disconnect_timeout,
-                 "SWITCHBOARD_DISCONNECT_TIMEOUT", "Forget negotiated connections unused for");
+    add_duration(*serve, "--disconnect-timeout", options.hub.disconnect_timeout,
+                 "SWITCHBOARD_DISCONNECT_TIMEOUT",
+                 "Forget unused tokens, silent long polls and dropped stateful connections after");
     add_duration(*serve, "--drain-timeout", options.drain_timeout, "SWITCHBOARD_DRAIN_TIMEOUT",
                  "Longest graceful shutdown");
     serve

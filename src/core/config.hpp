@@ -25,6 +25,13 @@ struct hub_options {
     std::size_t send_queue_limit = 1024 * 1024;
     // Exception details in errors sent to clients; off in production, they may leak internals.
     bool detailed_errors = false;
+    // ASP.NET's DisconnectTimeout: how long a negotiated token may stay unused, a long-polling
+    // client may go without polling, and a stateful connection may wait for its client to
+    // reconnect after its socket dropped.
+    milliseconds disconnect_timeout{15'000};
+    // Unacknowledged messages kept for a stateful reconnect (ASP.NET's default); past it the
+    // connection keeps working but can no longer resume after a drop.
+    std::size_t stateful_reconnect_buffer_size = 100'000;
 };
 
 struct server_options {
@@ -40,8 +47,6 @@ struct server_options {
     std::size_t max_header_size = 16 * 1024;
     // POST bodies carry hub messages (SSE, long polling); twice the message limit plus framing.
     std::size_t max_body_size = 64 * 1024;
-    // A negotiated token unused for this long is forgotten (ASP.NET's DisconnectTimeout).
-    milliseconds disconnect_timeout{15'000};
     // Upper bound on a graceful shutdown: clients get a Close, then the process exits.
     milliseconds drain_timeout{5'000};
     // Chat hub: longer chat messages are refused with an error (the protocol limit still applies).

@@ -94,6 +94,9 @@ void hub_connection::on_handshake(std::string_view record) {
                               "' protocol.");
     }
     connection_->set_format(transport::transfer_format::text);
+    // Stateful reconnect needs both the negotiate request and a version 2 handshake.
+    stateful_ = connection_->stateful() && request->version >= 2;
+    connection_->set_stateful(stateful_);
     std::string response;
     protocol::write_handshake_response(std::nullopt, response);
     send_bytes(std::move(response));
@@ -105,10 +108,49 @@ void hub_connection::on_handshake(std::string_view record) {
     definition_.connected(context);
 }
 
+bool hub_connection::accept_tracked() {
+    if (!stateful_) {
+        return true;
+    }
+    const auto id = next_receiving_id_++;
+    if (id <= latest_received_id_) {
+        return false;  // already processed before the reconnect
+    }
+    latest_received_id_ = id;
+    return true;
+}
+
+void hub_connection::on_ack(std::int64_t sequence_id) {
+    while (!replay_.empty() && replay_.front().first <= sequence_id) {
+        replay_bytes_ -= replay_.front().second->size();
+        replay_.pop_front();
+    }
+}
+
+void hub_connection::on_sequence(std::int64_t sequence_id) {
+    if (sequence_id > next_receiving_id_) {
+        return close_with_error(
+            "InvalidOperationException: Sequence ID greater than amount of messages we've "
+            "received.",
+            true);
+    }
+    next_receiving_id_ = sequence_id;
+}
+
 void hub_connection::on_message(protocol::hub_message&& message) {
     std::visit(
         [this](auto&& m) {
             using type = std::decay_t<decltype(m)>;
+            constexpr bool trackable = std::is_same_v<type, protocol::invocation_message> ||
+                                       std::is_same_v<type, protocol::stream_invocation_message> ||
+                                       std::is_same_v<type, protocol::stream_item_message> ||
+                                       std::is_same_v<type, protocol::completion_message> ||
+                                       std::is_same_v<type, protocol::cancel_invocation_message>;
+            if constexpr (trackable) {
+                if (!accept_tracked()) {
+                    return;
+                }
+            }
             if constexpr (std::is_same_v<type, protocol::invocation_message>) {
                 dispatch(std::move(m.invocation_id), m.target, m.arguments, m.stream_ids, false);
             } else if constexpr (std::is_same_v<type, protocol::stream_invocation_message>) {
@@ -124,9 +166,14 @@ void hub_connection::on_message(protocol::hub_message&& message) {
             } else if constexpr (std::is_same_v<type, protocol::close_message>) {
                 // The client is leaving: answer with a plain Close, no reconnect.
                 close(std::nullopt, false);
+            } else if constexpr (std::is_same_v<type, protocol::ack_message>) {
+                on_ack(m.sequence_id);
+            } else if constexpr (std::is_same_v<type, protocol::sequence_message>) {
+                if (stateful_) {
+                    on_sequence(m.sequence_id);
+                }
             }
-            // Ack/Sequence without stateful reconnect, and unknown types, are ignored, as
-            // ASP.NET does.
+            // Unknown message types are ignored, as ASP.NET does.
         },
         std::move(message));
 }
@@ -293,7 +340,7 @@ void hub_connection::send_stream_item(const std::string& invocation_id, boost::j
     message.item = std::move(item);
     std::string bytes;
     protocol::write_json_message(message, bytes);
-    send_bytes(std::move(bytes));
+    send_tracked(make_shared_buffer(std::move(bytes)));
 }
 
 void hub_connection::end_stream(detail::server_stream_state& stream,
@@ -345,13 +392,33 @@ void hub_connection::invoke(const routing::message_ptr& message, std::chrono::mi
     protocol::write_json_message(invocation, bytes);
     pending_results_.emplace(std::move(id),
                              pending_result{std::move(on_result), clock::now() + timeout});
-    send_bytes(std::move(bytes));
+    send_tracked(make_shared_buffer(std::move(bytes)));
 }
 
 void hub_connection::send_completion(const protocol::completion_message& completion) {
     std::string bytes;
     protocol::write_json_message(completion, bytes);
-    send_bytes(std::move(bytes));
+    send_tracked(make_shared_buffer(std::move(bytes)));
+}
+
+void hub_connection::send_tracked(shared_buffer bytes) {
+    if (stateful_) {
+        replay_bytes_ += bytes->size();
+        replay_.emplace_back(++sent_count_, bytes);
+        if (replay_bytes_ > server_.options().stateful_reconnect_buffer_size) {
+            // The client does not ack fast enough to keep a bounded replay: stay connected,
+            // but a dropped socket now ends the connection instead of pausing it.
+            spdlog::debug("connection {}: replay buffer full, stateful reconnect off",
+                          connection_->id());
+            stateful_ = false;
+            connection_->set_stateful(false);
+            replay_.clear();
+            replay_bytes_ = 0;
+        }
+    }
+    if (!paused_) {
+        connection_->send(std::move(bytes));
+    }
 }
 
 void hub_connection::send_bytes(std::string bytes) {
@@ -360,7 +427,7 @@ void hub_connection::send_bytes(std::string bytes) {
 
 void hub_connection::deliver(const routing::message_ptr& message) {
     if (state_ == state::connected) {
-        connection_->send(message->encoded(routing::wire_protocol::json));
+        send_tracked(message->encoded(routing::wire_protocol::json));
     }
 }
 
@@ -399,6 +466,23 @@ void hub_connection::close_for_shutdown() {
     close(std::nullopt, true);
 }
 
+void hub_connection::on_transport_paused() {
+    paused_ = true;
+    paused_since_ = clock::now();
+}
+
+void hub_connection::on_transport_resumed() {
+    paused_ = false;
+    // Sequence tells the client where our replay starts; then every unacked message again.
+    const auto first = replay_.empty() ? sent_count_ + 1 : replay_.front().first;
+    std::string bytes;
+    protocol::write_json_message(protocol::sequence_message{first}, bytes);
+    send_bytes(std::move(bytes));
+    for (const auto& [id, buffer] : replay_) {
+        connection_->send(buffer);
+    }
+}
+
 void hub_connection::on_heartbeat(clock::time_point now) {
     const auto& options = server_.options();
     if (state_ == state::handshaking) {
@@ -409,6 +493,19 @@ void hub_connection::on_heartbeat(clock::time_point now) {
     }
     if (state_ != state::connected) {
         return;
+    }
+    if (paused_) {
+        if (now - paused_since_ >= options.disconnect_timeout) {
+            connection_->on_transport_ended();  // the client did not come back in time
+        }
+        return;
+    }
+    if (stateful_ && latest_received_id_ > last_acked_id_) {
+        // ASP.NET acks about once a second; the heartbeat runs at least that often.
+        last_acked_id_ = latest_received_id_;
+        std::string bytes;
+        protocol::write_json_message(protocol::ack_message{latest_received_id_}, bytes);
+        send_bytes(std::move(bytes));
     }
     for (auto it = pending_results_.begin(); it != pending_results_.end();) {
         if (now >= it->second.deadline) {

@@ -11,6 +11,8 @@
 #include "transport/connection.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,8 @@ public:
 
     void on_received(std::string_view bytes) override;
     void on_transport_closed() override;
+    void on_transport_paused() override;
+    void on_transport_resumed() override;
     void deliver(const routing::message_ptr& message) override;
     void invoke(const routing::message_ptr& message, std::chrono::milliseconds timeout,
                 routing::result_callback on_result) override;
@@ -70,6 +74,12 @@ private:
                                                const error& failure) const;
     void send_completion(const protocol::completion_message& completion);
     void send_bytes(std::string bytes);
+    // Sends a message that stateful reconnect numbers and keeps until the client acks it.
+    void send_tracked(shared_buffer bytes);
+    // Stateful reconnect: false for a message received twice (replayed after a reconnect).
+    bool accept_tracked();
+    void on_ack(std::int64_t sequence_id);
+    void on_sequence(std::int64_t sequence_id);
     void fail_handshake(std::string_view error);
     // Ends the connection with a Close message; `detail` is added with detailed errors only.
     void close_with_error(std::string_view detail, bool allow_reconnect);
@@ -100,6 +110,18 @@ private:
     // Client results this server waits for, by the "s<N>" invocation id it sent.
     std::unordered_map<std::string, pending_result> pending_results_;
     std::uint64_t next_result_id_ = 1;
+
+    // Stateful reconnect (HubProtocol.md): both directions number their trackable messages
+    // from 1; sent ones stay in replay_ until acked, received ones are deduplicated.
+    bool stateful_ = false;
+    bool paused_ = false;
+    clock::time_point paused_since_;
+    std::int64_t sent_count_ = 0;
+    std::deque<std::pair<std::int64_t, shared_buffer>> replay_;
+    std::size_t replay_bytes_ = 0;
+    std::int64_t next_receiving_id_ = 1;
+    std::int64_t latest_received_id_ = 0;
+    std::int64_t last_acked_id_ = 0;
 };
 
 }  // namespace switchboard::hub

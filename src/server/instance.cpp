@@ -26,7 +26,7 @@ struct instance::parts {
           backplane(std::make_shared<routing::memory_bus>(), shards.context(0).get_executor()),
           router(shards, backplane),
           hubs(shards, router, options.hub),
-          connections(options.disconnect_timeout),
+          connections(options.hub.disconnect_timeout),
           http(shards, http::server_settings{options.cors_origins, options.static_dir,
                                              options.max_header_size, options.max_body_size}) {}
 
@@ -42,7 +42,7 @@ struct instance::parts {
 
     std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,
                                                        transport::application_factory factory) {
-        settings.long_polling.disconnect_timeout = options.disconnect_timeout;
+        settings.long_polling.disconnect_timeout = options.hub.disconnect_timeout;
         return endpoints.emplace_back(std::make_shared<transport::endpoint>(
             shards, connections, options.hub, std::move(settings), std::move(factory)));
     }

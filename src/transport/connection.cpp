@@ -155,9 +155,43 @@ void connection::on_transport_ended() {
     auto owned_writer = std::move(owned_writer_);  // released after the application is told
     queue_.clear();
     queued_bytes_ = 0;
+    paused_ = false;
     if (auto application = std::move(application_)) {
         application->on_transport_closed();
     }
+    if (auto on_ended = std::move(on_ended_)) {
+        on_ended();
+    }
+}
+
+void connection::on_transport_lost() {
+    if (state_ != state::open) {
+        return on_transport_ended();
+    }
+    writer_ = nullptr;
+    paused_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    if (application_) {
+        application_->on_transport_paused();
+    }
+}
+
+bool connection::resume(connection_writer* writer) {
+    if (state_ != state::open || !application_) {
+        return false;
+    }
+    if (writer_ != nullptr && writer_ != writer) {
+        // A half-open old socket: the client already moved on.
+        writer_->on_replaced();
+    }
+    writer_ = nullptr;
+    paused_ = false;
+    queue_.clear();
+    queued_bytes_ = 0;
+    application_->on_transport_resumed();
+    attach_writer(writer);
+    return true;
 }
 
 }  // namespace switchboard::transport

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +45,10 @@ public:
     // The transport has ended (client left, network failure, or our own close completed).
     // Called exactly once, on the connection's shard; no input follows.
     virtual void on_transport_closed() = 0;
+    // Stateful reconnect: the socket dropped and the client may come back (paused), or came
+    // back on a new socket (resumed); output queued before the drop is discarded.
+    virtual void on_transport_paused() {}
+    virtual void on_transport_resumed() {}
 };
 
 // The transport session currently moving bytes for a connection (a WebSocket, later an SSE
@@ -57,6 +62,8 @@ public:
     virtual void on_close_requested() = 0;
     // The connection must end now without flushing; `reason` is shown to the client.
     virtual void on_abort(std::uint16_t websocket_code, std::string_view reason) = 0;
+    // Stateful reconnect gave the connection a new writer: drop the socket, end nothing.
+    virtual void on_replaced() {}
 };
 
 // Thread safety: every member is used on the connection's shard only; other shards post to it.
@@ -71,6 +78,12 @@ public:
     [[nodiscard]] const std::string& token() const noexcept { return token_; }
     [[nodiscard]] std::size_t shard() const noexcept { return shard_; }
     [[nodiscard]] transport_kind transport() const noexcept { return transport_; }
+    // Negotiated stateful reconnect (WebSockets only): a dropped socket pauses the connection.
+    [[nodiscard]] bool stateful() const noexcept { return stateful_; }
+    void set_stateful(bool stateful) noexcept { stateful_ = stateful; }
+    [[nodiscard]] bool paused() const noexcept { return paused_; }
+    // Runs once when the connection has ended (after the application was told).
+    void set_on_ended(std::function<void()> on_ended) { on_ended_ = std::move(on_ended); }
     // Server-Sent Events carry text only; MessagePack needs WebSockets or long polling.
     [[nodiscard]] bool supports_binary() const noexcept {
         return transport_ != transport_kind::server_sent_events;
@@ -109,6 +122,10 @@ public:
     [[nodiscard]] bool close_requested() const noexcept { return state_ == state::closing; }
     // Writer side: the transport is gone; tells the application (once) and releases it.
     void on_transport_ended();
+    // Writer side: the socket dropped but the client may resume (stateful reconnect).
+    void on_transport_lost();
+    // A new socket for a paused (or half-open) stateful connection; false if it has ended.
+    bool resume(connection_writer* writer);
 
 private:
     enum class state : std::uint8_t { open, closing, aborted, ended };
@@ -126,6 +143,9 @@ private:
     connection_writer* writer_ = nullptr;
     std::shared_ptr<connection_writer> owned_writer_;
     std::shared_ptr<connection_application> application_;
+    std::function<void()> on_ended_;
+    bool stateful_ = false;
+    bool paused_ = false;
     std::uint16_t abort_code_ = 0;
     std::string abort_reason_;
 };

@@ -7,12 +7,13 @@ namespace switchboard::transport {
 connection_manager::connection_manager(std::chrono::milliseconds pending_timeout)
     : pending_timeout_(pending_timeout) {}
 
-connection_manager::issued connection_manager::issue(int negotiate_version) {
+connection_manager::issued connection_manager::issue(int negotiate_version, bool stateful) {
     issued result;
     result.connection_id = make_random_id();
     result.token = negotiate_version > 0 ? make_random_id() : result.connection_id;
     std::lock_guard lock(mutex_);
-    entries_[result.token] = entry{result.connection_id, clock::now(), transport_kind::none, false, {}};
+    entries_[result.token] =
+        entry{result.connection_id, clock::now(), transport_kind::none, false, stateful, {}};
     return result;
 }
 
@@ -21,7 +22,7 @@ connection_manager::issued connection_manager::issue_active(transport_kind trans
     result.connection_id = make_random_id();
     result.token = result.connection_id;
     std::lock_guard lock(mutex_);
-    entries_[result.token] = entry{result.connection_id, clock::now(), transport, true, {}};
+    entries_[result.token] = entry{result.connection_id, clock::now(), transport, true, false, {}};
     return result;
 }
 
@@ -30,17 +31,20 @@ connection_manager::claim_result connection_manager::claim(std::string_view toke
     std::lock_guard lock(mutex_);
     const auto it = entries_.find(std::string(token));
     if (it == entries_.end()) {
-        return {claim_status::unknown, {}};
+        return {claim_status::unknown, {}, false, {}};
     }
     if (it->second.transport != transport_kind::none && it->second.transport != transport) {
-        return {claim_status::wrong_transport, {}};
+        return {claim_status::wrong_transport, {}, false, {}};
     }
     if (it->second.active) {
-        return {claim_status::in_use, {}};
+        if (it->second.stateful && transport == transport_kind::websockets) {
+            return {claim_status::resumable, it->second.connection_id, true, it->second.attached};
+        }
+        return {claim_status::in_use, {}, false, {}};
     }
     it->second.active = true;
     it->second.transport = transport;
-    return {claim_status::claimed, it->second.connection_id};
+    return {claim_status::claimed, it->second.connection_id, it->second.stateful, {}};
 }
 
 bool connection_manager::exists(std::string_view token, transport_kind* transport) const {

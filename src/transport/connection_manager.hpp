@@ -4,6 +4,7 @@
 #include "transport/connection.hpp"
 
 #include <chrono>
+#include <memory>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -23,17 +24,20 @@ public:
         std::string connection_id;
         std::string token;
     };
-    enum class claim_status { claimed, unknown, in_use, wrong_transport };
+    enum class claim_status { claimed, unknown, in_use, wrong_transport, resumable };
     struct claim_result {
         claim_status status;
         std::string connection_id;
+        bool stateful = false;
+        std::weak_ptr<transport::connection> target;  // for resumable claims
     };
 
     // `pending_timeout`: a token not used by a transport within this time is forgotten.
     explicit connection_manager(std::chrono::milliseconds pending_timeout);
 
     // Issues a new connection id and token (negotiate). Version 0 clients use the id as token.
-    issued issue(int negotiate_version);
+    // `stateful`: the client negotiated stateful reconnect (a WebSocket may come back).
+    issued issue(int negotiate_version, bool stateful = false);
     // Registers a connection created without negotiate (WebSockets with skipNegotiation).
     issued issue_active(transport_kind transport);
     // A transport connects with `token`: the first claim activates it.
@@ -62,6 +66,7 @@ private:
         clock::time_point issued_at;
         transport_kind transport = transport_kind::none;
         bool active = false;
+        bool stateful = false;
         std::weak_ptr<connection> attached;
     };
 

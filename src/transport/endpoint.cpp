@@ -10,6 +10,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
+#include <unistd.h>
+
 #include <charconv>
 #include <optional>
 #include <sstream>
@@ -74,9 +76,11 @@ http::response make_no_content(const http::exchange& ex) {
 }  // namespace
 
 std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
-                                    std::string_view token, unsigned transports) {
-    std::string out =
-        "{\"negotiateVersion\":" + std::to_string(negotiate_version) +
+                                    std::string_view token, unsigned transports,
+                                    bool stateful_reconnect) {
+    // ASP.NET writes useStatefulReconnect first, and only when the client asked for it.
+    std::string out = stateful_reconnect ? "{\"useStatefulReconnect\":true," : "{";
+    out += "\"negotiateVersion\":" + std::to_string(negotiate_version) +
         ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
     if (negotiate_version > 0) {
         out += ",\"connectionToken\":" + boost::json::serialize(boost::json::string(token));
@@ -175,14 +179,18 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
         // Version 1 is the newest this server (and ASP.NET) speaks; newer clients get 1.
         version = parsed >= 1 ? 1 : 0;
     }
-    const auto issued = connections_.issue(version);
+    const auto stateful_query = find_param(query, "useStatefulReconnect");
+    const bool stateful = settings_.allow_stateful_reconnect && stateful_query &&
+                          (*stateful_query == "true" || *stateful_query == "True");
+    const auto issued = connections_.issue(version, stateful);
     ex.respond(json_response(req, make_negotiate_response(version, issued.connection_id,
-                                                          issued.token, settings_.transports)));
+                                                          issued.token, settings_.transports,
+                                                          stateful)));
 }
 
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
                                            transport_kind kind, std::string connection_id,
-                                           std::string token) {
+                                           std::string token, bool stateful) {
     request_info info{parse_query(req.target()), ex.remote_address(), {}};
     if (settings_.keep_request_headers) {
         for (const auto& field : req) {
@@ -193,6 +201,8 @@ connection_ptr endpoint::create_connection(http::request& req, http::exchange& e
                                              ex.shard(), kind, options_.send_queue_limit,
                                              std::move(info));
     connections_.attach(conn->token(), conn);
+    conn->set_stateful(stateful && kind == transport_kind::websockets);
+    conn->set_on_ended([this, token = conn->token()] { connections_.remove(token); });
     conn->set_application(factory_(conn));
     return conn;
 }
@@ -218,6 +228,7 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
     const auto token = find_param(parse_query(req.target()), "id");
     std::string connection_id;
     std::string connection_token;
+    bool stateful = false;
     if (!token || token->empty()) {
         // skipNegotiation: the upgrade itself creates the connection (negotiate version 0).
         auto issued = connections_.issue_active(transport_kind::websockets);
@@ -225,18 +236,52 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
         connection_token = std::move(issued.token);
     } else {
         auto claim = connections_.claim(*token, transport_kind::websockets);
+        if (claim.status == connection_manager::claim_status::resumable) {
+            return resume_websocket(req, ex, claim.target);
+        }
         if (claim.status != connection_manager::claim_status::claimed) {
             return ex->respond(claim_failure(req, claim.status));
         }
         connection_id = std::move(claim.connection_id);
         connection_token = *token;
+        stateful = claim.stateful;
     }
     auto conn = create_connection(req, *ex, transport_kind::websockets, std::move(connection_id),
-                                  connection_token);
-    auto session = std::make_shared<websocket_session>(
-        ex->take_stream(), conn,
-        [this, connection_token] { connections_.remove(connection_token); });
-    session->run(std::move(req));
+                                  std::move(connection_token), stateful);
+    std::make_shared<websocket_session>(ex->take_stream(), conn)->run(std::move(req));
+}
+
+void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                                const std::weak_ptr<connection>& target) {
+    auto conn = target.lock();
+    if (!conn) {
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
+    }
+    // The connection lives on its shard; the new socket moves there (it carries no buffered
+    // bytes: a WebSocket client waits for the upgrade answer before sending).
+    auto stream = ex->take_stream();
+    auto& old_socket = stream.socket();
+    boost::system::error_code ec;
+    const auto protocol = old_socket.local_endpoint(ec).protocol();
+    const auto handle = ec ? -1 : old_socket.release(ec);
+    if (ec) {
+        return;
+    }
+    boost::asio::post(shards_.context(conn->shard()),
+                      [this, conn, protocol, handle, req = std::move(req)]() mutable {
+                          boost::asio::ip::tcp::socket socket(shards_.context(conn->shard()));
+                          boost::system::error_code assign_ec;
+                          socket.assign(protocol, handle, assign_ec);
+                          if (assign_ec) {
+                              ::close(handle);
+                              return;
+                          }
+                          auto session = std::make_shared<websocket_session>(
+                              boost::beast::tcp_stream(std::move(socket)), conn);
+                          session->set_resuming();
+                          session->run(std::move(req));
+                      });
 }
 
 void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex) {
@@ -265,9 +310,7 @@ void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchan
     ex->add_cors_headers(head);
     std::ostringstream serialized;
     serialized << head.base();
-    auto session = std::make_shared<sse_session>(
-        ex->take_stream(), conn, [this, token = *token] { connections_.remove(token); });
-    session->run(serialized.str());
+    std::make_shared<sse_session>(ex->take_stream(), conn)->run(serialized.str());
 }
 
 bool endpoint::resolve(http::request& req, http::exchange& ex, const std::string& token,
@@ -315,8 +358,7 @@ void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::excha
     }
     auto conn = create_connection(req, *ex, transport_kind::long_polling,
                                   std::move(claim.connection_id), *token);
-    auto lp = std::make_shared<long_polling_transport>(
-        shards_, conn, settings_.long_polling, [this, token = *token] { connections_.remove(token); });
+    auto lp = std::make_shared<long_polling_transport>(shards_, conn, settings_.long_polling);
     conn->own_writer(lp);
     lp->start(ex);
 }

@@ -35,6 +35,9 @@ struct endpoint_options {
     // When set, negotiate and connect requests it refuses get 401 with an empty body (the JS
     // client then reports "Unauthorized: Status code '401'").
     std::function<bool(const http::request&)> authorize;
+    // Offer stateful reconnect to clients that ask for it (WebSockets only); the client must
+    // opt in too (withStatefulReconnect), so offering costs nothing to the others.
+    bool allow_stateful_reconnect = true;
     long_polling_options long_polling;
 };
 
@@ -54,7 +57,10 @@ private:
     void handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex);
     void handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex);
     connection_ptr create_connection(http::request& req, http::exchange& ex, transport_kind kind,
-                                     std::string connection_id, std::string token);
+                                     std::string connection_id, std::string token,
+                                     bool stateful = false);
+    void resume_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                          const std::weak_ptr<connection>& target);
     bool enabled(transport_kind kind) const;
     // Answers 400/404/405 and returns false unless `id` names a connection using `kind`.
     bool resolve(http::request& req, http::exchange& ex, const std::string& token,
@@ -70,6 +76,7 @@ private:
 // The negotiate response body for a version (0 or 1), issued identifiers and offered
 // transports (exposed for tests).
 std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
-                                    std::string_view token, unsigned transports = all_transports);
+                                    std::string_view token, unsigned transports = all_transports,
+                                    bool stateful_reconnect = false);
 
 }  // namespace switchboard::transport

@@ -7,12 +7,10 @@ namespace switchboard::transport {
 namespace bhttp = boost::beast::http;
 
 long_polling_transport::long_polling_transport(shard_pool& shards, connection_ptr connection,
-                                               long_polling_options options,
-                                               std::function<void()> on_end)
+                                               long_polling_options options)
     : shards_(shards),
       connection_(std::move(connection)),
       options_(options),
-      on_end_(std::move(on_end)),
       timer_(shards.context(connection_->shard())) {}
 
 void long_polling_transport::start(const std::shared_ptr<http::exchange>& first_poll) {
@@ -117,10 +115,6 @@ void long_polling_transport::end() {
     }
     auto self = shared_from_this();  // the connection owns us; stay alive until we return
     connection_->on_transport_ended();
-    if (on_end_) {
-        auto on_end = std::move(on_end_);
-        on_end();
-    }
 }
 
 }  // namespace switchboard::transport

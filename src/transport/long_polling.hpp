@@ -27,7 +27,7 @@ class long_polling_transport : public connection_writer,
                                public std::enable_shared_from_this<long_polling_transport> {
 public:
     long_polling_transport(shard_pool& shards, connection_ptr connection,
-                           long_polling_options options, std::function<void()> on_end);
+                           long_polling_options options);
 
     // The first poll: answered at once (200, empty) so the client starts sending.
     void start(const std::shared_ptr<http::exchange>& first_poll);
@@ -50,7 +50,6 @@ private:
     shard_pool& shards_;
     connection_ptr connection_;
     long_polling_options options_;
-    std::function<void()> on_end_;
     boost::asio::steady_timer timer_;
     std::shared_ptr<http::exchange> pending_;
     bool ended_ = false;

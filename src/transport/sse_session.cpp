@@ -35,9 +35,8 @@ void append_sse_event(std::string_view payload, std::string& out) {
     out += "\r\n";
 }
 
-sse_session::sse_session(beast::tcp_stream stream, connection_ptr connection,
-                         std::function<void()> on_end)
-    : stream_(std::move(stream)), connection_(std::move(connection)), on_end_(std::move(on_end)) {}
+sse_session::sse_session(beast::tcp_stream stream, connection_ptr connection)
+    : stream_(std::move(stream)), connection_(std::move(connection)) {}
 
 sse_session::~sse_session() { finish(); }
 
@@ -147,10 +146,6 @@ void sse_session::finish() {
     ended_ = true;
     connection_->detach_writer(this);
     connection_->on_transport_ended();
-    if (on_end_) {
-        auto on_end = std::move(on_end_);
-        on_end();
-    }
 }
 
 }  // namespace switchboard::transport

@@ -22,8 +22,7 @@ void append_sse_event(std::string_view payload, std::string& out);
 // Thread safety: lives on the shard of its socket, as its connection does.
 class sse_session : public connection_writer, public std::enable_shared_from_this<sse_session> {
 public:
-    sse_session(boost::beast::tcp_stream stream, connection_ptr connection,
-                std::function<void()> on_end);
+    sse_session(boost::beast::tcp_stream stream, connection_ptr connection);
     ~sse_session() override;
 
     // Writes the response head (with `cors` applied by the caller) and the `:` prelude.
@@ -42,7 +41,6 @@ private:
 
     boost::beast::tcp_stream stream_;
     connection_ptr connection_;
-    std::function<void()> on_end_;
     std::vector<shared_buffer> writing_;
     std::vector<boost::asio::const_buffer> write_buffers_;
     std::string framed_;  // used when a payload holds a newline and must be re-framed

@@ -19,9 +19,8 @@ constexpr auto close_timeout = std::chrono::seconds(5);
 constexpr std::size_t max_close_reason = 123;
 }  // namespace
 
-websocket_session::websocket_session(beast::tcp_stream stream, connection_ptr connection,
-                                     std::function<void()> on_end)
-    : ws_(std::move(stream)), connection_(std::move(connection)), on_end_(std::move(on_end)) {}
+websocket_session::websocket_session(beast::tcp_stream stream, connection_ptr connection)
+    : ws_(std::move(stream)), connection_(std::move(connection)) {}
 
 websocket_session::~websocket_session() {
     finish();
@@ -46,7 +45,15 @@ void websocket_session::on_accept(beast::error_code ec) {
         return finish();
     }
     accepted_ = true;
-    connection_->attach_writer(this);
+    if (resuming_) {
+        if (!connection_->resume(this)) {
+            // The connection ended meanwhile; the client will start a new one.
+            replaced_ = true;
+            return do_close(static_cast<std::uint16_t>(websocket::close_code::normal), {});
+        }
+    } else {
+        connection_->attach_writer(this);
+    }
     do_read();
 }
 
@@ -57,6 +64,7 @@ void websocket_session::do_read() {
 
 void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
     if (ec) {
+        graceful_ = ec == websocket::error::closed || close_started_;
         return finish();
     }
     if (bytes > 0 && !connection_->closing()) {
@@ -153,19 +161,30 @@ void websocket_session::do_close(std::uint16_t code, std::string reason) {
     });
 }
 
+void websocket_session::on_replaced() {
+    replaced_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
 void websocket_session::finish() {
     if (finished_) {
         return;
     }
     finished_ = true;
+    if (replaced_) {
+        return;  // the connection lives on with another socket
+    }
     if (abort_timer_) {
         abort_timer_->cancel();
     }
     connection_->detach_writer(this);
-    connection_->on_transport_ended();
-    if (on_end_) {
-        auto on_end = std::move(on_end_);
-        on_end();
+    // A dropped socket (no close frame) leaves a stateful connection waiting for its client
+    // to reconnect; anything else ends the connection.
+    if (!graceful_ && connection_->stateful()) {
+        connection_->on_transport_lost();
+    } else {
+        connection_->on_transport_ended();
     }
 }
 

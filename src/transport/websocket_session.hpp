@@ -22,9 +22,7 @@ namespace switchboard::transport {
 class websocket_session : public connection_writer,
                           public std::enable_shared_from_this<websocket_session> {
 public:
-    // `on_end` runs once when the socket is finished (after the connection was told).
-    websocket_session(boost::beast::tcp_stream stream, connection_ptr connection,
-                      std::function<void()> on_end);
+    websocket_session(boost::beast::tcp_stream stream, connection_ptr connection);
     ~websocket_session() override;
 
     // Completes the upgrade for `upgrade_request`, then reads until the socket closes.
@@ -33,6 +31,9 @@ public:
     void on_output_ready() override;
     void on_close_requested() override;
     void on_abort(std::uint16_t websocket_code, std::string_view reason) override;
+    void on_replaced() override;
+    // Marks this session as a stateful reconnect: it resumes its connection once accepted.
+    void set_resuming() noexcept { resuming_ = true; }
 
 private:
     void on_accept(boost::beast::error_code ec);
@@ -45,7 +46,6 @@ private:
 
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
     connection_ptr connection_;
-    std::function<void()> on_end_;
     boost::beast::flat_buffer read_buffer_;
     std::vector<shared_buffer> writing_;
     std::vector<boost::asio::const_buffer> write_buffers_;
@@ -57,6 +57,9 @@ private:
     bool close_started_ = false;
     bool aborting_ = false;
     bool finished_ = false;
+    bool graceful_ = false;  // the socket ended with a close handshake
+    bool resuming_ = false;
+    bool replaced_ = false;
 };
 
 }  // namespace switchboard::transport
