@@ -146,23 +146,30 @@ void endpoint::handle(http::request& req, std::string_view subpath,
     if (!subpath.empty() && subpath != "/") {
         return ex->respond(http::make_text_response(req, bhttp::status::not_found, "Not Found"));
     }
-    switch (req.method()) {
-    case bhttp::verb::get:
-        if (boost::beast::websocket::is_upgrade(req)) {
-            return handle_websocket(req, ex);
-        }
-        if (req[bhttp::field::accept] == "text/event-stream") {
-            return handle_sse(req, ex);
-        }
-        return handle_poll(req, ex);
-    case bhttp::verb::post:
-        return handle_send(req, ex);
-    case bhttp::verb::delete_:
-        return handle_delete(req, ex);
-    default:
+    const auto method = req.method();
+    if (method == bhttp::verb::get && boost::beast::websocket::is_upgrade(req)) {
+        return handle_websocket(req, ex);  // may come without id (skipNegotiation)
+    }
+    if (method != bhttp::verb::get && method != bhttp::verb::post &&
+        method != bhttp::verb::delete_) {
         return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,
                                                     "Method Not Allowed"));
     }
+    const auto token = find_param(parse_query(req.target()), "id");
+    if (!token || token->empty()) {
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
+    }
+    if (method == bhttp::verb::post) {
+        return handle_send(req, ex, *token);
+    }
+    if (method == bhttp::verb::delete_) {
+        return handle_delete(req, ex, *token);
+    }
+    if (req[bhttp::field::accept] == "text/event-stream") {
+        return handle_sse(req, ex, *token);
+    }
+    handle_poll(req, ex, *token);
 }
 
 void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
@@ -284,23 +291,19 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
                       });
 }
 
-void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex) {
-    const auto token = find_param(parse_query(req.target()), "id");
-    if (!token || token->empty()) {
-        return ex->respond(
-            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
-    }
+void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                       const std::string& token) {
     if (!enabled(transport_kind::server_sent_events)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
             std::string(not_supported_message(transport_kind::server_sent_events))));
     }
-    auto claim = connections_.claim(*token, transport_kind::server_sent_events);
+    auto claim = connections_.claim(token, transport_kind::server_sent_events);
     if (claim.status != connection_manager::claim_status::claimed) {
         return ex->respond(claim_failure(req, claim.status));
     }
     auto conn = create_connection(req, *ex, transport_kind::server_sent_events,
-                                  std::move(claim.connection_id), *token);
+                                  std::move(claim.connection_id), token);
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, req.version()};
     head.set(bhttp::field::content_type, "text/event-stream");
     head.set(bhttp::field::cache_control, "no-cache,no-store");
@@ -324,18 +327,14 @@ bool endpoint::resolve(http::request& req, http::exchange& ex, const std::string
     return true;
 }
 
-void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex) {
-    const auto token = find_param(parse_query(req.target()), "id");
-    if (!token || token->empty()) {
-        return ex->respond(
-            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
-    }
+void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                       const std::string& token) {
     if (!enabled(transport_kind::long_polling)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
             std::string(not_supported_message(transport_kind::long_polling))));
     }
-    auto located = connections_.find(*token);
+    auto located = connections_.find(token);
     if (located.found && located.transport == transport_kind::long_polling) {
         auto conn = located.target.lock();
         if (!conn) {
@@ -352,25 +351,21 @@ void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::excha
                               [ex, res = std::move(res)]() mutable { ex->respond(std::move(res)); });
         });
     }
-    auto claim = connections_.claim(*token, transport_kind::long_polling);
+    auto claim = connections_.claim(token, transport_kind::long_polling);
     if (claim.status != connection_manager::claim_status::claimed) {
         return ex->respond(claim_failure(req, claim.status));
     }
     auto conn = create_connection(req, *ex, transport_kind::long_polling,
-                                  std::move(claim.connection_id), *token);
+                                  std::move(claim.connection_id), token);
     auto lp = std::make_shared<long_polling_transport>(shards_, conn, settings_.long_polling);
     conn->own_writer(lp);
     lp->start(ex);
 }
 
-void endpoint::handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex) {
-    const auto token = find_param(parse_query(req.target()), "id");
-    if (!token || token->empty()) {
-        return ex->respond(
-            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
-    }
+void endpoint::handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                       const std::string& token) {
     connection_manager::located located;
-    if (!resolve(req, *ex, *token, located)) {
+    if (!resolve(req, *ex, token, located)) {
         return;
     }
     if (located.transport == transport_kind::websockets) {
@@ -400,14 +395,10 @@ void endpoint::handle_send(http::request& req, const std::shared_ptr<http::excha
     });
 }
 
-void endpoint::handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex) {
-    const auto token = find_param(parse_query(req.target()), "id");
-    if (!token || token->empty()) {
-        return ex->respond(
-            http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
-    }
+void endpoint::handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                       const std::string& token) {
     connection_manager::located located;
-    if (!resolve(req, *ex, *token, located)) {
+    if (!resolve(req, *ex, token, located)) {
         return;
     }
     if (located.transport != transport_kind::long_polling) {
