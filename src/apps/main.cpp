@@ -6,9 +6,6 @@
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <cstdio>
 #include <functional>
@@ -43,40 +40,13 @@ int run_serve(server_options options) {
     const auto chat_limit = options.chat_max_message_length;
     instance server(std::move(options));
     server.add_hub("/hubs/chat", hub::make_chat_hub(hub::chat_hub_options{chat_limit}));
-    // Signals are caught before anyone can learn the port, so an early SIGTERM still drains.
-    boost::asio::io_context main_context;
-    boost::asio::signal_set signals(main_context, SIGINT, SIGTERM);
-    const auto endpoint = server.start();
-    const auto host = endpoint.address().is_unspecified() ? std::string("localhost")
-                                                          : endpoint.address().to_string();
-    // Tests and scripts wait for this exact line; flush so they see it at once.
-    std::printf("switchboard listening on http://%s:%u\n", host.c_str(), endpoint.port());
-    std::printf("  chat hub:  http://%s:%u/hubs/chat\n  demo page: http://%s:%u/\n", host.c_str(),
-                endpoint.port(), host.c_str(), endpoint.port());
-    std::fflush(stdout);
-    spdlog::warn(
-        "development mode: user ids come from the 'user' query parameter; "
-        "do not expose this server to untrusted clients");
-
-    boost::asio::steady_timer sweep_timer(main_context);
-    std::function<void()> schedule_sweep = [&] {
-        sweep_timer.expires_after(std::chrono::seconds(1));
-        sweep_timer.async_wait([&](boost::system::error_code ec) {
-            if (!ec) {
-                server.sweep();
-                schedule_sweep();
-            }
-        });
-    };
-    schedule_sweep();
-    signals.async_wait([&](boost::system::error_code, int signal) {
-        spdlog::info("received signal {}: draining {} connection(s)", signal,
-                     server.connection_count());
-        sweep_timer.cancel();
+    server.run_until_signal([](const std::string& url) {
+        std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
+        std::fflush(stdout);
+        spdlog::warn(
+            "development mode: user ids come from the 'user' query parameter; "
+            "do not expose this server to untrusted clients");
     });
-    main_context.run();
-    server.drain_and_stop();
-    spdlog::info("stopped");
     return 0;
 }
 

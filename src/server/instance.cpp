@@ -9,8 +9,12 @@
 #include "transport/endpoint.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
@@ -167,6 +171,39 @@ void instance::drain_and_stop() {
     p.hubs.stop();
     p.shards.stop_and_join();
     p.running = false;
+}
+
+void instance::run_until_signal(
+    const std::function<void(const std::string& base_url)>& on_listening) {
+    asio::io_context main_context;
+    asio::signal_set signals(main_context, SIGINT, SIGTERM);
+    const auto endpoint = start();
+    const auto host = endpoint.address().is_unspecified() ? std::string("localhost")
+                                                          : endpoint.address().to_string();
+    const auto url = "http://" + host + ":" + std::to_string(endpoint.port());
+    std::printf("switchboard listening on %s\n", url.c_str());
+    std::fflush(stdout);
+    if (on_listening) {
+        on_listening(url);
+    }
+    asio::steady_timer sweep_timer(main_context);
+    std::function<void()> schedule_sweep = [&] {
+        sweep_timer.expires_after(std::chrono::seconds(1));
+        sweep_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) {
+                sweep();
+                schedule_sweep();
+            }
+        });
+    };
+    schedule_sweep();
+    signals.async_wait([&](boost::system::error_code, int signal) {
+        spdlog::info("received signal {}: draining {} connection(s)", signal, connection_count());
+        sweep_timer.cancel();
+    });
+    main_context.run();
+    drain_and_stop();
+    spdlog::info("stopped");
 }
 
 void instance::sweep() {

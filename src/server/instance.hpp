@@ -10,7 +10,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace switchboard {
 
@@ -43,6 +45,11 @@ public:
 
     // Binds the listener and starts the shard threads; returns the bound endpoint.
     boost::asio::ip::tcp::endpoint start();
+    // Starts, prints `switchboard listening on http://HOST:PORT` (tests and scripts wait for
+    // that line), calls `on_listening` with the base URL, serves until SIGINT or SIGTERM, then
+    // drains and stops. Signals are caught before the port is printed, so an early SIGTERM
+    // still drains.
+    void run_until_signal(const std::function<void(const std::string& base_url)>& on_listening);
     // Graceful shutdown: stop accepting, report not ready, Close (allowReconnect) to every
     // client, wait up to the drain timeout for them to leave, then stop the shards.
     void drain_and_stop();
