@@ -1,5 +1,5 @@
 # Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
-.PHONY: all deps test-deps build run test unit unit-asan fuzz e2e browser format clean
+.PHONY: all deps test-deps build run test unit unit-asan fuzz e2e browser format clean conformance
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -28,6 +28,11 @@ build: $(BUILD_DIR)/build.ninja
 
 run: deps build
 	$(BUILD_DIR)/switchboard serve --listen 0.0.0.0:$(PORT) --static-dir web --backplane memory
+
+# The server app of the ASP.NET SignalR JS functional tests (tests/conformance/README.md).
+conformance: $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target switchboard-conformance
+	$(BUILD_DIR)/switchboard-conformance --listen 127.0.0.1:5005
 
 test: test-deps build
 	@scripts/run-tests

@@ -57,6 +57,18 @@ function exitDescription(code, signal) {
 export function startServer(args = [], { port, staticDir = 'web', readyTimeoutMs = 10_000 } = {}) {
   const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
   const argv = ['serve', '--listen', `127.0.0.1:${port ?? 0}`, '--static-dir', staticDir, ...args];
+  return startBinary(bin, argv, { readyTimeoutMs });
+}
+
+/**
+ * Spawns any server binary that prints "listening on http://HOST:PORT" (the switchboard binary, the
+ * conformance app) and resolves like startServer once it did.
+ *
+ * @param {string} bin path of the executable
+ * @param {string[]} argv its arguments
+ * @param {{readyTimeoutMs?: number}} options
+ */
+export function startBinary(bin, argv, { readyTimeoutMs = 10_000 } = {}) {
   const child = spawn(bin, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
 
