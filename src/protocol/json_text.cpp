@@ -1,5 +1,7 @@
 #include "protocol/json_text.hpp"
 
+#include "protocol/hub_value.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 
@@ -74,6 +76,24 @@ void append_double(double number, std::string& out) {
     char buffer[32];
     const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
     out.append(buffer, result.ptr);
+}
+
+// Binary and timestamp values of the MessagePack protocol (hub_value.hpp), rendered as ASP.NET's
+// JSON protocol writes a byte[] and a DateTime: a base64 string and an ISO-8601 string.
+bool append_tagged_value(const json::value& value, std::string& out) {
+    if (const auto* bytes = as_binary(value)) {
+        out.push_back('"');
+        append_base64(std::string_view(bytes->data(), bytes->size()), out);
+        out.push_back('"');
+        return true;
+    }
+    if (const auto time = as_timestamp(value)) {
+        out.push_back('"');
+        append_iso8601(*time, out);
+        out.push_back('"');
+        return true;
+    }
+    return false;
 }
 
 void append_json_object(const json::object& object, std::string& out) {
@@ -324,6 +344,10 @@ void append_json_value(const json::value& value, std::string& out) {
         append_json_array(value.get_array(), out);
         break;
     case json::kind::object:
+        // One size and one byte test keep ordinary objects off the tagged path.
+        if (may_be_tagged(value.get_object()) && append_tagged_value(value, out)) {
+            break;
+        }
         append_json_object(value.get_object(), out);
         break;
     }
