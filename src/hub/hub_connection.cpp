@@ -3,6 +3,7 @@
 #include "hub/hub_server.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/json_protocol.hpp"
+#include "protocol/messagepack_protocol.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,14 +11,19 @@ namespace switchboard::hub {
 
 namespace {
 
-// Every ping is the same bytes: encode once for the whole process.
-const shared_buffer& json_ping() {
-    static const shared_buffer ping = [] {
+// Every ping is the same bytes: encode once per protocol for the whole process.
+const shared_buffer& ping_bytes(routing::wire_protocol protocol) {
+    static const shared_buffer json = [] {
         std::string bytes;
         protocol::write_json_message(protocol::ping_message{}, bytes);
         return make_shared_buffer(std::move(bytes));
     }();
-    return ping;
+    static const shared_buffer messagepack = [] {
+        std::string bytes;
+        protocol::write_messagepack_message(protocol::ping_message{}, bytes);
+        return make_shared_buffer(std::move(bytes));
+    }();
+    return protocol == routing::wire_protocol::json ? json : messagepack;
 }
 
 constexpr std::string_view closed_with_error = "Connection closed with an error.";
@@ -32,6 +38,7 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
       definition_(definition),
       connection_(std::move(connection)),
       reader_(server.options().max_message_size),
+      binary_reader_(server.options().max_message_size),
       opened_at_(clock::now()),
       last_received_(opened_at_),
       last_ping_sent_(opened_at_) {
@@ -46,33 +53,78 @@ void hub_connection::on_received(std::string_view bytes) {
         return;
     }
     last_received_ = clock::now();
-    reader_.append(bytes);
+    const auto too_large = [this] {
+        if (state_ == state::handshaking) {
+            return fail_handshake("Handshake was canceled.");
+        }
+        const auto limit = std::to_string(server_.options().max_message_size);
+        close_with_error("InvalidDataException: The maximum message size of " + limit +
+                             "B was exceeded. The message size can be configured in "
+                             "AddHubOptions.",
+                         true);
+    };
     std::string_view record;
-    while (state_ == state::handshaking || state_ == state::connected) {
-        const auto status = reader_.next(record);
-        if (status == protocol::text_frame_reader::status::need_more) {
+    if (state_ == state::handshaking || protocol_ == routing::wire_protocol::json) {
+        reader_.append(bytes);
+        while (protocol_ == routing::wire_protocol::json &&
+               (state_ == state::handshaking || state_ == state::connected)) {
+            const auto status = reader_.next(record);
+            if (status == protocol::text_frame_reader::status::need_more) {
+                return;
+            }
+            if (status == protocol::text_frame_reader::status::too_large) {
+                return too_large();
+            }
+            on_record(record);
+        }
+        if (state_ != state::connected) {
             return;
         }
-        if (status == protocol::text_frame_reader::status::too_large) {
-            if (state_ == state::handshaking) {
-                return fail_handshake("Handshake was canceled.");
-            }
-            const auto limit = std::to_string(server_.options().max_message_size);
-            return close_with_error("InvalidDataException: The maximum message size of " + limit +
-                                        "B was exceeded. The message size can be configured in "
-                                        "AddHubOptions.",
-                                    true);
-        }
-        if (state_ == state::handshaking) {
-            on_handshake(record);
-            continue;
-        }
-        auto parsed = protocol::parse_json_message(record);
-        if (!parsed) {
-            return close_with_error("InvalidDataException: " + parsed.error_message(), true);
-        }
-        on_message(std::move(*parsed));
+        // The handshake chose MessagePack: what followed it are the first binary frames.
+        bytes = reader_.unread();
     }
+    binary_reader_.append(bytes);
+    while (state_ == state::connected) {
+        switch (binary_reader_.next(record)) {
+        case protocol::binary_frame_reader::status::need_more:
+            return;
+        case protocol::binary_frame_reader::status::too_large:
+            return too_large();
+        case protocol::binary_frame_reader::status::invalid:
+            return close_with_error(
+                "FormatException: " + std::string(protocol::binary_prefix_too_large_error), true);
+        case protocol::binary_frame_reader::status::record:
+            on_record(record);
+            break;
+        }
+    }
+}
+
+void hub_connection::on_record(std::string_view record) {
+    if (state_ == state::handshaking) {
+        return on_handshake(record);
+    }
+    auto parsed = protocol_ == routing::wire_protocol::json
+                      ? protocol::parse_json_message(record)
+                      : protocol::parse_messagepack_message(record);
+    if (!parsed) {
+        return close_with_error("InvalidDataException: " + parsed.error_message(), true);
+    }
+    on_message(std::move(*parsed));
+}
+
+void hub_connection::write(const protocol::hub_message& message, std::string& out) const {
+    if (protocol_ == routing::wire_protocol::json) {
+        protocol::write_json_message(message, out);
+    } else {
+        protocol::write_messagepack_message(message, out);
+    }
+}
+
+void hub_connection::send_message(const protocol::hub_message& message) {
+    std::string bytes;
+    write(message, bytes);
+    send_bytes(std::move(bytes));
 }
 
 void hub_connection::on_handshake(std::string_view record) {
@@ -84,7 +136,14 @@ void hub_connection::on_handshake(std::string_view record) {
         }
         return fail_handshake(error);
     }
-    if (request->protocol != "json") {
+    if (request->protocol == "messagepack") {
+        if (!connection_->supports_binary()) {
+            return fail_handshake(
+                "Cannot use the 'messagepack' protocol on the current transport. The transport "
+                "does not support 'Binary' transfer format.");
+        }
+        protocol_ = routing::wire_protocol::messagepack;
+    } else if (request->protocol != "json") {
         return fail_handshake("The protocol '" + request->protocol + "' is not supported.");
     }
     // Version 2 adds Ack/Sequence (stateful reconnect); both are understood by the parser.
@@ -93,7 +152,9 @@ void hub_connection::on_handshake(std::string_view record) {
                               std::to_string(request->version) + " of the '" + request->protocol +
                               "' protocol.");
     }
-    connection_->set_format(transport::transfer_format::text);
+    connection_->set_format(protocol_ == routing::wire_protocol::json
+                                ? transport::transfer_format::text
+                                : transport::transfer_format::binary);
     // Stateful reconnect needs both the negotiate request and a version 2 handshake.
     stateful_ = connection_->stateful() && request->version >= 2;
     connection_->set_stateful(stateful_);
@@ -339,7 +400,7 @@ void hub_connection::send_stream_item(const std::string& invocation_id, boost::j
     message.invocation_id = invocation_id;
     message.item = std::move(item);
     std::string bytes;
-    protocol::write_json_message(message, bytes);
+    write(message, bytes);
     send_tracked(make_shared_buffer(std::move(bytes)));
 }
 
@@ -389,7 +450,7 @@ void hub_connection::invoke(const routing::message_ptr& message, std::chrono::mi
     invocation.target = message->target();
     invocation.arguments = message->arguments();
     std::string bytes;
-    protocol::write_json_message(invocation, bytes);
+    write(invocation, bytes);
     pending_results_.emplace(std::move(id),
                              pending_result{std::move(on_result), clock::now() + timeout});
     send_tracked(make_shared_buffer(std::move(bytes)));
@@ -397,7 +458,7 @@ void hub_connection::invoke(const routing::message_ptr& message, std::chrono::mi
 
 void hub_connection::send_completion(const protocol::completion_message& completion) {
     std::string bytes;
-    protocol::write_json_message(completion, bytes);
+    write(completion, bytes);
     send_tracked(make_shared_buffer(std::move(bytes)));
 }
 
@@ -427,7 +488,7 @@ void hub_connection::send_bytes(std::string bytes) {
 
 void hub_connection::deliver(const routing::message_ptr& message) {
     if (state_ == state::connected) {
-        send_tracked(message->encoded(routing::wire_protocol::json));
+        send_tracked(message->encoded(protocol_));
     }
 }
 
@@ -458,7 +519,7 @@ void hub_connection::close(std::optional<std::string> error, bool allow_reconnec
     }
     state_ = state::closing;
     std::string bytes;
-    protocol::write_json_message(protocol::close_message{std::move(error), allow_reconnect}, bytes);
+    write(protocol::close_message{std::move(error), allow_reconnect}, bytes);
     connection_->close_after(make_shared_buffer(std::move(bytes)));
 }
 
@@ -475,9 +536,7 @@ void hub_connection::on_transport_resumed() {
     paused_ = false;
     // Sequence tells the client where our replay starts; then every unacked message again.
     const auto first = replay_.empty() ? sent_count_ + 1 : replay_.front().first;
-    std::string bytes;
-    protocol::write_json_message(protocol::sequence_message{first}, bytes);
-    send_bytes(std::move(bytes));
+    send_message(protocol::sequence_message{first});
     for (const auto& [id, buffer] : replay_) {
         connection_->send(buffer);
     }
@@ -503,9 +562,7 @@ void hub_connection::on_heartbeat(clock::time_point now) {
     if (stateful_ && latest_received_id_ > last_acked_id_) {
         // ASP.NET acks about once a second; the heartbeat runs at least that often.
         last_acked_id_ = latest_received_id_;
-        std::string bytes;
-        protocol::write_json_message(protocol::ack_message{latest_received_id_}, bytes);
-        send_bytes(std::move(bytes));
+        send_message(protocol::ack_message{latest_received_id_});
     }
     for (auto it = pending_results_.begin(); it != pending_results_.end();) {
         if (now >= it->second.deadline) {
@@ -526,7 +583,7 @@ void hub_connection::on_heartbeat(clock::time_point now) {
     if (connection_->transport() != transport::transport_kind::long_polling &&
         now - last_ping_sent_ >= options.keep_alive_interval) {
         last_ping_sent_ = now;
-        connection_->send(json_ping());
+        connection_->send(ping_bytes(protocol_));
     }
 }
 

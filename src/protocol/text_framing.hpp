@@ -28,6 +28,10 @@ public:
 
     // Bytes received but not yet returned as records.
     [[nodiscard]] std::size_t buffered() const noexcept;
+    // Those bytes themselves: after a MessagePack handshake they are the first binary frames.
+    [[nodiscard]] std::string_view unread() const noexcept {
+        return std::string_view(buffer_).substr(consumed_);
+    }
 
 private:
     std::string buffer_;

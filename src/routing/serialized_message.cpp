@@ -1,6 +1,7 @@
 #include "routing/serialized_message.hpp"
 
 #include "protocol/json_protocol.hpp"
+#include "protocol/messagepack_protocol.hpp"
 
 namespace switchboard::routing {
 
@@ -11,8 +12,11 @@ const shared_buffer& serialized_message::encoded(wire_protocol protocol) const {
     const auto index = static_cast<std::size_t>(protocol);
     std::call_once(once_[index], [&] {
         std::string bytes;
-        // MessagePack arrives with its protocol (issue 3); until then every client speaks JSON.
-        protocol::write_json_invocation(target_, arguments_, bytes);
+        if (protocol == wire_protocol::json) {
+            protocol::write_json_invocation(target_, arguments_, bytes);
+        } else {
+            protocol::write_messagepack_invocation(target_, arguments_, bytes);
+        }
         encoded_[index] = make_shared_buffer(std::move(bytes));
     });
     return encoded_[index];

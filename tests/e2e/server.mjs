@@ -10,7 +10,17 @@ import {
   HttpTransportType,
   LogLevel,
 } from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import WebSocket from 'ws';
+
+/** Every transport x protocol pair the official clients use (MessagePack never rides SSE). */
+export const VARIANTS = [
+  { name: 'WebSockets/JSON', transport: HttpTransportType.WebSockets, messagepack: false },
+  { name: 'ServerSentEvents/JSON', transport: HttpTransportType.ServerSentEvents, messagepack: false },
+  { name: 'LongPolling/JSON', transport: HttpTransportType.LongPolling, messagepack: false },
+  { name: 'WebSockets/MessagePack', transport: HttpTransportType.WebSockets, messagepack: true },
+  { name: 'LongPolling/MessagePack', transport: HttpTransportType.LongPolling, messagepack: true },
+];
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RS = '\u001e';
@@ -190,6 +200,7 @@ export async function waitFor(predicate, timeoutMs = 5_000, { interval = 10, mes
  *   reconnect                        true | number[] | IRetryPolicy → withAutomaticReconnect(...)
  *   serverTimeoutInMilliseconds, keepAliveIntervalInMilliseconds
  *   start                            false to only build (default true)
+ *   transport, messagepack           transport (default WebSockets) and hub protocol (default JSON)
  *   logLevel                         signalR LogLevel (default None; SIGNALR_LOG=debug|info|warn for more)
  *
  * Returns { connection, user, events, closes, reconnecting, reconnected, start(), stop() } where
@@ -203,14 +214,17 @@ export async function connect(baseUrl, user, options = {}) {
     keepAliveIntervalInMilliseconds,
     start = true,
     logLevel = logLevelFromEnv(),
+    transport = HttpTransportType.WebSockets,
+    messagepack = false,
   } = options;
 
   const url = new URL(hub, baseUrl);
   if (user !== undefined && user !== null) url.searchParams.set('user', user);
 
   let builder = new HubConnectionBuilder()
-    .withUrl(url.href, { transport: HttpTransportType.WebSockets, skipNegotiation: false })
+    .withUrl(url.href, { transport, skipNegotiation: false })
     .configureLogging(logLevel);
+  if (messagepack) builder = builder.withHubProtocol(new MessagePackHubProtocol());
   if (reconnect === true) builder = builder.withAutomaticReconnect();
   else if (reconnect) builder = builder.withAutomaticReconnect(reconnect);
   const connection = builder.build();
