@@ -61,7 +61,8 @@ http::response make_response(const http::exchange& ex, bhttp::status status,
 }
 
 std::string base64url(std::string_view text) {
-    std::string out = encode_base64(bytes(text.begin(), text.end()));
+    std::string out;
+    switchboard::protocol::append_base64(text, out);
     std::replace(out.begin(), out.end(), '+', '-');
     std::replace(out.begin(), out.end(), '/', '_');
     out.erase(out.find_last_not_of('=') + 1);

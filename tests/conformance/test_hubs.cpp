@@ -82,9 +82,10 @@ complex_object sample_complex_object() {
     complex_object out;
     out.string = "hello world";
     out.int_array = {1, 2, 3};
-    out.byte_array = {1, 2, 3};
+    out.byte_array.bytes = {1, 2, 3};
     out.guid = "00010203-0405-0607-0706-050403020100";
-    out.date_time = sys_days{year{2000} / January / 1};
+    out.date_time = switchboard::protocol::timestamp::from_time_point(
+        time_point_cast<nanoseconds>(sys_days{year{2000} / January / 1}));
     return out;
 }
 
