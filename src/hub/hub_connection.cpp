@@ -38,7 +38,6 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
       definition_(definition),
       connection_(std::move(connection)),
       reader_(server.options().max_message_size),
-      binary_reader_(server.options().max_message_size),
       opened_at_(clock::now()),
       last_received_(opened_at_),
       last_ping_sent_(opened_at_) {
@@ -63,37 +62,18 @@ void hub_connection::on_received(std::string_view bytes) {
                              "AddHubOptions.",
                          true);
     };
+    reader_.append(bytes);
     std::string_view record;
-    if (state_ == state::handshaking || protocol_ == routing::wire_protocol::json) {
-        reader_.append(bytes);
-        while (protocol_ == routing::wire_protocol::json &&
-               (state_ == state::handshaking || state_ == state::connected)) {
-            const auto status = reader_.next(record);
-            if (status == protocol::text_frame_reader::status::need_more) {
-                return;
-            }
-            if (status == protocol::text_frame_reader::status::too_large) {
-                return too_large();
-            }
-            on_record(record);
-        }
-        if (state_ != state::connected) {
+    while (state_ == state::handshaking || state_ == state::connected) {
+        switch (reader_.next(record)) {
+        case protocol::message_reader::status::need_more:
             return;
-        }
-        // The handshake chose MessagePack: what followed it are the first binary frames.
-        bytes = reader_.unread();
-    }
-    binary_reader_.append(bytes);
-    while (state_ == state::connected) {
-        switch (binary_reader_.next(record)) {
-        case protocol::binary_frame_reader::status::need_more:
-            return;
-        case protocol::binary_frame_reader::status::too_large:
+        case protocol::message_reader::status::too_large:
             return too_large();
-        case protocol::binary_frame_reader::status::invalid:
+        case protocol::message_reader::status::invalid:
             return close_with_error(
                 "FormatException: " + std::string(protocol::binary_prefix_too_large_error), true);
-        case protocol::binary_frame_reader::status::record:
+        case protocol::message_reader::status::record:
             on_record(record);
             break;
         }
@@ -152,9 +132,11 @@ void hub_connection::on_handshake(std::string_view record) {
                               std::to_string(request->version) + " of the '" + request->protocol +
                               "' protocol.");
     }
-    connection_->set_format(protocol_ == routing::wire_protocol::json
-                                ? transport::transfer_format::text
-                                : transport::transfer_format::binary);
+    const bool json = protocol_ == routing::wire_protocol::json;
+    connection_->set_format(json ? transport::transfer_format::text
+                                 : transport::transfer_format::binary);
+    reader_.start(json ? protocol::message_reader::framing::text
+                       : protocol::message_reader::framing::binary);
     // Stateful reconnect needs both the negotiate request and a version 2 handshake.
     stateful_ = connection_->stateful() && request->version >= 2;
     connection_->set_stateful(stateful_);
@@ -274,10 +256,10 @@ void hub_connection::dispatch(std::optional<std::string> invocation_id, std::str
                     (streaming ? "streaming" : "non-streaming") + " invocation.");
     }
     if (stream_ids.size() != signature.uploads) {
-        return fail(invocation_error(
-            method->name, make_error("Client sent " + std::to_string(stream_ids.size()) +
-                                     " stream(s), Hub method expects " +
-                                     std::to_string(signature.uploads) + ".")));
+        return fail(invocation_error(method->name,
+                                     make_error("Client sent " + std::to_string(stream_ids.size()) +
+                                                " stream(s), Hub method expects " +
+                                                std::to_string(signature.uploads) + ".")));
     }
     if (streaming && streams_.contains(*invocation_id)) {
         return fail("Invocation ID '" + *invocation_id + "' is already in use.");
@@ -315,8 +297,8 @@ void hub_connection::dispatch(std::optional<std::string> invocation_id, std::str
         }
         close_uploads(stream_ids);
         if (invocation_id) {
-            send_completion(protocol::completion_message::with_result(
-                *invocation_id, std::move(outcome.result)));
+            send_completion(protocol::completion_message::with_result(*invocation_id,
+                                                                      std::move(outcome.result)));
         }
         return;
     case invocation_outcome::status::binding_error: {
@@ -404,8 +386,7 @@ void hub_connection::send_stream_item(const std::string& invocation_id, boost::j
     send_tracked(make_shared_buffer(std::move(bytes)));
 }
 
-void hub_connection::end_stream(detail::server_stream_state& stream,
-                                std::optional<error> failure) {
+void hub_connection::end_stream(detail::server_stream_state& stream, std::optional<error> failure) {
     streams_.erase(stream.invocation_id);
     if (!active()) {
         return;

@@ -6,8 +6,7 @@
 #include "core/config.hpp"
 #include "hub/hub.hpp"
 #include "protocol/hub_message.hpp"
-#include "protocol/binary_framing.hpp"
-#include "protocol/text_framing.hpp"
+#include "protocol/message_reader.hpp"
 #include "routing/router.hpp"
 #include "transport/connection.hpp"
 
@@ -78,7 +77,7 @@ private:
     // Appends `message` in the connection's hub protocol.
     void write(const protocol::hub_message& message, std::string& out) const;
     void send_message(const protocol::hub_message& message);
-    // Handles one parsed-or-not record; false once the connection is closing.
+    // Handles one record: the handshake, or a message in the negotiated protocol.
     void on_record(std::string_view record);
     // Sends a message that stateful reconnect numbers and keeps until the client acks it.
     void send_tracked(shared_buffer bytes);
@@ -95,8 +94,7 @@ private:
     routing::hub_id hub_;
     const hub_definition& definition_;
     transport::connection_ptr connection_;
-    protocol::text_frame_reader reader_;          // the handshake, then JSON messages
-    protocol::binary_frame_reader binary_reader_;  // MessagePack messages
+    protocol::message_reader reader_;
     routing::wire_protocol protocol_ = routing::wire_protocol::json;
     std::string user_id_;
     clock::time_point opened_at_;
