@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubConnectionBuilder, HttpTransportType, LogLevel } from '@microsoft/signalr';
-import { clientFor, serverFor, unique, waitFor } from './server.mjs';
+import { RS, clientFor, rawSocket, serverFor, unique, waitFor } from './server.mjs';
 
 function statefulClient(t, baseUrl, user) {
   const connection = new HubConnectionBuilder()
@@ -70,4 +70,16 @@ test('without stateful reconnect a dropped socket closes the connection', async 
   client.connection.connection.transport._webSocket._socket.destroy();
   await waitFor(() => client.closes.length > 0);
   await waitFor(() => watcher.events.UserDisconnected.some(([user]) => user === client.user));
+});
+
+test('a Sequence beyond what the server received is a protocol error', async (t) => {
+  const server = await serverFor(t, ['--detailed-errors']);
+  const negotiated = await (await fetch(
+    `${server.url}/hubs/chat/negotiate?negotiateVersion=1&useStatefulReconnect=true`, { method: 'POST' })).json();
+  const socket = rawSocket(`${server.url.replace(/^http/, 'ws')}/hubs/chat?id=${negotiated.connectionToken}`);
+  t.after(() => socket.close());
+  assert.equal(await socket.handshake({ protocol: 'json', version: 2 }), '{}');
+  await socket.send(`{"type":9,"sequenceId":5}${RS}`);
+  const close = await socket.waitForMessage((m) => m.type === 7);
+  assert.match(close.error, /Sequence ID greater than amount of messages we've received\./);
 });
