@@ -73,23 +73,8 @@ void router::remove_connection(hub_id hub, const std::string& connection_id) {
     registry.connections.erase(it);
 }
 
-bool router::add_to_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                             const std::string& group) {
-    auto& registry = shards_[shard].hubs[hub];
-    const auto it = registry.connections.find(connection_id);
-    if (it == registry.connections.end()) {
-        return false;
-    }
-    auto& groups = it->second.groups;
-    if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
-        groups.push_back(group);
-        registry.groups[group].insert(it->second.target);
-    }
-    return true;
-}
-
-bool router::remove_from_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                                  const std::string& group) {
+bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
+                             const std::string& group, bool join) {
     auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);
     if (it == registry.connections.end()) {
@@ -97,7 +82,10 @@ bool router::remove_from_group_on(std::size_t shard, hub_id hub, const std::stri
     }
     auto& groups = it->second.groups;
     const auto g = std::find(groups.begin(), groups.end(), group);
-    if (g != groups.end()) {
+    if (join && g == groups.end()) {
+        groups.push_back(group);
+        registry.groups[group].insert(it->second.target);
+    } else if (!join && g != groups.end()) {
         groups.erase(g);
         const auto members = registry.groups.find(group);
         if (members != registry.groups.end()) {
@@ -110,25 +98,15 @@ bool router::remove_from_group_on(std::size_t shard, hub_id hub, const std::stri
     return true;
 }
 
-void router::add_to_group(hub_id hub, const std::string& connection_id, const std::string& group) {
+void router::change_group(hub_id hub, const std::string& connection_id, const std::string& group,
+                          bool join) {
     // The common case, a hub method adding its caller, completes before the method returns.
     const std::size_t current = pool_.current_shard();
-    if (current < shards_.size() && add_to_group_on(current, hub, connection_id, group)) {
+    if (current < shards_.size() && change_group_on(current, hub, connection_id, group, join)) {
         return;
     }
-    on_every_shard([this, hub, connection_id, group](std::size_t shard) {
-        add_to_group_on(shard, hub, connection_id, group);
-    });
-}
-
-void router::remove_from_group(hub_id hub, const std::string& connection_id,
-                               const std::string& group) {
-    const std::size_t current = pool_.current_shard();
-    if (current < shards_.size() && remove_from_group_on(current, hub, connection_id, group)) {
-        return;
-    }
-    on_every_shard([this, hub, connection_id, group](std::size_t shard) {
-        remove_from_group_on(shard, hub, connection_id, group);
+    on_every_shard([this, hub, connection_id, group, join](std::size_t shard) {
+        change_group_on(shard, hub, connection_id, group, join);
     });
 }
 

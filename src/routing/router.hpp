@@ -78,8 +78,13 @@ public:
     void remove_connection(hub_id hub, const std::string& connection_id);
 
     // Any connection of this instance, from any shard.
-    void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group);
-    void remove_from_group(hub_id hub, const std::string& connection_id, const std::string& group);
+    void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group) {
+        change_group(hub, connection_id, group, true);
+    }
+    void remove_from_group(hub_id hub, const std::string& connection_id,
+                           const std::string& group) {
+        change_group(hub, connection_id, group, false);
+    }
 
     // Invokes `message` on one connection of this instance and reports its result through
     // `on_result` on the calling shard ("Connection '<id>' does not exist." when none has it).
@@ -127,11 +132,11 @@ private:
     // Runs f(shard) on every shard: inline for the calling one, posted to the others.
     template <class F>
     void on_every_shard(F f);
-    // Both return false when the connection is not on `shard`.
-    bool add_to_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                         const std::string& group);
-    bool remove_from_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                              const std::string& group);
+    void change_group(hub_id hub, const std::string& connection_id, const std::string& group,
+                      bool join);
+    // Returns false when the connection is not on `shard`.
+    bool change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
+                         const std::string& group, bool join);
     void deliver_on(std::size_t shard, hub_id hub, const audience& to, const message_ptr& message);
 
     shard_pool& pool_;
