@@ -44,6 +44,13 @@ protected:
             pool_, connection_, long_polling_options{poll_timeout_, disconnect_timeout_});
         connection_->own_writer(transport_);
     }
+    // The connection owns its transport and the transport its connection until the connection
+    // ends (as every long-polling connection does, at the latest by disconnect timeout).
+    ~long_polling_test() override {
+        transport_->terminate();
+        pool_.context(0).restart();
+        pool_.context(0).poll();
+    }
 
     void run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 2s) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
