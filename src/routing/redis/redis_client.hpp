@@ -1,0 +1,89 @@
+// A Redis pub/sub client on one io_context: pipelined PUBLISH, reference-counted SUBSCRIBE,
+// reconnect with backoff. The transport under the Redis backplane.
+#pragma once
+
+#include "core/shared_buffer.hpp"
+#include "routing/redis/connection_string.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace switchboard::routing::redis {
+
+struct client_options {
+    connection_options connection;
+    // Bytes of encoded commands that may wait for the socket (or for Redis to come back).
+    // 16 MiB holds about a second of a busy instance's fan-out yet stays small next to the
+    // per-connection budgets; beyond it publishes are dropped and counted, never queued.
+    std::size_t max_queued_bytes = 16 * 1024 * 1024;
+    // Reconnect delays: quick first retry for a restart or failover, capped so a long outage
+    // costs one attempt per 5 s per connection rather than a busy loop.
+    std::chrono::milliseconds initial_backoff{100};
+    std::chrono::milliseconds max_backoff{5000};
+    // From starting to resolve until AUTH/SELECT answered; a blackholed host otherwise waits
+    // out the kernel's SYN retries (minutes).
+    std::chrono::milliseconds connect_timeout{5000};
+};
+
+struct client_statistics {
+    std::uint64_t published = 0;  // PUBLISH commands handed to the socket
+    std::uint64_t dropped = 0;    // publishes refused because the queue was full
+    std::uint64_t dropped_bytes = 0;
+    std::uint64_t received = 0;       // messages delivered to the message handler
+    std::uint64_t reconnects = 0;     // connection attempts after a failure
+    std::uint64_t error_replies = 0;  // "-ERR ..." replies to PUBLISH
+};
+
+// Two connections to one Redis: a publish connection and a subscribe connection (RESP2 puts a
+// subscribed connection in a mode where other commands are refused).
+// Threading: every member must be called on the io_context given at construction; the handlers
+// are invoked there too. No locks: the backplane posts to this shard.
+// Delivery: at most once. Publishes made while disconnected wait (bounded) and are sent, in
+// order, once both connections are back, so the client's own subscriptions are in place
+// first. Commands in flight when a connection breaks are lost.
+class redis_client {
+public:
+    using message_handler = std::function<void(std::string_view channel, shared_buffer payload)>;
+    using state_handler = std::function<void(bool connected)>;
+
+    redis_client(boost::asio::io_context& context, client_options options);
+    // Stops: closes the sockets; no handler is called afterwards.
+    ~redis_client();
+    redis_client(const redis_client&) = delete;
+    redis_client& operator=(const redis_client&) = delete;
+
+    // Set before start(). The channel passed to the message handler is the full Redis channel
+    // name (with the prefix), as given to subscribe().
+    void set_message_handler(message_handler handler);
+    void set_state_handler(state_handler handler);
+
+    // Connects both connections; failures are retried forever with backoff.
+    void start();
+    void stop();
+
+    // Queues PUBLISH channel payload; never blocks, never throws. Returns false when the
+    // payload was dropped because max_queued_bytes would be exceeded.
+    bool publish(std::string_view channel, shared_buffer payload);
+    // Reference-counted per channel: SUBSCRIBE on the first, UNSUBSCRIBE on the last.
+    void subscribe(const std::string& channel);
+    void unsubscribe(const std::string& channel);
+
+    // True when both connections are authenticated and every subscription was re-issued.
+    [[nodiscard]] bool connected() const noexcept;
+    [[nodiscard]] const client_statistics& statistics() const noexcept;
+    // Encoded publishes waiting (not yet handed to the socket); at most max_queued_bytes.
+    [[nodiscard]] std::size_t queued_bytes() const noexcept;
+
+private:
+    class impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace switchboard::routing::redis

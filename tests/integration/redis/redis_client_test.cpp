@@ -1,0 +1,224 @@
+// The Redis client against a real redis-server: pub/sub, pipelining, reference counts, AUTH,
+// and surviving a server restart.
+#include "routing/redis/redis_client.hpp"
+#include "redis_server.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace switchboard::routing::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::redis_server;
+
+struct received_message {
+    std::string channel;
+    std::string payload;
+};
+
+class RedisClientTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!redis_server::available()) {
+            GTEST_SKIP() << "redis-server not installed (scripts/install-deps --test)";
+        }
+    }
+
+    client_options options_for(const redis_server& server, std::string password = {},
+                               std::string user = {}) {
+        client_options options;
+        options.connection.host = "127.0.0.1";
+        options.connection.port = server.port();
+        options.connection.password = std::move(password);
+        options.connection.user = std::move(user);
+        return options;
+    }
+
+    // Runs the io_context until the condition holds or the deadline passes (no fixed sleeps).
+    bool run_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!condition()) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return false;
+            }
+            context_.run_one_for(10ms);
+            if (context_.stopped()) {
+                context_.restart();
+            }
+        }
+        return true;
+    }
+
+    // Runs for a fixed time: only to show that something does NOT happen.
+    void run_for(std::chrono::milliseconds duration) {
+        run_until([] { return false; }, duration);
+    }
+
+    static redis_client::message_handler collect(std::vector<received_message>& into) {
+        return [&into](std::string_view channel, shared_buffer payload) {
+            into.push_back({std::string(channel), *payload});
+        };
+    }
+
+    boost::asio::io_context context_;
+};
+
+TEST_F(RedisClientTest, PublishSubscribeRoundTripBetweenTwoClients) {
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    redis_client subscriber(context_, options_for(server));
+    redis_client publisher(context_, options_for(server));
+    std::vector<received_message> received;
+    subscriber.set_message_handler(collect(received));
+    subscriber.subscribe("chat");  // before start: part of the handshake, confirmed on connect
+    subscriber.start();
+    publisher.start();
+    ASSERT_TRUE(run_until([&] { return subscriber.connected() && publisher.connected(); }));
+
+    ASSERT_TRUE(publisher.publish("chat", make_shared_buffer("hello")));
+    ASSERT_TRUE(publisher.publish("other", make_shared_buffer("not subscribed")));
+    ASSERT_TRUE(publisher.publish("chat", make_shared_buffer(std::string("bin\0\r\nary", 9))));
+    ASSERT_TRUE(run_until([&] { return received.size() == 2; }));
+    EXPECT_EQ(received[0].channel, "chat");
+    EXPECT_EQ(received[0].payload, "hello");
+    EXPECT_EQ(received[1].payload, std::string("bin\0\r\nary", 9));
+    EXPECT_EQ(publisher.statistics().published, 3u);
+    EXPECT_EQ(subscriber.statistics().received, 2u);
+}
+
+TEST_F(RedisClientTest, ManyPipelinedPublishesArriveInOrder) {
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    redis_client subscriber(context_, options_for(server));
+    redis_client publisher(context_, options_for(server));
+    std::vector<received_message> received;
+    subscriber.set_message_handler(collect(received));
+    subscriber.subscribe("seq");
+    subscriber.start();
+    publisher.start();
+    ASSERT_TRUE(run_until([&] { return subscriber.connected() && publisher.connected(); }));
+
+    constexpr int count = 20000;
+    for (int i = 0; i < count; ++i) {
+        ASSERT_TRUE(publisher.publish("seq", make_shared_buffer(std::to_string(i))));
+    }
+    // All but the first wait behind the first write and leave together.
+    EXPECT_GT(publisher.queued_bytes(), 0u);
+    ASSERT_TRUE(run_until([&] { return received.size() == count; }, 30s));
+    for (int i = 0; i < count; ++i) {
+        ASSERT_EQ(received[i].payload, std::to_string(i));
+    }
+    EXPECT_EQ(publisher.statistics().dropped, 0u);
+}
+
+TEST_F(RedisClientTest, SubscriptionsAreReferenceCounted) {
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    redis_client client(context_, options_for(server));
+    std::vector<received_message> received;
+    client.set_message_handler(collect(received));
+    client.start();
+    ASSERT_TRUE(run_until([&] { return client.connected(); }));
+    auto subscribers = [&] { return server.integer_command({}, {"PUBSUB", "NUMSUB", "room"}); };
+
+    client.subscribe("room");
+    client.subscribe("room");
+    ASSERT_TRUE(run_until([&] { return subscribers() == 1; }));
+
+    client.unsubscribe("room");
+    client.publish("room", make_shared_buffer("still here"));
+    ASSERT_TRUE(run_until([&] { return received.size() == 1; }));
+    EXPECT_EQ(subscribers(), 1);
+
+    client.unsubscribe("room");
+    ASSERT_TRUE(run_until([&] { return subscribers() == 0; }));
+    client.unsubscribe("room");  // unmatched: ignored
+    client.publish("room", make_shared_buffer("gone"));
+    run_for(200ms);
+    EXPECT_EQ(received.size(), 1u);
+}
+
+TEST_F(RedisClientTest, AuthenticatesWithPasswordAndAclUser) {
+    redis_server server(
+        {"--requirepass", "s3cret", "--user", "app", "on", ">apppw", "~*", "&*", "+@all"});
+    ASSERT_TRUE(server.start());
+    redis_client legacy(context_, options_for(server, "s3cret"));
+    redis_client acl(context_, options_for(server, "apppw", "app"));
+    redis_client wrong(context_, options_for(server, "nope"));
+    std::vector<received_message> received;
+    acl.set_message_handler(collect(received));
+    acl.subscribe("secure");
+    legacy.start();
+    acl.start();
+    wrong.start();
+    ASSERT_TRUE(run_until([&] { return legacy.connected() && acl.connected(); }));
+
+    legacy.publish("secure", make_shared_buffer("authenticated"));
+    ASSERT_TRUE(run_until([&] { return received.size() == 1; }));
+    EXPECT_EQ(received[0].payload, "authenticated");
+    EXPECT_FALSE(wrong.connected());
+    EXPECT_GT(wrong.statistics().reconnects, 0u);
+}
+
+TEST_F(RedisClientTest, ReconnectsResubscribesAndSendsWhatWasBufferedWhileDown) {
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    auto options = options_for(server);
+    options.max_queued_bytes = 1024;  // small, to see the bound while down
+    redis_client client(context_, options);
+    std::vector<received_message> received;
+    std::vector<bool> states;
+    client.set_message_handler(collect(received));
+    client.set_state_handler([&](bool connected) { states.push_back(connected); });
+    client.subscribe("events");
+    client.start();
+    ASSERT_TRUE(run_until([&] { return client.connected(); }));
+    ASSERT_EQ(states, std::vector<bool>{true});
+
+    server.kill();
+    ASSERT_TRUE(run_until([&] { return !client.connected(); }));
+    EXPECT_EQ(states, (std::vector<bool>{true, false}));
+
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(
+            client.publish("events", make_shared_buffer("while down " + std::to_string(i))));
+    }
+    EXPECT_FALSE(client.publish("events", make_shared_buffer(std::string(2000, 'x'))));
+    EXPECT_EQ(client.statistics().dropped, 1u);
+    run_for(300ms);  // a few failed attempts against the closed port
+    EXPECT_FALSE(client.connected());
+    EXPECT_GT(client.queued_bytes(), 0u);
+
+    ASSERT_TRUE(server.start());  // same port
+    ASSERT_TRUE(run_until([&] { return client.connected(); }));
+    ASSERT_TRUE(run_until([&] { return received.size() == 3; }));
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(received[i].payload, "while down " + std::to_string(i));
+    }
+    EXPECT_EQ(client.queued_bytes(), 0u);
+    EXPECT_EQ(states, (std::vector<bool>{true, false, true}));
+
+    // And it is a normal connection again.
+    client.publish("events", make_shared_buffer("after"));
+    ASSERT_TRUE(run_until([&] { return received.size() == 4; }));
+    EXPECT_EQ(server.integer_command({}, {"PUBSUB", "NUMSUB", "events"}), 1);
+}
+
+TEST_F(RedisClientTest, StopsCleanlyWhileConnecting) {
+    redis_server server;  // never started: connection refused, retrying
+    redis_client client(context_, options_for(server));
+    client.start();
+    run_for(50ms);
+    client.stop();
+    EXPECT_FALSE(client.connected());
+    context_.run_for(50ms);
+}
+
+}  // namespace
+}  // namespace switchboard::routing::redis

@@ -1,0 +1,44 @@
+// Test fixture helper: a private redis-server process on a free port in a temp dir.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace switchboard::testing {
+
+// Never the system service: each instance has its own port, directory and lifetime, so tests
+// may kill and restart it.
+class redis_server {
+public:
+    // extra_arguments: e.g. {"--requirepass", "secret"}.
+    explicit redis_server(std::vector<std::string> extra_arguments = {});
+    ~redis_server();
+    redis_server(const redis_server&) = delete;
+    redis_server& operator=(const redis_server&) = delete;
+
+    // Starts on port() and returns once it answers PING (or NOAUTH); false after a deadline.
+    bool start();
+    // SIGKILL, as a crash: no goodbye on the clients' sockets beyond the kernel's reset.
+    void kill();
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+
+    // A command over a short-lived synchronous hiredis connection; the integer reply, or -1.
+    long long integer_command(const std::string& password, const std::vector<std::string>& argv);
+
+    static bool available();
+
+private:
+    bool wait_ready();
+
+    std::vector<std::string> extra_arguments_;
+    std::string directory_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
+};
+
+}  // namespace switchboard::testing
