@@ -17,6 +17,9 @@
 #include <utility>
 #include <vector>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 namespace switchboard::routing::redis {
 
 namespace asio = boost::asio;
@@ -109,8 +112,8 @@ public:
         // TODO(tls): wrap the socket in asio::ssl::stream (OpenSSL is already a dependency):
         // handshake after connect, SNI from the host, verify against the system store. The
         // hiredis reader is transport-agnostic, so only the link's socket type changes.
-        // TODO(health): a PING every few seconds on an idle publish link would notice a
-        // half-open connection (no RST after a network partition) before the next write.
+        // TODO(health): TCP keepalive (on_connect) finds dead peers; a periodic PING would
+        // also catch a Redis that accepts bytes but no longer answers.
         if (options_.connection.tls) {
             // Startup may throw (DESIGN.md, decision 7); silently connecting in clear text
             // to a server that expects TLS would be worse.
@@ -235,6 +238,16 @@ private:
         }
         // Small commands must not wait for Nagle: pipelining already batches.
         l.socket.set_option(tcp::no_delay(true), ec);
+        // A quiet subscribe link never writes, so a peer that vanished without a reset
+        // (partition, crashed host) would go unnoticed for good; TCP keepalive probes after
+        // 10 s idle, every 5 s, 3 times: the link fails within ~25 s, like Redis's own
+        // tcp-keepalive default (300 s) but tuned for a bus that must fail over quickly.
+        l.socket.set_option(asio::socket_base::keep_alive(true), ec);
+        l.socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>(10),
+                            ec);
+        l.socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>(5),
+                            ec);
+        l.socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>(3), ec);
         l.reader.reset(redisReaderCreate());
         l.state = link_state::handshaking;
 

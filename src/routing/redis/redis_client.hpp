@@ -53,19 +53,23 @@ public:
     using message_handler = std::function<void(std::string_view channel, shared_buffer payload)>;
     using state_handler = std::function<void(bool connected)>;
 
+    // Throws std::invalid_argument for options it cannot honour (TLS for now, no host):
+    // configuration errors surface at startup, not on the data path.
     redis_client(boost::asio::io_context& context, client_options options);
     // Stops: closes the sockets; no handler is called afterwards.
     ~redis_client();
     redis_client(const redis_client&) = delete;
     redis_client& operator=(const redis_client&) = delete;
 
-    // Set before start(). The channel passed to the message handler is the full Redis channel
-    // name (with the prefix), as given to subscribe().
+    // Set before start(). Channels are full Redis channel names: the client does not apply
+    // connection.channel_prefix, the backplane's channel naming does, so the handler sees
+    // the same string that was given to subscribe().
     void set_message_handler(message_handler handler);
     void set_state_handler(state_handler handler);
 
     // Connects both connections; failures are retried forever with backoff.
     void start();
+    // Closes both connections and drops queued publishes; no handler runs afterwards.
     void stop();
 
     // Queues PUBLISH channel payload; never blocks, never throws. Returns false when the
@@ -75,7 +79,7 @@ public:
     void subscribe(const std::string& channel);
     void unsubscribe(const std::string& channel);
 
-    // True when both connections are authenticated and every subscription was re-issued.
+    // True when both connections are authenticated and every subscription is confirmed.
     [[nodiscard]] bool connected() const noexcept;
     [[nodiscard]] const client_statistics& statistics() const noexcept;
     // Encoded publishes waiting (not yet handed to the socket); at most max_queued_bytes.
