@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubConnectionState } from '@microsoft/signalr';
-import { RS, clientFor, rawSocket, sleep, startServer, unique, waitFor, waitForEvent } from './server.mjs';
+import { RS, clientFor, rawSocket, startServer, unique, waitFor, waitForEvent } from './server.mjs';
 
 describe('keep-alive with --keep-alive-interval 100ms --client-timeout 500ms', () => {
   let server;
@@ -16,9 +16,10 @@ describe('keep-alive with --keep-alive-interval 100ms --client-timeout 500ms', (
       serverTimeoutInMilliseconds: 600,
       keepAliveIntervalInMilliseconds: 100,
     });
-    // Idling is the scenario itself (not waiting for a condition): without server pings the client would
-    // time out after 600 ms, without client pings the server would drop it after 500 ms.
-    await sleep(2_000);
+    // Idling is the scenario itself: without server pings the client would time out after 600 ms,
+    // without client pings the server would drop it after 500 ms. The poll ends early if it closes.
+    const idleSince = Date.now();
+    await waitFor(() => client.closes.length > 0 || Date.now() - idleSince >= 2_000, 3_000);
     assert.deepEqual(client.closes, [], `the connection closed: ${client.closes[0]?.message}`);
     assert.equal(client.connection.state, HubConnectionState.Connected);
     const text = unique('still alive');
