@@ -104,9 +104,9 @@ int main(int argc, char** argv) {
                      "Bytes queued for a client before it is dropped as a slow consumer")
         ->envname("SWITCHBOARD_SEND_QUEUE_LIMIT")
         ->capture_default_str();
-    serve->add_option("--stateful-reconnect-buffer-size",
-                      options.hub.stateful_reconnect_buffer_size,
-                      "Unacknowledged bytes kept per connection for stateful reconnect")
+    serve
+        ->add_option("--stateful-reconnect-buffer-size", options.hub.stateful_reconnect_buffer_size,
+                     "Unacknowledged bytes kept per connection for stateful reconnect")
         ->envname("SWITCHBOARD_STATEFUL_RECONNECT_BUFFER_SIZE")
         ->capture_default_str();
     serve->add_option("--max-header-size", options.max_header_size, "Largest HTTP header, bytes")

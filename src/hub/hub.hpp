@@ -43,7 +43,7 @@ struct invocation_outcome {
 
 // The per-invocation objects a method may take besides its JSON arguments.
 struct invocation_resources {
-    std::shared_ptr<detail::server_stream_state> stream;        // streaming methods
+    std::shared_ptr<detail::server_stream_state> stream;         // streaming methods
     std::vector<std::shared_ptr<detail::upload_state>> uploads;  // one per streamIds entry
     std::shared_ptr<detail::reply_state> reply;                  // methods taking reply<T>
 };
@@ -78,8 +78,8 @@ struct kind_of : std::integral_constant<parameter_kind, parameter_kind::json> {}
 template <>
 struct kind_of<stream_writer> : std::integral_constant<parameter_kind, parameter_kind::stream> {};
 template <class T>
-struct kind_of<upload_stream<T>>
-    : std::integral_constant<parameter_kind, parameter_kind::upload> {};
+struct kind_of<upload_stream<T>> : std::integral_constant<parameter_kind, parameter_kind::upload> {
+};
 template <class T>
 struct kind_of<reply<T>> : std::integral_constant<parameter_kind, parameter_kind::reply> {};
 
@@ -187,14 +187,16 @@ std::pair<method_signature, method_invoker> make_invoker(F f) {
                                  hub_context& context, const boost::json::array& in,
                                  invocation_resources& resources) -> invocation_outcome {
         if (in.size() != signature.arity) {
-            return {invocation_outcome::status::binding_error, {},
+            return {invocation_outcome::status::binding_error,
+                    {},
                     make_error("Invocation provides " + std::to_string(in.size()) +
                                " argument(s) but target expects " +
                                std::to_string(signature.arity) + ".")};
         }
         arguments bound{};
         if (!bind_parameters(in, resources, bound, std::make_index_sequence<count>{})) {
-            return {invocation_outcome::status::binding_error, {},
+            return {invocation_outcome::status::binding_error,
+                    {},
                     make_error("Error binding arguments. Make sure that the types of the "
                                "provided values match the types of the hub method being "
                                "invoked.")};

@@ -115,7 +115,9 @@ class hub_context : public hub_clients {
 public:
     hub_context(routing::router& router, routing::hub_id hub, const std::string& connection_id,
                 const std::string& user_id, const transport::connection& connection)
-        : hub_clients(router, hub, connection_id), user_id_(user_id), connection_(connection),
+        : hub_clients(router, hub, connection_id),
+          user_id_(user_id),
+          connection_(connection),
           executor_(router.executor(connection.shard())) {}
 
     // Empty for anonymous connections.

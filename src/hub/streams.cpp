@@ -6,7 +6,9 @@ namespace switchboard::hub {
 
 namespace detail {
 
-server_stream_state::~server_stream_state() { finish(std::nullopt); }
+server_stream_state::~server_stream_state() {
+    finish(std::nullopt);
+}
 
 void server_stream_state::finish(std::optional<error> failure) {
     if (finished) {

@@ -137,15 +137,10 @@ public:
     explicit reply(std::shared_ptr<detail::reply_state> state = {}) : state_(std::move(state)) {}
 
     template <class U = T>
-        requires(!std::is_void_v<U>)
-    void ok(U value) {
+    requires(!std::is_void_v<U>) void ok(U value) {
         state_->finish(std::nullopt, boost::json::value_from(std::move(value)));
     }
-    void ok()
-        requires std::is_void_v<T>
-    {
-        state_->finish(std::nullopt, nullptr);
-    }
+    void ok() requires std::is_void_v<T> { state_->finish(std::nullopt, nullptr); }
     void fail(error failure) { state_->finish(std::move(failure), nullptr); }
 
 private:

@@ -1,4 +1,5 @@
-// Hub protocol messages: the in-memory form of every SignalR hub message, independent of its encoding.
+// Hub protocol messages: the in-memory form of every SignalR hub message, independent of its
+// encoding.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -104,9 +105,8 @@ struct unknown_message {
     std::int64_t type = 0;
 };
 
-using hub_message =
-    std::variant<invocation_message, stream_invocation_message, stream_item_message,
-                 completion_message, cancel_invocation_message, ping_message, close_message,
-                 ack_message, sequence_message, unknown_message>;
+using hub_message = std::variant<invocation_message, stream_invocation_message, stream_item_message,
+                                 completion_message, cancel_invocation_message, ping_message,
+                                 close_message, ack_message, sequence_message, unknown_message>;
 
 }  // namespace switchboard::protocol

@@ -152,7 +152,9 @@ expected<void> read_fields(json::object& object, message_fields& fields) {
     return {};
 }
 
-bool empty(const json::string* text) { return text == nullptr || text->empty(); }
+bool empty(const json::string* text) {
+    return text == nullptr || text->empty();
+}
 
 message_headers take_headers(json::object* headers) {
     message_headers result;
@@ -415,7 +417,9 @@ void append_body(const sequence_message& m, std::string& out) {
     append_sequence_id(m.sequence_id, out);
 }
 
-void append_body(const unknown_message& m, std::string& out) { append_type(m.type, out); }
+void append_body(const unknown_message& m, std::string& out) {
+    append_type(m.type, out);
+}
 
 }  // namespace
 

@@ -43,6 +43,8 @@ text_frame_reader::status text_frame_reader::next(std::string_view& record) {
     return pending > max_message_size_ ? status::too_large : status::need_more;
 }
 
-std::size_t text_frame_reader::buffered() const noexcept { return buffer_.size() - consumed_; }
+std::size_t text_frame_reader::buffered() const noexcept {
+    return buffer_.size() - consumed_;
+}
 
 }  // namespace switchboard::protocol

@@ -1,4 +1,5 @@
-// Record-separator framing of the JSON hub protocol and the handshake: one byte stream in, whole records out.
+// Record-separator framing of the JSON hub protocol and the handshake: one byte stream in, whole
+// records out.
 #pragma once
 
 #include <cstddef>

@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 
-
 namespace switchboard::routing {
 
 void memory_bus::publish(const memory_backplane* from, const std::string& channel,

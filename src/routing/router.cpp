@@ -180,9 +180,8 @@ void router::invoke_connection(hub_id hub, const std::string& connection_id, mes
         if (origin >= shards_.size()) {
             return on_result(std::move(r));
         }
-        boost::asio::post(pool_.context(origin), [on_result, r = std::move(r)]() mutable {
-            on_result(std::move(r));
-        });
+        boost::asio::post(pool_.context(origin),
+                          [on_result, r = std::move(r)]() mutable { on_result(std::move(r)); });
     };
     struct search {
         std::atomic<std::size_t> remaining;

@@ -81,8 +81,7 @@ public:
     void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group) {
         change_group(hub, connection_id, group, true);
     }
-    void remove_from_group(hub_id hub, const std::string& connection_id,
-                           const std::string& group) {
+    void remove_from_group(hub_id hub, const std::string& connection_id, const std::string& group) {
         change_group(hub, connection_id, group, false);
     }
 

@@ -115,9 +115,10 @@ routing::hub_id instance::add_hub(const std::string& path,
                                   transport::endpoint_options settings) {
     auto& p = *parts_;
     const auto id = p.hubs.add_hub(std::move(definition));
-    p.add_endpoint(path, std::move(settings), [&p, id](const transport::connection_ptr& connection) {
-        return p.hubs.create_connection(id, connection);
-    });
+    p.add_endpoint(path, std::move(settings),
+                   [&p, id](const transport::connection_ptr& connection) {
+                       return p.hubs.create_connection(id, connection);
+                   });
     return id;
 }
 
@@ -140,9 +141,15 @@ void instance::add_route(const std::string& prefix, http::prefix_handler handler
     parts_->http.add_prefix_handler(prefix, std::move(handler));
 }
 
-const server_options& instance::options() const { return parts_->options; }
-routing::router& instance::router() { return parts_->router; }
-hub::hub_server& instance::hubs() { return parts_->hubs; }
+const server_options& instance::options() const {
+    return parts_->options;
+}
+routing::router& instance::router() {
+    return parts_->router;
+}
+hub::hub_server& instance::hubs() {
+    return parts_->hubs;
+}
 
 asio::ip::tcp::endpoint instance::start() {
     auto& p = *parts_;

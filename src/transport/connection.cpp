@@ -49,8 +49,7 @@ const std::string* request_info::find_header(std::string_view name) const {
 }
 
 connection::connection(std::string id, std::string token, std::size_t shard,
-                       transport_kind transport, std::size_t send_queue_limit,
-                       request_info request)
+                       transport_kind transport, std::size_t send_queue_limit, request_info request)
     : id_(std::move(id)),
       token_(std::move(token)),
       shard_(shard),

@@ -4,8 +4,8 @@
 #include "transport/connection.hpp"
 
 #include <chrono>
-#include <memory>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>

@@ -58,8 +58,7 @@ http::response claim_failure(const http::request& req, connection_manager::claim
         return http::make_text_response(req, bhttp::status::bad_request,
                                         "Cannot change transports mid-connection");
     case connection_manager::claim_status::in_use:
-        return http::make_text_response(req, bhttp::status::conflict,
-                                        "Connection already in use");
+        return http::make_text_response(req, bhttp::status::conflict, "Connection already in use");
     default:
         return http::make_text_response(req, bhttp::status::not_found,
                                         "No Connection with that ID");
@@ -81,7 +80,7 @@ std::string make_negotiate_response(int negotiate_version, std::string_view conn
     // ASP.NET writes useStatefulReconnect first, and only when the client asked for it.
     std::string out = stateful_reconnect ? "{\"useStatefulReconnect\":true," : "{";
     out += "\"negotiateVersion\":" + std::to_string(negotiate_version) +
-        ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
+           ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
     if (negotiate_version > 0) {
         out += ",\"connectionToken\":" + boost::json::serialize(boost::json::string(token));
     }
@@ -152,8 +151,8 @@ void endpoint::handle(http::request& req, std::string_view subpath,
     }
     if (method != bhttp::verb::get && method != bhttp::verb::post &&
         method != bhttp::verb::delete_) {
-        return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,
-                                                    "Method Not Allowed"));
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::method_not_allowed, "Method Not Allowed"));
     }
     const auto token = find_param(parse_query(req.target()), "id");
     if (!token || token->empty()) {
@@ -190,9 +189,9 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
     const bool stateful = settings_.allow_stateful_reconnect && stateful_query &&
                           (*stateful_query == "true" || *stateful_query == "True");
     const auto issued = connections_.issue(version, stateful);
-    ex.respond(json_response(req, make_negotiate_response(version, issued.connection_id,
-                                                          issued.token, settings_.transports,
-                                                          stateful)));
+    ex.respond(
+        json_response(req, make_negotiate_response(version, issued.connection_id, issued.token,
+                                                   settings_.transports, stateful)));
 }
 
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
@@ -204,9 +203,8 @@ connection_ptr endpoint::create_connection(http::request& req, http::exchange& e
             info.headers.emplace_back(field.name_string(), field.value());
         }
     }
-    auto conn = std::make_shared<connection>(std::move(connection_id), std::move(token),
-                                             ex.shard(), kind, options_.send_queue_limit,
-                                             std::move(info));
+    auto conn = std::make_shared<connection>(std::move(connection_id), std::move(token), ex.shard(),
+                                             kind, options_.send_queue_limit, std::move(info));
     connections_.attach(conn->token(), conn);
     conn->set_stateful(stateful && kind == transport_kind::websockets);
     conn->set_on_ended([this, token = conn->token()] { connections_.remove(token); });
@@ -230,7 +228,8 @@ std::string_view not_supported_message(transport_kind kind) {
 void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex) {
     if (!enabled(transport_kind::websockets)) {
         return ex->respond(http::make_text_response(
-            req, bhttp::status::not_found, std::string(not_supported_message(transport_kind::websockets))));
+            req, bhttp::status::not_found,
+            std::string(not_supported_message(transport_kind::websockets))));
     }
     const auto token = find_param(parse_query(req.target()), "id");
     std::string connection_id;
@@ -292,7 +291,7 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
 }
 
 void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                       const std::string& token) {
+                          const std::string& token) {
     if (!enabled(transport_kind::server_sent_events)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
@@ -328,7 +327,7 @@ bool endpoint::resolve(http::request& req, http::exchange& ex, const std::string
 }
 
 void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                       const std::string& token) {
+                           const std::string& token) {
     if (!enabled(transport_kind::long_polling)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
@@ -347,8 +346,9 @@ void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::excha
             }
             // The connection ended between lookup and now: tell the client to stop polling.
             auto res = make_no_content(*ex);
-            boost::asio::post(shards_.context(ex->shard()),
-                              [ex, res = std::move(res)]() mutable { ex->respond(std::move(res)); });
+            boost::asio::post(shards_.context(ex->shard()), [ex, res = std::move(res)]() mutable {
+                ex->respond(std::move(res));
+            });
         });
     }
     auto claim = connections_.claim(token, transport_kind::long_polling);
@@ -363,40 +363,41 @@ void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::excha
 }
 
 void endpoint::handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                       const std::string& token) {
+                           const std::string& token) {
     connection_manager::located located;
     if (!resolve(req, *ex, token, located)) {
         return;
     }
     if (located.transport == transport_kind::websockets) {
-        return ex->respond(http::make_text_response(
-            req, bhttp::status::method_not_allowed,
-            "POST requests are not allowed for WebSocket connections."));
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::method_not_allowed,
+                                     "POST requests are not allowed for WebSocket connections."));
     }
     auto conn = located.target.lock();
     if (!conn) {
-        return ex->respond(http::make_text_response(req, bhttp::status::not_found,
-                                                     "No Connection with that ID"));
+        return ex->respond(
+            http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
     }
     // The body is moved to the connection's shard; the answer comes back to this one.
-    boost::asio::post(shards_.context(conn->shard()), [this, conn, ex, body = std::move(req.body())] {
-        const bool delivered = !conn->closing();
-        if (delivered) {
-            conn->deliver(body);
-        }
-        boost::asio::post(shards_.context(ex->shard()), [ex, delivered] {
-            http::response res{delivered ? bhttp::status::ok : bhttp::status::not_found,
-                               ex->version()};
-            res.set(bhttp::field::content_type, "text/plain");
-            res.keep_alive(ex->keep_alive());
-            res.prepare_payload();
-            ex->respond(std::move(res));
+    boost::asio::post(
+        shards_.context(conn->shard()), [this, conn, ex, body = std::move(req.body())] {
+            const bool delivered = !conn->closing();
+            if (delivered) {
+                conn->deliver(body);
+            }
+            boost::asio::post(shards_.context(ex->shard()), [ex, delivered] {
+                http::response res{delivered ? bhttp::status::ok : bhttp::status::not_found,
+                                   ex->version()};
+                res.set(bhttp::field::content_type, "text/plain");
+                res.keep_alive(ex->keep_alive());
+                res.prepare_payload();
+                ex->respond(std::move(res));
+            });
         });
-    });
 }
 
 void endpoint::handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                       const std::string& token) {
+                             const std::string& token) {
     connection_manager::located located;
     if (!resolve(req, *ex, token, located)) {
         return;

@@ -53,13 +53,13 @@ private:
     void handle_negotiate(http::request& req, http::exchange& ex);
     void handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex);
     void handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                   const std::string& token);
+                    const std::string& token);
     void handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                   const std::string& token);
+                     const std::string& token);
     void handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                   const std::string& token);
+                     const std::string& token);
     void handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                   const std::string& token);
+                       const std::string& token);
     connection_ptr create_connection(http::request& req, http::exchange& ex, transport_kind kind,
                                      std::string connection_id, std::string token,
                                      bool stateful = false);

@@ -33,7 +33,9 @@ void long_polling_transport::poll(std::shared_ptr<http::exchange> poll) {
     arm_timer(options_.poll_timeout);
 }
 
-void long_polling_transport::terminate() { end(); }
+void long_polling_transport::terminate() {
+    end();
+}
 
 void long_polling_transport::on_output_ready() {
     if (pending_) {
@@ -47,7 +49,9 @@ void long_polling_transport::on_close_requested() {
     }
 }
 
-void long_polling_transport::on_abort(std::uint16_t, std::string_view) { end(); }
+void long_polling_transport::on_abort(std::uint16_t, std::string_view) {
+    end();
+}
 
 void long_polling_transport::flush_to_pending() {
     std::vector<shared_buffer> output;

@@ -19,8 +19,8 @@ void append_sse_event(std::string_view payload, std::string& out) {
     std::size_t start = 0;
     while (true) {
         const auto newline = payload.find('\n', start);
-        auto line = payload.substr(start, newline == std::string_view::npos ? std::string_view::npos
-                                                                            : newline - start);
+        auto line = payload.substr(
+            start, newline == std::string_view::npos ? std::string_view::npos : newline - start);
         if (newline != std::string_view::npos && line.ends_with('\r')) {
             line.remove_suffix(1);
         }
@@ -38,7 +38,9 @@ void append_sse_event(std::string_view payload, std::string& out) {
 sse_session::sse_session(beast::tcp_stream stream, connection_ptr connection)
     : stream_(std::move(stream)), connection_(std::move(connection)) {}
 
-sse_session::~sse_session() { finish(); }
+sse_session::~sse_session() {
+    finish();
+}
 
 void sse_session::run(std::string response_head) {
     // The `:` comment reaches the client at once: some browsers fire `open` only on data.
@@ -71,7 +73,9 @@ void sse_session::on_output_ready() {
     }
 }
 
-void sse_session::on_close_requested() { on_output_ready(); }
+void sse_session::on_close_requested() {
+    on_output_ready();
+}
 
 void sse_session::on_abort(std::uint16_t, std::string_view) {
     // SSE has no close reason to carry: ending the response is all a client can see.
@@ -112,10 +116,9 @@ void sse_session::do_write() {
         write_buffers_.emplace_back(event_end.data(), event_end.size());
     }
     write_in_flight_ = true;
-    asio::async_write(stream_, write_buffers_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                          self->on_write(ec);
-                      });
+    asio::async_write(
+        stream_, write_buffers_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
 }
 
 void sse_session::on_write(beast::error_code ec) {

@@ -43,7 +43,7 @@ private:
     connection_ptr connection_;
     std::vector<shared_buffer> writing_;
     std::vector<boost::asio::const_buffer> write_buffers_;
-    std::string framed_;  // used when a payload holds a newline and must be re-framed
+    std::string framed_;              // used when a payload holds a newline and must be re-framed
     std::array<char, 64> discard_{};  // the client sends nothing on an SSE request
     bool started_ = false;
     bool write_in_flight_ = false;

@@ -16,7 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-
 bool same_name(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) {
         return false;

@@ -45,9 +45,9 @@ std::vector<std::string> frame(std::string_view input, std::size_t chunk, bool& 
 void check_record(std::string_view record) {
     std::string response;
     const auto handshake = parse_handshake_request(record);
-    write_handshake_response(handshake ? std::nullopt
-                                       : std::optional<std::string_view>(handshake.error_message()),
-                             response);
+    write_handshake_response(
+        handshake ? std::nullopt : std::optional<std::string_view>(handshake.error_message()),
+        response);
     if (response.find(record_separator) != response.size() - 1) {
         fail("handshake response holds a separator", response);
     }

@@ -44,8 +44,7 @@ protected:
     ~chat_hub_test() override { pool_.stop_and_join(); }
 
     void connect(const std::string& id, fake_client& client, const std::string& user = {}) {
-        ASSERT_TRUE(
-            run_on(pool_, 0, [&] { router_.add_connection(hub_id_, id, user, client); }));
+        ASSERT_TRUE(run_on(pool_, 0, [&] { router_.add_connection(hub_id_, id, user, client); }));
     }
 
     // Invokes `method` as connection `caller` (anonymous unless `user` is given).
@@ -55,8 +54,8 @@ protected:
         const bool ran = run_on(pool_, 0, [&] {
             const auto* entry = hub_->find_method(method);
             ASSERT_NE(entry, nullptr) << method;
-            transport::connection connection(caller, "token", 0, transport::transport_kind::websockets,
-                                             1024, request_);
+            transport::connection connection(caller, "token", 0,
+                                             transport::transport_kind::websockets, 1024, request_);
             hub_context context(router_, hub_id_, caller, user, connection);
             invocation_resources resources;
             outcome = entry->invoke(context, arguments, resources);
@@ -97,7 +96,8 @@ TEST_F(chat_hub_test, over_long_message_is_refused) {
     connect("a", a_);
     const auto outcome = invoke("a", "SendMessage", {"12345678901"});
     EXPECT_EQ(outcome.result_status, status::hub_error);
-    EXPECT_NE(outcome.failure.message.find("exceeds"), std::string::npos) << outcome.failure.message;
+    EXPECT_NE(outcome.failure.message.find("exceeds"), std::string::npos)
+        << outcome.failure.message;
     EXPECT_TRUE(a_.received.empty());
     EXPECT_EQ(invoke("a", "SendMessage", {"1234567890"}).result_status, status::ok);
 }

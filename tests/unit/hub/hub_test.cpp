@@ -50,8 +50,8 @@ protected:
             ADD_FAILURE() << "no method " << method;
             return {};
         }
-        transport::connection connection(connection_id_, "token", 0, transport::transport_kind::websockets,
-                                         1024, request_);
+        transport::connection connection(connection_id_, "token", 0,
+                                         transport::transport_kind::websockets, 1024, request_);
         hub_context context(router_, hub_id_, connection_id_, user_id_, connection);
         invocation_resources resources;
         return entry->invoke(context, arguments, resources);

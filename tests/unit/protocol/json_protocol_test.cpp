@@ -2,8 +2,8 @@
 #include "protocol/json_text.hpp"
 #include "protocol/text_framing.hpp"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include <cmath>
 #include <limits>
@@ -28,7 +28,9 @@ std::string write(const hub_message& message) {
     return out;
 }
 
-json::array arguments(std::string_view text) { return json::parse(text).as_array(); }
+json::array arguments(std::string_view text) {
+    return json::parse(text).as_array();
+}
 
 // Spec §15.2: the ASP.NET writer's output, which must also be our parser's input and our
 // writer's output, byte for byte.
@@ -37,7 +39,9 @@ struct round_trip_case {
     message_type type;
 };
 
-void PrintTo(const round_trip_case& c, std::ostream* os) { *os << c.framed; }
+void PrintTo(const round_trip_case& c, std::ostream* os) {
+    *os << c.framed;
+}
 
 // The variant alternative that holds each message type.
 std::size_t index_of(message_type type) {
@@ -79,10 +83,9 @@ TEST_P(json_round_trip, parses_and_writes_the_same_bytes) {
 INSTANTIATE_TEST_SUITE_P(
     aspnet_vectors, json_round_trip,
     ::testing::Values(
-        round_trip_case{
-            "{\"type\":1,\"invocationId\":\"123\",\"target\":\"Target\","
-            "\"arguments\":[1,\"Foo\"]}\x1e",
-            message_type::invocation},
+        round_trip_case{"{\"type\":1,\"invocationId\":\"123\",\"target\":\"Target\","
+                        "\"arguments\":[1,\"Foo\"]}\x1e",
+                        message_type::invocation},
         round_trip_case{"{\"type\":1,\"target\":\"Target\",\"arguments\":[true]}\x1e",
                         message_type::invocation},
         round_trip_case{"{\"type\":1,\"target\":\"Target\",\"arguments\":[null]}\x1e",
@@ -108,10 +111,9 @@ INSTANTIATE_TEST_SUITE_P(
                         "\"Still Works\",\"ValueWithNewLines\":\"Also\\nWorks\\r\\nFine\"},"
                         "\"invocationId\":\"123\",\"error\":\"Whoops!\"}\x1e",
                         message_type::completion},
-        round_trip_case{
-            "{\"type\":4,\"invocationId\":\"123\",\"target\":\"Target\","
-            "\"arguments\":[1,\"Foo\"]}\x1e",
-            message_type::stream_invocation},
+        round_trip_case{"{\"type\":4,\"invocationId\":\"123\",\"target\":\"Target\","
+                        "\"arguments\":[1,\"Foo\"]}\x1e",
+                        message_type::stream_invocation},
         round_trip_case{"{\"type\":4,\"invocationId\":\"123\",\"target\":\"Target\",\"arguments\":"
                         "[],\"streamIds\":[\"__test_id__\"]}\x1e",
                         message_type::stream_invocation},
@@ -136,9 +138,9 @@ INSTANTIATE_TEST_SUITE_P(
                         message_type::invocation}));
 
 TEST(json_protocol, invocation_fields) {
-    auto message = parse_ok(
-        R"({"type":1,"invocationId":"123","target":"Target","arguments":[1,"Foo"],)"
-        R"("streamIds":["a","b"]})");
+    auto message =
+        parse_ok(R"({"type":1,"invocationId":"123","target":"Target","arguments":[1,"Foo"],)"
+                 R"("streamIds":["a","b"]})");
     const auto& m = std::get<invocation_message>(message);
     EXPECT_EQ(m.invocation_id, "123");
     EXPECT_EQ(m.target, "Target");
@@ -192,8 +194,7 @@ TEST(json_protocol, headers_keep_order_and_decode_escapes) {
 }
 
 TEST(json_protocol, duplicate_header_keeps_first_position_and_last_value) {
-    auto message =
-        parse_ok(R"({"type":5,"invocationId":"1","headers":{"a":"1","b":"2","a":"3"}})");
+    auto message = parse_ok(R"({"type":5,"invocationId":"1","headers":{"a":"1","b":"2","a":"3"}})");
     const message_headers expected = {{"a", "3"}, {"b", "2"}};
     EXPECT_EQ(std::get<cancel_invocation_message>(message).headers, expected);
 }
@@ -233,9 +234,8 @@ TEST(json_protocol, out_of_order_properties) {
         EXPECT_FALSE(m.invocation_id);
     }
     {
-        auto message =
-            parse_ok(R"({ "type":4, "arguments": [1,2], "target": "Method", )"
-                     R"("invocationId": "3" })");
+        auto message = parse_ok(R"({ "type":4, "arguments": [1,2], "target": "Method", )"
+                                R"("invocationId": "3" })");
         const auto& m = std::get<stream_invocation_message>(message);
         EXPECT_EQ(m.invocation_id, "3");
         EXPECT_EQ(m.target, "Method");
@@ -280,9 +280,8 @@ TEST(json_protocol, js_client_messages) {
         EXPECT_FALSE(std::get<invocation_message>(message).invocation_id);
     }
     {
-        auto message = parse_ok(
-            R"({"target":"StreamingConcat","arguments":[],"invocationId":"1",)"
-            R"("streamIds":["2"],"type":1})");
+        auto message = parse_ok(R"({"target":"StreamingConcat","arguments":[],"invocationId":"1",)"
+                                R"("streamIds":["2"],"type":1})");
         const auto& m = std::get<invocation_message>(message);
         EXPECT_EQ(m.stream_ids, std::vector<std::string>{"2"});
         EXPECT_TRUE(m.arguments.empty());
@@ -317,8 +316,8 @@ TEST(json_protocol, js_client_messages) {
         EXPECT_TRUE(m.result->is_null());
     }
     {
-        auto message = parse_ok(
-            R"({"error":"Client didn't provide a result.","invocationId":"s1","type":3})");
+        auto message =
+            parse_ok(R"({"error":"Client didn't provide a result.","invocationId":"s1","type":3})");
         EXPECT_EQ(std::get<completion_message>(message).error, "Client didn't provide a result.");
     }
     {
@@ -328,8 +327,7 @@ TEST(json_protocol, js_client_messages) {
     EXPECT_TRUE(std::holds_alternative<close_message>(parse_ok(R"({"type":7})")));
     EXPECT_TRUE(std::holds_alternative<ping_message>(parse_ok(R"({"type":6})")));
     EXPECT_EQ(std::get<ack_message>(parse_ok(R"({"type":8,"sequenceId":1})")).sequence_id, 1);
-    EXPECT_EQ(std::get<sequence_message>(parse_ok(R"({"type":9,"sequenceId":1})")).sequence_id,
-              1);
+    EXPECT_EQ(std::get<sequence_message>(parse_ok(R"({"type":9,"sequenceId":1})")).sequence_id, 1);
 }
 
 TEST(json_protocol, close_fields) {
@@ -560,8 +558,9 @@ TEST(json_protocol, write_json_invocation_matches_write_json_message) {
     m.target = "Send";
     m.arguments = args;
     EXPECT_EQ(fast, "prefix" + write(m));
-    EXPECT_EQ(fast, "prefix{\"type\":1,\"target\":\"Send\",\"arguments\":[1,\"two\","
-                    "{\"three\":[3.5,null,true]}]}\x1e");
+    EXPECT_EQ(fast,
+              "prefix{\"type\":1,\"target\":\"Send\",\"arguments\":[1,\"two\","
+              "{\"three\":[3.5,null,true]}]}\x1e");
 
     std::string sized;
     write_json_invocation("Target", arguments("[1]"), sized);
@@ -592,8 +591,9 @@ TEST(json_protocol, numbers_are_written_compactly) {
     args.emplace_back(std::numeric_limits<std::uint64_t>::max());
     std::string out;
     write_json_invocation("N", args, out);
-    EXPECT_EQ(out, "{\"type\":1,\"target\":\"N\",\"arguments\":[0.1,-2.5,1e+21,100,"
-                   "-9223372036854775808,18446744073709551615]}\x1e");
+    EXPECT_EQ(out,
+              "{\"type\":1,\"target\":\"N\",\"arguments\":[0.1,-2.5,1e+21,100,"
+              "-9223372036854775808,18446744073709551615]}\x1e");
 }
 
 TEST(json_protocol, non_finite_numbers_are_written_as_null) {
@@ -616,9 +616,10 @@ TEST(json_protocol, overflowing_number_round_trips_as_valid_json) {
 
 TEST(json_protocol, doubles_are_read_exactly) {
     // Boost 1.81's own parser reads these one unit in the last place off.
-    const char* numbers[] = {"-0.00021945823717141278", "-102167.84850444621",
+    const char* numbers[] = {"-0.00021945823717141278",  "-102167.84850444621",
                              "-1.9934908051011654e+189", "2.1542687414875476e-293",
-                             "0.30000000000000004", "5e-324", "1.7976931348623157e+308"};
+                             "0.30000000000000004",      "5e-324",
+                             "1.7976931348623157e+308"};
     for (const char* number : numbers) {
         SCOPED_TRACE(number);
         const std::string record =
@@ -674,13 +675,27 @@ TEST(json_text, every_byte_at_every_offset_is_escaped_as_needed) {
             const auto c = static_cast<unsigned char>(ch);
             static constexpr char hex[] = "0123456789ABCDEF";
             switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     out += "\\u00";

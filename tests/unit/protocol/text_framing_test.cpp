@@ -164,7 +164,9 @@ TEST(text_frame_reader, limit_applies_per_record_not_to_the_whole_buffer) {
 
 TEST(text_frame_reader, oversized_record_after_good_ones_is_reported_after_them) {
     text_frame_reader reader(4);
-    reader.append("ab\x1e" "abcdef\x1e");
+    reader.append(
+        "ab\x1e"
+        "abcdef\x1e");
     std::string_view record;
     ASSERT_EQ(reader.next(record), status::record);
     EXPECT_EQ(record, "ab");
@@ -173,7 +175,9 @@ TEST(text_frame_reader, oversized_record_after_good_ones_is_reported_after_them)
 
 TEST(text_frame_reader, buffered_counts_unreturned_bytes) {
     text_frame_reader reader(32);
-    reader.append("ab\x1e" "cd");
+    reader.append(
+        "ab\x1e"
+        "cd");
     EXPECT_EQ(reader.buffered(), 5u);
     std::string_view record;
     ASSERT_EQ(reader.next(record), status::record);

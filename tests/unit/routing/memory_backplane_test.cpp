@@ -1,7 +1,7 @@
 #include "routing/memory_backplane.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 
 #include <memory>
 #include <string>

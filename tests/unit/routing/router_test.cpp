@@ -59,8 +59,7 @@ protected:
         ASSERT_TRUE(drain(pool_));
     }
     void leave(std::size_t from_shard, const std::string& id, const std::string& group) {
-        ASSERT_TRUE(
-            run_on(pool_, from_shard, [&] { router_.remove_from_group(hub_, id, group); }));
+        ASSERT_TRUE(run_on(pool_, from_shard, [&] { router_.remove_from_group(hub_, id, group); }));
         ASSERT_TRUE(drain(pool_));
     }
     // Sends from shard 0 and waits until every shard delivered.
@@ -232,10 +231,9 @@ TEST_F(router_test, invoke_connection_reaches_the_connection_on_another_shard) {
     connect(1, "b", b_);
     std::promise<expected<boost::json::value>> answer;
     ASSERT_TRUE(run_on(pool_, 0, [&] {
-        router_.invoke_connection(hub_, "b", make_message("Result", {1, 2}),
-                                  std::chrono::seconds(1), [&](expected<boost::json::value> r) {
-                                      answer.set_value(std::move(r));
-                                  });
+        router_.invoke_connection(
+            hub_, "b", make_message("Result", {1, 2}), std::chrono::seconds(1),
+            [&](expected<boost::json::value> r) { answer.set_value(std::move(r)); });
     }));
     auto future = answer.get_future();
     ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
@@ -247,10 +245,9 @@ TEST_F(router_test, invoke_connection_reaches_the_connection_on_another_shard) {
 TEST_F(router_test, invoke_connection_reports_an_unknown_connection) {
     std::promise<expected<boost::json::value>> answer;
     ASSERT_TRUE(run_on(pool_, 0, [&] {
-        router_.invoke_connection(hub_, "nobody", make_message("Result", {}),
-                                  std::chrono::seconds(1), [&](expected<boost::json::value> r) {
-                                      answer.set_value(std::move(r));
-                                  });
+        router_.invoke_connection(
+            hub_, "nobody", make_message("Result", {}), std::chrono::seconds(1),
+            [&](expected<boost::json::value> r) { answer.set_value(std::move(r)); });
     }));
     auto future = answer.get_future();
     ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);

@@ -15,8 +15,8 @@ using status = connection_manager::claim_status;
 
 bool is_url_safe_id(const std::string& s) {
     return s.size() == 22 && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '-' || c == '_';
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_';
            });
 }
 

@@ -36,7 +36,9 @@ public:
     int closed = 0;
 };
 
-shared_buffer bytes(std::size_t size) { return make_shared_buffer(std::string(size, 'x')); }
+shared_buffer bytes(std::size_t size) {
+    return make_shared_buffer(std::string(size, 'x'));
+}
 
 class connection_test : public ::testing::Test {
 protected:

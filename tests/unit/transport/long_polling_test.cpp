@@ -146,11 +146,11 @@ TEST_F(long_polling_test, an_application_close_is_flushed_then_answered_with_204
 TEST(long_polling, a_client_that_stops_polling_is_disconnected) {
     shard_pool pool{1};
     auto application = std::make_shared<recording_application>();
-    auto conn = std::make_shared<connection>("id", "token", 0, transport_kind::long_polling,
-                                             1024, request_info{});
+    auto conn = std::make_shared<connection>("id", "token", 0, transport_kind::long_polling, 1024,
+                                             request_info{});
     conn->set_application(application);
-    auto transport = std::make_shared<long_polling_transport>(
-        pool, conn, long_polling_options{1s, 50ms});
+    auto transport =
+        std::make_shared<long_polling_transport>(pool, conn, long_polling_options{1s, 50ms});
     conn->own_writer(transport);
     transport->start(std::make_shared<fake_poll>());
     transport.reset();

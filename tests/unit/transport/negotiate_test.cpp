@@ -1,8 +1,8 @@
 // The negotiate response body (spec §2.3): member names, order and values.
 #include "transport/endpoint.hpp"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include <string>
 #include <vector>
@@ -34,9 +34,8 @@ void expect_all_transports(const boost::json::object& response) {
 }
 
 TEST(negotiate_response, lists_only_the_enabled_transports) {
-    const auto body = make_negotiate_response(1, "id", "token",
-                                              server_sent_events_transport |
-                                                  long_polling_transport_bit);
+    const auto body = make_negotiate_response(
+        1, "id", "token", server_sent_events_transport | long_polling_transport_bit);
     const auto response = boost::json::parse(body);
     const auto& transports = response.at("availableTransports").as_array();
     ASSERT_EQ(transports.size(), 2u);
@@ -48,8 +47,7 @@ TEST(negotiate_response, version_1_carries_id_and_token_in_writer_order) {
     const auto body = make_negotiate_response(1, "conn-id", "conn-token");
     const auto response = boost::json::parse(body).as_object();
     EXPECT_EQ(keys(response), (std::vector<std::string>{"negotiateVersion", "connectionId",
-                                                        "connectionToken",
-                                                        "availableTransports"}));
+                                                        "connectionToken", "availableTransports"}));
     EXPECT_EQ(response.at("negotiateVersion"), 1);
     EXPECT_EQ(response.at("connectionId"), "conn-id");
     EXPECT_EQ(response.at("connectionToken"), "conn-token");

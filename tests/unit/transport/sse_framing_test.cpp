@@ -22,15 +22,16 @@ TEST(sse_framing, two_messages_sent_together_form_one_event) {
 }
 
 TEST(sse_framing, newlines_split_the_payload_into_data_lines_and_drop_a_preceding_cr) {
-    EXPECT_EQ(event("Hello\nWorld\r\nAgain"),
-              "data: Hello\r\ndata: World\r\ndata: Again\r\n\r\n");
+    EXPECT_EQ(event("Hello\nWorld\r\nAgain"), "data: Hello\r\ndata: World\r\ndata: Again\r\n\r\n");
 }
 
 TEST(sse_framing, a_trailing_newline_ends_with_an_empty_data_line) {
     EXPECT_EQ(event("line\n"), "data: line\r\ndata: \r\n\r\n");
 }
 
-TEST(sse_framing, an_empty_payload_is_an_empty_data_line) { EXPECT_EQ(event(""), "data: \r\n\r\n"); }
+TEST(sse_framing, an_empty_payload_is_an_empty_data_line) {
+    EXPECT_EQ(event(""), "data: \r\n\r\n");
+}
 
 }  // namespace
 }  // namespace switchboard::transport
