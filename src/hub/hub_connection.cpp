@@ -504,6 +504,10 @@ void hub_connection::close(std::optional<std::string> error, bool allow_reconnec
     connection_->close_after(make_shared_buffer(std::move(bytes)));
 }
 
+void hub_connection::terminate() {
+    connection_->terminate();
+}
+
 void hub_connection::close_for_shutdown() {
     close(std::nullopt, true);
 }
@@ -570,7 +574,7 @@ void hub_connection::on_heartbeat(clock::time_point now) {
 
 void hub_connection::on_transport_closed() {
     state_ = state::closed;
-    server_.forget(this);
+    server_.forget(this, connection_->shard());
     for (auto& [id, pending] : std::exchange(pending_results_, {})) {
         pending.on_result(make_error("Connection '" + connection_->id() + "' disconnected."));
     }
@@ -588,7 +592,7 @@ void hub_connection::on_transport_closed() {
     if (!registered_) {
         return;
     }
-    server_.router().remove_connection(hub_, connection_->id());
+    server_.router().remove_connection(hub_, connection_->id(), connection_->shard());
     hub_context context(server_.router(), hub_, connection_->id(), user_id_, *connection_);
     definition_.disconnected(context);
 }

@@ -53,6 +53,8 @@ public:
     void on_heartbeat(clock::time_point now);
     // Graceful shutdown: Close with allowReconnect, so clients reconnect to another instance.
     void close_for_shutdown();
+    // Shutdown past its deadline: the socket goes now, the connection ends.
+    void terminate();
 
     [[nodiscard]] const std::string& connection_id() const noexcept { return connection_->id(); }
     [[nodiscard]] const std::string& user_id() const noexcept { return user_id_; }

@@ -37,8 +37,8 @@ std::shared_ptr<transport::connection_application> hub_server::create_connection
     return created;
 }
 
-void hub_server::forget(hub_connection* connection) {
-    auto& live = shards_[pool_.current_shard()]->live;
+void hub_server::forget(hub_connection* connection, std::size_t shard) {
+    auto& live = shards_[shard]->live;
     if (live.erase(connection) > 0) {
         --live_count_;
     }
@@ -80,6 +80,20 @@ void hub_server::close_all() {
             }
             for (const auto& connection : snapshot) {
                 connection->close_for_shutdown();
+            }
+        });
+    }
+}
+
+void hub_server::terminate_all() {
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        boost::asio::post(pool_.context(shard), [this, shard] {
+            std::vector<std::shared_ptr<hub_connection>> snapshot;
+            for (auto* connection : shards_[shard]->live) {
+                snapshot.push_back(connection->shared_from_this());
+            }
+            for (const auto& connection : snapshot) {
+                connection->terminate();
             }
         });
     }

@@ -39,6 +39,9 @@ public:
     void start();
     // Sends every client a Close with allowReconnect; connections end as clients leave.
     void close_all();
+    // Drops every remaining socket at once (the drain deadline passed): every connection ends
+    // while the hubs still exist, none is left for the shards' teardown.
+    void terminate_all();
     void stop();
 
     [[nodiscard]] std::size_t connection_count() const noexcept { return live_count_.load(); }
@@ -46,8 +49,8 @@ public:
     routing::router& router() noexcept { return router_; }
     const hub_options& options() const noexcept { return options_; }
 
-    // Called by hub connections when they end (on their shard).
-    void forget(hub_connection* connection);
+    // Called by hub connections when they end, on their shard.
+    void forget(hub_connection* connection, std::size_t shard);
 
 private:
     struct shard_state {

@@ -48,8 +48,8 @@ void router::add_connection(hub_id hub, const std::string& connection_id,
     }
 }
 
-void router::remove_connection(hub_id hub, const std::string& connection_id) {
-    auto& registry = shards_[pool_.current_shard()].hubs[hub];
+void router::remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard) {
+    auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);
     if (it == registry.connections.end()) {
         return;

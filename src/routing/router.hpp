@@ -75,7 +75,9 @@ public:
     // Called on the connection's shard.
     void add_connection(hub_id hub, const std::string& connection_id, const std::string& user_id,
                         recipient& target);
-    void remove_connection(hub_id hub, const std::string& connection_id);
+    // On the connection's shard, which is named because teardown may run after the shard
+    // threads stopped.
+    void remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard);
 
     // Any connection of this instance, from any shard.
     void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group) {

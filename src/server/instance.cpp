@@ -173,7 +173,14 @@ void instance::drain_and_stop() {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (p.hubs.connection_count() > 0) {
-        spdlog::warn("drain timeout: {} connection(s) still open", p.hubs.connection_count());
+        spdlog::warn("drain timeout: dropping {} connection(s) still open",
+                     p.hubs.connection_count());
+        p.hubs.terminate_all();
+        // Dropped sockets end their connections at once; this bound only guards a bug.
+        const auto hard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (p.hubs.connection_count() > 0 && std::chrono::steady_clock::now() < hard_deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     }
     p.hubs.stop();
     p.shards.stop_and_join();

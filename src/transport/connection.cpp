@@ -137,6 +137,14 @@ void connection::abort(std::uint16_t websocket_code, std::string reason) {
     }
 }
 
+void connection::terminate() {
+    stateful_ = false;  // a dropped socket must end the connection, not pause it
+    if (writer_ != nullptr) {
+        return writer_->on_terminate();
+    }
+    on_transport_ended();
+}
+
 std::size_t connection::take_output(std::vector<shared_buffer>& out) {
     const std::size_t bytes = queued_bytes_;
     std::move(queue_.begin(), queue_.end(), std::back_inserter(out));

@@ -64,6 +64,8 @@ public:
     virtual void on_abort(std::uint16_t websocket_code, std::string_view reason) = 0;
     // Stateful reconnect gave the connection a new writer: drop the socket, end nothing.
     virtual void on_replaced() {}
+    // Shutdown: drop the socket now; the connection ends (no stateful pause).
+    virtual void on_terminate() = 0;
 };
 
 // Thread safety: every member is used on the connection's shard only; other shards post to it.
@@ -107,8 +109,10 @@ public:
     send_result send(shared_buffer bytes);
     // Queues the last message (a Close) past the bound, then closes after flushing.
     void close_after(shared_buffer last_message);
-    // Ends without flushing (slow consumer, shutdown deadline).
+    // Ends without flushing (slow consumer), telling the client why where the transport can.
     void abort(std::uint16_t websocket_code, std::string reason);
+    // Ends now: the writer drops its socket, or the connection ends at once if it has none.
+    void terminate();
 
     // Reader side: bytes from the client, handed to the application.
     void deliver(std::string_view bytes) {

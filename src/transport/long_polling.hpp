@@ -39,6 +39,7 @@ public:
     void on_output_ready() override;
     void on_close_requested() override;
     void on_abort(std::uint16_t websocket_code, std::string_view reason) override;
+    void on_terminate() override { end(); }
 
 private:
     void answer(const std::shared_ptr<http::exchange>& poll, boost::beast::http::status status,

@@ -161,6 +161,11 @@ void websocket_session::do_close(std::uint16_t code, std::string reason) {
     });
 }
 
+void websocket_session::on_terminate() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);  // pending operations end now
+}
+
 void websocket_session::on_replaced() {
     replaced_ = true;
     beast::error_code ignored;

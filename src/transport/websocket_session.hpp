@@ -32,6 +32,7 @@ public:
     void on_close_requested() override;
     void on_abort(std::uint16_t websocket_code, std::string_view reason) override;
     void on_replaced() override;
+    void on_terminate() override;
     // Marks this session as a stateful reconnect: it resumes its connection once accepted.
     void set_resuming() noexcept { resuming_ = true; }
 

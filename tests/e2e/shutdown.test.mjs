@@ -1,6 +1,7 @@
 // Scenario 7: SIGTERM drains connections with Close{allowReconnect:true}; clients reconnect to a new server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { RS, clientFor, rawSocket, serverFor, startServer, unique, waitFor, waitForEvent, withTimeout } from './server.mjs';
 
 test('SIGTERM: the server tells clients to reconnect, exits 0, and clients reconnect to its successor', async (t) => {
@@ -54,4 +55,22 @@ test('SIGTERM with no connections exits 0 promptly', async (t) => {
   const exit = await withTimeout(server.exited, 5_000);
   assert.deepEqual(exit, { code: 0, signal: null });
   assert.ok(Date.now() - started < 5_000);
+});
+
+test('SIGTERM with a client that never answers the close: exit 0 after the drain timeout', async (t) => {
+  const server = await startServer(['--drain-timeout', '300ms']);
+  t.after(() => server.stop());
+  // A WebSocket client that completes the upgrade and then stops reading and answering.
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  let upgraded = '';
+  socket.on('data', (chunk) => { upgraded += chunk; });
+  socket.write('GET /hubs/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  await waitFor(() => upgraded.startsWith('HTTP/1.1 101'));
+  socket.pause();
+  server.process.kill('SIGTERM');
+  const exit = await withTimeout(server.exited, 5_000);
+  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.match(server.stdout() + server.stderr(), /drain timeout: dropping 1 connection/);
 });

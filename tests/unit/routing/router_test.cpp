@@ -52,7 +52,7 @@ protected:
         ASSERT_TRUE(run_on(pool_, shard, [&] { router_.add_connection(hub_, id, user, target); }));
     }
     void disconnect(std::size_t shard, const std::string& id) {
-        ASSERT_TRUE(run_on(pool_, shard, [&] { router_.remove_connection(hub_, id); }));
+        ASSERT_TRUE(run_on(pool_, shard, [&] { router_.remove_connection(hub_, id, shard); }));
     }
     void join(std::size_t from_shard, const std::string& id, const std::string& group) {
         ASSERT_TRUE(run_on(pool_, from_shard, [&] { router_.add_to_group(hub_, id, group); }));

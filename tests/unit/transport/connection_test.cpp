@@ -21,8 +21,10 @@ public:
     void on_abort(std::uint16_t websocket_code, std::string_view reason) override {
         aborts.emplace_back(websocket_code, std::string(reason));
     }
+    void on_terminate() override { ++terminated; }
 
     int output_ready = 0;
+    int terminated = 0;
     int close_requested = 0;
     std::vector<std::pair<std::uint16_t, std::string>> aborts;
 };
