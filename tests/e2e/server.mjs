@@ -381,7 +381,3 @@ export function rawSocket(url, { headers } = {}) {
   return socket;
 }
 
-/** Resolves after `ms`. Only for scenarios where elapsed time itself is under test (e.g. idling). */
-export function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
