@@ -50,6 +50,26 @@ void hub_server::start() {
     }
 }
 
+void hub_server::for_each_live(std::size_t shard,
+                               const std::function<void(hub_connection&)>& action) {
+    // Snapshot first: the action may end a connection, which edits the live set.
+    std::vector<std::shared_ptr<hub_connection>> snapshot;
+    snapshot.reserve(shards_[shard]->live.size());
+    for (auto* connection : shards_[shard]->live) {
+        snapshot.push_back(connection->shared_from_this());
+    }
+    for (const auto& connection : snapshot) {
+        action(*connection);
+    }
+}
+
+void hub_server::on_every_shard(const std::function<void(hub_connection&)>& action) {
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        boost::asio::post(pool_.context(shard),
+                          [this, shard, action] { for_each_live(shard, action); });
+    }
+}
+
 void hub_server::schedule_heartbeat(std::size_t shard) {
     auto& state = *shards_[shard];
     state.heartbeat.expires_after(heartbeat_period_);
@@ -57,46 +77,18 @@ void hub_server::schedule_heartbeat(std::size_t shard) {
         if (ec || stopped_) {
             return;
         }
-        // Snapshot first: a heartbeat may end a connection, which edits the live set.
-        std::vector<std::shared_ptr<hub_connection>> snapshot;
-        snapshot.reserve(shards_[shard]->live.size());
-        for (auto* connection : shards_[shard]->live) {
-            snapshot.push_back(connection->shared_from_this());
-        }
         const auto now = hub_connection::clock::now();
-        for (const auto& connection : snapshot) {
-            connection->on_heartbeat(now);
-        }
+        for_each_live(shard, [now](hub_connection& connection) { connection.on_heartbeat(now); });
         schedule_heartbeat(shard);
     });
 }
 
 void hub_server::close_all() {
-    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        boost::asio::post(pool_.context(shard), [this, shard] {
-            std::vector<std::shared_ptr<hub_connection>> snapshot;
-            for (auto* connection : shards_[shard]->live) {
-                snapshot.push_back(connection->shared_from_this());
-            }
-            for (const auto& connection : snapshot) {
-                connection->close_for_shutdown();
-            }
-        });
-    }
+    on_every_shard([](hub_connection& connection) { connection.close_for_shutdown(); });
 }
 
 void hub_server::terminate_all() {
-    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        boost::asio::post(pool_.context(shard), [this, shard] {
-            std::vector<std::shared_ptr<hub_connection>> snapshot;
-            for (auto* connection : shards_[shard]->live) {
-                snapshot.push_back(connection->shared_from_this());
-            }
-            for (const auto& connection : snapshot) {
-                connection->terminate();
-            }
-        });
-    }
+    on_every_shard([](hub_connection& connection) { connection.terminate(); });
 }
 
 void hub_server::stop() {

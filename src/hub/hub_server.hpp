@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <unordered_set>
 #include <vector>
@@ -60,6 +61,10 @@ private:
     };
 
     void schedule_heartbeat(std::size_t shard);
+    // Runs `action` on every live connection of `shard` (on that shard).
+    void for_each_live(std::size_t shard, const std::function<void(hub_connection&)>& action);
+    // Posts for_each_live to every shard.
+    void on_every_shard(const std::function<void(hub_connection&)>& action);
 
     shard_pool& pool_;
     routing::router& router_;
