@@ -555,7 +555,7 @@ void redis_client::unsubscribe(const std::string& channel) {
 bool redis_client::connected() const noexcept {
     return impl_->connected();
 }
-const client_statistics& redis_client::statistics() const noexcept {
+client_statistics redis_client::statistics() const noexcept {
     return impl_->statistics_;
 }
 std::size_t redis_client::queued_bytes() const noexcept {

@@ -4,6 +4,7 @@
 
 #include "core/shared_buffer.hpp"
 #include "routing/redis/connection_string.hpp"
+#include "routing/redis/pubsub_client.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -32,15 +33,6 @@ struct client_options {
     std::chrono::milliseconds connect_timeout{5000};
 };
 
-struct client_statistics {
-    std::uint64_t published = 0;  // PUBLISH commands handed to the socket
-    std::uint64_t dropped = 0;    // publishes refused because the queue was full
-    std::uint64_t dropped_bytes = 0;
-    std::uint64_t received = 0;       // messages delivered to the message handler
-    std::uint64_t reconnects = 0;     // connection attempts after a failure
-    std::uint64_t error_replies = 0;  // "-ERR ..." replies to PUBLISH
-};
-
 // Two connections to one Redis: a publish connection and a subscribe connection (RESP2 puts a
 // subscribed connection in a mode where other commands are refused).
 // Threading: every member must be called on the io_context given at construction; the handlers
@@ -48,42 +40,39 @@ struct client_statistics {
 // Delivery: at most once. Publishes made while disconnected wait (bounded) and are sent, in
 // order, once both connections are back, so the client's own subscriptions are in place
 // first. Commands in flight when a connection breaks are lost.
-class redis_client {
+class redis_client final : public pubsub_client {
 public:
-    using message_handler = std::function<void(std::string_view channel, shared_buffer payload)>;
-    using state_handler = std::function<void(bool connected)>;
-
     // Throws std::invalid_argument for options it cannot honour (TLS for now, no host):
     // configuration errors surface at startup, not on the data path.
     redis_client(boost::asio::io_context& context, client_options options);
     // Stops: closes the sockets; no handler is called afterwards.
-    ~redis_client();
+    ~redis_client() override;
     redis_client(const redis_client&) = delete;
     redis_client& operator=(const redis_client&) = delete;
 
     // Set before start(). Channels are full Redis channel names: the client does not apply
     // connection.channel_prefix, the backplane's channel naming does, so the handler sees
     // the same string that was given to subscribe().
-    void set_message_handler(message_handler handler);
-    void set_state_handler(state_handler handler);
+    void set_message_handler(message_handler handler) override;
+    void set_state_handler(state_handler handler) override;
 
     // Connects both connections; failures are retried forever with backoff.
-    void start();
+    void start() override;
     // Closes both connections and drops queued publishes; no handler runs afterwards.
-    void stop();
+    void stop() override;
 
     // Queues PUBLISH channel payload; never blocks, never throws. Returns false when the
     // payload was dropped because max_queued_bytes would be exceeded.
-    bool publish(std::string_view channel, shared_buffer payload);
+    bool publish(std::string_view channel, shared_buffer payload) override;
     // Reference-counted per channel: SUBSCRIBE on the first, UNSUBSCRIBE on the last.
-    void subscribe(const std::string& channel);
-    void unsubscribe(const std::string& channel);
+    void subscribe(const std::string& channel) override;
+    void unsubscribe(const std::string& channel) override;
 
     // True when both connections are authenticated and every subscription is confirmed.
-    [[nodiscard]] bool connected() const noexcept;
-    [[nodiscard]] const client_statistics& statistics() const noexcept;
+    [[nodiscard]] bool connected() const noexcept override;
+    [[nodiscard]] client_statistics statistics() const noexcept override;
     // Encoded publishes waiting (not yet handed to the socket); at most max_queued_bytes.
-    [[nodiscard]] std::size_t queued_bytes() const noexcept;
+    [[nodiscard]] std::size_t queued_bytes() const noexcept override;
 
 private:
     class impl;

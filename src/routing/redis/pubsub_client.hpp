@@ -1,0 +1,56 @@
+// What the Redis backplane needs of a Redis connection: publish, reference-counted subscribe,
+// and a connected flag. One server (redis_client) and a cluster in sharded mode implement it.
+#pragma once
+
+#include "core/shared_buffer.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::routing::redis {
+
+struct client_statistics {
+    std::uint64_t published = 0;  // PUBLISH commands handed to the socket
+    std::uint64_t dropped = 0;    // publishes refused because the queue was full
+    std::uint64_t dropped_bytes = 0;
+    std::uint64_t received = 0;       // messages delivered to the message handler
+    std::uint64_t reconnects = 0;     // connection attempts after a failure
+    std::uint64_t error_replies = 0;  // "-ERR ..." replies to PUBLISH
+};
+
+// Threading: every member is called on the io_context the client was built on; the handlers
+// run there too. Delivery is at most once.
+class pubsub_client {
+public:
+    using message_handler = std::function<void(std::string_view channel, shared_buffer payload)>;
+    using state_handler = std::function<void(bool connected)>;
+
+    virtual ~pubsub_client() = default;
+
+    // Set before start(). Channels are full Redis channel names (prefix included).
+    virtual void set_message_handler(message_handler handler) = 0;
+    virtual void set_state_handler(state_handler handler) = 0;
+
+    // Connects; failures are retried forever with backoff.
+    virtual void start() = 0;
+    // Closes every connection and drops queued publishes; no handler runs afterwards.
+    virtual void stop() = 0;
+
+    // Queues a publish; never blocks, never throws. False when it was dropped because the
+    // bounded queue is full.
+    virtual bool publish(std::string_view channel, shared_buffer payload) = 0;
+    // Reference-counted per channel: subscribed on the first, unsubscribed on the last.
+    virtual void subscribe(const std::string& channel) = 0;
+    virtual void unsubscribe(const std::string& channel) = 0;
+
+    // True when publishes go out at once and every subscription is confirmed.
+    [[nodiscard]] virtual bool connected() const noexcept = 0;
+    [[nodiscard]] virtual client_statistics statistics() const noexcept = 0;
+    // Encoded publishes waiting for a socket.
+    [[nodiscard]] virtual std::size_t queued_bytes() const noexcept = 0;
+};
+
+}  // namespace switchboard::routing::redis
