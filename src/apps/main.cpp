@@ -39,7 +39,9 @@ int run_serve(server_options options) {
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
     const auto chat_limit = options.chat_max_message_length;
     instance server(std::move(options));
-    server.add_hub("/hubs/chat", hub::make_chat_hub(hub::chat_hub_options{chat_limit}));
+    auto chat = hub::make_chat_hub(hub::chat_hub_options{chat_limit});
+    chat->set_backplane_name(options.chat_hub_name);
+    server.add_hub("/hubs/chat", std::move(chat));
     server.run_until_signal([](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
         std::fflush(stdout);
@@ -71,9 +73,29 @@ int main(int argc, char** argv) {
     serve->add_option("--threads", options.threads, "Shards (threads); 0 = one per core")
         ->envname("SWITCHBOARD_THREADS")
         ->capture_default_str();
-    serve->add_option("--backplane", options.backplane, "Scale-out bus: memory")
+    serve
+        ->add_option("--backplane", options.backplane,
+                     "Scale-out bus: memory, or a Redis connection string (redis://host:port, "
+                     "rediss://..., or host:port,password=...,ssl=True,channelPrefix=...)")
         ->envname("SWITCHBOARD_BACKPLANE")
         ->capture_default_str();
+    serve
+        ->add_option("--server-name", options.server_name,
+                     "This instance's name on the backplane (default: hostname_random)")
+        ->envname("SWITCHBOARD_SERVER_NAME");
+    serve
+        ->add_option("--backplane-buffer-size", options.backplane_buffer_size,
+                     "Bytes of publications kept while Redis is unreachable")
+        ->envname("SWITCHBOARD_BACKPLANE_BUFFER_SIZE")
+        ->capture_default_str();
+    add_duration(*serve, "--group-ack-timeout", options.group_ack_timeout,
+                 "SWITCHBOARD_GROUP_ACK_TIMEOUT",
+                 "Wait for another instance to acknowledge a group change");
+    serve
+        ->add_option("--chat-hub-name", options.chat_hub_name,
+                     "Chat hub's name on the backplane (a .NET hub's full type name to share "
+                     "Redis with ASP.NET Core; default: chat)")
+        ->envname("SWITCHBOARD_CHAT_HUB_NAME");
     serve->add_option("--static-dir", options.static_dir, "Folder served at / (empty: none)")
         ->envname("SWITCHBOARD_STATIC_DIR")
         ->capture_default_str();

@@ -38,7 +38,19 @@ struct server_options {
     std::string listen = "0.0.0.0:5000";
     // 0: one shard per hardware thread.
     std::size_t threads = 0;
+    // "memory" (one instance) or a Redis connection string: redis://..., rediss://..., or the
+    // StackExchange.Redis form "host:port,password=...,ssl=True,channelPrefix=...".
     std::string backplane = "memory";
+    // This instance's name on the backplane; empty: hostname + random suffix, unique per run.
+    std::string server_name;
+    // Bytes of publications held while Redis is unreachable and sent when it is back; 16 MiB
+    // rides out a restart of a busy instance, beyond it publications are dropped and counted.
+    std::size_t backplane_buffer_size = 16 * 1024 * 1024;
+    // A group change for a connection on another instance fails after this long without ack.
+    milliseconds group_ack_timeout{10'000};
+    // The chat hub's name on the backplane: the .NET hub's full type name when sharing Redis
+    // with ASP.NET Core servers; empty: "chat".
+    std::string chat_hub_name;
     // Serves the demo page; empty disables static files.
     std::string static_dir = "web";
     // Origins allowed to call cross-origin with credentials; "*" allows any origin.

@@ -225,6 +225,16 @@ public:
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
+    // The hub's name on the backplane. To share a Redis with ASP.NET Core servers, set it to
+    // the .NET hub's full type name ("MyApp.Hubs.ChatHub"); empty means name().
+    hub_definition& set_backplane_name(std::string backplane_name) {
+        backplane_name_ = std::move(backplane_name);
+        return *this;
+    }
+    [[nodiscard]] const std::string& backplane_name() const noexcept {
+        return backplane_name_.empty() ? name_ : backplane_name_;
+    }
+
     // Registers `f(hub_context&, A...) -> R`. Each A converts from a JSON argument
     // (boost::json value_to), except stream_writer (the method streams to the caller),
     // upload_stream<T> (one per streamIds entry) and reply<T> (the answer comes later). R is
@@ -267,6 +277,7 @@ private:
     void add_method(std::string name, method_signature signature, method_invoker invoker);
 
     std::string name_;
+    std::string backplane_name_;
     std::unordered_map<std::string, method_entry> methods_;  // key: lower-case name
     std::function<void(hub_context&)> on_connected_;
     std::function<void(hub_context&)> on_disconnected_;

@@ -423,18 +423,30 @@ void hub_connection::invoke(const routing::message_ptr& message, std::chrono::mi
     if (!active()) {
         return on_result(make_error("Connection '" + connection_->id() + "' disconnected."));
     }
-    // "s" keeps server ids apart from the ids clients choose for their upload streams.
-    std::string id = "s";
-    id += std::to_string(next_result_id_++);
-    protocol::invocation_message invocation;
-    invocation.invocation_id = id;
-    invocation.target = message->target();
-    invocation.arguments = message->arguments();
-    std::string bytes;
-    write(invocation, bytes);
+    std::string id = message->invocation_id();
+    shared_buffer bytes;
+    if (!id.empty()) {
+        // Another instance chose the id (unique across servers) and framed the invocation.
+        bytes = message->encoded(protocol_);
+        if (!bytes) {
+            return on_result(make_error("The invocation was not serialized for this client's "
+                                        "protocol."));
+        }
+    } else {
+        // "s" keeps server ids apart from the ids clients choose for their upload streams.
+        id = "s";
+        id += std::to_string(next_result_id_++);
+        protocol::invocation_message invocation;
+        invocation.invocation_id = id;
+        invocation.target = message->target();
+        invocation.arguments = message->arguments();
+        std::string framed;
+        write(invocation, framed);
+        bytes = make_shared_buffer(std::move(framed));
+    }
     pending_results_.emplace(std::move(id),
                              pending_result{std::move(on_result), clock::now() + timeout});
-    send_tracked(make_shared_buffer(std::move(bytes)));
+    send_tracked(std::move(bytes));
 }
 
 void hub_connection::send_completion(const protocol::completion_message& completion) {
@@ -468,8 +480,17 @@ void hub_connection::send_bytes(std::string bytes) {
 }
 
 void hub_connection::deliver(const routing::message_ptr& message) {
-    if (state_ == state::connected) {
-        send_tracked(message->encoded(protocol_));
+    if (state_ != state::connected) {
+        return;
+    }
+    if (const auto& bytes = message->encoded(protocol_)) {
+        send_tracked(bytes);
+    } else {
+        // Only a message from another instance can lack an encoding (ASP.NET would abort the
+        // connection); skipping it keeps the connection and everything else it receives.
+        spdlog::warn("connection {}: dropped a backplane message without a {} serialization",
+                     connection_->id(),
+                     protocol_ == routing::wire_protocol::json ? "json" : "messagepack");
     }
 }
 

@@ -85,11 +85,15 @@ public:
         return proxy(routing::audience::users(std::move(user_ids)));
     }
 
-    void add_to_group(const std::string& connection_id, const std::string& group) const {
-        router_->add_to_group(hub_, connection_id, group);
+    // For a connection of any instance; `done` (optional) runs on the calling shard once the
+    // change is made, or with an error when no instance holds the connection.
+    void add_to_group(const std::string& connection_id, const std::string& group,
+                      routing::done_callback done = {}) const {
+        router_->add_to_group(hub_, connection_id, group, std::move(done));
     }
-    void remove_from_group(const std::string& connection_id, const std::string& group) const {
-        router_->remove_from_group(hub_, connection_id, group);
+    void remove_from_group(const std::string& connection_id, const std::string& group,
+                           routing::done_callback done = {}) const {
+        router_->remove_from_group(hub_, connection_id, group, std::move(done));
     }
 
     // Invokes `target` on one connection and waits for its Completion (a client result).

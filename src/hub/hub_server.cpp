@@ -24,7 +24,7 @@ hub_server::hub_server(shard_pool& shards, routing::router& router, const hub_op
 hub_server::~hub_server() = default;
 
 routing::hub_id hub_server::add_hub(std::shared_ptr<const hub_definition> definition) {
-    const auto id = router_.add_hub(definition->name());
+    const auto id = router_.add_hub(definition->name(), definition->backplane_name());
     hubs_.push_back(std::move(definition));
     return id;
 }

@@ -32,6 +32,9 @@ public:
     virtual void publish(const std::string& channel, shared_buffer payload) = 0;
     // False while the bus is unreachable; /readyz reports it.
     [[nodiscard]] virtual bool connected() const = 0;
+    // False when no other instance can be listening (a private in-memory bus): the router then
+    // skips serializing for the bus. Any shard.
+    [[nodiscard]] virtual bool shared() const { return true; }
 };
 
 }  // namespace switchboard::routing

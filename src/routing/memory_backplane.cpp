@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <utility>
+
 namespace switchboard::routing {
 
 void memory_bus::publish(const memory_backplane* from, const std::string& channel,
@@ -61,10 +63,16 @@ memory_backplane::~memory_backplane() {
 
 void memory_backplane::start(backplane_handler& handler) {
     *handler_ = &handler;
+    if (!std::exchange(joined_, true)) {
+        bus_->join();
+    }
 }
 
 void memory_backplane::stop() {
     *handler_ = nullptr;
+    if (std::exchange(joined_, false)) {
+        bus_->leave();
+    }
 }
 
 void memory_backplane::subscribe(const std::string& channel) {

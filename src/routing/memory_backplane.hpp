@@ -6,6 +6,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,8 +25,13 @@ public:
     void add(const std::string& channel, memory_backplane* member);
     void remove(const std::string& channel, memory_backplane* member);
     void remove_all(memory_backplane* member);
+    // Started members: with fewer than two, nobody can receive a publication.
+    void join() { ++members_; }
+    void leave() { --members_; }
+    [[nodiscard]] int members() const noexcept { return members_; }
 
 private:
+    std::atomic<int> members_{0};
     std::mutex mutex_;
     std::unordered_map<std::string, std::map<memory_backplane*, int>> subscribers_;
 };
@@ -42,6 +48,7 @@ public:
     void unsubscribe(const std::string& channel) override;
     void publish(const std::string& channel, shared_buffer payload) override;
     [[nodiscard]] bool connected() const override { return true; }
+    [[nodiscard]] bool shared() const override { return bus_->members() > 1; }
 
     // Called by the bus (under no lock): queues the delivery on this instance's executor.
     void deliver(const std::string& channel, const shared_buffer& payload);
@@ -52,6 +59,7 @@ private:
     // Shared with posted deliveries so that a delivery after stop() finds no handler.
     // Invariant: start() and stop() run on executor_ (the backplane's shard), as deliveries do.
     std::shared_ptr<backplane_handler*> handler_;
+    bool joined_ = false;
 };
 
 static_assert(std::derived_from<memory_backplane, backplane>);

@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <atomic>
 
 namespace switchboard::routing {
 
@@ -15,36 +14,30 @@ bool is_excluded(const audience& to, const std::string& connection_id) {
 
 }  // namespace
 
-router::router(shard_pool& shards, backplane& bus)
-    : pool_(shards), bus_(bus), shards_(shards.size()) {}
+router::router(shard_pool& shards, backplane& bus, router_options options)
+    : pool_(shards), bus_(bus), options_(std::move(options)), shards_(shards.size()) {}
 
-hub_id router::add_hub(std::string name) {
-    hub_names_.push_back(std::move(name));
+hub_id router::add_hub(std::string name, std::string backplane_name) {
+    if (backplane_name.empty()) {
+        backplane_name = name;
+    }
+    hubs_.push_back(hub_entry{std::move(name),
+                              redis::channels(options_.channel_prefix, std::move(backplane_name))});
     for (auto& shard : shards_) {
         shard.hubs.emplace_back();
     }
-    return hub_names_.size() - 1;
-}
-
-template <class F>
-void router::on_every_shard(F f) {
-    const std::size_t current = pool_.current_shard();
-    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
-        if (shard != current) {
-            boost::asio::post(pool_.context(shard), [f, shard] { f(shard); });
-        }
-    }
-    if (current < shards_.size()) {
-        f(current);
-    }
+    return hubs_.size() - 1;
 }
 
 void router::add_connection(hub_id hub, const std::string& connection_id,
                             const std::string& user_id, recipient& target) {
     auto& registry = shards_[pool_.current_shard()].hubs[hub];
     registry.connections[connection_id] = connection_entry{&target, user_id, {}};
+    const auto& channels = hubs_[hub].channels;
+    subscribe(channels.connection(connection_id));
     if (!user_id.empty()) {
         registry.users[user_id].insert(&target);
+        subscribe(channels.user(user_id));
     }
 }
 
@@ -64,11 +57,17 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
             }
         }
     };
+    // Group memberships end here, on this instance only: other instances never knew them
+    // (ASP.NET does the same, backplanes.md §3.2).
+    const auto& channels = hubs_[hub].channels;
+    unsubscribe(channels.connection(connection_id));
     if (!entry.user_id.empty()) {
         forget(registry.users, entry.user_id);
+        unsubscribe(channels.user(entry.user_id));
     }
     for (const auto& group : entry.groups) {
         forget(registry.groups, group);
+        unsubscribe(channels.group(group));
     }
     registry.connections.erase(it);
 }
@@ -85,6 +84,7 @@ bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& c
     if (join && g == groups.end()) {
         groups.push_back(group);
         registry.groups[group].insert(it->second.target);
+        subscribe(hubs_[hub].channels.group(group));
     } else if (!join && g != groups.end()) {
         groups.erase(g);
         const auto members = registry.groups.find(group);
@@ -94,30 +94,107 @@ bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& c
                 registry.groups.erase(members);
             }
         }
+        unsubscribe(hubs_[hub].channels.group(group));
     }
     return true;
 }
 
 void router::change_group(hub_id hub, const std::string& connection_id, const std::string& group,
-                          bool join) {
+                          bool join, done_callback done) {
     // The common case, a hub method adding its caller, completes before the method returns.
     const std::size_t current = pool_.current_shard();
     if (current < shards_.size() && change_group_on(current, hub, connection_id, group, join)) {
+        if (done) {
+            done({});
+        }
         return;
     }
-    on_every_shard([this, hub, connection_id, group, join](std::size_t shard) {
-        change_group_on(shard, hub, connection_id, group, join);
-    });
+    auto reply = on_calling_shard<expected<void>>(
+        done ? std::move(done) : done_callback([](const expected<void>&) {}));
+    search_shards(
+        [this, hub, connection_id, group, join](std::size_t shard) {
+            return change_group_on(shard, hub, connection_id, group, join);
+        },
+        [this, hub, connection_id, group, join, reply](bool found) {
+            if (found) {
+                return reply({});
+            }
+            if (!bus_.shared()) {
+                return reply(make_error("Connection '" + connection_id + "' does not exist."));
+            }
+            boost::asio::post(pool_.context(control_shard),
+                              [this, hub, connection_id, group, join, reply] {
+                                  send_group_command(hub, connection_id, group, join, reply);
+                              });
+        });
 }
 
 void router::send(hub_id hub, audience to, message_ptr message) {
+    if (to.target == audience::kind::connections) {
+        return send_to_connections(hub, std::move(to), std::move(message));
+    }
+    publish(hub, to, *message);
+    deliver_local(hub, to, message);
+}
+
+void router::deliver_local(hub_id hub, const audience& to, const message_ptr& message) {
     if (shards_.size() == 1 && pool_.current_shard() == 0) {
         return deliver_on(0, hub, to, message);
     }
-    auto shared_audience = std::make_shared<const audience>(std::move(to));
+    auto shared_audience = std::make_shared<const audience>(to);
     on_every_shard([this, hub, shared_audience, message](std::size_t shard) {
         deliver_on(shard, hub, *shared_audience, message);
     });
+}
+
+void router::send_to_connections(hub_id hub, audience to, message_ptr message) {
+    // Only the ids no shard holds go to the bus: a reply to the caller never leaves the shard.
+    const std::size_t current = pool_.current_shard();
+    if (current < shards_.size()) {
+        const auto& connections = shards_[current].hubs[hub].connections;
+        const bool all_here = std::all_of(to.names.begin(), to.names.end(), [&](const auto& id) {
+            return connections.contains(id);
+        });
+        if (all_here) {
+            return deliver_on(current, hub, to, message);
+        }
+    }
+    struct state {
+        audience to;
+        message_ptr message;
+        std::unique_ptr<std::atomic<bool>[]> found;
+    };
+    auto shared = std::make_shared<state>(
+        state{std::move(to), std::move(message), nullptr});
+    shared->found = std::make_unique<std::atomic<bool>[]>(shared->to.names.size());
+    search_shards(
+        [this, hub, shared](std::size_t shard) {
+            const auto& connections = shards_[shard].hubs[hub].connections;
+            const auto& names = shared->to.names;
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                const auto it = connections.find(names[i]);
+                if (it != connections.end()) {
+                    shared->found[i] = true;
+                    if (!is_excluded(shared->to, names[i])) {
+                        it->second.target->deliver(shared->message);
+                    }
+                }
+            }
+            return false;
+        },
+        [this, hub, shared](bool) {
+            if (!bus_.shared()) {
+                return;
+            }
+            std::vector<std::string> channels;
+            const auto& names = shared->to.names;
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                if (!shared->found[i] && !is_excluded(shared->to, names[i])) {
+                    channels.push_back(hubs_[hub].channels.connection(names[i]));
+                }
+            }
+            publish_to(channels, shared->to, *shared->message);
+        });
 }
 
 void router::deliver_on(std::size_t shard, hub_id hub, const audience& to,
@@ -174,37 +251,31 @@ void router::deliver_on(std::size_t shard, hub_id hub, const audience& to,
 
 void router::invoke_connection(hub_id hub, const std::string& connection_id, message_ptr message,
                                std::chrono::milliseconds timeout, result_callback on_result) {
-    const std::size_t origin = pool_.current_shard();
     // The answer goes back to the asking shard; its callback owns no state of other shards.
-    auto reply = [this, origin, on_result = std::move(on_result)](expected<boost::json::value> r) {
-        if (origin >= shards_.size()) {
-            return on_result(std::move(r));
-        }
-        boost::asio::post(pool_.context(origin),
-                          [on_result, r = std::move(r)]() mutable { on_result(std::move(r)); });
-    };
-    struct search {
-        std::atomic<std::size_t> remaining;
-        std::atomic<bool> found{false};
-    };
-    auto state = std::make_shared<search>();
-    state->remaining = shards_.size();
-    on_every_shard([this, hub, connection_id, message, timeout, reply, state](std::size_t shard) {
-        auto& registry = shards_[shard].hubs[hub];
-        const auto it = registry.connections.find(connection_id);
-        if (it != registry.connections.end()) {
-            state->found = true;
+    auto reply = on_calling_shard<expected<boost::json::value>>(std::move(on_result));
+    search_shards(
+        [this, hub, connection_id, message, timeout, reply](std::size_t shard) {
+            auto& registry = shards_[shard].hubs[hub];
+            const auto it = registry.connections.find(connection_id);
+            if (it == registry.connections.end()) {
+                return false;
+            }
             it->second.target->invoke(message, timeout, reply);
-        }
-        // The last shard to look reports a miss; a hit was stored before its decrement.
-        if (state->remaining.fetch_sub(1) == 1 && !state->found) {
-            reply(make_error("Connection '" + connection_id + "' does not exist."));
-        }
-    });
-}
-
-void router::on_backplane_message(std::string_view, const shared_buffer&) {
-    // Nothing publishes yet: the in-memory bus of a single instance has no other instances.
+            return true;
+        },
+        [this, hub, connection_id, message, timeout, reply](bool found) {
+            if (found) {
+                return;
+            }
+            if (!bus_.shared()) {
+                return reply(make_error("Connection '" + connection_id + "' does not exist."));
+            }
+            boost::asio::post(pool_.context(control_shard),
+                              [this, hub, connection_id, message, timeout, reply] {
+                                  request_remote_result(hub, connection_id, message, timeout,
+                                                        reply);
+                              });
+        });
 }
 
 std::size_t router::local_connection_count(hub_id hub, std::size_t shard) const {

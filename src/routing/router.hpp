@@ -2,16 +2,20 @@
 // users and groups) and delivery of messages to all, connections, groups or users.
 #pragma once
 
+#include "core/expected.hpp"
 #include "core/shard_pool.hpp"
 #include "routing/backplane.hpp"
+#include "routing/redis/channels.hpp"
 #include "routing/serialized_message.hpp"
 
-#include "core/expected.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -25,6 +29,8 @@ namespace switchboard::routing {
 
 // A client result (or why there is none), delivered on the shard that asked.
 using result_callback = std::function<void(expected<boost::json::value>)>;
+// Completion of a group change: an error when no instance holds the connection in time.
+using done_callback = std::function<void(expected<void>)>;
 
 // What the router needs of a connected client; the hub connection implements it.
 class recipient {
@@ -32,8 +38,9 @@ public:
     virtual ~recipient() = default;
     // Queues `message` for the client; called on the recipient's shard only.
     virtual void deliver(const message_ptr& message) = 0;
-    // Sends `message` as an invocation with an id and reports the client's Completion through
-    // `on_result` (called once, on the recipient's shard), or an error after `timeout`.
+    // Sends `message` as an invocation with an id (message->invocation_id() when set, else one
+    // of its own) and reports the client's Completion through `on_result` (called once, on the
+    // recipient's shard), or an error after `timeout`.
     virtual void invoke(const message_ptr& message, std::chrono::milliseconds timeout,
                         result_callback on_result) = 0;
 };
@@ -61,16 +68,50 @@ struct audience {
 
 using hub_id = std::size_t;
 
+// How this instance appears on the backplane (backplanes.md §3.9).
+struct router_options {
+    // Unique per instance: group-command acks and client results come back to channels named
+    // after it. The instance sets hostname + random suffix, as ASP.NET does.
+    std::string server_name = "switchboard";
+    // Raw bytes before every channel name (StackExchange.Redis ChannelPrefix): lets several
+    // applications share one Redis.
+    std::string channel_prefix;
+    // How long a group change for a connection on another instance waits for its ack. The ack
+    // takes one bus round trip; 10 s rides out a Redis failover yet fails well before
+    // ASP.NET's 30 s.
+    std::chrono::milliseconds group_ack_timeout{10000};
+    // How long an instance keeps a client-result request from another instance open when its
+    // client never answers: the asking instance applies its own timeout, this only bounds
+    // the bookkeeping if that instance went away.
+    std::chrono::milliseconds remote_result_timeout{std::chrono::minutes(5)};
+};
+
+// Local delivery and the scale-out protocol in one place: every send reaches local recipients
+// directly and, when other instances may listen, is published once in the ASP.NET Core Redis
+// backplane format (whatever the bus), so a .NET server on the same Redis understands it.
+//
 // Thread safety: registries are per shard and touched only on their shard; a call made on
-// shard s changes or reads shard s directly and posts to the others (never a lock).
+// shard s changes or reads shard s directly and posts to the others (never a lock). Requests
+// waiting for another instance (group acks, client results) live on the control shard, where
+// the backplane delivers.
 // Invariant: a recipient registered here stays alive until remove_connection() on its shard.
 class router final : public backplane_handler {
 public:
-    router(shard_pool& shards, backplane& bus);
+    // The backplane delivers incoming messages on this shard.
+    static constexpr std::size_t control_shard = 0;
 
-    // Registers a hub by name before the shards start; returns its id.
-    hub_id add_hub(std::string name);
-    [[nodiscard]] const std::string& hub_name(hub_id hub) const { return hub_names_[hub]; }
+    router(shard_pool& shards, backplane& bus, router_options options = {});
+
+    // Registers a hub before the shards start; returns its id. `backplane_name` names the hub
+    // on the bus (a .NET hub's full type name to share Redis with ASP.NET); empty: `name`.
+    hub_id add_hub(std::string name, std::string backplane_name = {});
+    [[nodiscard]] const std::string& hub_name(hub_id hub) const { return hubs_[hub].name; }
+    [[nodiscard]] const router_options& options() const noexcept { return options_; }
+
+    // On the control shard, once the hubs are added: subscribes the instance channels and
+    // starts the backplane. stop() ends every wait for another instance and stops it.
+    void start();
+    void stop();
 
     // Called on the connection's shard.
     void add_connection(hub_id hub, const std::string& connection_id, const std::string& user_id,
@@ -79,16 +120,21 @@ public:
     // threads stopped.
     void remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard);
 
-    // Any connection of this instance, from any shard.
-    void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group) {
-        change_group(hub, connection_id, group, true);
+    // Any connection of any instance, from any shard. `done` (optional) runs on the calling
+    // shard: at once for a connection of this shard, after the owner's ack for another
+    // instance's, or with an error when no instance acknowledged in time.
+    void add_to_group(hub_id hub, const std::string& connection_id, const std::string& group,
+                      done_callback done = {}) {
+        change_group(hub, connection_id, group, true, std::move(done));
     }
-    void remove_from_group(hub_id hub, const std::string& connection_id, const std::string& group) {
-        change_group(hub, connection_id, group, false);
+    void remove_from_group(hub_id hub, const std::string& connection_id, const std::string& group,
+                           done_callback done = {}) {
+        change_group(hub, connection_id, group, false, std::move(done));
     }
 
-    // Invokes `message` on one connection of this instance and reports its result through
-    // `on_result` on the calling shard ("Connection '<id>' does not exist." when none has it).
+    // Invokes `message` on one connection of any instance and reports its result through
+    // `on_result` on the calling shard: an error after `timeout`, or at once ("Connection
+    // '<id>' does not exist.") when no instance can have it.
     void invoke_connection(hub_id hub, const std::string& connection_id, message_ptr message,
                            std::chrono::milliseconds timeout, result_callback on_result);
 
@@ -96,11 +142,11 @@ public:
         return pool_.context(shard).get_executor();
     }
 
-    // Delivers to local recipients (encoding at most once per protocol) without going through
-    // the backplane.
+    // Delivers to local recipients (encoding at most once per protocol) and publishes once for
+    // the recipients other instances may hold.
     void send(hub_id hub, audience to, message_ptr message);
 
-    // Messages other instances published (issue 4 gives them the ASP.NET Redis format).
+    // Messages other instances published, on the control shard.
     void on_backplane_message(std::string_view channel, const shared_buffer& payload) override;
 
     // Connections of `hub` on the calling shard (for tests and metrics).
@@ -130,20 +176,111 @@ private:
         std::vector<hub_registry> hubs;
     };
 
+    struct hub_entry {
+        std::string name;
+        redis::channels channels;
+    };
+    // A request to another instance, on the control shard until answered or timed out.
+    struct pending_request {
+        std::unique_ptr<boost::asio::steady_timer> timer;
+        std::function<void(expected<boost::json::value>)> on_answer;
+    };
+
     // Runs f(shard) on every shard: inline for the calling one, posted to the others.
     template <class F>
     void on_every_shard(F f);
+    // Runs f(found) once every shard ran probe(shard) (true: the connection is there).
+    template <class Probe, class Then>
+    void search_shards(Probe probe, Then then);
+    // Wraps `callback` to run on the calling shard.
+    template <class T>
+    std::function<void(T)> on_calling_shard(std::function<void(T)> callback);
+
     void change_group(hub_id hub, const std::string& connection_id, const std::string& group,
-                      bool join);
+                      bool join, done_callback done);
     // Returns false when the connection is not on `shard`.
     bool change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
                          const std::string& group, bool join);
+    void deliver_local(hub_id hub, const audience& to, const message_ptr& message);
     void deliver_on(std::size_t shard, hub_id hub, const audience& to, const message_ptr& message);
+    void send_to_connections(hub_id hub, audience to, message_ptr message);
+
+    // The backplane half (router_backplane.cpp).
+    void subscribe(const std::string& channel) { bus_.subscribe(channel); }
+    void unsubscribe(const std::string& channel) { bus_.unsubscribe(channel); }
+    void publish(hub_id hub, const audience& to, const serialized_message& message);
+    void publish_to(const std::vector<std::string>& channels, const audience& to,
+                    const serialized_message& message);
+    // Control shard: registers a request answered by answer_request() or failed after timeout.
+    template <class Key>
+    void await_answer(std::unordered_map<Key, pending_request>& table, const Key& key,
+                      std::chrono::milliseconds timeout, std::string timeout_error,
+                      std::function<void(expected<boost::json::value>)> on_answer);
+    void send_group_command(hub_id hub, const std::string& connection_id, const std::string& group,
+                            bool join, done_callback done);
+    void request_remote_result(hub_id hub, const std::string& connection_id,
+                               const message_ptr& message, std::chrono::milliseconds timeout,
+                               result_callback reply);
+    void on_invocation(hub_id hub, const redis::parsed_channel& channel,
+                       const shared_buffer& payload);
+    void on_group_command(hub_id hub, const shared_buffer& payload);
+    void on_ack(const shared_buffer& payload);
+    void on_return(const shared_buffer& payload);
 
     shard_pool& pool_;
     backplane& bus_;
-    std::vector<std::string> hub_names_;
+    router_options options_;
+    std::vector<hub_entry> hubs_;
     std::vector<shard_state> shards_;
+    // Control shard only.
+    std::int32_t last_ack_id_ = 0;
+    std::unordered_map<std::int32_t, pending_request> pending_acks_;
+    std::unordered_map<std::string, pending_request> pending_results_;
 };
+
+template <class F>
+inline void router::on_every_shard(F f) {
+    const std::size_t current = pool_.current_shard();
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        if (shard != current) {
+            boost::asio::post(pool_.context(shard), [f, shard] { f(shard); });
+        }
+    }
+    if (current < shards_.size()) {
+        f(current);
+    }
+}
+
+template <class Probe, class Then>
+inline void router::search_shards(Probe probe, Then then) {
+    struct search {
+        std::atomic<std::size_t> remaining;
+        std::atomic<bool> found{false};
+    };
+    auto state = std::make_shared<search>();
+    state->remaining = shards_.size();
+    on_every_shard([probe = std::move(probe), then = std::move(then), state](std::size_t shard) {
+        if (probe(shard)) {
+            state->found = true;
+        }
+        // The last shard to look decides; a hit was stored before its decrement.
+        if (state->remaining.fetch_sub(1) == 1) {
+            then(state->found.load());
+        }
+    });
+}
+
+template <class T>
+std::function<void(T)> router::on_calling_shard(std::function<void(T)> callback) {
+    const std::size_t origin = pool_.current_shard();
+    if (origin >= shards_.size()) {
+        return callback;
+    }
+    return [this, origin, callback = std::move(callback)](T value) {
+        boost::asio::post(pool_.context(origin), [callback, value = std::move(value)]() mutable {
+            callback(std::move(value));
+        });
+    };
+}
 
 }  // namespace switchboard::routing

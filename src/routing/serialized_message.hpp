@@ -22,19 +22,31 @@ inline constexpr std::size_t wire_protocol_count = 2;
 // are each built once under std::call_once, so recipients on any shard may call encoded().
 class serialized_message {
 public:
-    serialized_message(std::string target, boost::json::array arguments);
+    using encodings = std::array<shared_buffer, wire_protocol_count>;
+
+    // A local invocation; `invocation_id` is set only for a client-result request.
+    serialized_message(std::string target, boost::json::array arguments,
+                       std::string invocation_id = {});
+    // A message that arrived already framed from another instance; a null entry means the
+    // publisher did not serialize that protocol, so its clients cannot be served.
+    explicit serialized_message(encodings framed, std::string invocation_id = {});
 
     [[nodiscard]] const std::string& target() const noexcept { return target_; }
     [[nodiscard]] const boost::json::array& arguments() const noexcept { return arguments_; }
+    // Non-empty when the encodings carry an invocation id (a client result is expected).
+    [[nodiscard]] const std::string& invocation_id() const noexcept { return invocation_id_; }
 
-    // The whole framed hub message (Invocation without id) in `protocol`.
+    // The whole framed hub message in `protocol`; null only for a received message that lacks
+    // that protocol.
     const shared_buffer& encoded(wire_protocol protocol) const;
 
 private:
     std::string target_;
     boost::json::array arguments_;
+    std::string invocation_id_;
+    bool prebuilt_ = false;
     mutable std::array<std::once_flag, wire_protocol_count> once_;
-    mutable std::array<shared_buffer, wire_protocol_count> encoded_;
+    mutable encodings encoded_;
 };
 
 using message_ptr = std::shared_ptr<const serialized_message>;

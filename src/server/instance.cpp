@@ -3,7 +3,10 @@
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
 #include "hub/hub_server.hpp"
+#include "core/random.hpp"
 #include "routing/memory_backplane.hpp"
+#include "routing/redis/connection_string.hpp"
+#include "routing/redis/redis_backplane.hpp"
 #include "routing/router.hpp"
 #include "transport/connection_manager.hpp"
 #include "transport/endpoint.hpp"
@@ -14,21 +17,77 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
+
+#include <unistd.h>
 
 namespace switchboard {
 
 namespace asio = boost::asio;
 
+namespace {
+
+std::size_t shard_count(const server_options& options) {
+    return options.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
+                                : options.threads;
+}
+
+std::string default_server_name() {
+    std::array<char, 256> host{};
+    if (::gethostname(host.data(), host.size() - 1) != 0) {
+        host[0] = '\0';
+    }
+    // ASP.NET uses MachineName_Guid: unique per process run, readable in Redis MONITOR.
+    return std::string(host.data()) + "_" + make_random_id();
+}
+
+std::unique_ptr<routing::backplane> make_backplane(const server_options& options,
+                                                   shard_pool& shards,
+                                                   routing::router_options& router) {
+    auto& control = shards.context(routing::router::control_shard);
+    if (options.backplane == "memory") {
+        return std::make_unique<routing::memory_backplane>(
+            std::make_shared<routing::memory_bus>(), control.get_executor());
+    }
+    auto connection = routing::redis::parse_connection_string(options.backplane);
+    if (!connection) {
+        throw std::runtime_error("--backplane: " + connection.error_message() +
+                                 " (expected 'memory' or a Redis connection string)");
+    }
+    for (const auto& note : connection->notes) {
+        spdlog::warn("--backplane: {}", note);
+    }
+    router.channel_prefix = connection->channel_prefix;
+    routing::redis::backplane_options settings;
+    settings.client.connection = std::move(*connection);
+    settings.client.max_queued_bytes = options.backplane_buffer_size;
+    try {
+        return std::make_unique<routing::redis::redis_backplane>(control, std::move(settings));
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(std::string("--backplane: ") + e.what());
+    }
+}
+
+routing::router_options router_settings(const server_options& options) {
+    routing::router_options settings;
+    settings.server_name =
+        options.server_name.empty() ? default_server_name() : options.server_name;
+    settings.group_ack_timeout = options.group_ack_timeout;
+    return settings;
+}
+
+}  // namespace
+
 struct instance::parts {
     explicit parts(server_options o)
         : options(std::move(o)),
-          shards(options.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
-                                      : options.threads),
-          backplane(std::make_shared<routing::memory_bus>(), shards.context(0).get_executor()),
-          router(shards, backplane),
+          shards(shard_count(options)),
+          router_options(router_settings(options)),
+          backplane(make_backplane(options, shards, router_options)),
+          router(shards, *backplane, router_options),
           hubs(shards, router, options.hub),
           connections(options.hub.disconnect_timeout),
           http(shards, http::server_settings{options.cors_origins, options.static_dir,
@@ -36,7 +95,8 @@ struct instance::parts {
 
     server_options options;
     shard_pool shards;
-    routing::memory_backplane backplane;
+    routing::router_options router_options;
+    std::unique_ptr<routing::backplane> backplane;
     routing::router router;
     hub::hub_server hubs;
     transport::connection_manager connections;
@@ -91,15 +151,11 @@ asio::ip::tcp::endpoint parse_listen_address(const std::string& text) {
 }
 
 instance::instance(server_options options) {
-    if (options.backplane != "memory") {
-        throw std::runtime_error("unknown backplane '" + options.backplane +
-                                 "' (this build supports: memory)");
-    }
     if (options.hub.max_message_size < 64) {
         throw std::runtime_error("--max-message-size must be at least 64 bytes");
     }
     parts_ = std::make_unique<parts>(std::move(options));
-    parts_->http.set_readiness_check([this] { return parts_->backplane.connected(); });
+    parts_->http.set_readiness_check([this] { return parts_->backplane->connected(); });
 }
 
 instance::~instance() {
@@ -107,6 +163,7 @@ instance::~instance() {
         parts_->http.stop_accepting();
         parts_->hubs.stop();
         parts_->shards.stop_and_join();
+        parts_->router.stop();
     }
 }
 
@@ -154,7 +211,7 @@ hub::hub_server& instance::hubs() {
 asio::ip::tcp::endpoint instance::start() {
     auto& p = *parts_;
     const auto endpoint = p.http.listen(parse_listen_address(p.options.listen));
-    asio::post(p.shards.context(0), [&p] { p.backplane.start(p.router); });
+    asio::post(p.shards.context(routing::router::control_shard), [&p] { p.router.start(); });
     p.hubs.start();
     p.shards.start();
     p.running = true;
@@ -184,6 +241,8 @@ void instance::drain_and_stop() {
     }
     p.hubs.stop();
     p.shards.stop_and_join();
+    // With no shard thread left, the router and the backplane are stopped single-threaded.
+    p.router.stop();
     p.running = false;
 }
 

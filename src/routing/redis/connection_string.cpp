@@ -118,6 +118,95 @@ expected<bool> parse_bool(std::string_view key, std::string_view value) {
                       std::string(key) + "': expected true or false");
 }
 
+// The keys both forms share (Switchboard's own TLS and cluster keys, channelPrefix). False
+// when the key is not one of them.
+expected<bool> apply_common_option(std::string_view key, std::string_view value,
+                                   connection_options& options) {
+    auto flag = [&](bool& into) -> expected<bool> {
+        auto parsed = parse_bool(key, trim(value));
+        if (!parsed) {
+            return parsed.get_error();
+        }
+        into = *parsed;
+        return true;
+    };
+    if (iequals(key, "channelPrefix")) {
+        options.channel_prefix = std::string(value);
+    } else if (iequals(key, "sslCaFile")) {
+        options.tls_ca_file = std::string(trim(value));
+    } else if (iequals(key, "sslHost")) {
+        options.tls_host = std::string(trim(value));
+    } else if (iequals(key, "sslCertFile")) {
+        options.tls_cert_file = std::string(trim(value));
+    } else if (iequals(key, "sslKeyFile")) {
+        options.tls_key_file = std::string(trim(value));
+    } else if (iequals(key, "sslInsecureSkipVerify")) {
+        return flag(options.tls_insecure_skip_verify);
+    } else if (iequals(key, "shardedPubSub")) {
+        return flag(options.sharded);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// The keys only the StackExchange.Redis form has (the URL carries them elsewhere).
+expected<bool> apply_stackexchange_option(std::string_view key, std::string_view value,
+                                          std::string_view token, connection_options& options) {
+    if (iequals(key, "password")) {
+        options.password = std::string(value);
+    } else if (iequals(key, "user")) {
+        options.user = std::string(value);
+    } else if (iequals(key, "ssl")) {
+        auto flag = parse_bool(key, trim(value));
+        if (!flag) {
+            return flag.get_error();
+        }
+        options.tls = *flag;
+    } else if (iequals(key, "abortConnect")) {
+        // Validated for typos, otherwise moot: the client never gives up, it reconnects with
+        // backoff and /readyz reports the outage.
+        if (auto flag = parse_bool(key, trim(value)); !flag) {
+            return flag.get_error();
+        }
+    } else if (iequals(key, "defaultDatabase")) {
+        auto database = parse_database(trim(value), token);
+        if (!database) {
+            return database.get_error();
+        }
+        options.database = *database;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// Checks made once every key is known (keys come in any order).
+expected<connection_options> finish(connection_options options) {
+    if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+        return make_error(
+            "Redis options sslCertFile and sslKeyFile go together: a client certificate needs "
+            "its key");
+    }
+    const bool tls_keys = !options.tls_ca_file.empty() || !options.tls_host.empty() ||
+                          !options.tls_cert_file.empty() || options.tls_insecure_skip_verify;
+    if (tls_keys && !options.tls) {
+        options.notes.push_back(
+            "Redis ssl* options were ignored: TLS is off (ssl=True or rediss:// turns it on)");
+    }
+    if (!options.sharded) {
+        for (const auto& extra : options.more_endpoints) {
+            // StackExchange.Redis would spread over them; one Redis node is what the pub/sub
+            // backplane needs unless it runs sharded over a cluster.
+            options.notes.push_back("Redis endpoint '" + extra.host + ":" +
+                                    std::to_string(extra.port) +
+                                    "' ignored: only the first endpoint is used (more "
+                                    "endpoints are cluster seeds with shardedPubSub=true)");
+        }
+    }
+    return options;
+}
+
 expected<connection_options> parse_options_form(std::string_view text) {
     connection_options options;
     bool have_endpoint = false;
@@ -128,10 +217,11 @@ expected<connection_options> parse_options_form(std::string_view text) {
             const auto equals = token.find('=');
             if (equals == std::string_view::npos) {
                 if (have_endpoint) {
-                    // StackExchange.Redis would spread over them; one Redis node is what the
-                    // pub/sub backplane needs (Cluster is a separate backplane).
-                    options.notes.push_back("Redis endpoint '" + std::string(token) +
-                                            "' ignored: only the first endpoint is used");
+                    connection_options extra;
+                    if (auto parsed = parse_endpoint(token, extra); !parsed) {
+                        return parsed.get_error();
+                    }
+                    options.more_endpoints.push_back({extra.host, extra.port});
                 } else {
                     if (auto parsed = parse_endpoint(token, options); !parsed) {
                         return parsed.get_error();
@@ -147,33 +237,19 @@ expected<connection_options> parse_options_form(std::string_view text) {
                     return make_error("invalid Redis option '" + std::string(token) +
                                       "': empty key");
                 }
-                if (iequals(key, "password")) {
-                    options.password = std::string(value);
-                } else if (iequals(key, "user")) {
-                    options.user = std::string(value);
-                } else if (iequals(key, "ssl")) {
-                    auto flag = parse_bool(key, trim(value));
-                    if (!flag) {
-                        return flag.get_error();
+                auto common = apply_common_option(key, value, options);
+                if (!common) {
+                    return common.get_error();
+                }
+                if (!*common) {
+                    auto own = apply_stackexchange_option(key, value, token, options);
+                    if (!own) {
+                        return own.get_error();
                     }
-                    options.tls = *flag;
-                } else if (iequals(key, "abortConnect")) {
-                    // Validated for typos, otherwise moot: the client never gives up, it
-                    // reconnects with backoff and /readyz reports the outage.
-                    if (auto flag = parse_bool(key, trim(value)); !flag) {
-                        return flag.get_error();
+                    if (!*own) {
+                        options.notes.push_back("Redis option '" + std::string(key) +
+                                                "' is not supported and was ignored");
                     }
-                } else if (iequals(key, "channelPrefix")) {
-                    options.channel_prefix = std::string(value);
-                } else if (iequals(key, "defaultDatabase")) {
-                    auto database = parse_database(trim(value), token);
-                    if (!database) {
-                        return database.get_error();
-                    }
-                    options.database = *database;
-                } else {
-                    options.notes.push_back("Redis option '" + std::string(key) +
-                                            "' is not supported and was ignored");
                 }
             }
         }
@@ -185,7 +261,7 @@ expected<connection_options> parse_options_form(std::string_view text) {
     if (!have_endpoint) {
         return make_error("Redis connection string has no endpoint (expected host:port first)");
     }
-    return options;
+    return finish(std::move(options));
 }
 
 expected<connection_options> parse_url_form(std::string_view text) {
@@ -227,10 +303,20 @@ expected<connection_options> parse_url_form(std::string_view text) {
         }
         options.database = *database;
     }
-    if (url.has_query() || url.has_fragment()) {
-        options.notes.push_back("query and fragment of the Redis URL were ignored");
+    for (const auto& param : url.params()) {
+        auto common = apply_common_option(param.key, param.value, options);
+        if (!common) {
+            return common.get_error();
+        }
+        if (!*common) {
+            options.notes.push_back("Redis URL parameter '" + param.key +
+                                    "' is not supported and was ignored");
+        }
     }
-    return options;
+    if (url.has_fragment()) {
+        options.notes.push_back("the fragment of the Redis URL was ignored");
+    }
+    return finish(std::move(options));
 }
 
 }  // namespace

@@ -2,9 +2,14 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -12,6 +17,7 @@
 #include <array>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -24,6 +30,7 @@ namespace switchboard::routing::redis {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using tls_stream = asio::ssl::stream<tcp::socket>;
 using boost::system::error_code;
 
 namespace {
@@ -53,6 +60,7 @@ std::string encode_array(const std::vector<std::string_view>& arguments) {
 struct queued_command {
     std::string head;
     shared_buffer body;
+    bool has_reply_handler = false;  // command(): its handler waits in link::unsent_handlers
 
     [[nodiscard]] std::size_t size() const noexcept {
         return head.size() + (body ? body->size() + 2 : 0);
@@ -72,6 +80,53 @@ std::string_view reply_string(const redisReply* reply) {
     return {reply->str, reply->len};
 }
 
+// Startup only: every failure throws with the file that caused it.
+asio::ssl::context make_tls_context(const connection_options& connection) {
+    asio::ssl::context context(asio::ssl::context::tls_client);
+    // TLS 1.2 is the oldest version Redis 6+ and the managed services accept; the older ones
+    // have known weaknesses.
+    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    error_code ec;
+    auto check = [&ec](std::string_view what, std::string_view file = {}) {
+        if (ec) {
+            throw std::invalid_argument("Redis TLS: " + std::string(what) +
+                                        (file.empty() ? "" : " '" + std::string(file) + "'") +
+                                        ": " + ec.message());
+        }
+    };
+    if (connection.tls_insecure_skip_verify) {
+        context.set_verify_mode(asio::ssl::verify_none, ec);
+        check("cannot turn verification off");
+        spdlog::warn(
+            "redis: TLS certificate verification is OFF (sslInsecureSkipVerify): the connection "
+            "to {} is encrypted but not authenticated",
+            connection.host);
+    } else {
+        context.set_verify_mode(asio::ssl::verify_peer, ec);
+        check("cannot turn verification on");
+        if (!connection.tls_ca_file.empty()) {
+            context.load_verify_file(connection.tls_ca_file, ec);
+            check("cannot load the CA file", connection.tls_ca_file);
+        } else {
+            context.set_default_verify_paths(ec);
+            check("cannot load the system trust store");
+        }
+    }
+    if (!connection.tls_cert_file.empty()) {
+        context.use_certificate_chain_file(connection.tls_cert_file, ec);
+        check("cannot load the client certificate", connection.tls_cert_file);
+        context.use_private_key_file(connection.tls_key_file, asio::ssl::context::pem, ec);
+        check("cannot load the client key", connection.tls_key_file);
+    }
+    return context;
+}
+
+bool is_ip_address(const std::string& host) {
+    error_code ec;
+    (void)asio::ip::make_address(host, ec);
+    return !ec;
+}
+
 }  // namespace
 
 class redis_client::impl : public std::enable_shared_from_this<redis_client::impl> {
@@ -84,7 +139,11 @@ public:
         link(asio::io_context& context, role r)
             : kind(r), socket(context), resolver(context), timer(context) {}
         role kind;
-        tcp::socket socket;
+        tcp::socket socket;  // plain TCP; unused with TLS
+        // TLS: a fresh stream (and socket) per attempt, as an SSL session cannot be reused
+        // after a failure. The handlers of its pending operations hold a reference too, so a
+        // teardown never frees it under them.
+        std::shared_ptr<tls_stream> tls;
         tcp::resolver resolver;
         asio::steady_timer timer;  // connect deadline while connecting, backoff while idle
         std::unique_ptr<redisReader, reader_deleter> reader;
@@ -97,33 +156,48 @@ public:
         std::uint64_t generation = 0;
         std::chrono::milliseconds backoff{0};
         std::string handshake;
-        int pending_handshake_replies = 0;
+        int pending_handshake_replies = 0;  // AUTH/SELECT first, then channel confirmations
+        int pending_setup_replies = 0;      // AUTH/SELECT only
         std::set<std::string, std::less<>> handshake_channels;
         std::deque<queued_command> queue;
         std::vector<queued_command> writing;
         std::vector<asio::const_buffer> buffers;
         bool write_in_flight = false;
+        // command() replies (publish link): replies after the handshake are numbered in
+        // order; a handler waits for the number of its command. Publishes pay a counter.
+        std::deque<reply_handler> unsent_handlers;  // in queue order
+        std::deque<std::pair<std::uint64_t, reply_handler>> awaiting;
+        std::uint64_t commands_sent = 0;
+        std::uint64_t replies_received = 0;
+        // Sharded mode (subscribe link): channels with an SUNSUBSCRIBE of ours in flight, so
+        // an sunsubscribe the server sends on its own (slot moved) can be told apart.
+        std::set<std::string, std::less<>> unsubscribing;
+
+        tcp::socket& tcp_socket() noexcept { return tls ? tls->next_layer() : socket; }
     };
 
     impl(asio::io_context& context, client_options options)
         : options_(std::move(options)),
           publisher_(context, role::publisher),
           subscriber_(context, role::subscriber) {
-        // TODO(tls): wrap the socket in asio::ssl::stream (OpenSSL is already a dependency):
-        // handshake after connect, SNI from the host, verify against the system store. The
-        // hiredis reader is transport-agnostic, so only the link's socket type changes.
         // TODO(health): TCP keepalive (on_connect) finds dead peers; a periodic PING would
         // also catch a Redis that accepts bytes but no longer answers.
-        if (options_.connection.tls) {
-            // Startup may throw (DESIGN.md, decision 7); silently connecting in clear text
-            // to a server that expects TLS would be worse.
-            throw std::invalid_argument(
-                "Redis over TLS (ssl=true, rediss://) is not supported yet");
-        }
         if (options_.connection.host.empty()) {
             throw std::invalid_argument("Redis host is empty");
         }
+        if (options_.connection.tls) {
+            // Startup may throw (DESIGN.md, decision 7): a CA file that cannot be read must
+            // stop the server, not turn into an endless reconnect loop.
+            tls_context_.emplace(make_tls_context(options_.connection));
+            tls_name_ = options_.connection.tls_host.empty() ? options_.connection.host
+                                                             : options_.connection.tls_host;
+        }
         publisher_.backoff = subscriber_.backoff = options_.initial_backoff;
+        if (options_.connection.sharded) {
+            publish_head_ = "*3\r\n$8\r\nSPUBLISH\r\n";
+            subscribe_command_ = "SSUBSCRIBE";
+            unsubscribe_command_ = "SUNSUBSCRIBE";
+        }
     }
 
     void start() {
@@ -137,6 +211,8 @@ public:
         for (auto* l : {&publisher_, &subscriber_}) {
             tear_down(*l);
             l->queue.clear();
+            l->unsent_handlers.clear();
+            l->awaiting.clear();  // dropped, not called: no handler runs after stop()
         }
         queued_bytes_ = 0;
     }
@@ -147,7 +223,7 @@ public:
         }
         queued_command command;
         command.head.reserve(32 + channel.size());
-        command.head = "*3\r\n$7\r\nPUBLISH\r\n";
+        command.head = publish_head_;
         append_bulk(command.head, channel);
         append_bulk_header(command.head, payload->size());
         command.body = std::move(payload);
@@ -163,9 +239,23 @@ public:
         return true;
     }
 
+    bool command(const std::vector<std::string>& arguments, reply_handler handler) {
+        std::vector<std::string_view> views(arguments.begin(), arguments.end());
+        queued_command command{encode_array(views), nullptr, true};
+        const auto size = command.size();
+        if (queued_bytes_ + size > options_.max_queued_bytes) {
+            return false;
+        }
+        queued_bytes_ += size;
+        publisher_.queue.push_back(std::move(command));
+        publisher_.unsent_handlers.push_back(std::move(handler));
+        do_write(publisher_);
+        return true;
+    }
+
     void subscribe(const std::string& channel) {
         if (++subscriptions_[channel] == 1 && subscriber_.state == link_state::ready) {
-            send_subscription(subscriber_, "SUBSCRIBE", channel);
+            send_subscription(subscriber_, subscribe_command_, channel);
         }
     }
 
@@ -177,7 +267,7 @@ public:
         if (--it->second == 0) {
             subscriptions_.erase(it);
             if (subscriber_.state == link_state::ready) {
-                send_subscription(subscriber_, "UNSUBSCRIBE", channel);
+                send_subscription(subscriber_, unsubscribe_command_, channel);
             }
         }
     }
@@ -187,6 +277,13 @@ public:
     }
 
     client_options options_;
+    // Classic pub/sub, or sharded (Redis 7, SPUBLISH and friends) for cluster_client.
+    std::string_view publish_head_ = "*3\r\n$7\r\nPUBLISH\r\n";
+    std::string_view subscribe_command_ = "SUBSCRIBE";
+    std::string_view unsubscribe_command_ = "UNSUBSCRIBE";
+    topology_handler topology_handler_;
+    std::optional<asio::ssl::context> tls_context_;  // only with TLS, shared by both links
+    std::string tls_name_;                           // SNI and the certificate's expected name
     message_handler message_handler_;
     state_handler state_handler_;
     client_statistics statistics_;
@@ -198,9 +295,32 @@ private:
         return l.kind == role::publisher ? "publish" : "subscribe";
     }
 
+    // Runs an I/O initiation on the link's stream: the plain socket or the TLS stream. One
+    // branch per call keeps the plain path as it was, with no virtual stream underneath.
+    template <class Initiation>
+    static void with_stream(link& l, Initiation&& initiation) {
+        if (l.tls) {
+            initiation(*l.tls);
+        } else {
+            initiation(l.socket);
+        }
+    }
+
     void do_resolve(link& l) {
         l.state = link_state::connecting;
         const auto generation = ++l.generation;
+        if (tls_context_) {
+            l.tls = std::make_shared<tls_stream>(l.socket.get_executor(), *tls_context_);
+            // SNI lets a proxy or a managed service pick the certificate; RFC 6066 forbids it
+            // for IP addresses, which are checked against the certificate's IP entries.
+            if (!is_ip_address(tls_name_)) {
+                SSL_set_tlsext_host_name(l.tls->native_handle(), tls_name_.c_str());
+            }
+            if (!options_.connection.tls_insecure_skip_verify) {
+                error_code ignored;  // fails only for a null SSL handle
+                l.tls->set_verify_callback(asio::ssl::host_name_verification(tls_name_), ignored);
+            }
+        }
         l.timer.expires_after(options_.connect_timeout);
         l.timer.async_wait([self = shared_from_this(), &l, generation](error_code ec) {
             if (!ec && generation == l.generation && l.state != link_state::ready) {
@@ -223,10 +343,9 @@ private:
             return fail(l, ec, "resolve");
         }
         asio::async_connect(
-            l.socket, results,
-            [self = shared_from_this(), &l, generation](error_code ec, const tcp::endpoint&) {
-                self->on_connect(l, generation, ec);
-            });
+            l.tcp_socket(), results,
+            [self = shared_from_this(), &l, generation, guard = l.tls](
+                error_code ec, const tcp::endpoint&) { self->on_connect(l, generation, ec); });
     }
 
     void on_connect(link& l, std::uint64_t generation, error_code ec) {
@@ -236,18 +355,45 @@ private:
         if (ec) {
             return fail(l, ec, "connect");
         }
+        auto& socket = l.tcp_socket();
         // Small commands must not wait for Nagle: pipelining already batches.
-        l.socket.set_option(tcp::no_delay(true), ec);
+        socket.set_option(tcp::no_delay(true), ec);
         // A quiet subscribe link never writes, so a peer that vanished without a reset
         // (partition, crashed host) would go unnoticed for good; TCP keepalive probes after
         // 10 s idle, every 5 s, 3 times: the link fails within ~25 s, like Redis's own
         // tcp-keepalive default (300 s) but tuned for a bus that must fail over quickly.
-        l.socket.set_option(asio::socket_base::keep_alive(true), ec);
-        l.socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>(10),
-                            ec);
-        l.socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>(5),
-                            ec);
-        l.socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>(3), ec);
+        socket.set_option(asio::socket_base::keep_alive(true), ec);
+        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>(10), ec);
+        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>(5), ec);
+        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>(3), ec);
+        if (!l.tls) {
+            return start_session(l);
+        }
+        // The connect deadline still runs: a server that never finishes the handshake fails
+        // the attempt like one that never answers.
+        l.tls->async_handshake(asio::ssl::stream_base::client,
+                               [self = shared_from_this(), &l, generation, guard = l.tls](
+                                   error_code ec) { self->on_tls_handshake(l, generation, ec); });
+    }
+
+    void on_tls_handshake(link& l, std::uint64_t generation, error_code ec) {
+        if (generation != l.generation) {
+            return;
+        }
+        if (ec) {
+            // Usually configuration (wrong CA, name mismatch, plain-text port): worth more
+            // than a debug line, like a refused AUTH.
+            spdlog::error("redis: TLS handshake with {}:{} failed on the {} connection: {}",
+                          options_.connection.host, options_.connection.port, name(l),
+                          ec.message());
+            return fail(l, ec, "TLS handshake");
+        }
+        start_session(l);
+    }
+
+    // The transport is up: AUTH, SELECT and the resubscription go out in one write.
+    void start_session(link& l) {
+        const auto generation = l.generation;
         l.reader.reset(redisReaderCreate());
         l.state = link_state::handshaking;
 
@@ -256,6 +402,7 @@ private:
         const auto& connection = options_.connection;
         l.handshake.clear();
         l.pending_handshake_replies = 0;
+        l.commands_sent = l.replies_received = 0;
         if (!connection.user.empty()) {
             l.handshake += encode_array({"AUTH", connection.user, connection.password});
             ++l.pending_handshake_replies;
@@ -266,20 +413,31 @@ private:
         l.handshake_channels.clear();
         if (l.kind == role::publisher) {
             // Pub/sub ignores databases; SELECT matters only for future commands on this link.
-            if (connection.database != 0) {
+            // A cluster has database 0 only and refuses SELECT.
+            if (connection.database != 0 && !connection.sharded) {
                 const auto database = std::to_string(connection.database);
                 l.handshake += encode_array({"SELECT", database});
                 ++l.pending_handshake_replies;
             }
-        } else if (!subscriptions_.empty()) {
+        }
+        l.pending_setup_replies = l.pending_handshake_replies;
+        if (l.kind == role::subscriber && !subscriptions_.empty()) {
             // Resubscribe every channel; the link is ready only once each is confirmed, so
             // a publish released by connected() cannot overtake the subscription.
-            std::vector<std::string_view> arguments{"SUBSCRIBE"};
-            for (const auto& [channel, count] : subscriptions_) {
-                arguments.push_back(channel);
-                l.handshake_channels.insert(channel);
+            if (connection.sharded) {
+                // One SSUBSCRIBE per channel: a cluster refuses one naming several slots.
+                for (const auto& [channel, count] : subscriptions_) {
+                    l.handshake += encode_array({subscribe_command_, channel});
+                    l.handshake_channels.insert(channel);
+                }
+            } else {
+                std::vector<std::string_view> arguments{subscribe_command_};
+                for (const auto& [channel, count] : subscriptions_) {
+                    arguments.push_back(channel);
+                    l.handshake_channels.insert(channel);
+                }
+                l.handshake += encode_array(arguments);
             }
-            l.handshake += encode_array(arguments);
             l.pending_handshake_replies += static_cast<int>(subscriptions_.size());
         }
 
@@ -288,17 +446,20 @@ private:
             return on_ready(l);
         }
         l.write_in_flight = true;
-        asio::async_write(l.socket, asio::buffer(l.handshake),
-                          [self = shared_from_this(), &l, generation](error_code ec, std::size_t) {
-                              if (generation != l.generation) {
-                                  return;
-                              }
-                              l.write_in_flight = false;
-                              if (ec) {
-                                  return self->fail(l, ec, "write");
-                              }
-                              self->do_write(l);
-                          });
+        with_stream(l, [&](auto& stream) {
+            asio::async_write(stream, asio::buffer(l.handshake),
+                              [self = shared_from_this(), &l, generation, guard = l.tls](
+                                  error_code ec, std::size_t) {
+                                  if (generation != l.generation) {
+                                      return;
+                                  }
+                                  l.write_in_flight = false;
+                                  if (ec) {
+                                      return self->fail(l, ec, "write");
+                                  }
+                                  self->do_write(l);
+                              });
+        });
     }
 
     void on_ready(link& l) {
@@ -309,12 +470,12 @@ private:
             // subscribe()/unsubscribe() calls made during the handshake only changed the map.
             for (const auto& [channel, count] : subscriptions_) {
                 if (!l.handshake_channels.contains(channel)) {
-                    send_subscription(l, "SUBSCRIBE", channel);
+                    send_subscription(l, subscribe_command_, channel);
                 }
             }
             for (const auto& channel : l.handshake_channels) {
                 if (!subscriptions_.contains(channel)) {
-                    send_subscription(l, "UNSUBSCRIBE", channel);
+                    send_subscription(l, unsubscribe_command_, channel);
                 }
             }
             l.handshake_channels.clear();
@@ -328,15 +489,26 @@ private:
     }
 
     void send_subscription(link& l, std::string_view command, std::string_view channel) {
+        if (options_.connection.sharded) {
+            if (command == unsubscribe_command_) {
+                l.unsubscribing.emplace(channel);
+            } else if (auto it = l.unsubscribing.find(channel); it != l.unsubscribing.end()) {
+                // Its confirmation may now pass for a server's own sunsubscribe; that costs
+                // one needless resubscription, where a stale entry could hide a real one.
+                l.unsubscribing.erase(it);
+            }
+        }
         l.queue.push_back(queued_command{encode_array({command, channel}), nullptr});
         do_write(l);
     }
 
     void do_read(link& l) {
-        l.socket.async_read_some(
-            asio::buffer(l.read_buffer),
-            [self = shared_from_this(), &l, generation = l.generation](
-                error_code ec, std::size_t size) { self->on_read(l, generation, ec, size); });
+        with_stream(l, [&](auto& stream) {
+            stream.async_read_some(
+                asio::buffer(l.read_buffer),
+                [self = shared_from_this(), &l, generation = l.generation, guard = l.tls](
+                    error_code ec, std::size_t size) { self->on_read(l, generation, ec, size); });
+        });
     }
 
     void on_read(link& l, std::uint64_t generation, error_code ec, std::size_t size) {
@@ -377,31 +549,97 @@ private:
             return deliver(reply);
         }
         if (l.pending_handshake_replies > 0) {
+            const bool setup = l.pending_setup_replies > 0;
+            if (setup) {
+                --l.pending_setup_replies;
+            }
             if (reply.type == REDIS_REPLY_ERROR) {
-                spdlog::error("redis: {} connection handshake refused: {}", name(l),
-                              reply_string(&reply));
-                return fail(l, asio::error::access_denied, "handshake");
+                if (setup || !options_.connection.sharded) {
+                    spdlog::error("redis: {} connection handshake refused: {}", name(l),
+                                  reply_string(&reply));
+                    return fail(l, asio::error::access_denied, "handshake");
+                }
+                // A cluster node that no longer owns a channel's slot answers -MOVED: the
+                // cluster client moves the channel; this node's other channels are fine.
+                on_error_reply(l, reply);
             }
             if (--l.pending_handshake_replies == 0) {
                 on_ready(l);
             }
             return;
         }
+        if (l.kind == role::publisher) {
+            const auto number = l.replies_received++;
+            if (!l.awaiting.empty() && l.awaiting.front().first == number) {
+                auto handler = std::move(l.awaiting.front().second);
+                l.awaiting.pop_front();
+                return handler(&reply);
+            }
+        }
         if (reply.type == REDIS_REPLY_ERROR) {
-            ++statistics_.error_replies;
-            spdlog::warn("redis: error reply on the {} connection: {}", name(l),
-                         reply_string(&reply));
+            return on_error_reply(l, reply);
+        }
+        if (l.kind == role::subscriber && options_.connection.sharded) {
+            on_sunsubscribe(l, reply);
         }
         // Anything else: PUBLISH's receiver count, (un)subscribe confirmations.
     }
 
-    // ["message", channel, payload], the RESP2 push of a subscribed connection.
+    void on_error_reply(link& l, const redisReply& reply) {
+        ++statistics_.error_replies;
+        const auto text = reply_string(&reply);
+        if (options_.connection.sharded &&
+            (text.starts_with("MOVED ") || text.starts_with("ASK ") ||
+             text.starts_with("CLUSTERDOWN"))) {
+            // Expected while a cluster reshards: the command is lost (at most once), the
+            // cluster client rediscovers the slots.
+            spdlog::debug("redis: {} connection to {}:{}: {}", name(l), options_.connection.host,
+                          options_.connection.port, text);
+            return notify_topology(text);
+        }
+        spdlog::warn("redis: error reply on the {} connection: {}", name(l), text);
+    }
+
+    // ["sunsubscribe", channel, count]: the confirmation of ours, or the server dropping a
+    // channel whose slot moved to another node (Redis 7 tells sharded subscribers so).
+    void on_sunsubscribe(link& l, const redisReply& reply) {
+        if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
+            reply.element[0]->type != REDIS_REPLY_STRING ||
+            reply.element[1]->type != REDIS_REPLY_STRING ||
+            reply_string(reply.element[0]) != "sunsubscribe") {
+            return;
+        }
+        const auto channel = reply_string(reply.element[1]);
+        if (auto it = l.unsubscribing.find(channel); it != l.unsubscribing.end()) {
+            l.unsubscribing.erase(it);
+            return;
+        }
+        if (!subscriptions_.contains(channel)) {
+            return;
+        }
+        // Still wanted: ask again. If the slot really moved the node answers -MOVED; either
+        // way the cluster client rediscovers and moves the channel to its new owner.
+        send_subscription(l, subscribe_command_, channel);
+        notify_topology("sunsubscribe from the server");
+    }
+
+    void notify_topology(std::string_view reason) {
+        if (topology_handler_) {
+            topology_handler_(reason);
+        }
+    }
+
+    // ["message", channel, payload], the RESP2 push of a subscribed connection, or
+    // ["smessage", channel, payload] for sharded channels.
     static bool is_message(const redisReply& reply) {
-        return reply.type == REDIS_REPLY_ARRAY && reply.elements == 3 &&
-               reply.element[0]->type == REDIS_REPLY_STRING &&
-               reply.element[1]->type == REDIS_REPLY_STRING &&
-               reply.element[2]->type == REDIS_REPLY_STRING &&
-               reply_string(reply.element[0]) == "message";
+        if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
+            reply.element[0]->type != REDIS_REPLY_STRING ||
+            reply.element[1]->type != REDIS_REPLY_STRING ||
+            reply.element[2]->type != REDIS_REPLY_STRING) {
+            return false;
+        }
+        const auto kind = reply_string(reply.element[0]);
+        return kind == "message" || kind == "smessage";
     }
 
     void deliver(const redisReply& reply) {
@@ -429,6 +667,11 @@ private:
         l.buffers.clear();
         for (auto& command : l.queue) {
             l.buffers.emplace_back(asio::buffer(command.head));
+            if (command.has_reply_handler) {
+                l.awaiting.emplace_back(l.commands_sent, std::move(l.unsent_handlers.front()));
+                l.unsent_handlers.pop_front();
+            }
+            ++l.commands_sent;
             if (command.body) {
                 l.buffers.emplace_back(asio::buffer(*command.body));
                 l.buffers.emplace_back(asio::buffer(crlf));
@@ -441,26 +684,30 @@ private:
         }
         l.queue.clear();
         l.write_in_flight = true;
-        asio::async_write(
-            l.socket, l.buffers,
-            [self = shared_from_this(), &l, generation = l.generation](error_code ec, std::size_t) {
-                if (generation != l.generation) {
-                    return;
-                }
-                l.write_in_flight = false;
-                l.writing.clear();
-                if (ec) {
-                    return self->fail(l, ec, "write");
-                }
-                self->do_write(l);
-            });
+        with_stream(l, [&](auto& stream) {
+            asio::async_write(stream, l.buffers,
+                              [self = shared_from_this(), &l, generation = l.generation,
+                               guard = l.tls](error_code ec, std::size_t) {
+                                  if (generation != l.generation) {
+                                      return;
+                                  }
+                                  l.write_in_flight = false;
+                                  l.writing.clear();
+                                  if (ec) {
+                                      return self->fail(l, ec, "write");
+                                  }
+                                  self->do_write(l);
+                              });
+        });
     }
 
     // Ends the current attempt: later completions of it are ignored.
     void tear_down(link& l) {
         ++l.generation;
         error_code ignored;
-        l.socket.close(ignored);
+        l.tcp_socket().close(ignored);
+        // Its pending handlers keep the stream alive until they have seen the abort.
+        l.tls.reset();
         l.resolver.cancel();
         l.timer.cancel();
         l.state = link_state::idle;
@@ -468,6 +715,8 @@ private:
         l.writing.clear();
         l.buffers.clear();
         l.pending_handshake_replies = 0;
+        l.pending_setup_replies = 0;
+        l.unsubscribing.clear();
     }
 
     void fail(link& l, error_code ec, std::string_view what) {
@@ -485,6 +734,9 @@ private:
             // The next handshake resubscribes from the map: queued (UN)SUBSCRIBEs are moot.
             l.queue.clear();
         }
+        // Commands in flight are lost with the connection; their handlers learn it below.
+        auto lost = std::move(l.awaiting);
+        l.awaiting.clear();
         if (was_connected) {
             notify_state(false);
         }
@@ -500,6 +752,12 @@ private:
                 self->do_resolve(l);
             }
         });
+        for (auto& [number, handler] : lost) {
+            if (stopped_) {
+                break;  // a handler stopped the client: the others are dropped, not called
+            }
+            handler(nullptr);
+        }
     }
 
     void notify_state(bool is_connected) {
@@ -525,6 +783,7 @@ redis_client::~redis_client() {
     // the handlers releases whatever they captured now, with the client.
     impl_->message_handler_ = nullptr;
     impl_->state_handler_ = nullptr;
+    impl_->topology_handler_ = nullptr;
 }
 
 void redis_client::set_message_handler(message_handler handler) {
@@ -533,6 +792,14 @@ void redis_client::set_message_handler(message_handler handler) {
 
 void redis_client::set_state_handler(state_handler handler) {
     impl_->state_handler_ = std::move(handler);
+}
+
+void redis_client::set_topology_handler(topology_handler handler) {
+    impl_->topology_handler_ = std::move(handler);
+}
+
+bool redis_client::command(const std::vector<std::string>& arguments, reply_handler handler) {
+    return impl_->command(arguments, std::move(handler));
 }
 
 void redis_client::start() {

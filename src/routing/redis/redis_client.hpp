@@ -1,5 +1,6 @@
 // A Redis pub/sub client on one io_context: pipelined PUBLISH, reference-counted SUBSCRIBE,
-// reconnect with backoff. The transport under the Redis backplane.
+// reconnect with backoff, optional TLS. The transport under the Redis backplane, and one
+// cluster node's connection pair under cluster_client.
 #pragma once
 
 #include "core/shared_buffer.hpp"
@@ -15,6 +16,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+struct redisReply;  // hiredis
 
 namespace switchboard::routing::redis {
 
@@ -40,10 +44,15 @@ struct client_options {
 // Delivery: at most once. Publishes made while disconnected wait (bounded) and are sent, in
 // order, once both connections are back, so the client's own subscriptions are in place
 // first. Commands in flight when a connection breaks are lost.
+// TLS (connection.tls): each attempt connects, then handshakes with SNI and verifies the
+// server's certificate chain and name (see connection_options); the plain path is unchanged.
+// Sharded mode (connection.sharded): SPUBLISH/SSUBSCRIBE/SUNSUBSCRIBE against one node, for
+// cluster_client, which routes channels to their nodes and hears about moved slots through
+// the topology handler.
 class redis_client final : public pubsub_client {
 public:
-    // Throws std::invalid_argument for options it cannot honour (TLS for now, no host):
-    // configuration errors surface at startup, not on the data path.
+    // Throws std::invalid_argument for options it cannot honour (no host, unreadable TLS
+    // files): configuration errors surface at startup, not on the data path.
     redis_client(boost::asio::io_context& context, client_options options);
     // Stops: closes the sockets; no handler is called afterwards.
     ~redis_client() override;
@@ -73,6 +82,17 @@ public:
     [[nodiscard]] client_statistics statistics() const noexcept override;
     // Encoded publishes waiting (not yet handed to the socket); at most max_queued_bytes.
     [[nodiscard]] std::size_t queued_bytes() const noexcept override;
+
+    // For cluster_client: a reply, or nullptr when the connection broke before it came (the
+    // handler is dropped, not called, by stop()).
+    using reply_handler = std::function<void(const redisReply* reply)>;
+    // Queues a command on the publish connection, in order with publishes (so sent once
+    // connected()), and hands its reply to the handler. False when the queue is full.
+    bool command(const std::vector<std::string>& arguments, reply_handler handler);
+    // Sharded mode: called with the reason when the node answers -MOVED, -ASK or
+    // -CLUSTERDOWN, or drops a subscribed channel on its own (its slot moved away).
+    using topology_handler = std::function<void(std::string_view reason)>;
+    void set_topology_handler(topology_handler handler);
 
 private:
     class impl;

@@ -1,0 +1,155 @@
+#include "routing/redis/redis_backplane.hpp"
+
+#include "routing/redis/client_factory.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/dispatch.hpp>
+
+namespace switchboard::routing::redis {
+
+redis_backplane::redis_backplane(boost::asio::io_context& context, backplane_options options)
+    : redis_backplane(context, make_pubsub_client(context, std::move(options.client)),
+                      options.echo_window) {}
+
+redis_backplane::redis_backplane(boost::asio::io_context& context,
+                                 std::unique_ptr<pubsub_client> client,
+                                 std::chrono::milliseconds echo_window)
+    : context_(context), client_(std::move(client)), echo_window_(echo_window) {
+    client_->set_message_handler([this](std::string_view channel, shared_buffer payload) {
+        on_message(channel, payload);
+    });
+    client_->set_state_handler([this](bool up) { on_state(up); });
+}
+
+redis_backplane::~redis_backplane() {
+    stop();
+}
+
+template <class F>
+void redis_backplane::run(F f) {
+    // Inline on the control shard (the router's own calls), posted from the others.
+    boost::asio::dispatch(context_, std::move(f));
+}
+
+void redis_backplane::start(backplane_handler& handler) {
+    run([this, h = &handler] {
+        handler_ = h;
+        client_->start();
+    });
+}
+
+void redis_backplane::stop() {
+    // Called on the control shard, or after the shard threads stopped.
+    handler_ = nullptr;
+    client_->stop();
+    connected_ = false;
+    channels_.clear();
+}
+
+void redis_backplane::subscribe(const std::string& channel) {
+    run([this, channel] {
+        if (++channels_[channel].subscriptions == 1) {
+            client_->subscribe(channel);
+        }
+    });
+}
+
+void redis_backplane::unsubscribe(const std::string& channel) {
+    run([this, channel] {
+        const auto it = channels_.find(channel);
+        if (it == channels_.end()) {
+            return;
+        }
+        if (--it->second.subscriptions == 0) {
+            // Echoes still on their way arrive before the UNSUBSCRIBE is confirmed and would
+            // find no entry: they are delivered to nobody, since no local recipient is left.
+            channels_.erase(it);
+            client_->unsubscribe(channel);
+        }
+    });
+}
+
+void redis_backplane::publish(const std::string& channel, shared_buffer payload) {
+    run([this, channel, payload = std::move(payload)]() mutable {
+        const auto it = channels_.find(channel);
+        if (!client_->publish(channel, payload)) {
+            return count_drop();
+        }
+        if (it == channels_.end()) {
+            return;  // not subscribed here: Redis sends no echo
+        }
+        auto& echoes = it->second.echoes;
+        const auto now = clock::now();
+        while (!echoes.empty() && echoes.front().expires < now) {
+            echoes.pop_front();
+        }
+        echoes.push_back(
+            {std::move(payload), connected_ ? now + echo_window_ : clock::time_point::max()});
+    });
+}
+
+bool redis_backplane::take_echo(channel_state& state, const std::string& payload) {
+    auto& echoes = state.echoes;
+    const auto now = clock::now();
+    while (!echoes.empty() && echoes.front().expires < now) {
+        echoes.pop_front();
+    }
+    for (auto it = echoes.begin(); it != echoes.end(); ++it) {
+        if (*it->payload == payload) {
+            echoes.erase(it);
+            return true;
+        }
+    }
+    return false;
+}
+
+void redis_backplane::on_message(std::string_view channel, const shared_buffer& payload) {
+    const auto it = channels_.find(channel);
+    if (it != channels_.end() && !it->second.echoes.empty() && take_echo(it->second, *payload)) {
+        ++echoes_filtered_;
+        return;
+    }
+    if (handler_ != nullptr) {
+        handler_->on_backplane_message(channel, payload);
+    }
+}
+
+void redis_backplane::on_state(bool up) {
+    if (up != connected_) {
+        if (up) {
+            spdlog::info("backplane: connected to Redis");
+        } else {
+            spdlog::warn("backplane: lost Redis; publishing into a bounded buffer until it is back");
+        }
+    }
+    connected_ = up;
+    if (up) {
+        // The buffered publications go out now: their echoes are due from here on.
+        const auto expires = clock::now() + echo_window_;
+        for (auto& [name, state] : channels_) {
+            for (auto& echo : state.echoes) {
+                if (echo.expires == clock::time_point::max()) {
+                    echo.expires = expires;
+                }
+            }
+        }
+    }
+}
+
+void redis_backplane::count_drop() {
+    ++drops_since_log_;
+    const auto now = clock::now();
+    // One line per second at most: a long outage must not flood the log.
+    if (now - last_drop_log_ >= std::chrono::seconds(1)) {
+        spdlog::warn("backplane: Redis buffer full, dropped {} publication(s) (total {})",
+                     drops_since_log_, client_->statistics().dropped);
+        drops_since_log_ = 0;
+        last_drop_log_ = now;
+    }
+}
+
+backplane_statistics redis_backplane::statistics() const {
+    return {client_->statistics(), echoes_filtered_};
+}
+
+}  // namespace switchboard::routing::redis
