@@ -2,12 +2,9 @@
 // and surviving a server restart.
 #include "routing/redis/redis_client.hpp"
 #include "redis_server.hpp"
-
-#include <gtest/gtest.h>
-#include <boost/asio/io_context.hpp>
+#include "redis_test_support.hpp"
 
 #include <chrono>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,12 +14,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::redis_server;
 
-struct received_message {
-    std::string channel;
-    std::string payload;
-};
+using testing::received_message;
 
-class RedisClientTest : public ::testing::Test {
+class RedisClientTest : public testing::redis_test {
 protected:
     void SetUp() override {
         if (!redis_server::available()) {
@@ -39,34 +33,6 @@ protected:
         options.connection.user = std::move(user);
         return options;
     }
-
-    // Runs the io_context until the condition holds or the deadline passes (no fixed sleeps).
-    bool run_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!condition()) {
-            if (std::chrono::steady_clock::now() >= deadline) {
-                return false;
-            }
-            context_.run_one_for(10ms);
-            if (context_.stopped()) {
-                context_.restart();
-            }
-        }
-        return true;
-    }
-
-    // Runs for a fixed time: only to show that something does NOT happen.
-    void run_for(std::chrono::milliseconds duration) {
-        run_until([] { return false; }, duration);
-    }
-
-    static redis_client::message_handler collect(std::vector<received_message>& into) {
-        return [&into](std::string_view channel, shared_buffer payload) {
-            into.push_back({std::string(channel), *payload});
-        };
-    }
-
-    boost::asio::io_context context_;
 };
 
 TEST_F(RedisClientTest, PublishSubscribeRoundTripBetweenTwoClients) {
@@ -242,11 +208,8 @@ TEST_F(RedisClientTest, MessagesDuringResubscriptionAreDelivered) {
     EXPECT_EQ(server.integer_command({}, {"PUBSUB", "NUMSUB", "c499"}), 1);
 }
 
-TEST_F(RedisClientTest, RefusesTlsUntilSupported) {
-    client_options options;
-    options.connection.host = "127.0.0.1";
-    options.connection.tls = true;
-    EXPECT_THROW(redis_client(context_, options), std::invalid_argument);
+TEST_F(RedisClientTest, RefusesAnEmptyHost) {
+    EXPECT_THROW(redis_client(context_, client_options{}), std::invalid_argument);
 }
 
 TEST_F(RedisClientTest, StopsCleanlyWhileConnecting) {

@@ -57,8 +57,9 @@ TEST(ConnectionString, UnknownKeysAndExtraEndpointsAreNoted) {
     EXPECT_EQ(options.host, "a");
     EXPECT_EQ(options.port, 1);
     ASSERT_EQ(options.notes.size(), 2u);
-    EXPECT_NE(options.notes[0].find("'b:2'"), std::string::npos);
-    EXPECT_NE(options.notes[1].find("connectTimeout"), std::string::npos);
+    // Key notes while parsing, endpoint notes at the end (shardedPubSub may come later).
+    EXPECT_NE(options.notes[0].find("connectTimeout"), std::string::npos);
+    EXPECT_NE(options.notes[1].find("'b:2'"), std::string::npos);
 }
 
 TEST(ConnectionString, OptionsBeforeTheEndpoint) {
@@ -131,9 +132,63 @@ TEST(ConnectionString, MalformedUrls) {
     EXPECT_NE(parse_error("redis://h h").find("invalid Redis URL"), std::string::npos);
 }
 
-TEST(ConnectionString, UrlQueryIsNoted) {
+TEST(ConnectionString, UnknownUrlParametersAreNoted) {
     auto options = parse_ok("redis://h?timeout=1");
-    EXPECT_EQ(options.notes.size(), 1u);
+    ASSERT_EQ(options.notes.size(), 1u);
+    EXPECT_NE(options.notes[0].find("timeout"), std::string::npos);
+}
+
+TEST(ConnectionString, TlsKeysInTheStackExchangeForm) {
+    auto options = parse_ok(
+        "h:6380,ssl=true,sslCaFile=/etc/ca.pem,sslHost=redis.internal,SSLCERTFILE=/c.pem,"
+        "sslKeyFile=/k.pem");
+    EXPECT_TRUE(options.tls);
+    EXPECT_EQ(options.tls_ca_file, "/etc/ca.pem");
+    EXPECT_EQ(options.tls_host, "redis.internal");
+    EXPECT_EQ(options.tls_cert_file, "/c.pem");
+    EXPECT_EQ(options.tls_key_file, "/k.pem");
+    EXPECT_FALSE(options.tls_insecure_skip_verify);
+    EXPECT_TRUE(options.notes.empty());
+    EXPECT_TRUE(parse_ok("h,ssl=true,sslInsecureSkipVerify=true").tls_insecure_skip_verify);
+}
+
+TEST(ConnectionString, TlsKeysInUrlQueries) {
+    auto options = parse_ok(
+        "rediss://h:6380/1?sslCaFile=%2Fetc%2Fca.pem&sslHost=r.internal&channelPrefix=app");
+    EXPECT_TRUE(options.tls);
+    EXPECT_EQ(options.tls_ca_file, "/etc/ca.pem");
+    EXPECT_EQ(options.tls_host, "r.internal");
+    EXPECT_EQ(options.channel_prefix, "app");
+    EXPECT_EQ(options.database, 1);
+    EXPECT_TRUE(options.notes.empty());
+    EXPECT_TRUE(parse_ok("rediss://h?sslInsecureSkipVerify=True").tls_insecure_skip_verify);
+}
+
+TEST(ConnectionString, TlsKeysWithoutTlsAreNoted) {
+    auto options = parse_ok("h,sslCaFile=/ca.pem");
+    EXPECT_FALSE(options.tls);
+    ASSERT_EQ(options.notes.size(), 1u);
+    EXPECT_NE(options.notes[0].find("TLS is off"), std::string::npos);
+    EXPECT_EQ(parse_ok("redis://h?sslCaFile=/ca.pem").notes.size(), 1u);
+}
+
+TEST(ConnectionString, MalformedTlsAndShardedKeys) {
+    EXPECT_NE(parse_error("h,ssl=true,sslCertFile=/c.pem").find("go together"), std::string::npos);
+    EXPECT_NE(parse_error("h,sslInsecureSkipVerify=yes").find("true or false"), std::string::npos);
+    EXPECT_NE(parse_error("redis://h?shardedPubSub=1").find("true or false"), std::string::npos);
+}
+
+TEST(ConnectionString, ShardedModeUsesTheOtherEndpointsAsSeeds) {
+    auto options = parse_ok("a:7000,b:7001,[::1]:7002,shardedPubSub=true");
+    EXPECT_TRUE(options.sharded);
+    EXPECT_EQ(options.host, "a");
+    ASSERT_EQ(options.more_endpoints.size(), 2u);
+    EXPECT_EQ(options.more_endpoints[0].host, "b");
+    EXPECT_EQ(options.more_endpoints[0].port, 7001);
+    EXPECT_EQ(options.more_endpoints[1].host, "::1");
+    EXPECT_TRUE(options.notes.empty());
+    EXPECT_TRUE(parse_ok("rediss://h:7000?shardedPubSub=true").sharded);
+    EXPECT_FALSE(parse_ok("h").sharded);
 }
 
 }  // namespace
