@@ -80,7 +80,7 @@ void redis_backplane::publish(const std::string& channel, shared_buffer payload)
         }
         auto& echoes = it->second.echoes;
         const auto now = clock::now();
-        while (!echoes.empty() && echoes.front().expires < now) {
+        while (!echoes.empty() && echoes.front().expires <= now) {
             echoes.pop_front();
         }
         echoes.push_back(
@@ -91,7 +91,7 @@ void redis_backplane::publish(const std::string& channel, shared_buffer payload)
 bool redis_backplane::take_echo(channel_state& state, const std::string& payload) {
     auto& echoes = state.echoes;
     const auto now = clock::now();
-    while (!echoes.empty() && echoes.front().expires < now) {
+    while (!echoes.empty() && echoes.front().expires <= now) {
         echoes.pop_front();
     }
     for (auto it = echoes.begin(); it != echoes.end(); ++it) {
