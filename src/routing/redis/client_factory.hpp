@@ -1,4 +1,5 @@
-// Picks the Redis client for a connection string: one server, or a cluster in sharded mode.
+// Picks the Redis client for a connection string: one server (redis_client), or a cluster in
+// sharded mode (cluster_client, shardedPubSub=true).
 #pragma once
 
 #include "routing/redis/pubsub_client.hpp"

@@ -19,7 +19,7 @@ namespace switchboard::testing {
 
 namespace {
 
-std::uint16_t free_port() {
+std::uint16_t pick_free_port() {
     // Bind port 0 and let the kernel choose; the tiny window before redis binds it is
     // acceptable for tests (nothing else on the machine races for fresh ephemeral ports).
     boost::asio::io_context context;
@@ -44,6 +44,10 @@ bool run_quietly(const std::string& command, const std::string& log) {
 }
 
 }  // namespace
+
+std::uint16_t redis_server::free_port() {
+    return pick_free_port();
+}
 
 std::string redis_server::make_temp_directory() {
     auto pattern = (std::filesystem::temp_directory_path() / "switchboard-redis-XXXXXX").string();
@@ -82,7 +86,7 @@ bool redis_server::enable_tls(bool require_client_certificates) {
         !make_signed("client", "extendedKeyUsage=clientAuth", 2)) {
         return false;
     }
-    tls_port_ = free_port();
+    tls_port_ = pick_free_port();
     extra_arguments_.insert(
         extra_arguments_.end(),
         {"--tls-port", std::to_string(tls_port_), "--tls-cert-file", file("server.crt"),
@@ -98,7 +102,7 @@ bool redis_server::available() {
 redis_server::redis_server(std::vector<std::string> extra_arguments)
     : extra_arguments_(std::move(extra_arguments)),
       directory_(make_temp_directory()),
-      port_(free_port()) {}
+      port_(pick_free_port()) {}
 
 redis_server::~redis_server() {
     kill();
@@ -213,6 +217,35 @@ long long redis_server::integer_command(const std::string& password,
         } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
                    reply->element[1]->type == REDIS_REPLY_INTEGER) {
             result = reply->element[1]->integer;  // PUBSUB NUMSUB channel -> [channel, count]
+        }
+        freeReplyObject(reply);
+    }
+    redisFree(context);
+    return result;
+}
+
+std::string redis_server::string_command(const std::vector<std::string>& argv) {
+    const timeval timeout{2, 0};
+    redisContext* context = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+    if (context == nullptr || context->err != 0) {
+        if (context != nullptr) {
+            redisFree(context);
+        }
+        return {};
+    }
+    std::vector<const char*> pointers;
+    std::vector<size_t> lengths;
+    for (const auto& argument : argv) {
+        pointers.push_back(argument.data());
+        lengths.push_back(argument.size());
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(context, static_cast<int>(argv.size()), pointers.data(), lengths.data()));
+    std::string result;
+    if (reply != nullptr) {
+        if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS ||
+            reply->type == REDIS_REPLY_ERROR) {
+            result.assign(reply->str, reply->len);
         }
         freeReplyObject(reply);
     }

@@ -40,10 +40,14 @@ public:
 
     // A command over a short-lived synchronous hiredis connection; the integer reply, or -1.
     long long integer_command(const std::string& password, const std::vector<std::string>& argv);
+    // The same for a status, string or error reply (its text); empty when none came.
+    std::string string_command(const std::vector<std::string>& argv);
 
     static bool available();
     // Where the fixtures write temporary files (servers' directories).
     static std::string make_temp_directory();
+    // A port nothing listens on now (the kernel's pick for a bind to port 0).
+    static std::uint16_t free_port();
 
 private:
     bool wait_ready();
