@@ -26,13 +26,16 @@ hub_id router::add_hub(std::string name, std::string backplane_name) {
     for (auto& shard : shards_) {
         shard.hubs.emplace_back();
     }
+    directory_.add_hub();
     return hubs_.size() - 1;
 }
 
 void router::add_connection(hub_id hub, const std::string& connection_id,
                             const std::string& user_id, recipient& target) {
-    auto& registry = shards_[pool_.current_shard()].hubs[hub];
+    const std::size_t shard = pool_.current_shard();
+    auto& registry = shards_[shard].hubs[hub];
     registry.connections[connection_id] = connection_entry{&target, user_id, {}};
+    directory_.add(hub, connection_id, shard);
     const auto& channels = hubs_[hub].channels;
     subscribe(channels.connection(connection_id));
     if (!user_id.empty()) {
@@ -70,6 +73,7 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
         unsubscribe(channels.group(group));
     }
     registry.connections.erase(it);
+    directory_.remove(hub, connection_id);
 }
 
 bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
@@ -101,32 +105,31 @@ bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& c
 
 void router::change_group(hub_id hub, const std::string& connection_id, const std::string& group,
                           bool join, done_callback done) {
+    if (!done) {
+        done = [](const expected<void>&) {};
+    }
     // The common case, a hub method adding its caller, completes before the method returns.
     const std::size_t current = pool_.current_shard();
     if (current < shards_.size() && change_group_on(current, hub, connection_id, group, join)) {
-        if (done) {
-            done({});
-        }
-        return;
+        return done({});
     }
-    auto reply = on_calling_shard<expected<void>>(
-        done ? std::move(done) : done_callback([](const expected<void>&) {}));
-    search_shards(
-        [this, hub, connection_id, group, join](std::size_t shard) {
-            return change_group_on(shard, hub, connection_id, group, join);
-        },
-        [this, hub, connection_id, group, join, reply](bool found) {
-            if (found) {
+    auto reply = on_calling_shard<expected<void>>(std::move(done));
+    const bool local = on_connection_shard(
+        hub, connection_id, [this, hub, connection_id, group, join, reply](std::size_t shard) {
+            if (change_group_on(shard, hub, connection_id, group, join)) {
                 return reply({});
             }
-            if (!bus_.shared()) {
-                return reply(make_error("Connection '" + connection_id + "' does not exist."));
-            }
-            boost::asio::post(pool_.context(control_shard),
-                              [this, hub, connection_id, group, join, reply] {
-                                  send_group_command(hub, connection_id, group, join, reply);
-                              });
+            reply(make_error("Connection '" + connection_id + "' does not exist."));
         });
+    if (local) {
+        return;
+    }
+    if (!bus_.shared()) {
+        return reply(make_error("Connection '" + connection_id + "' does not exist."));
+    }
+    boost::asio::post(pool_.context(control_shard), [this, hub, connection_id, group, join, reply] {
+        send_group_command(hub, connection_id, group, join, reply);
+    });
 }
 
 void router::send(hub_id hub, audience to, message_ptr message) {
@@ -148,53 +151,24 @@ void router::deliver_local(hub_id hub, const audience& to, const message_ptr& me
 }
 
 void router::send_to_connections(hub_id hub, audience to, message_ptr message) {
-    // Only the ids no shard holds go to the bus: a reply to the caller never leaves the shard.
-    const std::size_t current = pool_.current_shard();
-    if (current < shards_.size()) {
-        const auto& connections = shards_[current].hubs[hub].connections;
-        const bool all_here = std::all_of(to.names.begin(), to.names.end(), [&](const auto& id) {
-            return connections.contains(id);
+    // Connections of this instance get it directly, the others through the bus, decided on the
+    // spot so the publication keeps its place among the caller's sends.
+    std::vector<std::string> remote;
+    for (const auto& id : to.names) {
+        if (is_excluded(to, id)) {
+            continue;
+        }
+        const bool local = on_connection_shard(hub, id, [this, hub, id, message](std::size_t shard) {
+            const auto& connections = shards_[shard].hubs[hub].connections;
+            if (const auto it = connections.find(id); it != connections.end()) {
+                it->second.target->deliver(message);
+            }
         });
-        if (all_here) {
-            return deliver_on(current, hub, to, message);
+        if (!local && bus_.shared()) {
+            remote.push_back(hubs_[hub].channels.connection(id));
         }
     }
-    struct state {
-        audience to;
-        message_ptr message;
-        std::unique_ptr<std::atomic<bool>[]> found;
-    };
-    auto shared = std::make_shared<state>(
-        state{std::move(to), std::move(message), nullptr});
-    shared->found = std::make_unique<std::atomic<bool>[]>(shared->to.names.size());
-    search_shards(
-        [this, hub, shared](std::size_t shard) {
-            const auto& connections = shards_[shard].hubs[hub].connections;
-            const auto& names = shared->to.names;
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                const auto it = connections.find(names[i]);
-                if (it != connections.end()) {
-                    shared->found[i] = true;
-                    if (!is_excluded(shared->to, names[i])) {
-                        it->second.target->deliver(shared->message);
-                    }
-                }
-            }
-            return false;
-        },
-        [this, hub, shared](bool) {
-            if (!bus_.shared()) {
-                return;
-            }
-            std::vector<std::string> channels;
-            const auto& names = shared->to.names;
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                if (!shared->found[i] && !is_excluded(shared->to, names[i])) {
-                    channels.push_back(hubs_[hub].channels.connection(names[i]));
-                }
-            }
-            publish_to(channels, shared->to, *shared->message);
-        });
+    publish_to(remote, to, *message);
 }
 
 void router::deliver_on(std::size_t shard, hub_id hub, const audience& to,
@@ -253,29 +227,25 @@ void router::invoke_connection(hub_id hub, const std::string& connection_id, mes
                                std::chrono::milliseconds timeout, result_callback on_result) {
     // The answer goes back to the asking shard; its callback owns no state of other shards.
     auto reply = on_calling_shard<expected<boost::json::value>>(std::move(on_result));
-    search_shards(
-        [this, hub, connection_id, message, timeout, reply](std::size_t shard) {
-            auto& registry = shards_[shard].hubs[hub];
-            const auto it = registry.connections.find(connection_id);
-            if (it == registry.connections.end()) {
-                return false;
-            }
-            it->second.target->invoke(message, timeout, reply);
-            return true;
-        },
-        [this, hub, connection_id, message, timeout, reply](bool found) {
-            if (found) {
-                return;
-            }
-            if (!bus_.shared()) {
+    const bool local = on_connection_shard(
+        hub, connection_id, [this, hub, connection_id, message, timeout, reply](std::size_t shard) {
+            auto& connections = shards_[shard].hubs[hub].connections;
+            const auto it = connections.find(connection_id);
+            if (it == connections.end()) {
                 return reply(make_error("Connection '" + connection_id + "' does not exist."));
             }
-            boost::asio::post(pool_.context(control_shard),
-                              [this, hub, connection_id, message, timeout, reply] {
-                                  request_remote_result(hub, connection_id, message, timeout,
-                                                        reply);
-                              });
+            it->second.target->invoke(message, timeout, reply);
         });
+    if (local) {
+        return;
+    }
+    if (!bus_.shared()) {
+        return reply(make_error("Connection '" + connection_id + "' does not exist."));
+    }
+    boost::asio::post(pool_.context(control_shard), [this, hub, connection_id, message, timeout,
+                                                     reply] {
+        request_remote_result(hub, connection_id, message, timeout, reply);
+    });
 }
 
 std::size_t router::local_connection_count(hub_id hub, std::size_t shard) const {

@@ -5,6 +5,7 @@
 #include "core/expected.hpp"
 #include "core/shard_pool.hpp"
 #include "routing/backplane.hpp"
+#include "routing/connection_directory.hpp"
 #include "routing/redis/channels.hpp"
 #include "routing/serialized_message.hpp"
 
@@ -13,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstddef>
@@ -189,9 +189,10 @@ private:
     // Runs f(shard) on every shard: inline for the calling one, posted to the others.
     template <class F>
     void on_every_shard(F f);
-    // Runs f(found) once every shard ran probe(shard) (true: the connection is there).
-    template <class Probe, class Then>
-    void search_shards(Probe probe, Then then);
+    // Runs f(shard) on the shard holding `connection_id`, inline when it is the calling one;
+    // false when this instance does not hold it.
+    template <class F>
+    bool on_connection_shard(hub_id hub, const std::string& connection_id, F f);
     // Wraps `callback` to run on the calling shard.
     template <class T>
     std::function<void(T)> on_calling_shard(std::function<void(T)> callback);
@@ -232,6 +233,7 @@ private:
     router_options options_;
     std::vector<hub_entry> hubs_;
     std::vector<shard_state> shards_;
+    connection_directory directory_;
     // Control shard only.
     std::int32_t last_ack_id_ = 0;
     std::unordered_map<std::int32_t, pending_request> pending_acks_;
@@ -251,23 +253,19 @@ inline void router::on_every_shard(F f) {
     }
 }
 
-template <class Probe, class Then>
-inline void router::search_shards(Probe probe, Then then) {
-    struct search {
-        std::atomic<std::size_t> remaining;
-        std::atomic<bool> found{false};
-    };
-    auto state = std::make_shared<search>();
-    state->remaining = shards_.size();
-    on_every_shard([probe = std::move(probe), then = std::move(then), state](std::size_t shard) {
-        if (probe(shard)) {
-            state->found = true;
-        }
-        // The last shard to look decides; a hit was stored before its decrement.
-        if (state->remaining.fetch_sub(1) == 1) {
-            then(state->found.load());
-        }
-    });
+template <class F>
+inline bool router::on_connection_shard(hub_id hub, const std::string& connection_id, F f) {
+    const std::size_t current = pool_.current_shard();
+    if (current < shards_.size() && shards_[current].hubs[hub].connections.contains(connection_id)) {
+        f(current);
+        return true;
+    }
+    const auto shard = directory_.find(hub, connection_id);
+    if (!shard) {
+        return false;
+    }
+    boost::asio::post(pool_.context(*shard), [f = std::move(f), shard = *shard] { f(shard); });
+    return true;
 }
 
 template <class T>

@@ -250,8 +250,10 @@ void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
     // A client-result request from another server: the client's answer goes back on the
     // return channel, serialized as JSON, which every ASP.NET server reads (§3.7).
     auto return_channel = hubs_[hub].channels.with_prefix(*decoded->return_channel);
-    on_every_shard([this, hub, connection_id = std::string(channel.id), message,
-                    return_channel = std::move(return_channel)](std::size_t shard) {
+    const std::string connection_id(channel.id);
+    on_connection_shard(hub, connection_id, [this, hub, connection_id, message,
+                                             return_channel = std::move(return_channel)](
+                                                std::size_t shard) {
         auto& connections = shards_[shard].hubs[hub].connections;
         const auto it = connections.find(connection_id);
         if (it == connections.end()) {
@@ -281,7 +283,7 @@ void router::on_group_command(hub_id hub, const shared_buffer& payload) {
     // Only the owner acks (§3.4); the others stay silent, so the requester's timeout is the
     // only answer for a connection nobody holds.
     auto command = std::make_shared<const redis::redis_group_command>(std::move(*decoded));
-    on_every_shard([this, hub, command](std::size_t shard) {
+    on_connection_shard(hub, command->connection_id, [this, hub, command](std::size_t shard) {
         if (change_group_on(shard, hub, command->connection_id, command->group_name,
                             command->action == redis::group_action::add)) {
             bus_.publish(hubs_[hub].channels.internal_ack(command->server_name),
