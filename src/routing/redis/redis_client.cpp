@@ -178,6 +178,7 @@ public:
 
     impl(asio::io_context& context, client_options options)
         : options_(std::move(options)),
+          resume_timer_(context),
           publisher_(context, role::publisher),
           subscriber_(context, role::subscriber) {
         // TODO(health): TCP keepalive (on_connect) finds dead peers; a periodic PING would
@@ -208,6 +209,8 @@ public:
 
     void stop() {
         stopped_ = true;
+        resuming_ = false;
+        resume_timer_.cancel();
         for (auto* l : {&publisher_, &subscriber_}) {
             tear_down(*l);
             l->queue.clear();
@@ -483,9 +486,25 @@ private:
         spdlog::debug("redis: {} connection to {}:{} ready", name(l), options_.connection.host,
                       options_.connection.port);
         if (connected()) {
+            if (was_ever_connected_ && options_.resume_delay.count() > 0) {
+                hold_publishes();
+            }
+            was_ever_connected_ = true;
             do_write(publisher_);
             notify_state(true);
         }
+    }
+
+    void hold_publishes() {
+        resuming_ = true;
+        resume_timer_.expires_after(options_.resume_delay);
+        resume_timer_.async_wait([self = shared_from_this()](error_code ec) {
+            if (ec || self->stopped_) {
+                return;  // re-armed by a newer reconnect, or stopped
+            }
+            self->resuming_ = false;
+            self->do_write(self->publisher_);
+        });
     }
 
     void send_subscription(link& l, std::string_view command, std::string_view channel) {
@@ -659,8 +678,9 @@ private:
         if (l.write_in_flight || l.queue.empty() || l.state != link_state::ready) {
             return;
         }
-        // Publishes wait until the subscriptions are back too (see the class comment).
-        if (l.kind == role::publisher && !connected()) {
+        // Publishes wait until the subscriptions are back too (see the class comment), and
+        // after a reconnect for the other instances' subscriptions (resume_delay).
+        if (l.kind == role::publisher && (!connected() || resuming_)) {
             return;
         }
         // Everything queued goes out in one gather write: one syscall for many commands.
@@ -767,6 +787,9 @@ private:
     }
 
     std::map<std::string, int, std::less<>> subscriptions_;
+    asio::steady_timer resume_timer_;
+    bool resuming_ = false;
+    bool was_ever_connected_ = false;
     link publisher_;
     link subscriber_;
 

@@ -35,6 +35,10 @@ struct client_options {
     // From starting to resolve until AUTH/SELECT answered; a blackholed host otherwise waits
     // out the kernel's SYN retries (minutes).
     std::chrono::milliseconds connect_timeout{5000};
+    // After a reconnect, publications wait this long before going out. When Redis restarts,
+    // every instance retries on the same backoff schedule and is back within milliseconds;
+    // 500 ms lets the others resubscribe first, so what was buffered reaches them.
+    std::chrono::milliseconds resume_delay{500};
 };
 
 // Two connections to one Redis: a publish connection and a subscribe connection (RESP2 puts a

@@ -183,6 +183,28 @@ TEST_F(RedisClientTest, ReconnectsResubscribesAndSendsWhatWasBufferedWhileDown) 
     EXPECT_EQ(server.integer_command({}, {"PUBSUB", "NUMSUB", "dropped while down"}), 0);
 }
 
+TEST_F(RedisClientTest, WhatWasBufferedDuringARestartReachesAnotherClientThatReconnects) {
+    // Two instances after a Redis restart: the publisher must not flush its buffer before the
+    // other has resubscribed, or the messages reach nobody (resume_delay).
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    redis_client publisher(context_, options_for(server));
+    redis_client subscriber(context_, options_for(server));
+    std::vector<received_message> received;
+    subscriber.set_message_handler(collect(received));
+    subscriber.subscribe("events");
+    publisher.start();
+    subscriber.start();
+    ASSERT_TRUE(run_until([&] { return publisher.connected() && subscriber.connected(); }));
+
+    server.kill();
+    ASSERT_TRUE(run_until([&] { return !publisher.connected() && !subscriber.connected(); }));
+    ASSERT_TRUE(publisher.publish("events", make_shared_buffer("while down")));
+    ASSERT_TRUE(server.start());
+    ASSERT_TRUE(run_until([&] { return received.size() == 1; }));
+    EXPECT_EQ(received[0].payload, "while down");
+}
+
 TEST_F(RedisClientTest, MessagesDuringResubscriptionAreDelivered) {
     // Many channels: the resubscription confirmations interleave with messages that another
     // client publishes to the first channels as soon as they are confirmed.
