@@ -137,14 +137,14 @@ void router::send(hub_id hub, audience to, message_ptr message) {
         return send_to_connections(hub, std::move(to), std::move(message));
     }
     publish(hub, to, *message);
-    deliver_local(hub, to, message);
+    deliver_local(hub, std::move(to), message);
 }
 
-void router::deliver_local(hub_id hub, const audience& to, const message_ptr& message) {
+void router::deliver_local(hub_id hub, audience to, const message_ptr& message) {
     if (shards_.size() == 1 && pool_.current_shard() == 0) {
         return deliver_on(0, hub, to, message);
     }
-    auto shared_audience = std::make_shared<const audience>(to);
+    auto shared_audience = std::make_shared<const audience>(std::move(to));
     on_every_shard([this, hub, shared_audience, message](std::size_t shard) {
         deliver_on(shard, hub, *shared_audience, message);
     });

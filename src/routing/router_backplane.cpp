@@ -245,7 +245,7 @@ void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
         to.names.emplace_back(channel.id);
     }
     if (!wants_result) {
-        return deliver_local(hub, to, message);
+        return deliver_local(hub, std::move(to), message);
     }
     // A client-result request from another server: the client's answer goes back on the
     // return channel, serialized as JSON, which every ASP.NET server reads (§3.7).
