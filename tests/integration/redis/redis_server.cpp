@@ -186,15 +186,20 @@ bool redis_server::wait_ready() {
     return false;
 }
 
-long long redis_server::integer_command(const std::string& password,
-                                        const std::vector<std::string>& argv) {
+namespace {
+
+// One command over a short-lived synchronous connection (after AUTH when a password is given);
+// `read` sees the reply, or nullptr when there is none.
+template <class Read>
+auto run_command(std::uint16_t port, const std::string& password,
+                 const std::vector<std::string>& argv, Read read) {
     const timeval timeout{2, 0};
-    redisContext* context = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+    redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
     if (context == nullptr || context->err != 0) {
         if (context != nullptr) {
             redisFree(context);
         }
-        return -1;
+        return read(nullptr);
     }
     if (!password.empty()) {
         auto* reply = static_cast<redisReply*>(redisCommand(context, "AUTH %s", password.c_str()));
@@ -210,47 +215,42 @@ long long redis_server::integer_command(const std::string& password,
     }
     auto* reply = static_cast<redisReply*>(
         redisCommandArgv(context, static_cast<int>(argv.size()), pointers.data(), lengths.data()));
-    long long result = -1;
+    auto result = read(reply);
     if (reply != nullptr) {
-        if (reply->type == REDIS_REPLY_INTEGER) {
-            result = reply->integer;
-        } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-                   reply->element[1]->type == REDIS_REPLY_INTEGER) {
-            result = reply->element[1]->integer;  // PUBSUB NUMSUB channel -> [channel, count]
-        }
         freeReplyObject(reply);
     }
     redisFree(context);
     return result;
 }
 
+}  // namespace
+
+long long redis_server::integer_command(const std::string& password,
+                                        const std::vector<std::string>& argv) {
+    return run_command(port_, password, argv, [](const redisReply* reply) -> long long {
+        if (reply == nullptr) {
+            return -1;
+        }
+        if (reply->type == REDIS_REPLY_INTEGER) {
+            return reply->integer;
+        }
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[1]->type == REDIS_REPLY_INTEGER) {
+            return reply->element[1]->integer;  // PUBSUB NUMSUB channel -> [channel, count]
+        }
+        return -1;
+    });
+}
+
 std::string redis_server::string_command(const std::vector<std::string>& argv) {
-    const timeval timeout{2, 0};
-    redisContext* context = redisConnectWithTimeout("127.0.0.1", port_, timeout);
-    if (context == nullptr || context->err != 0) {
-        if (context != nullptr) {
-            redisFree(context);
+    return run_command(port_, {}, argv, [](const redisReply* reply) {
+        if (reply != nullptr && (reply->type == REDIS_REPLY_STRING ||
+                                 reply->type == REDIS_REPLY_STATUS ||
+                                 reply->type == REDIS_REPLY_ERROR)) {
+            return std::string(reply->str, reply->len);
         }
-        return {};
-    }
-    std::vector<const char*> pointers;
-    std::vector<size_t> lengths;
-    for (const auto& argument : argv) {
-        pointers.push_back(argument.data());
-        lengths.push_back(argument.size());
-    }
-    auto* reply = static_cast<redisReply*>(
-        redisCommandArgv(context, static_cast<int>(argv.size()), pointers.data(), lengths.data()));
-    std::string result;
-    if (reply != nullptr) {
-        if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS ||
-            reply->type == REDIS_REPLY_ERROR) {
-            result.assign(reply->str, reply->len);
-        }
-        freeReplyObject(reply);
-    }
-    redisFree(context);
-    return result;
+        return std::string();
+    });
 }
 
 }  // namespace switchboard::testing
