@@ -179,10 +179,9 @@ public:
     impl(asio::io_context& context, client_options options)
         : options_(std::move(options)),
           resume_timer_(context),
+          health_timer_(context),
           publisher_(context, role::publisher),
           subscriber_(context, role::subscriber) {
-        // TODO(health): TCP keepalive (on_connect) finds dead peers; a periodic PING would
-        // also catch a Redis that accepts bytes but no longer answers.
         if (options_.connection.host.empty()) {
             throw std::invalid_argument("Redis host is empty");
         }
@@ -211,6 +210,7 @@ public:
         stopped_ = true;
         resuming_ = false;
         resume_timer_.cancel();
+        health_timer_.cancel();
         for (auto* l : {&publisher_, &subscriber_}) {
             tear_down(*l);
             l->queue.clear();
@@ -422,6 +422,10 @@ private:
                 l.handshake += encode_array({"SELECT", database});
                 ++l.pending_handshake_replies;
             }
+            // Ready means Redis answered, not merely that the port accepted a connection (a
+            // paused or hung server accepts and then says nothing).
+            l.handshake += encode_array({"PING"});
+            ++l.pending_handshake_replies;
         }
         l.pending_setup_replies = l.pending_handshake_replies;
         if (l.kind == role::subscriber && !subscriptions_.empty()) {
@@ -493,6 +497,37 @@ private:
             do_write(publisher_);
             notify_state(true);
         }
+        if (l.kind == role::publisher && options_.health_check_interval.count() > 0) {
+            last_pong_ = clock::now();
+            schedule_health_check(l.generation);
+        }
+    }
+
+    void schedule_health_check(std::uint64_t generation) {
+        health_timer_.expires_after(options_.health_check_interval);
+        health_timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
+            auto& l = self->publisher_;
+            if (ec || self->stopped_ || generation != l.generation) {
+                return;  // the connection it watched is gone; its successor has its own
+            }
+            if (!self->connected() || self->resuming_) {
+                // Publications and PINGs are held (see do_write): nothing to judge Redis by.
+                self->last_pong_ = clock::now();
+                return self->schedule_health_check(generation);
+            }
+            const auto silent = clock::now() - self->last_pong_;
+            if (silent > 2 * self->options_.health_check_interval) {
+                return self->fail(l, asio::error::timed_out, "no answer to PING");
+            }
+            // Queued behind the publications when some wait (the reply then comes late but
+            // not missing); a full queue skips one PING, which the next interval repeats.
+            self->command({"PING"}, [weak = std::weak_ptr<impl>(self)](const redisReply* reply) {
+                if (auto me = weak.lock(); me && reply != nullptr) {
+                    me->last_pong_ = clock::now();
+                }
+            });
+            self->schedule_health_check(generation);
+        });
     }
 
     void hold_publishes() {
@@ -787,7 +822,10 @@ private:
     }
 
     std::map<std::string, int, std::less<>> subscriptions_;
+    using clock = std::chrono::steady_clock;
     asio::steady_timer resume_timer_;
+    asio::steady_timer health_timer_;
+    clock::time_point last_pong_{};
     bool resuming_ = false;
     bool was_ever_connected_ = false;
     link publisher_;

@@ -39,6 +39,10 @@ struct client_options {
     // every instance retries on the same backoff schedule and is back within milliseconds;
     // 500 ms lets the others resubscribe first, so what was buffered reaches them.
     std::chrono::milliseconds resume_delay{500};
+    // A PING on the publish connection this often; no answer for two intervals drops the
+    // connection. TCP keepalive finds a vanished host; this finds a Redis that still accepts
+    // bytes but stopped answering (hung, paused, blackholed proxy). 0 turns it off.
+    std::chrono::milliseconds health_check_interval{5000};
 };
 
 // Two connections to one Redis: a publish connection and a subscribe connection (RESP2 puts a

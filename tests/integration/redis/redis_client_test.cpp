@@ -205,6 +205,27 @@ TEST_F(RedisClientTest, WhatWasBufferedDuringARestartReachesAnotherClientThatRec
     EXPECT_EQ(received[0].payload, "while down");
 }
 
+TEST_F(RedisClientTest, ARedisThatStopsAnsweringIsDroppedAndRejoinedWhenItAnswersAgain) {
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    auto options = options_for(server);
+    options.health_check_interval = 100ms;
+    redis_client client(context_, options);
+    std::vector<bool> states;
+    client.set_state_handler([&](bool connected) { states.push_back(connected); });
+    client.start();
+    ASSERT_TRUE(run_until([&] { return client.connected(); }));
+    // The socket stays open and accepts bytes, but no command is answered for 3 s.
+    const auto paused_at = std::chrono::steady_clock::now();
+    server.integer_command({}, {"CLIENT", "PAUSE", "3000", "ALL"});
+    ASSERT_TRUE(run_until([&] { return !client.connected(); }, 2500ms))
+        << "a Redis that answers nothing still looked connected";
+    // Reconnecting needs an answer too: it comes back once, after the pause, without flapping.
+    ASSERT_TRUE(run_until([&] { return client.connected(); }));
+    EXPECT_GE(std::chrono::steady_clock::now() - paused_at, 2500ms);
+    EXPECT_EQ(states, (std::vector<bool>{true, false, true}));
+}
+
 TEST_F(RedisClientTest, MessagesDuringResubscriptionAreDelivered) {
     // Many channels: the resubscription confirmations interleave with messages that another
     // client publishes to the first channels as soon as they are confirmed.
