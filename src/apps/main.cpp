@@ -2,6 +2,7 @@
 #include "core/config.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
+#include "routing/redis/connection_string.hpp"
 #include "server/instance.hpp"
 
 #include <spdlog/spdlog.h>
@@ -35,7 +36,7 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
 
 int run_serve(server_options options) {
     spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
-                 options.backplane,
+                 routing::redis::redact_connection_string(options.backplane),
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
     const auto chat_limit = options.chat_max_message_length;
     instance server(std::move(options));

@@ -336,4 +336,43 @@ expected<connection_options> parse_connection_string(std::string_view text) {
     return parse_options_form(text);
 }
 
+std::string redact_connection_string(std::string_view text) {
+    std::string out(text);
+    if (out.starts_with("redis://") || out.starts_with("rediss://")) {
+        // scheme://user:password@host: the password runs from the first ':' after the scheme
+        // to the last '@' of the authority.
+        const auto authority = out.find("://") + 3;
+        const auto end = out.find_first_of("/?", authority);
+        const auto at = out.rfind('@', end == std::string::npos ? out.size() : end);
+        if (at != std::string::npos && at > authority) {
+            const auto colon = out.find(':', authority);
+            if (colon != std::string::npos && colon < at) {
+                out.replace(colon + 1, at - colon - 1, "***");
+            }
+        }
+        return out;
+    }
+    // StackExchange form: comma-separated; keys are case-insensitive.
+    std::string result;
+    std::size_t start = 0;
+    while (start <= out.size()) {
+        const auto comma = out.find(',', start);
+        std::string item = out.substr(start, comma == std::string::npos ? std::string::npos
+                                                                         : comma - start);
+        std::string key = item.substr(0, item.find('='));
+        std::transform(key.begin(), key.end(), key.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (key == "password" && item.find('=') != std::string::npos) {
+            item = item.substr(0, item.find('=') + 1) + "***";
+        }
+        result += item;
+        if (comma == std::string::npos) {
+            break;
+        }
+        result += ',';
+        start = comma + 1;
+    }
+    return result;
+}
+
 }  // namespace switchboard::routing::redis

@@ -76,4 +76,7 @@ struct connection_options {
 // The ssl* keys need TLS (ssl=True or rediss://); given without it they are noted and unused.
 expected<connection_options> parse_connection_string(std::string_view text);
 
+// The connection string with its password replaced by "***", for logs.
+std::string redact_connection_string(std::string_view text);
+
 }  // namespace switchboard::routing::redis

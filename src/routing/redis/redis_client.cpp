@@ -780,9 +780,13 @@ private:
             spdlog::warn("redis: {} connection to {}:{} lost ({}: {}); reconnecting", name(l),
                          options_.connection.host, options_.connection.port, what, ec.message());
         } else {
-            spdlog::debug("redis: {} connection to {}:{} failed ({}: {}); retrying in {} ms",
-                          name(l), options_.connection.host, options_.connection.port, what,
-                          ec.message(), l.backoff.count());
+            // The first failure of a series is worth a warning (a wrong host or port at
+            // startup would otherwise look like a healthy server); the retries are not.
+            const bool first = l.backoff == options_.initial_backoff;
+            spdlog::log(first ? spdlog::level::warn : spdlog::level::debug,
+                        "redis: {} connection to {}:{} failed ({}: {}); retrying in {} ms", name(l),
+                        options_.connection.host, options_.connection.port, what, ec.message(),
+                        l.backoff.count());
         }
         tear_down(l);
         if (l.kind == role::subscriber) {

@@ -191,5 +191,17 @@ TEST(ConnectionString, ShardedModeUsesTheOtherEndpointsAsSeeds) {
     EXPECT_FALSE(parse_ok("h").sharded);
 }
 
+TEST(ConnectionString, RedactionHidesPasswordsInBothForms) {
+    EXPECT_EQ(redact_connection_string("redis://app:s3cr:et@cache:6380/2"),
+              "redis://app:***@cache:6380/2");
+    EXPECT_EQ(redact_connection_string("rediss://:pw@cache?sslCaFile=/a@b"),
+              "rediss://:***@cache?sslCaFile=/a@b");
+    EXPECT_EQ(redact_connection_string("redis://cache:6379"), "redis://cache:6379");
+    EXPECT_EQ(redact_connection_string("cache:6379,Password=pw,ssl=True"),
+              "cache:6379,Password=***,ssl=True");
+    EXPECT_EQ(redact_connection_string("memory"), "memory");
+}
+
 }  // namespace
 }  // namespace switchboard::routing::redis
+
