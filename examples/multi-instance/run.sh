@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Three Switchboard instances sharing one Redis backplane, each serving the demo page.
+#
+#   examples/multi-instance/run.sh            redis-server on 6380, instances on 5000, 5001, 5002
+#   NGINX_PORT=8080 examples/multi-instance/run.sh    ... and nginx on 8080 in front (nginx.conf)
+#
+# Environment (all optional):
+#   BASE_PORT        first instance port; the others follow (default 5000)
+#   INSTANCES        how many instances (default 3; nginx.conf is written for 3)
+#   HOST             address the instances listen on (default 127.0.0.1)
+#   REDIS_PORT       port of the redis-server started here (default 6380, not to collide with a system Redis)
+#   REDIS_URL        use this Redis instead of starting one (e.g. redis://10.0.0.5:6379 or
+#                    "host:6379,password=...,channelPrefix=app1")
+#   SWITCHBOARD_BIN  server binary (default build/switchboard of this repository)
+#   STATIC_DIR       demo page folder (default web/ of this repository)
+#   NGINX_PORT       also start nginx on this port with nginx.conf (ports rewritten to the ones above)
+#   NGINX_BIN        nginx binary (default nginx)
+#   REDIS_SERVER     redis-server binary (default redis-server)
+#   Extra arguments are passed to every `switchboard serve`, e.g. run.sh --log-level debug
+#
+# Ctrl-C (or SIGTERM) stops everything: the instances drain (clients are told to reconnect), then Redis
+# and nginx stop, and the temp dir is removed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+BASE_PORT=${BASE_PORT:-5000}
+INSTANCES=${INSTANCES:-3}
+HOST=${HOST:-127.0.0.1}
+REDIS_PORT=${REDIS_PORT:-6380}
+SWITCHBOARD_BIN=${SWITCHBOARD_BIN:-$root/build/switchboard}
+STATIC_DIR=${STATIC_DIR:-$root/web}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+NGINX_BIN=${NGINX_BIN:-nginx}
+NGINX_PORT=${NGINX_PORT:-}
+REDIS_URL=${REDIS_URL:-}
+
+if [[ ! -x "$SWITCHBOARD_BIN" ]]; then
+  echo "run.sh: $SWITCHBOARD_BIN not found; build it first (make build) or set SWITCHBOARD_BIN" >&2
+  exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-multi.XXXXXX")
+pids=()
+stopping=0
+
+log() { echo "[run.sh] $*"; }
+
+cleanup() {
+  local status=$?
+  ((stopping)) && return
+  stopping=1
+  trap - INT TERM
+  if ((${#pids[@]} > 0)); then
+    log "stopping ${#pids[@]} process(es)"
+    # The instances first (they drain), Redis and nginx with them; background jobs of a script ignore
+    # SIGINT, so they are told with SIGTERM.
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    for pid in "${pids[@]}"; do
+      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    done
+  fi
+  rm -rf "$work"
+  log "stopped"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Polls `check` (a command) until it succeeds, at most `seconds`.
+wait_until() {
+  local seconds=$1
+  shift
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    if ((SECONDS >= deadline)); then return 1; fi
+    sleep 0.1
+  done
+}
+
+# Plain bash (/dev/tcp), so neither redis-cli nor curl is needed. Subshells: the fds close with them, and
+# "connection refused" stays quiet.
+redis_pings() (  # port
+  exec 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+  printf 'PING\r\n' >&3
+  IFS= read -r -t 1 reply <&3 || exit 1
+  [[ $reply == "+PONG"* ]]
+)
+
+http_status() (  # host port path -> prints the status code
+  exec 2>/dev/null 4<>"/dev/tcp/$1/$2" || exit 1
+  printf 'GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$3" "$1" "$2" >&4
+  IFS= read -r -t 2 line <&4 || exit 1
+  line=${line#HTTP/1.1 }
+  echo "${line%% *}"
+)
+
+ready() {  # port
+  [[ $(http_status "$HOST" "$1" /readyz) == 200 ]]
+}
+
+# 1. Redis
+if [[ -z "$REDIS_URL" ]]; then
+  if redis_pings "$REDIS_PORT"; then
+    echo "run.sh: something already answers on Redis port $REDIS_PORT; set REDIS_PORT or REDIS_URL" >&2
+    exit 1
+  fi
+  mkdir -p "$work/redis"
+  "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" \
+    --daemonize no --logfile '' > >(sed -u 's/^/[redis] /') 2>&1 &
+  pids+=($!)
+  if ! wait_until 10 redis_pings "$REDIS_PORT"; then
+    echo "run.sh: redis-server did not answer PING on port $REDIS_PORT" >&2
+    exit 1
+  fi
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  log "redis-server on 127.0.0.1:$REDIS_PORT"
+fi
+
+# 2. The instances
+ports=()
+for ((i = 0; i < INSTANCES; i++)); do
+  port=$((BASE_PORT + i))
+  ports+=("$port")
+  "$SWITCHBOARD_BIN" serve --listen "$HOST:$port" --backplane "$REDIS_URL" --server-name "instance-$i-$port" \
+    --static-dir "$STATIC_DIR" "$@" > >(sed -u "s/^/[instance-$i] /") 2>&1 &
+  pids+=($!)
+done
+for port in "${ports[@]}"; do
+  if ! wait_until 20 ready "$port"; then
+    echo "run.sh: the instance on port $port is not ready (is the port free? is Redis reachable?)" >&2
+    exit 1
+  fi
+done
+
+# 3. nginx in front (optional)
+if [[ -n "$NGINX_PORT" ]]; then
+  mkdir -p "$work/nginx"
+  # nginx.conf names 127.0.0.1:5000-5002 and port 8080; rewrite them to this run's ports.
+  sed_args=()
+  for i in 0 1 2; do sed_args+=(-e "s/127\.0\.0\.1:500$i\b/@INSTANCE$i@/g"); done
+  for i in 0 1 2; do
+    sed_args+=(-e "s/@INSTANCE$i@/$HOST:${ports[$((i < INSTANCES ? i : INSTANCES - 1))]}/g")
+  done
+  sed_args+=(-e "s/listen 8080;/listen 127.0.0.1:$NGINX_PORT;/")
+  sed "${sed_args[@]}" "$here/nginx.conf" > "$work/nginx/nginx.conf"
+  "$NGINX_BIN" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' > >(sed -u 's/^/[nginx] /') 2>&1 &
+  pids+=($!)
+  if ! wait_until 10 ready "$NGINX_PORT"; then
+    echo "run.sh: nginx did not come up on port $NGINX_PORT" >&2
+    exit 1
+  fi
+  HOST_FOR_NGINX=127.0.0.1
+fi
+
+log "ready"
+for i in "${!ports[@]}"; do
+  log "instance-$i: http://$HOST:${ports[$i]}/   (hub /hubs/chat, /readyz)"
+done
+if [[ -n "$NGINX_PORT" ]]; then
+  log "nginx:      http://$HOST_FOR_NGINX:$NGINX_PORT/   (load-balances the instances)"
+fi
+log "open two instances in two tabs, chat across them; Ctrl-C stops everything"
+
+# Until Ctrl-C, or until one of them dies (then stop the rest and fail).
+set +e
+wait -n "${pids[@]}"
+status=$?
+echo "run.sh: a process exited (status $status); stopping the others" >&2
+exit 1
