@@ -4,6 +4,7 @@
 
 #include "core/shared_buffer.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,14 @@ public:
     virtual void subscribe(const std::string& channel) = 0;
     virtual void unsubscribe(const std::string& channel) = 0;
     virtual void publish(const std::string& channel, shared_buffer payload) = 0;
+    // Runs `then` once the subscriptions to `channel` made so far are in effect on the bus (a
+    // member joining a group hears the next message sent to it from anywhere), or at once while
+    // the bus is down. Any shard calls; `then` may run on any shard. The default suits a bus
+    // whose subscribe() takes effect before it returns.
+    virtual void when_subscribed(const std::string& channel, std::function<void()> then) {
+        (void)channel;
+        then();
+    }
     // False while the bus is unreachable; /readyz reports it.
     [[nodiscard]] virtual bool connected() const = 0;
     // False when no other instance can be listening (a private in-memory bus): the router then

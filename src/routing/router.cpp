@@ -108,16 +108,16 @@ void router::change_group(hub_id hub, const std::string& connection_id, const st
     if (!done) {
         done = [](const expected<void>&) {};
     }
-    // The common case, a hub method adding its caller, completes before the method returns.
+    auto reply = on_calling_shard<expected<void>>(std::move(done));
+    // The common case, a hub method adding its caller, is decided on the calling shard.
     const std::size_t current = pool_.current_shard();
     if (current < shards_.size() && change_group_on(current, hub, connection_id, group, join)) {
-        return done({});
+        return when_in_effect(hub, group, join, [reply] { reply({}); });
     }
-    auto reply = on_calling_shard<expected<void>>(std::move(done));
     const bool local = on_connection_shard(
         hub, connection_id, [this, hub, connection_id, group, join, reply](std::size_t shard) {
             if (change_group_on(shard, hub, connection_id, group, join)) {
-                return reply({});
+                return when_in_effect(hub, group, join, [reply] { reply({}); });
             }
             reply(make_error("Connection '" + connection_id + "' does not exist."));
         });
@@ -130,6 +130,16 @@ void router::change_group(hub_id hub, const std::string& connection_id, const st
     boost::asio::post(pool_.context(control_shard), [this, hub, connection_id, group, join, reply] {
         send_group_command(hub, connection_id, group, join, reply);
     });
+}
+
+void router::when_in_effect(hub_id hub, const std::string& group, bool join,
+                            std::function<void()> then) {
+    // A new member must hear the next message sent to the group from any instance, as with
+    // ASP.NET, whose AddToGroupAsync waits for the SUBSCRIBE.
+    if (!join) {
+        return then();
+    }
+    bus_.when_subscribed(hubs_[hub].channels.group(group), std::move(then));
 }
 
 void router::send(hub_id hub, audience to, message_ptr message) {

@@ -202,6 +202,9 @@ private:
     // Returns false when the connection is not on `shard`.
     bool change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
                          const std::string& group, bool join);
+    // Runs `then` once a group change made on this instance is in effect on the bus.
+    void when_in_effect(hub_id hub, const std::string& group, bool join,
+                        std::function<void()> then);
     void deliver_local(hub_id hub, audience to, const message_ptr& message);
     void deliver_on(std::size_t shard, hub_id hub, const audience& to, const message_ptr& message);
     void send_to_connections(hub_id hub, audience to, message_ptr message);

@@ -195,6 +195,14 @@ public:
         }
     }
 
+    void when_subscribed(const std::string& channel, std::function<void()> then) {
+        const auto it = channels_.find(channel);
+        if (it == channels_.end() || it->second.owner == nullptr) {
+            return then();
+        }
+        it->second.owner->client->when_subscribed(channel, std::move(then));
+    }
+
     void unsubscribe(const std::string& channel) {
         auto it = channels_.find(channel);
         if (it == channels_.end()) {
@@ -551,6 +559,9 @@ void cluster_client::subscribe(const std::string& channel) {
 }
 void cluster_client::unsubscribe(const std::string& channel) {
     impl_->unsubscribe(channel);
+}
+void cluster_client::when_subscribed(const std::string& channel, std::function<void()> then) {
+    impl_->when_subscribed(channel, std::move(then));
 }
 bool cluster_client::connected() const noexcept {
     return impl_->connected();

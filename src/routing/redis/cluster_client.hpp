@@ -51,6 +51,8 @@ public:
     bool publish(std::string_view channel, shared_buffer payload) override;
     void subscribe(const std::string& channel) override;
     void unsubscribe(const std::string& channel) override;
+    // Asks the master owning the channel's slot; at once when none is known yet.
+    void when_subscribed(const std::string& channel, std::function<void()> then) override;
     [[nodiscard]] bool connected() const noexcept override;
     // Summed over the node clients, including those closed since.
     [[nodiscard]] client_statistics statistics() const noexcept override;

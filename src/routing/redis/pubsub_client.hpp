@@ -45,6 +45,9 @@ public:
     // Reference-counted per channel: subscribed on the first, unsubscribed on the last.
     virtual void subscribe(const std::string& channel) = 0;
     virtual void unsubscribe(const std::string& channel) = 0;
+    // Runs `then` once the subscriptions to `channel` asked for so far are in effect (Redis
+    // confirmed them), or at once while disconnected: the reconnect resubscribes anyway.
+    virtual void when_subscribed(const std::string& channel, std::function<void()> then) = 0;
 
     // True when publishes go out at once and every subscription is confirmed.
     [[nodiscard]] virtual bool connected() const noexcept = 0;

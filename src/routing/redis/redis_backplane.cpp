@@ -88,6 +88,12 @@ void redis_backplane::publish(const std::string& channel, shared_buffer payload)
     });
 }
 
+void redis_backplane::when_subscribed(const std::string& channel, std::function<void()> then) {
+    run([this, channel, then = std::move(then)]() mutable {
+        client_->when_subscribed(channel, std::move(then));
+    });
+}
+
 bool redis_backplane::take_echo(channel_state& state, const std::string& payload) {
     auto& echoes = state.echoes;
     const auto now = clock::now();

@@ -54,6 +54,8 @@ public:
     void subscribe(const std::string& channel) override;
     void unsubscribe(const std::string& channel) override;
     void publish(const std::string& channel, shared_buffer payload) override;
+    // `then` runs on the control shard.
+    void when_subscribed(const std::string& channel, std::function<void()> then) override;
     [[nodiscard]] bool connected() const override { return connected_; }
 
     // On the context's thread.

@@ -167,6 +167,8 @@ public:
         // order; a handler waits for the number of its command. Publishes pay a counter.
         std::deque<reply_handler> unsent_handlers;  // in queue order
         std::deque<std::pair<std::uint64_t, reply_handler>> awaiting;
+        // when_subscribed() callbacks, one per PING on the subscribe connection, in order.
+        std::deque<std::function<void()>> barriers;
         std::uint64_t commands_sent = 0;
         std::uint64_t replies_received = 0;
         // Sharded mode (subscribe link): channels with an SUNSUBSCRIBE of ours in flight, so
@@ -216,6 +218,7 @@ public:
             l->queue.clear();
             l->unsent_handlers.clear();
             l->awaiting.clear();  // dropped, not called: no handler runs after stop()
+            l->barriers.clear();
         }
         queued_bytes_ = 0;
     }
@@ -273,6 +276,15 @@ public:
                 send_subscription(subscriber_, unsubscribe_command_, channel);
             }
         }
+    }
+
+    void when_subscribed(std::function<void()> then) {
+        if (subscriber_.state != link_state::ready) {
+            return then();
+        }
+        subscriber_.barriers.push_back(std::move(then));
+        subscriber_.queue.push_back(queued_command{encode_array({"PING"}), nullptr});
+        do_write(subscriber_);
     }
 
     [[nodiscard]] bool connected() const noexcept {
@@ -630,6 +642,11 @@ private:
                 return handler(&reply);
             }
         }
+        if (l.kind == role::subscriber && is_pong(reply) && !l.barriers.empty()) {
+            auto then = std::move(l.barriers.front());
+            l.barriers.pop_front();
+            return then();
+        }
         if (reply.type == REDIS_REPLY_ERROR) {
             return on_error_reply(l, reply);
         }
@@ -683,6 +700,13 @@ private:
         }
     }
 
+    // ["pong", ""]: PING's answer on a subscribed connection (RESP2).
+    static bool is_pong(const redisReply& reply) {
+        return reply.type == REDIS_REPLY_ARRAY && reply.elements == 2 &&
+               reply.element[0]->type == REDIS_REPLY_STRING &&
+               reply_string(reply.element[0]) == "pong";
+    }
+
     // ["message", channel, payload], the RESP2 push of a subscribed connection, or
     // ["smessage", channel, payload] for sharded channels.
     static bool is_message(const redisReply& reply) {
@@ -719,25 +743,29 @@ private:
             return;
         }
         // Everything queued goes out in one gather write: one syscall for many commands.
-        l.buffers.clear();
+        // The commands move first and the buffers point into them after: moving a short
+        // (small-string-optimised) head would leave a buffer pointing at the emptied source.
         for (auto& command : l.queue) {
-            l.buffers.emplace_back(asio::buffer(command.head));
             if (command.has_reply_handler) {
                 l.awaiting.emplace_back(l.commands_sent, std::move(l.unsent_handlers.front()));
                 l.unsent_handlers.pop_front();
             }
             ++l.commands_sent;
-            if (command.body) {
-                l.buffers.emplace_back(asio::buffer(*command.body));
-                l.buffers.emplace_back(asio::buffer(crlf));
-                ++statistics_.published;
-            }
             if (l.kind == role::publisher) {
                 queued_bytes_ -= command.size();
             }
             l.writing.push_back(std::move(command));
         }
         l.queue.clear();
+        l.buffers.clear();
+        for (const auto& command : l.writing) {
+            l.buffers.emplace_back(asio::buffer(command.head));
+            if (command.body) {
+                l.buffers.emplace_back(asio::buffer(*command.body));
+                l.buffers.emplace_back(asio::buffer(crlf));
+                ++statistics_.published;
+            }
+        }
         l.write_in_flight = true;
         with_stream(l, [&](auto& stream) {
             asio::async_write(stream, l.buffers,
@@ -790,8 +818,14 @@ private:
         }
         tear_down(l);
         if (l.kind == role::subscriber) {
-            // The next handshake resubscribes from the map: queued (UN)SUBSCRIBEs are moot.
+            // The next handshake resubscribes from the map: queued (UN)SUBSCRIBEs are moot,
+            // and whoever waits for them need not wait for the reconnect.
             l.queue.clear();
+            for (auto& then : std::exchange(l.barriers, {})) {
+                if (!stopped_) {
+                    then();
+                }
+            }
         }
         // Commands in flight are lost with the connection; their handlers learn it below.
         auto lost = std::move(l.awaiting);
@@ -884,6 +918,10 @@ void redis_client::subscribe(const std::string& channel) {
 void redis_client::unsubscribe(const std::string& channel) {
     impl_->unsubscribe(channel);
 }
+void redis_client::when_subscribed(const std::string&, std::function<void()> then) {
+    impl_->when_subscribed(std::move(then));
+}
+
 bool redis_client::connected() const noexcept {
     return impl_->connected();
 }

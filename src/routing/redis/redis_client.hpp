@@ -84,6 +84,9 @@ public:
     // Reference-counted per channel: SUBSCRIBE on the first, UNSUBSCRIBE on the last.
     void subscribe(const std::string& channel) override;
     void unsubscribe(const std::string& channel) override;
+    // A PING on the subscribe connection: Redis answers in order, so its reply follows the
+    // confirmation of every (UN)SUBSCRIBE sent before it, whatever the channel.
+    void when_subscribed(const std::string& channel, std::function<void()> then) override;
 
     // True when both connections are authenticated and every subscription is confirmed.
     [[nodiscard]] bool connected() const noexcept override;

@@ -205,6 +205,29 @@ TEST_F(RedisClientTest, WhatWasBufferedDuringARestartReachesAnotherClientThatRec
     EXPECT_EQ(received[0].payload, "while down");
 }
 
+TEST_F(RedisClientTest, AHealthyRedisPassesTheHealthCheckAndBarriersComplete) {
+    redis_server server;
+    ASSERT_TRUE(server.start());
+    auto options = options_for(server);
+    options.health_check_interval = 50ms;
+    redis_client client(context_, options);
+    std::vector<bool> states;
+    client.set_state_handler([&](bool connected) { states.push_back(connected); });
+    client.subscribe("events");
+    client.start();
+    ASSERT_TRUE(run_until([&] { return client.connected(); }));
+    client.publish("elsewhere", make_shared_buffer("x"));
+    run_for(500ms);  // ten health checks
+    EXPECT_TRUE(client.connected());
+    EXPECT_EQ(states, std::vector<bool>{true});
+
+    client.subscribe("late");
+    bool subscribed = false;
+    client.when_subscribed("late", [&] { subscribed = true; });
+    ASSERT_TRUE(run_until([&] { return subscribed; }));
+    EXPECT_EQ(server.integer_command({}, {"PUBSUB", "NUMSUB", "late"}), 1);
+}
+
 TEST_F(RedisClientTest, ARedisThatStopsAnsweringIsDroppedAndRejoinedWhenItAnswersAgain) {
     redis_server server;
     ASSERT_TRUE(server.start());

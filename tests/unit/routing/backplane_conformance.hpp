@@ -90,6 +90,9 @@ public:
     void stop() override { inner_->stop(); }
     void subscribe(const std::string& channel) override { inner_->subscribe(channel); }
     void unsubscribe(const std::string& channel) override { inner_->unsubscribe(channel); }
+    void when_subscribed(const std::string& channel, std::function<void()> then) override {
+        inner_->when_subscribed(channel, std::move(then));
+    }
     void publish(const std::string& channel, shared_buffer payload) override {
         {
             std::lock_guard lock(mutex_);

@@ -28,6 +28,7 @@ public:
     }
     void subscribe(const std::string& channel) override { ++subscribes[channel]; }
     void unsubscribe(const std::string& channel) override { ++unsubscribes[channel]; }
+    void when_subscribed(const std::string&, std::function<void()> then) override { then(); }
     [[nodiscard]] bool connected() const noexcept override { return true; }
     [[nodiscard]] client_statistics statistics() const noexcept override { return {}; }
     [[nodiscard]] std::size_t queued_bytes() const noexcept override { return 0; }
