@@ -38,10 +38,9 @@ int run_serve(server_options options) {
     spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
                  routing::redis::redact_connection_string(options.backplane),
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
-    const auto chat_limit = options.chat_max_message_length;
-    instance server(std::move(options));
-    auto chat = hub::make_chat_hub(hub::chat_hub_options{chat_limit});
+    auto chat = hub::make_chat_hub(hub::chat_hub_options{options.chat_max_message_length});
     chat->set_backplane_name(options.chat_hub_name);
+    instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
     server.run_until_signal([](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <limits>
 
 namespace switchboard::routing {
@@ -92,6 +93,9 @@ void router::publish(hub_id hub, const audience& to, const serialized_message& m
                                                                       : channels.user(name));
             }
         }
+        // A name given twice is one channel: two publications would reach its members twice.
+        std::sort(targets.begin(), targets.end());
+        targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
         break;
     case audience::kind::connections:
         break;  // send_to_connections() publishes only the ids no shard holds

@@ -315,6 +315,20 @@ TYPED_TEST_P(backplane_conformance, user_send_reaches_the_users_connections_on_b
     EXPECT_EQ(this->a2_.count("Private"), 0);
 }
 
+TYPED_TEST_P(backplane_conformance, a_user_named_twice_gets_one_copy_on_every_server) {
+    auto &a = *this->a_, &b = *this->b_;
+    a.connect(0, "a1", this->a1_, "alice");
+    b.connect(1, "b1", this->b1_, "alice");
+    this->settle();
+    a.send(audience::users({"alice", "alice"}), "Private");
+    a.send(audience::groups({"", ""}), "Nobody");
+    this->marker(a, {&this->a1_, &this->b1_});
+    EXPECT_EQ(this->a1_.count("Private"), 1);
+    EXPECT_EQ(this->b1_.count("Private"), 1);
+    EXPECT_EQ(a.bus.published("chat:user:alice"), 1);
+    EXPECT_EQ(a.bus.published("chat:group:"), 0);
+}
+
 TYPED_TEST_P(backplane_conformance, users_send_reaches_each_named_user) {
     auto &a = *this->a_, &b = *this->b_;
     a.connect(0, "a1", this->a1_, "alice");
@@ -463,6 +477,7 @@ REGISTER_TYPED_TEST_SUITE_P(backplane_conformance,
                             connection_send_reaches_a_connection_on_the_other_server,
                             connections_send_reaches_each_once_and_local_ones_skip_the_bus,
                             user_send_reaches_the_users_connections_on_both_servers,
+                            a_user_named_twice_gets_one_copy_on_every_server,
                             users_send_reaches_each_named_user,
                             group_send_reaches_members_on_both_servers_once,
                             groups_send_reaches_members_of_each_group,
