@@ -10,7 +10,7 @@ import { countEvents, unique, waitFor, waitForEvent } from '../server.mjs';
 import { redisAvailable } from '../redis.mjs';
 import {
   BY_NAME, aspnetGroupCommand, aspnetInvocation, clientOn, decodeInvocation, jsonFrame, marker, messagepackFrame,
-  joinGroup, knownBug, mpArray, mpBin, mpStr, startCluster, suiteScope,
+  joinGroup, mpArray, mpBin, mpStr, startCluster, suiteScope,
 } from './cluster.mjs';
 
 const skip = redisAvailable() ? false : 'redis-server is not installed';
@@ -267,11 +267,8 @@ describe('ASP.NET Core Redis backplane interop', { skip }, () => {
       await routed.close();
     });
 
-    // BUG (server): see multi-instance.test.mjs; the minimal wire-level reproduction. users({u, u}) in the
-    // chat hub's SendToUser(self) → router::publish issues two identical PUBLISHes on chat:user:{u}.
-    test('SendToUser to yourself is published once on chat:user:{you}', {
-      skip: knownBug('router::publish does not de-duplicate audience names; SendToUser(self) publishes twice'),
-    }, async (t) => {
+    // Regression: SendToUser(self) names the same user twice (users({u, u})); it must be one PUBLISH.
+    test('SendToUser to yourself is published once on chat:user:{you}', async (t) => {
       const [alice, watcher] = await spread(t, cluster.servers, 'self', [WS_JSON, WS_JSON]);
       const routed = await cluster.redis.connect();
       const channel = cluster.channel(`user:${alice.user}`);
@@ -286,17 +283,10 @@ describe('ASP.NET Core Redis backplane interop', { skip }, () => {
     });
   });
 
-  // BUG (server): --chat-hub-name is ignored. src/apps/main.cpp run_serve() does
-  //   instance server(std::move(options)); ... chat->set_backplane_name(options.chat_hub_name);
-  // reading chat_hub_name from the moved-from options (an empty string), so the backplane name falls back to
-  // the hub's own name "chat" and the channels are {prefix}chat:* instead of {prefix}MyApp.Hubs.ChatHub:*.
+  // Regression: --chat-hub-name was once read from moved-from options and ignored.
   const FARMS = [
     { hubName: 'chat', prefix: 'app1' },
-    {
-      hubName: 'MyApp.Hubs.ChatHub',
-      prefix: 'app1',
-      skip: knownBug('--chat-hub-name is read after std::move(options) in run_serve(); channels stay app1chat:*'),
-    },
+    { hubName: 'MyApp.Hubs.ChatHub', prefix: 'app1' },
   ];
   for (const farm of FARMS) {
     const { hubName, prefix } = farm;
@@ -304,12 +294,10 @@ describe('ASP.NET Core Redis backplane interop', { skip }, () => {
     describe(`--chat-hub-name ${hubName} with channelPrefix=${prefix} (StackExchange connection string)`, { skip: farm.skip ?? false }, () => {
       let app;
       before(async () => {
-        const args = hubName === 'chat' ? [] : ['--chat-hub-name', hubName];
         app = await startCluster(scope, {
           instances: 2,
           redis: cluster.redis, // the same Redis as the unprefixed `chat` farm: the prefix keeps the apps apart
           backplane: `127.0.0.1:${cluster.redis.port},channelPrefix=${prefix}`,
-          args,
           hubName,
           channelPrefix: prefix,
         });

@@ -7,11 +7,6 @@ import { decode } from '@msgpack/msgpack';
 import { VARIANTS, clientFor, countEvents, onCleanup, startServer, unique, waitFor, waitForEvent } from '../server.mjs';
 import { redisFor } from '../redis.mjs';
 
-/**
- * `skip` value for a test that reproduces a known server bug: the reason, or false (run it) when
- * SWITCHBOARD_RUN_KNOWN_BUGS=1 is set, to check a fix.
- */
-export const knownBug = (reason) => (process.env.SWITCHBOARD_RUN_KNOWN_BUGS ? false : `known server bug: ${reason}`);
 
 export const BY_NAME = Object.fromEntries(VARIANTS.map((v) => [v.name, v]));
 

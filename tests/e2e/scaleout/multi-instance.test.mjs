@@ -8,7 +8,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VARIANTS, countEvents, unique, waitFor, waitForEvent } from '../server.mjs';
 import { redisAvailable } from '../redis.mjs';
-import { BY_NAME, clientOn, joinGroup, knownBug, marker, received, startCluster, stillConnected, suiteScope } from './cluster.mjs';
+import { BY_NAME, clientOn, joinGroup, marker, received, startCluster, stillConnected, suiteScope } from './cluster.mjs';
 
 const skip = redisAvailable() ? false : 'redis-server is not installed';
 const TIMEOUT = 10_000; // cross-instance deliveries on a loaded 2-core machine
@@ -153,13 +153,8 @@ describe('three instances on one Redis', { skip }, () => {
         assert.equal(countEvents(carol, 'ReceiveDirectMessage'), 0, 'a third user received a direct message');
       });
 
-      // BUG (server): SendToUser(self) calls users({user, self}) with the same id twice; router::publish
-      // publishes one PUBLISH per name without removing duplicates, so `chat:user:{id}` gets the same
-      // payload twice and every *other* instance delivers it twice (the sender's instance dedupes its local
-      // delivery, so the single-instance chat test passes). Fails 2 !== 1 on alice's second instance.
-      test('a direct message to yourself arrives once on each of your connections across instances', {
-        skip: knownBug('SendToUser to yourself is published twice on chat:user:{id}, other instances deliver it twice'),
-      }, async (t) => {
+      // Regression: SendToUser(self) names the same user twice; other instances once delivered it twice.
+      test('a direct message to yourself arrives once on each of your connections across instances', async (t) => {
         const [alice0, alice2, bob] = await connectAll(t, [0, 'alice'], [2, 'alice'], [1, 'bob']);
         const text = unique('note to self');
         await alice0.connection.invoke('SendToUser', alice0.user, text);
@@ -198,19 +193,10 @@ describe('three instances on one Redis', { skip }, () => {
     });
   }
 
-  // BUG (server): JoinGroup completes before the instance's SUBSCRIBE to chat:group:{g} is confirmed by
-  // Redis (router::change_group_on → redis_backplane::subscribe is fire-and-forget), so a group send from
-  // another instance right after the join can be lost for the new member; later sends arrive. ASP.NET's
-  // AddToGroupAsync awaits the SUBSCRIBE, so `await Groups.AddToGroupAsync(...); await
-  // Clients.Group(g).SendAsync(...)` is reliable there. Measured (SWITCHBOARD_RUN_KNOWN_BUGS=1, 10 runs of
-  // the message half of this test, 12 joins each): 9/10 passed idle and 6/10 with both cores busy on the
-  // binary of 05:10; 20/20 on the binary of 05:21 (timing changed, not the cause). PUBSUB NUMSUB of the
-  // group channel, asked right after JoinGroup completed, was 0 in 10 of 240 joins on the 05:21 binary.
-  // Both checks below must hold once JoinGroup waits for the SUBSCRIBE confirmation (with the bug, this
-  // version failed 1 of 3 runs).
-  test('right after JoinGroup completed, the group channel is subscribed and a send from another instance arrives', {
-    skip: knownBug('JoinGroup completes before the Redis SUBSCRIBE of the group channel is confirmed'),
-  }, async (t) => {
+  // JoinGroup completes only once Redis confirmed the group channel's SUBSCRIBE (as ASP.NET's
+  // AddToGroupAsync does): a send from another instance right after it must reach the new member. When
+  // JoinGroup did not wait, the subscription was missing in 10 of 240 joins and this test failed 1 run in 3.
+  test('right after JoinGroup completed, the group channel is subscribed and a send from another instance arrives', async (t) => {
     const sender = await clientOn(t, cluster.servers[0], unique('sender'));
     const probe = await cluster.redis.connect();
     const sends = [];
