@@ -1,5 +1,5 @@
 # Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
-.PHONY: all deps test-deps build run test unit unit-asan fuzz e2e browser format clean conformance
+.PHONY: all deps test-deps build run test unit unit-asan integration fuzz e2e browser format clean conformance
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -42,6 +42,9 @@ unit: build
 
 unit-asan:
 	@scripts/run-tests unit-asan
+
+integration: test-deps build
+	@scripts/run-tests integration
 
 fuzz:
 	@scripts/run-tests fuzz
