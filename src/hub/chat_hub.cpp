@@ -67,24 +67,23 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
 
     // Completes once the membership is in effect on every instance: a message sent to the
     // group from anywhere right after JoinGroup returned reaches the new member.
-    hub->method("JoinGroup",
-                [](hub_context& context, std::string group, reply<> answer) -> hub_result<> {
-                    if (auto ok = check_group(group); !ok) {
-                        return ok;
-                    }
-                    hub_clients clients = context;
-                    context.add_to_group(
-                        context.connection_id(), group,
-                        [clients, name = display_name(context), group,
-                         answer](const expected<void>& joined) mutable {
-                            if (!joined) {
-                                return answer.fail(joined.get_error());
-                            }
-                            clients.group(group).send("UserJoinedGroup", name, group);
-                            answer.ok();
-                        });
-                    return {};
-                });
+    hub->method(
+        "JoinGroup", [](hub_context& context, std::string group, reply<> answer) -> hub_result<> {
+            if (auto ok = check_group(group); !ok) {
+                return ok;
+            }
+            hub_clients clients = context;
+            context.add_to_group(context.connection_id(), group,
+                                 [clients, name = display_name(context), group,
+                                  answer](const expected<void>& joined) mutable {
+                                     if (!joined) {
+                                         return answer.fail(joined.get_error());
+                                     }
+                                     clients.group(group).send("UserJoinedGroup", name, group);
+                                     answer.ok();
+                                 });
+            return {};
+        });
 
     // The leaver is told too, after it stopped being a member.
     hub->method("LeaveGroup", [](hub_context& context, std::string group) -> hub_result<> {

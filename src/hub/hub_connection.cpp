@@ -429,8 +429,9 @@ void hub_connection::invoke(const routing::message_ptr& message, std::chrono::mi
         // Another instance chose the id (unique across servers) and framed the invocation.
         bytes = message->encoded(protocol_);
         if (!bytes) {
-            return on_result(make_error("The invocation was not serialized for this client's "
-                                        "protocol."));
+            return on_result(
+                make_error("The invocation was not serialized for this client's "
+                           "protocol."));
         }
     } else {
         // "s" keeps server ids apart from the ids clients choose for their upload streams.

@@ -168,12 +168,13 @@ void router::send_to_connections(hub_id hub, audience to, message_ptr message) {
         if (is_excluded(to, id)) {
             continue;
         }
-        const bool local = on_connection_shard(hub, id, [this, hub, id, message](std::size_t shard) {
-            const auto& connections = shards_[shard].hubs[hub].connections;
-            if (const auto it = connections.find(id); it != connections.end()) {
-                it->second.target->deliver(message);
-            }
-        });
+        const bool local =
+            on_connection_shard(hub, id, [this, hub, id, message](std::size_t shard) {
+                const auto& connections = shards_[shard].hubs[hub].connections;
+                if (const auto it = connections.find(id); it != connections.end()) {
+                    it->second.target->deliver(message);
+                }
+            });
         if (!local && bus_.shared()) {
             remote.push_back(hubs_[hub].channels.connection(id));
         }
@@ -252,10 +253,10 @@ void router::invoke_connection(hub_id hub, const std::string& connection_id, mes
     if (!bus_.shared()) {
         return reply(make_error("Connection '" + connection_id + "' does not exist."));
     }
-    boost::asio::post(pool_.context(control_shard), [this, hub, connection_id, message, timeout,
-                                                     reply] {
-        request_remote_result(hub, connection_id, message, timeout, reply);
-    });
+    boost::asio::post(pool_.context(control_shard),
+                      [this, hub, connection_id, message, timeout, reply] {
+                          request_remote_result(hub, connection_id, message, timeout, reply);
+                      });
 }
 
 std::size_t router::local_connection_count(hub_id hub, std::size_t shard) const {

@@ -15,8 +15,8 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -259,7 +259,8 @@ inline void router::on_every_shard(F f) {
 template <class F>
 inline bool router::on_connection_shard(hub_id hub, const std::string& connection_id, F f) {
     const std::size_t current = pool_.current_shard();
-    if (current < shards_.size() && shards_[current].hubs[hub].connections.contains(connection_id)) {
+    if (current < shards_.size() &&
+        shards_[current].hubs[hub].connections.contains(connection_id)) {
         f(current);
         return true;
     }

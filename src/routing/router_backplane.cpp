@@ -120,8 +120,8 @@ void router::await_answer(std::unordered_map<Key, pending_request>& table, const
                           std::chrono::milliseconds timeout, std::string timeout_error,
                           std::function<void(expected<boost::json::value>)> on_answer) {
     auto timer = std::make_unique<boost::asio::steady_timer>(pool_.context(control_shard), timeout);
-    timer->async_wait([this, &table, key, timeout_error = std::move(timeout_error)](
-                          boost::system::error_code ec) {
+    timer->async_wait([this, &table, key,
+                       timeout_error = std::move(timeout_error)](boost::system::error_code ec) {
         const auto it = table.find(key);
         if (ec || it == table.end()) {
             return;
@@ -160,9 +160,9 @@ void router::send_group_command(hub_id hub, const std::string& connection_id,
                  [done = std::move(done)](expected<boost::json::value> acked) {
                      done(acked ? expected<void>() : expected<void>(acked.get_error()));
                  });
-    redis::redis_group_command command{id, options_.server_name,
-                                       join ? redis::group_action::add : redis::group_action::remove,
-                                       group, connection_id};
+    redis::redis_group_command command{
+        id, options_.server_name, join ? redis::group_action::add : redis::group_action::remove,
+        group, connection_id};
     bus_.publish(hubs_[hub].channels.internal_groups(),
                  make_shared_buffer(redis::encode_group_command(command)));
 }
@@ -255,27 +255,29 @@ void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
     // return channel, serialized as JSON, which every ASP.NET server reads (§3.7).
     auto return_channel = hubs_[hub].channels.with_prefix(*decoded->return_channel);
     const std::string connection_id(channel.id);
-    on_connection_shard(hub, connection_id, [this, hub, connection_id, message,
-                                             return_channel = std::move(return_channel)](
-                                                std::size_t shard) {
-        auto& connections = shards_[shard].hubs[hub].connections;
-        const auto it = connections.find(connection_id);
-        if (it == connections.end()) {
-            return;
-        }
-        const auto& id = message->invocation_id();
-        it->second.target->invoke(
-            message, options_.remote_result_timeout,
-            [this, id, return_channel](expected<boost::json::value> result) {
-                const auto completion =
-                    result ? protocol::completion_message::with_result(id, std::move(*result))
-                           : protocol::completion_message::with_error(id, result.error_message());
-                std::string bytes;
-                protocol::write_json_message(completion, bytes);
-                bus_.publish(return_channel, make_shared_buffer(redis::encode_completion(
-                                                 redis::json_protocol_name, bytes)));
-            });
-    });
+    on_connection_shard(
+        hub, connection_id,
+        [this, hub, connection_id, message,
+         return_channel = std::move(return_channel)](std::size_t shard) {
+            auto& connections = shards_[shard].hubs[hub].connections;
+            const auto it = connections.find(connection_id);
+            if (it == connections.end()) {
+                return;
+            }
+            const auto& id = message->invocation_id();
+            it->second.target->invoke(
+                message, options_.remote_result_timeout,
+                [this, id, return_channel](expected<boost::json::value> result) {
+                    const auto completion =
+                        result
+                            ? protocol::completion_message::with_result(id, std::move(*result))
+                            : protocol::completion_message::with_error(id, result.error_message());
+                    std::string bytes;
+                    protocol::write_json_message(completion, bytes);
+                    bus_.publish(return_channel, make_shared_buffer(redis::encode_completion(
+                                                     redis::json_protocol_name, bytes)));
+                });
+        });
 }
 
 void router::on_group_command(hub_id hub, const shared_buffer& payload) {

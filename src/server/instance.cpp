@@ -1,9 +1,9 @@
 #include "server/instance.hpp"
 
+#include "core/random.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
 #include "hub/hub_server.hpp"
-#include "core/random.hpp"
 #include "routing/memory_backplane.hpp"
 #include "routing/redis/connection_string.hpp"
 #include "routing/redis/redis_backplane.hpp"
@@ -49,8 +49,8 @@ std::unique_ptr<routing::backplane> make_backplane(const server_options& options
                                                    routing::router_options& router) {
     auto& control = shards.context(routing::router::control_shard);
     if (options.backplane == "memory") {
-        return std::make_unique<routing::memory_backplane>(
-            std::make_shared<routing::memory_bus>(), control.get_executor());
+        return std::make_unique<routing::memory_backplane>(std::make_shared<routing::memory_bus>(),
+                                                           control.get_executor());
     }
     auto connection = routing::redis::parse_connection_string(options.backplane);
     if (!connection) {

@@ -357,8 +357,8 @@ std::string redact_connection_string(std::string_view text) {
     std::size_t start = 0;
     while (start <= out.size()) {
         const auto comma = out.find(',', start);
-        std::string item = out.substr(start, comma == std::string::npos ? std::string::npos
-                                                                         : comma - start);
+        std::string item =
+            out.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         std::string key = item.substr(0, item.find('='));
         std::transform(key.begin(), key.end(), key.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

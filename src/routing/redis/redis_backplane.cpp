@@ -15,9 +15,8 @@ redis_backplane::redis_backplane(boost::asio::io_context& context,
                                  std::unique_ptr<pubsub_client> client,
                                  std::chrono::milliseconds echo_window)
     : context_(context), client_(std::move(client)), echo_window_(echo_window) {
-    client_->set_message_handler([this](std::string_view channel, shared_buffer payload) {
-        on_message(channel, payload);
-    });
+    client_->set_message_handler(
+        [this](std::string_view channel, shared_buffer payload) { on_message(channel, payload); });
     client_->set_state_handler([this](bool up) { on_state(up); });
 }
 
@@ -125,7 +124,8 @@ void redis_backplane::on_state(bool up) {
         if (up) {
             spdlog::info("backplane: connected to Redis");
         } else {
-            spdlog::warn("backplane: lost Redis; publishing into a bounded buffer until it is back");
+            spdlog::warn(
+                "backplane: lost Redis; publishing into a bounded buffer until it is back");
         }
     }
     connected_ = up;

@@ -244,9 +244,9 @@ long long redis_server::integer_command(const std::string& password,
 
 std::string redis_server::string_command(const std::vector<std::string>& argv) {
     return run_command(port_, {}, argv, [](const redisReply* reply) {
-        if (reply != nullptr && (reply->type == REDIS_REPLY_STRING ||
-                                 reply->type == REDIS_REPLY_STATUS ||
-                                 reply->type == REDIS_REPLY_ERROR)) {
+        if (reply != nullptr &&
+            (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS ||
+             reply->type == REDIS_REPLY_ERROR)) {
             return std::string(reply->str, reply->len);
         }
         return std::string();

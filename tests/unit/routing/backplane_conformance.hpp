@@ -47,7 +47,8 @@ inline std::string target_of(const shared_buffer& framed) {
     if (!framed || framed->empty()) {
         return {};
     }
-    auto parsed = protocol::parse_json_message(std::string_view(*framed).substr(0, framed->size() - 1));
+    auto parsed =
+        protocol::parse_json_message(std::string_view(*framed).substr(0, framed->size() - 1));
     if (!parsed) {
         return {};
     }
@@ -133,8 +134,8 @@ struct server_node {
 
     void connect(std::size_t shard, const std::string& id, fake_connection& target,
                  const std::string& user = {}) {
-        ASSERT_TRUE(test::run_on(pool, shard,
-                                 [&] { router_.add_connection(hub, id, user, target); }));
+        ASSERT_TRUE(
+            test::run_on(pool, shard, [&] { router_.add_connection(hub, id, user, target); }));
     }
     void disconnect(std::size_t shard, const std::string& id) {
         ASSERT_TRUE(test::run_on(pool, shard, [&] { router_.remove_connection(hub, id, shard); }));
@@ -160,9 +161,8 @@ struct server_node {
         return **outcome;
     }
     void send(audience to, const std::string& target) {
-        ASSERT_TRUE(test::run_on(pool, 0, [&] {
-            router_.send(hub, std::move(to), make_message(target, {}));
-        }));
+        ASSERT_TRUE(test::run_on(
+            pool, 0, [&] { router_.send(hub, std::move(to), make_message(target, {})); }));
     }
     expected<boost::json::value> invoke(const std::string& id, const std::string& target,
                                         std::chrono::milliseconds timeout = 5s) {
@@ -287,7 +287,8 @@ TYPED_TEST_P(backplane_conformance, connection_send_reaches_a_connection_on_the_
     EXPECT_EQ(this->a1_.count("Direct"), 0);
 }
 
-TYPED_TEST_P(backplane_conformance, connections_send_reaches_each_once_and_local_ones_skip_the_bus) {
+TYPED_TEST_P(backplane_conformance,
+             connections_send_reaches_each_once_and_local_ones_skip_the_bus) {
     auto &a = *this->a_, &b = *this->b_;
     a.connect(1, "a1", this->a1_);
     a.connect(0, "a2", this->a2_);
@@ -413,7 +414,8 @@ TYPED_TEST_P(backplane_conformance, group_change_for_a_connection_on_the_other_s
     EXPECT_EQ(a.bus.published("chat:internal:groups"), 2);
 }
 
-TYPED_TEST_P(backplane_conformance, group_change_for_an_unknown_connection_fails_after_the_ack_timeout) {
+TYPED_TEST_P(backplane_conformance,
+             group_change_for_an_unknown_connection_fails_after_the_ack_timeout) {
     auto& a = *this->a_;
     const auto outcome = a.change_group("nobody", "room", true);
     ASSERT_FALSE(outcome);
@@ -471,22 +473,19 @@ TYPED_TEST_P(backplane_conformance, client_result_for_an_unknown_connection_time
         << answer.error_message();
 }
 
-REGISTER_TYPED_TEST_SUITE_P(backplane_conformance,
-                            all_reaches_every_connection_of_both_servers_once,
-                            all_except_skips_excluded_connections_on_both_servers,
-                            connection_send_reaches_a_connection_on_the_other_server,
-                            connections_send_reaches_each_once_and_local_ones_skip_the_bus,
-                            user_send_reaches_the_users_connections_on_both_servers,
-                            a_user_named_twice_gets_one_copy_on_every_server,
-                            users_send_reaches_each_named_user,
-                            group_send_reaches_members_on_both_servers_once,
-                            groups_send_reaches_members_of_each_group,
-                            group_except_skips_excluded_members_on_both_servers,
-                            group_change_for_a_connection_on_the_other_server,
-                            group_change_for_an_unknown_connection_fails_after_the_ack_timeout,
-                            disconnected_connection_receives_nothing,
-                            sends_to_unknown_targets_are_quietly_dropped,
-                            client_result_from_a_connection_on_the_other_server,
-                            client_result_for_an_unknown_connection_times_out);
+REGISTER_TYPED_TEST_SUITE_P(
+    backplane_conformance, all_reaches_every_connection_of_both_servers_once,
+    all_except_skips_excluded_connections_on_both_servers,
+    connection_send_reaches_a_connection_on_the_other_server,
+    connections_send_reaches_each_once_and_local_ones_skip_the_bus,
+    user_send_reaches_the_users_connections_on_both_servers,
+    a_user_named_twice_gets_one_copy_on_every_server, users_send_reaches_each_named_user,
+    group_send_reaches_members_on_both_servers_once, groups_send_reaches_members_of_each_group,
+    group_except_skips_excluded_members_on_both_servers,
+    group_change_for_a_connection_on_the_other_server,
+    group_change_for_an_unknown_connection_fails_after_the_ack_timeout,
+    disconnected_connection_receives_nothing, sends_to_unknown_targets_are_quietly_dropped,
+    client_result_from_a_connection_on_the_other_server,
+    client_result_for_an_unknown_connection_times_out);
 
 }  // namespace switchboard::routing::conformance

@@ -106,10 +106,12 @@ TEST_F(router_backplane_test, dotnet_invocation_reaches_local_connections_byte_f
 TEST_F(router_backplane_test, dotnet_group_command_is_applied_and_acknowledged) {
     peer_bus_.subscribe("MyApp.ChatHub:internal:ack:dotnet-1");
     ASSERT_TRUE(test::run_on(pool_, 1, [&] { router_.add_connection(hub_, "a", "", a_); }));
-    from_dotnet("MyApp.ChatHub:internal:groups",
-                redis::encode_group_command({7, "dotnet-1", redis::group_action::add, "room", "a"}));
-    from_dotnet("MyApp.ChatHub:internal:groups",
-                redis::encode_group_command({8, "dotnet-1", redis::group_action::add, "room", "x"}));
+    from_dotnet(
+        "MyApp.ChatHub:internal:groups",
+        redis::encode_group_command({7, "dotnet-1", redis::group_action::add, "room", "a"}));
+    from_dotnet(
+        "MyApp.ChatHub:internal:groups",
+        redis::encode_group_command({8, "dotnet-1", redis::group_action::add, "room", "x"}));
     ASSERT_TRUE(eventually([&] { return !peer_.received().empty(); }));
     EXPECT_EQ(peer_.received()[0].second, redis::encode_ack(7));
 
@@ -142,9 +144,8 @@ TEST_F(router_backplane_test, dotnet_client_result_request_is_answered_on_its_re
 TEST_F(router_backplane_test, group_send_is_published_in_the_aspnet_layout) {
     peer_bus_.subscribe("MyApp.ChatHub:group:room");
     const auto message = make_message("Send", boost::json::array{"hi"});
-    ASSERT_TRUE(test::run_on(pool_, 0, [&] {
-        router_.send(hub_, audience::groups({"room"}, {"c1"}), message);
-    }));
+    ASSERT_TRUE(test::run_on(
+        pool_, 0, [&] { router_.send(hub_, audience::groups({"room"}, {"c1"}), message); }));
     ASSERT_TRUE(eventually([&] { return !peer_.received().empty(); }));
     const auto decoded = redis::decode_invocation(peer_.received()[0].second);
     ASSERT_TRUE(decoded);

@@ -204,4 +204,3 @@ TEST(ConnectionString, RedactionHidesPasswordsInBothForms) {
 
 }  // namespace
 }  // namespace switchboard::routing::redis
-
