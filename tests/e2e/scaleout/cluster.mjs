@@ -84,9 +84,8 @@ export function clientOn(scope, server, user, variant = VARIANTS[0]) {
 }
 
 /**
- * Every client in `members` joins `group`; then waits until Redis has `instances` subscribers on the group
- * channel. (JoinGroup completes before the instance's SUBSCRIBE is confirmed: a known server bug, see
- * multi-instance.test.mjs. Tests that are not about that bug wait here.)
+ * Every client in `members` joins `group`; then checks that Redis has `instances` subscribers on the group
+ * channel (JoinGroup completes once its SUBSCRIBE is confirmed; multi-instance.test.mjs tests that itself).
  */
 export async function joinGroup(cluster, members, group, instances) {
   for (const member of members) await member.connection.invoke('JoinGroup', group);
