@@ -9,6 +9,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
@@ -215,7 +216,7 @@ bool verify_es256(EVP_PKEY* key, std::string_view input, std::string_view signat
     return ok;
 }
 
-bool verify(const jwt_key& key, std::string_view input, std::string_view signature) {
+bool verify_with(const jwt_key& key, std::string_view input, std::string_view signature) {
     switch (key.type) {
     case jwt_key::kind::hmac:
         return verify_hmac(key, input, signature);
@@ -228,6 +229,14 @@ bool verify(const jwt_key& key, std::string_view input, std::string_view signatu
         return key.public_key && verify_es256(key.public_key.get(), input, signature);
     }
     return false;
+}
+
+// A failed check leaves entries on OpenSSL's per-thread error queue; the shard thread also runs
+// TLS (Redis), whose error reporting reads that queue, so nothing stale may stay behind.
+bool verify(const jwt_key& key, std::string_view input, std::string_view signature) {
+    const bool ok = verify_with(key, input, signature);
+    ERR_clear_error();
+    return ok;
 }
 
 std::optional<jwt_key::kind> kind_of(std::string_view alg) {
@@ -301,6 +310,7 @@ expected<jwt_key> jwk_from_params(const char* type, OSSL_PARAM_BLD* builder, std
     if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
         EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1 ||
         key == nullptr) {
+        ERR_clear_error();
         return make_error("the key parameters do not form a valid public key");
     }
     auto loaded = classify(key, std::move(kid));
@@ -309,6 +319,7 @@ expected<jwt_key> jwk_from_params(const char* type, OSSL_PARAM_BLD* builder, std
         std::unique_ptr<EVP_PKEY_CTX, pkey_ctx_deleter> check(
             EVP_PKEY_CTX_new_from_pkey(nullptr, loaded->public_key.get(), nullptr));
         if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+            ERR_clear_error();
             return make_error("the EC point is not on curve P-256");
         }
     }
@@ -708,6 +719,7 @@ expected<jwt_key> load_pem_public_key(std::string_view pem, std::string key_id) 
         return classify(key, std::move(key_id));
     }
     // Not a SubjectPublicKeyInfo: perhaps the issuer's certificate.
+    ERR_clear_error();
     bio.reset(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     std::unique_ptr<X509, x509_deleter> cert(
         bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
@@ -716,6 +728,7 @@ expected<jwt_key> load_pem_public_key(std::string_view pem, std::string key_id) 
             return classify(key, std::move(key_id));
         }
     }
+    ERR_clear_error();
     return make_error(
         "no PEM public key found (expected '-----BEGIN PUBLIC KEY-----' or a certificate)");
 }

@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -474,6 +475,26 @@ TEST(jwt_keys, pem_and_secret_loading_refuse_weak_or_foreign_keys) {
     pkey_ptr p384(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
     EXPECT_EQ(load_pem_public_key(public_pem(p384.get())).error_message(),
               "EC key is not on curve P-256 (the only one ES256 uses)");
+}
+
+TEST(jwt_keys, failures_leave_no_openssl_errors_behind) {
+    // The shard thread also runs TLS, which reads OpenSSL's per-thread error queue.
+    ERR_clear_error();
+    jwt_options options;
+    options.keys = {pem_key(rsa_key()), pem_key(ec_key())};
+    const jwt_validator validator(options);
+    EXPECT_FALSE(validator.validate(rs256(rsa_key_2(), claims()), now));
+    EXPECT_EQ(ERR_peek_error(), 0u);
+    auto token = es256(ec_key(), claims());
+    token = token.substr(0, token.rfind('.') + 1) + base64url_encode(std::string(64, '\xff'));
+    EXPECT_FALSE(validator.validate(token, now));
+    EXPECT_EQ(ERR_peek_error(), 0u);
+    EXPECT_FALSE(load_pem_public_key("not a key"));
+    EXPECT_EQ(ERR_peek_error(), 0u);
+    auto bad = ec_jwk(ec_key(), "bad");
+    bad["x"] = base64url_encode(std::string(32, '\x01'));
+    EXPECT_FALSE(load_jwks(json::serialize(json::object{{"keys", json::array{bad}}})));
+    EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 // ---- user id and roles
