@@ -31,11 +31,15 @@ template <class F>
 
 // Waits until every shard has run the handlers posted to it before this call. Shards run their
 // posted handlers in order, so work that shard A posted to shard B before A finished
-// `run_on(A, ...)` completes before this returns.
+// `run_on(A, ...)` completes before this returns. Two rounds: run_on() returns while its
+// handler is still finishing, and Asio queues what a handler posts to its own shard only once
+// the handler returned, so a first round can overtake it; the second cannot.
 [[nodiscard]] inline bool drain(shard_pool& pool) {
-    for (std::size_t shard = 0; shard < pool.size(); ++shard) {
-        if (!run_on(pool, shard, [] {})) {
-            return false;
+    for (int round = 0; round < 2; ++round) {
+        for (std::size_t shard = 0; shard < pool.size(); ++shard) {
+            if (!run_on(pool, shard, [] {})) {
+                return false;
+            }
         }
     }
     return true;
