@@ -41,8 +41,12 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
       opened_at_(clock::now()),
       last_received_(opened_at_),
       last_ping_sent_(opened_at_) {
-    // Development identity until JWT auth lands: the `user` query parameter.
-    if (const auto* user = connection_->request().find_query("user")) {
+    // An authenticated connection is its token's user, whatever the query says; only in
+    // development mode (no authenticate hook, so no identity) does the `user` parameter count.
+    const auto& request = connection_->request();
+    if (request.identity) {
+        user_id_ = request.identity->user_id;
+    } else if (const auto* user = request.find_query("user")) {
         user_id_ = *user;
     }
 }

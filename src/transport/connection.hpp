@@ -3,11 +3,13 @@
 #pragma once
 
 #include "core/shared_buffer.hpp"
+#include "transport/identity.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +31,9 @@ struct request_info {
     // Kept only for endpoints that ask (endpoint_options::keep_request_headers): most hubs
     // never read them, and they would cost memory on every connection.
     std::vector<std::pair<std::string, std::string>> headers;
+    // Set when the endpoint authenticates (endpoint_options::authenticate): the user who opened
+    // the connection. Unset means development mode, where the hub may trust the query instead.
+    std::optional<transport::identity> identity;
 
     // The first value of a query parameter (case-insensitive name, as ASP.NET reads them).
     [[nodiscard]] const std::string* find_query(std::string_view name) const;

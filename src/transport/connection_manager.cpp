@@ -7,31 +7,39 @@ namespace switchboard::transport {
 connection_manager::connection_manager(std::chrono::milliseconds pending_timeout)
     : pending_timeout_(pending_timeout) {}
 
-connection_manager::issued connection_manager::issue(int negotiate_version, bool stateful) {
+connection_manager::issued connection_manager::issue(int negotiate_version, bool stateful,
+                                                     std::string owner) {
     issued result;
     result.connection_id = make_random_id();
     result.token = negotiate_version > 0 ? make_random_id() : result.connection_id;
     std::lock_guard lock(mutex_);
     entries_[result.token] =
-        entry{result.connection_id, clock::now(), transport_kind::none, false, stateful, {}};
+        entry{result.connection_id, clock::now(), transport_kind::none, false, stateful, {},
+              std::move(owner)};
     return result;
 }
 
-connection_manager::issued connection_manager::issue_active(transport_kind transport) {
+connection_manager::issued connection_manager::issue_active(transport_kind transport,
+                                                            std::string owner) {
     issued result;
     result.connection_id = make_random_id();
     result.token = result.connection_id;
     std::lock_guard lock(mutex_);
-    entries_[result.token] = entry{result.connection_id, clock::now(), transport, true, false, {}};
+    entries_[result.token] =
+        entry{result.connection_id, clock::now(), transport, true, false, {}, std::move(owner)};
     return result;
 }
 
 connection_manager::claim_result connection_manager::claim(std::string_view token,
-                                                           transport_kind transport) {
+                                                           transport_kind transport,
+                                                           const std::string* user) {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find(std::string(token));
     if (it == entries_.end()) {
         return {claim_status::unknown, {}, false, {}};
+    }
+    if (user != nullptr && *user != it->second.owner) {
+        return {claim_status::forbidden, {}, false, {}};
     }
     if (it->second.transport != transport_kind::none && it->second.transport != transport) {
         return {claim_status::wrong_transport, {}, false, {}};
@@ -73,7 +81,7 @@ connection_manager::located connection_manager::find(std::string_view token) con
     if (it == entries_.end()) {
         return {};
     }
-    return {true, it->second.transport, it->second.attached};
+    return {true, it->second.transport, it->second.attached, it->second.owner};
 }
 
 void connection_manager::remove(std::string_view token) {

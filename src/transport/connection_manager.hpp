@@ -24,7 +24,8 @@ public:
         std::string connection_id;
         std::string token;
     };
-    enum class claim_status { claimed, unknown, in_use, wrong_transport, resumable };
+    // forbidden: the token was issued to another user than the one claiming it.
+    enum class claim_status { claimed, unknown, in_use, wrong_transport, resumable, forbidden };
     struct claim_result {
         claim_status status;
         std::string connection_id;
@@ -37,11 +38,16 @@ public:
 
     // Issues a new connection id and token (negotiate). Version 0 clients use the id as token.
     // `stateful`: the client negotiated stateful reconnect (a WebSocket may come back).
-    issued issue(int negotiate_version, bool stateful = false);
+    // `owner`: the authenticated user who negotiated (empty without authentication); later
+    // requests with the token must come from the same user.
+    issued issue(int negotiate_version, bool stateful = false, std::string owner = {});
     // Registers a connection created without negotiate (WebSockets with skipNegotiation).
-    issued issue_active(transport_kind transport);
-    // A transport connects with `token`: the first claim activates it.
-    claim_result claim(std::string_view token, transport_kind transport);
+    issued issue_active(transport_kind transport, std::string owner = {});
+    // A transport connects with `token`: the first claim activates it. With `user` set, a token
+    // owned by another user is refused as forbidden and stays unclaimed, so that the rightful
+    // client can still connect with it.
+    claim_result claim(std::string_view token, transport_kind transport,
+                       const std::string* user = nullptr);
     // What transport an active connection uses (none when unknown or not yet connected).
     [[nodiscard]] bool exists(std::string_view token, transport_kind* transport) const;
     // Records where a claimed connection lives, for requests that arrive on other shards
@@ -51,6 +57,7 @@ public:
         bool found = false;
         transport_kind transport = transport_kind::none;
         std::weak_ptr<transport::connection> target;  // lock(); use only on its shard()
+        std::string owner;                            // as given to issue()
     };
     [[nodiscard]] located find(std::string_view token) const;
     // The connection is gone; its token no longer resolves.
@@ -68,6 +75,7 @@ private:
         bool active = false;
         bool stateful = false;
         std::weak_ptr<connection> attached;
+        std::string owner;
     };
 
     std::chrono::milliseconds pending_timeout_;

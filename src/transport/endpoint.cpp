@@ -9,6 +9,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view ta
 
 std::optional<std::string> find_param(const std::vector<std::pair<std::string, std::string>>& q,
                                       std::string_view name) {
-    request_info info{q, {}, {}};
+    request_info info{q, {}, {}, {}};
     if (const auto* value = info.find_query(name)) {
         return *value;
     }
@@ -52,8 +53,27 @@ http::response json_response(const http::request& req, std::string body) {
     return res;
 }
 
+// 401 and 403 carry no body, as ASP.NET's; the clients build their message from the status.
+http::response empty_response(const http::request& req, bhttp::status status) {
+    http::response res{status, req.version()};
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+// Whether `who` may use a connection negotiated by `owner` (anyone may without authentication).
+bool owns(const identity* who, const std::string& owner) {
+    return who == nullptr || who->user_id == owner;
+}
+
+const std::string* user_of(const identity* who) {
+    return who == nullptr ? nullptr : &who->user_id;
+}
+
 http::response claim_failure(const http::request& req, connection_manager::claim_status status) {
     switch (status) {
+    case connection_manager::claim_status::forbidden:
+        return empty_response(req, bhttp::status::forbidden);
     case connection_manager::claim_status::wrong_transport:
         return http::make_text_response(req, bhttp::status::bad_request,
                                         "Cannot change transports mid-connection");
@@ -129,25 +149,31 @@ bool endpoint::enabled(transport_kind kind) const {
 
 void endpoint::handle(http::request& req, std::string_view subpath,
                       std::shared_ptr<http::exchange> ex) {
-    if (settings_.authorize && !settings_.authorize(req)) {
-        http::response res{bhttp::status::unauthorized, req.version()};
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        return ex->respond(std::move(res));
+    std::optional<identity> authenticated;
+    if (settings_.authenticate) {
+        auto result = settings_.authenticate(req);
+        if (!result) {
+            // Not the target: it may hold the token (access_token).
+            spdlog::debug("401 for {} {}: {}", std::string_view(req.method_string()),
+                          ex->remote_address(), result.error_message());
+            return ex->respond(empty_response(req, bhttp::status::unauthorized));
+        }
+        authenticated = std::move(*result);
     }
+    const identity* who = authenticated ? &*authenticated : nullptr;
     if (subpath == "/negotiate") {
         if (req.method() != bhttp::verb::post) {
             return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,
                                                         "Method Not Allowed"));
         }
-        return handle_negotiate(req, *ex);
+        return handle_negotiate(req, *ex, who);
     }
     if (!subpath.empty() && subpath != "/") {
         return ex->respond(http::make_text_response(req, bhttp::status::not_found, "Not Found"));
     }
     const auto method = req.method();
     if (method == bhttp::verb::get && boost::beast::websocket::is_upgrade(req)) {
-        return handle_websocket(req, ex);  // may come without id (skipNegotiation)
+        return handle_websocket(req, ex, who);  // may come without id (skipNegotiation)
     }
     if (method != bhttp::verb::get && method != bhttp::verb::post &&
         method != bhttp::verb::delete_) {
@@ -160,18 +186,18 @@ void endpoint::handle(http::request& req, std::string_view subpath,
             http::make_text_response(req, bhttp::status::bad_request, "Connection ID required"));
     }
     if (method == bhttp::verb::post) {
-        return handle_send(req, ex, *token);
+        return handle_send(req, ex, *token, who);
     }
     if (method == bhttp::verb::delete_) {
-        return handle_delete(req, ex, *token);
+        return handle_delete(req, ex, *token, who);
     }
     if (req[bhttp::field::accept] == "text/event-stream") {
-        return handle_sse(req, ex, *token);
+        return handle_sse(req, ex, *token, who);
     }
-    handle_poll(req, ex, *token);
+    handle_poll(req, ex, *token, who);
 }
 
-void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
+void endpoint::handle_negotiate(http::request& req, http::exchange& ex, const identity* who) {
     const auto query = parse_query(req.target());
     int version = 0;
     if (const auto requested = find_param(query, "negotiateVersion")) {
@@ -188,7 +214,8 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
     const auto stateful_query = find_param(query, "useStatefulReconnect");
     const bool stateful = settings_.allow_stateful_reconnect && stateful_query &&
                           (*stateful_query == "true" || *stateful_query == "True");
-    const auto issued = connections_.issue(version, stateful);
+    const auto issued =
+        connections_.issue(version, stateful, who != nullptr ? who->user_id : std::string());
     ex.respond(
         json_response(req, make_negotiate_response(version, issued.connection_id, issued.token,
                                                    settings_.transports, stateful)));
@@ -196,8 +223,12 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex) {
 
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
                                            transport_kind kind, std::string connection_id,
-                                           std::string token, bool stateful) {
-    request_info info{parse_query(req.target()), ex.remote_address(), {}};
+                                           std::string token, const identity* who,
+                                           bool stateful) {
+    request_info info{parse_query(req.target()), ex.remote_address(), {}, {}};
+    if (who != nullptr) {
+        info.identity = *who;
+    }
     if (settings_.keep_request_headers) {
         for (const auto& field : req) {
             info.headers.emplace_back(field.name_string(), field.value());
@@ -225,7 +256,8 @@ std::string_view not_supported_message(transport_kind kind) {
 }
 }  // namespace
 
-void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex) {
+void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                                const identity* who) {
     if (!enabled(transport_kind::websockets)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
@@ -237,11 +269,12 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
     bool stateful = false;
     if (!token || token->empty()) {
         // skipNegotiation: the upgrade itself creates the connection (negotiate version 0).
-        auto issued = connections_.issue_active(transport_kind::websockets);
+        auto issued = connections_.issue_active(transport_kind::websockets,
+                                                who != nullptr ? who->user_id : std::string());
         connection_id = std::move(issued.connection_id);
         connection_token = std::move(issued.token);
     } else {
-        auto claim = connections_.claim(*token, transport_kind::websockets);
+        auto claim = connections_.claim(*token, transport_kind::websockets, user_of(who));
         if (claim.status == connection_manager::claim_status::resumable) {
             return resume_websocket(req, ex, claim.target);
         }
@@ -253,7 +286,7 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
         stateful = claim.stateful;
     }
     auto conn = create_connection(req, *ex, transport_kind::websockets, std::move(connection_id),
-                                  std::move(connection_token), stateful);
+                                  std::move(connection_token), who, stateful);
     std::make_shared<websocket_session>(ex->take_stream(), conn)->run(std::move(req));
 }
 
@@ -291,18 +324,18 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
 }
 
 void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                          const std::string& token) {
+                          const std::string& token, const identity* who) {
     if (!enabled(transport_kind::server_sent_events)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
             std::string(not_supported_message(transport_kind::server_sent_events))));
     }
-    auto claim = connections_.claim(token, transport_kind::server_sent_events);
+    auto claim = connections_.claim(token, transport_kind::server_sent_events, user_of(who));
     if (claim.status != connection_manager::claim_status::claimed) {
         return ex->respond(claim_failure(req, claim.status));
     }
     auto conn = create_connection(req, *ex, transport_kind::server_sent_events,
-                                  std::move(claim.connection_id), token);
+                                  std::move(claim.connection_id), token, who);
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, req.version()};
     head.set(bhttp::field::content_type, "text/event-stream");
     head.set(bhttp::field::cache_control, "no-cache,no-store");
@@ -316,18 +349,22 @@ void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchan
 }
 
 bool endpoint::resolve(http::request& req, http::exchange& ex, const std::string& token,
-                       connection_manager::located& out) {
+                       const identity* who, connection_manager::located& out) {
     out = connections_.find(token);
     if (!out.found || out.target.expired()) {
         ex.respond(
             http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
         return false;
     }
+    if (!owns(who, out.owner)) {
+        ex.respond(empty_response(req, bhttp::status::forbidden));
+        return false;
+    }
     return true;
 }
 
 void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                           const std::string& token) {
+                           const std::string& token, const identity* who) {
     if (!enabled(transport_kind::long_polling)) {
         return ex->respond(http::make_text_response(
             req, bhttp::status::not_found,
@@ -335,6 +372,9 @@ void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::excha
     }
     auto located = connections_.find(token);
     if (located.found && located.transport == transport_kind::long_polling) {
+        if (!owns(who, located.owner)) {
+            return ex->respond(empty_response(req, bhttp::status::forbidden));
+        }
         auto conn = located.target.lock();
         if (!conn) {
             return ex->respond(http::make_text_response(req, bhttp::status::not_found,
@@ -351,21 +391,21 @@ void endpoint::handle_poll(http::request& req, const std::shared_ptr<http::excha
             });
         });
     }
-    auto claim = connections_.claim(token, transport_kind::long_polling);
+    auto claim = connections_.claim(token, transport_kind::long_polling, user_of(who));
     if (claim.status != connection_manager::claim_status::claimed) {
         return ex->respond(claim_failure(req, claim.status));
     }
     auto conn = create_connection(req, *ex, transport_kind::long_polling,
-                                  std::move(claim.connection_id), token);
+                                  std::move(claim.connection_id), token, who);
     auto lp = std::make_shared<long_polling_transport>(shards_, conn, settings_.long_polling);
     conn->own_writer(lp);
     lp->start(ex);
 }
 
 void endpoint::handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                           const std::string& token) {
+                           const std::string& token, const identity* who) {
     connection_manager::located located;
-    if (!resolve(req, *ex, token, located)) {
+    if (!resolve(req, *ex, token, who, located)) {
         return;
     }
     if (located.transport == transport_kind::websockets) {
@@ -397,9 +437,9 @@ void endpoint::handle_send(http::request& req, const std::shared_ptr<http::excha
 }
 
 void endpoint::handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                             const std::string& token) {
+                             const std::string& token, const identity* who) {
     connection_manager::located located;
-    if (!resolve(req, *ex, token, located)) {
+    if (!resolve(req, *ex, token, who, located)) {
         return;
     }
     if (located.transport != transport_kind::long_polling) {

@@ -3,10 +3,12 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/expected.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
 #include "transport/connection.hpp"
 #include "transport/connection_manager.hpp"
+#include "transport/identity.hpp"
 #include "transport/long_polling.hpp"
 
 #include <functional>
@@ -20,6 +22,10 @@ namespace switchboard::transport {
 using application_factory =
     std::function<std::shared_ptr<connection_application>(const connection_ptr&)>;
 
+// Establishes who sends a request (e.g. from a bearer token); an error refuses it. The message
+// is logged at debug level only: it says why a token is bad, which is for operators, not peers.
+using authenticate_hook = std::function<expected<identity>(const http::request&)>;
+
 // Which transports an endpoint offers (ASP.NET's HttpTransportType bit values).
 enum transport_set : unsigned {
     websockets_transport = 1,
@@ -32,9 +38,11 @@ struct endpoint_options {
     unsigned transports = all_transports;
     // Copies the connect request's headers into request_info (hubs that read headers).
     bool keep_request_headers = false;
-    // When set, negotiate and connect requests it refuses get 401 with an empty body (the JS
-    // client then reports "Unauthorized: Status code '401'").
-    std::function<bool(const http::request&)> authorize;
+    // When set, it runs on every request (negotiate, connect, poll, send, delete): those it
+    // refuses get 401 with an empty body (the JS client then reports "Unauthorized: Status code
+    // '401'"); the identity is stored in the connection's request_info, and a request for a
+    // connection negotiated by another user gets 403. Unset: development mode, no identity.
+    authenticate_hook authenticate;
     // Offer stateful reconnect to clients that ask for it (WebSockets only); the client must
     // opt in too (withStatefulReconnect), so offering costs nothing to the others.
     bool allow_stateful_reconnect = true;
@@ -50,25 +58,28 @@ public:
     void handle(http::request& req, std::string_view subpath, std::shared_ptr<http::exchange> ex);
 
 private:
-    void handle_negotiate(http::request& req, http::exchange& ex);
-    void handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex);
+    // `who`: the authenticated sender, null without an authenticate hook.
+    void handle_negotiate(http::request& req, http::exchange& ex, const identity* who);
+    void handle_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                          const identity* who);
     void handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                    const std::string& token);
+                    const std::string& token, const identity* who);
     void handle_poll(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                     const std::string& token);
+                     const std::string& token, const identity* who);
     void handle_send(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                     const std::string& token);
+                     const std::string& token, const identity* who);
     void handle_delete(http::request& req, const std::shared_ptr<http::exchange>& ex,
-                       const std::string& token);
+                       const std::string& token, const identity* who);
     connection_ptr create_connection(http::request& req, http::exchange& ex, transport_kind kind,
                                      std::string connection_id, std::string token,
-                                     bool stateful = false);
+                                     const identity* who, bool stateful = false);
     void resume_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
                           const std::weak_ptr<connection>& target);
     bool enabled(transport_kind kind) const;
-    // Answers 400/404/405 and returns false unless `id` names a connection using `kind`.
+    // Answers 404 (unknown) or 403 (negotiated by another user than `who`) and returns false
+    // unless `token` names a connection `who` may use.
     bool resolve(http::request& req, http::exchange& ex, const std::string& token,
-                 connection_manager::located& out);
+                 const identity* who, connection_manager::located& out);
 
     shard_pool& shards_;
     connection_manager& connections_;

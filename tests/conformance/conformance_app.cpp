@@ -32,11 +32,11 @@ void add_endpoints(instance& server) {
                      hub_route(server.make_hub_endpoint(test_hub, no_websockets)));
 
     transport::endpoint_options authorized;
-    authorized.authorize = [tokens](const http::request& req) { return tokens->authorizes(req); };
-    server.add_route(
-        "/authorizedhub",
-        authorized_hub_route(server.make_hub_endpoint(make_authorized_hub(), std::move(authorized)),
-                             tokens));
+    authorized.authenticate = [tokens](const http::request& req) {
+        return tokens->authenticate(req);
+    };
+    server.add_route("/authorizedhub", hub_route(server.make_hub_endpoint(
+                                           make_authorized_hub(), std::move(authorized))));
 
     server.add_connection_handler("/echo", make_echo_application());
 

@@ -69,18 +69,6 @@ std::string base64url(std::string_view text) {
     return out;
 }
 
-// The hub layer reads the caller's user id from the `user` query parameter of the connect
-// request (its development identity); an authenticated request gets it set here.
-void act_as_user(http::request& req, std::string_view user) {
-    auto parsed = boost::urls::parse_origin_form(req.target());
-    if (!parsed) {
-        return;
-    }
-    boost::urls::url url(*parsed);
-    url.params().erase("user", boost::urls::ignore_case);
-    url.params().append({"user", user});
-    req.target(url.buffer());
-}
 
 // Forwards everything to the real exchange; responses gain the negotiate cookies.
 class cookie_exchange final : public http::exchange {
@@ -149,9 +137,16 @@ bool token_issuer::valid(std::string_view token) const {
     return tokens_.contains(std::string(token));
 }
 
-bool token_issuer::authorizes(const http::request& req) const {
+switchboard::expected<transport::identity> token_issuer::authenticate(
+    const http::request& req) const {
     const auto token = bearer_token(req);
-    return token && valid(*token);
+    if (!token) {
+        return switchboard::make_error("no bearer token");
+    }
+    if (!valid(*token)) {
+        return switchboard::make_error("token not issued by /generateJwtToken");
+    }
+    return transport::identity{std::string(user_id), {}};
 }
 
 std::optional<std::string> token_issuer::bearer_token(const http::request& req) {
@@ -183,20 +178,6 @@ http::prefix_handler hub_route(std::shared_ptr<transport::endpoint> endpoint) {
     return with_negotiate_cookies(
         [endpoint = std::move(endpoint)](http::request& req, std::string_view subpath,
                                          std::shared_ptr<http::exchange> ex) {
-            endpoint->handle(req, subpath, std::move(ex));
-        });
-}
-
-http::prefix_handler authorized_hub_route(std::shared_ptr<transport::endpoint> endpoint,
-                                          std::shared_ptr<const token_issuer> tokens) {
-    return with_negotiate_cookies(
-        [endpoint = std::move(endpoint), tokens = std::move(tokens)](
-            http::request& req, std::string_view subpath, std::shared_ptr<http::exchange> ex) {
-            // The endpoint's authorize hook refuses requests without a valid token; the ones it
-            // lets through act as the token's user.
-            if (tokens->authorizes(req)) {
-                act_as_user(req, token_issuer::user_id);
-            }
             endpoint->handle(req, subpath, std::move(ex));
         });
 }

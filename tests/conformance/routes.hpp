@@ -31,8 +31,9 @@ public:
 
     std::string issue();
     [[nodiscard]] bool valid(std::string_view token) const;
-    // The endpoint's authorize hook: the request carries a token issued here.
-    [[nodiscard]] bool authorizes(const http::request& req) const;
+    // The endpoint's authenticate hook: a request carrying a token issued here is "testuser".
+    [[nodiscard]] switchboard::expected<transport::identity> authenticate(
+        const http::request& req) const;
     // `Authorization: Bearer <token>`, else the `access_token` query parameter (what browsers
     // and the SSE transport send).
     static std::optional<std::string> bearer_token(const http::request& req);
@@ -53,9 +54,6 @@ http::prefix_handler with_negotiate_cookies(http::prefix_handler handler);
 
 // A hub endpoint routed by the app.
 http::prefix_handler hub_route(std::shared_ptr<transport::endpoint> endpoint);
-// A hub endpoint that requires a token from `tokens`; its callers' user id is "testuser".
-http::prefix_handler authorized_hub_route(std::shared_ptr<transport::endpoint> endpoint,
-                                          std::shared_ptr<const token_issuer> tokens);
 
 // GET /generateJwtToken: a fresh token as text.
 http::prefix_handler token_route(std::shared_ptr<token_issuer> tokens);

@@ -64,7 +64,7 @@ protected:
     routing::hub_id hub_id_ = router_.add_hub("test");
     std::string connection_id_ = "conn";
     std::string user_id_ = "alice";
-    transport::request_info request_{{{"Room", "lobby"}}, "127.0.0.1", {}};
+    transport::request_info request_{{{"Room", "lobby"}}, "127.0.0.1", {}, {}};
     hub_definition hub_{"test"};
     std::string remembered_;
 };

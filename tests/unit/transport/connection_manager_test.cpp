@@ -28,6 +28,25 @@ TEST(connection_manager, issue_v1_gives_distinct_url_safe_id_and_token) {
     EXPECT_NE(issued.connection_id, issued.token);
 }
 
+TEST(connection_manager, another_user_cannot_claim_and_leaves_the_token_usable) {
+    connection_manager manager(15s);
+    const auto issued = manager.issue(1, false, "alice");
+    const std::string bob = "bob";
+    EXPECT_EQ(manager.claim(issued.token, transport_kind::long_polling, &bob).status,
+              status::forbidden);
+    // The refused claim neither activated the token nor fixed its transport.
+    const std::string alice = "alice";
+    EXPECT_EQ(manager.claim(issued.token, transport_kind::websockets, &alice).status,
+              status::claimed);
+    EXPECT_EQ(manager.find(issued.token).owner, "alice");
+}
+
+TEST(connection_manager, claims_without_user_skip_the_owner_check) {
+    connection_manager manager(15s);
+    const auto issued = manager.issue(1, false, "alice");
+    EXPECT_EQ(manager.claim(issued.token, transport_kind::websockets).status, status::claimed);
+}
+
 TEST(connection_manager, issued_identifiers_never_repeat) {
     connection_manager manager(15s);
     std::set<std::string> seen;

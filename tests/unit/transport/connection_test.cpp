@@ -165,7 +165,8 @@ TEST_F(connection_test, transport_end_tells_the_application_exactly_once) {
 }
 
 TEST(request_info, find_query_ignores_case_and_returns_the_first_value) {
-    const request_info info{{{"access_token", "t"}, {"Name", "first"}, {"name", "second"}}, {}, {}};
+    const request_info info{
+        {{"access_token", "t"}, {"Name", "first"}, {"name", "second"}}, {}, {}, {}};
     ASSERT_NE(info.find_query("NAME"), nullptr);
     EXPECT_EQ(*info.find_query("NAME"), "first");
     ASSERT_NE(info.find_query("Access_Token"), nullptr);
