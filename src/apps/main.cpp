@@ -1,4 +1,5 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
+#include "auth/jwt.hpp"
 #include "core/config.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
@@ -8,6 +9,9 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <boost/json/array.hpp>
+
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -34,7 +38,53 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
         ->type_name("DURATION");
 }
 
+// `switchboard token`: a signed HS256 development token, printed on stdout.
+struct token_request {
+    std::string secret;
+    std::string user;
+    std::vector<std::string> roles;
+    // An hour: long enough for a development session, short enough that a token pasted into
+    // a chat or a log stops working the same day.
+    std::chrono::milliseconds expires{3'600'000};
+    std::string issuer;
+    std::string audience;
+};
+
+int run_token(const token_request& request) {
+    if (request.secret.empty()) {
+        throw std::runtime_error("token: --jwt-secret (or SWITCHBOARD_JWT_SECRET) is required");
+    }
+    // The same check the server makes, so a token printed here is one it can accept.
+    if (auto key = auth::load_hmac_secret(request.secret); !key) {
+        throw std::runtime_error("token: --jwt-secret: " + key.error_message());
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    boost::json::object claims;
+    claims["sub"] = request.user;
+    if (!request.roles.empty()) {
+        boost::json::array roles;
+        for (const auto& role : request.roles) {
+            roles.emplace_back(role);
+        }
+        claims["role"] = std::move(roles);
+    }
+    claims["iat"] = now;
+    claims["exp"] =
+        now + std::chrono::duration_cast<std::chrono::seconds>(request.expires).count();
+    if (!request.issuer.empty()) {
+        claims["iss"] = request.issuer;
+    }
+    if (!request.audience.empty()) {
+        claims["aud"] = request.audience;
+    }
+    std::printf("%s\n", auth::issue_hs256(claims, request.secret).c_str());
+    return 0;
+}
+
 int run_serve(server_options options) {
+    const bool authenticated = options.auth.enabled();
     spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
                  routing::redis::redact_connection_string(options.backplane),
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
@@ -42,12 +92,17 @@ int run_serve(server_options options) {
     chat->set_backplane_name(options.chat_hub_name);
     instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
-    server.run_until_signal([](const std::string& url) {
+    server.run_until_signal([authenticated](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
         std::fflush(stdout);
-        spdlog::warn(
-            "development mode: user ids come from the 'user' query parameter; "
-            "do not expose this server to untrusted clients");
+        if (authenticated) {
+            spdlog::info("authentication: JWT bearer tokens required on every hub");
+        } else {
+            spdlog::warn(
+                "development mode: user ids come from the 'user' query parameter; "
+                "do not expose this server to untrusted clients (configure --jwt-secret, "
+                "--jwt-public-key or --jwks-file)");
+        }
     });
     return 0;
 }
@@ -149,6 +204,51 @@ int main(int argc, char** argv) {
     serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->envname("SWITCHBOARD_LOG_LEVEL")
         ->capture_default_str();
+    serve
+        ->add_option("--jwt-secret", options.auth.jwt_secret,
+                     "HS256 secret (32+ bytes); turns JWT authentication on")
+        ->envname("SWITCHBOARD_JWT_SECRET");
+    serve
+        ->add_option("--jwt-public-key", options.auth.jwt_public_key_file,
+                     "PEM public key or certificate (RS256/ES256); turns JWT authentication on")
+        ->envname("SWITCHBOARD_JWT_PUBLIC_KEY")
+        ->type_name("FILE");
+    serve
+        ->add_option("--jwks-file", options.auth.jwks_file,
+                     "JWK set of signing keys; turns JWT authentication on")
+        ->envname("SWITCHBOARD_JWKS_FILE")
+        ->type_name("FILE");
+    serve->add_option("--jwt-issuer", options.auth.issuer, "Required iss of tokens (default: any)")
+        ->envname("SWITCHBOARD_JWT_ISSUER");
+    serve
+        ->add_option("--jwt-audience", options.auth.audience,
+                     "Required aud of tokens (default: any)")
+        ->envname("SWITCHBOARD_JWT_AUDIENCE");
+    options.auth.clock_skew = auth::jwt_options{}.clock_skew;
+    add_duration(*serve, "--jwt-clock-skew", options.auth.clock_skew, "SWITCHBOARD_JWT_CLOCK_SKEW",
+                 "Tolerance on token exp and nbf");
+    serve
+        ->add_option("--jwt-user-claim", options.auth.user_claims,
+                     "Claim holding the user id; repeat for fallbacks (default: sub, nameid, ...)")
+        ->envname("SWITCHBOARD_JWT_USER_CLAIMS")
+        ->delimiter(',');
+    serve
+        ->add_option("--jwt-role-claim", options.auth.role_claims,
+                     "Claim holding roles; repeat for several (default: role, roles, ...)")
+        ->envname("SWITCHBOARD_JWT_ROLE_CLAIMS")
+        ->delimiter(',');
+
+    token_request token;
+    auto* token_command =
+        app.add_subcommand("token", "Print a signed HS256 development token for --jwt-secret");
+    token_command->add_option("--user", token.user, "The token's subject (sub)")->required();
+    token_command->add_option("--role", token.roles, "A role; repeat for several");
+    add_duration(*token_command, "--expires", token.expires, "SWITCHBOARD_TOKEN_EXPIRES",
+                 "Lifetime of the token");
+    token_command->add_option("--issuer", token.issuer, "iss claim (match --jwt-issuer)");
+    token_command->add_option("--audience", token.audience, "aud claim (match --jwt-audience)");
+    token_command->add_option("--jwt-secret", token.secret, "HS256 secret the server uses")
+        ->envname("SWITCHBOARD_JWT_SECRET");
 
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::from_str(log_level));
@@ -156,6 +256,9 @@ int main(int argc, char** argv) {
     try {
         if (serve->parsed()) {
             return run_serve(std::move(options));
+        }
+        if (token_command->parsed()) {
+            return run_token(token);
         }
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

@@ -34,6 +34,31 @@ struct hub_options {
     std::size_t stateful_reconnect_buffer_size = 100'000;
 };
 
+// JWT bearer authentication of every hub endpoint (issue #5). Any key (secret, PEM public key,
+// JWKS) turns it on; without one the server runs in development mode (user ids from ?user=).
+struct auth_options {
+    // HS256 shared secret, raw bytes; at least 32 (RFC 7518 3.2), checked at startup.
+    std::string jwt_secret;
+    // RS256/ES256: a PEM public key or certificate of the issuer.
+    std::string jwt_public_key_file;
+    // A JWK set as an identity provider publishes it (saved to a file: no fetching at runtime).
+    std::string jwks_file;
+    // Empty: not checked. Set them whenever the issuer sets them: a token for another
+    // application signed by the same key is then refused.
+    std::string issuer;
+    std::string audience;
+    // Tolerance on exp and nbf: a minute, auth::jwt_options' default (see its reasoning there);
+    // main() copies that default so the two cannot drift.
+    milliseconds clock_skew{60'000};
+    // Empty: auth::jwt_options' lists (sub, nameid, ... / role, roles, ...).
+    std::vector<std::string> user_claims;
+    std::vector<std::string> role_claims;
+
+    [[nodiscard]] bool enabled() const {
+        return !jwt_secret.empty() || !jwt_public_key_file.empty() || !jwks_file.empty();
+    }
+};
+
 struct server_options {
     std::string listen = "0.0.0.0:5000";
     // 0: one shard per hardware thread.
@@ -64,6 +89,7 @@ struct server_options {
     // Chat hub: longer chat messages are refused with an error (the protocol limit still applies).
     std::size_t chat_max_message_length = 4096;
     hub_options hub;
+    auth_options auth;
 };
 
 }  // namespace switchboard

@@ -21,6 +21,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
         factor = 1000;
     } else if (unit == "m" || unit == "min") {
         factor = 60'000;
+    } else if (unit == "h") {
+        factor = 3'600'000;  // token lifetimes (`switchboard token --expires 1h`)
     } else {
         return std::nullopt;
     }

@@ -1,4 +1,4 @@
-// Durations on the command line: "15s", "250ms", "2m"; a bare number is milliseconds.
+// Durations on the command line: "15s", "250ms", "2m", "1h"; a bare number is milliseconds.
 #pragma once
 
 #include <chrono>

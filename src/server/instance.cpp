@@ -1,5 +1,6 @@
 #include "server/instance.hpp"
 
+#include "auth/bearer.hpp"
 #include "core/random.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
@@ -84,6 +85,7 @@ routing::router_options router_settings(const server_options& options) {
 struct instance::parts {
     explicit parts(server_options o)
         : options(std::move(o)),
+          authenticate(make_authenticate(options.auth)),
           shards(shard_count(options)),
           router_options(router_settings(options)),
           backplane(make_backplane(options, shards, router_options)),
@@ -94,6 +96,8 @@ struct instance::parts {
                                              options.max_header_size, options.max_body_size}) {}
 
     server_options options;
+    // Before everything else: bad key files fail startup before threads or Redis start.
+    transport::authenticate_hook authenticate;
     shard_pool shards;
     routing::router_options router_options;
     std::unique_ptr<routing::backplane> backplane;
@@ -104,6 +108,22 @@ struct instance::parts {
     std::vector<std::shared_ptr<transport::endpoint>> endpoints;
     bool running = false;
 
+    static transport::authenticate_hook make_authenticate(const auth_options& auth) {
+        auto validator = auth::make_jwt_validator(auth);
+        return validator ? auth::make_jwt_authenticator(std::move(validator))
+                         : transport::authenticate_hook{};
+    }
+
+    // Hub endpoints authenticate with the configured keys unless the caller brought its own
+    // hook (the conformance app's /authorizedhub).
+    std::shared_ptr<transport::endpoint> make_hub_endpoint(
+        transport::endpoint_options settings, transport::application_factory factory) {
+        if (!settings.authenticate) {
+            settings.authenticate = authenticate;
+        }
+        return make_endpoint(std::move(settings), std::move(factory));
+    }
+
     std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,
                                                        transport::application_factory factory) {
         settings.long_polling.disconnect_timeout = options.hub.disconnect_timeout;
@@ -111,8 +131,9 @@ struct instance::parts {
             shards, connections, options.hub, std::move(settings), std::move(factory)));
     }
     void add_endpoint(const std::string& path, transport::endpoint_options settings,
-                      transport::application_factory factory) {
-        auto ep = make_endpoint(std::move(settings), std::move(factory));
+                      transport::application_factory factory, bool hub = false) {
+        auto ep = hub ? make_hub_endpoint(std::move(settings), std::move(factory))
+                      : make_endpoint(std::move(settings), std::move(factory));
         http.add_prefix_handler(path, [ep](http::request& req, std::string_view sub,
                                            std::shared_ptr<http::exchange> ex) {
             ep->handle(req, sub, std::move(ex));
@@ -175,7 +196,8 @@ routing::hub_id instance::add_hub(const std::string& path,
     p.add_endpoint(path, std::move(settings),
                    [&p, id](const transport::connection_ptr& connection) {
                        return p.hubs.create_connection(id, connection);
-                   });
+                   },
+                   true);
     return id;
 }
 
@@ -183,7 +205,7 @@ std::shared_ptr<transport::endpoint> instance::make_hub_endpoint(
     std::shared_ptr<const hub::hub_definition> definition, transport::endpoint_options settings) {
     auto& p = *parts_;
     const auto id = p.hubs.add_hub(std::move(definition));
-    return p.make_endpoint(std::move(settings), [&p, id](const transport::connection_ptr& c) {
+    return p.make_hub_endpoint(std::move(settings), [&p, id](const transport::connection_ptr& c) {
         return p.hubs.create_connection(id, c);
     });
 }

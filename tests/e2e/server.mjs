@@ -216,13 +216,14 @@ export async function connect(baseUrl, user, options = {}) {
     logLevel = logLevelFromEnv(),
     transport = HttpTransportType.WebSockets,
     messagepack = false,
+    accessTokenFactory,
   } = options;
 
   const url = new URL(hub, baseUrl);
   if (user !== undefined && user !== null) url.searchParams.set('user', user);
 
   let builder = new HubConnectionBuilder()
-    .withUrl(url.href, { transport, skipNegotiation: false })
+    .withUrl(url.href, { transport, skipNegotiation: false, ...(accessTokenFactory ? { accessTokenFactory } : {}) })
     .configureLogging(logLevel);
   if (messagepack) builder = builder.withHubProtocol(new MessagePackHubProtocol());
   if (reconnect === true) builder = builder.withAutomaticReconnect();

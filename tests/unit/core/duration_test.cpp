@@ -10,10 +10,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(parse_duration, reads_seconds_milliseconds_and_minutes) {
+TEST(parse_duration, reads_seconds_milliseconds_minutes_and_hours) {
     EXPECT_EQ(parse_duration("15s"), 15'000ms);
     EXPECT_EQ(parse_duration("250ms"), 250ms);
     EXPECT_EQ(parse_duration("2m"), 120'000ms);
+    EXPECT_EQ(parse_duration("1h"), 3'600'000ms);
     EXPECT_EQ(parse_duration("0s"), 0ms);
 }
 
@@ -33,14 +34,15 @@ TEST(parse_duration, rejects_negative_durations) {
 }
 
 TEST(parse_duration, rejects_unknown_units) {
-    EXPECT_EQ(parse_duration("5h"), std::nullopt);
     EXPECT_EQ(parse_duration("5d"), std::nullopt);
+    EXPECT_EQ(parse_duration("5H"), std::nullopt);
 }
 
 TEST(parse_duration, rejects_values_that_overflow_milliseconds) {
     // Regression: the conversion to milliseconds used to overflow into negative timeouts.
     EXPECT_EQ(parse_duration("9223372036854775807s"), std::nullopt);
     EXPECT_EQ(parse_duration("9223372036854775807m"), std::nullopt);
+    EXPECT_EQ(parse_duration("9223372036854775807h"), std::nullopt);
 }
 
 }  // namespace

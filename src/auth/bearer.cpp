@@ -1,0 +1,122 @@
+#include "auth/bearer.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+
+namespace switchboard::auth {
+
+namespace {
+
+bool starts_with_ignore_case(std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+        if (lower(text[i]) != lower(prefix[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string read_file(const std::string& path, const std::string& flag) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error(flag + ": cannot read '" + path + "'");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+std::optional<std::string> bearer_token(const http::request& req) {
+    // RFC 7235: the scheme name is case-insensitive.
+    constexpr std::string_view scheme = "Bearer ";
+    const std::string_view header = req[boost::beast::http::field::authorization];
+    if (starts_with_ignore_case(header, scheme)) {
+        auto token = header.substr(scheme.size());
+        while (!token.empty() && token.front() == ' ') {
+            token.remove_prefix(1);
+        }
+        return std::string(token);
+    }
+    const auto url = boost::urls::parse_origin_form(req.target());
+    if (!url) {
+        return std::nullopt;
+    }
+    for (const auto param : url->params()) {
+        if (param.key == "access_token") {
+            return std::string(param.value);
+        }
+    }
+    return std::nullopt;
+}
+
+transport::authenticate_hook make_jwt_authenticator(
+    std::shared_ptr<const jwt_validator> validator) {
+    return [validator = std::move(validator)](
+               const http::request& req) -> expected<transport::identity> {
+        const auto token = bearer_token(req);
+        if (!token || token->empty()) {
+            return make_error("no bearer token (Authorization header or access_token parameter)");
+        }
+        auto result = validator->validate(*token, std::chrono::system_clock::now());
+        if (!result) {
+            return result.get_error();
+        }
+        return transport::identity{std::move(result->user_id), std::move(result->roles)};
+    };
+}
+
+std::shared_ptr<const jwt_validator> make_jwt_validator(const auth_options& options) {
+    if (!options.enabled()) {
+        return nullptr;
+    }
+    jwt_options settings;
+    if (!options.jwt_secret.empty()) {
+        auto key = load_hmac_secret(options.jwt_secret);
+        if (!key) {
+            throw std::runtime_error("--jwt-secret: " + key.error_message());
+        }
+        settings.keys.push_back(std::move(*key));
+    }
+    if (!options.jwt_public_key_file.empty()) {
+        auto key = load_pem_public_key(
+            read_file(options.jwt_public_key_file, "--jwt-public-key"));
+        if (!key) {
+            throw std::runtime_error("--jwt-public-key '" + options.jwt_public_key_file +
+                                     "': " + key.error_message());
+        }
+        settings.keys.push_back(std::move(*key));
+    }
+    if (!options.jwks_file.empty()) {
+        auto keys = load_jwks(read_file(options.jwks_file, "--jwks-file"));
+        if (!keys) {
+            throw std::runtime_error("--jwks-file '" + options.jwks_file +
+                                     "': " + keys.error_message());
+        }
+        for (auto& key : *keys) {
+            settings.keys.push_back(std::move(key));
+        }
+    }
+    settings.issuer = options.issuer;
+    settings.audience = options.audience;
+    settings.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(options.clock_skew);
+    if (!options.user_claims.empty()) {
+        settings.user_claims = options.user_claims;
+    }
+    if (!options.role_claims.empty()) {
+        settings.role_claims = options.role_claims;
+    }
+    return std::make_shared<const jwt_validator>(std::move(settings));
+}
+
+}  // namespace switchboard::auth

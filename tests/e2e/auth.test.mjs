@@ -1,0 +1,182 @@
+// JWT bearer authentication (issue #5): a server started with --jwt-secret, the official client with
+// accessTokenFactory over every transport and protocol, refused tokens, and requests for another user's connection.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import WebSocket from 'ws';
+import { ROOT, VARIANTS, clientFor, startServer, unique, waitFor, waitForEvent } from './server.mjs';
+
+const SECRET = 'switchboard-e2e-secret-0123456789abcdef';
+const OTHER_SECRET = 'another-secret-of-enough-length-0123456789';
+const BIN = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
+
+const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const now = () => Math.floor(Date.now() / 1000);
+
+/** An HS256 token for `claims` (exp one hour ahead unless given), signed with `secret`. */
+function token(claims, { secret = SECRET, header = { alg: 'HS256', typ: 'JWT' } } = {}) {
+  const body = `${b64url(header)}.${b64url({ exp: now() + 3600, ...claims })}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+const tokenFor = (user) => token({ sub: user });
+
+describe('JWT authentication', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--jwt-secret', SECRET]);
+  });
+  after(() => server?.stop());
+
+  /** A chat client authenticated as `user` (no ?user= unless `queryUser`). */
+  const authed = (t, user, variant = VARIANTS[0], { queryUser, tokenValue } = {}) =>
+    clientFor(t, server.url, queryUser, { ...variant, accessTokenFactory: () => tokenValue ?? tokenFor(user) });
+
+  const rejects401 = async (t, accessToken) => {
+    const client = await clientFor(t, server.url, undefined, {
+      start: false,
+      ...(accessToken === undefined ? {} : { accessTokenFactory: () => accessToken }),
+    });
+    await assert.rejects(client.start(), (error) => {
+      assert.match(String(error.message), /401/);
+      return true;
+    });
+  };
+
+  for (const variant of VARIANTS) {
+    test(`over ${variant.name} the user id comes from sub`, async (t) => {
+      const alice = unique('alice');
+      const bob = unique('bob');
+      const a = await authed(t, alice, variant);
+      const b = await authed(t, bob, variant);
+      const text = unique('direct');
+      // Delivered to alice's connections by her user id, and from bob by his.
+      await b.connection.invoke('SendToUser', alice, text);
+      await waitForEvent(a, 'ReceiveDirectMessage', ([from, m]) => from === bob && m === text);
+    });
+  }
+
+  test('without a token start() fails with 401', async (t) => {
+    await rejects401(t, undefined);
+  });
+
+  test('an expired token is refused with 401', async (t) => {
+    await rejects401(t, token({ sub: unique('late'), exp: now() - 3600 }));
+  });
+
+  test('a token signed with another secret is refused with 401', async (t) => {
+    await rejects401(t, token({ sub: unique('mallory') }, { secret: OTHER_SECRET }));
+  });
+
+  test('an unsigned token (alg none) is refused with 401', async (t) => {
+    const unsigned = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: unique('mallory'), exp: now() + 3600 })}.`;
+    await rejects401(t, unsigned);
+  });
+
+  test('?user= is ignored when a token names the user', async (t) => {
+    const alice = unique('alice');
+    const forged = await authed(t, alice, VARIANTS[0], { queryUser: unique('bob') });
+    const text = unique('who');
+    await forged.connection.invoke('SendMessage', text);
+    await waitForEvent(forged, 'ReceiveMessage', ([user, m]) => user === alice && m === text);
+  });
+
+  test('a token from `switchboard token` connects as its user', async (t) => {
+    const user = unique('cli');
+    const { stdout } = await promisify(execFile)(BIN, ['token', '--user', user, '--role', 'admin', '--jwt-secret', SECRET]);
+    const client = await authed(t, user, VARIANTS[0], { tokenValue: stdout.trim() });
+    const text = unique('cli-msg');
+    await client.connection.invoke('SendMessage', text);
+    await waitForEvent(client, 'ReceiveMessage', ([from, m]) => from === user && m === text);
+  });
+
+  describe("another user's token on a connection gets 403", () => {
+    const alice = unique('alice');
+    const aliceToken = tokenFor(alice);
+    const bobToken = tokenFor(unique('bob'));
+    const auth = (t) => ({ Authorization: `Bearer ${t}` });
+    const hub = () => new URL('/hubs/chat', server.url).href;
+
+    async function negotiate() {
+      const res = await fetch(`${hub()}/negotiate?negotiateVersion=1`, { method: 'POST', headers: auth(aliceToken) });
+      assert.equal(res.status, 200);
+      return (await res.json()).connectionToken;
+    }
+
+    test('long polling: GET, POST and DELETE', async () => {
+      const id = await negotiate();
+      const url = `${hub()}?id=${encodeURIComponent(id)}`;
+      // Refused before the first poll, which still works for alice afterwards.
+      assert.equal((await fetch(url, { headers: auth(bobToken) })).status, 403);
+      assert.equal((await fetch(url, { headers: auth(aliceToken) })).status, 200);
+      assert.equal((await fetch(url, { headers: auth(bobToken) })).status, 403);
+      const handshake = '{"protocol":"json","version":1}\u001e';
+      assert.equal((await fetch(url, { method: 'POST', headers: auth(bobToken), body: handshake })).status, 403);
+      assert.equal((await fetch(url, { method: 'DELETE', headers: auth(bobToken) })).status, 403);
+      // Bob's handshake was not delivered: alice's own one is the first, and answered once.
+      assert.equal((await fetch(url, { method: 'POST', headers: auth(aliceToken), body: handshake })).status, 200);
+      const poll = await fetch(url, { headers: auth(aliceToken) });
+      assert.equal(poll.status, 200);
+      assert.equal(await poll.text(), '{}\u001e');
+      assert.equal((await fetch(url, { method: 'DELETE', headers: auth(aliceToken) })).status, 202);
+    });
+
+    test('Server-Sent Events: GET and POST', async () => {
+      const id = await negotiate();
+      const url = `${hub()}?id=${encodeURIComponent(id)}`;
+      const sse = (t) => ({ ...auth(t), Accept: 'text/event-stream' });
+      assert.equal((await fetch(url, { headers: sse(bobToken) })).status, 403);
+      const controller = new AbortController();
+      const stream = await fetch(url, { headers: sse(aliceToken), signal: controller.signal });
+      try {
+        assert.equal(stream.status, 200);
+        const handshake = '{"protocol":"json","version":1}\u001e';
+        assert.equal((await fetch(url, { method: 'POST', headers: auth(bobToken), body: handshake })).status, 403);
+      } finally {
+        controller.abort();
+      }
+    });
+
+    test('WebSockets: connect with the id negotiated by another user', async () => {
+      const id = await negotiate();
+      const wsUrl = `${hub().replace(/^http/, 'ws')}?id=${encodeURIComponent(id)}&access_token=${bobToken}`;
+      const status = await new Promise((resolve) => {
+        const ws = new WebSocket(wsUrl);
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode);
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          resolve('open');
+          ws.close();
+        });
+        ws.on('error', () => {});
+      });
+      assert.equal(status, 403);
+      // The token is still alice's to use.
+      const ok = await new Promise((resolve) => {
+        const ws = new WebSocket(`${hub().replace(/^http/, 'ws')}?id=${encodeURIComponent(id)}&access_token=${aliceToken}`);
+        ws.on('open', () => {
+          resolve(true);
+          ws.close();
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+        ws.on('error', () => {});
+      });
+      assert.equal(ok, true);
+    });
+  });
+});
+
+// Development mode stays as it was: no keys, the user id from ?user=.
+test('without keys the user id comes from ?user=', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const user = unique('dev');
+  const client = await clientFor(t, server.url, user);
+  const text = unique('dev-msg');
+  await client.connection.invoke('SendMessage', text);
+  await waitFor(() => client.events.ReceiveMessage.find(([from, m]) => from === user && m === text));
+});
