@@ -71,8 +71,7 @@ int run_token(const token_request& request) {
         claims["role"] = std::move(roles);
     }
     claims["iat"] = now;
-    claims["exp"] =
-        now + std::chrono::duration_cast<std::chrono::seconds>(request.expires).count();
+    claims["exp"] = now + std::chrono::duration_cast<std::chrono::seconds>(request.expires).count();
     if (!request.issuer.empty()) {
         claims["iss"] = request.issuer;
     }

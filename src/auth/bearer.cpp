@@ -62,8 +62,8 @@ std::optional<std::string> bearer_token(const http::request& req) {
 
 transport::authenticate_hook make_jwt_authenticator(
     std::shared_ptr<const jwt_validator> validator) {
-    return [validator = std::move(validator)](
-               const http::request& req) -> expected<transport::identity> {
+    return [validator =
+                std::move(validator)](const http::request& req) -> expected<transport::identity> {
         const auto token = bearer_token(req);
         if (!token || token->empty()) {
             return make_error("no bearer token (Authorization header or access_token parameter)");
@@ -89,8 +89,7 @@ std::shared_ptr<const jwt_validator> make_jwt_validator(const auth_options& opti
         settings.keys.push_back(std::move(*key));
     }
     if (!options.jwt_public_key_file.empty()) {
-        auto key = load_pem_public_key(
-            read_file(options.jwt_public_key_file, "--jwt-public-key"));
+        auto key = load_pem_public_key(read_file(options.jwt_public_key_file, "--jwt-public-key"));
         if (!key) {
             throw std::runtime_error("--jwt-public-key '" + options.jwt_public_key_file +
                                      "': " + key.error_message());

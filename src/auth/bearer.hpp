@@ -19,8 +19,7 @@ std::optional<std::string> bearer_token(const http::request& req);
 
 // Validates each request's bearer token with `validator` against the system clock; the
 // identity is the token's user id and roles.
-transport::authenticate_hook make_jwt_authenticator(
-    std::shared_ptr<const jwt_validator> validator);
+transport::authenticate_hook make_jwt_authenticator(std::shared_ptr<const jwt_validator> validator);
 
 // At startup: the validator the options describe (keys read from their files), or null when no
 // key is configured. Throws std::runtime_error naming the flag and the problem otherwise.

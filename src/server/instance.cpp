@@ -116,8 +116,8 @@ struct instance::parts {
 
     // Hub endpoints authenticate with the configured keys unless the caller brought its own
     // hook (the conformance app's /authorizedhub).
-    std::shared_ptr<transport::endpoint> make_hub_endpoint(
-        transport::endpoint_options settings, transport::application_factory factory) {
+    std::shared_ptr<transport::endpoint> make_hub_endpoint(transport::endpoint_options settings,
+                                                           transport::application_factory factory) {
         if (!settings.authenticate) {
             settings.authenticate = authenticate;
         }
@@ -193,11 +193,12 @@ routing::hub_id instance::add_hub(const std::string& path,
                                   transport::endpoint_options settings) {
     auto& p = *parts_;
     const auto id = p.hubs.add_hub(std::move(definition));
-    p.add_endpoint(path, std::move(settings),
-                   [&p, id](const transport::connection_ptr& connection) {
-                       return p.hubs.create_connection(id, connection);
-                   },
-                   true);
+    p.add_endpoint(
+        path, std::move(settings),
+        [&p, id](const transport::connection_ptr& connection) {
+            return p.hubs.create_connection(id, connection);
+        },
+        true);
     return id;
 }
 

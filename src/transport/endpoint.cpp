@@ -6,10 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/empty_body.hpp>
 
+#include <spdlog/spdlog.h>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
-#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -223,8 +223,7 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex, const id
 
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
                                            transport_kind kind, std::string connection_id,
-                                           std::string token, const identity* who,
-                                           bool stateful) {
+                                           std::string token, const identity* who, bool stateful) {
     request_info info{parse_query(req.target()), ex.remote_address(), {}, {}};
     if (who != nullptr) {
         info.identity = *who;

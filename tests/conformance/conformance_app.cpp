@@ -35,8 +35,8 @@ void add_endpoints(instance& server) {
     authorized.authenticate = [tokens](const http::request& req) {
         return tokens->authenticate(req);
     };
-    server.add_route("/authorizedhub", hub_route(server.make_hub_endpoint(
-                                           make_authorized_hub(), std::move(authorized))));
+    server.add_route("/authorizedhub", hub_route(server.make_hub_endpoint(make_authorized_hub(),
+                                                                          std::move(authorized))));
 
     server.add_connection_handler("/echo", make_echo_application());
 

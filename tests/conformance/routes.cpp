@@ -69,7 +69,6 @@ std::string base64url(std::string_view text) {
     return out;
 }
 
-
 // Forwards everything to the real exchange; responses gain the negotiate cookies.
 class cookie_exchange final : public http::exchange {
 public:

@@ -55,8 +55,8 @@ TEST(jwt_authenticator, a_valid_token_gives_its_user_and_roles) {
 TEST(jwt_authenticator, refuses_missing_and_foreign_tokens) {
     const auto check = hook();
     EXPECT_FALSE(check(make_request("/hub?user=alice")));
-    EXPECT_FALSE(check(make_request("/hub", "Bearer " + token_for(
-                                                           "alice", secret + "-other-key"))));
+    EXPECT_FALSE(
+        check(make_request("/hub", "Bearer " + token_for("alice", secret + "-other-key"))));
     EXPECT_FALSE(check(make_request("/hub", "Bearer ")));
 }
 
