@@ -1,5 +1,6 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
 #include "auth/jwt.hpp"
+#include "auth/policy.hpp"
 #include "core/config.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
@@ -48,6 +49,7 @@ struct token_request {
     std::chrono::milliseconds expires{3'600'000};
     std::string issuer;
     std::string audience;
+    std::vector<std::string> claims;  // "type=value", for claim policies
 };
 
 int run_token(const token_request& request) {
@@ -78,8 +80,39 @@ int run_token(const token_request& request) {
     if (!request.audience.empty()) {
         claims["aud"] = request.audience;
     }
+    for (const auto& claim : request.claims) {
+        const auto equals = claim.find('=');
+        if (equals == std::string::npos || equals == 0) {
+            throw std::runtime_error("token: --claim expects type=value, got '" + claim + "'");
+        }
+        claims[claim.substr(0, equals)] = claim.substr(equals + 1);
+    }
     std::printf("%s\n", auth::issue_hs256(claims, request.secret).c_str());
     return 0;
+}
+
+// The `--authorize` rules for `hub`; throws naming the rule that is malformed or names another
+// hub or an unknown method.
+void apply_policy_rules(hub::hub_definition& hub, const std::vector<std::string>& rules) {
+    for (const auto& text : rules) {
+        auto rule = auth::parse_policy_rule(text);
+        if (!rule) {
+            throw std::runtime_error("--authorize: " + rule.error_message());
+        }
+        if (rule->hub != hub.name()) {
+            throw std::runtime_error("--authorize '" + text + "': no hub named '" + rule->hub +
+                                     "' (this server has: " + hub.name() + ")");
+        }
+        try {
+            if (rule->method.empty()) {
+                hub.authorize(std::move(rule->requirements));
+            } else {
+                hub.authorize(rule->method, std::move(rule->requirements));
+            }
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error("--authorize '" + text + "': " + e.what());
+        }
+    }
 }
 
 int run_serve(server_options options) {
@@ -87,8 +120,23 @@ int run_serve(server_options options) {
     spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
                  routing::redis::redact_connection_string(options.backplane),
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
-    auto chat = hub::make_chat_hub(hub::chat_hub_options{options.chat_max_message_length});
+    auto groups =
+        hub::make_chat_group_policy(options.chat_group_policy, options.chat_group_patterns);
+    if (!groups) {
+        throw std::runtime_error("--chat-group-policy: " + groups.error_message());
+    }
+    // Requirements only a verified identity can meet would lock every client out.
+    const bool needs_identity =
+        !options.auth.policies.empty() || groups->kind == hub::chat_group_policy::mode::roles;
+    if (needs_identity && !authenticated) {
+        throw std::runtime_error(
+            "--authorize and --chat-group-policy roles need JWT authentication (--jwt-secret, "
+            "--jwt-public-key or --jwks-file)");
+    }
+    auto chat = hub::make_chat_hub(
+        hub::chat_hub_options{options.chat_max_message_length, std::move(*groups)});
     chat->set_backplane_name(options.chat_hub_name);
+    apply_policy_rules(*chat, options.auth.policies);
     instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
     server.run_until_signal([authenticated](const std::string& url) {
@@ -232,6 +280,26 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_JWT_USER_CLAIMS")
         ->delimiter(',');
     serve
+        ->add_option("--authorize", options.auth.policies,
+                     "HUB=REQS or HUB.METHOD=REQS, REQS a comma list of authenticated, "
+                     "role:NAME, claim:TYPE[=VALUE]; repeat for several")
+        ->envname("SWITCHBOARD_AUTHORIZE")
+        ->delimiter(';');
+    serve
+        ->add_flag("--close-on-token-expiry", options.hub.close_on_token_expiry,
+                   "Close connections when their token expires (clients reconnect with a new one)")
+        ->envname("SWITCHBOARD_CLOSE_ON_TOKEN_EXPIRY");
+    serve
+        ->add_option("--chat-group-policy", options.chat_group_policy,
+                     "Chat groups clients may join: open, patterns or roles (role group:PATTERN)")
+        ->envname("SWITCHBOARD_CHAT_GROUP_POLICY")
+        ->capture_default_str();
+    serve
+        ->add_option("--chat-group-pattern", options.chat_group_patterns,
+                     "Group name pattern for --chat-group-policy patterns (* ?, {user}); repeat")
+        ->envname("SWITCHBOARD_CHAT_GROUP_PATTERNS")
+        ->delimiter(',');
+    serve
         ->add_option("--jwt-role-claim", options.auth.role_claims,
                      "Claim holding roles; repeat for several (default: role, roles, ...)")
         ->envname("SWITCHBOARD_JWT_ROLE_CLAIMS")
@@ -246,6 +314,7 @@ int main(int argc, char** argv) {
                  "Lifetime of the token");
     token_command->add_option("--issuer", token.issuer, "iss claim (match --jwt-issuer)");
     token_command->add_option("--audience", token.audience, "aud claim (match --jwt-audience)");
+    token_command->add_option("--claim", token.claims, "Another claim, type=value; repeat");
     token_command->add_option("--jwt-secret", token.secret, "HS256 secret the server uses")
         ->envname("SWITCHBOARD_JWT_SECRET");
 

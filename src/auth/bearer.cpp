@@ -1,5 +1,6 @@
 #include "auth/bearer.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include <chrono>
@@ -37,6 +38,23 @@ std::string read_file(const std::string& path, const std::string& flag) {
 
 }  // namespace
 
+transport::identity to_identity(principal who) {
+    transport::identity out{std::move(who.user_id), std::move(who.roles), {}, who.expires};
+    const auto text = [](const boost::json::value& value) {
+        return value.is_string() ? std::string(value.get_string()) : boost::json::serialize(value);
+    };
+    for (const auto& [name, value] : who.claims) {
+        if (value.is_array()) {
+            for (const auto& element : value.get_array()) {
+                out.claims.emplace_back(name, text(element));
+            }
+        } else {
+            out.claims.emplace_back(name, text(value));
+        }
+    }
+    return out;
+}
+
 std::optional<std::string> bearer_token(const http::request& req) {
     // RFC 7235: the scheme name is case-insensitive.
     constexpr std::string_view scheme = "Bearer ";
@@ -72,7 +90,7 @@ transport::authenticate_hook make_jwt_authenticator(
         if (!result) {
             return result.get_error();
         }
-        return transport::identity{std::move(result->user_id), std::move(result->roles)};
+        return to_identity(std::move(*result));
     };
 }
 

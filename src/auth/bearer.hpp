@@ -17,6 +17,9 @@ namespace switchboard::auth {
 // headers (WebSockets and SSE in browsers). A header of another scheme is ignored.
 std::optional<std::string> bearer_token(const http::request& req);
 
+// What hubs and policies see of a validated token: user id, roles, every claim, expiry.
+transport::identity to_identity(principal who);
+
 // Validates each request's bearer token with `validator` against the system clock; the
 // identity is the token's user id and roles.
 transport::authenticate_hook make_jwt_authenticator(std::shared_ptr<const jwt_validator> validator);

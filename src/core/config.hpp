@@ -32,6 +32,10 @@ struct hub_options {
     // Unacknowledged messages kept for a stateful reconnect (ASP.NET's default); past it the
     // connection keeps working but can no longer resume after a drop.
     std::size_t stateful_reconnect_buffer_size = 100'000;
+    // ASP.NET's CloseOnAuthenticationExpiration: off by default, as there, because a client
+    // without automatic reconnect would stay disconnected; on, a connection ends (Close with
+    // allowReconnect) once its token's exp passes, so a revoked user cannot listen forever.
+    bool close_on_token_expiry = false;
 };
 
 // JWT bearer authentication of every hub endpoint (issue #5). Any key (secret, PEM public key,
@@ -53,6 +57,8 @@ struct auth_options {
     // Empty: auth::jwt_options' lists (sub, nameid, ... / role, roles, ...).
     std::vector<std::string> user_claims;
     std::vector<std::string> role_claims;
+    // `--authorize` rules, "HUB=REQUIREMENTS" or "HUB.METHOD=REQUIREMENTS" (auth/policy.hpp).
+    std::vector<std::string> policies;
 
     [[nodiscard]] bool enabled() const {
         return !jwt_secret.empty() || !jwt_public_key_file.empty() || !jwks_file.empty();
@@ -88,6 +94,12 @@ struct server_options {
     milliseconds drain_timeout{5'000};
     // Chat hub: longer chat messages are refused with an error (the protocol limit still applies).
     std::size_t chat_max_message_length = 4096;
+    // Chat hub groups a client may join and send to: "open" (any: development and trusted
+    // clients), "patterns" (names matching chat_group_patterns), "roles" (a role
+    // "group:PATTERN" matching the name).
+    std::string chat_group_policy = "open";
+    // Shell-style patterns; "{user}" stands for the caller's user id ("dm-{user}-*").
+    std::vector<std::string> chat_group_patterns;
     hub_options hub;
     auth_options auth;
 };

@@ -1,5 +1,7 @@
 #include "hub/chat_hub.hpp"
 
+#include <algorithm>
+
 namespace switchboard::hub {
 
 namespace {
@@ -16,7 +18,67 @@ hub_result<> check_group(const std::string& group) {
     return {};
 }
 
+// `pattern` with every "{user}" replaced by the caller's user id.
+std::string for_user(std::string_view pattern, std::string_view user) {
+    constexpr std::string_view placeholder = "{user}";
+    std::string out;
+    for (auto at = pattern.find(placeholder); at != std::string_view::npos;
+         at = pattern.find(placeholder)) {
+        out.append(pattern.substr(0, at)).append(user);
+        pattern.remove_prefix(at + placeholder.size());
+    }
+    return out.append(pattern);
+}
+
 }  // namespace
+
+bool chat_group_policy::allows(const hub_context& caller, std::string_view group) const {
+    const auto matches = [&](std::string_view pattern) {
+        // An anonymous caller has no user id: "{user}" patterns must not match "dm--*" for it.
+        if (caller.user_id().empty() && pattern.find("{user}") != std::string_view::npos) {
+            return false;
+        }
+        return auth::glob_match(for_user(pattern, caller.user_id()), group);
+    };
+    switch (kind) {
+    case mode::open:
+        return true;
+    case mode::patterns:
+        return std::any_of(patterns.begin(), patterns.end(), matches);
+    case mode::roles: {
+        constexpr std::string_view prefix = "group:";
+        const auto* who = caller.identity();
+        return who != nullptr &&
+               std::any_of(who->roles.begin(), who->roles.end(), [&](std::string_view role) {
+                   return role.starts_with(prefix) && matches(role.substr(prefix.size()));
+               });
+    }
+    }
+    return false;
+}
+
+expected<chat_group_policy> make_chat_group_policy(std::string_view mode,
+                                                   std::vector<std::string> patterns) {
+    chat_group_policy policy;
+    if (mode == "open") {
+        policy.kind = chat_group_policy::mode::open;
+    } else if (mode == "patterns") {
+        policy.kind = chat_group_policy::mode::patterns;
+        if (patterns.empty()) {
+            return make_error("the patterns group policy needs at least one group pattern");
+        }
+    } else if (mode == "roles") {
+        policy.kind = chat_group_policy::mode::roles;
+    } else {
+        return make_error("unknown group policy '" + std::string(mode) +
+                          "' (expected open, patterns or roles)");
+    }
+    if (policy.kind != chat_group_policy::mode::patterns && !patterns.empty()) {
+        return make_error("group patterns apply to the patterns group policy only");
+    }
+    policy.patterns = std::move(patterns);
+    return policy;
+}
 
 std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
     auto hub = std::make_shared<hub_definition>("chat");
@@ -67,9 +129,22 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
 
     // Completes once the membership is in effect on every instance: a message sent to the
     // group from anywhere right after JoinGroup returned reaches the new member.
+    const auto check_access = [groups = std::move(options.groups)](
+                                  const hub_context& context, const std::string& group,
+                                  std::string_view action) -> hub_result<> {
+        if (auto ok = check_group(group); !ok) {
+            return ok;
+        }
+        if (!groups.allows(context, group)) {
+            return hub_error("Not allowed to " + std::string(action) + " group '" + group + "'.");
+        }
+        return {};
+    };
+
     hub->method(
-        "JoinGroup", [](hub_context& context, std::string group, reply<> answer) -> hub_result<> {
-            if (auto ok = check_group(group); !ok) {
+        "JoinGroup",
+        [check_access](hub_context& context, std::string group, reply<> answer) -> hub_result<> {
+            if (auto ok = check_access(context, group, "join"); !ok) {
                 return ok;
             }
             hub_clients clients = context;
@@ -97,9 +172,9 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
     });
 
     hub->method("SendToGroup",
-                [check_message](hub_context& context, std::string group,
-                                std::string message) -> hub_result<> {
-                    if (auto ok = check_group(group); !ok) {
+                [check_message, check_access](hub_context& context, std::string group,
+                                              std::string message) -> hub_result<> {
+                    if (auto ok = check_access(context, group, "send to"); !ok) {
                         return ok;
                     }
                     if (auto ok = check_message(message); !ok) {

@@ -2,6 +2,7 @@
 // connected/disconnected handlers. The built-in hubs are written with it.
 #pragma once
 
+#include "auth/policy.hpp"
 #include "core/expected.hpp"
 #include "hub/hub_context.hpp"
 #include "hub/streams.hpp"
@@ -247,6 +248,18 @@ public:
         return *this;
     }
 
+    // Who may connect to the hub at all; checked on every HTTP request of its endpoint (401
+    // without a verified identity, 403 with one that does not qualify). Needs authentication.
+    hub_definition& authorize(auth::policy requirements) {
+        policy_ = std::move(requirements);
+        return *this;
+    }
+    [[nodiscard]] const auth::policy& policy() const noexcept { return policy_; }
+    // Who may invoke one registered method, on top of the hub's policy; others get ASP.NET's
+    // "Failed to invoke 'M' because user is unauthorized". Throws std::invalid_argument for a
+    // method not registered (a configuration mistake must not silently leave it open).
+    hub_definition& authorize(std::string_view method_name, auth::policy requirements);
+
     hub_definition& on_connected(std::function<void(hub_context&)> handler) {
         on_connected_ = std::move(handler);
         return *this;
@@ -260,6 +273,7 @@ public:
         std::string name;  // as declared
         method_signature signature;
         method_invoker invoke;
+        auth::policy policy;  // empty: anyone connected to the hub
     };
     [[nodiscard]] const method_entry* find_method(std::string_view name) const;
     void connected(hub_context& context) const {
@@ -278,6 +292,7 @@ private:
 
     std::string name_;
     std::string backplane_name_;
+    auth::policy policy_;
     std::unordered_map<std::string, method_entry> methods_;  // key: lower-case name
     std::function<void(hub_context&)> on_connected_;
     std::function<void(hub_context&)> on_disconnected_;

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace switchboard::hub {
 
 namespace {
@@ -252,6 +254,10 @@ void hub_connection::dispatch(std::optional<std::string> invocation_id, std::str
     if (method == nullptr) {
         return fail("Unknown hub method '" + std::string(target) + "'");
     }
+    if (const auto& verified = connection_->request().identity;
+        !method->policy.allows(verified ? &*verified : nullptr)) {
+        return fail("Failed to invoke '" + method->name + "' because user is unauthorized");
+    }
     const auto& signature = method->signature;
     if (signature.streaming != streaming) {
         return fail("The client attempted to invoke the " +
@@ -267,6 +273,12 @@ void hub_connection::dispatch(std::optional<std::string> invocation_id, std::str
     }
     if (streaming && streams_.contains(*invocation_id)) {
         return fail("Invocation ID '" + *invocation_id + "' is already in use.");
+    }
+    // An upload id names one open stream: a second would orphan the first invocation's upload.
+    for (auto id = stream_ids.begin(); id != stream_ids.end(); ++id) {
+        if (uploads_.contains(*id) || std::find(stream_ids.begin(), id, *id) != id) {
+            return fail("Stream ID '" + *id + "' is already in use.");
+        }
     }
 
     invocation_resources resources;
@@ -569,6 +581,14 @@ void hub_connection::on_heartbeat(clock::time_point now) {
             connection_->on_transport_ended();  // the client did not come back in time
         }
         return;
+    }
+    if (options.close_on_token_expiry) {
+        const auto& verified = connection_->request().identity;
+        if (verified && verified->expires &&
+            std::chrono::system_clock::now() >= *verified->expires) {
+            // The client's accessTokenFactory gets a fresh token when it reconnects.
+            return close(std::string(closed_with_error) + " The access token expired.", true);
+        }
     }
     if (stateful_ && latest_received_id_ > last_acked_id_) {
         // ASP.NET acks about once a second; the heartbeat runs at least that often.

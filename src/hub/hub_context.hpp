@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -126,6 +127,16 @@ public:
 
     // Empty for anonymous connections.
     [[nodiscard]] const std::string& user_id() const noexcept { return user_id_; }
+    // The verified identity (user id, roles, claims); null in development mode, where the
+    // user id comes from the `user` query parameter and nothing is verified.
+    [[nodiscard]] const transport::identity* identity() const noexcept {
+        const auto& verified = connection_.request().identity;
+        return verified ? &*verified : nullptr;
+    }
+    [[nodiscard]] bool in_role(std::string_view role) const {
+        const auto* who = identity();
+        return who != nullptr && who->in_role(role);
+    }
     // The HTTP request that opened the connection (query parameters, remote address).
     [[nodiscard]] const transport::request_info& request() const noexcept {
         return connection_.request();

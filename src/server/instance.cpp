@@ -124,6 +124,22 @@ struct instance::parts {
         return make_endpoint(std::move(settings), std::move(factory));
     }
 
+    // The endpoint's check of the hub's policy; refuses configurations where no identity could
+    // ever satisfy it, rather than locking every client out.
+    std::function<bool(const transport::identity*)> authorizer(
+        const hub::hub_definition& definition, const transport::endpoint_options& settings) const {
+        const auto& policy = definition.policy();
+        if (!policy.restricts()) {
+            return {};
+        }
+        if (!settings.authenticate && !authenticate) {
+            throw std::runtime_error("hub '" + definition.name() +
+                                     "' requires authorization, but no JWT key is configured "
+                                     "(--jwt-secret, --jwt-public-key or --jwks-file)");
+        }
+        return [policy](const transport::identity* who) { return policy.allows(who); };
+    }
+
     std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,
                                                        transport::application_factory factory) {
         settings.long_polling.disconnect_timeout = options.hub.disconnect_timeout;
@@ -192,6 +208,7 @@ routing::hub_id instance::add_hub(const std::string& path,
                                   std::shared_ptr<const hub::hub_definition> definition,
                                   transport::endpoint_options settings) {
     auto& p = *parts_;
+    settings.authorize = p.authorizer(*definition, settings);
     const auto id = p.hubs.add_hub(std::move(definition));
     p.add_endpoint(
         path, std::move(settings),
@@ -205,6 +222,7 @@ routing::hub_id instance::add_hub(const std::string& path,
 std::shared_ptr<transport::endpoint> instance::make_hub_endpoint(
     std::shared_ptr<const hub::hub_definition> definition, transport::endpoint_options settings) {
     auto& p = *parts_;
+    settings.authorize = p.authorizer(*definition, settings);
     const auto id = p.hubs.add_hub(std::move(definition));
     return p.make_hub_endpoint(std::move(settings), [&p, id](const transport::connection_ptr& c) {
         return p.hubs.create_connection(id, c);

@@ -161,6 +161,11 @@ void endpoint::handle(http::request& req, std::string_view subpath,
         authenticated = std::move(*result);
     }
     const identity* who = authenticated ? &*authenticated : nullptr;
+    if (settings_.authorize && !settings_.authorize(who)) {
+        // ASP.NET's answers: 401 asks for credentials, 403 says these do not qualify.
+        return ex->respond(
+            empty_response(req, who ? bhttp::status::forbidden : bhttp::status::unauthorized));
+    }
     if (subpath == "/negotiate") {
         if (req.method() != bhttp::verb::post) {
             return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,

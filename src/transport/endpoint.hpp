@@ -43,6 +43,9 @@ struct endpoint_options {
     // '401'"); the identity is stored in the connection's request_info, and a request for a
     // connection negotiated by another user gets 403. Unset: development mode, no identity.
     authenticate_hook authenticate;
+    // When set, runs after authentication on every request; a refused caller gets 403, or 401
+    // when it has no identity (the hub's policy, e.g. roles, checked before it gets anywhere).
+    std::function<bool(const identity* who)> authorize;
     // Offer stateful reconnect to clients that ask for it (WebSockets only); the client must
     // opt in too (withStatefulReconnect), so offering costs nothing to the others.
     bool allow_stateful_reconnect = true;

@@ -145,7 +145,7 @@ switchboard::expected<transport::identity> token_issuer::authenticate(
     if (!valid(*token)) {
         return switchboard::make_error("token not issued by /generateJwtToken");
     }
-    return transport::identity{std::string(user_id), {}};
+    return transport::identity{std::string(user_id), {}, {}, {}};
 }
 
 std::optional<std::string> token_issuer::bearer_token(const http::request& req) {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { ROOT, VARIANTS, clientFor, startServer, unique, waitFor, waitForEvent } from './server.mjs';
+import { ROOT, VARIANTS, clientFor, serverFor, startServer, unique, waitFor, waitForEvent } from './server.mjs';
 
 const SECRET = 'switchboard-e2e-secret-0123456789abcdef';
 const OTHER_SECRET = 'another-secret-of-enough-length-0123456789';
@@ -167,6 +167,124 @@ describe('JWT authentication', () => {
       });
       assert.equal(ok, true);
     });
+  });
+});
+
+// Each way a token can be wrong, against a server that also checks issuer and audience.
+describe('token validation', () => {
+  let server;
+  const valid = () => ({ sub: unique('v'), iss: 'https://issuer.test', aud: 'switchboard-e2e' });
+  before(async () => {
+    server = await startServer(['--jwt-secret', SECRET, '--jwt-issuer', 'https://issuer.test',
+      '--jwt-audience', 'switchboard-e2e', '--jwt-clock-skew', '0s']);
+  });
+  after(() => server?.stop());
+
+  const attempt = async (t, accessToken) => {
+    const client = await clientFor(t, server.url, undefined, { start: false, accessTokenFactory: () => accessToken });
+    return client.start().then(() => 'connected', (error) => String(error.message));
+  };
+  const tamper = (jwt) => {
+    const [header, , signature] = jwt.split('.');
+    return `${header}.${b64url({ ...valid(), sub: 'admin' })}.${signature}`;
+  };
+  const cases = {
+    'not yet valid (nbf ahead)': () => token({ ...valid(), nbf: now() + 3600 }),
+    'a wrong issuer': () => token({ ...valid(), iss: 'https://evil.test' }),
+    'a wrong audience': () => token({ ...valid(), aud: 'another-app' }),
+    'a tampered payload': () => tamper(token(valid())),
+    'a key of the wrong type (RS256 header, HMAC signature)': () => token(valid(), { header: { alg: 'RS256', typ: 'JWT' } }),
+    'no user claim': () => token({ iss: 'https://issuer.test', aud: 'switchboard-e2e' }),
+    'garbage': () => 'not-a-jwt',
+  };
+
+  test('a token with the right issuer and audience connects', async (t) => {
+    assert.equal(await attempt(t, token(valid())), 'connected');
+  });
+  for (const [name, make] of Object.entries(cases)) {
+    test(`${name} is refused with 401`, async (t) => {
+      assert.match(await attempt(t, make()), /401/);
+    });
+  }
+});
+
+// --authorize rules for the hub and its methods, the chat group policy, token expiry.
+describe('authorization', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--jwt-secret', SECRET,
+      '--authorize', 'chat.SendMessage=role:writer,role:admin',
+      '--authorize', 'chat.SendToUser=claim:scope=dm',
+      '--chat-group-policy', 'patterns', '--chat-group-pattern', 'team-*,dm-{user}-*',
+      '--close-on-token-expiry']);
+  });
+  after(() => server?.stop());
+
+  const as = (t, claims, variant = VARIANTS[0]) =>
+    clientFor(t, server.url, undefined, { ...variant, accessTokenFactory: () => token(claims) });
+  const unauthorized = (method) => new RegExp(`Failed to invoke '${method}' because user is unauthorized`);
+
+  for (const variant of [VARIANTS[0], VARIANTS.at(-1)]) {
+    test(`methods need their roles (${variant.name})`, async (t) => {
+      const writer = await as(t, { sub: unique('w'), role: 'writer' }, variant);
+      const reader = await as(t, { sub: unique('r'), role: ['reader'] }, variant);
+      await assert.rejects(reader.connection.invoke('SendMessage', 'hi'), unauthorized('SendMessage'));
+      const text = unique('allowed');
+      await writer.connection.invoke('SendMessage', text);
+      await waitForEvent(reader, 'ReceiveMessage', ([, m]) => m === text);
+      // The refused call changed nothing and the connection stays usable.
+      assert.equal(reader.connection.state, 'Connected');
+      await reader.connection.invoke('JoinGroup', 'team-a');
+    });
+  }
+
+  test('a claim requirement', async (t) => {
+    const bob = unique('bob');
+    const target = await as(t, { sub: bob });
+    const withScope = await as(t, { sub: unique('a'), scope: ['read', 'dm'] });
+    const without = await as(t, { sub: unique('c'), scope: 'read' });
+    await assert.rejects(without.connection.invoke('SendToUser', bob, 'x'), unauthorized('SendToUser'));
+    await withScope.connection.invoke('SendToUser', bob, 'psst');
+    await waitForEvent(target, 'ReceiveDirectMessage', ([, m]) => m === 'psst');
+  });
+
+  test('the group policy refuses names outside its patterns', async (t) => {
+    const alice = unique('alice');
+    const client = await as(t, { sub: alice });
+    await client.connection.invoke('JoinGroup', 'team-red');
+    await client.connection.invoke('JoinGroup', `dm-${alice}-x`);
+    await assert.rejects(client.connection.invoke('JoinGroup', 'admins'), /Not allowed to join group 'admins'\./);
+    await assert.rejects(client.connection.invoke('JoinGroup', 'dm-someone-else-x'), /Not allowed to join group/);
+    await assert.rejects(client.connection.invoke('SendToGroup', 'admins', 'x'), /Not allowed to send to group 'admins'\./);
+  });
+
+  test('a connection closes when its token expires', async (t) => {
+    const brief = token({ sub: unique('brief'), exp: now() + 1 });
+    const client = await clientFor(t, server.url, undefined, { accessTokenFactory: () => brief });
+    await waitFor(() => client.closes.length > 0, 5_000, { message: 'the expired connection to close' });
+    assert.match(String(client.closes[0]?.message), /The access token expired\./);
+  });
+});
+
+test('a hub-wide role requirement: 401 without a token, 403 without the role', async (t) => {
+  const server = await serverFor(t, ['--jwt-secret', SECRET, '--authorize', 'chat=role:member']);
+  const attempt = async (accessToken) => {
+    const client = await clientFor(t, server.url, undefined, {
+      start: false, ...(accessToken ? { accessTokenFactory: () => accessToken } : {}),
+    });
+    return client.start().then(() => 'connected', (error) => String(error.message));
+  };
+  assert.match(await attempt(undefined), /401/);
+  assert.match(await attempt(token({ sub: unique('guest') })), /403/);
+  assert.equal(await attempt(token({ sub: unique('member'), role: 'member' })), 'connected');
+});
+
+test('authorization without keys is a startup error', async () => {
+  const run = promisify(execFile)(BIN, ['serve', '--listen', '127.0.0.1:0', '--authorize', 'chat=authenticated']);
+  await assert.rejects(run, (error) => {
+    assert.notEqual(error.code, 0);
+    assert.match(error.stderr + error.stdout, /need JWT authentication/);
+    return true;
   });
 });
 

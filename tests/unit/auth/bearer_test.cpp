@@ -52,6 +52,26 @@ TEST(jwt_authenticator, a_valid_token_gives_its_user_and_roles) {
     EXPECT_FALSE(who->in_role("owner"));
 }
 
+TEST(jwt_authenticator, every_claim_and_the_expiry_reach_the_identity) {
+    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count() +
+                     600;
+    const auto token = issue_hs256(
+        {{"sub", "alice"}, {"exp", exp}, {"scope", {"chat.read", "chat.write"}}, {"tier", 2}},
+        secret);
+    const auto who = hook()(make_request("/hub", "Bearer " + token));
+    ASSERT_TRUE(who) << who.error_message();
+    EXPECT_EQ(who->claim_values("scope"),
+              (std::vector<std::string_view>{"chat.read", "chat.write"}));
+    EXPECT_EQ(who->claim_values("tier"), std::vector<std::string_view>{"2"});
+    EXPECT_EQ(who->claim_values("sub"), std::vector<std::string_view>{"alice"});
+    ASSERT_TRUE(who->expires);
+    EXPECT_EQ(
+        std::chrono::duration_cast<std::chrono::seconds>(who->expires->time_since_epoch()).count(),
+        exp);
+}
+
 TEST(jwt_authenticator, refuses_missing_and_foreign_tokens) {
     const auto check = hook();
     EXPECT_FALSE(check(make_request("/hub?user=alice")));

@@ -76,7 +76,7 @@ protected:
     routing::router router_{pool_, backplane_};
     routing::hub_id hub_id_ = 0;
     transport::request_info request_;
-    std::shared_ptr<hub_definition> hub_ = make_chat_hub({.max_message_length = 10});
+    std::shared_ptr<hub_definition> hub_ = make_chat_hub({.max_message_length = 10, .groups = {}});
     fake_client a_, b_, c_;
 };
 
@@ -151,6 +151,75 @@ TEST_F(chat_hub_test, direct_message_reaches_the_user_and_the_senders_connection
     EXPECT_EQ(a_.received, expected);
     EXPECT_EQ(b_.received, expected);
     EXPECT_EQ(c_.received, expected);
+}
+
+// With a group policy: the caller's verified identity decides which groups it may use.
+class chat_group_policy_test : public chat_hub_test {
+protected:
+    void use_policy(std::string_view mode, std::vector<std::string> patterns) {
+        auto policy = make_chat_group_policy(mode, std::move(patterns));
+        ASSERT_TRUE(policy) << policy.error_message();
+        hub_ = make_chat_hub({.max_message_length = 10, .groups = std::move(*policy)});
+    }
+    void sign_in(const std::string& user, std::vector<std::string> roles = {}) {
+        request_.identity = transport::identity{user, std::move(roles), {}, {}};
+    }
+    status join(const std::string& group, const std::string& user) {
+        return invoke("a", "JoinGroup", {group}, user).result_status;
+    }
+};
+
+TEST_F(chat_group_policy_test, patterns_allow_matching_names_only) {
+    use_policy("patterns", {"team-*", "lobby"});
+    connect("a", a_);
+    EXPECT_EQ(join("team-red", ""), status::pending);
+    EXPECT_EQ(join("lobby", ""), status::pending);
+    const auto refused = invoke("a", "JoinGroup", {"lobby2"});
+    EXPECT_EQ(refused.result_status, status::hub_error);
+    EXPECT_EQ(refused.failure.message, "Not allowed to join group 'lobby2'.");
+}
+
+TEST_F(chat_group_policy_test, user_placeholder_gives_each_user_their_own_groups) {
+    use_policy("patterns", {"dm-{user}-*"});
+    connect("a", a_, "alice");
+    EXPECT_EQ(join("dm-alice-bob", "alice"), status::pending);
+    EXPECT_EQ(join("dm-bob-alice", "alice"), status::hub_error);
+    // Anonymous callers match no {user} pattern, not even "dm--x".
+    EXPECT_EQ(join("dm--x", ""), status::hub_error);
+}
+
+TEST_F(chat_group_policy_test, sending_to_a_group_needs_the_same_right_as_joining) {
+    use_policy("patterns", {"team-*"});
+    connect("a", a_);
+    const auto refused = invoke("a", "SendToGroup", {"ops", "hi"});
+    EXPECT_EQ(refused.result_status, status::hub_error);
+    EXPECT_EQ(refused.failure.message, "Not allowed to send to group 'ops'.");
+    EXPECT_EQ(invoke("a", "SendToGroup", {"team-a", "hi"}).result_status, status::ok);
+}
+
+TEST_F(chat_group_policy_test, roles_name_the_groups_a_user_may_join) {
+    use_policy("roles", {});
+    connect("a", a_, "alice");
+    EXPECT_EQ(join("ops", "alice"), status::hub_error);  // no identity at all
+    sign_in("alice", {"admin", "group:team-*"});
+    EXPECT_EQ(join("team-blue", "alice"), status::pending);
+    EXPECT_EQ(join("ops", "alice"), status::hub_error);
+    sign_in("alice", {"group:*"});
+    EXPECT_EQ(join("ops", "alice"), status::pending);
+}
+
+TEST_F(chat_group_policy_test, leaving_is_always_allowed) {
+    use_policy("patterns", {"team-*"});
+    connect("a", a_);
+    EXPECT_EQ(invoke("a", "LeaveGroup", {"ops"}).result_status, status::ok);
+}
+
+TEST(chat_group_policy, configuration_mistakes_are_reported) {
+    EXPECT_FALSE(make_chat_group_policy("closed", {}));
+    EXPECT_EQ(make_chat_group_policy("patterns", {}).error_message(),
+              "the patterns group policy needs at least one group pattern");
+    EXPECT_FALSE(make_chat_group_policy("open", {"x"}));
+    EXPECT_TRUE(make_chat_group_policy("roles", {}));
 }
 
 }  // namespace

@@ -77,6 +77,18 @@ TEST_F(hub_test, find_method_ignores_case_and_returns_the_declared_name) {
     EXPECT_EQ(hub_.find_method(""), nullptr);
 }
 
+TEST_F(hub_test, method_policies_attach_to_registered_methods_only) {
+    auto writers = auth::parse_policy("role:writer");
+    ASSERT_TRUE(writers);
+    hub_.authorize("ECHO", *writers);
+    EXPECT_EQ(hub_.find_method("Echo")->policy.roles, std::vector<std::string>{"writer"});
+    EXPECT_FALSE(hub_.find_method("Add")->policy.restricts());
+    EXPECT_THROW(hub_.authorize("Missing", *writers), std::invalid_argument);
+    EXPECT_FALSE(hub_.policy().restricts());
+    hub_.authorize(*writers);
+    EXPECT_TRUE(hub_.policy().restricts());
+}
+
 TEST_F(hub_test, too_many_arguments_is_a_binding_error) {
     const auto outcome = invoke("Echo", {"a", "b"});
     EXPECT_EQ(outcome.result_status, status::binding_error);
