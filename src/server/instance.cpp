@@ -99,8 +99,7 @@ struct instance::parts {
     }
 
     server_options options;
-    // Before everything else: bad key files (JWT, TLS) fail startup before threads or Redis
-    // start.
+    // Before everything else: bad key files (JWT, TLS) stop startup before threads or Redis.
     transport::authenticate_hook authenticate;
     std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain http and ws
     shard_pool shards;
