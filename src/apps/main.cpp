@@ -117,9 +117,11 @@ void apply_policy_rules(hub::hub_definition& hub, const std::vector<std::string>
 
 int run_serve(server_options options) {
     const bool authenticated = options.auth.enabled();
-    spdlog::info("switchboard {} starting: backplane={}, threads={}", SWITCHBOARD_VERSION,
+    const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+    spdlog::info("switchboard {} starting: backplane={}, threads={}, tls={}", SWITCHBOARD_VERSION,
                  routing::redis::redact_connection_string(options.backplane),
-                 options.threads == 0 ? std::thread::hardware_concurrency() : options.threads);
+                 options.threads == 0 ? std::thread::hardware_concurrency() : options.threads,
+                 tls ? "on" : "off");
     auto groups =
         hub::make_chat_group_policy(options.chat_group_policy, options.chat_group_patterns);
     if (!groups) {
@@ -139,9 +141,12 @@ int run_serve(server_options options) {
     apply_policy_rules(*chat, options.auth.policies);
     instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
-    server.run_until_signal([authenticated](const std::string& url) {
+    server.run_until_signal([authenticated, tls](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
         std::fflush(stdout);
+        if (tls) {
+            spdlog::info("TLS on: serving https and wss at {}", url);
+        }
         if (authenticated) {
             spdlog::info("authentication: JWT bearer tokens required on every hub");
         } else {
@@ -201,6 +206,16 @@ int main(int argc, char** argv) {
     serve->add_option("--static-dir", options.static_dir, "Folder served at / (empty: none)")
         ->envname("SWITCHBOARD_STATIC_DIR")
         ->capture_default_str();
+    serve
+        ->add_option("--tls-cert", options.tls_cert_file,
+                     "PEM certificate chain; turns TLS on (https, wss)")
+        ->envname("SWITCHBOARD_TLS_CERT")
+        ->type_name("FILE");
+    serve
+        ->add_option("--tls-key", options.tls_key_file,
+                     "PEM private key of --tls-cert (default: read from the --tls-cert file)")
+        ->envname("SWITCHBOARD_TLS_KEY")
+        ->type_name("FILE");
     serve
         ->add_option("--cors-origin", options.cors_origins,
                      "Origin allowed for cross-origin requests with credentials; repeat for "

@@ -1,5 +1,5 @@
 // The one translation unit that compiles Asio and Beast (separate compilation keeps builds short).
 #include <boost/asio/impl/src.hpp>
-// Asio's OpenSSL glue (TLS to Redis), compiled here once like the rest of Asio.
+// Asio's OpenSSL glue (the https/wss listener, TLS to Redis), compiled here once like the rest.
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

@@ -84,6 +84,11 @@ struct server_options {
     std::string chat_hub_name;
     // Serves the demo page; empty disables static files.
     std::string static_dir = "web";
+    // PEM certificate chain (server certificate first): set, the listener speaks https and wss
+    // itself, for deployments without a TLS-terminating proxy in front.
+    std::string tls_cert_file;
+    // PEM private key of that certificate; empty: read from tls_cert_file (a combined PEM).
+    std::string tls_key_file;
     // Origins allowed to call cross-origin with credentials; "*" allows any origin.
     std::vector<std::string> cors_origins;
     // Headers beyond 16 KiB are not a browser; refuse with 431 before buffering more.

@@ -1,9 +1,12 @@
 #include "http/server.hpp"
 
 #include "http/static_files.hpp"
+#include "http/stream.hpp"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -28,6 +31,11 @@ namespace {
 
 // An idle keep-alive connection is closed after this long; browsers reopen as needed.
 constexpr auto idle_timeout = std::chrono::seconds(30);
+// A client that connects and never completes the TLS handshake (a port scanner, a stalled
+// peer) holds a socket for at most this long; real handshakes take a few round trips.
+constexpr auto tls_handshake_timeout = std::chrono::seconds(10);
+// How long a TLS peer may take to answer our close_notify before the socket is just closed.
+constexpr auto tls_shutdown_timeout = std::chrono::seconds(5);
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
@@ -70,6 +78,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
     void do_accept();
     void on_accept(std::size_t shard, beast::error_code ec, tcp::socket socket);
+    void start_session(std::size_t shard, tcp::socket socket);
 
     [[nodiscard]] bool origin_allowed(std::string_view origin) const {
         return std::any_of(
@@ -92,8 +101,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
 class session : public exchange, public std::enable_shared_from_this<session> {
 public:
-    session(std::shared_ptr<server::impl> server, tcp::socket socket, std::size_t shard)
-        : server_(std::move(server)), stream_(std::move(socket)), shard_(shard) {
+    session(std::shared_ptr<server::impl> server, stream connection, std::size_t shard)
+        : server_(std::move(server)), stream_(std::move(connection)), shard_(shard) {
         beast::error_code ec;
         const auto endpoint = stream_.socket().remote_endpoint(ec);
         if (!ec) {
@@ -101,7 +110,12 @@ public:
         }
     }
 
-    void start() { do_read(); }
+    void start() {
+        if (stream_.is_tls()) {
+            return do_handshake();
+        }
+        do_read();
+    }
 
     void respond(response res) override {
         // Deferred answers (long polls) come back here; the session may meanwhile be gone.
@@ -111,9 +125,9 @@ public:
         write(bhttp::message_generator(std::move(res)), keep_alive);
     }
 
-    beast::tcp_stream take_stream() override {
+    stream take_stream() override {
         taken_ = true;
-        stream_.expires_never();
+        stream_.next_layer().expires_never();
         return std::move(stream_);
     }
 
@@ -121,11 +135,28 @@ public:
     [[nodiscard]] const std::string& remote_address() const override { return remote_address_; }
 
 private:
+    void do_handshake() {
+        stream_.next_layer().expires_after(tls_handshake_timeout);
+        stream_.tls()->async_handshake(
+            asio::ssl::stream_base::server,
+            [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+    }
+
+    void on_handshake(beast::error_code ec) {
+        if (ec) {
+            // Plain HTTP to the TLS port, scanners, clients that distrust our certificate:
+            // their problem, not the server's; the socket closes with this session.
+            spdlog::debug("TLS handshake with {} failed: {}", remote_address_, ec.message());
+            return;
+        }
+        do_read();
+    }
+
     void do_read() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_->settings.max_header_size));
         parser_->body_limit(server_->settings.max_body_size);
-        stream_.expires_after(idle_timeout);
+        stream_.next_layer().expires_after(idle_timeout);
         bhttp::async_read(
             stream_, buffer_, *parser_,
             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -232,7 +263,7 @@ private:
         if (taken_) {
             return;
         }
-        stream_.expires_after(idle_timeout);
+        stream_.next_layer().expires_after(idle_timeout);
         beast::async_write(
             stream_, std::move(message),
             [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
@@ -245,6 +276,11 @@ private:
             return;
         }
         if (!keep_alive) {
+            if (auto* tls = stream_.tls()) {
+                // close_notify tells the client the response is complete, not truncated.
+                stream_.next_layer().expires_after(tls_shutdown_timeout);
+                return tls->async_shutdown([self = shared_from_this()](beast::error_code) {});
+            }
             beast::error_code ignored;
             stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
             return;
@@ -253,7 +289,7 @@ private:
     }
 
     std::shared_ptr<server::impl> server_;
-    beast::tcp_stream stream_;
+    stream stream_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     request request_;
@@ -284,13 +320,31 @@ void server::impl::on_accept(std::size_t shard, beast::error_code ec, tcp::socke
         socket.set_option(tcp::no_delay(true), ignored);
         asio::post(shards.context(shard),
                    [self = shared_from_this(), shard, socket = std::move(socket)]() mutable {
-                       std::make_shared<session>(self, std::move(socket), shard)->start();
+                       self->start_session(shard, std::move(socket));
                    });
     } else {
         // Out of descriptors and the like: log and keep accepting rather than stop serving.
         spdlog::warn("accept failed: {}", ec.message());
     }
     do_accept();
+}
+
+void server::impl::start_session(std::size_t shard, tcp::socket socket) {
+    beast::tcp_stream tcp(std::move(socket));
+    if (!settings.tls) {
+        return std::make_shared<session>(shared_from_this(), stream(std::move(tcp)), shard)
+            ->start();
+    }
+    // Created here rather than by ssl::stream, whose constructor throws when OpenSSL is out of
+    // memory: the data plane reports errors, it does not throw them.
+    SSL* ssl = SSL_new(settings.tls->native_handle());
+    if (ssl == nullptr) {
+        spdlog::warn("TLS session setup failed (out of memory?): connection dropped");
+        return;
+    }
+    std::make_shared<session>(shared_from_this(), stream(stream::tls_stream(std::move(tcp), ssl)),
+                              shard)
+        ->start();
 }
 
 server::server(shard_pool& shards, server_settings settings)

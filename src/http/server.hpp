@@ -5,7 +5,6 @@
 #include "core/shard_pool.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -17,7 +16,13 @@
 #include <string_view>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace switchboard::http {
+
+class stream;  // http/stream.hpp: what take_stream() hands over, plain TCP or TLS
 
 namespace beast = boost::beast;
 using request = beast::http::request<beast::http::string_body>;
@@ -29,8 +34,9 @@ class exchange {
 public:
     virtual ~exchange() = default;
     virtual void respond(response res) = 0;
-    // Ends the HTTP session and hands its socket over (WebSocket upgrade, SSE stream).
-    virtual beast::tcp_stream take_stream() = 0;
+    // Ends the HTTP session and hands its socket over (WebSocket upgrade, SSE stream), with
+    // the TLS session on it when the listener has one.
+    virtual stream take_stream() = 0;
     // Adds the CORS headers this request earns, for responses written after take_stream().
     virtual void add_cors_headers(beast::http::fields& fields) = 0;
     // HTTP version and keep-alive of the request, for responses built later.
@@ -50,6 +56,8 @@ struct server_settings {
     std::string static_dir;                 // empty: no static files
     std::size_t max_header_size = 16 * 1024;
     std::size_t max_body_size = 64 * 1024;
+    // Set: every connection starts with a TLS handshake (https, wss); null: plain TCP.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // Builds a plain-text response (the error bodies ASP.NET sends are text/plain).

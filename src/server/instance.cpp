@@ -4,6 +4,7 @@
 #include "core/random.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
+#include "http/tls.hpp"
 #include "hub/hub_server.hpp"
 #include "routing/memory_backplane.hpp"
 #include "routing/redis/connection_string.hpp"
@@ -86,6 +87,7 @@ struct instance::parts {
     explicit parts(server_options o)
         : options(std::move(o)),
           authenticate(make_authenticate(options.auth)),
+          tls(make_tls(options)),
           shards(shard_count(options)),
           router_options(router_settings(options)),
           backplane(make_backplane(options, shards, router_options)),
@@ -93,11 +95,13 @@ struct instance::parts {
           hubs(shards, router, options.hub),
           connections(options.hub.disconnect_timeout),
           http(shards, http::server_settings{options.cors_origins, options.static_dir,
-                                             options.max_header_size, options.max_body_size}) {}
+                                             options.max_header_size, options.max_body_size, tls}) {
+    }
 
     server_options options;
-    // Before everything else: bad key files fail startup before threads or Redis start.
+    // Before everything else: bad key files (JWT, TLS) stop startup before threads or Redis.
     transport::authenticate_hook authenticate;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain http and ws
     shard_pool shards;
     routing::router_options router_options;
     std::unique_ptr<routing::backplane> backplane;
@@ -107,6 +111,13 @@ struct instance::parts {
     http::server http;
     std::vector<std::shared_ptr<transport::endpoint>> endpoints;
     bool running = false;
+
+    static std::shared_ptr<boost::asio::ssl::context> make_tls(const server_options& o) {
+        if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
+            return nullptr;
+        }
+        return http::make_server_tls_context(o.tls_cert_file, o.tls_key_file);
+    }
 
     static transport::authenticate_hook make_authenticate(const auth_options& auth) {
         auto validator = auth::make_jwt_validator(auth);
@@ -294,7 +305,8 @@ void instance::run_until_signal(
     const auto endpoint = start();
     const auto host = endpoint.address().is_unspecified() ? std::string("localhost")
                                                           : endpoint.address().to_string();
-    const auto url = "http://" + host + ":" + std::to_string(endpoint.port());
+    const auto url = std::string(parts_->tls ? "https://" : "http://") + host + ":" +
+                     std::to_string(endpoint.port());
     std::printf("switchboard listening on %s\n", url.c_str());
     std::fflush(stdout);
     if (on_listening) {

@@ -45,9 +45,9 @@ public:
 
     // Binds the listener and starts the shard threads; returns the bound endpoint.
     boost::asio::ip::tcp::endpoint start();
-    // Starts, prints `switchboard listening on http://HOST:PORT` (tests and scripts wait for
-    // that line), calls `on_listening` with the base URL, serves until SIGINT or SIGTERM, then
-    // drains and stops. Signals are caught before the port is printed, so an early SIGTERM
+    // Starts, prints `switchboard listening on http://HOST:PORT` (https with TLS; tests and scripts
+    // wait for that line), calls `on_listening` with the base URL, serves until SIGINT or SIGTERM,
+    // then drains and stops. Signals are caught before the port is printed, so an early SIGTERM
     // still drains.
     void run_until_signal(const std::function<void(const std::string& base_url)>& on_listening);
     // Graceful shutdown: stop accepting, report not ready, Close (allowReconnect) to every

@@ -3,6 +3,7 @@
 #include "transport/sse_session.hpp"
 #include "transport/websocket_session.hpp"
 
+#include <openssl/ssl.h>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/empty_body.hpp>
 
@@ -302,29 +303,42 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
             http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
     }
     // The connection lives on its shard; the new socket moves there (it carries no buffered
-    // bytes: a WebSocket client waits for the upgrade answer before sending).
+    // bytes: a WebSocket client waits for the upgrade answer before sending). Over TLS the
+    // OpenSSL session moves with it: Asio streams are bound to their shard's io_context, an
+    // SSL object is not, so a new stream on the target shard adopts it (one reference taken
+    // here keeps it alive while the old stream is destroyed).
     auto stream = ex->take_stream();
+    SSL* ssl = nullptr;
+    if (auto* tls = stream.tls()) {
+        ssl = tls->native_handle();
+        SSL_up_ref(ssl);
+    }
     auto& old_socket = stream.socket();
     boost::system::error_code ec;
     const auto protocol = old_socket.local_endpoint(ec).protocol();
     const auto handle = ec ? -1 : old_socket.release(ec);
     if (ec) {
+        SSL_free(ssl);
         return;
     }
-    boost::asio::post(shards_.context(conn->shard()),
-                      [this, conn, protocol, handle, req = std::move(req)]() mutable {
-                          boost::asio::ip::tcp::socket socket(shards_.context(conn->shard()));
-                          boost::system::error_code assign_ec;
-                          socket.assign(protocol, handle, assign_ec);
-                          if (assign_ec) {
-                              ::close(handle);
-                              return;
-                          }
-                          auto session = std::make_shared<websocket_session>(
-                              boost::beast::tcp_stream(std::move(socket)), conn);
-                          session->set_resuming();
-                          session->run(std::move(req));
-                      });
+    boost::asio::post(shards_.context(conn->shard()), [this, conn, protocol, handle, ssl,
+                                                       req = std::move(req)]() mutable {
+        boost::asio::ip::tcp::socket socket(shards_.context(conn->shard()));
+        boost::system::error_code assign_ec;
+        socket.assign(protocol, handle, assign_ec);
+        if (assign_ec) {
+            ::close(handle);
+            SSL_free(ssl);
+            return;
+        }
+        boost::beast::tcp_stream tcp(std::move(socket));
+        auto session = std::make_shared<websocket_session>(
+            ssl != nullptr ? http::stream(http::stream::tls_stream(std::move(tcp), ssl))
+                           : http::stream(std::move(tcp)),
+            conn);
+        session->set_resuming();
+        session->run(std::move(req));
+    });
 }
 
 void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,

@@ -35,7 +35,7 @@ void append_sse_event(std::string_view payload, std::string& out) {
     out += "\r\n";
 }
 
-sse_session::sse_session(beast::tcp_stream stream, connection_ptr connection)
+sse_session::sse_session(http::stream stream, connection_ptr connection)
     : stream_(std::move(stream)), connection_(std::move(connection)) {}
 
 sse_session::~sse_session() {
@@ -58,13 +58,13 @@ void sse_session::run(std::string response_head) {
 
 void sse_session::do_watch() {
     // Reading only detects the client going away (EOF or reset); any bytes are discarded.
-    stream_.socket().async_read_some(
-        asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) {
-                return self->finish();
-            }
-            self->do_watch();
-        });
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                if (ec) {
+                                    return self->finish();
+                                }
+                                self->do_watch();
+                            });
 }
 
 void sse_session::on_output_ready() {
@@ -135,7 +135,9 @@ void sse_session::on_write(beast::error_code ec) {
 
 void sse_session::shutdown() {
     beast::error_code ignored;
-    // The response has no length: ending the stream is how it ends.
+    // The response has no length: ending the stream is how it ends. Over TLS too the TCP
+    // socket just closes (no close_notify): the client has had the hub's Close message, and a
+    // TLS shutdown would have to wait behind the pending read that watches for the client.
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
     finish();

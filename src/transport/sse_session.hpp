@@ -3,9 +3,8 @@
 #pragma once
 
 #include "http/server.hpp"
+#include "http/stream.hpp"
 #include "transport/connection.hpp"
-
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <array>
 #include <functional>
@@ -22,7 +21,7 @@ void append_sse_event(std::string_view payload, std::string& out);
 // Thread safety: lives on the shard of its socket, as its connection does.
 class sse_session : public connection_writer, public std::enable_shared_from_this<sse_session> {
 public:
-    sse_session(boost::beast::tcp_stream stream, connection_ptr connection);
+    sse_session(http::stream stream, connection_ptr connection);
     ~sse_session() override;
 
     // Writes the response head (with `cors` applied by the caller) and the `:` prelude.
@@ -40,7 +39,7 @@ private:
     void shutdown();
     void finish();
 
-    boost::beast::tcp_stream stream_;
+    http::stream stream_;
     connection_ptr connection_;
     std::vector<shared_buffer> writing_;
     std::vector<boost::asio::const_buffer> write_buffers_;

@@ -19,7 +19,7 @@ constexpr auto close_timeout = std::chrono::seconds(5);
 constexpr std::size_t max_close_reason = 123;
 }  // namespace
 
-websocket_session::websocket_session(beast::tcp_stream stream, connection_ptr connection)
+websocket_session::websocket_session(http::stream stream, connection_ptr connection)
     : ws_(std::move(stream)), connection_(std::move(connection)) {}
 
 websocket_session::~websocket_session() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "http/server.hpp"
+#include "http/stream.hpp"
 #include "transport/connection.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -22,7 +23,7 @@ namespace switchboard::transport {
 class websocket_session : public connection_writer,
                           public std::enable_shared_from_this<websocket_session> {
 public:
-    websocket_session(boost::beast::tcp_stream stream, connection_ptr connection);
+    websocket_session(http::stream stream, connection_ptr connection);
     ~websocket_session() override;
 
     // Completes the upgrade for `upgrade_request`, then reads until the socket closes.
@@ -45,7 +46,7 @@ private:
     void do_close(std::uint16_t code, std::string reason);
     void finish();
 
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    boost::beast::websocket::stream<http::stream> ws_;
     connection_ptr connection_;
     boost::beast::flat_buffer read_buffer_;
     std::vector<shared_buffer> writing_;

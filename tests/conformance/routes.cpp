@@ -4,6 +4,7 @@
 
 #include "core/random.hpp"
 #include "core/shared_buffer.hpp"
+#include "http/stream.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -81,7 +82,7 @@ public:
                    "expiredCookie=doesntmatter; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/");
         inner_->respond(std::move(res));
     }
-    http::beast::tcp_stream take_stream() override { return inner_->take_stream(); }
+    http::stream take_stream() override { return inner_->take_stream(); }
     void add_cors_headers(bhttp::fields& fields) override { inner_->add_cors_headers(fields); }
     [[nodiscard]] unsigned version() const override { return inner_->version(); }
     [[nodiscard]] bool keep_alive() const override { return inner_->keep_alive(); }

@@ -36,7 +36,7 @@ export const CHAT_EVENTS = [
   'UserDisconnected',
 ];
 
-const READY_PATTERN = /listening on (http:\/\/[^\s]+)/;
+const READY_PATTERN = /listening on (https?:\/\/[^\s]+)/;
 const MAX_LOG_CHARS = 64 * 1024;
 const verbose = Boolean(process.env.SWITCHBOARD_TEST_VERBOSE);
 
@@ -71,7 +71,7 @@ export function startServer(args = [], { port, staticDir = 'web', readyTimeoutMs
 }
 
 /**
- * Spawns any server binary that prints "listening on http://HOST:PORT" (the switchboard binary, the
+ * Spawns any server binary that prints "listening on http(s)://HOST:PORT" (the switchboard binary, the
  * conformance app) and resolves like startServer once it did.
  *
  * @param {string} bin path of the executable

@@ -1,4 +1,5 @@
 #include "transport/long_polling.hpp"
+#include "http/stream.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,7 @@ namespace bhttp = boost::beast::http;
 class fake_poll final : public http::exchange {
 public:
     void respond(http::response res) override { responses.push_back(std::move(res)); }
-    boost::beast::tcp_stream take_stream() override { std::abort(); }
+    http::stream take_stream() override { std::abort(); }
     void add_cors_headers(bhttp::fields&) override {}
     [[nodiscard]] unsigned version() const override { return 11; }
     [[nodiscard]] bool keep_alive() const override { return true; }
