@@ -41,11 +41,11 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
       opened_at_(clock::now()),
       last_received_(opened_at_),
       last_ping_sent_(opened_at_) {
-    // An authenticated connection is its token's user, whatever the query says; only in
-    // development mode (no authenticate hook, so no identity) does the `user` parameter count.
     const auto& options = server.options();
     message_budget_ = token_bucket(
         rate_limit{options.max_messages_per_second, options.message_burst}, opened_at_);
+    // An authenticated connection is its token's user, whatever the query says; only in
+    // development mode (no authenticate hook, so no identity) does the `user` parameter count.
     const auto& request = connection_->request();
     if (request.identity) {
         user_id_ = request.identity->user_id;

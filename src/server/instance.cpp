@@ -203,7 +203,7 @@ instance::instance(server_options options) {
             return ex->respond(
                 http::make_text_response(req, bhttp::status::not_found, "Not Found"));
         }
-        if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+        if (req.method() != bhttp::verb::get) {
             return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,
                                                         "Method Not Allowed"));
         }
