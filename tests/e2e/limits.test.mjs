@@ -60,6 +60,7 @@ test('a client that stops reading is dropped as a slow consumer; the others keep
   }
   await waitForEvent(watcher, 'UserDisconnected', ([user]) => user === slowUser, 15_000);
   assert.match(server.stdout() + server.stderr(), /slow consumer/);
+  assert.equal(await metric(server, 'switchboard_slow_consumer_disconnects_total'), 1);
 
   const marker = unique('after');
   await sender.connection.invoke('SendMessage', marker);
