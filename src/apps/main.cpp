@@ -260,6 +260,51 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_CHAT_MAX_MESSAGE_LENGTH")
         ->capture_default_str();
     serve
+        ->add_option("--max-connections", options.max_connections,
+                     "Connections on this instance, negotiated ones included; 0 = unlimited")
+        ->envname("SWITCHBOARD_MAX_CONNECTIONS")
+        ->capture_default_str();
+    serve
+        ->add_option("--max-connections-per-ip", options.max_connections_per_ip,
+                     "Connections from one client IP address; 0 = unlimited")
+        ->envname("SWITCHBOARD_MAX_CONNECTIONS_PER_IP")
+        ->capture_default_str();
+    serve
+        ->add_option("--max-connections-per-user", options.max_connections_per_user,
+                     "Connections of one user id; 0 = unlimited")
+        ->envname("SWITCHBOARD_MAX_CONNECTIONS_PER_USER")
+        ->capture_default_str();
+    serve
+        ->add_option("--negotiate-rate-per-ip", options.negotiate_rate_per_ip,
+                     "Negotiate requests per second from one client IP address; 0 = unlimited")
+        ->envname("SWITCHBOARD_NEGOTIATE_RATE_PER_IP")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    serve
+        ->add_option("--negotiate-burst-per-ip", options.negotiate_burst_per_ip,
+                     "Negotiate requests one client IP address may make at once")
+        ->envname("SWITCHBOARD_NEGOTIATE_BURST_PER_IP")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    serve
+        ->add_option("--max-messages-per-second", options.hub.max_messages_per_second,
+                     "Hub messages per second from one connection before it is closed; "
+                     "0 = unlimited")
+        ->envname("SWITCHBOARD_MAX_MESSAGES_PER_SECOND")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    serve
+        ->add_option("--message-burst", options.hub.message_burst,
+                     "Hub messages one connection may send at once above that rate")
+        ->envname("SWITCHBOARD_MESSAGE_BURST")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    serve
+        ->add_option("--max-groups-per-connection", options.max_groups_per_connection,
+                     "Groups one connection may be in; 0 = unlimited")
+        ->envname("SWITCHBOARD_MAX_GROUPS_PER_CONNECTION")
+        ->capture_default_str();
+    serve
         ->add_flag("--detailed-errors", options.hub.detailed_errors,
                    "Send exception details to clients (development only)")
         ->envname("SWITCHBOARD_DETAILED_ERRORS");

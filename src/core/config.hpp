@@ -36,6 +36,13 @@ struct hub_options {
     // without automatic reconnect would stay disconnected; on, a connection ends (Close with
     // allowReconnect) once its token's exp passes, so a revoked user cannot listen forever.
     bool close_on_token_expiry = false;
+    // Hub messages a client may send per second (pings and stream items count); 0: unlimited.
+    // 100 is far above chat or dashboard use (about 1 a second) and above a 60 Hz game loop,
+    // yet keeps one flooding client from monopolising its shard.
+    double max_messages_per_second = 100;
+    // Messages a client may send at once above that rate: a reconnecting client flushing a
+    // backlog or a burst of stream items is not cut off.
+    double message_burst = 500;
 };
 
 // JWT bearer authentication of every hub endpoint (issue #5). Any key (secret, PEM public key,
@@ -105,6 +112,27 @@ struct server_options {
     std::string chat_group_policy = "open";
     // Shell-style patterns; "{user}" stands for the caller's user id ("dm-{user}-*").
     std::vector<std::string> chat_group_patterns;
+    // Connections on this instance, negotiated tokens included; 0: unlimited. The capacity of
+    // a machine depends on its memory and descriptor limit: set it from a load test, so that
+    // clients get a clear 503 (and try another instance) instead of a failed accept.
+    std::size_t max_connections = 0;
+    // Per client IP address; 0: unlimited. 1,000 admits a large NAT'd office or campus (every
+    // browser tab is a connection) while one host cannot hold the whole server.
+    std::size_t max_connections_per_ip = 1000;
+    // Per user id (authenticated, or ?user= in development mode); 0: unlimited. 100 covers
+    // any person's tabs and devices; a leaked token cannot open thousands of connections.
+    std::size_t max_connections_per_user = 100;
+    // Negotiate requests (and WebSockets without negotiate) per second per client IP; 0:
+    // unlimited. Bounds the CPU and token-table churn one address causes; 100 a second is far
+    // above what clients reconnecting with the official back-off need.
+    double negotiate_rate_per_ip = 100;
+    // Negotiates an address may make at once: as many as it may hold connections, so a whole
+    // NAT'd office reconnecting after a restart is not refused.
+    double negotiate_burst_per_ip = 1000;
+    // Groups one connection may be in; 0: unlimited. Nchan's ceiling is 255 channels per
+    // connection (specs/anchors.md): far more than clients join, and it bounds the memory and
+    // backplane subscriptions one client can create.
+    std::size_t max_groups_per_connection = 256;
     hub_options hub;
     auth_options auth;
 };

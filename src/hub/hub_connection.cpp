@@ -43,6 +43,9 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
       opened_at_(clock::now()),
       last_received_(opened_at_),
       last_ping_sent_(opened_at_) {
+    const auto& options = server.options();
+    message_budget_ = token_bucket(
+        rate_limit{options.max_messages_per_second, options.message_burst}, opened_at_);
     // An authenticated connection is its token's user, whatever the query says; only in
     // development mode (no authenticate hook, so no identity) does the `user` parameter count.
     const auto& request = connection_->request();
@@ -90,6 +93,12 @@ void hub_connection::on_record(std::string_view record) {
     if (state_ == state::handshaking) {
         return on_handshake(record);
     }
+    if (auto* counters = connection_->metrics()) {
+        counters->messages_received.add();
+    }
+    if (!within_message_rate()) {
+        return;
+    }
     auto parsed = protocol_ == routing::wire_protocol::json
                       ? protocol::parse_json_message(record)
                       : protocol::parse_messagepack_message(record);
@@ -97,6 +106,25 @@ void hub_connection::on_record(std::string_view record) {
         return close_with_error("InvalidDataException: " + parsed.error_message(), true);
     }
     on_message(std::move(*parsed));
+}
+
+bool hub_connection::within_message_rate() {
+    const auto& options = server_.options();
+    const rate_limit limit{options.max_messages_per_second, options.message_burst};
+    if (message_budget_.try_take(limit, last_received_)) {
+        return true;
+    }
+    if (auto* counters = connection_->metrics()) {
+        counters->rejections_of(metric_limit::messages_per_second).add();
+    }
+    // The reason goes to the client even without detailed errors: it reveals nothing of the
+    // server, and the client's developer needs it. No reconnect: it would only flood again.
+    const auto reason = "Message rate limit exceeded: more than " +
+                        std::to_string(static_cast<long long>(limit.per_second)) +
+                        " messages per second.";
+    spdlog::warn("closing connection {}: {}", connection_->id(), reason);
+    close(std::string(closed_with_error) + ' ' + reason, false);
+    return false;
 }
 
 void hub_connection::write(const protocol::hub_message& message, std::string& out) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/token_bucket.hpp"
 #include "hub/hub.hpp"
 #include "protocol/hub_message.hpp"
 #include "protocol/message_reader.hpp"
@@ -81,6 +82,8 @@ private:
     void send_message(const protocol::hub_message& message);
     // Handles one record: the handshake, or a message in the negotiated protocol.
     void on_record(std::string_view record);
+    // Spends a token of the message rate; past it, closes the connection and returns false.
+    bool within_message_rate();
     // Sends a message that stateful reconnect numbers and keeps until the client acks it.
     void send_tracked(shared_buffer bytes);
     // Stateful reconnect: false for a message received twice (replayed after a reconnect).
@@ -106,6 +109,8 @@ private:
     // ASP.NET enables the client timeout only after the client's first Ping (back-compat).
     bool client_pings_ = false;
     bool registered_ = false;  // in the router: the handshake succeeded
+    // hub_options::max_messages_per_second; starts full.
+    token_bucket message_budget_;
 
     struct pending_result {
         routing::result_callback on_result;

@@ -4,6 +4,7 @@
 
 #include "core/shared_buffer.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +45,9 @@ public:
     // False when no other instance can be listening (a private in-memory bus): the router then
     // skips serializing for the bus. Any shard.
     [[nodiscard]] virtual bool shared() const { return true; }
+    // Publications dropped since start because the bus was unreachable and its buffer full
+    // (a metric). Any thread.
+    [[nodiscard]] virtual std::uint64_t dropped_publications() const { return 0; }
 };
 
 }  // namespace switchboard::routing

@@ -76,16 +76,25 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
     directory_.remove(hub, connection_id);
 }
 
-bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                             const std::string& group, bool join) {
+router::group_change router::change_group_on(std::size_t shard, hub_id hub,
+                                             const std::string& connection_id,
+                                             const std::string& group, bool join) {
     auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);
     if (it == registry.connections.end()) {
-        return false;
+        return group_change::unknown_connection;
     }
     auto& groups = it->second.groups;
     const auto g = std::find(groups.begin(), groups.end(), group);
     if (join && g == groups.end()) {
+        // Every join of every origin (hub method, another instance) passes here.
+        const auto limit = options_.max_groups_per_connection;
+        if (limit != 0 && groups.size() >= limit) {
+            if (options_.group_limit_rejections != nullptr) {
+                options_.group_limit_rejections->add();
+            }
+            return group_change::limit_reached;
+        }
         groups.push_back(group);
         registry.groups[group].insert(it->second.target);
         subscribe(hubs_[hub].channels.group(group));
@@ -100,7 +109,25 @@ bool router::change_group_on(std::size_t shard, hub_id hub, const std::string& c
         }
         unsubscribe(hubs_[hub].channels.group(group));
     }
-    return true;
+    return group_change::applied;
+}
+
+error router::group_limit_error() const {
+    return make_error("Group limit reached (" + std::to_string(options_.max_groups_per_connection) +
+                      " groups per connection).");
+}
+
+template <class Reply>
+void router::finish_group_change(group_change change, hub_id hub, const std::string& connection_id,
+                                 const std::string& group, bool join, Reply& reply) {
+    switch (change) {
+    case group_change::applied:
+        return when_in_effect(hub, group, join, [reply] { reply({}); });
+    case group_change::limit_reached:
+        return reply(group_limit_error());
+    case group_change::unknown_connection:
+        return reply(make_error("Connection '" + connection_id + "' does not exist."));
+    }
 }
 
 void router::change_group(hub_id hub, const std::string& connection_id, const std::string& group,
@@ -111,15 +138,16 @@ void router::change_group(hub_id hub, const std::string& connection_id, const st
     auto reply = on_calling_shard<expected<void>>(std::move(done));
     // The common case, a hub method adding its caller, is decided on the calling shard.
     const std::size_t current = pool_.current_shard();
-    if (current < shards_.size() && change_group_on(current, hub, connection_id, group, join)) {
-        return when_in_effect(hub, group, join, [reply] { reply({}); });
+    if (current < shards_.size()) {
+        const auto change = change_group_on(current, hub, connection_id, group, join);
+        if (change != group_change::unknown_connection) {
+            return finish_group_change(change, hub, connection_id, group, join, reply);
+        }
     }
     const bool local = on_connection_shard(
         hub, connection_id, [this, hub, connection_id, group, join, reply](std::size_t shard) {
-            if (change_group_on(shard, hub, connection_id, group, join)) {
-                return when_in_effect(hub, group, join, [reply] { reply({}); });
-            }
-            reply(make_error("Connection '" + connection_id + "' does not exist."));
+            const auto change = change_group_on(shard, hub, connection_id, group, join);
+            finish_group_change(change, hub, connection_id, group, join, reply);
         });
     if (local) {
         return;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/expected.hpp"
+#include "core/metrics.hpp"
 #include "core/shard_pool.hpp"
 #include "routing/backplane.hpp"
 #include "routing/connection_directory.hpp"
@@ -84,6 +85,12 @@ struct router_options {
     // client never answers: the asking instance applies its own timeout, this only bounds
     // the bookkeeping if that instance went away.
     std::chrono::milliseconds remote_result_timeout{std::chrono::minutes(5)};
+    // Groups one connection may be in (0: unlimited); a join beyond it fails with "Group limit
+    // reached". A join requested by another instance is then not acknowledged, so it fails
+    // there after group_ack_timeout (the ASP.NET ack carries no error).
+    std::size_t max_groups_per_connection = 0;
+    // Counts refused joins when set; outlives the router.
+    counter* group_limit_rejections = nullptr;
 };
 
 // Local delivery and the scale-out protocol in one place: every send reaches local recipients
@@ -199,9 +206,16 @@ private:
 
     void change_group(hub_id hub, const std::string& connection_id, const std::string& group,
                       bool join, done_callback done);
-    // Returns false when the connection is not on `shard`.
-    bool change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                         const std::string& group, bool join);
+    enum class group_change : unsigned char { applied, unknown_connection, limit_reached };
+    // unknown_connection when the connection is not on `shard`.
+    group_change change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
+                                 const std::string& group, bool join);
+    // The error of a join refused by max_groups_per_connection.
+    [[nodiscard]] error group_limit_error() const;
+    // Answers `reply` for a change made (or refused) on this instance.
+    template <class Reply>
+    void finish_group_change(group_change change, hub_id hub, const std::string& connection_id,
+                             const std::string& group, bool join, Reply& reply);
     // Runs `then` once a group change made on this instance is in effect on the bus.
     void when_in_effect(hub_id hub, const std::string& group, bool join,
                         std::function<void()> then);

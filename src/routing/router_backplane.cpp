@@ -291,7 +291,8 @@ void router::on_group_command(hub_id hub, const shared_buffer& payload) {
     auto command = std::make_shared<const redis::redis_group_command>(std::move(*decoded));
     on_connection_shard(hub, command->connection_id, [this, hub, command](std::size_t shard) {
         const bool join = command->action == redis::group_action::add;
-        if (change_group_on(shard, hub, command->connection_id, command->group_name, join)) {
+        if (change_group_on(shard, hub, command->connection_id, command->group_name, join) ==
+            group_change::applied) {
             when_in_effect(hub, command->group_name, join, [this, hub, command] {
                 bus_.publish(hubs_[hub].channels.internal_ack(command->server_name),
                              make_shared_buffer(redis::encode_ack(command->id)));

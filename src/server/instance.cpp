@@ -1,6 +1,7 @@
 #include "server/instance.hpp"
 
 #include "auth/bearer.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
@@ -10,6 +11,7 @@
 #include "routing/redis/connection_string.hpp"
 #include "routing/redis/redis_backplane.hpp"
 #include "routing/router.hpp"
+#include "transport/admission.hpp"
 #include "transport/connection_manager.hpp"
 #include "transport/endpoint.hpp"
 
@@ -73,12 +75,20 @@ std::unique_ptr<routing::backplane> make_backplane(const server_options& options
     }
 }
 
-routing::router_options router_settings(const server_options& options) {
+routing::router_options router_settings(const server_options& options, metrics& counters) {
     routing::router_options settings;
+    settings.max_groups_per_connection = options.max_groups_per_connection;
+    settings.group_limit_rejections = &counters.rejections_of(metric_limit::groups_per_connection);
     settings.server_name =
         options.server_name.empty() ? default_server_name() : options.server_name;
     settings.group_ack_timeout = options.group_ack_timeout;
     return settings;
+}
+
+transport::admission_options admission_settings(const server_options& options) {
+    return {options.max_connections, options.max_connections_per_ip,
+            options.max_connections_per_user,
+            rate_limit{options.negotiate_rate_per_ip, options.negotiate_burst_per_ip}};
 }
 
 }  // namespace
@@ -88,8 +98,9 @@ struct instance::parts {
         : options(std::move(o)),
           authenticate(make_authenticate(options.auth)),
           tls(make_tls(options)),
+          admission(admission_settings(options), &counters),
           shards(shard_count(options)),
-          router_options(router_settings(options)),
+          router_options(router_settings(options, counters)),
           backplane(make_backplane(options, shards, router_options)),
           router(shards, *backplane, router_options),
           hubs(shards, router, options.hub),
@@ -102,6 +113,9 @@ struct instance::parts {
     // Before everything else: bad key files (JWT, TLS) stop startup before threads or Redis.
     transport::authenticate_hook authenticate;
     std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain http and ws
+    // Before the shards: connections still ending while the shards are torn down count here.
+    switchboard::metrics counters;
+    transport::admission_control admission;
     shard_pool shards;
     routing::router_options router_options;
     std::unique_ptr<routing::backplane> backplane;
@@ -154,6 +168,8 @@ struct instance::parts {
     std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,
                                                        transport::application_factory factory) {
         settings.long_polling.disconnect_timeout = options.hub.disconnect_timeout;
+        settings.admission = &admission;
+        settings.metrics = &counters;
         return endpoints.emplace_back(std::make_shared<transport::endpoint>(
             shards, connections, options.hub, std::move(settings), std::move(factory)));
     }
@@ -204,6 +220,27 @@ instance::instance(server_options options) {
     }
     parts_ = std::make_unique<parts>(std::move(options));
     parts_->http.set_readiness_check([this] { return parts_->backplane->connected(); });
+    auto& p = *parts_;
+    p.counters.backplane_drops = [&p] { return p.backplane->dropped_publications(); };
+    // Prometheus scrapes it; plain text, rendered on the requesting shard from atomics.
+    p.http.add_prefix_handler("/metrics", [&p](http::request& req, std::string_view subpath,
+                                               std::shared_ptr<http::exchange> ex) {
+        namespace bhttp = boost::beast::http;
+        if (!subpath.empty() && subpath != "/") {
+            return ex->respond(
+                http::make_text_response(req, bhttp::status::not_found, "Not Found"));
+        }
+        if (req.method() != bhttp::verb::get) {
+            return ex->respond(http::make_text_response(req, bhttp::status::method_not_allowed,
+                                                        "Method Not Allowed"));
+        }
+        std::string body;
+        p.counters.render(body);
+        auto res = http::make_text_response(req, bhttp::status::ok, std::move(body));
+        res.set(bhttp::field::content_type, prometheus_content_type);
+        res.set(bhttp::field::cache_control, "no-store");
+        ex->respond(std::move(res));
+    });
 }
 
 instance::~instance() {
@@ -333,11 +370,17 @@ void instance::run_until_signal(
 }
 
 void instance::sweep() {
-    parts_->connections.sweep(std::chrono::steady_clock::now());
+    const auto now = std::chrono::steady_clock::now();
+    parts_->connections.sweep(now);
+    parts_->admission.sweep(now);
 }
 
 std::size_t instance::connection_count() const {
     return parts_->hubs.connection_count();
+}
+
+const switchboard::metrics& instance::metrics() const {
+    return parts_->counters;
 }
 
 }  // namespace switchboard

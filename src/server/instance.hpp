@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/metrics.hpp"
 #include "http/server.hpp"
 #include "hub/hub.hpp"
 #include "hub/hub_server.hpp"
@@ -57,6 +58,8 @@ public:
     void sweep();
 
     [[nodiscard]] std::size_t connection_count() const;
+    // The server's counters, as GET /metrics exports them.
+    [[nodiscard]] const switchboard::metrics& metrics() const;
 
 private:
     struct parts;

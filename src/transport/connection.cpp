@@ -93,11 +93,17 @@ connection::send_result connection::send(shared_buffer bytes) {
     if (queued_bytes_ + bytes->size() > send_queue_limit_) {
         spdlog::warn("connection {} dropped: send queue over {} bytes (slow consumer)", id_,
                      send_queue_limit_);
+        if (metrics_ != nullptr) {
+            metrics_->slow_consumer_disconnects.add();
+        }
         abort(1008, "Send queue limit of " + std::to_string(send_queue_limit_) +
                         " bytes exceeded (slow consumer).");
         return send_result::overflow;
     }
     queued_bytes_ += bytes->size();
+    if (metrics_ != nullptr) {
+        metrics_->messages_sent.add();
+    }
     const bool was_empty = queue_.empty();
     queue_.push_back(std::move(bytes));
     if (was_empty && writer_ != nullptr) {
@@ -147,6 +153,9 @@ void connection::terminate() {
 
 std::size_t connection::take_output(std::vector<shared_buffer>& out) {
     const std::size_t bytes = queued_bytes_;
+    if (metrics_ != nullptr) {
+        metrics_->bytes_sent.add(bytes);
+    }
     std::move(queue_.begin(), queue_.end(), std::back_inserter(out));
     queue_.clear();
     queued_bytes_ = 0;

@@ -2,6 +2,7 @@
 // application (the hub connection) that consumes its input.
 #pragma once
 
+#include "core/metrics.hpp"
 #include "core/shared_buffer.hpp"
 #include "transport/identity.hpp"
 
@@ -99,6 +100,9 @@ public:
     // Chosen by the handshake: the hub protocol decides Text or Binary frames.
     void set_format(transfer_format format) noexcept { format_ = format; }
     [[nodiscard]] const request_info& request() const noexcept { return request_; }
+    // The server's counters (null in tests that need none); they outlive every connection.
+    void set_metrics(switchboard::metrics* counters) noexcept { metrics_ = counters; }
+    [[nodiscard]] switchboard::metrics* metrics() const noexcept { return metrics_; }
     [[nodiscard]] bool closing() const noexcept { return state_ != state::open; }
 
     void set_application(std::shared_ptr<connection_application> application);
@@ -157,6 +161,7 @@ private:
     bool paused_ = false;
     std::uint16_t abort_code_ = 0;
     std::string abort_reason_;
+    switchboard::metrics* metrics_ = nullptr;
 };
 
 using connection_ptr = std::shared_ptr<connection>;

@@ -2,31 +2,35 @@
 
 #include "core/random.hpp"
 
+#include <vector>
+
 namespace switchboard::transport {
 
 connection_manager::connection_manager(std::chrono::milliseconds pending_timeout)
     : pending_timeout_(pending_timeout) {}
 
 connection_manager::issued connection_manager::issue(int negotiate_version, bool stateful,
-                                                     std::string owner) {
+                                                     std::string owner, connection_lease lease) {
     issued result;
     result.connection_id = make_random_id();
     result.token = negotiate_version > 0 ? make_random_id() : result.connection_id;
     std::lock_guard lock(mutex_);
     entries_[result.token] =
-        entry{result.connection_id, clock::now(), transport_kind::none, false, stateful, {},
-              std::move(owner)};
+        entry{result.connection_id, clock::now(),    transport_kind::none, false, stateful, {},
+              std::move(owner),     std::move(lease)};
     return result;
 }
 
 connection_manager::issued connection_manager::issue_active(transport_kind transport,
-                                                            std::string owner) {
+                                                            std::string owner,
+                                                            connection_lease lease) {
     issued result;
     result.connection_id = make_random_id();
     result.token = result.connection_id;
     std::lock_guard lock(mutex_);
     entries_[result.token] =
-        entry{result.connection_id, clock::now(), transport, true, false, {}, std::move(owner)};
+        entry{result.connection_id, clock::now(),    transport, true, false, {},
+              std::move(owner),     std::move(lease)};
     return result;
 }
 
@@ -85,15 +89,27 @@ connection_manager::located connection_manager::find(std::string_view token) con
 }
 
 void connection_manager::remove(std::string_view token) {
+    // Released after the unlock: admission_control takes locks of its own.
+    connection_lease lease;
     std::lock_guard lock(mutex_);
-    entries_.erase(std::string(token));
+    const auto it = entries_.find(std::string(token));
+    if (it != entries_.end()) {
+        lease = std::move(it->second.lease);
+        entries_.erase(it);
+    }
 }
 
 void connection_manager::sweep(clock::time_point now) {
+    std::vector<connection_lease> expired;  // released after the unlock, as in remove()
     std::lock_guard lock(mutex_);
-    std::erase_if(entries_, [&](const auto& item) {
-        return !item.second.active && now - item.second.issued_at > pending_timeout_;
-    });
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->second.active || now - it->second.issued_at <= pending_timeout_) {
+            ++it;
+            continue;
+        }
+        expired.push_back(std::move(it->second.lease));
+        it = entries_.erase(it);
+    }
 }
 
 std::size_t connection_manager::size() const {

@@ -1,6 +1,7 @@
 // The table of connection tokens issued by negotiate: the only state shared by all shards.
 #pragma once
 
+#include "transport/admission.hpp"
 #include "transport/connection.hpp"
 
 #include <chrono>
@@ -39,10 +40,13 @@ public:
     // Issues a new connection id and token (negotiate). Version 0 clients use the id as token.
     // `stateful`: the client negotiated stateful reconnect (a WebSocket may come back).
     // `owner`: the authenticated user who negotiated (empty without authentication); later
-    // requests with the token must come from the same user.
-    issued issue(int negotiate_version, bool stateful = false, std::string owner = {});
+    // requests with the token must come from the same user. `lease` (admission_control) is
+    // kept until the token expires unused or its connection ends.
+    issued issue(int negotiate_version, bool stateful = false, std::string owner = {},
+                 connection_lease lease = {});
     // Registers a connection created without negotiate (WebSockets with skipNegotiation).
-    issued issue_active(transport_kind transport, std::string owner = {});
+    issued issue_active(transport_kind transport, std::string owner = {},
+                        connection_lease lease = {});
     // A transport connects with `token`: the first claim activates it. With `user` set, a token
     // owned by another user is refused as forbidden and stays unclaimed, so that the rightful
     // client can still connect with it.
@@ -76,6 +80,7 @@ private:
         bool stateful = false;
         std::weak_ptr<connection> attached;
         std::string owner;
+        connection_lease lease;
     };
 
     std::chrono::milliseconds pending_timeout_;

@@ -86,6 +86,17 @@ http::response claim_failure(const http::request& req, connection_manager::claim
     }
 }
 
+metric_transport metric_of(transport_kind kind) {
+    switch (kind) {
+    case transport_kind::server_sent_events:
+        return metric_transport::server_sent_events;
+    case transport_kind::long_polling:
+        return metric_transport::long_polling;
+    default:
+        return metric_transport::websockets;
+    }
+}
+
 http::response make_no_content(const http::exchange& ex) {
     http::response res{bhttp::status::no_content, ex.version()};
     res.set(bhttp::field::content_type, "text/plain");
@@ -220,11 +231,42 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex, const id
     const auto stateful_query = find_param(query, "useStatefulReconnect");
     const bool stateful = settings_.allow_stateful_reconnect && stateful_query &&
                           (*stateful_query == "true" || *stateful_query == "True");
-    const auto issued =
-        connections_.issue(version, stateful, who != nullptr ? who->user_id : std::string());
+    connection_lease lease;
+    if (!admit(req, ex, who, lease)) {
+        return;
+    }
+    const auto issued = connections_.issue(
+        version, stateful, who != nullptr ? who->user_id : std::string(), std::move(lease));
     ex.respond(
         json_response(req, make_negotiate_response(version, issued.connection_id, issued.token,
                                                    settings_.transports, stateful)));
+}
+
+bool endpoint::admit(http::request& req, http::exchange& ex, const identity* who,
+                     connection_lease& lease) {
+    if (settings_.admission == nullptr) {
+        return true;
+    }
+    // As the hub sees it: the authenticated user, or in development mode the `user` parameter.
+    std::string user;
+    if (who != nullptr) {
+        user = who->user_id;
+    } else if (const auto query_user = find_param(parse_query(req.target()), "user")) {
+        user = *query_user;
+    }
+    auto admitted = settings_.admission->admit(ex.remote_address(), user);
+    if (admitted.refused == refusal::none) {
+        lease = std::move(admitted.lease);
+        return true;
+    }
+    const auto reason = refusal_message(admitted.refused, settings_.admission->options());
+    spdlog::debug("{} from {}: {}", refusal_status(admitted.refused), ex.remote_address(), reason);
+    auto res = http::make_text_response(
+        req, static_cast<bhttp::status>(refusal_status(admitted.refused)), reason);
+    // A second is when a rate limit has a token again; for counts it is a polite hint only.
+    res.set(bhttp::field::retry_after, "1");
+    ex.respond(std::move(res));
+    return false;
 }
 
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
@@ -243,7 +285,18 @@ connection_ptr endpoint::create_connection(http::request& req, http::exchange& e
                                              kind, options_.send_queue_limit, std::move(info));
     connections_.attach(conn->token(), conn);
     conn->set_stateful(stateful && kind == transport_kind::websockets);
-    conn->set_on_ended([this, token = conn->token()] { connections_.remove(token); });
+    auto* counters = settings_.metrics;
+    conn->set_metrics(counters);
+    if (counters != nullptr) {
+        counters->opened_of(metric_of(kind)).add();
+        counters->connections_of(metric_of(kind)).add();
+    }
+    conn->set_on_ended([this, counters, kind, token = conn->token()] {
+        if (counters != nullptr) {
+            counters->connections_of(metric_of(kind)).sub();
+        }
+        connections_.remove(token);
+    });
     conn->set_application(factory_(conn));
     return conn;
 }
@@ -273,9 +326,15 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
     std::string connection_token;
     bool stateful = false;
     if (!token || token->empty()) {
-        // skipNegotiation: the upgrade itself creates the connection (negotiate version 0).
+        // skipNegotiation: the upgrade itself creates the connection (negotiate version 0), so
+        // it is admitted, and rate limited, as a negotiate would be.
+        connection_lease lease;
+        if (!admit(req, *ex, who, lease)) {
+            return;
+        }
         auto issued = connections_.issue_active(transport_kind::websockets,
-                                                who != nullptr ? who->user_id : std::string());
+                                                who != nullptr ? who->user_id : std::string(),
+                                                std::move(lease));
         connection_id = std::move(issued.connection_id);
         connection_token = std::move(issued.token);
     } else {

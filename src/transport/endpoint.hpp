@@ -6,6 +6,7 @@
 #include "core/expected.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
+#include "transport/admission.hpp"
 #include "transport/connection.hpp"
 #include "transport/connection_manager.hpp"
 #include "transport/identity.hpp"
@@ -50,6 +51,11 @@ struct endpoint_options {
     // opt in too (withStatefulReconnect), so offering costs nothing to the others.
     bool allow_stateful_reconnect = true;
     long_polling_options long_polling;
+    // Connection limits and the negotiate rate (shared by every endpoint of a server); null:
+    // no limits. Refusals get their status (429 or 503) and a text body naming the limit.
+    admission_control* admission = nullptr;
+    // Connection and message counters of the server; null: not counted.
+    switchboard::metrics* metrics = nullptr;
 };
 
 class endpoint {
@@ -83,6 +89,9 @@ private:
     // unless `token` names a connection `who` may use.
     bool resolve(http::request& req, http::exchange& ex, const std::string& token,
                  const identity* who, connection_manager::located& out);
+    // Takes a place for a new connection, or answers the refusal and returns false.
+    bool admit(http::request& req, http::exchange& ex, const identity* who,
+               connection_lease& lease);
 
     shard_pool& shards_;
     connection_manager& connections_;

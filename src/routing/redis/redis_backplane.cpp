@@ -144,6 +144,7 @@ void redis_backplane::on_state(bool up) {
 
 void redis_backplane::count_drop() {
     ++drops_since_log_;
+    dropped_total_.fetch_add(1, std::memory_order_relaxed);
     const auto now = clock::now();
     // One line per second at most: a long outage must not flood the log.
     if (now - last_drop_log_ >= std::chrono::seconds(1)) {

@@ -57,6 +57,9 @@ public:
     // `then` runs on the control shard.
     void when_subscribed(const std::string& channel, std::function<void()> then) override;
     [[nodiscard]] bool connected() const override { return connected_; }
+    [[nodiscard]] std::uint64_t dropped_publications() const override {
+        return dropped_total_.load(std::memory_order_relaxed);
+    }
 
     // On the context's thread.
     [[nodiscard]] backplane_statistics statistics() const;
@@ -93,6 +96,8 @@ private:
     std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>> channels_;
     std::uint64_t echoes_filtered_ = 0;
     std::uint64_t drops_since_log_ = 0;
+    // The client's statistics live on the control shard; /metrics reads this from any shard.
+    std::atomic<std::uint64_t> dropped_total_{0};
     clock::time_point last_drop_log_{};
 };
 

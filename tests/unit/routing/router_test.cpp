@@ -256,5 +256,55 @@ TEST_F(router_test, invoke_connection_reports_an_unknown_connection) {
     EXPECT_EQ(result.error_message(), "Connection 'nobody' does not exist.");
 }
 
+// Joins beyond max_groups_per_connection fail with a hub error, wherever the caller runs;
+// rejoining a group, leaving one, and other connections are unaffected.
+TEST(router_group_limit, a_join_beyond_the_limit_fails_and_the_memberships_stay) {
+    shard_pool pool{2};
+    memory_backplane backplane{std::make_shared<memory_bus>(), pool.context(0).get_executor()};
+    counter rejections;
+    router_options options;
+    options.max_groups_per_connection = 2;
+    options.group_limit_rejections = &rejections;
+    router r{pool, backplane, options};
+    const auto hub = r.add_hub("chat");
+    pool.start();
+    fake_recipient a;
+    fake_recipient b;
+    ASSERT_TRUE(run_on(pool, 1, [&] { r.add_connection(hub, "a", "", a); }));
+    ASSERT_TRUE(run_on(pool, 1, [&] { r.add_connection(hub, "b", "", b); }));
+
+    // Returns the error message of a join of "a" made on `from`, or "" when it succeeded.
+    const auto join = [&](std::size_t from, const std::string& id, const std::string& group) {
+        std::promise<std::string> outcome;
+        EXPECT_TRUE(run_on(pool, from, [&] {
+            r.add_to_group(hub, id, group, [&outcome](const expected<void>& joined) {
+                outcome.set_value(joined ? std::string() : joined.error_message());
+            });
+        }));
+        auto future = outcome.get_future();
+        EXPECT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+        return future.get();
+    };
+    const std::string refused = "Group limit reached (2 groups per connection).";
+    EXPECT_EQ(join(1, "a", "g1"), "");
+    EXPECT_EQ(join(0, "a", "g2"), "");
+    EXPECT_EQ(join(1, "a", "g3"), refused);  // on the connection's shard
+    EXPECT_EQ(join(0, "a", "g3"), refused);  // posted from another shard
+    EXPECT_EQ(join(1, "a", "g1"), "");       // already a member: no new group
+    EXPECT_EQ(join(1, "b", "g3"), "");       // the limit is per connection
+    EXPECT_EQ(rejections.value(), 2u);
+
+    ASSERT_TRUE(
+        run_on(pool, 0, [&] { r.send(hub, audience::groups({"g3"}), make_message("x", {})); }));
+    ASSERT_TRUE(drain(pool));
+    EXPECT_TRUE(a.targets.empty());
+    EXPECT_EQ(b.targets, strings{"x"});
+
+    ASSERT_TRUE(run_on(pool, 1, [&] { r.remove_from_group(hub, "a", "g1"); }));
+    ASSERT_TRUE(drain(pool));
+    EXPECT_EQ(join(1, "a", "g3"), "");
+    pool.stop_and_join();
+}
+
 }  // namespace
 }  // namespace switchboard::routing

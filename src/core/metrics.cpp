@@ -1,0 +1,115 @@
+#include "core/metrics.hpp"
+
+namespace switchboard {
+
+std::uint64_t counter::value() const noexcept {
+    std::uint64_t sum = 0;
+    for (const auto& cell : stripes_) {
+        sum += cell.value.load(std::memory_order_relaxed);
+    }
+    return sum;
+}
+
+std::size_t counter::stripe() noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % stripes;
+    return mine;
+}
+
+std::string_view label_value(metric_transport transport) {
+    switch (transport) {
+    case metric_transport::websockets:
+        return "websockets";
+    case metric_transport::server_sent_events:
+        return "server_sent_events";
+    case metric_transport::long_polling:
+        return "long_polling";
+    case metric_transport::count:
+        break;
+    }
+    return "unknown";
+}
+
+std::string_view label_value(metric_limit limit) {
+    switch (limit) {
+    case metric_limit::connections:
+        return "connections";
+    case metric_limit::connections_per_ip:
+        return "connections_per_ip";
+    case metric_limit::connections_per_user:
+        return "connections_per_user";
+    case metric_limit::negotiate_rate_per_ip:
+        return "negotiate_rate_per_ip";
+    case metric_limit::messages_per_second:
+        return "messages_per_second";
+    case metric_limit::groups_per_connection:
+        return "groups_per_connection";
+    case metric_limit::count:
+        break;
+    }
+    return "unknown";
+}
+
+namespace {
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+template <class Value>
+void sample(std::string& out, std::string_view name, std::string_view label,
+            std::string_view label_value, Value value) {
+    out.append(name);
+    if (!label.empty()) {
+        // Label values here are fixed identifiers: nothing to escape.
+        out.append("{").append(label).append("=\"").append(label_value).append("\"}");
+    }
+    out.append(" ").append(std::to_string(value)).append("\n");
+}
+
+template <class Value>
+void single(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            Value value) {
+    family(out, name, type, help);
+    sample(out, name, {}, {}, value);
+}
+
+template <class Enum, class Series, class Read>
+void by_label(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+              std::string_view label, const Series& series, Read read) {
+    family(out, name, type, help);
+    for (std::size_t i = 0; i < series.size(); ++i) {
+        sample(out, name, label, label_value(static_cast<Enum>(i)), read(series[i]));
+    }
+}
+
+}  // namespace
+
+void metrics::render(std::string& out) const {
+    const auto gauge_value = [](const gauge& g) { return g.value(); };
+    const auto counter_value = [](const counter& c) { return c.value(); };
+    by_label<metric_transport>(out, "switchboard_connections", "gauge",
+                               "Open client connections, by transport.", "transport", connections,
+                               gauge_value);
+    by_label<metric_transport>(out, "switchboard_connections_opened_total", "counter",
+                               "Client connections opened since start, by transport.", "transport",
+                               connections_opened, counter_value);
+    single(out, "switchboard_messages_received_total", "counter",
+           "Hub messages received from clients (pings included).", messages_received.value());
+    single(out, "switchboard_messages_sent_total", "counter",
+           "Hub messages queued for clients (pings included).", messages_sent.value());
+    single(out, "switchboard_bytes_sent_total", "counter",
+           "Bytes of hub messages handed to client transports.", bytes_sent.value());
+    by_label<metric_limit>(out, "switchboard_limit_rejections_total", "counter",
+                           "Requests, connections or messages refused by a configured limit.",
+                           "limit", limit_rejections, counter_value);
+    single(out, "switchboard_slow_consumer_disconnects_total", "counter",
+           "Connections dropped because their send queue overflowed.",
+           slow_consumer_disconnects.value());
+    single(out, "switchboard_backplane_publish_drops_total", "counter",
+           "Backplane publications dropped because the outage buffer was full.",
+           backplane_drops ? backplane_drops() : std::uint64_t{0});
+}
+
+}  // namespace switchboard

@@ -1,0 +1,95 @@
+// Process metrics: counters and gauges as relaxed atomics, rendered in the Prometheus text format.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace switchboard {
+
+// A monotonic count. Shards add to their own cache line (every message on every shard counts
+// here), so increments never contend; reading sums the stripes, which only /metrics does.
+class counter {
+public:
+    void add(std::uint64_t n = 1) noexcept {
+        stripes_[stripe()].value.fetch_add(n, std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t value() const noexcept;
+
+private:
+    static constexpr std::size_t stripes = 16;
+    struct alignas(64) cell {
+        std::atomic<std::uint64_t> value{0};
+    };
+    // Each thread picks a stripe once; shard threads, being few, each get their own.
+    static std::size_t stripe() noexcept;
+
+    std::array<cell, stripes> stripes_{};
+};
+
+// A level that goes up and down (open connections); changed at connect and disconnect only.
+class gauge {
+public:
+    void add(std::int64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+    void sub(std::int64_t n = 1) noexcept { value_.fetch_sub(n, std::memory_order_relaxed); }
+    [[nodiscard]] std::int64_t value() const noexcept {
+        return value_.load(std::memory_order_relaxed);
+    }
+
+private:
+    alignas(64) std::atomic<std::int64_t> value_{0};
+};
+
+// Values of the `transport` label; the order of transport::transport_kind minus none.
+enum class metric_transport : std::uint8_t { websockets, server_sent_events, long_polling, count };
+// Values of the `limit` label of switchboard_limit_rejections_total.
+enum class metric_limit : std::uint8_t {
+    connections,
+    connections_per_ip,
+    connections_per_user,
+    negotiate_rate_per_ip,
+    messages_per_second,
+    groups_per_connection,
+    count,
+};
+
+std::string_view label_value(metric_transport transport);
+std::string_view label_value(metric_limit limit);
+
+// Every series the server exports. A fixed set of members rather than registration by name:
+// nothing to look up or lock on the hot path, and the exposition is complete from startup.
+struct metrics {
+    std::array<gauge, static_cast<std::size_t>(metric_transport::count)> connections;
+    std::array<counter, static_cast<std::size_t>(metric_transport::count)> connections_opened;
+    counter messages_received;
+    counter messages_sent;
+    counter bytes_sent;
+    std::array<counter, static_cast<std::size_t>(metric_limit::count)> limit_rejections;
+    counter slow_consumer_disconnects;
+    // Publications the backplane could not buffer while Redis was unreachable. The backplane
+    // keeps that count itself; set before the shards start, read by render() only.
+    std::function<std::uint64_t()> backplane_drops;
+
+    gauge& connections_of(metric_transport transport) {
+        return connections[static_cast<std::size_t>(transport)];
+    }
+    counter& opened_of(metric_transport transport) {
+        return connections_opened[static_cast<std::size_t>(transport)];
+    }
+    counter& rejections_of(metric_limit limit) {
+        return limit_rejections[static_cast<std::size_t>(limit)];
+    }
+
+    // Appends the Prometheus text exposition format (version 0.0.4) of every series.
+    void render(std::string& out) const;
+};
+
+// The Content-Type of render()'s output.
+inline constexpr std::string_view prometheus_content_type =
+    "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace switchboard

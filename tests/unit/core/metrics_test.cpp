@@ -1,0 +1,109 @@
+#include "core/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace switchboard {
+namespace {
+
+TEST(metrics, counter_sums_increments_from_many_threads) {
+    counter c;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&c] {
+            for (int i = 0; i < 10'000; ++i) {
+                c.add();
+            }
+            c.add(5);
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    EXPECT_EQ(c.value(), 8u * 10'005u);
+}
+
+TEST(metrics, gauge_goes_up_and_down) {
+    gauge g;
+    g.add();
+    g.add(3);
+    g.sub();
+    EXPECT_EQ(g.value(), 3);
+}
+
+// Each line is a comment (# HELP / # TYPE) or `name{labels} value`, as the format requires.
+TEST(metrics, render_is_prometheus_text_format) {
+    metrics m;
+    m.connections_of(metric_transport::websockets).add(2);
+    m.connections_of(metric_transport::long_polling).add();
+    m.opened_of(metric_transport::websockets).add(7);
+    m.messages_received.add(11);
+    m.messages_sent.add(13);
+    m.bytes_sent.add(1234);
+    m.rejections_of(metric_limit::connections_per_ip).add(3);
+    m.rejections_of(metric_limit::messages_per_second).add();
+    m.slow_consumer_disconnects.add(4);
+    m.backplane_drops = [] { return std::uint64_t{9}; };
+    std::string text;
+    m.render(text);
+
+    const auto has_line = [&](const std::string& line) {
+        return text.find(line + "\n") != std::string::npos;
+    };
+    EXPECT_TRUE(has_line("# TYPE switchboard_connections gauge"));
+    EXPECT_TRUE(has_line("switchboard_connections{transport=\"websockets\"} 2"));
+    EXPECT_TRUE(has_line("switchboard_connections{transport=\"server_sent_events\"} 0"));
+    EXPECT_TRUE(has_line("switchboard_connections{transport=\"long_polling\"} 1"));
+    EXPECT_TRUE(has_line("# TYPE switchboard_connections_opened_total counter"));
+    EXPECT_TRUE(has_line("switchboard_connections_opened_total{transport=\"websockets\"} 7"));
+    EXPECT_TRUE(has_line("switchboard_messages_received_total 11"));
+    EXPECT_TRUE(has_line("switchboard_messages_sent_total 13"));
+    EXPECT_TRUE(has_line("switchboard_bytes_sent_total 1234"));
+    EXPECT_TRUE(has_line("# TYPE switchboard_limit_rejections_total counter"));
+    EXPECT_TRUE(has_line("switchboard_limit_rejections_total{limit=\"connections_per_ip\"} 3"));
+    EXPECT_TRUE(has_line("switchboard_limit_rejections_total{limit=\"messages_per_second\"} 1"));
+    EXPECT_TRUE(has_line("switchboard_limit_rejections_total{limit=\"connections\"} 0"));
+    EXPECT_TRUE(has_line("switchboard_limit_rejections_total{limit=\"groups_per_connection\"} 0"));
+    EXPECT_TRUE(has_line("switchboard_slow_consumer_disconnects_total 4"));
+    EXPECT_TRUE(has_line("switchboard_backplane_publish_drops_total 9"));
+
+    ASSERT_FALSE(text.empty());
+    EXPECT_EQ(text.back(), '\n');
+    std::istringstream lines(text);
+    std::string line;
+    std::string last_type;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        ASSERT_FALSE(line.empty());
+        if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) {
+            if (line.starts_with("# TYPE ")) {
+                last_type = line.substr(7, line.find(' ', 7) - 7);
+            }
+            continue;
+        }
+        // Every sample belongs to the family announced just before it.
+        EXPECT_TRUE(line.starts_with(last_type)) << line;
+        EXPECT_TRUE(line.starts_with("switchboard_")) << line;
+        const auto space = line.rfind(' ');
+        ASSERT_NE(space, std::string::npos) << line;
+        const auto value = line.substr(space + 1);
+        EXPECT_FALSE(value.empty());
+        EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
+        ++samples;
+    }
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2);
+}
+
+TEST(metrics, backplane_drops_are_zero_without_a_source) {
+    metrics m;
+    std::string text;
+    m.render(text);
+    EXPECT_NE(text.find("switchboard_backplane_publish_drops_total 0\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace switchboard
