@@ -1,20 +1,10 @@
 #include "transport/connection.hpp"
 
+#include "transport/negotiate.hpp"
+
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cctype>
-
 namespace switchboard::transport {
-
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) ==
-               std::tolower(static_cast<unsigned char>(y));
-    });
-}
-}  // namespace
 
 std::string_view transport_name(transport_kind kind) {
     switch (kind) {
@@ -31,21 +21,11 @@ std::string_view transport_name(transport_kind kind) {
 }
 
 const std::string* request_info::find_query(std::string_view name) const {
-    for (const auto& [key, value] : query) {
-        if (iequals(key, name)) {
-            return &value;
-        }
-    }
-    return nullptr;
+    return find_parameter(query, name);
 }
 
 const std::string* request_info::find_header(std::string_view name) const {
-    for (const auto& [key, value] : headers) {
-        if (iequals(key, name)) {
-            return &value;
-        }
-    }
-    return nullptr;
+    return find_parameter(headers, name);
 }
 
 connection::connection(std::string id, std::string token, std::size_t shard,

@@ -24,22 +24,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::vector<std::pair<std::string, std::string>> parse_query(std::string_view target) {
-    std::vector<std::pair<std::string, std::string>> out;
-    auto url = boost::urls::parse_origin_form(target);
-    if (!url) {
-        return out;
-    }
-    for (const auto param : url->params()) {
-        out.emplace_back(param.key, param.value);
-    }
-    return out;
-}
-
-std::optional<std::string> find_param(const std::vector<std::pair<std::string, std::string>>& q,
-                                      std::string_view name) {
-    request_info info{q, {}, {}, {}};
-    if (const auto* value = info.find_query(name)) {
+std::optional<std::string> find_param(const query_parameters& query, std::string_view name) {
+    if (const auto* value = find_parameter(query, name)) {
         return *value;
     }
     return std::nullopt;
@@ -105,37 +91,6 @@ http::response make_no_content(const http::exchange& ex) {
 }
 
 }  // namespace
-
-std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
-                                    std::string_view token, unsigned transports,
-                                    bool stateful_reconnect) {
-    // ASP.NET writes useStatefulReconnect first, and only when the client asked for it.
-    std::string out = stateful_reconnect ? "{\"useStatefulReconnect\":true," : "{";
-    out += "\"negotiateVersion\":" + std::to_string(negotiate_version) +
-           ",\"connectionId\":" + boost::json::serialize(boost::json::string(connection_id));
-    if (negotiate_version > 0) {
-        out += ",\"connectionToken\":" + boost::json::serialize(boost::json::string(token));
-    }
-    // Clients try transports in this order, so the fastest comes first.
-    out += ",\"availableTransports\":[";
-    bool first = true;
-    const auto add = [&](std::string_view entry) {
-        out += first ? "" : ",";
-        out += entry;
-        first = false;
-    };
-    if (transports & websockets_transport) {
-        add(R"({"transport":"WebSockets","transferFormats":["Text","Binary"]})");
-    }
-    if (transports & server_sent_events_transport) {
-        add(R"({"transport":"ServerSentEvents","transferFormats":["Text"]})");
-    }
-    if (transports & long_polling_transport_bit) {
-        add(R"({"transport":"LongPolling","transferFormats":["Text","Binary"]})");
-    }
-    out += "]}";
-    return out;
-}
 
 endpoint::endpoint(shard_pool& shards, connection_manager& connections, const hub_options& options,
                    endpoint_options endpoint_settings, application_factory factory)
@@ -215,22 +170,14 @@ void endpoint::handle(http::request& req, std::string_view subpath,
 }
 
 void endpoint::handle_negotiate(http::request& req, http::exchange& ex, const identity* who) {
-    const auto query = parse_query(req.target());
-    int version = 0;
-    if (const auto requested = find_param(query, "negotiateVersion")) {
-        int parsed = 0;
-        const auto* end = requested->data() + requested->size();
-        const auto [ptr, ec] = std::from_chars(requested->data(), end, parsed);
-        if (ec != std::errc{} || ptr != end) {
-            return ex.respond(json_response(
-                req, R"({"error":"The client requested a non-integer protocol version."})"));
-        }
-        // Version 1 is the newest this server (and ASP.NET) speaks; newer clients get 1.
-        version = parsed >= 1 ? 1 : 0;
+    const auto requested = parse_negotiate_request(parse_query(req.target()));
+    if (!requested) {
+        return ex.respond(json_response(
+            req, "{\"error\":" +
+                     boost::json::serialize(boost::json::string(requested.error_message())) + "}"));
     }
-    const auto stateful_query = find_param(query, "useStatefulReconnect");
-    const bool stateful = settings_.allow_stateful_reconnect && stateful_query &&
-                          (*stateful_query == "true" || *stateful_query == "True");
+    const int version = requested->version;
+    const bool stateful = settings_.allow_stateful_reconnect && requested->stateful_reconnect;
     connection_lease lease;
     if (!admit(req, ex, who, lease)) {
         return;

@@ -11,6 +11,7 @@
 #include "transport/connection_manager.hpp"
 #include "transport/identity.hpp"
 #include "transport/long_polling.hpp"
+#include "transport/negotiate.hpp"
 
 #include <functional>
 #include <memory>
@@ -26,14 +27,6 @@ using application_factory =
 // Establishes who sends a request (e.g. from a bearer token); an error refuses it. The message
 // is logged at debug level only: it says why a token is bad, which is for operators, not peers.
 using authenticate_hook = std::function<expected<identity>(const http::request&)>;
-
-// Which transports an endpoint offers (ASP.NET's HttpTransportType bit values).
-enum transport_set : unsigned {
-    websockets_transport = 1,
-    server_sent_events_transport = 2,
-    long_polling_transport_bit = 4,
-    all_transports = 7,
-};
 
 struct endpoint_options {
     unsigned transports = all_transports;
@@ -99,11 +92,5 @@ private:
     endpoint_options settings_;
     application_factory factory_;
 };
-
-// The negotiate response body for a version (0 or 1), issued identifiers and offered
-// transports (exposed for tests).
-std::string make_negotiate_response(int negotiate_version, std::string_view connection_id,
-                                    std::string_view token, unsigned transports = all_transports,
-                                    bool stateful_reconnect = false);
 
 }  // namespace switchboard::transport

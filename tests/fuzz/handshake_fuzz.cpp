@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::abort();
     }
     boost::system::error_code ec;
-    const auto parsed = boost::json::parse(std::string_view(response).substr(0, response.size() - 1), ec);
+    const auto parsed =
+        boost::json::parse(std::string_view(response).substr(0, response.size() - 1), ec);
     if (ec || !parsed.is_object() || !parsed.as_object().contains("error")) {
         std::abort();
     }

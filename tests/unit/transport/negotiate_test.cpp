@@ -1,5 +1,5 @@
 // The negotiate response body (spec §2.3): member names, order and values.
-#include "transport/endpoint.hpp"
+#include "transport/negotiate.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
@@ -69,6 +69,41 @@ TEST(negotiate_response, identifiers_are_json_escaped) {
     const auto response = boost::json::parse(body).as_object();
     EXPECT_EQ(response.at("connectionId"), "a\"b");
     EXPECT_EQ(response.at("connectionToken"), "c\\d");
+}
+
+TEST(negotiate_request, version_is_capped_at_one_and_must_be_an_integer) {
+    const auto version = [](std::string target) {
+        return parse_negotiate_request(parse_query(target));
+    };
+    EXPECT_EQ(version("/hub/negotiate")->version, 0);
+    EXPECT_EQ(version("/hub/negotiate?negotiateVersion=1")->version, 1);
+    EXPECT_EQ(version("/hub/negotiate?NEGOTIATEVERSION=7")->version, 1);
+    EXPECT_EQ(version("/hub/negotiate?negotiateVersion=-3")->version, 0);
+    for (const char* bad : {"abc", "1.0", "", "99999999999999999999", "1x"}) {
+        const auto refused = version(std::string("/hub/negotiate?negotiateVersion=") + bad);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error_message(), "The client requested a non-integer protocol version.");
+    }
+}
+
+TEST(negotiate_request, stateful_reconnect_only_when_asked_with_true) {
+    const auto stateful = [](std::string target) {
+        return parse_negotiate_request(parse_query(target))->stateful_reconnect;
+    };
+    EXPECT_TRUE(stateful("/h/negotiate?negotiateVersion=1&useStatefulReconnect=true"));
+    EXPECT_TRUE(stateful("/h/negotiate?useStatefulReconnect=True"));
+    EXPECT_FALSE(stateful("/h/negotiate?useStatefulReconnect=1"));
+    EXPECT_FALSE(stateful("/h/negotiate"));
+}
+
+TEST(query, decodes_values_and_finds_names_case_insensitively) {
+    const auto parameters = parse_query("/hub?ID=a%2Fb%20c&id=second&flag");
+    ASSERT_EQ(parameters.size(), 3u);
+    ASSERT_NE(find_parameter(parameters, "id"), nullptr);
+    EXPECT_EQ(*find_parameter(parameters, "id"), "a/b c");  // the first of repeated names
+    EXPECT_EQ(*find_parameter(parameters, "flag"), "");
+    EXPECT_EQ(find_parameter(parameters, "missing"), nullptr);
+    EXPECT_TRUE(parse_query("not a target").empty());
 }
 
 }  // namespace
