@@ -2,6 +2,7 @@
 
 #include "protocol/json_text.hpp"
 #include "protocol/text_framing.hpp"
+#include "protocol/utf8.hpp"
 
 #include <limits>
 #include <utility>
@@ -16,7 +17,8 @@ error missing_property(std::string_view name, std::string_view record) {
     std::string message = "Missing required property '";
     message.append(name);
     message.append("'. Message content: ");
-    message.append(record);
+    // The record may continue past the JSON object with any bytes; the error goes back as JSON.
+    message.append(is_valid_utf8(record) ? std::string(record) : to_valid_utf8(record));
     return make_error(std::move(message));
 }
 

@@ -2,6 +2,7 @@
 
 #include "protocol/binary_framing.hpp"
 #include "protocol/hub_value.hpp"
+#include "protocol/utf8.hpp"
 
 #include <msgpuck.h>
 
@@ -190,7 +191,8 @@ private:
             if (!take_sized(text, false)) {
                 return value_error::malformed;
             }
-            value = json::string(text);
+            // Values reach JSON clients too, and JSON text must be valid UTF-8.
+            value = is_valid_utf8(text) ? json::string(text) : json::string(to_valid_utf8(text));
             return value_error::none;
         }
         case MP_BIN: {
@@ -312,7 +314,11 @@ private:
                 return error;
             }
             // A repeated key keeps its last value, as the JSON reader does.
-            object.insert_or_assign(key, std::move(member));
+            if (is_valid_utf8(key)) {
+                object.insert_or_assign(key, std::move(member));
+            } else {
+                object.insert_or_assign(to_valid_utf8(key), std::move(member));
+            }
         }
         return value_error::none;
     }

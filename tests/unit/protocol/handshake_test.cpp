@@ -2,6 +2,7 @@
 #include "protocol/text_framing.hpp"
 
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include <string>
 
@@ -76,6 +77,20 @@ TEST(handshake, reports_exact_errors) {
         ASSERT_FALSE(request);
         EXPECT_EQ(request.error_message(), c.error);
     }
+}
+
+// Found by handshake_fuzz: the error quotes the record, whose bytes after the JSON object may
+// be anything; the response must stay valid JSON, with U+FFFD for invalid UTF-8.
+TEST(handshake, error_quoting_invalid_utf8_stays_valid_json) {
+    const auto request = parse_handshake_request("{}o\xc9\xc9");
+    ASSERT_FALSE(request);
+    EXPECT_EQ(request.error_message(),
+              "Missing required property 'protocol'. Message content: {}o\xEF\xBF\xBD\xEF\xBF\xBD");
+    std::string response;
+    write_handshake_response(request.error_message(), response);
+    boost::system::error_code ec;
+    boost::json::parse(std::string_view(response).substr(0, response.size() - 1), ec);
+    EXPECT_FALSE(ec) << response;
 }
 
 TEST(handshake, incomplete_request_waits_for_more_data) {

@@ -205,6 +205,17 @@ TEST(messagepack_protocol, invocation_fields) {
     }
 }
 
+// A str is any bytes to MessagePack; arguments reach JSON clients, so invalid UTF-8 becomes
+// U+FFFD as .NET's decoder makes it (one MessagePack client must not break JSON clients).
+TEST(messagepack_protocol, invalid_utf8_strings_are_repaired) {
+    // [1, {}, nil, "M", ["a\xff", {"k\xc0": 1}], []]
+    const std::string body = "\x96\x01\x80\xc0\xa1M\x92\xa2\x61\xff\x81\xa2k\xc0\x01\x90";
+    const auto m = std::get<invocation_message>(parse_ok(body));
+    ASSERT_EQ(m.arguments.size(), 2u);
+    EXPECT_EQ(m.arguments[0].as_string(), "a\xEF\xBF\xBD");
+    EXPECT_TRUE(m.arguments[1].as_object().contains("k\xEF\xBF\xBD"));
+}
+
 TEST(messagepack_protocol, stream_item_fields) {
     {
         const auto m = std::get<stream_item_message>(parse_ok(from_base64("lAKAo3h5eio=")));
@@ -748,8 +759,8 @@ TEST(messagepack_values, scalars_strings_and_containers) {
     EXPECT_EQ(value_ok(hex("db 00 00 00 01 7a")), json::value("z"));
     // A repeated key keeps its last value.
     EXPECT_EQ(value_ok(hex("82 a1 6b 01 a1 6b 02")), json::parse(R"({"k":2})"));
-    // Strings carry any bytes.
-    EXPECT_EQ(value_ok(hex("a2 00 ff")).get_string(), std::string_view("\0\xff", 2));
+    // Strings keep NUL; invalid UTF-8 becomes U+FFFD, as .NET decodes it.
+    EXPECT_EQ(value_ok(hex("a2 00 ff")).get_string(), std::string_view("\0\xEF\xBF\xBD", 4));
     // A big container of small values.
     json::array many;
     for (int i = 0; i < 70000; ++i) {
