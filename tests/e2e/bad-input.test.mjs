@@ -124,6 +124,22 @@ describe('bad input against the chat server', () => {
     assert.equal(code, 1007);
   });
 
+  test('invalid UTF-8 in a MessagePack string reaches JSON clients as U+FFFD', async (t) => {
+    const listener = await joined(t);
+    const sender = socketFor(t, wsUrl);
+    await sender.send(`{"protocol":"messagepack","version":1}${RS}`);
+    await waitFor(() => sender.frames.length > 0, 5_000, { message: 'the handshake answer' });
+    const marker = unique('utf8');
+    const text = Buffer.concat([Buffer.from([0xff]), Buffer.from(marker)]);
+    // [1, {}, "1", "SendMessage", [text], []]
+    const body = Buffer.concat([Buffer.from([0x96, 0x01, 0x80, 0xa1, 0x31, 0xab]), Buffer.from('SendMessage'),
+      Buffer.from([0x91, 0xd9, text.length]), text, Buffer.from([0x90])]);
+    await sender.send(Buffer.concat([varint(body.length), body]), { binary: true });
+    const received = await listener.waitForMessage((m) => m.type === 1 && String(m.arguments?.[1]).endsWith(marker));
+    assert.equal(received.arguments[1], `\uFFFD${marker}`);
+    assert.equal(listener.isClosed, false);
+  });
+
   test('an unknown method gets a Completion error and the connection stays usable', async (t) => {
     const socket = await joined(t);
     await socket.send(invocation('1', 'DropDatabase', []));
