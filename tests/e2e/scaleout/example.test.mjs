@@ -26,7 +26,9 @@ function portIsFree(port) {
 /** A base port with base, base+1, base+2 free (run.sh takes consecutive ports). */
 async function freeBasePort() {
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the kernel's ephemeral range (32768+), where client sockets could take them
+    // between this check and run.sh's bind.
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await Promise.all([0, 1, 2].map((i) => portIsFree(base + i)));
     if (free.every(Boolean)) return base;
   }
