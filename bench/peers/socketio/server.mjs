@@ -15,9 +15,13 @@
 // socket joins the room `user:<id>`, as the chat hub's users are addressed across instances.
 
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
+
+const require = createRequire(import.meta.url);
+const version = (name) => require(`${name}/package.json`).version;
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -82,7 +86,7 @@ process.on('SIGINT', stop);
 
 httpServer.listen(port, host, () => {
   const { port: bound } = httpServer.address();
-  const scaleOut = redisUrl ? ` (redis adapter ${redisUrl})` : '';
-  console.log(`socket.io ${process.versions.node ? 'on node ' + process.versions.node : ''}${scaleOut}`);
+  const scaleOut = redisUrl ? `, @socket.io/redis-adapter ${version('@socket.io/redis-adapter')} on ${redisUrl}` : '';
+  console.log(`socket.io ${version('socket.io')} on node ${process.versions.node}${scaleOut}`);
   console.log(`listening on http://${host}:${bound}`);
 });
