@@ -37,20 +37,20 @@ after(async () => {
   await redis?.destroy();
 });
 
-describe('Socket.IO peer', () => {
-  let io;
-  before(() => {
-    const require = createRequire(path.join(SOCKETIO_DIR, 'package.json'));
-    try {
-      ({ io } = require('socket.io-client'));
-    } catch (error) {
-      assert.fail(`socket.io-client is not installed in bench/peers/socketio: ${INSTALL_HINT} (${error.message})`);
-    }
-  });
+// Checked inside each test, not in a hook: a missing peer must count as a failed test.
+function socketIoClient() {
+  const require = createRequire(path.join(SOCKETIO_DIR, 'package.json'));
+  try {
+    return require('socket.io-client').io;
+  } catch (error) {
+    return assert.fail(`socket.io-client is not installed in bench/peers/socketio: ${INSTALL_HINT} (${error.message})`);
+  }
+}
 
+describe('Socket.IO peer', () => {
   /** A connected client recording every event it receives as [name, ...args]. */
   async function clientFor(t, url, user) {
-    const socket = io(url, { transports: ['websocket'], auth: { user }, reconnection: false });
+    const socket = socketIoClient()(url, { transports: ['websocket'], auth: { user }, reconnection: false });
     const events = [];
     socket.onAny((name, ...args) => events.push([name, ...args]));
     t.after(() => socket.close());
@@ -65,6 +65,7 @@ describe('Socket.IO peer', () => {
   }
 
   test('two instances on one Redis: broadcast, group, direct and echo cross instances', async (t) => {
+    socketIoClient();
     const [a, b] = [await peerFor(t, 'socketio', redis.url), await peerFor(t, 'socketio', redis.url)];
     assert.notEqual(a.url, b.url);
     const alice = await clientFor(t, a.url, unique('alice'));
@@ -94,10 +95,6 @@ describe('Socket.IO peer', () => {
 });
 
 describe('Nchan peer', () => {
-  before(() => {
-    assert.ok(fs.existsSync(NCHAN_MODULE), `${NCHAN_MODULE} is missing: ${INSTALL_HINT}`);
-  });
-
   /** A WebSocket subscriber of `channel` recording every text message. */
   async function subscriberFor(t, url, channel) {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/sub/${channel}`);
@@ -112,6 +109,7 @@ describe('Nchan peer', () => {
   }
 
   test('two instances on one Redis: an HTTP publish on one reaches a WebSocket subscriber of the other', async (t) => {
+    assert.ok(fs.existsSync(NCHAN_MODULE), `${NCHAN_MODULE} is missing: ${INSTALL_HINT}`);
     const [a, b] = [await peerFor(t, 'nchan', redis.url), await peerFor(t, 'nchan', redis.url)];
     const channel = unique('room');
     const subscriber = await subscriberFor(t, a.url, channel);
