@@ -38,6 +38,8 @@ dir=$(mktemp -d -t switchboard-nchan.XXXXXX)
 chmod 755 "$dir"
 pid=""
 cleanup() {
+  # timeout(1) signals the whole process group as well: a second SIGTERM must not cut this short.
+  trap '' TERM INT
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
     # Fast shutdown (TERM): a graceful one (QUIT) waits for WebSocket subscribers to leave.
     kill -TERM "$pid" 2>/dev/null || true

@@ -15,6 +15,8 @@ fi
 dir=$(mktemp -d -t switchboard-peer-redis.XXXXXX)
 pid=""
 cleanup() {
+  # timeout(1) signals the whole process group as well: a second SIGTERM must not cut this short.
+  trap '' TERM INT
   if [[ -n "$pid" ]]; then
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
