@@ -91,9 +91,9 @@ for attempt in 1 2 3; do
     fi
     sleep 0.1
   done
-  cleanup_pid=$pid
-  kill -KILL "$cleanup_pid" 2>/dev/null || true
-  wait "$cleanup_pid" 2>/dev/null || true
+  # Not ready in time (or the port was taken): end this attempt, show why, maybe retry.
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   pid=""
   cat "$dir/error.log" >&2 || true
   if [[ "$port" != 0 || $attempt == 3 ]]; then
