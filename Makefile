@@ -1,5 +1,6 @@
 # Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
-.PHONY: all deps test-deps build run test unit unit-asan integration fuzz e2e browser format clean conformance
+.PHONY: all deps test-deps build run test unit unit-asan integration fuzz e2e browser format clean conformance \
+        bench-micro
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -33,6 +34,13 @@ run: deps build
 conformance: $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target switchboard-conformance
 	$(BUILD_DIR)/switchboard-conformance --listen 127.0.0.1:5005
+
+# Google Benchmark micro-benchmarks of the codecs and the router (bench/micro/README.md);
+# extra flags through BENCH_ARGS, e.g. BENCH_ARGS=--benchmark_repetitions=5.
+bench-micro: $(BUILD_DIR)/build.ninja
+	cmake -S . -B $(BUILD_DIR) -DSWITCHBOARD_BENCH=ON >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target switchboard-micro
+	$(BUILD_DIR)/switchboard-micro $(BENCH_ARGS)
 
 test: test-deps build
 	@scripts/run-tests
