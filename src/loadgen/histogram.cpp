@@ -69,9 +69,11 @@ std::uint64_t histogram::value_at_percentile(double percentile) const noexcept {
         return 0;
     }
     percentile = std::clamp(percentile, 0.0, 100.0);
-    // The rank of the wanted value, 1-based: the 50th percentile of 10 values is the 5th.
-    const auto rank = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(std::ceil(percentile / 100.0 * static_cast<double>(count_))));
+    // The rank of the wanted value, 1-based: the 50th percentile of 10 values is the 5th. The
+    // epsilon keeps 99.9 / 100 * 1000 (999.0000000000001 in binary) at rank 999.
+    const auto exact = percentile / 100.0 * static_cast<double>(count_);
+    const auto rank =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(exact - 1e-9 * exact)));
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
         seen += counts_[i];
