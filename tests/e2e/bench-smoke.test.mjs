@@ -86,3 +86,19 @@ test('bench refuses a server beyond loopback before any load', async (t) => {
   assert.equal(code, 2);
   assert.match(stderr, /not a loopback address/);
 });
+
+test('bench/run.sh starts a server with the limits off, runs a scenario and stops it', async () => {
+  const child = spawn(path.join(ROOT, 'bench', 'run.sh'),
+    ['broadcast', '--connections', '20', '--rate', '5', '--duration', '1s', '--output-json', '-'],
+    { cwd: ROOT, env: { ...process.env, BENCH_TIMEOUT: '60' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const code = await withTimeout(new Promise((resolve) => child.once('close', resolve)), 60_000, 'timeout');
+  if (code === 'timeout') child.kill('SIGKILL');
+  assert.equal(code, 0, `run.sh exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  const report = JSON.parse(stdout);
+  checkReport(report, { scenario: 'broadcast', connections: 20 });
+  assert.ok(report.server.rss_connected_bytes > 0, 'run.sh passes the server pid');
+});
