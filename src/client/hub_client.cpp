@@ -144,6 +144,9 @@ bool hub_client::handle_record(std::string_view record) {
         }
         return state_ == state::open;
     }
+    if (filter_ && !filter_(record)) {
+        return true;
+    }
     auto parsed = options_.protocol == hub_protocol::json
                       ? protocol::parse_json_message(record)
                       : protocol::parse_messagepack_message(record);

@@ -47,6 +47,8 @@ public:
     using invocation_handler = std::function<void(protocol::invocation_message&)>;
     using completion_handler = std::function<void(protocol::completion_message&)>;
     using close_handler = std::function<void(const std::string& reason)>;
+    // Sees each message's encoded bytes first; false skips decoding it.
+    using record_filter = std::function<bool(std::string_view record)>;
 
     explicit hub_client(boost::asio::any_io_executor executor);
     hub_client(const hub_client&) = delete;
@@ -57,6 +59,9 @@ public:
     void on_completion(completion_handler handler) { on_completion_ = std::move(handler); }
     // Called once when an open connection ends (server close, error, or close()).
     void on_close(close_handler handler) { on_close_ = std::move(handler); }
+    // A load generator ignores most of what a hub sends (e.g. the chat hub's UserConnected to
+    // everyone on every arrival); skipping those undecoded keeps its CPU for the measured ones.
+    void set_record_filter(record_filter filter) { filter_ = std::move(filter); }
 
     // Connects, upgrades and completes the hub handshake; `handler` gets the outcome.
     void start(connect_options options, open_handler handler);
@@ -95,6 +100,7 @@ private:
     invocation_handler on_invocation_;
     completion_handler on_completion_;
     close_handler on_close_;
+    record_filter filter_;
     protocol::message_reader reader_;
     boost::beast::flat_buffer read_buffer_;
     std::string pending_;  // encoded messages waiting for the next write

@@ -161,8 +161,17 @@ private:
         });
     }
 
+    // Measured messages name a Receive* target; completions answer JoinGroup. Every other
+    // message (UserConnected, UserJoinedGroup, pings) is counted as traffic only.
+    [[nodiscard]] bool might_be_measured(std::string_view record) const {
+        const bool completion =
+            options_.protocol == client::hub_protocol::json
+                ? record.find(R"("type":3)") != std::string_view::npos
+                : record.size() > 1 && record[1] == '\x03';  // [3, ...]: a completion
+        return completion || (measuring_ && record.find("Receive") != std::string_view::npos);
+    }
+
     void on_invocation(protocol::invocation_message& message) {
-        traffic.fetch_add(1, std::memory_order_relaxed);
         if (!measuring_ || message.arguments.empty()) {
             return;
         }
