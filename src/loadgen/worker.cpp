@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <mutex>
+#include <queue>
 #include <thread>
 #include <vector>
 
@@ -23,8 +23,6 @@ using namespace std::chrono_literals;
 
 // The server closes clients silent for 30 s by default; a ping every 10 s keeps listeners in.
 constexpr auto ping_interval = 10s;
-// Fine enough to hold rates up to a few hundred messages per second per sender evenly.
-constexpr auto send_tick = 5ms;
 
 struct slot {
     std::size_t index = 0;  // in the plan, across all processes
@@ -66,7 +64,8 @@ public:
     }
 
     void start_sending(std::chrono::steady_clock::time_point start) {
-        start_ = start;
+        start_ns_ = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count());
         measuring_ = true;
         const auto seconds = std::chrono::duration<double>(options_.duration).count();
         for (auto& s : slots_) {
@@ -77,6 +76,11 @@ public:
                 s.quota = slots_in_window > 0
                               ? static_cast<std::uint64_t>(std::ceil(slots_in_window))
                               : 0;
+            }
+        }
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (slots_[i].sender) {
+                schedule(i);
             }
         }
         do_tick();
@@ -193,35 +197,45 @@ private:
         received.fetch_add(1, std::memory_order_relaxed);
     }
 
+    // When message `k` of slot `i` is due, in steady_ns() time.
+    [[nodiscard]] std::uint64_t due_ns(const slot& s) const {
+        const auto seconds =
+            (static_cast<double>(s.sent) + plan_.phase_of(s.index)) / options_.rate;
+        return start_ns_ + static_cast<std::uint64_t>(seconds * 1e9);
+    }
+
+    void schedule(std::size_t i) {
+        auto& s = slots_[i];
+        if (s.sent < s.quota) {
+            schedule_.emplace(due_ns(s), i);
+        }
+    }
+
+    // Sends whatever is due, then sleeps until the next message is: each leaves on time to the
+    // timer's precision (timerfd), whatever the rate.
     void do_tick() {
-        const auto now = std::chrono::steady_clock::now();
-        const auto elapsed = std::chrono::duration<double>(now - start_).count();
-        bool more = false;
-        for (auto& s : slots_) {
-            if (!s.sender || s.sent >= s.quota) {
+        const auto now = steady_ns();
+        while (!schedule_.empty() && schedule_.top().first <= now) {
+            const auto [due, i] = schedule_.top();
+            schedule_.pop();
+            auto& s = slots_[i];
+            if (!s.client || !s.client->is_open()) {
+                s.quota = s.sent;  // a closed sender stops: its lost sends are not counted
                 continue;
             }
-            const auto position = elapsed * options_.rate - plan_.phase_of(s.index);
-            const auto due = position < 0 ? 0
-                                          : std::min<std::uint64_t>(
-                                                s.quota, static_cast<std::uint64_t>(position) + 1);
-            while (s.sent < due) {
-                if (!s.client || !s.client->is_open()) {
-                    s.quota = s.sent;  // a closed sender stops: its lost sends are not counted
-                    break;
-                }
-                write_payload(steady_ns(), options_.message_size, text_);
-                plan_.message_from(s.index, text_, method_, arguments_);
-                s.client->send(method_, arguments_);
-                ++s.sent;
-                sent.fetch_add(1, std::memory_order_relaxed);
-            }
-            more = more || s.sent < s.quota;
+            // The time the message was due, not the time this ran: a busy generator's delay
+            // shows in the latency instead of hiding it.
+            write_payload(due, options_.message_size, text_);
+            plan_.message_from(s.index, text_, method_, arguments_);
+            s.client->send(method_, arguments_);
+            ++s.sent;
+            sent.fetch_add(1, std::memory_order_relaxed);
+            schedule(i);
         }
-        if (!more) {
+        if (schedule_.empty()) {
             return;
         }
-        tick_.expires_after(send_tick);
+        tick_.expires_after(std::chrono::nanoseconds(schedule_.top().first - now));
         tick_.async_wait([this](boost::system::error_code ec) {
             if (!ec) {
                 do_tick();
@@ -261,7 +275,10 @@ private:
     std::size_t next_ = 0;
     bool measuring_ = false;
     bool closing_ = false;
-    std::chrono::steady_clock::time_point start_;
+    std::uint64_t start_ns_ = 0;  // the window's start, as steady_ns() counts
+    // (due time, slot): the next message of every sender, earliest first.
+    using entry = std::pair<std::uint64_t, std::size_t>;
+    std::priority_queue<entry, std::vector<entry>, std::greater<>> schedule_;
     std::string text_;
     std::string_view method_;
     boost::json::array arguments_;
