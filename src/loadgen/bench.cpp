@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -296,6 +297,8 @@ std::string markdown_row(const boost::json::object& report) {
 }
 
 int run_bench(bench_options options) {
+    // A worker that died early must not kill its parent when it writes "go" to the pipe.
+    std::signal(SIGPIPE, SIG_IGN);
     if (auto server = parse_target(options.url); !server) {
         std::fprintf(stderr, "bench: %s\n", server.error_message().c_str());
         return 2;
