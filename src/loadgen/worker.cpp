@@ -152,7 +152,9 @@ private:
         });
         client->start(std::move(connect), [this, &s](const expected<void>& opened) {
             if (!opened) {
-                note_error(opened.error_message());
+                if (!closing_) {
+                    note_error(opened.error_message());
+                }
                 failed.fetch_add(1, std::memory_order_relaxed);
             } else {
                 connected.fetch_add(1, std::memory_order_relaxed);
@@ -374,15 +376,29 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
         const auto t = sum(shards);
         return t.connected + t.failed == count && (!groups || t.joined + t.failed >= count);
     };
-    // Bounded: each attempt times out after 30 s, and attempts run connect_concurrency at once.
-    const auto connect_limit =
-        60s + std::chrono::seconds(count / std::max<std::size_t>(1, options.connect_concurrency));
-    wait_until(connect_limit, settled, [&](double elapsed) {
-        const auto t = sum(shards);
-        std::fprintf(stderr, "[%s] connecting %.0fs: %llu/%zu up, %llu failed\n", label.c_str(),
-                     elapsed, static_cast<unsigned long long>(t.connected), count,
-                     static_cast<unsigned long long>(t.failed));
-    });
+    // Bounded without capping large runs: every attempt ends within the connect and WebSocket
+    // handshake timeouts (30 s each), so a minute without progress means something is stuck.
+    std::uint64_t last_progress = 0;
+    auto progress_at = std::chrono::steady_clock::now();
+    const bool all_up =
+        wait_until(
+            std::chrono::hours(24),
+            [&] {
+                const auto t = sum(shards);
+                const auto now = std::chrono::steady_clock::now();
+                if (t.connected + t.failed + t.joined != last_progress) {
+                    last_progress = t.connected + t.failed + t.joined;
+                    progress_at = now;
+                }
+                return settled() || now - progress_at >= 60s;
+            },
+            [&](double elapsed) {
+                const auto t = sum(shards);
+                std::fprintf(stderr, "[%s] connecting %.0fs: %llu/%zu up, %llu failed\n",
+                             label.c_str(), elapsed, static_cast<unsigned long long>(t.connected),
+                             count, static_cast<unsigned long long>(t.failed));
+            }) &&
+        settled();
 
     // The hub announces every arrival to everyone (UserConnected, UserJoinedGroup): let that
     // wave pass before the window opens, or it would queue ahead of the measured messages.
@@ -405,7 +421,12 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
     {
         const auto t = sum(shards);
         result.connected = t.connected;
-        result.connect_failures = t.failed;
+        result.connect_failures = count - t.connected;
+    }
+    if (!all_up) {
+        result.first_error = "connecting stalled: no progress for 60 s";
+        std::fprintf(stderr, "[%s] %s; going on with %llu connections\n", label.c_str(),
+                     result.first_error.c_str(), static_cast<unsigned long long>(result.connected));
     }
     barrier(result);
 
