@@ -4,6 +4,7 @@
 #include "core/config.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
+#include "loadgen/bench.hpp"
 #include "routing/redis/connection_string.hpp"
 #include "server/instance.hpp"
 
@@ -378,6 +379,55 @@ int main(int argc, char** argv) {
     token_command->add_option("--jwt-secret", token.secret, "HS256 secret the server uses")
         ->envname("SWITCHBOARD_JWT_SECRET");
 
+    loadgen::bench_options bench;
+    std::string bench_scenario = "broadcast";
+    std::string bench_protocol = "json";
+    std::size_t bench_worker = 0;
+    auto* bench_command = app.add_subcommand(
+        "bench", "Load generator: run a scenario against a loopback server (bench/README.md)");
+    bench_command
+        ->add_option("scenario", bench_scenario,
+                     "echo, broadcast, group, big-group, connection or idle")
+        ->capture_default_str();
+    bench_command->add_option("--url", bench.url, "Hub URL (loopback only)")->capture_default_str();
+    bench_command->add_option("--connections", bench.connections, "Connections")
+        ->capture_default_str();
+    bench_command
+        ->add_option("--senders", bench.senders,
+                     "Connections that send; 0 = 1 for broadcast and big-group, all otherwise")
+        ->capture_default_str();
+    bench_command->add_option("--rate", bench.rate, "Messages per second per sender")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench_command
+        ->add_option("--message-size", bench.message_size,
+                     "Bytes of each message's text (at least the 20-digit timestamp)")
+        ->capture_default_str();
+    add_duration(*bench_command, "--duration", bench.duration, "SWITCHBOARD_BENCH_DURATION",
+                 "Length of the send window");
+    bench_command->add_option("--protocol", bench_protocol, "json or messagepack")
+        ->check(CLI::IsMember({"json", "messagepack"}))
+        ->capture_default_str();
+    bench_command->add_option(
+        "--source-addresses", bench.source_addresses,
+        "Local addresses to spread connections over, e.g. 127.0.0.1-127.0.0.20");
+    bench_command->add_option("--threads", bench.threads, "Threads per generator process")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench_command
+        ->add_option("--processes", bench.processes,
+                     "Generator processes sharing the connections (past the "
+                     "per-process descriptor limit)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench_command->add_option("--server-pid", bench.server_pid,
+                              "Server process to read CPU time and RSS of (/proc)");
+    bench_command->add_option("--output-json", bench.output_json,
+                              "Write the results as JSON to FILE ('-': stdout)");
+    // Set by the parent on the processes it starts.
+    auto* worker_flag = bench_command->add_option("--worker", bench_worker)->group("");
+    bench_command->add_option("--run-id", bench.run_id)->group("");
+
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -387,6 +437,20 @@ int main(int argc, char** argv) {
         }
         if (token_command->parsed()) {
             return run_token(token);
+        }
+        if (bench_command->parsed()) {
+            auto kind = loadgen::parse_scenario(bench_scenario);
+            if (!kind) {
+                throw std::runtime_error("bench: " + kind.error_message());
+            }
+            bench.kind = *kind;
+            bench.protocol = bench_protocol == "json" ? client::hub_protocol::json
+                                                      : client::hub_protocol::messagepack;
+            if (worker_flag->count() > 0) {
+                bench.worker_index = bench_worker;
+            }
+            bench.command_line.assign(argv, argv + argc);
+            return loadgen::run_bench(std::move(bench));
         }
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

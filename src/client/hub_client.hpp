@@ -1,0 +1,113 @@
+// A minimal asynchronous SignalR hub client over WebSockets, built for load: no negotiate, no
+// reconnect, no completions tracking; one io_context thread drives many of them.
+#pragma once
+
+#include "core/expected.hpp"
+#include "protocol/hub_message.hpp"
+#include "protocol/message_reader.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::client {
+
+enum class hub_protocol : unsigned char { json, messagepack };
+
+struct connect_options {
+    boost::asio::ip::tcp::endpoint server;
+    // Bound before connect: spreading connections over 127.0.0.x source addresses gives each
+    // address its own ephemeral port range (about 28,000 ports per address and destination).
+    std::optional<boost::asio::ip::address> source;
+    std::string host;                   // Host header
+    std::string target = "/hubs/chat";  // path and query, e.g. /hubs/chat?user=alice
+    hub_protocol protocol = hub_protocol::json;
+    // Matches the server's default limit on what a client sends, applied here to what it gets.
+    std::size_t max_message_size = 1024 * 1024;
+    // Long enough for a server busy accepting thousands of connections at once.
+    std::chrono::milliseconds connect_timeout{30'000};
+};
+
+// Skips negotiate (the skipNegotiation path of the official clients): GET <target> upgrades to
+// a WebSocket, the handshake record follows. Errors travel as values; nothing on the data path
+// throws.
+class hub_client : public std::enable_shared_from_this<hub_client> {
+public:
+    using open_handler = std::function<void(const expected<void>&)>;
+    using invocation_handler = std::function<void(protocol::invocation_message&)>;
+    using completion_handler = std::function<void(protocol::completion_message&)>;
+    using close_handler = std::function<void(const std::string& reason)>;
+    // Sees each message's encoded bytes first; false skips decoding it.
+    using record_filter = std::function<bool(std::string_view record)>;
+
+    explicit hub_client(boost::asio::any_io_executor executor);
+    hub_client(const hub_client&) = delete;
+    hub_client& operator=(const hub_client&) = delete;
+
+    // Handlers run on the client's executor; set them before start().
+    void on_invocation(invocation_handler handler) { on_invocation_ = std::move(handler); }
+    void on_completion(completion_handler handler) { on_completion_ = std::move(handler); }
+    // Called once when an open connection ends (server close, error, or close()).
+    void on_close(close_handler handler) { on_close_ = std::move(handler); }
+    // A load generator ignores most of what a hub sends (e.g. the chat hub's UserConnected to
+    // everyone on every arrival); skipping those undecoded keeps its CPU for the measured ones.
+    void set_record_filter(record_filter filter) { filter_ = std::move(filter); }
+
+    // Connects, upgrades and completes the hub handshake; `handler` gets the outcome.
+    void start(connect_options options, open_handler handler);
+
+    // Queues an invocation; with no id the server sends no completion (fire and forget).
+    // Messages queued while a write is in flight leave together in one WebSocket frame.
+    void send(std::string_view target, const boost::json::array& arguments,
+              std::optional<std::string> invocation_id = std::nullopt);
+    // Keeps the server's client timeout from closing a connection that only listens.
+    void send_ping();
+
+    // Ends the connection at once (no close handshake): pending operations are cancelled.
+    void close();
+
+    [[nodiscard]] bool is_open() const noexcept { return state_ == state::open; }
+    // Bytes waiting behind the write in flight: a sender that outpaces the socket sees it grow.
+    [[nodiscard]] std::size_t queued_bytes() const noexcept { return pending_.size(); }
+
+private:
+    enum class state : unsigned char { idle, connecting, open, closed };
+
+    void do_connect();
+    void on_connect(boost::beast::error_code ec);
+    void on_upgrade(boost::beast::error_code ec);
+    void do_read();
+    void on_read(boost::beast::error_code ec, std::size_t bytes);
+    void do_write();
+    void on_write(boost::beast::error_code ec, std::size_t bytes);
+
+    bool handle_record(std::string_view record);
+    void fail(const std::string& reason);
+
+    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    connect_options options_;
+    open_handler on_open_;
+    invocation_handler on_invocation_;
+    completion_handler on_completion_;
+    close_handler on_close_;
+    record_filter filter_;
+    protocol::message_reader reader_;
+    boost::beast::flat_buffer read_buffer_;
+    std::string pending_;  // encoded messages waiting for the next write
+    std::string writing_;  // the frame in flight; its storage must outlive the write
+    bool write_in_flight_ = false;
+    bool handshake_done_ = false;
+    state state_ = state::idle;
+};
+
+}  // namespace switchboard::client

@@ -1,0 +1,241 @@
+#include "loadgen/scenario.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+namespace switchboard::loadgen {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, scenario>, 6> names{{
+    {"echo", scenario::echo},
+    {"broadcast", scenario::broadcast},
+    {"group", scenario::group},
+    {"big-group", scenario::big_group},
+    {"connection", scenario::connection},
+    {"idle", scenario::idle},
+}};
+
+constexpr std::size_t timestamp_digits = 20;
+
+expected<boost::asio::ip::address> loopback_address(std::string_view text) {
+    // Messages built with append(): GCC 12 flags operator+ chains on strings (-Wrestrict, a
+    // false alarm).
+    std::string quoted = "'";
+    quoted.append(text).append("'");
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(std::string(text), ec);
+    if (ec) {
+        return make_error(quoted.append(" is not an IP address"));
+    }
+    if (!address.is_loopback()) {
+        return make_error(
+            quoted.append(" is not a loopback address: the generator loads this machine only"));
+    }
+    return address;
+}
+
+}  // namespace
+
+expected<scenario> parse_scenario(std::string_view name) {
+    for (const auto& [text, kind] : names) {
+        if (text == name) {
+            return kind;
+        }
+    }
+    return make_error("unknown scenario '" + std::string(name) +
+                      "' (expected echo, broadcast, group, big-group, connection or idle)");
+}
+
+std::string_view scenario_name(scenario kind) noexcept {
+    for (const auto& [text, value] : names) {
+        if (value == kind) {
+            return text;
+        }
+    }
+    return "?";
+}
+
+expected<target> parse_target(std::string_view url) {
+    auto parsed = boost::urls::parse_uri(url);
+    if (!parsed) {
+        return make_error("--url: '" + std::string(url) + "' is not a URL");
+    }
+    const auto scheme = parsed->scheme();
+    if (scheme != "http" && scheme != "ws") {
+        return make_error("--url: use http:// or ws:// (TLS is not supported by the generator)");
+    }
+    std::string host = parsed->host_address();
+    if (host == "localhost") {
+        host = "127.0.0.1";
+    }
+    auto address = loopback_address(host);
+    if (!address) {
+        return make_error("--url: " + address.error_message());
+    }
+    const std::uint16_t port = parsed->has_port() ? parsed->port_number() : 80;
+    target out;
+    out.endpoint = boost::asio::ip::tcp::endpoint(*address, port);
+    out.host = std::string(parsed->encoded_host_and_port());
+    out.path = std::string(parsed->encoded_path());
+    if (out.path.empty() || out.path == "/") {
+        out.path = "/hubs/chat";
+    }
+    return out;
+}
+
+expected<std::vector<boost::asio::ip::address>> parse_source_addresses(std::string_view text) {
+    std::vector<boost::asio::ip::address> out;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        const auto item = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        const auto dash = item.find('-');
+        auto first = loopback_address(item.substr(0, dash));
+        if (!first) {
+            return make_error("--source-addresses: " + first.error_message());
+        }
+        if (dash == std::string_view::npos) {
+            out.push_back(*first);
+            continue;
+        }
+        auto last = loopback_address(item.substr(dash + 1));
+        if (!last) {
+            return make_error("--source-addresses: " + last.error_message());
+        }
+        if (!first->is_v4() || !last->is_v4() ||
+            last->to_v4().to_uint() < first->to_v4().to_uint() ||
+            last->to_v4().to_uint() - first->to_v4().to_uint() > 65'536) {
+            return make_error("--source-addresses: '" + std::string(item) +
+                              "' is not an ascending IPv4 range");
+        }
+        for (auto a = first->to_v4().to_uint(); a <= last->to_v4().to_uint(); ++a) {
+            out.emplace_back(boost::asio::ip::address_v4(a));
+        }
+    }
+    return out;
+}
+
+plan::plan(const bench_options& options)
+    : kind_(options.kind), connections_(options.connections), run_id_(options.run_id) {
+    if (kind_ == scenario::idle || connections_ == 0) {
+        senders_ = 0;
+    } else if (options.senders != 0) {
+        senders_ = std::min(options.senders, connections_);
+    } else {
+        const bool fan_out = kind_ == scenario::broadcast || kind_ == scenario::big_group;
+        senders_ = fan_out ? 1 : connections_;
+    }
+}
+
+// Sender k sits at index floor(k * connections / senders): evenly spread, so that in the group
+// scenario the senders fall into different groups.
+bool plan::is_sender(std::size_t index) const noexcept {
+    if (senders_ == 0 || index >= connections_) {
+        return false;
+    }
+    const auto k = (index * senders_ + connections_ - 1) / connections_;  // ceil
+    return k < senders_ && k * connections_ / senders_ == index;
+}
+
+double plan::phase_of(std::size_t index) const noexcept {
+    return connections_ == 0 ? 0.0 : static_cast<double>(index) / static_cast<double>(connections_);
+}
+
+std::string plan::user_of(std::size_t index) const {
+    std::string out = "bench-";
+    out.append(run_id_).append("-").append(std::to_string(index));
+    return out;
+}
+
+std::string plan::group_of(std::size_t index) const {
+    switch (kind_) {
+    case scenario::group:
+        return user_of(0).append("g").append(std::to_string(index / group_size));
+    case scenario::big_group:
+        return user_of(0).append("all");
+    default:
+        return {};
+    }
+}
+
+std::uint64_t plan::fanout_of(std::size_t index) const noexcept {
+    switch (kind_) {
+    case scenario::echo:
+        return 1;
+    case scenario::broadcast:
+    case scenario::big_group:
+        return connections_;
+    case scenario::group: {
+        const auto first = index / group_size * group_size;
+        return std::min(group_size, connections_ - first);
+    }
+    case scenario::connection:
+        // The chat hub copies a direct message to the sender's own connections too.
+        return connections_ > 1 ? 2 : 1;
+    case scenario::idle:
+        return 0;
+    }
+    return 0;
+}
+
+void plan::message_from(std::size_t index, std::string text, std::string_view& method,
+                        boost::json::array& arguments) const {
+    arguments.clear();
+    switch (kind_) {
+    case scenario::echo:
+        method = "SendToUser";
+        arguments.emplace_back(user_of(index));
+        break;
+    case scenario::connection:
+        method = "SendToUser";
+        arguments.emplace_back(user_of((index + 1) % connections_));
+        break;
+    case scenario::group:
+    case scenario::big_group:
+        method = "SendToGroup";
+        arguments.emplace_back(group_of(index));
+        break;
+    case scenario::broadcast:
+    case scenario::idle:
+        method = "SendMessage";
+        break;
+    }
+    arguments.emplace_back(std::move(text));
+}
+
+void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out) {
+    std::array<char, timestamp_digits> digits;
+    digits.fill('0');
+    std::array<char, timestamp_digits> raw{};
+    const auto [end, ec] = std::to_chars(raw.data(), raw.data() + raw.size(), send_ns);
+    const auto length = static_cast<std::size_t>(end - raw.data());
+    std::copy(raw.data(), end, digits.data() + (timestamp_digits - length));
+    out.assign(digits.data(), digits.size());
+    if (size > out.size()) {
+        out.append(size - out.size(), '.');
+    }
+}
+
+std::optional<std::uint64_t> read_payload(std::string_view text) noexcept {
+    if (text.size() < timestamp_digits) {
+        return std::nullopt;
+    }
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + timestamp_digits, value);
+    if (ec != std::errc() || end != text.data() + timestamp_digits) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::uint64_t steady_ns() noexcept {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
+}  // namespace switchboard::loadgen

@@ -1,0 +1,109 @@
+// Load scenarios against the chat hub, modelled on Azure SignalR Service's performance guide:
+// what each connection joins, who sends what to whom, and how many deliveries a send makes.
+#pragma once
+
+#include "client/hub_client.hpp"
+#include "core/expected.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::loadgen {
+
+enum class scenario : unsigned char {
+    echo,        // SendToUser(own user): one delivery back to the sender
+    broadcast,   // SendMessage: every connection receives every message
+    group,       // groups of group_size; SendToGroup(own group) reaches its members
+    big_group,   // one group holding every connection
+    connection,  // SendToUser(the next connection's user): it and the sender get a copy
+    idle,        // connect and hold: memory per connection
+};
+
+// Azure's small-group scenario.
+inline constexpr std::size_t group_size = 10;
+
+expected<scenario> parse_scenario(std::string_view name);
+std::string_view scenario_name(scenario kind) noexcept;
+
+struct bench_options {
+    scenario kind = scenario::broadcast;
+    std::string url = "http://127.0.0.1:5000/hubs/chat";
+    std::size_t connections = 100;
+    // 0: the scenario's default, one sender for broadcast and big-group (the fan-out is the
+    // load), every connection for the others (as in Azure's guide).
+    std::size_t senders = 0;
+    // Azure's guide sends 1 message per second per connection.
+    double rate = 1.0;
+    // Bytes of the text argument; Azure's guide uses 2,048.
+    std::size_t message_size = 256;
+    std::chrono::milliseconds duration{10'000};
+    client::hub_protocol protocol = client::hub_protocol::json;
+    std::string source_addresses;  // "127.0.0.1-127.0.0.20" or a comma list; empty: any
+    std::size_t threads = 1;
+    int server_pid = 0;       // 0: no server CPU or memory figures
+    std::string output_json;  // file, "-" for stdout
+    std::size_t processes = 1;
+    // Connection attempts in flight per thread: enough to connect thousands per second
+    // without overflowing the server's accept backlog.
+    std::size_t connect_concurrency = 128;
+
+    // Set for a worker process: its index; the parent passes its own run id.
+    std::optional<std::size_t> worker_index;
+    std::string run_id;
+    std::vector<std::string> command_line;  // argv, re-executed for worker processes
+};
+
+// What a send needs: the server endpoint and the path of every connection.
+struct target {
+    boost::asio::ip::tcp::endpoint endpoint;
+    std::string host;
+    std::string path;  // without the query
+};
+
+// Only loopback servers: the generator must never load anything beyond this machine.
+expected<target> parse_target(std::string_view url);
+// "127.0.0.1-127.0.0.20", "127.0.0.1,127.0.0.2" or empty; loopback addresses only.
+expected<std::vector<boost::asio::ip::address>> parse_source_addresses(std::string_view text);
+
+// Everything about who does what, from the global connection index (shared by all workers).
+class plan {
+public:
+    explicit plan(const bench_options& options);
+
+    [[nodiscard]] std::size_t senders() const noexcept { return senders_; }
+    [[nodiscard]] bool is_sender(std::size_t index) const noexcept;
+    // Spreads senders evenly over a send period, so they do not all fire at once.
+    [[nodiscard]] double phase_of(std::size_t index) const noexcept;
+    [[nodiscard]] std::string user_of(std::size_t index) const;
+    // Empty when the scenario uses no groups.
+    [[nodiscard]] std::string group_of(std::size_t index) const;
+    // Deliveries one message from this sender makes when every connection is up.
+    [[nodiscard]] std::uint64_t fanout_of(std::size_t index) const noexcept;
+    // The hub method and its arguments for one message with `text`.
+    void message_from(std::size_t index, std::string text, std::string_view& method,
+                      boost::json::array& arguments) const;
+
+private:
+    scenario kind_;
+    std::size_t connections_;
+    std::size_t senders_;
+    std::string run_id_;
+};
+
+// The text of a message: the send time (steady clock, shared by all processes on this host)
+// as 20 digits of nanoseconds, then padding up to `size` bytes.
+void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out);
+// The send time of a payload, or nothing for text the generator did not write.
+std::optional<std::uint64_t> read_payload(std::string_view text) noexcept;
+
+std::uint64_t steady_ns() noexcept;
+
+}  // namespace switchboard::loadgen

@@ -1,0 +1,489 @@
+#include "loadgen/worker.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <thread>
+#include <vector>
+
+namespace switchboard::loadgen {
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// The server closes clients silent for 30 s by default; a ping every 10 s keeps listeners in.
+constexpr auto ping_interval = 10s;
+
+struct slot {
+    std::size_t index = 0;  // in the plan, across all processes
+    std::shared_ptr<client::hub_client> client;
+    bool sender = false;
+    std::uint64_t sent = 0;
+    std::uint64_t quota = 0;  // messages this sender sends in the window
+};
+
+// One thread's connections. Counters are atomics only so that the main thread can print
+// progress; each is written by the shard's thread alone.
+class shard {
+public:
+    shard(const bench_options& options, const plan& plan, const target& server,
+          const std::vector<asio::ip::address>& sources)
+        : options_(options),
+          plan_(plan),
+          server_(server),
+          sources_(sources),
+          tick_(context_),
+          ping_(context_) {}
+
+    asio::io_context& context() { return context_; }
+
+    void add(std::size_t index) {
+        slot s;
+        s.index = index;
+        s.sender = plan_.is_sender(index);
+        slots_.push_back(std::move(s));
+    }
+
+    // On the shard's thread from here on.
+    void start_connecting() {
+        const auto first = std::min(options_.connect_concurrency, slots_.size());
+        for (std::size_t i = 0; i < first; ++i) {
+            connect_next();
+        }
+        do_ping();
+    }
+
+    void start_sending(std::chrono::steady_clock::time_point start) {
+        start_ns_ = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count());
+        measuring_ = true;
+        const auto seconds = std::chrono::duration<double>(options_.duration).count();
+        for (auto& s : slots_) {
+            if (s.sender) {
+                // Message k of a sender leaves at (k + phase) / rate, for every such time
+                // inside the window.
+                const auto slots_in_window = seconds * options_.rate - plan_.phase_of(s.index);
+                s.quota = slots_in_window > 0
+                              ? static_cast<std::uint64_t>(std::ceil(slots_in_window))
+                              : 0;
+            }
+        }
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (slots_[i].sender) {
+                schedule(i);
+            }
+        }
+        do_tick();
+    }
+
+    void close_all() {
+        tick_.cancel();
+        ping_.cancel();
+        closing_ = true;
+        for (auto& s : slots_) {
+            if (s.client) {
+                s.client->close();
+                s.client.reset();
+            }
+        }
+    }
+
+    [[nodiscard]] std::uint64_t expected_deliveries() const {
+        std::uint64_t total = 0;
+        for (const auto& s : slots_) {
+            total += s.sent * plan_.fanout_of(s.index);
+        }
+        return total;
+    }
+
+    std::atomic<std::uint64_t> connected{0};
+    std::atomic<std::uint64_t> failed{0};
+    std::atomic<std::uint64_t> joined{0};
+    std::atomic<std::uint64_t> closed{0};
+    std::atomic<std::uint64_t> sent{0};
+    std::atomic<std::uint64_t> received{0};
+    std::atomic<std::uint64_t> traffic{0};  // every invocation, the hub's own included
+    histogram latency;                      // read once the thread has stopped
+    std::string first_error;                // likewise
+
+private:
+    void connect_next() {
+        if (next_ >= slots_.size()) {
+            return;
+        }
+        auto& s = slots_[next_++];
+        auto client = std::make_shared<client::hub_client>(context_.get_executor());
+        s.client = client;
+        client::connect_options connect;
+        connect.server = server_.endpoint;
+        if (!sources_.empty()) {
+            connect.source = sources_[s.index % sources_.size()];
+        }
+        connect.host = server_.host;
+        connect.target = server_.path + "?user=" + plan_.user_of(s.index);
+        connect.protocol = options_.protocol;
+        client->on_invocation(
+            [this](protocol::invocation_message& message) { on_invocation(message); });
+        client->on_completion([this, &s](protocol::completion_message& completion) {
+            if (completion.error) {
+                note_error("JoinGroup: " + *completion.error);
+                failed.fetch_add(1, std::memory_order_relaxed);
+                s.client->close();
+            } else {
+                joined.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+        client->on_close([this](const std::string& reason) {
+            if (!closing_) {
+                note_error(reason);
+                closed.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+        client->start(std::move(connect), [this, &s](const expected<void>& opened) {
+            if (!opened) {
+                if (!closing_) {
+                    note_error(opened.error_message());
+                }
+                failed.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                connected.fetch_add(1, std::memory_order_relaxed);
+                if (const auto group = plan_.group_of(s.index); !group.empty()) {
+                    s.client->send("JoinGroup", boost::json::array{group}, "join");
+                }
+            }
+            if (!closing_) {
+                connect_next();
+            }
+        });
+    }
+
+    // Measured messages name a Receive* target; completions answer JoinGroup. Every other
+    // message (UserConnected, UserJoinedGroup, pings) is counted as traffic only.
+    [[nodiscard]] bool might_be_measured(std::string_view record) const {
+        const bool completion =
+            options_.protocol == client::hub_protocol::json
+                ? record.find(R"("type":3)") != std::string_view::npos
+                : record.size() > 1 && record[1] == '\x03';  // [3, ...]: a completion
+        return completion || (measuring_ && record.find("Receive") != std::string_view::npos);
+    }
+
+    void on_invocation(protocol::invocation_message& message) {
+        if (!measuring_ || message.arguments.empty()) {
+            return;
+        }
+        const auto& target = message.target;
+        if (target != "ReceiveMessage" && target != "ReceiveDirectMessage" &&
+            target != "ReceiveGroupMessage") {
+            return;
+        }
+        const auto* text = message.arguments.back().if_string();
+        if (text == nullptr) {
+            return;
+        }
+        const auto sent_at = read_payload(*text);
+        if (!sent_at) {
+            return;
+        }
+        const auto now = steady_ns();
+        latency.record(now > *sent_at ? now - *sent_at : 0);
+        received.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // When message `k` of slot `i` is due, in steady_ns() time.
+    [[nodiscard]] std::uint64_t due_ns(const slot& s) const {
+        const auto seconds =
+            (static_cast<double>(s.sent) + plan_.phase_of(s.index)) / options_.rate;
+        return start_ns_ + static_cast<std::uint64_t>(seconds * 1e9);
+    }
+
+    void schedule(std::size_t i) {
+        auto& s = slots_[i];
+        if (s.sent < s.quota) {
+            schedule_.emplace(due_ns(s), i);
+        }
+    }
+
+    // Sends whatever is due, then sleeps until the next message is: each leaves on time to the
+    // timer's precision (timerfd), whatever the rate.
+    void do_tick() {
+        const auto now = steady_ns();
+        while (!schedule_.empty() && schedule_.top().first <= now) {
+            const auto [due, i] = schedule_.top();
+            schedule_.pop();
+            auto& s = slots_[i];
+            if (!s.client || !s.client->is_open()) {
+                s.quota = s.sent;  // a closed sender stops: its lost sends are not counted
+                continue;
+            }
+            // The time the message was due, not the time this ran: a busy generator's delay
+            // shows in the latency instead of hiding it.
+            write_payload(due, options_.message_size, text_);
+            plan_.message_from(s.index, text_, method_, arguments_);
+            s.client->send(method_, arguments_);
+            ++s.sent;
+            sent.fetch_add(1, std::memory_order_relaxed);
+            schedule(i);
+        }
+        if (schedule_.empty()) {
+            return;
+        }
+        tick_.expires_after(std::chrono::nanoseconds(schedule_.top().first - now));
+        tick_.async_wait([this](boost::system::error_code ec) {
+            if (!ec) {
+                do_tick();
+            }
+        });
+    }
+
+    void do_ping() {
+        ping_.expires_after(ping_interval);
+        ping_.async_wait([this](boost::system::error_code ec) {
+            if (ec) {
+                return;
+            }
+            for (auto& s : slots_) {
+                if (s.client) {
+                    s.client->send_ping();
+                }
+            }
+            do_ping();
+        });
+    }
+
+    void note_error(const std::string& reason) {
+        if (first_error.empty()) {
+            first_error = reason;
+        }
+    }
+
+    const bench_options& options_;
+    const plan& plan_;
+    const target& server_;
+    const std::vector<asio::ip::address>& sources_;
+    asio::io_context context_{1};
+    asio::steady_timer tick_;
+    asio::steady_timer ping_;
+    std::vector<slot> slots_;
+    std::size_t next_ = 0;
+    bool measuring_ = false;
+    bool closing_ = false;
+    std::uint64_t start_ns_ = 0;  // the window's start, as steady_ns() counts
+    // (due time, slot): the next message of every sender, earliest first.
+    using entry = std::pair<std::uint64_t, std::size_t>;
+    std::priority_queue<entry, std::vector<entry>, std::greater<>> schedule_;
+    std::string text_;
+    std::string_view method_;
+    boost::json::array arguments_;
+};
+
+struct totals {
+    std::uint64_t connected = 0, failed = 0, joined = 0, closed = 0, sent = 0, received = 0,
+                  traffic = 0;
+};
+
+totals sum(const std::vector<std::unique_ptr<shard>>& shards) {
+    totals t;
+    for (const auto& s : shards) {
+        t.connected += s->connected.load(std::memory_order_relaxed);
+        t.failed += s->failed.load(std::memory_order_relaxed);
+        t.joined += s->joined.load(std::memory_order_relaxed);
+        t.closed += s->closed.load(std::memory_order_relaxed);
+        t.sent += s->sent.load(std::memory_order_relaxed);
+        t.received += s->received.load(std::memory_order_relaxed);
+        t.traffic += s->traffic.load(std::memory_order_relaxed);
+    }
+    return t;
+}
+
+// Polls `done` every 50 ms until it holds or `limit` passes; `each_second` prints progress.
+template <class Done, class Progress>
+bool wait_until(std::chrono::steady_clock::duration limit, Done done, Progress each_second) {
+    const auto start = std::chrono::steady_clock::now();
+    auto next_report = start + 1s;
+    for (;;) {
+        if (done()) {
+            return true;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now - start >= limit) {
+            return false;
+        }
+        if (now >= next_report) {
+            each_second(std::chrono::duration<double>(now - start).count());
+            next_report += 1s;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+}
+
+}  // namespace
+
+expected<worker_result> run_worker(const bench_options& options, std::size_t first,
+                                   std::size_t count, const ready_barrier& barrier,
+                                   const std::string& label) {
+    auto server = parse_target(options.url);
+    if (!server) {
+        return server.get_error();
+    }
+    auto sources = parse_source_addresses(options.source_addresses);
+    if (!sources) {
+        return sources.get_error();
+    }
+    const plan plan(options);
+    const bool groups = options.kind == scenario::group || options.kind == scenario::big_group;
+
+    const auto thread_count = std::max<std::size_t>(1, std::min(options.threads, count));
+    std::vector<std::unique_ptr<shard>> shards;
+    for (std::size_t i = 0; i < thread_count; ++i) {
+        shards.push_back(std::make_unique<shard>(options, plan, *server, *sources));
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        shards[i % thread_count]->add(first + i);
+    }
+    using work_guard = asio::executor_work_guard<asio::io_context::executor_type>;
+    std::vector<work_guard> guards;
+    std::vector<std::thread> threads;
+    for (auto& s : shards) {
+        guards.push_back(asio::make_work_guard(s->context()));
+        threads.emplace_back([&context = s->context()] { context.run(); });
+    }
+    const auto stop = [&] {
+        for (auto& s : shards) {
+            asio::post(s->context(), [&s = *s] { s.close_all(); });
+        }
+        guards.clear();
+        for (auto& t : threads) {
+            t.join();
+        }
+    };
+
+    // Connect, and join the groups.
+    for (auto& s : shards) {
+        asio::post(s->context(), [&s = *s] { s.start_connecting(); });
+    }
+    const auto settled = [&] {
+        const auto t = sum(shards);
+        return t.connected + t.failed == count && (!groups || t.joined + t.failed >= count);
+    };
+    // Bounded without capping large runs: every attempt ends within the connect and WebSocket
+    // handshake timeouts (30 s each), so a minute without progress means something is stuck.
+    std::uint64_t last_progress = 0;
+    auto progress_at = std::chrono::steady_clock::now();
+    const bool all_up =
+        wait_until(
+            std::chrono::hours(24),
+            [&] {
+                const auto t = sum(shards);
+                const auto now = std::chrono::steady_clock::now();
+                if (t.connected + t.failed + t.joined != last_progress) {
+                    last_progress = t.connected + t.failed + t.joined;
+                    progress_at = now;
+                }
+                return settled() || now - progress_at >= 60s;
+            },
+            [&](double elapsed) {
+                const auto t = sum(shards);
+                std::fprintf(stderr, "[%s] connecting %.0fs: %llu/%zu up, %llu failed\n",
+                             label.c_str(), elapsed, static_cast<unsigned long long>(t.connected),
+                             count, static_cast<unsigned long long>(t.failed));
+            }) &&
+        settled();
+
+    // The hub announces every arrival to everyone (UserConnected, UserJoinedGroup): let that
+    // wave pass before the window opens, or it would queue ahead of the measured messages.
+    std::uint64_t last_traffic = ~std::uint64_t{0};
+    auto quiet_since = std::chrono::steady_clock::now();
+    wait_until(
+        30s,
+        [&] {
+            const auto traffic = sum(shards).traffic;
+            const auto now = std::chrono::steady_clock::now();
+            if (traffic != last_traffic) {
+                last_traffic = traffic;
+                quiet_since = now;
+            }
+            return now - quiet_since >= 300ms;
+        },
+        [](double) {});
+
+    worker_result result;
+    {
+        const auto t = sum(shards);
+        result.connected = t.connected;
+        result.connect_failures = count - t.connected;
+    }
+    if (!all_up) {
+        result.first_error = "connecting stalled: no progress for 60 s";
+        std::fprintf(stderr, "[%s] %s; going on with %llu connections\n", label.c_str(),
+                     result.first_error.c_str(), static_cast<unsigned long long>(result.connected));
+    }
+    barrier(result);
+
+    // The window.
+    const auto start = std::chrono::steady_clock::now();
+    for (auto& s : shards) {
+        asio::post(s->context(), [&s = *s, start] { s.start_sending(start); });
+    }
+    totals last{};
+    wait_until(
+        options.duration, [] { return false; },
+        [&](double elapsed) {
+            const auto t = sum(shards);
+            std::fprintf(stderr,
+                         "[%s] %.0fs: %llu connections, sent %llu (%llu/s), delivered %llu "
+                         "(%llu/s), closed %llu\n",
+                         label.c_str(), elapsed, static_cast<unsigned long long>(t.connected),
+                         static_cast<unsigned long long>(t.sent),
+                         static_cast<unsigned long long>(t.sent - last.sent),
+                         static_cast<unsigned long long>(t.received),
+                         static_cast<unsigned long long>(t.received - last.received),
+                         static_cast<unsigned long long>(t.closed));
+            last = t;
+        });
+    result.send_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    // Drain: what is still in flight arrives within a few hundred milliseconds on loopback;
+    // a delivery later than the 10 s bound counts as lost.
+    std::uint64_t last_received = ~std::uint64_t{0};
+    quiet_since = std::chrono::steady_clock::now();
+    wait_until(
+        10s,
+        [&] {
+            const auto t = sum(shards);
+            const auto now = std::chrono::steady_clock::now();
+            if (t.received != last_received) {
+                last_received = t.received;
+                quiet_since = now;
+            }
+            return now - quiet_since >= 500ms;
+        },
+        [](double) {});
+
+    stop();
+    const auto t = sum(shards);
+    result.closed = t.closed;
+    result.sent = t.sent;
+    result.received = t.received;
+    for (const auto& s : shards) {
+        result.expected += s->expected_deliveries();
+        result.latency.merge(s->latency);
+        if (result.first_error.empty()) {
+            result.first_error = s->first_error;
+        }
+    }
+    return result;
+}
+
+}  // namespace switchboard::loadgen

@@ -1,0 +1,104 @@
+// Smoke run of the load generator: `switchboard bench` against a real server for about two
+// seconds, checking that it connects, delivers everything and reports sane figures. Never
+// asserts on speed: CI machines vary.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, serverFor, withTimeout } from './server.mjs';
+
+// The rate and connection limits are for untrusted clients; bench runs switch them off.
+const UNLIMITED = ['--max-messages-per-second', '0', '--max-connections-per-ip', '0',
+  '--max-connections-per-user', '0', '--negotiate-rate-per-ip', '0'];
+
+/** Runs `switchboard bench` with `args`, resolves with its parsed JSON report. */
+async function bench(t, args) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const output = path.join(dir, 'result.json');
+  const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
+  const child = spawn(bin, ['bench', ...args, '--output-json', output], { cwd: ROOT });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+  // Connect, a 2 s window and the drain take a few seconds; the bound only catches a hang.
+  const code = await withTimeout(exited, 60_000, 'timeout');
+  if (code === 'timeout') child.kill('SIGKILL');
+  assert.equal(code, 0, `bench exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  const report = JSON.parse(await readFile(output, 'utf8'));
+  return { report, stdout, stderr };
+}
+
+function checkReport(report, { scenario, connections }) {
+  assert.equal(report.scenario, scenario);
+  assert.equal(report.connected, connections);
+  assert.equal(report.connect_failures, 0);
+  assert.equal(report.closed_by_server, 0);
+  assert.ok(report.sent > 0, 'messages were sent');
+  assert.ok(report.received > 0, 'messages were delivered');
+  assert.equal(report.received, report.expected);
+  assert.equal(report.lost, 0);
+  assert.ok(report.deliveries_per_second > 0);
+  const latency = report.latency_us;
+  assert.equal(latency.count, report.received);
+  assert.ok(latency.p50 > 0);
+  assert.ok(latency.p50 <= latency.p99, 'p50 <= p99');
+  assert.ok(latency.p99 <= latency.p999, 'p99 <= p99.9');
+  assert.ok(latency.p999 <= latency.max, 'p99.9 <= max');
+}
+
+for (const scenario of ['broadcast', 'echo']) {
+  test(`bench ${scenario}: 50 connections for 2 s deliver everything`, async (t) => {
+    const server = await serverFor(t, UNLIMITED);
+    const { report, stdout, stderr } = await bench(t, [scenario, '--url', `${server.url}/hubs/chat`,
+      '--connections', '50', '--rate', '5', '--duration', '2s',
+      '--server-pid', String(server.process.pid)]);
+    checkReport(report, { scenario, connections: 50 });
+    assert.ok(report.server.cpu_seconds >= 0);
+    assert.ok(report.server.rss_connected_bytes > 0);
+    // The markdown table on stdout, progress on stderr.
+    assert.match(stdout, new RegExp(`^\\| ${scenario} \\| json \\| 50 \\|`, 'm'));
+    assert.match(stderr, /delivered \d+/);
+  });
+}
+
+test('bench over two worker processes and several source addresses, MessagePack', async (t) => {
+  const server = await serverFor(t, UNLIMITED);
+  const { report } = await bench(t, ['group', '--url', `${server.url}/hubs/chat`,
+    '--connections', '40', '--rate', '5', '--duration', '2s', '--protocol', 'messagepack',
+    '--processes', '2', '--source-addresses', '127.0.0.1-127.0.0.4']);
+  checkReport(report, { scenario: 'group', connections: 40 });
+  assert.equal(report.processes, 2);
+  assert.equal(report.protocol, 'messagepack');
+});
+
+test('bench refuses a server beyond loopback before any load', async (t) => {
+  const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
+  const child = spawn(bin, ['bench', 'echo', '--url', 'http://192.0.2.1:5000/hubs/chat'], { cwd: ROOT });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const code = await withTimeout(new Promise((resolve) => child.once('close', resolve)), 10_000, 'timeout');
+  if (code === 'timeout') child.kill('SIGKILL');
+  assert.equal(code, 2);
+  assert.match(stderr, /not a loopback address/);
+});
+
+test('bench/run.sh starts a server with the limits off, runs a scenario and stops it', async () => {
+  const child = spawn(path.join(ROOT, 'bench', 'run.sh'),
+    ['broadcast', '--connections', '20', '--rate', '5', '--duration', '1s', '--output-json', '-'],
+    { cwd: ROOT, env: { ...process.env, BENCH_TIMEOUT: '60' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const code = await withTimeout(new Promise((resolve) => child.once('close', resolve)), 60_000, 'timeout');
+  if (code === 'timeout') child.kill('SIGKILL');
+  assert.equal(code, 0, `run.sh exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  const report = JSON.parse(stdout);
+  checkReport(report, { scenario: 'broadcast', connections: 20 });
+  assert.ok(report.server.rss_connected_bytes > 0, 'run.sh passes the server pid');
+});

@@ -1,0 +1,98 @@
+#include "loadgen/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace switchboard::loadgen {
+namespace {
+
+TEST(payload, carries_the_send_time_and_has_the_requested_size) {
+    std::string text;
+    write_payload(123'456'789, 256, text);
+    EXPECT_EQ(text.size(), 256u);
+    EXPECT_EQ(read_payload(text), 123'456'789u);
+    // Shorter sizes still hold the whole timestamp.
+    write_payload(~std::uint64_t{0}, 4, text);
+    EXPECT_EQ(text.size(), 20u);
+    EXPECT_EQ(read_payload(text), ~std::uint64_t{0});
+}
+
+TEST(payload, ignores_text_it_did_not_write) {
+    EXPECT_EQ(read_payload("hello"), std::nullopt);
+    EXPECT_EQ(read_payload("hello there, this is a chat message"), std::nullopt);
+}
+
+TEST(scenario, names_round_trip) {
+    for (const auto* name : {"echo", "broadcast", "group", "big-group", "connection", "idle"}) {
+        auto kind = parse_scenario(name);
+        ASSERT_TRUE(kind) << name;
+        EXPECT_EQ(scenario_name(*kind), name);
+    }
+    EXPECT_FALSE(parse_scenario("flood"));
+}
+
+TEST(target, accepts_loopback_urls_only) {
+    auto ok = parse_target("http://127.0.0.1:5000/hubs/chat");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->endpoint.port(), 5000);
+    EXPECT_EQ(ok->path, "/hubs/chat");
+    auto bare = parse_target("ws://localhost:81");
+    ASSERT_TRUE(bare);
+    EXPECT_EQ(bare->path, "/hubs/chat");
+    EXPECT_FALSE(parse_target("http://10.0.0.1:5000/hubs/chat"));
+    EXPECT_FALSE(parse_target("https://127.0.0.1:5000/hubs/chat"));
+    EXPECT_FALSE(parse_target("not a url"));
+}
+
+TEST(source_addresses, expands_ranges_and_lists) {
+    auto range = parse_source_addresses("127.0.0.1-127.0.0.20");
+    ASSERT_TRUE(range);
+    ASSERT_EQ(range->size(), 20u);
+    EXPECT_EQ(range->back().to_string(), "127.0.0.20");
+    auto list = parse_source_addresses("127.0.0.2,127.0.0.5-127.0.0.6");
+    ASSERT_TRUE(list);
+    EXPECT_EQ(list->size(), 3u);
+    EXPECT_TRUE(parse_source_addresses("")->empty());
+    EXPECT_FALSE(parse_source_addresses("192.168.1.1"));
+    EXPECT_FALSE(parse_source_addresses("127.0.0.9-127.0.0.2"));
+}
+
+TEST(plan, spreads_senders_evenly) {
+    bench_options options;
+    options.kind = scenario::group;
+    options.connections = 100;
+    options.senders = 10;
+    const plan p(options);
+    std::size_t senders = 0;
+    for (std::size_t i = 0; i < 100; ++i) {
+        if (p.is_sender(i)) {
+            EXPECT_EQ(i % 10, 0u) << i;
+            ++senders;
+        }
+    }
+    EXPECT_EQ(senders, 10u);
+}
+
+TEST(plan, fanout_follows_the_scenario) {
+    bench_options options;
+    options.connections = 25;
+    options.kind = scenario::broadcast;
+    EXPECT_EQ(plan(options).senders(), 1u);
+    EXPECT_EQ(plan(options).fanout_of(0), 25u);
+    options.kind = scenario::echo;
+    EXPECT_EQ(plan(options).senders(), 25u);
+    EXPECT_EQ(plan(options).fanout_of(3), 1u);
+    options.kind = scenario::connection;
+    EXPECT_EQ(plan(options).fanout_of(3), 2u);
+    options.kind = scenario::group;
+    EXPECT_EQ(plan(options).fanout_of(3), 10u);
+    EXPECT_EQ(plan(options).fanout_of(24), 5u);  // the last group holds the remainder
+    EXPECT_EQ(plan(options).group_of(9), plan(options).group_of(0));
+    EXPECT_NE(plan(options).group_of(10), plan(options).group_of(9));
+    options.kind = scenario::idle;
+    EXPECT_EQ(plan(options).senders(), 0u);
+}
+
+}  // namespace
+}  // namespace switchboard::loadgen
