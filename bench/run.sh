@@ -19,10 +19,12 @@ fi
 
 log=$(mktemp)
 # The limits protect a server from abusive clients; a generator is one on purpose: message
-# rate, connections per IP and per user, and the negotiate rate all off (0).
+# rate, connections per IP and per user, and the negotiate rate all off (0). Presence events
+# off: each arrival would be a message to every connection (N²/2 for a connection wave), which
+# the peers do not send either.
 "$bin" serve --listen 127.0.0.1:0 --static-dir '' --threads "${SERVER_THREADS:-0}" \
   --max-messages-per-second 0 --max-connections-per-ip 0 --max-connections-per-user 0 \
-  --negotiate-rate-per-ip 0 --log-level warn >"$log" 2>&1 &
+  --negotiate-rate-per-ip 0 --chat-presence-events false --log-level warn >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true

@@ -136,8 +136,8 @@ int run_serve(server_options options) {
             "--authorize and --chat-group-policy roles need JWT authentication (--jwt-secret, "
             "--jwt-public-key or --jwks-file)");
     }
-    auto chat = hub::make_chat_hub(
-        hub::chat_hub_options{options.chat_max_message_length, std::move(*groups)});
+    auto chat = hub::make_chat_hub(hub::chat_hub_options{
+        options.chat_max_message_length, std::move(*groups), options.chat_presence_events});
     chat->set_backplane_name(options.chat_hub_name);
     apply_policy_rules(*chat, options.auth.policies);
     instance server(std::move(options));
@@ -254,6 +254,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     serve->add_option("--max-body-size", options.max_body_size, "Largest HTTP body, bytes")
         ->envname("SWITCHBOARD_MAX_BODY_SIZE")
+        ->capture_default_str();
+    serve
+        ->add_option("--chat-presence-events", options.chat_presence_events,
+                     "Announce arrivals, departures and group joins (true/false); each arrival "
+                     "is a message to every connection")
+        ->envname("SWITCHBOARD_CHAT_PRESENCE_EVENTS")
         ->capture_default_str();
     serve
         ->add_option("--chat-max-message-length", options.chat_max_message_length,

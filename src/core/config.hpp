@@ -106,6 +106,8 @@ struct server_options {
     milliseconds drain_timeout{5'000};
     // Chat hub: longer chat messages are refused with an error (the protocol limit still applies).
     std::size_t chat_max_message_length = 4096;
+    // Chat presence events (chat_hub_options::presence_events): on for the demo page.
+    bool chat_presence_events = true;
     // Chat hub groups a client may join and send to: "open" (any: development and trusted
     // clients), "patterns" (names matching chat_group_patterns), "roles" (a role
     // "group:PATTERN" matching the name).

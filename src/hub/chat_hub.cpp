@@ -90,12 +90,16 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
         return {};
     };
 
-    hub->on_connected([](hub_context& context) {
-        context.others().send("UserConnected", display_name(context), context.connection_id());
-    });
-    hub->on_disconnected([](hub_context& context) {
-        context.others().send("UserDisconnected", display_name(context), context.connection_id());
-    });
+    const bool presence = options.presence_events;
+    if (presence) {
+        hub->on_connected([](hub_context& context) {
+            context.others().send("UserConnected", display_name(context), context.connection_id());
+        });
+        hub->on_disconnected([](hub_context& context) {
+            context.others().send("UserDisconnected", display_name(context),
+                                  context.connection_id());
+        });
+    }
 
     hub->method("SendMessage",
                 [check_message](hub_context& context, std::string message) -> hub_result<> {
@@ -141,33 +145,38 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
         return {};
     };
 
-    hub->method(
-        "JoinGroup",
-        [check_access](hub_context& context, std::string group, reply<> answer) -> hub_result<> {
-            if (auto ok = check_access(context, group, "join"); !ok) {
-                return ok;
-            }
-            hub_clients clients = context;
-            context.add_to_group(context.connection_id(), group,
-                                 [clients, name = display_name(context), group,
-                                  answer](const expected<void>& joined) mutable {
-                                     if (!joined) {
-                                         return answer.fail(joined.get_error());
-                                     }
-                                     clients.group(group).send("UserJoinedGroup", name, group);
-                                     answer.ok();
-                                 });
-            return {};
-        });
+    hub->method("JoinGroup",
+                [check_access, presence](hub_context& context, std::string group,
+                                         reply<> answer) -> hub_result<> {
+                    if (auto ok = check_access(context, group, "join"); !ok) {
+                        return ok;
+                    }
+                    hub_clients clients = context;
+                    context.add_to_group(context.connection_id(), group,
+                                         [clients, name = display_name(context), group, answer,
+                                          presence](const expected<void>& joined) mutable {
+                                             if (!joined) {
+                                                 return answer.fail(joined.get_error());
+                                             }
+                                             if (presence) {
+                                                 clients.group(group).send("UserJoinedGroup", name,
+                                                                           group);
+                                             }
+                                             answer.ok();
+                                         });
+                    return {};
+                });
 
     // The leaver is told too, after it stopped being a member.
-    hub->method("LeaveGroup", [](hub_context& context, std::string group) -> hub_result<> {
+    hub->method("LeaveGroup", [presence](hub_context& context, std::string group) -> hub_result<> {
         if (auto ok = check_group(group); !ok) {
             return ok;
         }
         context.remove_from_group(context.connection_id(), group);
-        context.group(group).send("UserLeftGroup", display_name(context), group);
-        context.caller().send("UserLeftGroup", display_name(context), group);
+        if (presence) {
+            context.group(group).send("UserLeftGroup", display_name(context), group);
+            context.caller().send("UserLeftGroup", display_name(context), group);
+        }
         return {};
     });
 

@@ -35,6 +35,10 @@ struct chat_hub_options {
     // Longer chat messages are refused with an error; the connection stays usable.
     std::size_t max_message_length = 4096;
     chat_group_policy groups;
+    // UserConnected/UserDisconnected to everyone and UserJoinedGroup/UserLeftGroup to the group:
+    // what a chat page shows, but each arrival costs a message per connection, so N arrivals
+    // cost N²/2; large audiences that do not show presence (dashboards, benchmarks) turn it off.
+    bool presence_events = true;
 };
 
 std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options);

@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT, serverFor, withTimeout } from './server.mjs';
 
-// The rate and connection limits are for untrusted clients; bench runs switch them off.
+// The rate and connection limits are for untrusted clients, presence events for chat pages;
+// bench runs switch them off (bench/run.sh).
 const UNLIMITED = ['--max-messages-per-second', '0', '--max-connections-per-ip', '0',
-  '--max-connections-per-user', '0', '--negotiate-rate-per-ip', '0'];
+  '--max-connections-per-user', '0', '--negotiate-rate-per-ip', '0', '--chat-presence-events', 'false'];
 
 /** Runs `switchboard bench` with `args`, resolves with its parsed JSON report. */
 async function bench(t, args) {

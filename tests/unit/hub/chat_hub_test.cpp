@@ -76,7 +76,8 @@ protected:
     routing::router router_{pool_, backplane_};
     routing::hub_id hub_id_ = 0;
     transport::request_info request_;
-    std::shared_ptr<hub_definition> hub_ = make_chat_hub({.max_message_length = 10, .groups = {}});
+    std::shared_ptr<hub_definition> hub_ =
+        make_chat_hub({.max_message_length = 10, .groups = {}, .presence_events = true});
     fake_client a_, b_, c_;
 };
 
@@ -153,13 +154,29 @@ TEST_F(chat_hub_test, direct_message_reaches_the_user_and_the_senders_connection
     EXPECT_EQ(c_.received, expected);
 }
 
+TEST_F(chat_hub_test, without_presence_events_joins_and_leaves_are_silent) {
+    hub_ = make_chat_hub({.max_message_length = 10, .groups = {}, .presence_events = false});
+    EXPECT_FALSE(hub_->find_method("SendMessage") == nullptr);
+    connect("a", a_);
+    connect("b", b_);
+    ASSERT_EQ(invoke("a", "JoinGroup", {"room"}).result_status, status::pending);
+    ASSERT_EQ(invoke("b", "JoinGroup", {"room"}).result_status, status::pending);
+    ASSERT_EQ(invoke("b", "LeaveGroup", {"room"}).result_status, status::ok);
+    EXPECT_TRUE(a_.received.empty());
+    EXPECT_TRUE(b_.received.empty());
+    // Messages still flow.
+    ASSERT_EQ(invoke("b", "SendToGroup", {"room", "hi"}).result_status, status::ok);
+    EXPECT_EQ(a_.received, (std::vector<invocation>{{"ReceiveGroupMessage", {"room", "b", "hi"}}}));
+}
+
 // With a group policy: the caller's verified identity decides which groups it may use.
 class chat_group_policy_test : public chat_hub_test {
 protected:
     void use_policy(std::string_view mode, std::vector<std::string> patterns) {
         auto policy = make_chat_group_policy(mode, std::move(patterns));
         ASSERT_TRUE(policy) << policy.error_message();
-        hub_ = make_chat_hub({.max_message_length = 10, .groups = std::move(*policy)});
+        hub_ = make_chat_hub(
+            {.max_message_length = 10, .groups = std::move(*policy), .presence_events = true});
     }
     void sign_in(const std::string& user, std::vector<std::string> roles = {}) {
         request_.identity = transport::identity{user, std::move(roles), {}, {}};
