@@ -10,7 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, startServer } from './server.mjs';
+import { ROOT, startServer, waitFor } from './server.mjs';
 
 let dir;
 let cert;
@@ -60,10 +60,12 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('the listening line and the start log say https', () => {
+test('the listening line and the start log say https', async () => {
   assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.match(server.stdout(), /tls=on/);
-  assert.match(server.stdout(), /TLS on: serving https and wss/);
+  // Logged just after the listening line, which is what startServer() waited for.
+  await waitFor(() => /TLS on: serving https and wss/.test(server.stdout()), 5_000,
+    { message: 'the TLS start log line' });
 });
 
 test('the official client over wss, SSE and long polling on https; stateful reconnect', async () => {
