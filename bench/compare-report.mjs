@@ -1,11 +1,12 @@
 // Writes docs/BENCHMARKS.md and the gnuplot data from the results of bench/compare.sh.
-//   node bench/compare-report.mjs RESULTS_DIR DOCS_DIR
+//   node bench/compare-report.mjs RESULTS_DIR DOCS_DIR [NOTES.md]
 // RESULTS_DIR holds env.txt (key=value lines) and SYSTEM-CONNECTIONS.json reports of
-// `switchboard bench`; the prose around the tables is in BENCHMARKS.notes.md beside them, if any.
+// `switchboard bench`; NOTES.md (default RESULTS_DIR/notes.md),
+// if any, is appended as written: observations on that run's conditions.
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [resultsDir, docsDir] = process.argv.slice(2);
+const [resultsDir, docsDir, notesArg] = process.argv.slice(2);
 if (!resultsDir || !docsDir) {
   console.error('usage: node bench/compare-report.mjs RESULTS_DIR DOCS_DIR');
   process.exit(2);
@@ -52,6 +53,33 @@ for (const peer of systems.filter((s) => s !== 'switchboard')) {
   }
 }
 
+// Where Switchboard does worse than a peer by more than 10%, computed so that a regenerated
+// report never keeps a stale claim.
+const losses = [];
+const worse = (label, sbValue, peerValue, higherIsBetter, unit) => {
+  if (!sbValue || !peerValue) return null;
+  const bad = higherIsBetter ? sbValue < peerValue / 1.1 : sbValue > peerValue * 1.1;
+  return bad ? `${label} ${unit(sbValue)} against ${unit(peerValue)}` : null;
+};
+for (const peer of systems.filter((s) => s !== 'switchboard')) {
+  for (const n of counts) {
+    const sb = results[`switchboard-${n}`];
+    const p = results[`${peer}-${n}`];
+    if (!sb || !p) continue;
+    const items = [
+      worse('deliveries/s', sb.deliveries_per_second, p.deliveries_per_second, true, (v) => v.toFixed(0)),
+      worse('p50', sb.latency_us.p50, p.latency_us.p50, false, (v) => `${(v / 1000).toFixed(1)} ms`),
+      worse('p99', sb.latency_us.p99, p.latency_us.p99, false, (v) => `${(v / 1000).toFixed(1)} ms`),
+      worse('server CPU per 1M deliveries', sb.server?.cpu_seconds_per_million_deliveries,
+        p.server?.cpu_seconds_per_million_deliveries, false, (v) => `${v.toFixed(1)} s`),
+      worse('server RSS per connection', sb.server?.rss_per_connection_bytes,
+        p.server?.rss_per_connection_bytes, false, (v) => `${(v / 1024).toFixed(1)} KiB`),
+    ].filter(Boolean);
+    if (sb.lost > p.lost) items.push(`lost ${sb.lost} against ${p.lost}`);
+    if (items.length > 0) losses.push(`- against ${names[peer]} at ${n} connections: ${items.join('; ')}`);
+  }
+}
+
 // gnuplot data: connections, then deliveries/s and p99 ms of each system; '?' when missing.
 const plot = ['# connections ' + systems.map((s) => `${s}_deliveries_per_s ${s}_p99_ms`).join(' ')];
 for (const n of counts) {
@@ -64,7 +92,7 @@ for (const n of counts) {
 }
 fs.writeFileSync(path.join(resultsDir, 'plot.dat'), plot.join('\n') + '\n');
 
-const notesFile = path.join(docsDir, 'BENCHMARKS.notes.md');
+const notesFile = notesArg || path.join(resultsDir, 'notes.md');
 const notes = fs.existsSync(notesFile) ? fs.readFileSync(notesFile, 'utf8').trim() : '';
 
 const doc = `# Benchmarks: Switchboard, Socket.IO and Nchan
@@ -121,6 +149,10 @@ RSS: below 1 is better for Switchboard):
 ${ratioRows.join('\n')}
 
 ![Deliveries per second and p99 latency against connections](benchmarks.png)
+
+### Where Switchboard loses (worse by more than 10% in this run)
+
+${losses.length > 0 ? losses.join('\n') : '- nowhere in this run.'}
 
 ${notes}
 `;

@@ -10,6 +10,7 @@
 #   COMPARE_DURATION=10s       COMPARE_SIZE=256 (bytes)
 #   COMPARE_SYSTEMS="switchboard socketio nchan"
 #   RESULTS_DIR (default: a new temp dir, kept)    COMPARE_DOCS=docs (where the report goes)
+#   COMPARE_NOTES=FILE         hand-written notes on the run's conditions, appended to the report
 # Loopback only; every server stops by itself after COMPARE_MAX_SECONDS (default 900) and every
 # generator run after 180 s.
 set -euo pipefail
@@ -146,7 +147,7 @@ uptime >"$results/load-after.txt"
   echo "systems=$systems"
 } >"$results/env.txt"
 
-node bench/compare-report.mjs "$results" "$docs"
+node bench/compare-report.mjs "$results" "$docs" "${COMPARE_NOTES:-}"
 if command -v gnuplot >/dev/null 2>&1; then
   gnuplot -e "data='$results/plot.dat'; out='$docs/benchmarks.png'" bench/compare.gp
 fi
