@@ -119,7 +119,7 @@ latency figure, and the machine was not reserved for the run (see the notes belo
 
 | System | Version | Scale-out |
 | --- | --- | --- |
-| Switchboard | git ${env.switchboard}, release build, \`--threads 0\` (one shard per core) | Redis backplane (\`--backplane redis://...\`) |
+| Switchboard | git ${env.switchboard}, release build, \`--threads ${env.server_threads}\`${env.server_threads === '0' ? ' (one shard per core)' : ''} per instance | Redis backplane (\`--backplane redis://...\`) |
 | Socket.IO | ${env.socketio} on Node ${env.node}, one process per instance | @socket.io/redis-adapter ${env.redis_adapter} |
 | Nchan | libnginx-mod-nchan ${env.nchan}, nginx ${env.nginx}, one worker per core | \`nchan_redis_pass\` |
 | Redis | ${env.redis} | one instance for all |

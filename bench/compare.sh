@@ -9,6 +9,8 @@
 #   COMPARE_CONNECTIONS="500 1000 2000"   COMPARE_RATE=25 (messages/s of the one sender)
 #   COMPARE_DURATION=10s       COMPARE_SIZE=256 (bytes)
 #   COMPARE_SYSTEMS="switchboard socketio nchan"
+#   SERVER_THREADS=0           Switchboard shards per instance (0: one per core, as nginx's
+#                              workers; Node runs one thread per instance whatever this says)
 #   RESULTS_DIR (default: a new temp dir, kept)    COMPARE_DOCS=docs (where the report goes)
 #   COMPARE_NOTES=FILE         hand-written notes on the run's conditions, appended to the report
 # Loopback only; every server stops by itself after COMPARE_MAX_SECONDS (default 900) and every
@@ -25,6 +27,7 @@ else
 fi
 rate=${COMPARE_RATE:-25}
 size=${COMPARE_SIZE:-256}
+server_threads=${SERVER_THREADS:-0}
 systems=${COMPARE_SYSTEMS:-switchboard socketio nchan}
 max_seconds=${COMPARE_MAX_SECONDS:-900}
 docs=${COMPARE_DOCS:-docs}
@@ -76,7 +79,7 @@ start_peer() {
 start_switchboard() {
   local redis=$2 pid_file=$state/$1.pid
   setsid timeout --kill-after=10 "$max_seconds" "$bin" serve --listen 127.0.0.1:0 \
-    --static-dir '' --backplane "$redis" --max-messages-per-second 0 \
+    --static-dir '' --threads "$server_threads" --backplane "$redis" --max-messages-per-second 0 \
     --max-connections-per-ip 0 --max-connections-per-user 0 --negotiate-rate-per-ip 0 \
     --log-level warn >"$pid_file.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
@@ -145,6 +148,7 @@ uptime >"$results/load-after.txt"
   echo "size=$size"
   echo "duration=$duration"
   echo "systems=$systems"
+  echo "server_threads=$server_threads"
 } >"$results/env.txt"
 
 node bench/compare-report.mjs "$results" "$docs" "${COMPARE_NOTES:-}"
