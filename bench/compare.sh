@@ -9,8 +9,10 @@
 #   COMPARE_CONNECTIONS="500 1000 2000"   COMPARE_RATE=25 (messages/s of the one sender)
 #   COMPARE_DURATION=10s       COMPARE_SIZE=256 (bytes)
 #   COMPARE_SYSTEMS="switchboard socketio nchan"
-#   SERVER_THREADS=0           Switchboard shards per instance (0: one per core, as nginx's
-#                              workers; Node runs one thread per instance whatever this says)
+#   SERVER_THREADS=1           Switchboard shards per instance: two instances share the cores,
+#                              so one each is one per core in all, as one Node process per
+#                              instance (nginx keeps its default, a worker per core per instance);
+#                              0 = one per core per instance
 #   RESULTS_DIR (default: a new temp dir, kept)    COMPARE_DOCS=docs (where the report goes)
 #   COMPARE_NOTES=FILE         hand-written notes on the run's conditions, appended to the report
 # Loopback only; every server stops by itself after COMPARE_MAX_SECONDS (default 900) and every
@@ -27,7 +29,7 @@ else
 fi
 rate=${COMPARE_RATE:-25}
 size=${COMPARE_SIZE:-256}
-server_threads=${SERVER_THREADS:-0}
+server_threads=${SERVER_THREADS:-1}
 systems=${COMPARE_SYSTEMS:-switchboard socketio nchan}
 max_seconds=${COMPARE_MAX_SECONDS:-900}
 docs=${COMPARE_DOCS:-docs}
