@@ -263,6 +263,7 @@ void peer_client::fail(const std::string& reason) {
 http_publisher::http_publisher(asio::any_io_executor executor) : stream_(std::move(executor)) {}
 
 void http_publisher::start(asio::ip::tcp::endpoint server, std::string host, open_handler handler) {
+    server_ = server;
     host_ = std::move(host);
     on_open_ = std::move(handler);
     stream_.expires_after(std::chrono::seconds(30));
@@ -331,9 +332,30 @@ void http_publisher::on_read(beast::error_code ec, std::size_t /*bytes*/) {
         ++rejected_;
     }
     if (!response_.keep_alive()) {
-        return fail("publish: the server closed the keep-alive connection");
+        return do_reconnect();
     }
     do_write();
+}
+
+// nginx ends a keep-alive connection after keepalive_requests (1,000 by default): a long run
+// goes on over a new one. Queued messages wait; in_flight_ holds new writes back meanwhile.
+void http_publisher::do_reconnect() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    buffer_.clear();
+    in_flight_ = true;
+    stream_.expires_after(std::chrono::seconds(30));
+    stream_.async_connect(server_, [self = shared_from_this()](beast::error_code ec) {
+        self->in_flight_ = false;
+        if (ec) {
+            return self->fail("publisher reconnect: " + ec.message());
+        }
+        beast::error_code ignored_error;
+        self->stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored_error);
+        self->stream_.expires_never();
+        self->do_write();
+    });
 }
 
 void http_publisher::close() {

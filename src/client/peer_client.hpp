@@ -122,9 +122,11 @@ private:
     void do_write();
     void on_write(boost::beast::error_code ec, std::size_t bytes);
     void on_read(boost::beast::error_code ec, std::size_t bytes);
+    void do_reconnect();
     void fail(const std::string& reason);
 
     boost::beast::tcp_stream stream_;
+    boost::asio::ip::tcp::endpoint server_;
     std::string host_;
     open_handler on_open_;
     close_handler on_close_;
