@@ -395,7 +395,17 @@ int main(int argc, char** argv) {
         ->add_option("scenario", bench_scenario,
                      "echo, broadcast, group, big-group, connection or idle")
         ->capture_default_str();
-    bench_command->add_option("--url", bench.url, "Hub URL (loopback only)")->capture_default_str();
+    std::string bench_target = "switchboard";
+    bench_command
+        ->add_option("--url", bench.urls,
+                     "Server URL (loopback only); repeat to spread connections round-robin over "
+                     "several instances")
+        ->capture_default_str();
+    bench_command
+        ->add_option("--target", bench_target,
+                     "System under load: switchboard, socketio or nchan (bench/peers)")
+        ->check(CLI::IsMember({"switchboard", "socketio", "nchan"}))
+        ->capture_default_str();
     bench_command->add_option("--connections", bench.connections, "Connections")
         ->capture_default_str();
     bench_command
@@ -426,8 +436,9 @@ int main(int argc, char** argv) {
                      "per-process descriptor limit)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    bench_command->add_option("--server-pid", bench.server_pid,
-                              "Server process to read CPU time and RSS of (/proc)");
+    bench_command->add_option("--server-pid", bench.server_pids,
+                              "Server process to read CPU time and RSS of, with its children "
+                              "(/proc); repeat for several instances: the figures are summed");
     bench_command->add_option("--output-json", bench.output_json,
                               "Write the results as JSON to FILE ('-': stdout)");
     // Set by the parent on the processes it starts.
@@ -450,6 +461,7 @@ int main(int argc, char** argv) {
                 throw std::runtime_error("bench: " + kind.error_message());
             }
             bench.kind = *kind;
+            bench.system = *loadgen::parse_system(bench_target);
             bench.protocol = bench_protocol == "json" ? client::hub_protocol::json
                                                       : client::hub_protocol::messagepack;
             if (worker_flag->count() > 0) {

@@ -10,6 +10,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -142,8 +143,8 @@ expected<worker_result> run_processes(const bench_options& options, bench_result
     for (auto& c : children) {
         ok = read_line(c.from) == "ready" && ok;
     }
-    if (options.server_pid != 0) {
-        result.server_connected = sample_process(options.server_pid);
+    if (!options.server_pids.empty()) {
+        result.server_connected = sample_servers(options.server_pids);
     }
     for (auto& c : children) {
         std::fputs("go\n", c.to);
@@ -182,9 +183,7 @@ boost::json::object latency_json(const histogram& h) {
             {"mean", h.mean() / 1000.0}};
 }
 
-}  // namespace
-
-std::optional<process_sample> sample_process(int pid) {
+std::optional<process_sample> sample_one(int pid) {
     const auto base = "/proc/" + std::to_string(pid);
     const auto stat = read_file(base + "/stat");
     const auto paren = stat.rfind(')');
@@ -214,6 +213,57 @@ std::optional<process_sample> sample_process(int pid) {
     return sample;
 }
 
+// The children of every thread of `pid` (/proc/PID/task/TID/children, Linux 3.5+).
+std::vector<int> children_of(int pid) {
+    std::vector<int> out;
+    std::error_code ec;
+    const auto tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+        std::istringstream ids(read_file(task.path().string() + "/children"));
+        for (int child = 0; ids >> child;) {
+            out.push_back(child);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+// The process and its descendants: peers run under wrappers (timeout, shell) and nginx does its
+// work in worker processes, whose CPU and memory belong to the server all the same.
+std::optional<process_sample> sample_process(int pid) {
+    auto total = sample_one(pid);
+    if (!total) {
+        return total;
+    }
+    std::vector<int> pending = children_of(pid);
+    // Bounded: a process tree of a server is small; this guards against a fork storm.
+    for (std::size_t visited = 0; !pending.empty() && visited < 4096; ++visited) {
+        const int child = pending.back();
+        pending.pop_back();
+        if (const auto sample = sample_one(child)) {
+            total->cpu_seconds += sample->cpu_seconds;
+            total->rss_bytes += sample->rss_bytes;
+        }
+        const auto grandchildren = children_of(child);
+        pending.insert(pending.end(), grandchildren.begin(), grandchildren.end());
+    }
+    return total;
+}
+
+std::optional<process_sample> sample_servers(const std::vector<int>& pids) {
+    process_sample total;
+    for (const int pid : pids) {
+        const auto sample = sample_process(pid);
+        if (!sample) {
+            return std::nullopt;
+        }
+        total.cpu_seconds += sample->cpu_seconds;
+        total.rss_bytes += sample->rss_bytes;
+    }
+    return total;
+}
+
 boost::json::object to_json(const bench_options& options, const bench_result& result) {
     const auto& load = result.load;
     const plan plan(options);
@@ -221,6 +271,8 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
     const auto seconds = std::chrono::duration<double>(options.duration).count();
     boost::json::object report{
         {"scenario", scenario_name(options.kind)},
+        {"target", system_name(options.system)},
+        {"servers", options.urls.size()},
         {"protocol", options.protocol == client::hub_protocol::json ? "json" : "messagepack"},
         {"connections", options.connections},
         {"senders", plan.senders()},
@@ -299,8 +351,18 @@ std::string markdown_row(const boost::json::object& report) {
 int run_bench(bench_options options) {
     // A worker that died early must not kill its parent when it writes "go" to the pipe.
     std::signal(SIGPIPE, SIG_IGN);
-    if (auto server = parse_target(options.url); !server) {
-        std::fprintf(stderr, "bench: %s\n", server.error_message().c_str());
+    for (const auto& url : options.urls) {
+        if (auto server = parse_target(url); !server) {
+            std::fprintf(stderr, "bench: %s\n", server.error_message().c_str());
+            return 2;
+        }
+    }
+    if (options.urls.empty()) {
+        std::fprintf(stderr, "bench: --url: at least one server\n");
+        return 2;
+    }
+    if (const auto why = unsupported(options.system, options.kind)) {
+        std::fprintf(stderr, "bench: %s\n", why->c_str());
         return 2;
     }
     if (auto sources = parse_source_addresses(options.source_addresses); !sources) {
@@ -351,11 +413,10 @@ int run_bench(bench_options options) {
         options.run_id = new_run_id();
     }
     bench_result result;
-    if (options.server_pid != 0) {
-        result.server_before = sample_process(options.server_pid);
+    if (!options.server_pids.empty()) {
+        result.server_before = sample_servers(options.server_pids);
         if (!result.server_before) {
-            std::fprintf(stderr, "bench: no process %d to measure (--server-pid)\n",
-                         options.server_pid);
+            std::fprintf(stderr, "bench: a --server-pid is no process to measure\n");
             return 2;
         }
     }
@@ -363,8 +424,8 @@ int run_bench(bench_options options) {
                     ? run_worker(
                           options, 0, options.connections,
                           [&](const worker_result&) {
-                              if (options.server_pid != 0) {
-                                  result.server_connected = sample_process(options.server_pid);
+                              if (!options.server_pids.empty()) {
+                                  result.server_connected = sample_servers(options.server_pids);
                               }
                           },
                           "bench")
@@ -374,8 +435,8 @@ int run_bench(bench_options options) {
         return 1;
     }
     result.load = std::move(*load);
-    if (options.server_pid != 0) {
-        result.server_after = sample_process(options.server_pid);
+    if (!options.server_pids.empty()) {
+        result.server_after = sample_servers(options.server_pids);
     }
     const auto report = to_json(options, result);
     const auto json = boost::json::serialize(report);

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace switchboard::loadgen {
 
@@ -19,6 +20,8 @@ struct process_sample {
     std::uint64_t rss_bytes = 0;
 };
 std::optional<process_sample> sample_process(int pid);
+// The sum over several servers (the instances of a scaled-out system); nothing if one is gone.
+std::optional<process_sample> sample_servers(const std::vector<int>& pids);
 
 struct bench_result {
     worker_result load;                              // merged over the worker processes

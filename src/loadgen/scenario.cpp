@@ -50,6 +50,42 @@ expected<scenario> parse_scenario(std::string_view name) {
                       "' (expected echo, broadcast, group, big-group, connection or idle)");
 }
 
+expected<system_kind> parse_system(std::string_view name) {
+    if (name == "switchboard") {
+        return system_kind::switchboard;
+    }
+    if (name == "socketio") {
+        return system_kind::socketio;
+    }
+    if (name == "nchan") {
+        return system_kind::nchan;
+    }
+    return make_error("unknown target '" + std::string(name) +
+                      "' (expected switchboard, socketio or nchan)");
+}
+
+std::string_view system_name(system_kind kind) noexcept {
+    switch (kind) {
+    case system_kind::switchboard:
+        return "switchboard";
+    case system_kind::socketio:
+        return "socketio";
+    case system_kind::nchan:
+        return "nchan";
+    }
+    return "?";
+}
+
+std::optional<std::string> unsupported(system_kind kind, scenario scenario) {
+    // Nchan publishes over HTTP: nothing comes back to the publisher, so there is no echo.
+    if (kind == system_kind::nchan && scenario == scenario::echo) {
+        return std::string(
+            "--target nchan cannot run echo: Nchan's publisher is an HTTP POST, nothing "
+            "returns to the sender (bench/peers/README.md); use connection instead");
+    }
+    return std::nullopt;
+}
+
 std::string_view scenario_name(scenario kind) noexcept {
     for (const auto& [text, value] : names) {
         if (value == kind) {
@@ -120,7 +156,10 @@ expected<std::vector<boost::asio::ip::address>> parse_source_addresses(std::stri
 }
 
 plan::plan(const bench_options& options)
-    : kind_(options.kind), connections_(options.connections), run_id_(options.run_id) {
+    : kind_(options.kind),
+      system_(options.system),
+      connections_(options.connections),
+      run_id_(options.run_id) {
     if (kind_ == scenario::idle || connections_ == 0) {
         senders_ = 0;
     } else if (options.senders != 0) {
@@ -174,8 +213,9 @@ std::uint64_t plan::fanout_of(std::size_t index) const noexcept {
         return std::min(group_size, connections_ - first);
     }
     case scenario::connection:
-        // The chat hub copies a direct message to the sender's own connections too.
-        return connections_ > 1 ? 2 : 1;
+        // The chat hub (and the Socket.IO peer) copies a direct message to the sender's own
+        // connections too; a Nchan channel per user has no such copy.
+        return connections_ > 1 && system_ != system_kind::nchan ? 2 : 1;
     case scenario::idle:
         return 0;
     }
@@ -205,6 +245,60 @@ void plan::message_from(std::size_t index, std::string text, std::string_view& m
         break;
     }
     arguments.emplace_back(std::move(text));
+}
+
+void plan::socketio_message_from(std::size_t index, std::string_view text, std::string& out) const {
+    // Payloads are digits and dots, user and group names word characters: no JSON escapes.
+    const auto quoted = [&out](std::string_view value) {
+        out.append("\"").append(value).append("\"");
+    };
+    out.assign("2[");
+    switch (kind_) {
+    case scenario::echo:
+        out.append(R"("echo",)");
+        break;
+    case scenario::connection:
+        out.append(R"("direct",)");
+        quoted(user_of((index + 1) % connections_));
+        out += ',';
+        break;
+    case scenario::group:
+    case scenario::big_group:
+        out.append(R"("group send",)");
+        quoted(group_of(index));
+        out += ',';
+        break;
+    case scenario::broadcast:
+    case scenario::idle:
+        out.append(R"("broadcast",)");
+        break;
+    }
+    quoted(text);
+    out += ']';
+}
+
+std::string plan::socketio_join(std::size_t index) const {
+    return R"(20["group join",")" + group_of(index) + "\"]";
+}
+
+std::string plan::nchan_subscribe_channel(std::size_t index) const {
+    switch (kind_) {
+    case scenario::broadcast:
+    case scenario::big_group:
+    case scenario::idle:
+        return user_of(0).append("all");
+    case scenario::group:
+        return group_of(index);
+    case scenario::echo:
+    case scenario::connection:
+        return user_of(index);
+    }
+    return {};
+}
+
+std::string plan::nchan_publish_channel(std::size_t index) const {
+    return kind_ == scenario::connection ? user_of((index + 1) % connections_)
+                                         : nchan_subscribe_channel(index);
 }
 
 void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out) {

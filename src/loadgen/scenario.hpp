@@ -33,9 +33,21 @@ inline constexpr std::size_t group_size = 10;
 expected<scenario> parse_scenario(std::string_view name);
 std::string_view scenario_name(scenario kind) noexcept;
 
+// The system under load: Switchboard's chat hub, or a peer of bench/peers (bench/peers/README.md
+// maps the scenarios to its events or channels).
+enum class system_kind : unsigned char { switchboard, socketio, nchan };
+
+expected<system_kind> parse_system(std::string_view name);
+std::string_view system_name(system_kind kind) noexcept;
+// Why `kind` cannot run `scenario`, or nothing when it can.
+std::optional<std::string> unsupported(system_kind kind, scenario scenario);
+
 struct bench_options {
     scenario kind = scenario::broadcast;
-    std::string url = "http://127.0.0.1:5000/hubs/chat";
+    system_kind system = system_kind::switchboard;
+    // Connection i goes to urls[i % size]; senders are spread as the plan says, so with one
+    // sender (broadcast) it sits on the first URL and the others measure cross-instance delivery.
+    std::vector<std::string> urls{"http://127.0.0.1:5000/hubs/chat"};
     std::size_t connections = 100;
     // 0: the scenario's default, one sender for broadcast and big-group (the fan-out is the
     // load), every connection for the others (as in Azure's guide).
@@ -48,7 +60,8 @@ struct bench_options {
     client::hub_protocol protocol = client::hub_protocol::json;
     std::string source_addresses;  // "127.0.0.1-127.0.0.20" or a comma list; empty: any
     std::size_t threads = 1;
-    int server_pid = 0;       // 0: no server CPU or memory figures
+    // Servers (with their child processes) to read CPU and memory of; none: no such figures.
+    std::vector<int> server_pids;
     std::string output_json;  // file, "-" for stdout
     std::size_t processes = 1;
     // Connection attempts in flight per thread: enough to connect thousands per second
@@ -91,8 +104,17 @@ public:
     void message_from(std::size_t index, std::string text, std::string_view& method,
                       boost::json::array& arguments) const;
 
+    // Socket.IO (without the engine.io "4"): the packet a sender emits, and the group join
+    // (with ack id 0) a group member emits once connected.
+    void socketio_message_from(std::size_t index, std::string_view text, std::string& out) const;
+    [[nodiscard]] std::string socketio_join(std::size_t index) const;
+    // Nchan: the channel a connection subscribes to and the one a sender publishes to.
+    [[nodiscard]] std::string nchan_subscribe_channel(std::size_t index) const;
+    [[nodiscard]] std::string nchan_publish_channel(std::size_t index) const;
+
 private:
     scenario kind_;
+    system_kind system_;
     std::size_t connections_;
     std::size_t senders_;
     std::string run_id_;

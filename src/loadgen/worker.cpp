@@ -1,5 +1,7 @@
 #include "loadgen/worker.hpp"
 
+#include "client/peer_client.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -28,6 +30,7 @@ constexpr auto ping_interval = 10s;
 struct slot {
     std::size_t index = 0;  // in the plan, across all processes
     std::shared_ptr<client::hub_client> client;
+    std::shared_ptr<client::peer_client> peer;  // --target socketio or nchan
     bool sender = false;
     std::uint64_t sent = 0;
     std::uint64_t quota = 0;  // messages this sender sends in the window
@@ -37,11 +40,11 @@ struct slot {
 // progress; each is written by the shard's thread alone.
 class shard {
 public:
-    shard(const bench_options& options, const plan& plan, const target& server,
+    shard(const bench_options& options, const plan& plan, const std::vector<target>& servers,
           const std::vector<asio::ip::address>& sources)
         : options_(options),
           plan_(plan),
-          server_(server),
+          servers_(servers),
           sources_(sources),
           tick_(context_),
           ping_(context_) {}
@@ -52,11 +55,33 @@ public:
         slot s;
         s.index = index;
         s.sender = plan_.is_sender(index);
+        senders_ += s.sender ? 1 : 0;
         slots_.push_back(std::move(s));
+    }
+
+    // Nchan publishers this shard opens (on the first URL) before it counts as connected.
+    [[nodiscard]] std::size_t publishers_wanted() const noexcept {
+        return options_.system == system_kind::nchan ? std::min<std::size_t>(senders_, 4) : 0;
     }
 
     // On the shard's thread from here on.
     void start_connecting() {
+        for (std::size_t i = 0; i < publishers_wanted(); ++i) {
+            auto publisher = std::make_shared<client::http_publisher>(context_.get_executor());
+            publishers_.push_back(publisher);
+            publisher->on_close([this](const std::string& reason) {
+                if (!closing_) {
+                    note_error(reason);
+                }
+            });
+            publisher->start(servers_.front().endpoint, servers_.front().host,
+                             [this](const expected<void>& opened) {
+                                 if (!opened) {
+                                     note_error(opened.error_message());
+                                 }
+                                 publishers_settled.fetch_add(1, std::memory_order_relaxed);
+                             });
+        }
         const auto first = std::min(options_.connect_concurrency, slots_.size());
         for (std::size_t i = 0; i < first; ++i) {
             connect_next();
@@ -96,7 +121,15 @@ public:
                 s.client->close();
                 s.client.reset();
             }
+            if (s.peer) {
+                s.peer->close();
+                s.peer.reset();
+            }
         }
+        for (auto& p : publishers_) {
+            p->close();
+        }
+        publishers_.clear();
     }
 
     [[nodiscard]] std::uint64_t expected_deliveries() const {
@@ -113,9 +146,10 @@ public:
     std::atomic<std::uint64_t> closed{0};
     std::atomic<std::uint64_t> sent{0};
     std::atomic<std::uint64_t> received{0};
-    std::atomic<std::uint64_t> traffic{0};  // every invocation, the hub's own included
-    histogram latency;                      // read once the thread has stopped
-    std::string first_error;                // likewise
+    std::atomic<std::uint64_t> traffic{0};             // every invocation, the hub's own included
+    std::atomic<std::uint64_t> publishers_settled{0};  // Nchan publishers up or failed
+    histogram latency;                                 // read once the thread has stopped
+    std::string first_error;                           // likewise
 
 private:
     void connect_next() {
@@ -123,15 +157,19 @@ private:
             return;
         }
         auto& s = slots_[next_++];
+        if (options_.system != system_kind::switchboard) {
+            return connect_peer(s);
+        }
+        const auto& server = servers_[s.index % servers_.size()];
         auto client = std::make_shared<client::hub_client>(context_.get_executor());
         s.client = client;
         client::connect_options connect;
-        connect.server = server_.endpoint;
+        connect.server = server.endpoint;
         if (!sources_.empty()) {
             connect.source = sources_[s.index % sources_.size()];
         }
-        connect.host = server_.host;
-        connect.target = server_.path + "?user=" + plan_.user_of(s.index);
+        connect.host = server.host;
+        connect.target = server.path + "?user=" + plan_.user_of(s.index);
         connect.protocol = options_.protocol;
         client->on_invocation(
             [this](protocol::invocation_message& message) { on_invocation(message); });
@@ -166,6 +204,111 @@ private:
                 connect_next();
             }
         });
+    }
+
+    void connect_peer(slot& s) {
+        const auto& server = servers_[s.index % servers_.size()];
+        const bool socketio = options_.system == system_kind::socketio;
+        auto peer = std::make_shared<client::peer_client>(context_.get_executor());
+        s.peer = peer;
+        client::peer_connect_options connect;
+        connect.server = server.endpoint;
+        if (!sources_.empty()) {
+            connect.source = sources_[s.index % sources_.size()];
+        }
+        connect.host = server.host;
+        if (socketio) {
+            // The peer reads the user from the handshake query as well as from auth.
+            connect.target = "/socket.io/?EIO=4&transport=websocket&user=" + plan_.user_of(s.index);
+            connect.engine_io = true;
+        } else {
+            connect.target = "/sub/" + plan_.nchan_subscribe_channel(s.index);
+        }
+        peer->on_message([this, socketio](std::string_view text) {
+            if (!socketio) {
+                return on_payload(text);
+            }
+            const auto packet = client::parse_socketio_packet(text);
+            if (!packet) {
+                return;
+            }
+            if (packet->type == '3') {  // the ack of "group join"
+                joined.fetch_add(1, std::memory_order_relaxed);
+            } else if (packet->type == '2') {
+                if (const auto payload = client::socketio_last_string(packet->data)) {
+                    on_payload(*payload);
+                }
+            }
+        });
+        peer->on_close([this](const std::string& reason) {
+            if (!closing_) {
+                note_error(reason);
+                closed.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+        peer->start(std::move(connect), [this, &s, socketio](const expected<void>& opened) {
+            if (!opened) {
+                if (!closing_) {
+                    note_error(opened.error_message());
+                }
+                failed.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                connected.fetch_add(1, std::memory_order_relaxed);
+                if (socketio && !plan_.group_of(s.index).empty()) {
+                    s.peer->send(plan_.socketio_join(s.index));
+                }
+            }
+            if (!closing_) {
+                connect_next();
+            }
+        });
+    }
+
+    // A peer's delivery: the payload as the generator wrote it.
+    void on_payload(std::string_view text) {
+        if (!measuring_) {
+            return;
+        }
+        const auto sent_at = read_payload(text);
+        if (!sent_at) {
+            return;
+        }
+        const auto now = steady_ns();
+        latency.record(now > *sent_at ? now - *sent_at : 0);
+        received.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // Sends one message for slot `s` with the text in text_; false if its connection is gone.
+    bool send_one(slot& s) {
+        switch (options_.system) {
+        case system_kind::switchboard:
+            if (!s.client || !s.client->is_open()) {
+                return false;
+            }
+            plan_.message_from(s.index, text_, method_, arguments_);
+            s.client->send(method_, arguments_);
+            return true;
+        case system_kind::socketio:
+            if (!s.peer || !s.peer->is_open()) {
+                return false;
+            }
+            plan_.socketio_message_from(s.index, text_, packet_);
+            s.peer->send(packet_);
+            return true;
+        case system_kind::nchan: {
+            if (publishers_.empty()) {
+                return false;
+            }
+            // Senders share the shard's publishers, each by its own index.
+            auto& publisher = *publishers_[s.index % publishers_.size()];
+            if (!publisher.is_open()) {
+                return false;
+            }
+            publisher.post("/pub/" + plan_.nchan_publish_channel(s.index), text_);
+            return true;
+        }
+        }
+        return false;
     }
 
     // Measured messages name a Receive* target; completions answer JoinGroup. Every other
@@ -222,15 +365,13 @@ private:
             const auto [due, i] = schedule_.top();
             schedule_.pop();
             auto& s = slots_[i];
-            if (!s.client || !s.client->is_open()) {
-                s.quota = s.sent;  // a closed sender stops: its lost sends are not counted
-                continue;
-            }
             // The time the message was due, not the time this ran: a busy generator's delay
             // shows in the latency instead of hiding it.
             write_payload(due, options_.message_size, text_);
-            plan_.message_from(s.index, text_, method_, arguments_);
-            s.client->send(method_, arguments_);
+            if (!send_one(s)) {
+                s.quota = s.sent;  // a closed sender stops: its lost sends are not counted
+                continue;
+            }
             ++s.sent;
             sent.fetch_add(1, std::memory_order_relaxed);
             schedule(i);
@@ -252,6 +393,7 @@ private:
             if (ec) {
                 return;
             }
+            // Socket.IO's server pings the client instead, and Nchan needs no keep-alive.
             for (auto& s : slots_) {
                 if (s.client) {
                     s.client->send_ping();
@@ -269,7 +411,7 @@ private:
 
     const bench_options& options_;
     const plan& plan_;
-    const target& server_;
+    const std::vector<target>& servers_;
     const std::vector<asio::ip::address>& sources_;
     asio::io_context context_{1};
     asio::steady_timer tick_;
@@ -282,7 +424,10 @@ private:
     // (due time, slot): the next message of every sender, earliest first.
     using entry = std::pair<std::uint64_t, std::size_t>;
     std::priority_queue<entry, std::vector<entry>, std::greater<>> schedule_;
+    std::size_t senders_ = 0;
+    std::vector<std::shared_ptr<client::http_publisher>> publishers_;
     std::string text_;
+    std::string packet_;
     std::string_view method_;
     boost::json::array arguments_;
 };
@@ -332,21 +477,30 @@ bool wait_until(std::chrono::steady_clock::duration limit, Done done, Progress e
 expected<worker_result> run_worker(const bench_options& options, std::size_t first,
                                    std::size_t count, const ready_barrier& barrier,
                                    const std::string& label) {
-    auto server = parse_target(options.url);
-    if (!server) {
-        return server.get_error();
+    std::vector<target> servers;
+    for (const auto& url : options.urls) {
+        auto server = parse_target(url);
+        if (!server) {
+            return server.get_error();
+        }
+        servers.push_back(std::move(*server));
+    }
+    if (servers.empty()) {
+        return make_error("--url: at least one server");
     }
     auto sources = parse_source_addresses(options.source_addresses);
     if (!sources) {
         return sources.get_error();
     }
     const plan plan(options);
-    const bool groups = options.kind == scenario::group || options.kind == scenario::big_group;
+    // Nchan has no join: a group is the channel a connection subscribes to.
+    const bool groups = (options.kind == scenario::group || options.kind == scenario::big_group) &&
+                        options.system != system_kind::nchan;
 
     const auto thread_count = std::max<std::size_t>(1, std::min(options.threads, count));
     std::vector<std::unique_ptr<shard>> shards;
     for (std::size_t i = 0; i < thread_count; ++i) {
-        shards.push_back(std::make_unique<shard>(options, plan, *server, *sources));
+        shards.push_back(std::make_unique<shard>(options, plan, servers, *sources));
     }
     for (std::size_t i = 0; i < count; ++i) {
         shards[i % thread_count]->add(first + i);
@@ -374,6 +528,11 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
     }
     const auto settled = [&] {
         const auto t = sum(shards);
+        for (const auto& s : shards) {
+            if (s->publishers_settled.load(std::memory_order_relaxed) < s->publishers_wanted()) {
+                return false;
+            }
+        }
         return t.connected + t.failed == count && (!groups || t.joined + t.failed >= count);
     };
     // Bounded without capping large runs: every attempt ends within the connect and WebSocket
