@@ -1,5 +1,7 @@
 #include "client/hub_client.hpp"
 
+#include "client/source_socket.hpp"
+
 #include "protocol/json_protocol.hpp"
 #include "protocol/messagepack_protocol.hpp"
 #include "protocol/text_framing.hpp"
@@ -8,8 +10,6 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/stream_base.hpp>
 #include <boost/json/parse.hpp>
-
-#include <netinet/in.h>
 
 #include <variant>
 
@@ -31,20 +31,8 @@ void hub_client::start(connect_options options, open_handler handler) {
 }
 
 void hub_client::do_connect() {
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    beast::error_code ec;
-    socket.open(options_.server.protocol(), ec);
-    if (!ec && options_.source) {
-#ifdef IP_BIND_ADDRESS_NO_PORT
-        // Defer the port choice to connect(), where the kernel can reuse a port across
-        // destinations: without it bind() reserves the port for every destination.
-        using bind_no_port =
-            asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>;
-        socket.set_option(bind_no_port(true), ec);
-        ec = {};
-#endif
-        socket.bind(asio::ip::tcp::endpoint(*options_.source, 0), ec);
-    }
+    const auto ec =
+        open_socket(beast::get_lowest_layer(ws_).socket(), options_.server, options_.source);
     if (ec) {
         return fail("connect: " + ec.message());
     }

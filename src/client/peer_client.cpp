@@ -1,11 +1,11 @@
 #include "client/peer_client.hpp"
 
+#include "client/source_socket.hpp"
+
 #include <boost/asio/socket_base.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/stream_base.hpp>
-
-#include <netinet/in.h>
 
 #include <charconv>
 
@@ -73,19 +73,8 @@ void peer_client::start(peer_connect_options options, open_handler handler) {
     options_ = std::move(options);
     on_open_ = std::move(handler);
     state_ = state::connecting;
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    beast::error_code ec;
-    socket.open(options_.server.protocol(), ec);
-    if (!ec && options_.source) {
-#ifdef IP_BIND_ADDRESS_NO_PORT
-        // As in hub_client: the port is chosen at connect(), per destination.
-        using bind_no_port =
-            asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>;
-        socket.set_option(bind_no_port(true), ec);
-        ec = {};
-#endif
-        socket.bind(asio::ip::tcp::endpoint(*options_.source, 0), ec);
-    }
+    const auto ec =
+        open_socket(beast::get_lowest_layer(ws_).socket(), options_.server, options_.source);
     if (ec) {
         return fail("connect: " + ec.message());
     }
