@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include <spdlog/spdlog.h>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -145,6 +146,9 @@ void endpoint::handle(http::request& req, std::string_view subpath,
     }
     const auto method = req.method();
     if (method == bhttp::verb::get && boost::beast::websocket::is_upgrade(req)) {
+        if (auto refusal = refuse_websocket_upgrade(req)) {
+            return ex->respond(std::move(*refusal));
+        }
         return handle_websocket(req, ex, who);  // may come without id (skipNegotiation)
     }
     if (method != bhttp::verb::get && method != bhttp::verb::post &&
@@ -298,7 +302,7 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
     }
     auto conn = create_connection(req, *ex, transport_kind::websockets, std::move(connection_id),
                                   std::move(connection_token), who, stateful);
-    std::make_shared<websocket_session>(ex->take_stream(), conn)->run(std::move(req));
+    std::make_shared<websocket_session>(ex->take_stream(), conn)->run(req);
 }
 
 void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
@@ -343,7 +347,7 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
                            : http::stream(std::move(tcp)),
             conn);
         session->set_resuming();
-        session->run(std::move(req));
+        session->run(req);
     });
 }
 

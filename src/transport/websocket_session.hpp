@@ -1,33 +1,41 @@
 // The WebSockets transport: one socket, one write in flight, everything queued meanwhile sent
-// as one gather write (one WebSocket message holding many hub messages).
+// as one gather write (one WebSocket message holding many hub messages). Framing is our own
+// (websocket_frame.hpp): an idle plain-TCP connection holds no read buffer, because reads wait
+// for readiness and then land in a buffer shared by every socket of the shard.
 #pragma once
 
 #include "http/server.hpp"
 #include "http/stream.hpp"
 #include "transport/connection.hpp"
+#include "transport/websocket_frame.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace switchboard::transport {
 
+// Why an upgrade request cannot become a WebSocket (RFC 6455 4.2.1), as the response to send;
+// nothing when it can.
+std::optional<http::response> refuse_websocket_upgrade(const http::request& req);
+
 // Thread safety: lives on the shard of its socket; the connection calls it on that shard.
 class websocket_session : public connection_writer,
+                          public websocket::frame_handler,
                           public std::enable_shared_from_this<websocket_session> {
 public:
+    // `stream` carries no unread bytes: a client waits for the 101 before sending frames.
     websocket_session(http::stream stream, connection_ptr connection);
     ~websocket_session() override;
 
-    // Completes the upgrade for `upgrade_request`, then reads until the socket closes.
-    void run(http::request upgrade_request);
+    // Answers `upgrade_request` (checked by refuse_websocket_upgrade) with 101, then reads
+    // until the socket closes.
+    void run(const http::request& upgrade_request);
 
     void on_output_ready() override;
     void on_close_requested() override;
@@ -38,28 +46,42 @@ public:
     void set_resuming() noexcept { resuming_ = true; }
 
 private:
-    void on_accept(boost::beast::error_code ec);
+    void on_handshake_written(boost::system::error_code ec);
     void do_read();
-    void on_read(boost::beast::error_code ec, std::size_t bytes);
+    void on_readable(boost::system::error_code ec);
+    void on_tls_read(boost::system::error_code ec, std::size_t bytes);
+    void consume(std::span<char> bytes);
+    void on_data(std::string_view bytes) override;
+    void on_control(websocket::opcode op, std::string_view payload) override;
     void do_write();
-    void on_write(boost::beast::error_code ec);
-    void do_close(std::uint16_t code, std::string reason);
+    void on_write(boost::system::error_code ec);
+    void do_close(std::uint16_t code, std::string_view reason);
+    void close_socket();
     void finish();
+    template <class Buffers, class Handler>
+    void async_write(const Buffers& buffers, Handler&& handler);
 
-    boost::beast::websocket::stream<http::stream> ws_;
+    // Plain TCP owns the socket directly; TLS keeps its stream (and the read buffer its
+    // asynchronous reads need) on the heap, so plain connections pay for neither.
+    boost::asio::ip::tcp::socket socket_;
+    std::unique_ptr<http::stream> tls_;
+    std::unique_ptr<char[]> tls_read_buffer_;
     connection_ptr connection_;
-    boost::beast::flat_buffer read_buffer_;
+    websocket::frame_parser parser_;
     std::vector<shared_buffer> writing_;
     std::vector<boost::asio::const_buffer> write_buffers_;
-    std::unique_ptr<boost::asio::steady_timer> abort_timer_;  // only while aborting
-    std::string abort_reason_;
+    std::string control_out_;  // the 101 response, a Pong or the Close, sent before data
+    std::string control_writing_;
+    std::unique_ptr<boost::asio::steady_timer> close_timer_;  // only while closing
+    websocket::frame_header header_{};
     std::uint16_t abort_code_ = 0;
+    std::string abort_reason_;
     bool accepted_ = false;
     bool write_in_flight_ = false;
-    bool close_started_ = false;
+    bool close_sent_ = false;      // our Close frame is queued or written
+    bool close_on_flush_ = false;  // drop the socket once our Close frame is written
     bool aborting_ = false;
     bool finished_ = false;
-    bool graceful_ = false;  // the socket ended with a close handshake
     bool resuming_ = false;
     bool replaced_ = false;
 };
