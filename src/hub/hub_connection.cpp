@@ -198,9 +198,9 @@ bool hub_connection::accept_tracked() {
 }
 
 void hub_connection::on_ack(std::int64_t sequence_id) {
-    while (!replay_.empty() && replay_.front().first <= sequence_id) {
-        replay_bytes_ -= replay_.front().second->size();
-        replay_.pop_front();
+    while (replay_ && !replay_->empty() && replay_->front().first <= sequence_id) {
+        replay_bytes_ -= replay_->front().second->size();
+        replay_->pop_front();
     }
 }
 
@@ -502,8 +502,11 @@ void hub_connection::send_completion(const protocol::completion_message& complet
 
 void hub_connection::send_tracked(shared_buffer bytes) {
     if (stateful_) {
+        if (!replay_) {
+            replay_.emplace();
+        }
         replay_bytes_ += bytes->size();
-        replay_.emplace_back(++sent_count_, bytes);
+        replay_->emplace_back(++sent_count_, bytes);
         if (replay_bytes_ > server_.options().stateful_reconnect_buffer_size) {
             // The client does not ack fast enough to keep a bounded replay: stay connected,
             // but a dropped socket now ends the connection instead of pausing it.
@@ -511,7 +514,7 @@ void hub_connection::send_tracked(shared_buffer bytes) {
                           connection_->id());
             stateful_ = false;
             connection_->set_stateful(false);
-            replay_.clear();
+            replay_.reset();
             replay_bytes_ = 0;
         }
     }
@@ -586,10 +589,13 @@ void hub_connection::on_transport_paused() {
 void hub_connection::on_transport_resumed() {
     paused_ = false;
     // Sequence tells the client where our replay starts; then every unacked message again.
-    const auto first = replay_.empty() ? sent_count_ + 1 : replay_.front().first;
+    const bool empty = !replay_ || replay_->empty();
+    const auto first = empty ? sent_count_ + 1 : replay_->front().first;
     send_message(protocol::sequence_message{first});
-    for (const auto& [id, buffer] : replay_) {
-        connection_->send(buffer);
+    if (!empty) {
+        for (const auto& [id, buffer] : *replay_) {
+            connection_->send(buffer);
+        }
     }
 }
 

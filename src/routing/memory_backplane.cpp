@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace switchboard::routing {
@@ -24,7 +25,14 @@ void memory_bus::publish(const memory_backplane* from, const std::string& channe
 
 void memory_bus::add(const std::string& channel, memory_backplane* member) {
     std::lock_guard lock(mutex_);
-    ++subscribers_[channel][member];
+    auto& members = subscribers_[channel];
+    const auto it = std::find_if(members.begin(), members.end(),
+                                 [&](const auto& entry) { return entry.first == member; });
+    if (it != members.end()) {
+        ++it->second;
+    } else {
+        members.emplace_back(member, 1);
+    }
 }
 
 void memory_bus::remove(const std::string& channel, memory_backplane* member) {
@@ -33,9 +41,11 @@ void memory_bus::remove(const std::string& channel, memory_backplane* member) {
     if (it == subscribers_.end()) {
         return;
     }
-    const auto member_it = it->second.find(member);
-    if (member_it != it->second.end() && --member_it->second == 0) {
-        it->second.erase(member_it);
+    auto& members = it->second;
+    const auto member_it = std::find_if(members.begin(), members.end(),
+                                        [&](const auto& entry) { return entry.first == member; });
+    if (member_it != members.end() && --member_it->second == 0) {
+        members.erase(member_it);
         if (it->second.empty()) {
             subscribers_.erase(it);
         }
@@ -45,7 +55,7 @@ void memory_bus::remove(const std::string& channel, memory_backplane* member) {
 void memory_bus::remove_all(memory_backplane* member) {
     std::lock_guard lock(mutex_);
     for (auto it = subscribers_.begin(); it != subscribers_.end();) {
-        it->second.erase(member);
+        std::erase_if(it->second, [&](const auto& entry) { return entry.first == member; });
         it = it->second.empty() ? subscribers_.erase(it) : std::next(it);
     }
 }

@@ -7,11 +7,11 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace switchboard::routing {
 
@@ -33,7 +33,10 @@ public:
 private:
     std::atomic<int> members_{0};
     std::mutex mutex_;
-    std::unordered_map<std::string, std::map<memory_backplane*, int>> subscribers_;
+    // Per channel, each subscribed member with its subscription count. A channel has one member
+    // per instance in the process (usually one), so a vector beats a tree node per member.
+    using subscriptions = std::vector<std::pair<memory_backplane*, int>>;
+    std::unordered_map<std::string, subscriptions> subscribers_;
 };
 
 class memory_backplane final : public backplane {

@@ -30,6 +30,15 @@ hub_id router::add_hub(std::string name, std::string backplane_name) {
     return hubs_.size() - 1;
 }
 
+namespace {
+void remove_member(std::unordered_set<recipient*>& members, recipient* member) {
+    members.erase(member);
+}
+void remove_member(std::vector<recipient*>& members, recipient* member) {
+    std::erase(members, member);
+}
+}  // namespace
+
 void router::add_connection(hub_id hub, const std::string& connection_id,
                             const std::string& user_id, recipient& target) {
     const std::size_t shard = pool_.current_shard();
@@ -39,7 +48,7 @@ void router::add_connection(hub_id hub, const std::string& connection_id,
     const auto& channels = hubs_[hub].channels;
     subscribe(channels.connection(connection_id));
     if (!user_id.empty()) {
-        registry.users[user_id].insert(&target);
+        registry.users[user_id].push_back(&target);
         subscribe(channels.user(user_id));
     }
 }
@@ -54,7 +63,7 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
     const auto forget = [&](auto& index, const std::string& key) {
         const auto found = index.find(key);
         if (found != index.end()) {
-            found->second.erase(entry.target);
+            remove_member(found->second, entry.target);
             if (found->second.empty()) {
                 index.erase(found);
             }
@@ -230,35 +239,39 @@ void router::deliver_on(std::size_t shard, hub_id hub, const audience& to,
         }
         return;
     case audience::kind::groups:
-    case audience::kind::users: {
-        const auto& index = to.target == audience::kind::groups ? registry.groups : registry.users;
-        // A connection in two of the named groups (or of two named users) gets one copy.
-        std::unordered_set<recipient*> delivered;
-        for (const auto& name : to.names) {
-            const auto members = index.find(name);
-            if (members == index.end()) {
+        return deliver_to_members(registry, registry.groups, to, message);
+    case audience::kind::users:
+        return deliver_to_members(registry, registry.users, to, message);
+    }
+}
+
+template <class Index>
+void router::deliver_to_members(const hub_registry& registry, const Index& index,
+                                const audience& to, const message_ptr& message) {
+    // A connection in two of the named groups (or of two named users) gets one copy.
+    std::unordered_set<recipient*> delivered;
+    for (const auto& name : to.names) {
+        const auto members = index.find(name);
+        if (members == index.end()) {
+            continue;
+        }
+        for (auto* member : members->second) {
+            if (to.names.size() > 1 && !delivered.insert(member).second) {
                 continue;
             }
-            for (auto* member : members->second) {
-                if (to.names.size() > 1 && !delivered.insert(member).second) {
+            if (!to.excluded.empty()) {
+                const auto& connections = registry.connections;
+                const bool skip =
+                    std::any_of(to.excluded.begin(), to.excluded.end(), [&](const std::string& id) {
+                        const auto e = connections.find(id);
+                        return e != connections.end() && e->second.target == member;
+                    });
+                if (skip) {
                     continue;
                 }
-                if (!to.excluded.empty()) {
-                    const auto& connections = registry.connections;
-                    const bool skip = std::any_of(
-                        to.excluded.begin(), to.excluded.end(), [&](const std::string& id) {
-                            const auto e = connections.find(id);
-                            return e != connections.end() && e->second.target == member;
-                        });
-                    if (skip) {
-                        continue;
-                    }
-                }
-                member->deliver(message);
             }
+            member->deliver(message);
         }
-        return;
-    }
     }
 }
 

@@ -176,9 +176,14 @@ private:
     };
     struct hub_registry {
         std::unordered_map<std::string, connection_entry> connections;
-        std::unordered_map<std::string, std::unordered_set<recipient*>> users;
+        // A user usually has a few connections (at most --max-connections-per-user, 100 by
+        // default): a vector, not a set, which costs a node and a bucket array per user.
+        std::unordered_map<std::string, std::vector<recipient*>> users;
         std::unordered_map<std::string, std::unordered_set<recipient*>> groups;
     };
+    template <class Index>
+    static void deliver_to_members(const hub_registry& registry, const Index& index,
+                                   const audience& to, const message_ptr& message);
     struct shard_state {
         std::vector<hub_registry> hubs;
     };

@@ -74,8 +74,6 @@ private:
     std::string control_writing_;
     std::unique_ptr<boost::asio::steady_timer> close_timer_;  // only while closing
     websocket::frame_header header_{};
-    std::uint16_t abort_code_ = 0;
-    std::string abort_reason_;
     bool accepted_ = false;
     bool write_in_flight_ = false;
     bool close_sent_ = false;      // our Close frame is queued or written
