@@ -1,8 +1,11 @@
+# shellcheck shell=bash
 # Shared by bench/compare.sh and bench/saturate.sh (sourced, not run): installs the peers,
 # builds Switchboard, starts and stops the systems under comparison (two instances each on one
 # Redis), and describes the machine and versions of a run.
-# The caller sets `bin` (the switchboard binary) and `max_seconds` (every server's lifetime)
-# and runs under `set -euo pipefail` from the repository's root.
+# The caller sets `bin` (the switchboard binary), `max_seconds` (every server's lifetime) and
+# `server_threads` (Switchboard's shards per instance), and runs under `set -euo pipefail` from
+# the repository's root.
+# shellcheck disable=SC2154  # bin, max_seconds and server_threads: set by the caller
 
 log() { echo "${log_prefix:-compare}: $*" >&2; }
 
@@ -17,7 +20,7 @@ compare_setup() {
 state=$(mktemp -d)
 cleanup() {
   for f in "$state"/*.pid; do
-    [[ -e $f ]] && bench/peers/stop.sh "$f" || true
+    if [[ -e $f ]]; then bench/peers/stop.sh "$f" || true; fi
   done
   rm -rf "$state"
 }

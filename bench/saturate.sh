@@ -53,10 +53,11 @@ source bench/compare-lib.sh
 
 compare_setup
 # Switchboard first: its half-saturation run needs its figure and its instances still up.
-if [[ " $systems " == *" switchboard "* ]]; then
-  systems="switchboard $(echo " $systems " | sed 's/ switchboard / /g')"
-fi
-systems=$(echo $systems)
+ordered=()
+for system in $systems; do
+  if [[ $system == switchboard ]]; then ordered=(switchboard "${ordered[@]}"); else ordered+=("$system"); fi
+done
+systems="${ordered[*]}"
 : >"$results/steps.jsonl"
 : >"$results/systems.jsonl"
 rm -f "$results/half.json"

@@ -60,9 +60,15 @@ function ratioOf(sb, peer, target, firstStep) {
     return [`> ${low.toFixed(1)}x`, low >= target ? 'yes' : 'unknown (finer steps needed)'];
   }
   const ratio = sb.saturation / peer.saturation;
-  const lowerBound = sb.saturated_at === null;
-  const met = ratio >= target ? 'yes' : lowerBound ? 'unknown (Switchboard did not saturate)' : 'no';
-  return [`${lowerBound ? '≥ ' : ''}${ratio.toFixed(1)}x`, met];
+  const sbBound = sb.saturated_at === null;  // Switchboard's figure is a lower bound
+  const peerBound = peer.saturated_at === null;  // the peer's likewise
+  if (sbBound && peerBound) return ['- (neither saturated)', 'unknown (more steps needed)'];
+  if (peerBound) {
+    // The peer may go further: the ratio is at most this.
+    return [`≤ ${ratio.toFixed(1)}x`, ratio < target ? 'no' : 'unknown (the peer did not saturate)'];
+  }
+  const met = ratio >= target ? 'yes' : sbBound ? 'unknown (Switchboard did not saturate)' : 'no';
+  return [`${sbBound ? '≥ ' : ''}${ratio.toFixed(1)}x`, met];
 }
 
 /** The Markdown of the section, from RESULTS_DIR/saturation.json and env.txt. */

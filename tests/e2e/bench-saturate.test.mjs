@@ -91,6 +91,32 @@ test('saturation report: a peer that fails the first step, a ratio that misses i
   assert.match(text, /Cross-instance p99 at half Switchboard's saturation \| not measured/);
 });
 
+test('saturation report: ratios of figures that are bounds', (t) => {
+  const dir = tempDir(t, 'saturation-report-');
+  writeResults(dir, {
+    systems: [
+      { system: 'switchboard', saturation: 200000, saturated_at: null, reason: null },
+      { system: 'socketio', saturation: 200000, saturated_at: null, reason: null },
+      { system: 'nchan', saturation: 100000, saturated_at: null, reason: null },
+    ],
+    steps: [],
+    half: null,
+  });
+  let text = renderSaturation(dir, envOf());
+  assert.match(text, /Switchboard \/ Socket\.IO, saturation deliveries\/s \| - \(neither saturated\) \| ≥ 10x \| unknown/);
+
+  writeResults(dir, {
+    systems: [
+      { system: 'switchboard', saturation: 100000, saturated_at: 140000, reason: 'late' },
+      { system: 'socketio', saturation: 50000, saturated_at: null, reason: null },
+    ],
+    steps: [],
+    half: null,
+  });
+  text = renderSaturation(dir, envOf());
+  assert.match(text, /Switchboard \/ Socket\.IO, saturation deliveries\/s \| ≤ 2\.0x \| ≥ 10x \| no \|/);
+});
+
 test('BENCHMARKS.md: each run replaces its own part and keeps the others', (t) => {
   const docs = tempDir(t, 'benchmarks-doc-');
   const file = path.join(docs, 'BENCHMARKS.md');
