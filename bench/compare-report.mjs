@@ -3,8 +3,11 @@
 // RESULTS_DIR holds env.txt (key=value lines) and SYSTEM-CONNECTIONS.json reports of
 // `switchboard bench`; NOTES.md (default RESULTS_DIR/notes.md),
 // if any, is appended as written: observations on that run's conditions.
+// With RESULTS_DIR/saturation.json (bench/saturate.sh) it writes the "Saturation" section
+// instead; either way the other parts of BENCHMARKS.md are kept (bench/saturation-report.mjs).
 import fs from 'node:fs';
 import path from 'node:path';
+import { renderSaturation, writeBenchmarks } from './saturation-report.mjs';
 
 const [resultsDir, docsDir, notesArg] = process.argv.slice(2);
 if (!resultsDir || !docsDir) {
@@ -15,6 +18,10 @@ if (!resultsDir || !docsDir) {
 const env = Object.fromEntries(fs.readFileSync(path.join(resultsDir, 'env.txt'), 'utf8')
   .split('\n').filter((line) => line.includes('='))
   .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+if (fs.existsSync(path.join(resultsDir, 'saturation.json'))) {
+  writeBenchmarks(docsDir, { saturation: renderSaturation(resultsDir, env) });
+  process.exit(0);
+}
 const systems = env.systems.split(/\s+/).filter(Boolean);
 const counts = env.connections.split(/\s+/).filter(Boolean).map(Number);
 const names = { switchboard: 'Switchboard', socketio: 'Socket.IO', nchan: 'Nchan' };
@@ -156,4 +163,4 @@ ${losses.length > 0 ? losses.join('\n') : '- nowhere in this run.'}
 
 ${notes}
 `;
-fs.writeFileSync(path.join(docsDir, 'BENCHMARKS.md'), doc.trimEnd() + '\n');
+writeBenchmarks(docsDir, { top: doc.trim() });

@@ -421,6 +421,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     add_duration(*bench_command, "--duration", bench.duration, "SWITCHBOARD_BENCH_DURATION",
                  "Length of the send window");
+    add_duration(*bench_command, "--deadline", bench.deadline, "SWITCHBOARD_BENCH_DEADLINE",
+                 "Deliveries later than this count as delivered but not on time");
     bench_command->add_option("--protocol", bench_protocol, "json or messagepack")
         ->check(CLI::IsMember({"json", "messagepack"}))
         ->capture_default_str();

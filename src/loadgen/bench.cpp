@@ -43,9 +43,13 @@ boost::json::object worker_json(const worker_result& r) {
             {"sent", r.sent},
             {"expected", r.expected},
             {"received", r.received},
+            {"on_time", r.on_time},
             {"send_seconds", r.send_seconds},
+            {"drain_seconds", r.drain_seconds},
+            {"cpu_seconds", r.cpu_seconds},
             {"first_error", r.first_error},
-            {"histogram", r.latency.to_json()}};
+            {"histogram", r.latency.to_json()},
+            {"cross_histogram", r.cross_latency.to_json()}};
 }
 
 bool merge_worker_json(const boost::json::value& json, worker_result& into) {
@@ -68,15 +72,24 @@ bool merge_worker_json(const boost::json::value& json, worker_result& into) {
     into.sent += number("sent");
     into.expected += number("expected");
     into.received += number("received");
+    into.on_time += number("on_time");
     if (const auto* seconds = o->if_contains("send_seconds"); seconds && seconds->is_double()) {
         into.send_seconds = std::max(into.send_seconds, seconds->get_double());
+    }
+    if (const auto* seconds = o->if_contains("drain_seconds"); seconds && seconds->is_double()) {
+        into.drain_seconds = std::max(into.drain_seconds, seconds->get_double());
+    }
+    if (const auto* seconds = o->if_contains("cpu_seconds"); seconds && seconds->is_number()) {
+        into.cpu_seconds += seconds->to_number<double>(ec);
     }
     if (const auto* error = o->if_contains("first_error");
         error && error->is_string() && into.first_error.empty()) {
         into.first_error = std::string(error->get_string());
     }
     const auto* h = o->if_contains("histogram");
-    return !ec && h != nullptr && into.latency.merge_json(*h);
+    const auto* cross = o->if_contains("cross_histogram");
+    return !ec && h != nullptr && cross != nullptr && into.latency.merge_json(*h) &&
+           into.cross_latency.merge_json(*cross);
 }
 
 struct child {
@@ -269,6 +282,9 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
     const plan plan(options);
     const auto lost = load.expected > load.received ? load.expected - load.received : 0;
     const auto seconds = std::chrono::duration<double>(options.duration).count();
+    const auto per_second = [&](std::uint64_t count) {
+        return load.send_seconds > 0 ? static_cast<double>(count) / load.send_seconds : 0.0;
+    };
     boost::json::object report{
         {"scenario", scenario_name(options.kind)},
         {"target", system_name(options.system)},
@@ -279,6 +295,7 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"rate_per_sender", options.rate},
         {"message_size", options.message_size},
         {"duration_s", seconds},
+        {"deadline_ms", static_cast<double>(options.deadline.count())},
         {"processes", options.processes},
         {"threads", options.threads},
         {"connected", load.connected},
@@ -288,9 +305,23 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"expected", load.expected},
         {"received", load.received},
         {"lost", lost},
-        {"deliveries_per_second",
-         load.send_seconds > 0 ? static_cast<double>(load.received) / load.send_seconds : 0.0},
+        {"deliveries_per_second", per_second(load.received)},
+        {"on_time", load.on_time},
+        {"on_time_deliveries_per_second", per_second(load.on_time)},
         {"latency_us", latency_json(load.latency)},
+    };
+    // Only a run over several instances has receivers on another instance than the sender's.
+    if (options.urls.size() > 1) {
+        report["cross_instance"] = {{"received", load.cross_latency.count()},
+                                    {"latency_us", latency_json(load.cross_latency)}};
+    }
+    // The window and the drain: a generator near `threads` busy cores was the bottleneck.
+    const auto busy_seconds = load.send_seconds + load.drain_seconds;
+    report["generator"] = {
+        {"cpu_seconds", load.cpu_seconds},
+        {"cpu_cores", busy_seconds > 0 ? load.cpu_seconds / busy_seconds : 0.0},
+        {"cpu_seconds_per_million_deliveries",
+         load.received > 0 ? load.cpu_seconds / (static_cast<double>(load.received) / 1e6) : 0.0},
     };
     if (!load.first_error.empty()) {
         report["first_error"] = load.first_error;
@@ -315,9 +346,10 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
 
 std::string markdown_header() {
     return "| scenario | protocol | connections | senders | rate/sender | size | deliveries/s | "
-           "p50 ms | p99 ms | p99.9 ms | lost | server CPU s per 1M | server RSS/conn |\n"
+           "on-time/s | p50 ms | p99 ms | p99.9 ms | cross-instance p50/p99/p99.9 ms | lost | "
+           "server CPU s per 1M | server RSS/conn |\n"
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-           "---: |\n";
+           "---: | ---: | ---: |\n";
 }
 
 std::string markdown_row(const boost::json::object& report) {
@@ -327,8 +359,18 @@ std::string markdown_row(const boost::json::object& report) {
         const auto d = v.to_number<double>(ec);
         return ec ? 0.0 : d;
     };
+    const auto ms_of = [&](const boost::json::object& latency, const char* key) {
+        return fixed(number(latency.at(key)) / 1000.0, 2);
+    };
     const auto& latency = report.at("latency_us").as_object();
-    const auto ms = [&](const char* key) { return fixed(number(latency.at(key)) / 1000.0, 2); };
+    const auto ms = [&](const char* key) { return ms_of(latency, key); };
+    std::string cross = "-";
+    if (const auto* v = report.if_contains("cross_instance")) {
+        const auto& cross_latency = v->as_object().at("latency_us").as_object();
+        cross = ms_of(cross_latency, "p50");
+        cross.append(" / ").append(ms_of(cross_latency, "p99"));
+        cross.append(" / ").append(ms_of(cross_latency, "p999"));
+    }
     const auto& server = report.at("server").as_object();
     std::string cpu = "-";
     std::string rss = "-";
@@ -343,7 +385,8 @@ std::string markdown_row(const boost::json::object& report) {
         std::string(report.at("protocol").as_string()) + " | " + text("connections") + " | " +
         text("senders") + " | " + fixed(number(report.at("rate_per_sender")), 1) + " | " +
         text("message_size") + " | " + fixed(number(report.at("deliveries_per_second")), 0) +
-        " | " + ms("p50") + " | " + ms("p99") + " | " + ms("p999") + " | " + text("lost") + " | " +
+        " | " + fixed(number(report.at("on_time_deliveries_per_second")), 0) + " | " + ms("p50") +
+        " | " + ms("p99") + " | " + ms("p999") + " | " + cross + " | " + text("lost") + " | " +
         cpu + " | " + rss + " |\n";
     return row;
 }

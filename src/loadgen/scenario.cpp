@@ -159,6 +159,7 @@ plan::plan(const bench_options& options)
     : kind_(options.kind),
       system_(options.system),
       connections_(options.connections),
+      instances_(std::max<std::size_t>(1, options.urls.size())),
       run_id_(options.run_id) {
     if (kind_ == scenario::idle || connections_ == 0) {
         senders_ = 0;
@@ -182,6 +183,14 @@ bool plan::is_sender(std::size_t index) const noexcept {
 
 double plan::phase_of(std::size_t index) const noexcept {
     return connections_ == 0 ? 0.0 : static_cast<double>(index) / static_cast<double>(connections_);
+}
+
+std::size_t plan::instance_of(std::size_t index) const noexcept {
+    return index % instances_;
+}
+
+std::size_t plan::publish_instance_of(std::size_t index) const noexcept {
+    return system_ == system_kind::nchan ? 0 : instance_of(index);
 }
 
 std::string plan::user_of(std::size_t index) const {
@@ -301,7 +310,8 @@ std::string plan::nchan_publish_channel(std::size_t index) const {
                                          : nchan_subscribe_channel(index);
 }
 
-void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out) {
+void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out,
+                   std::optional<std::size_t> origin) {
     std::array<char, timestamp_digits> digits;
     digits.fill('0');
     std::array<char, timestamp_digits> raw{};
@@ -309,6 +319,16 @@ void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out) {
     const auto length = static_cast<std::size_t>(end - raw.data());
     std::copy(raw.data(), end, digits.data() + (timestamp_digits - length));
     out.assign(digits.data(), digits.size());
+    if (origin) {
+        std::array<char, 20> index{};
+        const auto [last, ignored] =
+            std::to_chars(index.data(), index.data() + index.size(), *origin);
+        const auto written = static_cast<std::size_t>(last - index.data());
+        // Never beyond `size`: the message size is the benchmark's parameter.
+        if (out.size() + written <= size) {
+            out.append(index.data(), written);
+        }
+    }
     if (size > out.size()) {
         out.append(size - out.size(), '.');
     }
@@ -324,6 +344,24 @@ std::optional<std::uint64_t> read_payload(std::string_view text) noexcept {
         return std::nullopt;
     }
     return value;
+}
+
+std::optional<std::size_t> read_origin(std::string_view text) noexcept {
+    if (text.size() <= timestamp_digits) {
+        return std::nullopt;
+    }
+    std::size_t value = 0;
+    const auto* first = text.data() + timestamp_digits;
+    const auto [end, ec] = std::from_chars(first, text.data() + text.size(), value);
+    if (ec != std::errc() || end == first) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+bool crossed_instances(std::optional<std::size_t> origin, std::size_t instance,
+                       std::size_t instances) noexcept {
+    return instances > 1 && origin && *origin != instance;
 }
 
 std::uint64_t steady_ns() noexcept {

@@ -57,6 +57,9 @@ struct bench_options {
     // Bytes of the text argument; Azure's guide uses 2,048.
     std::size_t message_size = 256;
     std::chrono::milliseconds duration{10'000};
+    // A delivery later than this still counts as delivered, but not as on time: past
+    // saturation a system delivers everything eventually, only late (bench/README.md).
+    std::chrono::milliseconds deadline{1'000};
     client::hub_protocol protocol = client::hub_protocol::json;
     std::string source_addresses;  // "127.0.0.1-127.0.0.20" or a comma list; empty: any
     std::size_t threads = 1;
@@ -98,6 +101,11 @@ public:
     [[nodiscard]] std::string user_of(std::size_t index) const;
     // Empty when the scenario uses no groups.
     [[nodiscard]] std::string group_of(std::size_t index) const;
+    // The instance (index into --url) connection `index` is on.
+    [[nodiscard]] std::size_t instance_of(std::size_t index) const noexcept;
+    // The instance a sender's messages enter the system on: its own, save for Nchan, whose
+    // senders publish over HTTP to the first URL.
+    [[nodiscard]] std::size_t publish_instance_of(std::size_t index) const noexcept;
     // Deliveries one message from this sender makes when every connection is up.
     [[nodiscard]] std::uint64_t fanout_of(std::size_t index) const noexcept;
     // The hub method and its arguments for one message with `text`.
@@ -117,14 +125,23 @@ private:
     system_kind system_;
     std::size_t connections_;
     std::size_t senders_;
+    std::size_t instances_;
     std::string run_id_;
 };
 
 // The text of a message: the send time (steady clock, shared by all processes on this host)
-// as 20 digits of nanoseconds, then padding up to `size` bytes.
-void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out);
+// as 20 digits of nanoseconds, then the instance it was published on (decimal, when given and
+// if it fits), then padding up to `size` bytes.
+void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out,
+                   std::optional<std::size_t> origin = std::nullopt);
 // The send time of a payload, or nothing for text the generator did not write.
 std::optional<std::uint64_t> read_payload(std::string_view text) noexcept;
+// The instance a payload was published on, or nothing when it carries none.
+std::optional<std::size_t> read_origin(std::string_view text) noexcept;
+// A receiver on `instance` got a message published on `origin` of `instances`: did it cross
+// the backplane? Unknown origins count as not crossing.
+[[nodiscard]] bool crossed_instances(std::optional<std::size_t> origin, std::size_t instance,
+                                     std::size_t instances) noexcept;
 
 std::uint64_t steady_ns() noexcept;
 

@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -149,6 +151,8 @@ public:
     std::atomic<std::uint64_t> traffic{0};             // every invocation, the hub's own included
     std::atomic<std::uint64_t> publishers_settled{0};  // Nchan publishers up or failed
     histogram latency;                                 // read once the thread has stopped
+    histogram cross_latency;                           // likewise
+    std::uint64_t on_time = 0;                         // likewise
     std::string first_error;                           // likewise
 
 private:
@@ -160,7 +164,8 @@ private:
         if (options_.system != system_kind::switchboard) {
             return connect_peer(s);
         }
-        const auto& server = servers_[s.index % servers_.size()];
+        const auto instance = plan_.instance_of(s.index);
+        const auto& server = servers_[instance];
         auto client = std::make_shared<client::hub_client>(context_.get_executor());
         s.client = client;
         client::connect_options connect;
@@ -171,8 +176,13 @@ private:
         connect.host = server.host;
         connect.target = server.path + "?user=" + plan_.user_of(s.index);
         connect.protocol = options_.protocol;
-        client->on_invocation(
-            [this](protocol::invocation_message& message) { on_invocation(message); });
+        client->set_record_filter([this](std::string_view record) {
+            traffic.fetch_add(1, std::memory_order_relaxed);
+            return might_be_measured(record);
+        });
+        client->on_invocation([this, instance](protocol::invocation_message& message) {
+            on_invocation(message, instance);
+        });
         client->on_completion([this, &s](protocol::completion_message& completion) {
             if (completion.error) {
                 note_error("JoinGroup: " + *completion.error);
@@ -207,7 +217,8 @@ private:
     }
 
     void connect_peer(slot& s) {
-        const auto& server = servers_[s.index % servers_.size()];
+        const auto instance = plan_.instance_of(s.index);
+        const auto& server = servers_[instance];
         const bool socketio = options_.system == system_kind::socketio;
         auto peer = std::make_shared<client::peer_client>(context_.get_executor());
         s.peer = peer;
@@ -224,9 +235,9 @@ private:
         } else {
             connect.target = "/sub/" + plan_.nchan_subscribe_channel(s.index);
         }
-        peer->on_message([this, socketio](std::string_view text) {
+        peer->on_message([this, socketio, instance](std::string_view text) {
             if (!socketio) {
-                return on_payload(text);
+                return on_payload(text, instance);
             }
             const auto packet = client::parse_socketio_packet(text);
             if (!packet) {
@@ -236,7 +247,7 @@ private:
                 joined.fetch_add(1, std::memory_order_relaxed);
             } else if (packet->type == '2') {
                 if (const auto payload = client::socketio_last_string(packet->data)) {
-                    on_payload(*payload);
+                    on_payload(*payload, instance);
                 }
             }
         });
@@ -264,8 +275,8 @@ private:
         });
     }
 
-    // A peer's delivery: the payload as the generator wrote it.
-    void on_payload(std::string_view text) {
+    // A delivery to a connection on `instance`: the payload as the generator wrote it.
+    void on_payload(std::string_view text, std::size_t instance) {
         if (!measuring_) {
             return;
         }
@@ -274,7 +285,14 @@ private:
             return;
         }
         const auto now = steady_ns();
-        latency.record(now > *sent_at ? now - *sent_at : 0);
+        const auto elapsed = now > *sent_at ? now - *sent_at : 0;
+        latency.record(elapsed);
+        if (elapsed <= deadline_ns_) {
+            ++on_time;
+        }
+        if (crossed_instances(read_origin(text), instance, servers_.size())) {
+            cross_latency.record(elapsed);
+        }
         received.fetch_add(1, std::memory_order_relaxed);
     }
 
@@ -311,17 +329,22 @@ private:
         return false;
     }
 
-    // Measured messages name a Receive* target; completions answer JoinGroup. Every other
-    // message (UserConnected, UserJoinedGroup, pings) is counted as traffic only.
+    // Measured messages name a Receive* target; completions answer JoinGroup, and a close
+    // message ends the connection. Every other message (UserConnected, UserJoinedGroup, pings)
+    // is counted as traffic only.
     [[nodiscard]] bool might_be_measured(std::string_view record) const {
-        const bool completion =
-            options_.protocol == client::hub_protocol::json
-                ? record.find(R"("type":3)") != std::string_view::npos
-                : record.size() > 1 && record[1] == '\x03';  // [3, ...]: a completion
-        return completion || (measuring_ && record.find("Receive") != std::string_view::npos);
+        const bool json = options_.protocol == client::hub_protocol::json;
+        // MessagePack: [type, ...], the type right after the array's header byte.
+        const auto is_type = [&](char type, std::string_view json_text) {
+            return json ? record.find(json_text) != std::string_view::npos
+                        : record.size() > 1 && record[1] == type;
+        };
+        // The measured messages first: they are nearly all of the traffic in the window.
+        return (measuring_ && record.find("Receive") != std::string_view::npos) ||
+               is_type('\x03', R"("type":3)") || is_type('\x07', R"("type":7)");
     }
 
-    void on_invocation(protocol::invocation_message& message) {
+    void on_invocation(protocol::invocation_message& message, std::size_t instance) {
         if (!measuring_ || message.arguments.empty()) {
             return;
         }
@@ -330,17 +353,9 @@ private:
             target != "ReceiveGroupMessage") {
             return;
         }
-        const auto* text = message.arguments.back().if_string();
-        if (text == nullptr) {
-            return;
+        if (const auto* text = message.arguments.back().if_string()) {
+            on_payload(*text, instance);
         }
-        const auto sent_at = read_payload(*text);
-        if (!sent_at) {
-            return;
-        }
-        const auto now = steady_ns();
-        latency.record(now > *sent_at ? now - *sent_at : 0);
-        received.fetch_add(1, std::memory_order_relaxed);
     }
 
     // When message `k` of slot `i` is due, in steady_ns() time.
@@ -367,7 +382,11 @@ private:
             auto& s = slots_[i];
             // The time the message was due, not the time this ran: a busy generator's delay
             // shows in the latency instead of hiding it.
-            write_payload(due, options_.message_size, text_);
+            // The origin only with several instances: it tells cross-instance deliveries apart.
+            write_payload(due, options_.message_size, text_,
+                          servers_.size() > 1
+                              ? std::optional<std::size_t>(plan_.publish_instance_of(s.index))
+                              : std::nullopt);
             if (!send_one(s)) {
                 s.quota = s.sent;  // a closed sender stops: its lost sends are not counted
                 continue;
@@ -421,6 +440,8 @@ private:
     bool measuring_ = false;
     bool closing_ = false;
     std::uint64_t start_ns_ = 0;  // the window's start, as steady_ns() counts
+    std::uint64_t deadline_ns_ = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.deadline).count());
     // (due time, slot): the next message of every sender, earliest first.
     using entry = std::pair<std::uint64_t, std::size_t>;
     std::priority_queue<entry, std::vector<entry>, std::greater<>> schedule_;
@@ -470,6 +491,16 @@ bool wait_until(std::chrono::steady_clock::duration limit, Done done, Progress e
         }
         std::this_thread::sleep_for(50ms);
     }
+}
+
+// User and system CPU of this process, every thread included.
+double process_cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 }  // namespace
@@ -590,6 +621,7 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
     barrier(result);
 
     // The window.
+    const auto cpu_at_start = process_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     for (auto& s : shards) {
         asio::post(s->context(), [&s = *s, start] { s.start_sending(start); });
@@ -630,6 +662,10 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
         },
         [](double) {});
 
+    result.drain_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() -
+        result.send_seconds;
+    result.cpu_seconds = process_cpu_seconds() - cpu_at_start;
     stop();
     const auto t = sum(shards);
     result.closed = t.closed;
@@ -638,6 +674,8 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
     for (const auto& s : shards) {
         result.expected += s->expected_deliveries();
         result.latency.merge(s->latency);
+        result.cross_latency.merge(s->cross_latency);
+        result.on_time += s->on_time;
         if (result.first_error.empty()) {
             result.first_error = s->first_error;
         }

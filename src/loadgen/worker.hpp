@@ -19,8 +19,14 @@ struct worker_result {
     std::uint64_t sent = 0;
     std::uint64_t expected = 0;  // deliveries the sent messages should make, process-wide
     std::uint64_t received = 0;
-    double send_seconds = 0;  // the send window as it really ran
+    std::uint64_t on_time = 0;  // received within options.deadline
+    double send_seconds = 0;    // the send window as it really ran
+    double drain_seconds = 0;   // and the drain after it
+    // The generator's own CPU over the window and the drain: near threads x seconds, it was
+    // the bottleneck, not the server.
+    double cpu_seconds = 0;
     histogram latency;        // nanoseconds from send to delivery
+    histogram cross_latency;  // the deliveries to an instance other than the sender's
     std::string first_error;  // why the first connection failed, for the report
 };
 

@@ -18,6 +18,32 @@ TEST(payload, carries_the_send_time_and_has_the_requested_size) {
     EXPECT_EQ(read_payload(text), ~std::uint64_t{0});
 }
 
+TEST(payload, carries_the_instance_it_was_published_on) {
+    std::string text;
+    write_payload(123'456'789, 256, text, 1);
+    EXPECT_EQ(text.size(), 256u);
+    EXPECT_EQ(read_payload(text), 123'456'789u);
+    EXPECT_EQ(read_origin(text), 1u);
+    write_payload(5, 64, text, 12);
+    EXPECT_EQ(read_origin(text), 12u);
+    // Without an origin, or without room for it, there is none to read.
+    write_payload(5, 64, text);
+    EXPECT_EQ(read_origin(text), std::nullopt);
+    write_payload(5, 20, text, 1);
+    EXPECT_EQ(text.size(), 20u);
+    EXPECT_EQ(read_origin(text), std::nullopt);
+    write_payload(5, 21, text, 12);
+    EXPECT_EQ(text.size(), 21u);
+    EXPECT_EQ(read_origin(text), std::nullopt);
+}
+
+TEST(payload, crosses_instances_only_between_different_known_ones) {
+    EXPECT_TRUE(crossed_instances(0, 1, 2));
+    EXPECT_FALSE(crossed_instances(1, 1, 2));
+    EXPECT_FALSE(crossed_instances(std::nullopt, 1, 2));
+    EXPECT_FALSE(crossed_instances(0, 0, 1));
+}
+
 TEST(payload, ignores_text_it_did_not_write) {
     EXPECT_EQ(read_payload("hello"), std::nullopt);
     EXPECT_EQ(read_payload("hello there, this is a chat message"), std::nullopt);
@@ -72,6 +98,22 @@ TEST(plan, spreads_senders_evenly) {
         }
     }
     EXPECT_EQ(senders, 10u);
+}
+
+TEST(plan, places_connections_and_publishers_on_instances) {
+    bench_options options;
+    options.connections = 10;
+    options.urls = {"http://127.0.0.1:1/hubs/chat", "http://127.0.0.1:2/hubs/chat"};
+    const plan two(options);
+    EXPECT_EQ(two.instance_of(0), 0u);
+    EXPECT_EQ(two.instance_of(3), 1u);
+    EXPECT_EQ(two.publish_instance_of(3), 1u);
+    // Nchan's senders publish over HTTP to the first URL, wherever they subscribe.
+    options.system = system_kind::nchan;
+    EXPECT_EQ(plan(options).instance_of(3), 1u);
+    EXPECT_EQ(plan(options).publish_instance_of(3), 0u);
+    options.urls.resize(1);
+    EXPECT_EQ(plan(options).instance_of(3), 0u);
 }
 
 TEST(plan, fanout_follows_the_scenario) {
