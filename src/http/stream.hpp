@@ -4,10 +4,7 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/core/role.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <boost/beast/websocket/teardown.hpp>
 
 #include <cstddef>
 #include <utility>
@@ -30,7 +27,7 @@ public:
     executor_type get_executor() noexcept { return next_layer().get_executor(); }
 
     // The TCP stream, under the TLS layer if there is one. Named for Beast: get_lowest_layer()
-    // walks next_layer(), which is how websocket::stream reaches the socket and its timeouts.
+    // walks next_layer(), which is how Beast's HTTP algorithms reach the socket's timeouts.
     boost::beast::tcp_stream& next_layer() noexcept {
         if (auto* tls_layer = std::get_if<tls_stream>(&layers_)) {
             return tls_layer->next_layer();
@@ -79,28 +76,5 @@ private:
 
     std::variant<boost::beast::tcp_stream, tls_stream> layers_;
 };
-
-// The end of a WebSocket connection (found by Beast through ADL): over TLS, close_notify both
-// ways before the TCP teardown, as Beast does for a bare ssl::stream.
-inline void teardown(boost::beast::role_type role, stream& s, boost::system::error_code& ec) {
-    if (auto* tls_layer = s.tls()) {
-        using boost::beast::teardown;
-        teardown(role, *tls_layer, ec);
-    } else {
-        using boost::beast::websocket::teardown;
-        teardown(role, s.next_layer(), ec);
-    }
-}
-
-template <class TeardownHandler>
-void async_teardown(boost::beast::role_type role, stream& s, TeardownHandler&& handler) {
-    if (auto* tls_layer = s.tls()) {
-        using boost::beast::async_teardown;
-        async_teardown(role, *tls_layer, std::forward<TeardownHandler>(handler));
-    } else {
-        using boost::beast::websocket::async_teardown;
-        async_teardown(role, s.next_layer(), std::forward<TeardownHandler>(handler));
-    }
-}
 
 }  // namespace switchboard::http
