@@ -171,7 +171,7 @@ void websocket_session::on_control(websocket::opcode op, std::string_view payloa
     } else if (op == websocket::opcode::close) {
         if (close_sent_) {
             if (!write_in_flight_) {
-                close_socket();  // our Close is out and answered
+                end_connection();  // our Close is out and answered
             }
             return;
         }
@@ -252,7 +252,7 @@ void websocket_session::on_write(error_code ec) {
         return close_socket();  // the pending read fails next and finishes the session
     }
     if (close_written && (close_on_flush_ || parser_.close_received())) {
-        return close_socket();
+        return end_connection();
     }
     do_write();
 }
@@ -274,6 +274,15 @@ void websocket_session::do_close(std::uint16_t code, std::string_view reason) {
     if (accepted_ && !write_in_flight_) {
         do_write();
     }
+}
+
+void websocket_session::end_connection() {
+    if (!tls_ || finished_) {
+        return close_socket();
+    }
+    // TLS ends with close_notify before the TCP close, as Beast's WebSocket teardown did; the
+    // close timer still drops a peer that never answers it.
+    tls_->tls()->async_shutdown([self = shared_from_this()](error_code) { self->close_socket(); });
 }
 
 void websocket_session::close_socket() {

@@ -56,6 +56,8 @@ private:
     void do_write();
     void on_write(boost::system::error_code ec);
     void do_close(std::uint16_t code, std::string_view reason);
+    // After the close handshake: TLS shutdown first where there is TLS, then close_socket().
+    void end_connection();
     void close_socket();
     void finish();
     template <class Buffers, class Handler>
