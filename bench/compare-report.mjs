@@ -87,6 +87,32 @@ for (const peer of systems.filter((s) => s !== 'switchboard')) {
   }
 }
 
+// Memory per idle connection, when the run measured it (COMPARE_IDLE).
+const idle = {};
+for (const system of systems) {
+  const file = path.join(resultsDir, `${system}-idle.json`);
+  if (fs.existsSync(file)) idle[system] = JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+const rssOf = (r) => r?.server?.rss_per_connection_bytes;
+const idleRows = Object.entries(idle).map(([system, r]) => `| ${names[system]} | ${r.connected} | ` +
+  `${rssOf(r) === undefined ? '-' : `${(rssOf(r) / 1024).toFixed(1)} KiB`} | ` +
+  `${system === 'switchboard' ? '-' : ratio(rssOf(idle.switchboard), rssOf(r))} |`);
+for (const peer of Object.keys(idle).filter((s) => s !== 'switchboard')) {
+  const item = worse('idle RSS per connection', rssOf(idle.switchboard), rssOf(idle[peer]), false,
+    (v) => `${(v / 1024).toFixed(1)} KiB`);
+  if (item) losses.push(`- against ${names[peer]}, ${env.idle} idle connections: ${item}`);
+}
+const idleSection = idleRows.length === 0 ? '' : `## Idle connections
+
+Memory per idle WebSocket connection: ${env.idle} connections (half on each instance) connected
+and held for 3 s; server RSS growth summed over both instances, divided by connections
+(issue #6 target for Switchboard: at most 4 KiB).
+
+| System | Connected | Server RSS per connection | Switchboard / system |
+| --- | ---: | ---: | ---: |
+${idleRows.join('\n')}
+`;
+
 // gnuplot data: connections, then deliveries/s and p99 ms of each system; '?' when missing.
 const plot = ['# connections ' + systems.map((s) => `${s}_deliveries_per_s ${s}_p99_ms`).join(' ')];
 for (const n of counts) {
@@ -161,6 +187,7 @@ ${ratioRows.join('\n')}
 
 ${losses.length > 0 ? losses.join('\n') : '- nowhere in this run.'}
 
+${idleSection}
 ${notes}
 `;
 writeBenchmarks(docsDir, { top: doc.trim() });

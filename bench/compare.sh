@@ -9,6 +9,8 @@
 #   COMPARE_CONNECTIONS="500 1000 2000"   COMPARE_RATE=25 (messages/s of the one sender)
 #   COMPARE_DURATION=10s       COMPARE_SIZE=256 (bytes)
 #   COMPARE_SYSTEMS="switchboard socketio nchan"
+#   COMPARE_IDLE=10000         idle connections per system (half on each instance) for the
+#                              memory-per-connection comparison; 0 skips it (COMPARE_QUICK: 2000)
 #   SERVER_THREADS=1           Switchboard shards per instance: two instances share the cores,
 #                              so one each is one per core in all, as one Node process per
 #                              instance (nginx keeps its default, a worker per core per instance);
@@ -31,9 +33,11 @@ esac
 if [[ ${COMPARE_QUICK:-0} == 1 ]]; then
   connections=${COMPARE_CONNECTIONS:-200 500}
   duration=${COMPARE_DURATION:-5s}
+  idle=${COMPARE_IDLE:-2000}
 else
   connections=${COMPARE_CONNECTIONS:-500 1000 2000}
   duration=${COMPARE_DURATION:-10s}
+  idle=${COMPARE_IDLE:-10000}
 fi
 rate=${COMPARE_RATE:-25}
 size=${COMPARE_SIZE:-256}
@@ -76,13 +80,22 @@ for system in $systems; do
       --output-json "$results/$system-$n.json" >&2 ||
       log "$system at $n connections failed (exit $?)"
   done
+  if ((idle > 0)); then
+    # Memory per idle connection: connect, hold, read RSS growth; several source addresses keep
+    # clear of the ephemeral port range of one address.
+    log "$system: idle, $idle connections"
+    timeout --kill-after=10 180 "$bin" bench idle --target "$system" --connections "$idle" \
+      --duration 3s --source-addresses 127.0.0.1-127.0.0.4 "${instance_args[@]}" \
+      --output-json "$results/$system-idle.json" >&2 ||
+      log "$system idle at $idle connections failed (exit $?)"
+  fi
   stop_system "$system"
 done
 uptime >"$results/load-after.txt"
 
 # --- Report -------------------------------------------------------------------------------------
 write_env "$results" "connections=$connections" "rate=$rate" "size=$size" "duration=$duration" \
-  "systems=$systems" "server_threads=$server_threads"
+  "systems=$systems" "server_threads=$server_threads" "idle=$idle"
 
 node bench/compare-report.mjs "$results" "$docs" "${COMPARE_NOTES:-}"
 if command -v gnuplot >/dev/null 2>&1; then
