@@ -641,6 +641,10 @@ private:
                 l.awaiting.pop_front();
                 return handler(&reply);
             }
+            if (reply.type == REDIS_REPLY_INTEGER) {
+                ++statistics_.acknowledged;  // PUBLISH: the number of receivers
+                return;
+            }
         }
         if (l.kind == role::subscriber && is_pong(reply) && !l.barriers.empty()) {
             auto then = std::move(l.barriers.front());
