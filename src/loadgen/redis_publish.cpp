@@ -9,6 +9,7 @@
 #include "routing/serialized_message.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <unistd.h>
@@ -27,12 +28,10 @@ namespace {
 using namespace std::chrono_literals;
 namespace redis = routing::redis;
 
-// Publishes Redis has not answered yet, in bytes of commands: enough for Redis to always have
-// a full socket buffer to work on, far below the client's queue bound (16 MiB), so nothing is
-// dropped for want of room.
-constexpr std::size_t window_bytes = 4 * 1024 * 1024;
-// Publishes per turn of the event loop: the loop looks at the replies between turns.
-constexpr std::uint64_t batch = 256;
+// Publishes Redis has not answered yet, in bytes of commands: enough to keep Redis busy while
+// its replies travel back, far below the client's queue bound (16 MiB), so nothing is dropped
+// for want of room. Measured: 4 MiB gave no more throughput, only 8x the latency.
+constexpr std::size_t window_bytes = 512 * 1024;
 
 std::string fixed(double value, int digits) {
     char text[64];
@@ -358,15 +357,21 @@ int run_redis_publish(const redis_publish_options& options) {
     std::uint64_t acked = 0;
     std::uint64_t sent = 0;
     for (auto now = start; now < end; now = std::chrono::steady_clock::now()) {
+        // Topped up once half the window is answered: a publish per reply would make one
+        // write (and one Redis read) per handful of replies.
         const auto room = window - std::min(window, sent - acked);
-        const auto allowed =
-            std::min({room, batch, publish_budget(options.rate, now - start, sent)});
-        const auto now_ns = steady_ns();
-        for (std::uint64_t i = 0; i < allowed; ++i) {
-            clock.published(sent++, now_ns);
-            backplane.publish(result.channel, payload);
-        }
-        if (allowed == 0) {
+        const auto allowed = std::min(room >= window / 2 ? room : 0,
+                                      publish_budget(options.rate, now - start, sent));
+        if (allowed > 0) {
+            // From a handler on the context, as the router publishes from its control shard.
+            boost::asio::post(context, [&, allowed] {
+                const auto now_ns = steady_ns();
+                for (std::uint64_t i = 0; i < allowed; ++i) {
+                    clock.published(sent++, now_ns);
+                    backplane.publish(result.channel, payload);
+                }
+            });
+        } else {
             // Waits for a reply (window full) or the next publish due (rate).
             context.run_one_for(options.rate > 0 ? 1ms : 10ms);
         }

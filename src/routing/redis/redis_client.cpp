@@ -7,6 +7,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <deque>
 #include <map>
 #include <optional>
@@ -36,9 +38,13 @@ using boost::system::error_code;
 namespace {
 
 void append_bulk_header(std::string& out, std::size_t size) {
-    out += '$';
-    out += std::to_string(size);
-    out += "\r\n";
+    // "$" + up to 20 digits + CRLF, written in place: this runs once or twice per publish.
+    std::array<char, 24> text{};
+    text[0] = '$';
+    const auto end = std::to_chars(text.data() + 1, text.data() + text.size() - 2, size).ptr;
+    end[0] = '\r';
+    end[1] = '\n';
+    out.append(text.data(), static_cast<std::size_t>(end + 2 - text.data()));
 }
 
 void append_bulk(std::string& out, std::string_view argument) {
@@ -55,19 +61,71 @@ std::string encode_array(const std::vector<std::string_view>& arguments) {
     return out;
 }
 
-// One command waiting for the socket: an encoded head, and for PUBLISH the payload shared with
-// every other recipient (never copied) followed by the closing CRLF.
-struct queued_command {
-    std::string head;
-    shared_buffer body;
-    bool has_reply_handler = false;  // command(): its handler waits in link::unsent_handlers
-
-    [[nodiscard]] std::size_t size() const noexcept {
-        return head.size() + (body ? body->size() + 2 : 0);
-    }
-};
+// Payloads up to this size are copied into the outbox: a copy of a few hundred bytes costs
+// less than a gather entry of its own, and a write then carries thousands of commands (Asio
+// hands a socket at most 64 buffers per call). Larger payloads stay shared with the other
+// recipients, never copied.
+constexpr std::size_t inline_payload_limit = 4096;
+// An outbox that grew past this during a burst or an outage gives its memory back once written.
+constexpr std::size_t retained_outbox_capacity = 1024 * 1024;
 
 constexpr std::string_view crlf = "\r\n";
+
+// Encoded commands waiting for the socket, or being written: one contiguous string for the
+// encodings and small payloads, plus the large payloads by reference with the offset in
+// `bytes` they go before. Appending allocates only when the string outgrows its capacity,
+// which it keeps across writes.
+struct outbox {
+    std::string bytes;
+    std::vector<std::pair<std::size_t, shared_buffer>> bodies;
+    std::size_t size = 0;  // bytes and bodies
+    std::size_t commands = 0;
+    std::size_t publishes = 0;
+
+    [[nodiscard]] bool empty() const noexcept { return commands == 0; }
+
+    void append_command(std::string_view encoded) {
+        bytes.append(encoded);
+        size += encoded.size();
+        ++commands;
+    }
+
+    void append_publish(std::string_view head, std::string_view channel,
+                        const shared_buffer& payload) {
+        const auto before = bytes.size();
+        bytes.append(head);
+        append_bulk(bytes, channel);
+        append_bulk_header(bytes, payload->size());
+        if (payload->size() <= inline_payload_limit) {
+            bytes.append(*payload);
+        } else {
+            bodies.emplace_back(bytes.size(), payload);
+            size += payload->size();
+        }
+        bytes.append(crlf);
+        size += bytes.size() - before;
+        ++commands;
+        ++publishes;
+    }
+
+    // The gather list of a write; valid until the outbox changes.
+    void buffers(std::vector<asio::const_buffer>& out) const {
+        out.clear();
+        std::size_t from = 0;
+        for (const auto& [offset, body] : bodies) {
+            out.emplace_back(bytes.data() + from, offset - from);
+            out.emplace_back(asio::buffer(*body));
+            from = offset;
+        }
+        out.emplace_back(bytes.data() + from, bytes.size() - from);
+    }
+
+    void clear() noexcept {
+        bytes.clear();
+        bodies.clear();
+        size = commands = publishes = 0;
+    }
+};
 
 struct reader_deleter {
     void operator()(redisReader* reader) const noexcept { redisReaderFree(reader); }
@@ -159,13 +217,15 @@ public:
         int pending_handshake_replies = 0;  // AUTH/SELECT first, then channel confirmations
         int pending_setup_replies = 0;      // AUTH/SELECT only
         std::set<std::string, std::less<>> handshake_channels;
-        std::deque<queued_command> queue;
-        std::vector<queued_command> writing;
+        outbox queue;
+        outbox writing;
         std::vector<asio::const_buffer> buffers;
         bool write_in_flight = false;
+        bool write_scheduled = false;
         // command() replies (publish link): replies after the handshake are numbered in
         // order; a handler waits for the number of its command. Publishes pay a counter.
-        std::deque<reply_handler> unsent_handlers;  // in queue order
+        // Unsent ones hold their command's position in `queue`.
+        std::deque<std::pair<std::size_t, reply_handler>> unsent_handlers;
         std::deque<std::pair<std::uint64_t, reply_handler>> awaiting;
         // when_subscribed() callbacks, one per PING on the subscribe connection, in order.
         std::deque<std::function<void()>> barriers;
@@ -220,42 +280,34 @@ public:
             l->awaiting.clear();  // dropped, not called: no handler runs after stop()
             l->barriers.clear();
         }
-        queued_bytes_ = 0;
     }
 
     bool publish(std::string_view channel, shared_buffer payload) {
         if (!payload) {
             payload = make_shared_buffer({});
         }
-        queued_command command;
-        command.head.reserve(32 + channel.size());
-        command.head = publish_head_;
-        append_bulk(command.head, channel);
-        append_bulk_header(command.head, payload->size());
-        command.body = std::move(payload);
-        const auto size = command.size();
-        if (queued_bytes_ + size > options_.max_queued_bytes) {
+        // The encoding's size without encoding it: "*3 $7 PUBLISH" head, two bulk headers of
+        // at most 20 digits, their CRLFs; an upper bound by a few bytes.
+        const auto size = publish_head_.size() + channel.size() + payload->size() + 2 * 25;
+        if (publisher_.queue.size + size > options_.max_queued_bytes) {
             ++statistics_.dropped;
             statistics_.dropped_bytes += size;
             return false;
         }
-        queued_bytes_ += size;
-        publisher_.queue.push_back(std::move(command));
-        do_write(publisher_);
+        publisher_.queue.append_publish(publish_head_, channel, payload);
+        schedule_write(publisher_);
         return true;
     }
 
     bool command(const std::vector<std::string>& arguments, reply_handler handler) {
         std::vector<std::string_view> views(arguments.begin(), arguments.end());
-        queued_command command{encode_array(views), nullptr, true};
-        const auto size = command.size();
-        if (queued_bytes_ + size > options_.max_queued_bytes) {
+        const auto encoded = encode_array(views);
+        if (publisher_.queue.size + encoded.size() > options_.max_queued_bytes) {
             return false;
         }
-        queued_bytes_ += size;
-        publisher_.queue.push_back(std::move(command));
-        publisher_.unsent_handlers.push_back(std::move(handler));
-        do_write(publisher_);
+        publisher_.unsent_handlers.emplace_back(publisher_.queue.commands, std::move(handler));
+        publisher_.queue.append_command(encoded);
+        schedule_write(publisher_);
         return true;
     }
 
@@ -283,7 +335,7 @@ public:
             return then();
         }
         subscriber_.barriers.push_back(std::move(then));
-        subscriber_.queue.push_back(queued_command{encode_array({"PING"}), nullptr});
+        subscriber_.queue.append_command(encode_array({"PING"}));
         do_write(subscriber_);
     }
 
@@ -302,7 +354,6 @@ public:
     message_handler message_handler_;
     state_handler state_handler_;
     client_statistics statistics_;
-    std::size_t queued_bytes_ = 0;  // publisher queue only; in-flight bytes are the socket's
     bool stopped_ = true;
 
 private:
@@ -564,7 +615,7 @@ private:
                 l.unsubscribing.erase(it);
             }
         }
-        l.queue.push_back(queued_command{encode_array({command, channel}), nullptr});
+        l.queue.append_command(encode_array({command, channel}));
         do_write(l);
     }
 
@@ -737,6 +788,24 @@ private:
         message_handler_(channel, make_shared_buffer(std::string(payload->str, payload->len)));
     }
 
+    // Publishes of one turn of the event loop share one write: a router handler publishing a
+    // burst (or several handlers ready at once) would otherwise send the first command alone,
+    // as an idle socket takes a write at once, and the rest after it.
+    void schedule_write(link& l) {
+        if (l.write_scheduled || l.write_in_flight) {
+            return;
+        }
+        l.write_scheduled = true;
+        asio::post(l.timer.get_executor(),
+                   [self = shared_from_this(), &l, generation = l.generation] {
+                       if (generation != l.generation) {
+                           return;
+                       }
+                       l.write_scheduled = false;
+                       self->do_write(l);
+                   });
+    }
+
     void do_write(link& l) {
         if (l.write_in_flight || l.queue.empty() || l.state != link_state::ready) {
             return;
@@ -746,30 +815,18 @@ private:
         if (l.kind == role::publisher && (!connected() || resuming_)) {
             return;
         }
-        // Everything queued goes out in one gather write: one syscall for many commands.
-        // The commands move first and the buffers point into them after: moving a short
-        // (small-string-optimised) head would leave a buffer pointing at the emptied source.
-        for (auto& command : l.queue) {
-            if (command.has_reply_handler) {
-                l.awaiting.emplace_back(l.commands_sent, std::move(l.unsent_handlers.front()));
-                l.unsent_handlers.pop_front();
-            }
-            ++l.commands_sent;
-            if (l.kind == role::publisher) {
-                queued_bytes_ -= command.size();
-            }
-            l.writing.push_back(std::move(command));
+        // Everything queued goes out in one write: one syscall for many commands. The two
+        // outboxes trade places, so the one being written is never appended to and both keep
+        // their capacity.
+        for (auto& [position, handler] : l.unsent_handlers) {
+            l.awaiting.emplace_back(l.commands_sent + position, std::move(handler));
         }
+        l.unsent_handlers.clear();
+        l.commands_sent += l.queue.commands;
+        statistics_.published += l.queue.publishes;
+        std::swap(l.queue, l.writing);
         l.queue.clear();
-        l.buffers.clear();
-        for (const auto& command : l.writing) {
-            l.buffers.emplace_back(asio::buffer(command.head));
-            if (command.body) {
-                l.buffers.emplace_back(asio::buffer(*command.body));
-                l.buffers.emplace_back(asio::buffer(crlf));
-                ++statistics_.published;
-            }
-        }
+        l.writing.buffers(l.buffers);
         l.write_in_flight = true;
         with_stream(l, [&](auto& stream) {
             asio::async_write(stream, l.buffers,
@@ -780,6 +837,9 @@ private:
                                   }
                                   l.write_in_flight = false;
                                   l.writing.clear();
+                                  if (l.writing.bytes.capacity() > retained_outbox_capacity) {
+                                      l.writing.bytes = std::string();
+                                  }
                                   if (ec) {
                                       return self->fail(l, ec, "write");
                                   }
@@ -799,6 +859,7 @@ private:
         l.timer.cancel();
         l.state = link_state::idle;
         l.write_in_flight = false;
+        l.write_scheduled = false;
         l.writing.clear();
         l.buffers.clear();
         l.pending_handshake_replies = 0;
@@ -874,7 +935,8 @@ private:
     link subscriber_;
 
 public:
-    [[nodiscard]] std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+    // The publisher's queue only; bytes being written are the socket's.
+    [[nodiscard]] std::size_t queued_bytes() const noexcept { return publisher_.queue.size; }
 };
 
 redis_client::redis_client(asio::io_context& context, client_options options)
