@@ -459,6 +459,8 @@ int main(int argc, char** argv) {
         ->add_option("--subscribers", redis_publish.subscribers,
                      "Other instances subscribed to the channel")
         ->capture_default_str();
+    redis_publish_command->add_flag("--self-subscribe", redis_publish.self_subscribe,
+                                    "Subscribe the publisher to the channel too, as serve does");
     redis_publish_command->add_option("--server-pid", redis_publish.server_pids,
                                       "redis-server process to read CPU time of");
     redis_publish_command->add_option("--output-json", redis_publish.output_json,

@@ -220,6 +220,8 @@ boost::json::object to_json(const redis_publish_options& options,
         {"rate", options.rate},
         {"duration_s", std::chrono::duration<double>(options.duration).count()},
         {"subscribers", options.subscribers},
+        {"self_subscribe", options.self_subscribe},
+        {"echoes_filtered", result.echoes_filtered},
         {"sent", result.sent},
         {"acknowledged", result.acknowledged},
         {"dropped", result.dropped},
@@ -263,8 +265,10 @@ std::string redis_publish_markdown_row(const boost::json::object& report) {
         cpu = fixed(number_of(*v), 2);
     }
     const auto rate = number_of(report.at("rate"));
+    const auto* self = report.if_contains("self_subscribe");
     std::string row = "| redis-publish | ";
     row.append(text("subscribers"))
+        .append(self != nullptr && self->is_bool() && self->get_bool() ? " + self" : "")
         .append(" | ")
         .append(text("message_size"))
         .append(" | ")
@@ -318,6 +322,10 @@ int run_redis_publish(const redis_publish_options& options) {
     redis::redis_backplane backplane(context, std::move(owned), 10s);
     null_handler handler;
     backplane.start(handler);
+    if (options.self_subscribe) {
+        // Before connecting: connected() then waits for Redis to confirm it.
+        backplane.subscribe(result.channel);
+    }
     if (!run_until(context, 10s, [&] { return backplane.connected(); })) {
         std::fprintf(stderr, "bench redis-publish: no connection to %s within 10 s\n",
                      redis::redact_connection_string(options.redis).c_str());
@@ -424,6 +432,11 @@ int run_redis_publish(const redis_publish_options& options) {
     result.error_replies = totals.error_replies - base.error_replies;
     result.received = subscribers_received(subscribers);
     result.latency = clock.latency();
+    if (options.self_subscribe) {
+        // Echoes come a moment after the replies, on the other connection.
+        run_until(context, 2s, [&] { return backplane.statistics().echoes_filtered >= acked; });
+    }
+    result.echoes_filtered = backplane.statistics().echoes_filtered;
     backplane.stop();
     subscribers.clear();
 

@@ -29,6 +29,9 @@ struct redis_publish_options {
     // Other instances subscribed to the hub's all channel, each a backplane of its own on its
     // own thread: Redis then writes every publication to them as well.
     std::size_t subscribers = 0;
+    // The publishing instance subscribes to the channel too, as serve does for its hubs: Redis
+    // then sends every publication back to it, and the backplane drops its own echo.
+    bool self_subscribe = false;
     std::vector<int> server_pids;  // redis-server, for its CPU time
     std::string output_json;       // file, "-" for stdout
     std::string hub = "chat";      // the backplane name of the hub (its channels)
@@ -70,7 +73,8 @@ struct redis_publish_result {
     std::uint64_t acknowledged = 0;
     std::uint64_t dropped = 0;
     std::uint64_t error_replies = 0;
-    std::uint64_t received = 0;  // by the subscribers, summed
+    std::uint64_t received = 0;         // by the subscribers, summed
+    std::uint64_t echoes_filtered = 0;  // with self_subscribe
     std::size_t payload_bytes = 0;
     std::string channel;
     double send_seconds = 0;  // the window, until the last acknowledgement or its end

@@ -107,8 +107,10 @@ TEST(redis_publish, reports_json_and_a_markdown_row) {
 TEST(redis_publish, row_without_a_server_pid_has_no_redis_cpu) {
     redis_publish_options options;
     options.rate = 20'000;
+    options.self_subscribe = true;
     redis_publish_result result;
     const auto row = redis_publish_markdown_row(to_json(options, result));
+    EXPECT_EQ(row.rfind("| redis-publish | 0 + self | 256 |", 0), 0u) << row;
     EXPECT_NE(row.find("| 20000 | 0 |"), std::string::npos) << row;
     EXPECT_NE(row.find("| 0/0 | - |"), std::string::npos) << row;
 }
