@@ -17,7 +17,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -32,12 +31,6 @@ namespace redis = routing::redis;
 // its replies travel back, far below the client's queue bound (16 MiB), so nothing is dropped
 // for want of room. Measured: 4 MiB gave no more throughput, only 8x the latency.
 constexpr std::size_t window_bytes = 512 * 1024;
-
-std::string fixed(double value, int digits) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.*f", digits, value);
-    return text;
-}
 
 double number_of(const boost::json::value& v) {
     boost::system::error_code ec;
@@ -209,8 +202,6 @@ boost::json::object to_json(const redis_publish_options& options,
         return result.acknowledged > 0 ? seconds / (static_cast<double>(result.acknowledged) / 1e6)
                                        : 0.0;
     };
-    const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-    const auto& h = result.latency;
     boost::json::object report{
         {"scenario", "redis-publish"},
         {"redis", redis::redact_connection_string(options.redis)},
@@ -230,12 +221,7 @@ boost::json::object to_json(const redis_publish_options& options,
         {"expected_by_subscribers", result.acknowledged * options.subscribers},
         {"send_seconds", result.send_seconds},
         {"publishes_per_second", per_second(result.acknowledged)},
-        {"latency_us",
-         {{"count", h.count()},
-          {"p50", us(h.value_at_percentile(50))},
-          {"p99", us(h.value_at_percentile(99))},
-          {"p999", us(h.value_at_percentile(99.9))},
-          {"max", us(h.max())}}},
+        {"latency_us", latency_json(result.latency)},
         {"generator",
          {{"cpu_seconds", result.generator_cpu_seconds},
           {"cpu_seconds_per_million_publishes", per_million(result.generator_cpu_seconds)}}},
@@ -441,24 +427,8 @@ int run_redis_publish(const redis_publish_options& options) {
     subscribers.clear();
 
     const auto report = to_json(options, result);
-    const auto json = boost::json::serialize(report);
     const auto table = redis_publish_markdown_header() + redis_publish_markdown_row(report);
-    if (options.output_json == "-") {
-        std::printf("%s\n", json.c_str());
-        std::fputs(table.c_str(), stderr);
-        return 0;
-    }
-    if (!options.output_json.empty()) {
-        std::ofstream out(options.output_json);
-        out << json << '\n';
-        if (!out) {
-            std::fprintf(stderr, "bench redis-publish: could not write %s\n",
-                         options.output_json.c_str());
-            return 1;
-        }
-    }
-    std::fputs(table.c_str(), stdout);
-    return 0;
+    return print_report(report, table, options.output_json) ? 0 : 1;
 }
 
 }  // namespace switchboard::loadgen
