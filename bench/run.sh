@@ -2,6 +2,8 @@
 # Starts a release server on a free loopback port with the per-client limits off, runs one
 # `switchboard bench` scenario against it, stops the server.
 #   bench/run.sh SCENARIO [bench flags...]      e.g. bench/run.sh broadcast --connections 1000
+# The Redis publish scenario needs no server: run `switchboard bench redis-publish --redis URL`
+# against a redis-server (bench/peers/start.sh redis); see bench/README.md.
 # Environment: SWITCHBOARD_BIN (default build/switchboard), SERVER_THREADS (server shards,
 # default 0 = one per core), BENCH_TIMEOUT (seconds, default 600: the whole run stops by then).
 set -euo pipefail

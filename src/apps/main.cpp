@@ -5,6 +5,7 @@
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
 #include "loadgen/bench.hpp"
+#include "loadgen/redis_publish.hpp"
 #include "routing/redis/connection_string.hpp"
 #include "server/instance.hpp"
 
@@ -443,6 +444,29 @@ int main(int argc, char** argv) {
                               "(/proc); repeat for several instances: the figures are summed");
     bench_command->add_option("--output-json", bench.output_json,
                               "Write the results as JSON to FILE ('-': stdout)");
+    loadgen::redis_publish_options redis_publish;
+    auto* redis_publish_command = bench_command->add_subcommand(
+        "redis-publish", "Broadcast publishes into Redis through the backplane's client");
+    redis_publish_command->add_option("--redis", redis_publish.redis, "Redis URL (loopback only)")
+        ->capture_default_str();
+    add_duration(*redis_publish_command, "--duration", redis_publish.duration,
+                 "SWITCHBOARD_BENCH_DURATION", "Length of the publish window");
+    redis_publish_command
+        ->add_option("--message-size", redis_publish.message_size, "Bytes of each message's text")
+        ->capture_default_str();
+    redis_publish_command
+        ->add_option("--rate", redis_publish.rate, "Publishes per second; 0: as fast as possible")
+        ->capture_default_str();
+    redis_publish_command
+        ->add_option("--subscribers", redis_publish.subscribers,
+                     "Other instances subscribed to the channel")
+        ->capture_default_str();
+    redis_publish_command->add_flag("--self-subscribe", redis_publish.self_subscribe,
+                                    "Subscribe the publisher to the channel too, as serve does");
+    redis_publish_command->add_option("--server-pid", redis_publish.server_pids,
+                                      "redis-server process to read CPU time of");
+    redis_publish_command->add_option("--output-json", redis_publish.output_json,
+                                      "Write the results as JSON to FILE ('-': stdout)");
     // Set by the parent on the processes it starts.
     auto* worker_flag = bench_command->add_option("--worker", bench_worker)->group("");
     bench_command->add_option("--run-id", bench.run_id)->group("");
@@ -456,6 +480,9 @@ int main(int argc, char** argv) {
         }
         if (token_command->parsed()) {
             return run_token(token);
+        }
+        if (redis_publish_command->parsed()) {
+            return loadgen::run_redis_publish(redis_publish);
         }
         if (bench_command->parsed()) {
             auto kind = loadgen::parse_scenario(bench_scenario);

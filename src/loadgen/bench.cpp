@@ -30,11 +30,15 @@ std::string read_file(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+}  // namespace
+
 std::string fixed(double value, int digits) {
     char text[64];
     std::snprintf(text, sizeof text, "%.*f", digits, value);
     return text;
 }
+
+namespace {
 
 boost::json::object worker_json(const worker_result& r) {
     return {{"connected", r.connected},
@@ -186,6 +190,8 @@ std::string new_run_id() {
     return std::to_string(random() % 1'000'000);
 }
 
+}  // namespace
+
 boost::json::object latency_json(const histogram& h) {
     const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
     return {{"count", h.count()},
@@ -195,6 +201,8 @@ boost::json::object latency_json(const histogram& h) {
             {"max", us(h.max())},
             {"mean", h.mean() / 1000.0}};
 }
+
+namespace {
 
 std::optional<process_sample> sample_one(int pid) {
     const auto base = "/proc/" + std::to_string(pid);
@@ -391,6 +399,26 @@ std::string markdown_row(const boost::json::object& report) {
     return row;
 }
 
+bool print_report(const boost::json::object& report, const std::string& table,
+                  const std::string& output_json) {
+    const auto json = boost::json::serialize(report);
+    if (output_json == "-") {
+        std::printf("%s\n", json.c_str());
+        std::fputs(table.c_str(), stderr);
+        return true;
+    }
+    if (!output_json.empty()) {
+        std::ofstream out(output_json);
+        out << json << '\n';
+        if (!out) {
+            std::fprintf(stderr, "bench: could not write %s\n", output_json.c_str());
+            return false;
+        }
+    }
+    std::fputs(table.c_str(), stdout);
+    return true;
+}
+
 int run_bench(bench_options options) {
     // A worker that died early must not kill its parent when it writes "go" to the pipe.
     std::signal(SIGPIPE, SIG_IGN);
@@ -482,21 +510,8 @@ int run_bench(bench_options options) {
         result.server_after = sample_servers(options.server_pids);
     }
     const auto report = to_json(options, result);
-    const auto json = boost::json::serialize(report);
-    const auto table = markdown_header() + markdown_row(report);
-    if (options.output_json == "-") {
-        std::printf("%s\n", json.c_str());
-        std::fputs(table.c_str(), stderr);
-    } else {
-        if (!options.output_json.empty()) {
-            std::ofstream out(options.output_json);
-            out << json << '\n';
-            if (!out) {
-                std::fprintf(stderr, "bench: could not write %s\n", options.output_json.c_str());
-                return 1;
-            }
-        }
-        std::fputs(table.c_str(), stdout);
+    if (!print_report(report, markdown_header() + markdown_row(report), options.output_json)) {
+        return 1;
     }
     if (!result.load.first_error.empty()) {
         std::fprintf(stderr, "bench: first connection error: %s\n",

@@ -34,7 +34,14 @@ struct bench_result {
 // on stdout. Returns the exit status. Errors in the options are returned before any load.
 int run_bench(bench_options options);
 
-// The report, public for the tests.
+// The report, public for the tests and the other benches (redis_publish).
+std::string fixed(double value, int digits);
+// count, p50, p99, p999, max and mean, in microseconds.
+boost::json::object latency_json(const histogram& h);
+// The JSON report to `output_json` (a file; "-": stdout, the table then to stderr), and the
+// markdown table to stdout. False, with a message, when the file could not be written.
+bool print_report(const boost::json::object& report, const std::string& table,
+                  const std::string& output_json);
 boost::json::object to_json(const bench_options& options, const bench_result& result);
 std::string markdown_header();
 std::string markdown_row(const boost::json::object& report);

@@ -4,13 +4,13 @@
 // nchan_redis_pass. A peer that is not installed fails here with what to run.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { ROOT, onCleanup, startBinary, unique, waitFor, withTimeout } from './server.mjs';
+import { ROOT, onCleanup, startBinary, unique, waitFor } from './server.mjs';
 import { startRedis } from './redis.mjs';
+import { bench, benchRefusal } from './bench.mjs';
 
 const START = path.join(ROOT, 'bench/peers/start.sh');
 const SOCKETIO_DIR = path.join(ROOT, 'bench/peers/socketio');
@@ -134,28 +134,12 @@ describe('Nchan peer', () => {
 // `switchboard bench --target` drives the peers with the same scenarios as Switchboard: a two-second
 // broadcast against each (one instance) delivers everything. Never asserts on speed.
 describe('switchboard bench against the peers', () => {
-  /** Runs the generator, resolves with its JSON report (on stdout with --output-json -). */
-  async function bench(args) {
-    const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
-    const child = spawn(bin, ['bench', ...args, '--output-json', '-'], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
-    // Connect, the 2 s window and the drain take a few seconds; the bound only catches a hang.
-    const code = await withTimeout(exited, 60_000, 'timeout');
-    if (code === 'timeout') child.kill('SIGKILL');
-    assert.equal(code, 0, `bench exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-    return JSON.parse(stdout);
-  }
-
   for (const peer of ['socketio', 'nchan']) {
     test(`bench broadcast --target ${peer}: 30 connections for 2 s deliver everything`, async (t) => {
       if (peer === 'socketio') socketIoClient();
       else assert.ok(fs.existsSync(NCHAN_MODULE), `${NCHAN_MODULE} is missing: ${INSTALL_HINT}`);
       const server = await peerFor(t, peer, redis.url);
-      const report = await bench(['broadcast', '--target', peer, '--url', server.url,
+      const { report } = await bench(t, ['broadcast', '--target', peer, '--url', server.url,
         '--connections', '30', '--rate', '5', '--duration', '2s',
         '--server-pid', String(server.process.pid)]);
       assert.equal(report.target, peer);
@@ -169,11 +153,7 @@ describe('switchboard bench against the peers', () => {
   }
 
   test('bench refuses a scenario a peer cannot run before any load', async () => {
-    const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
-    const child = spawn(bin, ['bench', 'echo', '--target', 'nchan', '--url', 'http://127.0.0.1:9']);
-    let stderr = '';
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    const code = await withTimeout(new Promise((resolve) => child.once('close', resolve)), 10_000, 'timeout');
+    const { code, stderr } = await benchRefusal(['echo', '--target', 'nchan', '--url', 'http://127.0.0.1:9']);
     assert.equal(code, 2);
     assert.match(stderr, /cannot run echo/);
   });

@@ -4,35 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { ROOT, serverFor, withTimeout } from './server.mjs';
+import { bench, benchRefusal } from './bench.mjs';
+import { redisAvailable, redisFor } from './redis.mjs';
 
 // The rate and connection limits are for untrusted clients, presence events for chat pages;
 // bench runs switch them off (bench/run.sh).
 const UNLIMITED = ['--max-messages-per-second', '0', '--max-connections-per-ip', '0',
   '--max-connections-per-user', '0', '--negotiate-rate-per-ip', '0', '--chat-presence-events', 'false'];
-
-/** Runs `switchboard bench` with `args`, resolves with its parsed JSON report. */
-async function bench(t, args) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const output = path.join(dir, 'result.json');
-  const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
-  const child = spawn(bin, ['bench', ...args, '--output-json', output], { cwd: ROOT });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => { stdout += chunk; });
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
-  const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
-  // Connect, a 2 s window and the drain take a few seconds; the bound only catches a hang.
-  const code = await withTimeout(exited, 60_000, 'timeout');
-  if (code === 'timeout') child.kill('SIGKILL');
-  assert.equal(code, 0, `bench exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-  const report = JSON.parse(await readFile(output, 'utf8'));
-  return { report, stdout, stderr };
-}
 
 function checkReport(report, { scenario, connections }) {
   assert.equal(report.scenario, scenario);
@@ -77,13 +57,34 @@ test('bench over two worker processes and several source addresses, MessagePack'
   assert.equal(report.protocol, 'messagepack');
 });
 
-test('bench refuses a server beyond loopback before any load', async (t) => {
-  const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
-  const child = spawn(bin, ['bench', 'echo', '--url', 'http://192.0.2.1:5000/hubs/chat'], { cwd: ROOT });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
-  const code = await withTimeout(new Promise((resolve) => child.once('close', resolve)), 10_000, 'timeout');
-  if (code === 'timeout') child.kill('SIGKILL');
+test('bench refuses a server beyond loopback before any load', async () => {
+  const { code, stderr } = await benchRefusal(['echo', '--url', 'http://192.0.2.1:5000/hubs/chat']);
+  assert.equal(code, 2);
+  assert.match(stderr, /not a loopback address/);
+});
+
+test('bench redis-publish: 2 s of publishes, each acknowledged by Redis and heard by a subscriber',
+  { skip: redisAvailable() ? false : 'redis-server is not installed' }, async (t) => {
+    const redis = await redisFor(t);
+    const { report, stdout, stderr } = await bench(t, ['redis-publish', '--redis', redis.url,
+      '--duration', '2s', '--subscribers', '1', '--server-pid', String(redis.pid)]);
+    assert.equal(report.scenario, 'redis-publish');
+    assert.equal(report.channel, 'chat:all');
+    assert.ok(report.sent > 0, 'publishes were sent');
+    assert.equal(report.acknowledged, report.sent);
+    assert.equal(report.dropped, 0);
+    assert.equal(report.error_replies, 0);
+    assert.equal(report.received_by_subscribers, report.acknowledged);
+    assert.ok(report.publishes_per_second > 0);
+    assert.ok(report.latency_us.count > 0);
+    assert.ok(report.latency_us.p50 <= report.latency_us.p99, 'p50 <= p99');
+    assert.ok(report.server.cpu_seconds >= 0);
+    assert.match(stdout, /^\| redis-publish \| 1 \| 256 \|/m);
+    assert.match(stderr, /acknowledged \d+/);
+  });
+
+test('bench redis-publish refuses a Redis beyond loopback before any load', async () => {
+  const { code, stderr } = await benchRefusal(['redis-publish', '--redis', 'redis://192.0.2.1:6379']);
   assert.equal(code, 2);
   assert.match(stderr, /not a loopback address/);
 });

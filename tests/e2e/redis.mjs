@@ -220,6 +220,7 @@ async function pingOnce(port) {
  * Returns { host, port, url, dir, running, start(), stop(), restart(), connect(), publish(channel, payload),
  *   numsub(channel), log() }:
  *   url         redis://127.0.0.1:PORT (for --backplane)
+ *   pid         the redis-server process id
  *   stop()      stops the process (SIGTERM, SIGKILL after a deadline); start() runs it again on the same port
  *   connect()   a raw RESP connection (see redisConnection), closed by stop() of this handle's owner
  *   destroy()   stop() and remove the temp dir (what the registered cleanup does)
@@ -281,6 +282,8 @@ export async function startRedis({ port, readyTimeoutMs = 10_000, extraArgs = []
     url: `redis://127.0.0.1:${chosenPort}`,
     dir,
     get running() { return Boolean(child && child.exitCode === null && child.signalCode === null); },
+    /** The redis-server process id (for CPU figures), while it runs. */
+    get pid() { return child?.pid; },
     log: () => log,
     async start() {
       if (handle.running) return;

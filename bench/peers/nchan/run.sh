@@ -7,6 +7,8 @@
 # POST http://HOST:PORT/pub/<channel>.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$here/../lib.sh"
 
 port=0
 redis=""
@@ -72,32 +74,14 @@ answers() {  # port: true once /healthz answers
   [[ "$reply" == "HTTP/1.1 200" ]]
 }
 
-# A free port can be taken between picking and binding it: try a few.
-for attempt in 1 2 3; do
-  chosen=$port
-  if [[ "$chosen" == 0 ]]; then chosen=$(node "$here/../free-port.mjs" "$host"); fi
-  render "$chosen"
+start() {  # port
+  render "$1"
   "$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
   pid=$!
-  # Bounded wait for readiness (10 s).
-  for _ in $(seq 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
-    if answers "$chosen"; then
-      echo "nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || true)" \
-           "workers=$workers${redis:+ redis=$redis}"
-      echo "listening on http://$host:$chosen"
-      wait "$pid"
-      exit $?
-    fi
-    sleep 0.1
-  done
-  # Not ready in time (or the port was taken): end this attempt, show why, maybe retry.
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=""
-  cat "$dir/error.log" >&2 || true
-  if [[ "$port" != 0 || $attempt == 3 ]]; then
-    echo "nchan: nginx did not start" >&2
-    exit 1
-  fi
-done
+}
+banner() {  # port
+  echo "nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || true)" \
+       "workers=$workers${redis:+ redis=$redis}"
+  echo "listening on http://$host:$1"
+}
+serve_when_ready nchan "$port" "$host" "$dir/error.log" start answers banner

@@ -4,6 +4,8 @@
 #   bench/peers/redis/run.sh [--port N]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$here/../lib.sh"
 port=0
 if [[ "${1:-}" == "--port" ]]; then port=$2; fi
 host=127.0.0.1
@@ -26,28 +28,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' TERM INT
 
-for attempt in 1 2 3; do
-  chosen=$port
-  if [[ "$chosen" == 0 ]]; then chosen=$(node "$here/../free-port.mjs" "$host"); fi
-  redis-server --port "$chosen" --bind "$host" --save '' --appendonly no --dir "$dir" \
+start() {  # port
+  redis-server --port "$1" --bind "$host" --save '' --appendonly no --dir "$dir" \
     --daemonize no --logfile "$dir/redis.log" &
   pid=$!
-  for _ in $(seq 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
-    if [[ "$(redis-cli -h "$host" -p "$chosen" ping 2>/dev/null)" == PONG ]]; then
-      echo "redis $(redis-server --version | grep -oE 'v=[0-9.]+')"
-      echo "listening on redis://$host:$chosen"
-      wait "$pid"
-      exit $?
-    fi
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=""
-  cat "$dir/redis.log" >&2 || true
-  if [[ "$port" != 0 || $attempt == 3 ]]; then
-    echo "redis: redis-server did not start" >&2
-    exit 1
-  fi
-done
+}
+answers() {  # port
+  [[ "$(redis-cli -h "$host" -p "$1" ping 2>/dev/null)" == PONG ]]
+}
+banner() {  # port
+  echo "redis $(redis-server --version | grep -oE 'v=[0-9.]+')"
+  echo "listening on redis://$host:$1"
+}
+serve_when_ready redis "$port" "$host" "$dir/redis.log" start answers banner

@@ -102,6 +102,7 @@ bool parse_cluster_slots(const redisReply& reply, const std::string& asked_host,
 
 void add(client_statistics& into, const client_statistics& more) {
     into.published += more.published;
+    into.acknowledged += more.acknowledged;
     into.dropped += more.dropped;
     into.dropped_bytes += more.dropped_bytes;
     into.received += more.received;

@@ -13,8 +13,9 @@
 namespace switchboard::routing::redis {
 
 struct client_statistics {
-    std::uint64_t published = 0;  // PUBLISH commands handed to the socket
-    std::uint64_t dropped = 0;    // publishes refused because the queue was full
+    std::uint64_t published = 0;     // PUBLISH commands handed to the socket
+    std::uint64_t acknowledged = 0;  // PUBLISH commands Redis answered (receiver count)
+    std::uint64_t dropped = 0;       // publishes refused because the queue was full
     std::uint64_t dropped_bytes = 0;
     std::uint64_t received = 0;       // messages delivered to the message handler
     std::uint64_t reconnects = 0;     // connection attempts after a failure

@@ -69,22 +69,31 @@ void redis_backplane::unsubscribe(const std::string& channel) {
 }
 
 void redis_backplane::publish(const std::string& channel, shared_buffer payload) {
+    // The router's own broadcasts come from the control shard: they go out at once, without
+    // the handler (and its copy of the channel name) that the other shards post.
+    if (context_.get_executor().running_in_this_thread()) {
+        return publish_here(channel, std::move(payload));
+    }
     run([this, channel, payload = std::move(payload)]() mutable {
-        const auto it = channels_.find(channel);
-        if (!client_->publish(channel, payload)) {
-            return count_drop();
-        }
-        if (it == channels_.end()) {
-            return;  // not subscribed here: Redis sends no echo
-        }
-        auto& echoes = it->second.echoes;
-        const auto now = clock::now();
-        while (!echoes.empty() && echoes.front().expires <= now) {
-            echoes.pop_front();
-        }
-        echoes.push_back(
-            {std::move(payload), connected_ ? now + echo_window_ : clock::time_point::max()});
+        publish_here(channel, std::move(payload));
     });
+}
+
+void redis_backplane::publish_here(const std::string& channel, shared_buffer payload) {
+    const auto it = channels_.find(channel);
+    if (!client_->publish(channel, payload)) {
+        return count_drop();
+    }
+    if (it == channels_.end()) {
+        return;  // not subscribed here: Redis sends no echo
+    }
+    auto& echoes = it->second.echoes;
+    const auto now = clock::now();
+    while (!echoes.empty() && echoes.front().expires <= now) {
+        echoes.pop_front();
+    }
+    echoes.push_back(
+        {std::move(payload), connected_ ? now + echo_window_ : clock::time_point::max()});
 }
 
 void redis_backplane::when_subscribed(const std::string& channel, std::function<void()> then) {

@@ -83,6 +83,7 @@ private:
 
     template <class F>
     void run(F f);
+    void publish_here(const std::string& channel, shared_buffer payload);
     void on_message(std::string_view channel, const shared_buffer& payload);
     void on_state(bool connected);
     bool take_echo(channel_state& state, const std::string& payload);
