@@ -227,7 +227,6 @@ public:
         outbox writing;
         std::vector<asio::const_buffer> buffers;
         bool write_in_flight = false;
-        bool write_scheduled = false;
         // command() replies (publish link): replies after the handshake are numbered in
         // order; a handler waits for the number of its command. Publishes pay a counter.
         // Unsent ones hold their command's position in `queue`.
@@ -301,7 +300,7 @@ public:
             return false;
         }
         publisher_.queue.append_publish(publish_head_, channel, payload);
-        schedule_write(publisher_);
+        do_write(publisher_);
         return true;
     }
 
@@ -313,7 +312,7 @@ public:
         }
         publisher_.unsent_handlers.emplace_back(publisher_.queue.commands, std::move(handler));
         publisher_.queue.append_command(encoded);
-        schedule_write(publisher_);
+        do_write(publisher_);
         return true;
     }
 
@@ -850,24 +849,6 @@ private:
         message_handler_(channel, make_shared_buffer(std::string(payload)));
     }
 
-    // Publishes of one turn of the event loop share one write: a router handler publishing a
-    // burst (or several handlers ready at once) would otherwise send the first command alone,
-    // as an idle socket takes a write at once, and the rest after it.
-    void schedule_write(link& l) {
-        if (l.write_scheduled || l.write_in_flight) {
-            return;
-        }
-        l.write_scheduled = true;
-        asio::post(l.timer.get_executor(),
-                   [self = shared_from_this(), &l, generation = l.generation] {
-                       if (generation != l.generation) {
-                           return;
-                       }
-                       l.write_scheduled = false;
-                       self->do_write(l);
-                   });
-    }
-
     void do_write(link& l) {
         if (l.write_in_flight || l.queue.empty() || l.state != link_state::ready) {
             return;
@@ -921,7 +902,6 @@ private:
         l.timer.cancel();
         l.state = link_state::idle;
         l.write_in_flight = false;
-        l.write_scheduled = false;
         l.writing.clear();
         l.buffers.clear();
         l.pending_handshake_replies = 0;
