@@ -130,7 +130,7 @@ void websocket_session::on_readable(error_code ec) {
     const auto buffer = shard_read_buffer();
     const auto bytes = socket_.read_some(boost::asio::buffer(buffer.data(), buffer.size()), ec);
     if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-        return do_read();  // woken without data (another reader of the queue took it)
+        return do_read();  // a spurious wake-up: nothing to read after all
     }
     if (ec) {
         return finish();  // end of stream or reset
