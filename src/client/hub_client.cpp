@@ -18,18 +18,7 @@ void hub_client::start(connect_options options, open_handler handler) {
     on_open_ = std::move(handler);
     reader_ = protocol::message_reader(options_.max_message_size);
     state_ = state::connecting;
-    ws_.start(
-        websocket_options{
-            .server = options_.server,
-            .source = options_.source,
-            .host = options_.host,
-            .target = options_.target,
-            .max_message_size = options_.max_message_size,
-            .connect_timeout = options_.connect_timeout,
-        },
-        // The aliasing constructor: the listener base is private, std cannot convert to it.
-        std::shared_ptr<websocket_listener>(shared_from_this(),
-                                            static_cast<websocket_listener*>(this)));
+    ws_.start(websocket_options_of(options_), *this, shared_from_this());
 }
 
 void hub_client::on_ws_open() {

@@ -4,10 +4,10 @@
 #include "protocol/hub_value.hpp"
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <random>
 #include <span>
 #include <vector>
@@ -15,6 +15,7 @@
 namespace switchboard::client {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 
 namespace {
 constexpr std::size_t max_control_payload = 125;
@@ -113,25 +114,21 @@ std::string make_key() {
     return key;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
 }
 
 // Whether a comma-separated header value lists `token` (Connection: keep-alive, Upgrade).
 bool has_token(std::string_view value, std::string_view token) {
     while (!value.empty()) {
         const auto comma = value.find(',');
-        auto item = value.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-            item.remove_prefix(1);
-        }
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-            item.remove_suffix(1);
-        }
-        if (iequals(item, token)) {
+        if (beast::iequals(trim(value.substr(0, comma)), token)) {
             return true;
         }
         if (comma == std::string_view::npos) {
@@ -293,18 +290,12 @@ handshake_response parse_handshake_response(std::string_view bytes,
             continue;
         }
         const auto name = line.substr(0, colon);
-        auto value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-            value.remove_prefix(1);
-        }
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
-            value.remove_suffix(1);
-        }
-        if (iequals(name, "upgrade")) {
+        const auto value = trim(line.substr(colon + 1));
+        if (beast::iequals(name, "upgrade")) {
             upgrade = has_token(value, "websocket");
-        } else if (iequals(name, "connection")) {
+        } else if (beast::iequals(name, "connection")) {
             connection = has_token(value, "upgrade");
-        } else if (iequals(name, "sec-websocket-accept")) {
+        } else if (beast::iequals(name, "sec-websocket-accept")) {
             accepted = value == expected_accept;
         }
     }
@@ -321,10 +312,10 @@ handshake_response parse_handshake_response(std::string_view bytes,
 websocket_connection::websocket_connection(asio::any_io_executor executor)
     : socket_(std::move(executor)), reader_(0) {}
 
-void websocket_connection::start(websocket_options options,
-                                 const std::shared_ptr<websocket_listener>& owner) {
+void websocket_connection::start(websocket_options options, websocket_listener& listener,
+                                 const std::shared_ptr<void>& owner) {
     owner_ = owner;
-    listener_ = owner.get();
+    listener_ = &listener;
     reader_ = server_frame_reader(options.max_message_size);
     state_ = state::connecting;
     if (const auto ec = open_socket(socket_, options.server, options.source)) {

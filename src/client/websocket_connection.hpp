@@ -90,6 +90,19 @@ struct websocket_options {
     std::chrono::milliseconds connect_timeout{30'000};
 };
 
+// The connection part of a client's options (connect_options, peer_connect_options).
+template <typename ClientOptions>
+websocket_options websocket_options_of(const ClientOptions& options) {
+    return websocket_options{
+        .server = options.server,
+        .source = options.source,
+        .host = options.host,
+        .target = options.target,
+        .max_message_size = options.max_message_size,
+        .connect_timeout = options.connect_timeout,
+    };
+}
+
 // What a websocket_connection reports to its owner, on the connection's executor.
 class websocket_listener {
 public:
@@ -115,8 +128,10 @@ public:
     websocket_connection(const websocket_connection&) = delete;
     websocket_connection& operator=(const websocket_connection&) = delete;
 
-    // Connects and upgrades; the outcome reaches `owner` (kept alive by pending operations).
-    void start(websocket_options options, const std::shared_ptr<websocket_listener>& owner);
+    // Connects and upgrades; the outcome reaches `listener`. Pending operations hold `owner`
+    // (the listener's owning object, which holds this connection) so neither dies under them.
+    void start(websocket_options options, websocket_listener& listener,
+               const std::shared_ptr<void>& owner);
 
     // Queues one message as its own frame; everything queued while a write is in flight
     // leaves in the next single write.
@@ -147,7 +162,7 @@ private:
     boost::asio::ip::tcp::socket socket_;
     // Only while connecting and upgrading: an open connection has no timer.
     std::unique_ptr<boost::asio::steady_timer> deadline_;
-    std::weak_ptr<websocket_listener> owner_;
+    std::weak_ptr<void> owner_;
     websocket_listener* listener_ = nullptr;
     server_frame_reader reader_;
     std::string accept_;  // the Sec-WebSocket-Accept we expect, while upgrading
