@@ -384,6 +384,8 @@ void websocket_connection::on_readable(const boost::system::error_code& ec) {
     if (ec) {
         return fail("read: " + ec.message());
     }
+    // One read per wake-up, even when it fills the buffer: Asio re-arms every readiness wait
+    // with EPOLL_CTL_MOD, so data still queued wakes us again at once.
     const auto buffer = read_buffer();
     boost::system::error_code error;
     const auto size = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), error);
