@@ -2,15 +2,13 @@
 // reconnect, no completions tracking; one io_context thread drives many of them.
 #pragma once
 
+#include "client/websocket_connection.hpp"
 #include "core/expected.hpp"
 #include "protocol/hub_message.hpp"
 #include "protocol/message_reader.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -41,7 +39,7 @@ struct connect_options {
 // Skips negotiate (the skipNegotiation path of the official clients): GET <target> upgrades to
 // a WebSocket, the handshake record follows. Errors travel as values; nothing on the data path
 // throws.
-class hub_client : public std::enable_shared_from_this<hub_client> {
+class hub_client : public std::enable_shared_from_this<hub_client>, private websocket_listener {
 public:
     using open_handler = std::function<void(const expected<void>&)>;
     using invocation_handler = std::function<void(protocol::invocation_message&)>;
@@ -83,18 +81,16 @@ public:
 private:
     enum class state : unsigned char { idle, connecting, open, closed };
 
-    void do_connect();
-    void on_connect(boost::beast::error_code ec);
-    void on_upgrade(boost::beast::error_code ec);
-    void do_read();
-    void on_read(boost::beast::error_code ec, std::size_t bytes);
+    void on_ws_open() override;
+    bool on_ws_message(std::string_view payload, bool text) override;
+    void on_ws_error(const std::string& reason) override;
+    void on_ws_drained() override { do_write(); }
     void do_write();
-    void on_write(boost::beast::error_code ec, std::size_t bytes);
 
     bool handle_record(std::string_view record);
     void fail(const std::string& reason);
 
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    websocket_connection ws_;
     connect_options options_;
     open_handler on_open_;
     invocation_handler on_invocation_;
@@ -102,10 +98,7 @@ private:
     close_handler on_close_;
     record_filter filter_;
     protocol::message_reader reader_;
-    boost::beast::flat_buffer read_buffer_;
     std::string pending_;  // encoded messages waiting for the next write
-    std::string writing_;  // the frame in flight; its storage must outlive the write
-    bool write_in_flight_ = false;
     bool handshake_done_ = false;
     state state_ = state::idle;
 };

@@ -5,7 +5,6 @@
 #include <boost/asio/socket_base.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/websocket/stream_base.hpp>
 
 #include <charconv>
 
@@ -14,7 +13,6 @@ namespace switchboard::client {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 
 std::optional<socketio_packet> parse_socketio_packet(std::string_view text) noexcept {
     if (text.empty() || text[0] < '0' || text[0] > '6') {
@@ -73,39 +71,11 @@ void peer_client::start(peer_connect_options options, open_handler handler) {
     options_ = std::move(options);
     on_open_ = std::move(handler);
     state_ = state::connecting;
-    const auto ec =
-        open_socket(beast::get_lowest_layer(ws_).socket(), options_.server, options_.source);
-    if (ec) {
-        return fail("connect: " + ec.message());
-    }
-    beast::get_lowest_layer(ws_).expires_after(options_.connect_timeout);
-    beast::get_lowest_layer(ws_).async_connect(
-        options_.server,
-        [self = shared_from_this()](beast::error_code error) { self->on_connect(error); });
+    ws_.start(websocket_options_of(options_), *this, shared_from_this());
 }
 
-void peer_client::on_connect(beast::error_code ec) {
-    if (ec) {
-        return fail("connect: " + ec.message());
-    }
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-    ws_.read_message_max(options_.max_message_size);
-    ws_.auto_fragment(false);
-    ws_.async_handshake(
-        options_.host, options_.target,
-        [self = shared_from_this()](beast::error_code error) { self->on_upgrade(error); });
-}
-
-void peer_client::on_upgrade(beast::error_code ec) {
-    if (ec) {
-        return fail("upgrade: " + ec.message());
-    }
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-    ws_.text(true);
+void peer_client::on_ws_open() {
     state_ = state::handshaking;
-    do_read();
     if (!options_.engine_io) {
         // A Nchan subscriber is subscribed once upgraded; nothing else to wait for.
         opened();
@@ -119,32 +89,14 @@ void peer_client::opened() {
     }
 }
 
-void peer_client::do_read() {
-    ws_.async_read(read_buffer_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                       self->on_read(ec, bytes);
-                   });
-}
-
-void peer_client::on_read(beast::error_code ec, std::size_t /*bytes*/) {
-    if (ec) {
-        return fail(ec == websocket::error::closed
-                        ? "closed by the server: " +
-                              std::string(ws_.reason().reason.data(), ws_.reason().reason.size())
-                        : "read: " + ec.message());
-    }
-    const auto data = read_buffer_.cdata();
-    const std::string_view frame(static_cast<const char*>(data.data()), data.size());
-    bool go_on = true;
+bool peer_client::on_ws_message(std::string_view payload, bool /*text*/) {
     if (options_.engine_io) {
-        go_on = handle_engine_io(frame);
-    } else if (state_ == state::open && on_message_) {
-        on_message_(frame);
+        return handle_engine_io(payload);
     }
-    read_buffer_.consume(read_buffer_.size());
-    if (go_on && state_ != state::closed) {
-        do_read();
+    if (state_ == state::open && on_message_) {
+        on_message_(payload);
     }
+    return state_ != state::closed;
 }
 
 // engine.io v4 over WebSocket: one packet per frame; '0' open, '1' close, '2' ping (answered
@@ -157,14 +109,16 @@ bool peer_client::handle_engine_io(std::string_view frame) {
     switch (frame[0]) {
     case '0':
         if (state_ == state::handshaking) {
-            queue("4" + options_.socketio_connect);
+            std::string packet = "4";
+            packet.append(options_.socketio_connect);
+            ws_.send(ws_opcode::text, packet);
         }
         return true;
     case '1':
         fail("engine.io: closed by the server");
         return false;
     case '2':
-        queue("3");
+        ws_.send(ws_opcode::text, "3");
         return true;
     case '4': {
         const auto packet = frame.substr(1);
@@ -192,38 +146,15 @@ void peer_client::send(std::string_view text) {
     if (state_ != state::open) {
         return;
     }
-    std::string frame;
-    if (options_.engine_io) {
-        frame.reserve(text.size() + 1);
-        frame += '4';
+    if (!options_.engine_io) {
+        return ws_.send(ws_opcode::text, text);
     }
-    frame.append(text);
-    queue(std::move(frame));
-}
-
-void peer_client::queue(std::string frame) {
-    pending_.push_back(std::move(frame));
-    do_write();
-}
-
-void peer_client::do_write() {
-    if (write_in_flight_ || pending_.empty() || state_ == state::closed) {
-        return;
-    }
-    write_in_flight_ = true;
-    ws_.async_write(asio::buffer(pending_.front()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                        self->on_write(ec, bytes);
-                    });
-}
-
-void peer_client::on_write(beast::error_code ec, std::size_t /*bytes*/) {
-    write_in_flight_ = false;
-    if (ec) {
-        return fail("write: " + ec.message());
-    }
-    pending_.pop_front();
-    do_write();
+    // Each engine.io packet is its own WebSocket message; several may share one write.
+    std::string packet;
+    packet.reserve(text.size() + 1);
+    packet += '4';
+    packet.append(text);
+    ws_.send(ws_opcode::text, packet);
 }
 
 void peer_client::close() {
@@ -238,9 +169,7 @@ void peer_client::fail(const std::string& reason) {
     }
     const bool was_open = state_ == state::open;
     state_ = state::closed;
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close();
+    ws_.close();
     if (auto handler = std::exchange(on_open_, nullptr)) {
         handler(make_error(reason));
     }

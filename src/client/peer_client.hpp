@@ -3,6 +3,7 @@
 // publisher (Nchan's POST /pub/<channel>). Built for load like hub_client: no reconnect.
 #pragma once
 
+#include "client/websocket_connection.hpp"
 #include "core/expected.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -54,7 +54,7 @@ struct peer_connect_options {
 // WebSocket text frames in and out. With engine_io it completes the engine.io and Socket.IO
 // handshakes before reporting open, answers the server's pings, and hands on the Socket.IO
 // packets (without the engine.io "4"); otherwise every frame is handed on as it is.
-class peer_client : public std::enable_shared_from_this<peer_client> {
+class peer_client : public std::enable_shared_from_this<peer_client>, private websocket_listener {
 public:
     using open_handler = std::function<void(const expected<void>&)>;
     using message_handler = std::function<void(std::string_view)>;
@@ -77,26 +77,18 @@ public:
 private:
     enum class state : unsigned char { idle, connecting, handshaking, open, closed };
 
-    void on_connect(boost::beast::error_code ec);
-    void on_upgrade(boost::beast::error_code ec);
-    void do_read();
-    void on_read(boost::beast::error_code ec, std::size_t bytes);
-    void queue(std::string frame);
-    void do_write();
-    void on_write(boost::beast::error_code ec, std::size_t bytes);
+    void on_ws_open() override;
+    bool on_ws_message(std::string_view payload, bool text) override;
+    void on_ws_error(const std::string& reason) override { fail(reason); }
     bool handle_engine_io(std::string_view frame);
     void opened();
     void fail(const std::string& reason);
 
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    websocket_connection ws_;
     peer_connect_options options_;
     open_handler on_open_;
     message_handler on_message_;
     close_handler on_close_;
-    boost::beast::flat_buffer read_buffer_;
-    // Each engine.io packet must be its own WebSocket message: frames are not coalesced.
-    std::deque<std::string> pending_;
-    bool write_in_flight_ = false;
     state state_ = state::idle;
 };
 
