@@ -147,6 +147,29 @@ test('BENCHMARKS.md: each run replaces its own part and keeps the others', (t) =
   });
 });
 
+test('the fixed-rate report: idle memory side by side, and a loss when Switchboard needs more', async (t) => {
+  const docs = tempDir(t, 'benchmarks-idle-');
+  const results = tempDir(t, 'compare-idle-');
+  fs.writeFileSync(path.join(results, 'env.txt'), [...ENV, 'connections=50', 'rate=5', 'size=256',
+    'duration=1s', 'systems=switchboard socketio nchan', 'idle=4000'].join('\n') + '\n');
+  const idle = (kib) => ({ connected: 4000, server: { rss_per_connection_bytes: kib * 1024 } });
+  fs.writeFileSync(path.join(results, 'switchboard-idle.json'), JSON.stringify(idle(6)));
+  fs.writeFileSync(path.join(results, 'socketio-idle.json'), JSON.stringify(idle(12)));
+  fs.writeFileSync(path.join(results, 'nchan-idle.json'), JSON.stringify(idle(4)));
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench/compare-report.mjs'), results, docs]);
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  assert.equal(code, 0, stderr);
+  const text = fs.readFileSync(path.join(docs, 'BENCHMARKS.md'), 'utf8');
+  assert.match(text, /## Idle connections\n\nMemory per idle WebSocket connection: 4000 connections/);
+  assert.match(text, /\| Switchboard \| 4000 \| 6\.0 KiB \| - \|/);
+  assert.match(text, /\| Socket\.IO \| 4000 \| 12\.0 KiB \| 0\.50 \|/);
+  assert.match(text, /\| Nchan \| 4000 \| 4\.0 KiB \| 1\.50 \|/);
+  assert.match(text, /- against Nchan, 4000 idle connections: idle RSS per connection 6\.0 KiB against 4\.0 KiB/);
+  assert.doesNotMatch(text, /against Socket\.IO, 4000 idle/);
+});
+
 test('COMPARE_MODE=saturate bench/compare.sh: a tiny Switchboard-only run writes its results and section', async (t) => {
   const results = tempDir(t, 'saturate-results-');
   const docs = tempDir(t, 'saturate-docs-');
