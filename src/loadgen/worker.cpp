@@ -169,12 +169,7 @@ private:
         auto client = std::make_shared<client::hub_client>(context_.get_executor());
         s.client = client;
         client::connect_options connect;
-        connect.server = server.endpoint;
-        if (!sources_.empty()) {
-            connect.source = sources_[s.index % sources_.size()];
-        }
-        connect.host = server.host;
-        connect.target = server.path + "?user=" + plan_.user_of(s.index);
+        aim(connect, s, server.path + "?user=" + plan_.user_of(s.index));
         connect.protocol = options_.protocol;
         client->set_record_filter([this](std::string_view record) {
             traffic.fetch_add(1, std::memory_order_relaxed);
@@ -192,49 +187,27 @@ private:
                 joined.fetch_add(1, std::memory_order_relaxed);
             }
         });
-        client->on_close([this](const std::string& reason) {
-            if (!closing_) {
-                note_error(reason);
-                closed.fetch_add(1, std::memory_order_relaxed);
-            }
-        });
+        client->on_close([this](const std::string& reason) { on_lost(reason); });
         client->start(std::move(connect), [this, &s](const expected<void>& opened) {
-            if (!opened) {
-                if (!closing_) {
-                    note_error(opened.error_message());
-                }
-                failed.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                connected.fetch_add(1, std::memory_order_relaxed);
+            on_opened(opened, [this, &s] {
                 if (const auto group = plan_.group_of(s.index); !group.empty()) {
                     s.client->send("JoinGroup", boost::json::array{group}, "join");
                 }
-            }
-            if (!closing_) {
-                connect_next();
-            }
+            });
         });
     }
 
     void connect_peer(slot& s) {
         const auto instance = plan_.instance_of(s.index);
-        const auto& server = servers_[instance];
         const bool socketio = options_.system == system_kind::socketio;
         auto peer = std::make_shared<client::peer_client>(context_.get_executor());
         s.peer = peer;
         client::peer_connect_options connect;
-        connect.server = server.endpoint;
-        if (!sources_.empty()) {
-            connect.source = sources_[s.index % sources_.size()];
-        }
-        connect.host = server.host;
-        if (socketio) {
-            // The peer reads the user from the handshake query as well as from auth.
-            connect.target = "/socket.io/?EIO=4&transport=websocket&user=" + plan_.user_of(s.index);
-            connect.engine_io = true;
-        } else {
-            connect.target = "/sub/" + plan_.nchan_subscribe_channel(s.index);
-        }
+        // Socket.IO reads the user from the handshake query as well as from auth.
+        aim(connect, s,
+            socketio ? "/socket.io/?EIO=4&transport=websocket&user=" + plan_.user_of(s.index)
+                     : "/sub/" + plan_.nchan_subscribe_channel(s.index));
+        connect.engine_io = socketio;
         peer->on_message([this, socketio, instance](std::string_view text) {
             if (!socketio) {
                 return on_payload(text, instance);
@@ -251,28 +224,52 @@ private:
                 }
             }
         });
-        peer->on_close([this](const std::string& reason) {
-            if (!closing_) {
-                note_error(reason);
-                closed.fetch_add(1, std::memory_order_relaxed);
-            }
-        });
+        peer->on_close([this](const std::string& reason) { on_lost(reason); });
         peer->start(std::move(connect), [this, &s, socketio](const expected<void>& opened) {
-            if (!opened) {
-                if (!closing_) {
-                    note_error(opened.error_message());
-                }
-                failed.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                connected.fetch_add(1, std::memory_order_relaxed);
+            on_opened(opened, [this, &s, socketio] {
                 if (socketio && !plan_.group_of(s.index).empty()) {
                     s.peer->send(plan_.socketio_join(s.index));
                 }
-            }
-            if (!closing_) {
-                connect_next();
-            }
+            });
         });
+    }
+
+    // Where slot `s` connects, for either client's options: its instance, its source address
+    // (round-robin), and `target` (path and query).
+    template <class ConnectOptions>
+    void aim(ConnectOptions& connect, const slot& s, std::string target) const {
+        const auto& server = servers_[plan_.instance_of(s.index)];
+        connect.server = server.endpoint;
+        if (!sources_.empty()) {
+            connect.source = sources_[s.index % sources_.size()];
+        }
+        connect.host = server.host;
+        connect.target = std::move(target);
+    }
+
+    // A connection attempt ended: counted, `on_open` run when it opened, then the next one.
+    template <class OnOpen>
+    void on_opened(const expected<void>& opened, OnOpen&& on_open) {
+        if (!opened) {
+            if (!closing_) {
+                note_error(opened.error_message());
+            }
+            failed.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            connected.fetch_add(1, std::memory_order_relaxed);
+            on_open();
+        }
+        if (!closing_) {
+            connect_next();
+        }
+    }
+
+    // An open connection ended; during shutdown that is expected and not counted.
+    void on_lost(const std::string& reason) {
+        if (!closing_) {
+            note_error(reason);
+            closed.fetch_add(1, std::memory_order_relaxed);
+        }
     }
 
     // A delivery to a connection on `instance`: the payload as the generator wrote it.
