@@ -1,7 +1,6 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
 #include "auth/jwt.hpp"
 #include "auth/policy.hpp"
-#include "core/config.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
 #include "loadgen/bench.hpp"
@@ -117,7 +116,23 @@ void apply_policy_rules(hub::hub_definition& hub, const std::vector<std::string>
     }
 }
 
-int run_serve(server_options options) {
+// The chat hub's flags, as given: turned into chat_hub_options once the policy parses.
+struct chat_settings {
+    // The chat hub's name on the backplane: the .NET hub's full type name when sharing Redis
+    // with ASP.NET Core servers; empty: "chat".
+    std::string backplane_name;
+    // Longer chat messages are refused with an error (the protocol limit still applies).
+    std::size_t max_message_length = hub::chat_hub_options{}.max_message_length;
+    // Chat presence events (chat_hub_options::presence_events): on for the demo page.
+    bool presence_events = hub::chat_hub_options{}.presence_events;
+    // Groups a client may join and send to: "open" (any: development and trusted clients),
+    // "patterns" (names matching group_patterns), "roles" (a role "group:PATTERN" matching).
+    std::string group_policy = "open";
+    // Shell-style patterns; "{user}" stands for the caller's user id ("dm-{user}-*").
+    std::vector<std::string> group_patterns;
+};
+
+int run_serve(server_options options, chat_settings chat_flags) {
     const bool authenticated = options.auth.enabled();
     const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
     spdlog::info("switchboard {} starting: backplane={}, threads={}, tls={}", SWITCHBOARD_VERSION,
@@ -125,7 +140,7 @@ int run_serve(server_options options) {
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads,
                  tls ? "on" : "off");
     auto groups =
-        hub::make_chat_group_policy(options.chat_group_policy, options.chat_group_patterns);
+        hub::make_chat_group_policy(chat_flags.group_policy, chat_flags.group_patterns);
     if (!groups) {
         throw std::runtime_error("--chat-group-policy: " + groups.error_message());
     }
@@ -138,8 +153,8 @@ int run_serve(server_options options) {
             "--jwt-public-key or --jwks-file)");
     }
     auto chat = hub::make_chat_hub(hub::chat_hub_options{
-        options.chat_max_message_length, std::move(*groups), options.chat_presence_events});
-    chat->set_backplane_name(options.chat_hub_name);
+        chat_flags.max_message_length, std::move(*groups), chat_flags.presence_events});
+    chat->set_backplane_name(chat_flags.backplane_name);
     apply_policy_rules(*chat, options.auth.policies);
     instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
@@ -174,6 +189,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", SWITCHBOARD_VERSION);
 
     server_options options;
+    chat_settings chat;
     std::string log_level = "info";
     auto* serve = app.add_subcommand("serve", "Run the server");
     serve->add_option("--listen", options.listen, "Address and port to listen on (port 0: any)")
@@ -201,7 +217,7 @@ int main(int argc, char** argv) {
                  "SWITCHBOARD_GROUP_ACK_TIMEOUT",
                  "Wait for another instance to acknowledge a group change");
     serve
-        ->add_option("--chat-hub-name", options.chat_hub_name,
+        ->add_option("--chat-hub-name", chat.backplane_name,
                      "Chat hub's name on the backplane (a .NET hub's full type name to share "
                      "Redis with ASP.NET Core; default: chat)")
         ->envname("SWITCHBOARD_CHAT_HUB_NAME");
@@ -257,13 +273,13 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_MAX_BODY_SIZE")
         ->capture_default_str();
     serve
-        ->add_option("--chat-presence-events", options.chat_presence_events,
+        ->add_option("--chat-presence-events", chat.presence_events,
                      "Announce arrivals, departures and group joins (true/false); each arrival "
                      "is a message to every connection")
         ->envname("SWITCHBOARD_CHAT_PRESENCE_EVENTS")
         ->capture_default_str();
     serve
-        ->add_option("--chat-max-message-length", options.chat_max_message_length,
+        ->add_option("--chat-max-message-length", chat.max_message_length,
                      "Longest chat message, bytes")
         ->envname("SWITCHBOARD_CHAT_MAX_MESSAGE_LENGTH")
         ->capture_default_str();
@@ -358,12 +374,12 @@ int main(int argc, char** argv) {
                    "Close connections when their token expires (clients reconnect with a new one)")
         ->envname("SWITCHBOARD_CLOSE_ON_TOKEN_EXPIRY");
     serve
-        ->add_option("--chat-group-policy", options.chat_group_policy,
+        ->add_option("--chat-group-policy", chat.group_policy,
                      "Chat groups clients may join: open, patterns or roles (role group:PATTERN)")
         ->envname("SWITCHBOARD_CHAT_GROUP_POLICY")
         ->capture_default_str();
     serve
-        ->add_option("--chat-group-pattern", options.chat_group_patterns,
+        ->add_option("--chat-group-pattern", chat.group_patterns,
                      "Group name pattern for --chat-group-policy patterns (* ?, {user}); repeat")
         ->envname("SWITCHBOARD_CHAT_GROUP_PATTERNS")
         ->delimiter(',');
@@ -476,7 +492,7 @@ int main(int argc, char** argv) {
 
     try {
         if (serve->parsed()) {
-            return run_serve(std::move(options));
+            return run_serve(std::move(options), std::move(chat));
         }
         if (token_command->parsed()) {
             return run_token(token);

@@ -1,5 +1,6 @@
 #include "auth/bearer.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
@@ -14,16 +15,8 @@ namespace switchboard::auth {
 namespace {
 
 bool starts_with_ignore_case(std::string_view text, std::string_view prefix) {
-    if (text.size() < prefix.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-        if (lower(text[i]) != lower(prefix[i])) {
-            return false;
-        }
-    }
-    return true;
+    return text.size() >= prefix.size() &&
+           boost::beast::iequals(text.substr(0, prefix.size()), prefix);
 }
 
 std::string read_file(const std::string& path, const std::string& flag) {
@@ -38,8 +31,8 @@ std::string read_file(const std::string& path, const std::string& flag) {
 
 }  // namespace
 
-transport::identity to_identity(principal who) {
-    transport::identity out{std::move(who.user_id), std::move(who.roles), {}, who.expires};
+switchboard::identity to_identity(principal who) {
+    switchboard::identity out{std::move(who.user_id), std::move(who.roles), {}, who.expires};
     const auto text = [](const boost::json::value& value) {
         return value.is_string() ? std::string(value.get_string()) : boost::json::serialize(value);
     };
@@ -78,10 +71,9 @@ std::optional<std::string> bearer_token(const http::request& req) {
     return std::nullopt;
 }
 
-transport::authenticate_hook make_jwt_authenticator(
-    std::shared_ptr<const jwt_validator> validator) {
+http::authenticate_hook make_jwt_authenticator(std::shared_ptr<const jwt_validator> validator) {
     return [validator =
-                std::move(validator)](const http::request& req) -> expected<transport::identity> {
+                std::move(validator)](const http::request& req) -> expected<switchboard::identity> {
         const auto token = bearer_token(req);
         if (!token || token->empty()) {
             return make_error("no bearer token (Authorization header or access_token parameter)");

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "auth/jwt.hpp"
-#include "core/config.hpp"
+#include "auth/auth_options.hpp"
+#include "http/authenticate.hpp"
 #include "http/server.hpp"
-#include "transport/endpoint.hpp"
 
 #include <memory>
 #include <optional>
@@ -18,11 +18,11 @@ namespace switchboard::auth {
 std::optional<std::string> bearer_token(const http::request& req);
 
 // What hubs and policies see of a validated token: user id, roles, every claim, expiry.
-transport::identity to_identity(principal who);
+switchboard::identity to_identity(principal who);
 
 // Validates each request's bearer token with `validator` against the system clock; the
 // identity is the token's user id and roles.
-transport::authenticate_hook make_jwt_authenticator(std::shared_ptr<const jwt_validator> validator);
+http::authenticate_hook make_jwt_authenticator(std::shared_ptr<const jwt_validator> validator);
 
 // At startup: the validator the options describe (keys read from their files), or null when no
 // key is configured. Throws std::runtime_error naming the flag and the problem otherwise.

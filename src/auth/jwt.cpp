@@ -1,5 +1,7 @@
 #include "auth/jwt.hpp"
 
+#include "core/base64.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -104,28 +106,6 @@ std::string format_time(std::int64_t seconds) {
     std::array<char, 32> buffer{};
     const auto length = std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return std::string(buffer.data(), length);
-}
-
-constexpr std::string_view alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int decode_char(char c) noexcept {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '-') {
-        return 62;
-    }
-    if (c == '_') {
-        return 63;
-    }
-    return -1;
 }
 
 // A JSON object from base64url text, or why not.
@@ -447,61 +427,6 @@ std::string_view algorithm_of(jwt_key::kind type) noexcept {
         return "ES256";
     }
     return "?";
-}
-
-std::string base64url_encode(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() * 4 + 2) / 3);
-    std::size_t i = 0;
-    const auto byte = [&](std::size_t at) {
-        return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at]));
-    };
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-        out += alphabet[n >> 18 & 63];
-        out += alphabet[n >> 12 & 63];
-        out += alphabet[n >> 6 & 63];
-        out += alphabet[n & 63];
-    }
-    const std::size_t rest = bytes.size() - i;
-    if (rest == 1) {
-        const std::uint32_t n = byte(i) << 16;
-        out += alphabet[n >> 18 & 63];
-        out += alphabet[n >> 12 & 63];
-    } else if (rest == 2) {
-        const std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8;
-        out += alphabet[n >> 18 & 63];
-        out += alphabet[n >> 12 & 63];
-        out += alphabet[n >> 6 & 63];
-    }
-    return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-    if (text.size() % 4 == 1) {
-        return std::nullopt;
-    }
-    std::string out;
-    out.reserve(text.size() / 4 * 3 + 2);
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (const char c : text) {
-        const int value = decode_char(c);
-        if (value < 0) {
-            return std::nullopt;
-        }
-        buffer = (buffer << 6 | static_cast<std::uint32_t>(value)) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>(buffer >> bits & 0xff);
-        }
-    }
-    // Leftover bits (2 or 4) must be zero: otherwise several texts would decode the same.
-    if ((buffer & ((1u << bits) - 1)) != 0) {
-        return std::nullopt;
-    }
-    return out;
 }
 
 jwt_validator::jwt_validator(jwt_options options) : options_(std::move(options)) {}

@@ -108,10 +108,5 @@ expected<std::vector<jwt_key>> load_jwks(std::string_view json);
 // caller sets exp; the secret is used as is.
 std::string issue_hs256(const boost::json::object& claims, std::string_view secret);
 
-// base64url without padding (RFC 7515 2), exposed for tests and tools.
-std::string base64url_encode(std::string_view bytes);
-// Strict: only the base64url alphabet, no padding, no length of 4n+1, zero trailing bits (so
-// that each byte string has exactly one encoding and a signature cannot be altered unnoticed).
-std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace switchboard::auth

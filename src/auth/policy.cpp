@@ -23,7 +23,7 @@ std::string quoted(std::string_view text) {
     return out.append(1, '\'').append(text).append(1, '\'');
 }
 
-bool holds(const transport::identity& who, const claim_requirement& requirement) {
+bool holds(const switchboard::identity& who, const claim_requirement& requirement) {
     const auto values = who.claim_values(requirement.type);
     if (requirement.values.empty()) {
         return !values.empty();
@@ -36,7 +36,7 @@ bool holds(const transport::identity& who, const claim_requirement& requirement)
 
 }  // namespace
 
-bool policy::allows(const transport::identity* who) const {
+bool policy::allows(const switchboard::identity* who) const {
     if (!restricts()) {
         return true;
     }

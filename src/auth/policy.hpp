@@ -3,7 +3,7 @@
 #pragma once
 
 #include "core/expected.hpp"
-#include "transport/identity.hpp"
+#include "core/identity.hpp"
 
 #include <string>
 #include <string_view>
@@ -30,7 +30,7 @@ struct policy {
         return authenticated || !roles.empty() || !claims.empty();
     }
     // `who` is null for a caller without a verified identity.
-    [[nodiscard]] bool allows(const transport::identity* who) const;
+    [[nodiscard]] bool allows(const switchboard::identity* who) const;
 };
 
 // "authenticated", "role:NAME" and "claim:TYPE" or "claim:TYPE=VALUE", comma-separated; several

@@ -1,7 +1,7 @@
 #include "client/websocket_connection.hpp"
 
 #include "client/source_socket.hpp"
-#include "protocol/hub_value.hpp"
+#include "core/base64.hpp"
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
@@ -110,7 +110,7 @@ std::string make_key() {
         }
     }
     std::string key;
-    protocol::append_base64(std::string_view(nonce.data(), nonce.size()), key);
+    append_base64(std::string_view(nonce.data(), nonce.size()), key);
     return key;
 }
 

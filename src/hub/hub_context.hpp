@@ -129,7 +129,7 @@ public:
     [[nodiscard]] const std::string& user_id() const noexcept { return user_id_; }
     // The verified identity (user id, roles, claims); null in development mode, where the
     // user id comes from the `user` query parameter and nothing is verified.
-    [[nodiscard]] const transport::identity* identity() const noexcept {
+    [[nodiscard]] const switchboard::identity* identity() const noexcept {
         const auto& verified = connection_.request().identity;
         return verified ? &*verified : nullptr;
     }

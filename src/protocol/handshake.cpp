@@ -2,7 +2,7 @@
 
 #include "protocol/json_text.hpp"
 #include "protocol/text_framing.hpp"
-#include "protocol/utf8.hpp"
+#include "core/utf8.hpp"
 
 #include <limits>
 #include <utility>

@@ -1,5 +1,7 @@
 #include "protocol/hub_value.hpp"
 
+#include "core/base64.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/error.hpp>
 
@@ -15,20 +17,6 @@ namespace {
 
 constexpr std::uint32_t nanoseconds_per_second = 1'000'000'000;
 constexpr std::int64_t seconds_per_day = 86'400;
-
-constexpr char base64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<std::int8_t, 256> make_base64_table() {
-    std::array<std::int8_t, 256> table{};
-    table.fill(-1);
-    for (int i = 0; i < 64; ++i) {
-        table[static_cast<unsigned char>(base64_alphabet[i])] = static_cast<std::int8_t>(i);
-    }
-    return table;
-}
-
-constexpr auto base64_values = make_base64_table();
 
 // Calendar arithmetic on the proleptic Gregorian calendar for the whole int64 range of seconds,
 // which std::chrono::year (±32767) does not cover. Years are counted from March so that the
@@ -255,61 +243,6 @@ std::optional<timestamp> as_timestamp(const hub_value& value) noexcept {
         return std::nullopt;
     }
     return timestamp{*seconds, static_cast<std::uint32_t>(*nanoseconds)};
-}
-
-void append_base64(std::string_view bytes, std::string& out) {
-    const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-    const std::size_t size = bytes.size();
-    out.reserve(out.size() + (size + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= size; i += 3) {
-        const std::uint32_t group =
-            (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
-        const char quad[] = {base64_alphabet[group >> 18], base64_alphabet[(group >> 12) & 0x3F],
-                             base64_alphabet[(group >> 6) & 0x3F], base64_alphabet[group & 0x3F]};
-        out.append(quad, sizeof quad);
-    }
-    if (size - i == 1) {
-        const std::uint32_t group = std::uint32_t{data[i]} << 16;
-        const char quad[] = {base64_alphabet[group >> 18], base64_alphabet[(group >> 12) & 0x3F],
-                             '=', '='};
-        out.append(quad, sizeof quad);
-    } else if (size - i == 2) {
-        const std::uint32_t group =
-            (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
-        const char quad[] = {base64_alphabet[group >> 18], base64_alphabet[(group >> 12) & 0x3F],
-                             base64_alphabet[(group >> 6) & 0x3F], '='};
-        out.append(quad, sizeof quad);
-    }
-}
-
-bool decode_base64(std::string_view text, std::string& out) {
-    if (text.size() % 4 != 0) {
-        return false;
-    }
-    out.reserve(out.size() + text.size() / 4 * 3);
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-        const bool last = i + 4 == text.size();
-        // Padding only in the last group: "xx==" or "xxx=".
-        const std::size_t padding =
-            !last ? 0 : (text[i + 3] != '=' ? 0 : (text[i + 2] == '=' ? 2 : 1));
-        std::uint32_t group = 0;
-        for (std::size_t j = 0; j < 4 - padding; ++j) {
-            const auto v = base64_values[static_cast<unsigned char>(text[i + j])];
-            if (v < 0) {
-                return false;
-            }
-            group |= static_cast<std::uint32_t>(v) << (18 - 6 * j);
-        }
-        out.push_back(static_cast<char>(group >> 16));
-        if (padding < 2) {
-            out.push_back(static_cast<char>((group >> 8) & 0xFF));
-        }
-        if (padding < 1) {
-            out.push_back(static_cast<char>(group & 0xFF));
-        }
-    }
-    return true;
 }
 
 void append_iso8601(timestamp time, std::string& out) {

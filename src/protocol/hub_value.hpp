@@ -75,12 +75,6 @@ inline bool may_be_tagged(const boost::json::object& object) noexcept {
     return !key.empty() && key.front() == '\0';
 }
 
-// Standard base64 with padding, as .NET's Convert.ToBase64String and System.Text.Json write it.
-void append_base64(std::string_view bytes, std::string& out);
-// Accepts exactly what append_base64 writes (padding required, no whitespace); appends the
-// decoded bytes to `out`. On failure `out` may hold a partial result.
-bool decode_base64(std::string_view text, std::string& out);
-
 // ISO-8601 in UTC: "2002-04-01T10:20:15Z", with the fraction only when nanoseconds are not 0
 // and without its trailing zeros ("...15.5Z", "...15.1234567Z", "...15.000000001Z"), as
 // System.Text.Json writes a DateTime. Years outside 0000..9999 use the expanded form of JS

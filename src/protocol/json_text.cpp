@@ -1,5 +1,6 @@
 #include "protocol/json_text.hpp"
 
+#include "core/base64.hpp"
 #include "protocol/hub_value.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>

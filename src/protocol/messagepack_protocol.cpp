@@ -2,7 +2,7 @@
 
 #include "protocol/binary_framing.hpp"
 #include "protocol/hub_value.hpp"
-#include "protocol/utf8.hpp"
+#include "core/utf8.hpp"
 
 #include <msgpuck.h>
 

@@ -111,7 +111,7 @@ struct instance::parts {
 
     server_options options;
     // Before everything else: bad key files (JWT, TLS) stop startup before threads or Redis.
-    transport::authenticate_hook authenticate;
+    http::authenticate_hook authenticate;
     std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain http and ws
     // Before the shards: connections still ending while the shards are torn down count here.
     switchboard::metrics counters;
@@ -133,10 +133,10 @@ struct instance::parts {
         return http::make_server_tls_context(o.tls_cert_file, o.tls_key_file);
     }
 
-    static transport::authenticate_hook make_authenticate(const auth_options& auth) {
+    static http::authenticate_hook make_authenticate(const auth_options& auth) {
         auto validator = auth::make_jwt_validator(auth);
         return validator ? auth::make_jwt_authenticator(std::move(validator))
-                         : transport::authenticate_hook{};
+                         : http::authenticate_hook{};
     }
 
     // Hub endpoints authenticate with the configured keys unless the caller brought its own
@@ -151,7 +151,7 @@ struct instance::parts {
 
     // The endpoint's check of the hub's policy; refuses configurations where no identity could
     // ever satisfy it, rather than locking every client out.
-    std::function<bool(const transport::identity*)> authorizer(
+    std::function<bool(const switchboard::identity*)> authorizer(
         const hub::hub_definition& definition, const transport::endpoint_options& settings) const {
         const auto& policy = definition.policy();
         if (!policy.restricts()) {
@@ -162,7 +162,7 @@ struct instance::parts {
                                      "' requires authorization, but no JWT key is configured "
                                      "(--jwt-secret, --jwt-public-key or --jwks-file)");
         }
-        return [policy](const transport::identity* who) { return policy.allows(who); };
+        return [policy](const switchboard::identity* who) { return policy.allows(who); };
     }
 
     std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,

@@ -2,7 +2,7 @@
 // backplane, router, hubs and transport endpoints together.
 #pragma once
 
-#include "core/config.hpp"
+#include "server/server_options.hpp"
 #include "core/metrics.hpp"
 #include "http/server.hpp"
 #include "hub/hub.hpp"

@@ -4,7 +4,7 @@
 
 #include "core/metrics.hpp"
 #include "core/shared_buffer.hpp"
-#include "transport/identity.hpp"
+#include "core/identity.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +34,7 @@ struct request_info {
     std::vector<std::pair<std::string, std::string>> headers;
     // Set when the endpoint authenticates (endpoint_options::authenticate): the user who opened
     // the connection. Unset means development mode, where the hub may trust the query instead.
-    std::optional<transport::identity> identity;
+    std::optional<switchboard::identity> identity;
 
     // The first value of a query parameter (case-insensitive name, as ASP.NET reads them).
     [[nodiscard]] const std::string* find_query(std::string_view name) const;

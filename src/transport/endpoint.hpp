@@ -5,11 +5,11 @@
 #include "core/config.hpp"
 #include "core/expected.hpp"
 #include "core/shard_pool.hpp"
+#include "http/authenticate.hpp"
 #include "http/server.hpp"
 #include "transport/admission.hpp"
 #include "transport/connection.hpp"
 #include "transport/connection_manager.hpp"
-#include "transport/identity.hpp"
 #include "transport/long_polling.hpp"
 #include "transport/negotiate.hpp"
 
@@ -24,10 +24,6 @@ namespace switchboard::transport {
 using application_factory =
     std::function<std::shared_ptr<connection_application>(const connection_ptr&)>;
 
-// Establishes who sends a request (e.g. from a bearer token); an error refuses it. The message
-// is logged at debug level only: it says why a token is bad, which is for operators, not peers.
-using authenticate_hook = std::function<expected<identity>(const http::request&)>;
-
 struct endpoint_options {
     unsigned transports = all_transports;
     // Copies the connect request's headers into request_info (hubs that read headers).
@@ -36,7 +32,7 @@ struct endpoint_options {
     // refuses get 401 with an empty body (the JS client then reports "Unauthorized: Status code
     // '401'"); the identity is stored in the connection's request_info, and a request for a
     // connection negotiated by another user gets 403. Unset: development mode, no identity.
-    authenticate_hook authenticate;
+    http::authenticate_hook authenticate;
     // When set, runs after authentication on every request; a refused caller gets 403, or 401
     // when it has no identity (the hub's policy, e.g. roles, checked before it gets anywhere).
     std::function<bool(const identity* who)> authorize;

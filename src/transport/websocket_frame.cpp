@@ -1,6 +1,6 @@
 #include "transport/websocket_frame.hpp"
 
-#include "protocol/hub_value.hpp"
+#include "core/base64.hpp"
 
 #include <openssl/evp.h>
 
@@ -114,7 +114,7 @@ std::string make_close_frame(std::uint16_t code, std::string_view reason) {
 
 std::optional<std::string> accept_key(std::string_view client_key) {
     std::string nonce;
-    if (client_key.size() != 24 || !protocol::decode_base64(client_key, nonce) ||
+    if (client_key.size() != 24 || !decode_base64(client_key, nonce) ||
         nonce.size() != 16) {
         return std::nullopt;
     }
@@ -127,64 +127,9 @@ std::optional<std::string> accept_key(std::string_view client_key) {
         return std::nullopt;
     }
     std::string accept;
-    protocol::append_base64(
+    append_base64(
         std::string_view(reinterpret_cast<const char*>(digest.data()), digest_size), accept);
     return accept;
-}
-
-bool utf8_validator::feed(std::string_view bytes) noexcept {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
-    const auto* const end = p + bytes.size();
-    while (p != end) {
-        if (pending_ == 0) {
-            // ASCII runs (most JSON) go a word at a time.
-            while (end - p >= 8) {
-                std::uint64_t word = 0;
-                std::memcpy(&word, p, sizeof word);
-                if ((word & 0x8080808080808080ULL) != 0) {
-                    break;
-                }
-                p += 8;
-            }
-            if (p == end) {
-                break;
-            }
-            const std::uint8_t lead = *p++;
-            if (lead < 0x80) {
-                continue;
-            }
-            next_low_ = 0x80;
-            next_high_ = 0xbf;
-            if (lead >= 0xc2 && lead <= 0xdf) {
-                pending_ = 1;
-            } else if (lead >= 0xe0 && lead <= 0xef) {
-                pending_ = 2;
-                if (lead == 0xe0) {
-                    next_low_ = 0xa0;  // no overlong three-byte forms
-                } else if (lead == 0xed) {
-                    next_high_ = 0x9f;  // no surrogates
-                }
-            } else if (lead >= 0xf0 && lead <= 0xf4) {
-                pending_ = 3;
-                if (lead == 0xf0) {
-                    next_low_ = 0x90;  // no overlong four-byte forms
-                } else if (lead == 0xf4) {
-                    next_high_ = 0x8f;  // nothing above U+10FFFF
-                }
-            } else {
-                return false;
-            }
-            continue;
-        }
-        const std::uint8_t next = *p++;
-        if (next < next_low_ || next > next_high_) {
-            return false;
-        }
-        --pending_;
-        next_low_ = 0x80;
-        next_high_ = 0xbf;
-    }
-    return true;
 }
 
 std::optional<frame_error> frame_parser::fail(std::uint16_t code, std::string_view reason) {

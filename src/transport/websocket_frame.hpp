@@ -3,6 +3,8 @@
 // key. Pure functions over bytes: the session does the I/O, the fuzzer drives the parser.
 #pragma once
 
+#include "core/utf8.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -50,24 +52,6 @@ std::string make_control_frame(opcode op, std::string_view payload);
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 4.2.2), or nothing when the
 // key is not the base64 of 16 bytes.
 std::optional<std::string> accept_key(std::string_view client_key);
-
-// UTF-8 validation across chunk boundaries, with no buffering: a Text message may arrive in
-// any number of frames and reads, split inside a character.
-class utf8_validator {
-public:
-    // False as soon as `bytes` cannot continue valid UTF-8 (RFC 3629).
-    bool feed(std::string_view bytes) noexcept;
-    // True when no character is left open.
-    [[nodiscard]] bool complete() const noexcept { return pending_ == 0; }
-    void reset() noexcept { pending_ = 0; }
-
-private:
-    std::uint8_t pending_ = 0;  // continuation bytes still expected
-    // Range of the next continuation byte: narrower after E0, ED, F0, F4 (no overlong forms,
-    // no surrogates, nothing above U+10FFFF).
-    std::uint8_t next_low_ = 0x80;
-    std::uint8_t next_high_ = 0xbf;
-};
 
 // Why the parser failed the connection: the code and reason of the Close frame we answer with.
 struct frame_error {

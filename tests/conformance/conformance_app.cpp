@@ -4,7 +4,7 @@
 #include "routes.hpp"
 #include "test_hubs.hpp"
 
-#include "core/config.hpp"
+#include "server/server_options.hpp"
 #include "server/instance.hpp"
 
 #include <spdlog/spdlog.h>

@@ -2,6 +2,7 @@
 
 #include "payloads.hpp"
 
+#include "core/base64.hpp"
 #include "core/random.hpp"
 #include "core/shared_buffer.hpp"
 #include "http/stream.hpp"
@@ -61,14 +62,6 @@ http::response make_response(const http::exchange& ex, bhttp::status status,
     return res;
 }
 
-std::string base64url(std::string_view text) {
-    std::string out;
-    switchboard::protocol::append_base64(text, out);
-    std::replace(out.begin(), out.end(), '+', '-');
-    std::replace(out.begin(), out.end(), '/', '_');
-    out.erase(out.find_last_not_of('=') + 1);
-    return out;
-}
 
 // Forwards everything to the real exchange; responses gain the negotiate cookies.
 class cookie_exchange final : public http::exchange {
@@ -119,8 +112,8 @@ std::string token_issuer::issue() {
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
     const json::object claims{{"nameid", user_id}, {"iat", issued_at}};
-    std::string token = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                        base64url(json::serialize(claims)) + "." + switchboard::make_random_id() +
+    std::string token = switchboard::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                        switchboard::base64url_encode(json::serialize(claims)) + "." + switchboard::make_random_id() +
                         switchboard::make_random_id();
     const std::lock_guard lock(mutex_);
     tokens_.insert(token);
@@ -137,7 +130,7 @@ bool token_issuer::valid(std::string_view token) const {
     return tokens_.contains(std::string(token));
 }
 
-switchboard::expected<transport::identity> token_issuer::authenticate(
+switchboard::expected<switchboard::identity> token_issuer::authenticate(
     const http::request& req) const {
     const auto token = bearer_token(req);
     if (!token) {
@@ -146,7 +139,7 @@ switchboard::expected<transport::identity> token_issuer::authenticate(
     if (!valid(*token)) {
         return switchboard::make_error("token not issued by /generateJwtToken");
     }
-    return transport::identity{std::string(user_id), {}, {}, {}};
+    return switchboard::identity{std::string(user_id), {}, {}, {}};
 }
 
 std::optional<std::string> token_issuer::bearer_token(const http::request& req) {

@@ -32,7 +32,7 @@ public:
     std::string issue();
     [[nodiscard]] bool valid(std::string_view token) const;
     // The endpoint's authenticate hook: a request carrying a token issued here is "testuser".
-    [[nodiscard]] switchboard::expected<transport::identity> authenticate(
+    [[nodiscard]] switchboard::expected<switchboard::identity> authenticate(
         const http::request& req) const;
     // `Authorization: Bearer <token>`, else the `access_token` query parameter (what browsers
     // and the SSE transport send).

@@ -7,6 +7,8 @@
 //   2: the rest seeds the claims of a token from issue_hs256, which must validate.
 #include "auth/jwt.hpp"
 
+#include "core/base64.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>

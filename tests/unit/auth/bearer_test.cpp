@@ -29,7 +29,7 @@ std::string token_for(const std::string& user, const std::string& key = secret) 
     return issue_hs256({{"sub", user}, {"exp", exp}, {"role", "admin"}}, key);
 }
 
-transport::authenticate_hook hook() {
+http::authenticate_hook hook() {
     auth_options options;
     options.jwt_secret = secret;
     return make_jwt_authenticator(make_jwt_validator(options));

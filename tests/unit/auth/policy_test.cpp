@@ -5,9 +5,9 @@
 namespace switchboard::auth {
 namespace {
 
-transport::identity make_identity(std::vector<std::string> roles,
+switchboard::identity make_identity(std::vector<std::string> roles,
                                   std::vector<std::pair<std::string, std::string>> claims = {}) {
-    return transport::identity{"alice", std::move(roles), std::move(claims), {}};
+    return switchboard::identity{"alice", std::move(roles), std::move(claims), {}};
 }
 
 policy parsed(std::string_view text) {

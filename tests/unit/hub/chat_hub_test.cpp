@@ -179,7 +179,7 @@ protected:
             {.max_message_length = 10, .groups = std::move(*policy), .presence_events = true});
     }
     void sign_in(const std::string& user, std::vector<std::string> roles = {}) {
-        request_.identity = transport::identity{user, std::move(roles), {}, {}};
+        request_.identity = switchboard::identity{user, std::move(roles), {}, {}};
     }
     status join(const std::string& group, const std::string& user) {
         return invoke("a", "JoinGroup", {group}, user).result_status;

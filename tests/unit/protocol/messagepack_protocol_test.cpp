@@ -1,4 +1,5 @@
 #include "protocol/messagepack_protocol.hpp"
+#include "core/base64.hpp"
 #include "protocol/binary_framing.hpp"
 #include "protocol/hub_value.hpp"
 

@@ -148,22 +148,6 @@ TEST(websocket_frame, invalid_utf8_in_text_fails_with_1007_even_across_frames) {
     }
 }
 
-TEST(websocket_frame, utf8_validator_follows_rfc_3629) {
-    const auto valid = [](std::string_view text) {
-        utf8_validator validator;
-        return validator.feed(text) && validator.complete();
-    };
-    EXPECT_TRUE(valid("plain ascii that is longer than a word"));
-    EXPECT_TRUE(valid("\xc2\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
-    EXPECT_FALSE(valid("\xc0\xaf"));          // overlong two-byte form
-    EXPECT_FALSE(valid("\xe0\x80\xaf"));      // overlong three-byte form
-    EXPECT_FALSE(valid("\xed\xa0\x80"));      // surrogate
-    EXPECT_FALSE(valid("\xf4\x90\x80\x80"));  // above U+10FFFF
-    EXPECT_FALSE(valid("\xf5\x80\x80\x80"));  // no such lead byte
-    EXPECT_FALSE(valid("\x80"));              // lone continuation
-    EXPECT_FALSE(valid("ok\xe2\x82"));        // truncated
-}
-
 TEST(websocket_frame, server_headers_use_the_shortest_length) {
     frame_header header{};
     ASSERT_EQ(write_frame_header(opcode::text, 5, header), 2U);

@@ -8,10 +8,11 @@
 #include <utility>
 #include <vector>
 
-namespace switchboard::transport {
+namespace switchboard {
 
 // Kept free of auth/ types so that transports and hubs need no JWT (or OpenSSL) headers; the
-// hook that fills it (auth/bearer.hpp for JWTs) decides where the values come from.
+// hook that fills it (http::authenticate_hook, auth/bearer.hpp for JWTs) decides where the
+// values come from.
 struct identity {
     std::string user_id;
     std::vector<std::string> roles;
@@ -42,4 +43,4 @@ struct identity {
     }
 };
 
-}  // namespace switchboard::transport
+}  // namespace switchboard
