@@ -139,8 +139,7 @@ int run_serve(server_options options, chat_settings chat_flags) {
                  routing::redis::redact_connection_string(options.backplane),
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads,
                  tls ? "on" : "off");
-    auto groups =
-        hub::make_chat_group_policy(chat_flags.group_policy, chat_flags.group_patterns);
+    auto groups = hub::make_chat_group_policy(chat_flags.group_policy, chat_flags.group_patterns);
     if (!groups) {
         throw std::runtime_error("--chat-group-policy: " + groups.error_message());
     }

@@ -1,8 +1,8 @@
 // Bearer-token authentication of hub requests: the JWT validator as a transport hook.
 #pragma once
 
-#include "auth/jwt.hpp"
 #include "auth/auth_options.hpp"
+#include "auth/jwt.hpp"
 #include "http/authenticate.hpp"
 #include "http/server.hpp"
 

@@ -108,5 +108,4 @@ expected<std::vector<jwt_key>> load_jwks(std::string_view json);
 // caller sets exp; the secret is used as is.
 std::string issue_hs256(const boost::json::object& claims, std::string_view secret);
 
-
 }  // namespace switchboard::auth

@@ -49,8 +49,7 @@ public:
 
     // Paged queries; `cursor` is empty for the first page, `limit` bounds the page size.
     virtual void user_connections(std::string_view hub, std::string_view user_id,
-                                  std::string cursor, std::size_t limit,
-                                  page_callback done) = 0;
+                                  std::string cursor, std::size_t limit, page_callback done) = 0;
     virtual void group_members(std::string_view hub, std::string_view group, std::string cursor,
                                std::size_t limit, page_callback done) = 0;
 

@@ -1,8 +1,8 @@
 #include "protocol/handshake.hpp"
 
+#include "core/utf8.hpp"
 #include "protocol/json_text.hpp"
 #include "protocol/text_framing.hpp"
-#include "core/utf8.hpp"
 
 #include <limits>
 #include <utility>

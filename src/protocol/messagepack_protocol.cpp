@@ -1,8 +1,8 @@
 #include "protocol/messagepack_protocol.hpp"
 
+#include "core/utf8.hpp"
 #include "protocol/binary_framing.hpp"
 #include "protocol/hub_value.hpp"
-#include "core/utf8.hpp"
 
 #include <msgpuck.h>
 

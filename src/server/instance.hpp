@@ -2,11 +2,11 @@
 // backplane, router, hubs and transport endpoints together.
 #pragma once
 
-#include "server/server_options.hpp"
 #include "core/metrics.hpp"
 #include "http/server.hpp"
 #include "hub/hub.hpp"
 #include "hub/hub_server.hpp"
+#include "server/server_options.hpp"
 #include "transport/endpoint.hpp"
 
 #include <boost/asio/ip/tcp.hpp>

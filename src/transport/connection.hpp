@@ -2,9 +2,9 @@
 // application (the hub connection) that consumes its input.
 #pragma once
 
+#include "core/identity.hpp"
 #include "core/metrics.hpp"
 #include "core/shared_buffer.hpp"
-#include "core/identity.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -114,8 +114,7 @@ std::string make_close_frame(std::uint16_t code, std::string_view reason) {
 
 std::optional<std::string> accept_key(std::string_view client_key) {
     std::string nonce;
-    if (client_key.size() != 24 || !decode_base64(client_key, nonce) ||
-        nonce.size() != 16) {
+    if (client_key.size() != 24 || !decode_base64(client_key, nonce) || nonce.size() != 16) {
         return std::nullopt;
     }
     std::string input(client_key);
@@ -127,8 +126,8 @@ std::optional<std::string> accept_key(std::string_view client_key) {
         return std::nullopt;
     }
     std::string accept;
-    append_base64(
-        std::string_view(reinterpret_cast<const char*>(digest.data()), digest_size), accept);
+    append_base64(std::string_view(reinterpret_cast<const char*>(digest.data()), digest_size),
+                  accept);
     return accept;
 }
 

@@ -4,8 +4,8 @@
 #include "routes.hpp"
 #include "test_hubs.hpp"
 
-#include "server/server_options.hpp"
 #include "server/instance.hpp"
+#include "server/server_options.hpp"
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>

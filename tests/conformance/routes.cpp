@@ -62,7 +62,6 @@ http::response make_response(const http::exchange& ex, bhttp::status status,
     return res;
 }
 
-
 // Forwards everything to the real exchange; responses gain the negotiate cookies.
 class cookie_exchange final : public http::exchange {
 public:
@@ -113,8 +112,8 @@ std::string token_issuer::issue() {
                                .count();
     const json::object claims{{"nameid", user_id}, {"iat", issued_at}};
     std::string token = switchboard::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                        switchboard::base64url_encode(json::serialize(claims)) + "." + switchboard::make_random_id() +
-                        switchboard::make_random_id();
+                        switchboard::base64url_encode(json::serialize(claims)) + "." +
+                        switchboard::make_random_id() + switchboard::make_random_id();
     const std::lock_guard lock(mutex_);
     tokens_.insert(token);
     order_.push_back(token);

@@ -6,7 +6,7 @@ namespace switchboard::auth {
 namespace {
 
 switchboard::identity make_identity(std::vector<std::string> roles,
-                                  std::vector<std::pair<std::string, std::string>> claims = {}) {
+                                    std::vector<std::pair<std::string, std::string>> claims = {}) {
     return switchboard::identity{"alice", std::move(roles), std::move(claims), {}};
 }
 
