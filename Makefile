@@ -18,6 +18,14 @@ test-deps:
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWITCHBOARD_WERROR=ON
 
+# The npm packages, from the lock file, when they are missing or older than it (the stamp is the
+# one scripts/install-deps keeps, so neither installs twice).
+node_modules/.package-lock.stamp: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node_modules/@microsoft/signalr/dist/browser/signalr.min.js: node_modules/.package-lock.stamp
+
 # The browser bundle of the official client, served by the demo page (never a CDN).
 $(SIGNALR_BUNDLE): node_modules/@microsoft/signalr/dist/browser/signalr.min.js
 	@mkdir -p web/lib
@@ -64,7 +72,7 @@ browser: build
 	@scripts/run-tests browser
 
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp')
 
 clean:
 	rm -rf build build-asan build-fuzz web/lib

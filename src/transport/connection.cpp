@@ -66,6 +66,11 @@ void connection::detach_writer(connection_writer* writer) {
     }
 }
 
+std::string connection::slow_consumer_reason(std::size_t send_queue_limit) {
+    return "Send queue limit of " + std::to_string(send_queue_limit) +
+           " bytes exceeded (slow consumer).";
+}
+
 connection::send_result connection::send(shared_buffer bytes) {
     if (state_ != state::open) {
         return send_result::closed;
@@ -76,8 +81,7 @@ connection::send_result connection::send(shared_buffer bytes) {
         if (metrics_ != nullptr) {
             metrics_->slow_consumer_disconnects.add();
         }
-        abort(1008, "Send queue limit of " + std::to_string(send_queue_limit_) +
-                        " bytes exceeded (slow consumer).");
+        abort(slow_consumer_close_code, slow_consumer_reason(send_queue_limit_));
         return send_result::overflow;
     }
     queued_bytes_ += bytes->size();

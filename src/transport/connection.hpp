@@ -112,6 +112,12 @@ public:
     void own_writer(std::shared_ptr<connection_writer> writer);
     [[nodiscard]] connection_writer* writer() const noexcept { return writer_; }
 
+    // A client that cannot keep up is closed with 1008, policy violation (RFC 6455 7.4.1): it
+    // broke the send-queue limit, the one policy a reader controls; 1011 would blame the server.
+    static constexpr std::uint16_t slow_consumer_close_code = 1008;
+    // The reason sent with it (where the transport can), naming the limit.
+    [[nodiscard]] static std::string slow_consumer_reason(std::size_t send_queue_limit);
+
     // Queues whole hub messages for the client. On overflow the connection is aborted as a
     // slow consumer. Never calls the application back synchronously (writers only start
     // asynchronous work), so callers may be iterating a registry while they send.
