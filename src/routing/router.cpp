@@ -22,7 +22,7 @@ hub_id router::add_hub(std::string name, std::string backplane_name) {
         backplane_name = name;
     }
     hubs_.push_back(hub_entry{std::move(name),
-                              redis::channels(options_.channel_prefix, std::move(backplane_name))});
+                              scaleout::channels(options_.channel_prefix, std::move(backplane_name))});
     for (auto& shard : shards_) {
         shard.hubs.emplace_back();
     }

@@ -1,11 +1,12 @@
-// Redis channel names of the ASP.NET Core SignalR Redis backplane, for one hub.
+// Channel names of the ASP.NET Core SignalR scale-out format, for one hub: the logical names
+// the router speaks over every bus (a bus maps them at its edge, backplane.hpp).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace switchboard::routing::redis {
+namespace switchboard::routing::scaleout {
 
 // What a channel carries, as told by its name (the payload carries no type, backplanes.md §2).
 enum class channel_kind {
@@ -73,4 +74,4 @@ private:
     std::string internal_groups_;
 };
 
-}  // namespace switchboard::routing::redis
+}  // namespace switchboard::routing::scaleout
