@@ -13,6 +13,7 @@ backoff::duration backoff::next() {
     const auto upper = std::min(max_, std::max(initial_, std::max(previous_, duration{1}) * 3));
     std::uniform_int_distribution<duration::rep> draw(initial_.count(), upper.count());
     previous_ = duration{draw(random_)};
+    spread_ = upper - initial_;
     fresh_ = false;
     return previous_;
 }

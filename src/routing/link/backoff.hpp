@@ -27,6 +27,10 @@ public:
     // No delay handed out since the last reset: the coming failure is the first of a series.
     [[nodiscard]] bool fresh() const noexcept { return fresh_; }
 
+    // The width of the range the last delay was drawn from, kept across reset(): how far
+    // apart instances that failed together may come back. 0 before the first failure.
+    [[nodiscard]] duration spread() const noexcept { return spread_; }
+
     [[nodiscard]] duration initial() const noexcept { return initial_; }
     [[nodiscard]] duration max() const noexcept { return max_; }
 
@@ -38,6 +42,7 @@ private:
     duration initial_;
     duration max_;
     duration previous_;
+    duration spread_{0};
     bool fresh_ = true;
     std::mt19937_64 random_;
 };

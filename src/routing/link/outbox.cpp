@@ -31,7 +31,9 @@ void outbox::clear() noexcept {
 void outbox::clear_and_trim() {
     clear();
     if (bytes_.capacity() > retained_capacity) {
-        bytes_ = std::string();
+        // Not `bytes_ = std::string()`: libstdc++ moves an empty (short) string into the
+        // existing buffer and keeps its capacity.
+        std::string().swap(bytes_);
     }
 }
 

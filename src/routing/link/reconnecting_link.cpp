@@ -252,7 +252,7 @@ void reconnecting_link::on_read(std::uint64_t generation, error_code ec, std::si
         partial_.assign(data.substr(used));
     }
     if (partial_.empty() && partial_.capacity() > outbox::retained_capacity) {
-        partial_ = std::string();
+        std::string().swap(partial_);  // see outbox::clear_and_trim
     }
     do_read();
 }

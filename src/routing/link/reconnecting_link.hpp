@@ -120,6 +120,11 @@ public:
     // Changes whenever the connection is torn down: an owner that called out (a handler that
     // may stop everything) compares it to know whether its connection survived.
     [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+    // backoff::spread() of the last failure series: how much later than this link the links
+    // of other instances that lost the same server may come back.
+    [[nodiscard]] std::chrono::milliseconds retry_spread() const noexcept {
+        return backoff_.spread();
+    }
     // Connection attempts after a failure since construction.
     [[nodiscard]] std::uint64_t reconnects() const noexcept { return reconnects_; }
     [[nodiscard]] const link_options& options() const noexcept { return options_; }

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -371,7 +372,11 @@ private:
 
     void hold_publishes() {
         resuming_ = true;
-        resume_timer_.expires_after(options_.resume_delay);
+        // The retries are jittered, so the other instances may come back up to the spread of
+        // the delays later than this one: their subscriptions are waited for that long too.
+        const auto spread =
+            std::max(publisher_.link.retry_spread(), subscriber_.link.retry_spread());
+        resume_timer_.expires_after(options_.resume_delay + spread);
         resume_timer_.async_wait([self = shared_from_this()](error_code ec) {
             if (ec || self->stopped_) {
                 return;  // re-armed by a newer reconnect, or stopped
