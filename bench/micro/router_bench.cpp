@@ -97,8 +97,8 @@ void router_broadcast(benchmark::State& state) {
     });
     pool.stop_and_join();
 
-    const auto expected = static_cast<std::uint64_t>(state.iterations()) *
-                          broadcasts_per_iteration * connections;
+    const auto expected =
+        static_cast<std::uint64_t>(state.iterations()) * broadcasts_per_iteration * connections;
     if (deliveries != expected) {
         state.SkipWithError("a recipient missed a broadcast");
     }

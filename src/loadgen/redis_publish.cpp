@@ -2,9 +2,9 @@
 
 #include "loadgen/bench.hpp"
 #include "loadgen/scenario.hpp"
-#include "routing/scaleout/channels.hpp"
 #include "routing/redis/redis_backplane.hpp"
 #include "routing/redis/redis_client.hpp"
+#include "routing/scaleout/channels.hpp"
 #include "routing/scaleout/messages.hpp"
 #include "routing/serialized_message.hpp"
 

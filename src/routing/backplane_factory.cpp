@@ -22,9 +22,9 @@ made_backplane backplane_factory::make(std::string_view spec,
                                        const backplane_settings& settings) const {
     const auto* kind = find(spec);
     if (kind == nullptr) {
-        throw std::runtime_error("--backplane: '" + redact(spec) +
-                                 "' is no form of a backplane built into this server; accepted: " +
-                                 describe());
+        throw std::runtime_error(
+            "--backplane: '" + redact(spec) +
+            "' is no form of a backplane built into this server; accepted: " + describe());
     }
     try {
         return kind->make(spec, settings);

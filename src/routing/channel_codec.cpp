@@ -12,8 +12,8 @@ namespace {
 constexpr std::string_view hex_digits = "0123456789ABCDEF";
 
 bool is_token_safe(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 // Uppercase only: the canonical form, so that each name has one spelling.
@@ -97,8 +97,9 @@ std::optional<std::string> token_channel_codec::from_bus(std::string_view bus) c
 
 bounded_channel_codec::bounded_channel_codec(std::size_t max_bytes) : max_bytes_(max_bytes) {
     if (max_bytes_ < 1 + digest_hex_digits) {
-        throw std::invalid_argument("bounded_channel_codec: a limit below 33 bytes cannot hold "
-                                    "a digest");
+        throw std::invalid_argument(
+            "bounded_channel_codec: a limit below 33 bytes cannot hold "
+            "a digest");
     }
 }
 
@@ -108,8 +109,7 @@ std::string bounded_channel_codec::to_bus(std::string_view logical) const {
         return std::string(logical);
     }
     std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-    SHA256(reinterpret_cast<const unsigned char*>(logical.data()), logical.size(),
-           digest.data());
+    SHA256(reinterpret_cast<const unsigned char*>(logical.data()), logical.size(), digest.data());
     std::string out(1, digest_mark);
     for (std::size_t i = 0; i < digest_hex_digits / 2; ++i) {
         out += hex_digits[digest[i] >> 4];

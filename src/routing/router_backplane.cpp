@@ -161,8 +161,8 @@ void router::send_group_command(hub_id hub, const std::string& connection_id,
                      done(acked ? expected<void>() : expected<void>(acked.get_error()));
                  });
     scaleout::group_command command{
-        id, options_.server_name, join ? scaleout::group_action::add : scaleout::group_action::remove,
-        group, connection_id};
+        id, options_.server_name,
+        join ? scaleout::group_action::add : scaleout::group_action::remove, group, connection_id};
     bus_.publish(hubs_[hub].channels.internal_groups(),
                  make_shared_buffer(scaleout::encode_group_command(command)));
 }

@@ -109,11 +109,9 @@ void reconnecting_link::on_connect(std::uint64_t generation, error_code ec) {
     }
     // The connect deadline still runs: a server that never finishes the handshake fails the
     // attempt like one that never answers.
-    tls_->async_handshake(
-        asio::ssl::stream_base::client,
-        [this, self = keepalive_.lock(), generation, guard = tls_](error_code ec) {
-            on_tls_handshake(generation, ec);
-        });
+    tls_->async_handshake(asio::ssl::stream_base::client,
+                          [this, self = keepalive_.lock(), generation,
+                           guard = tls_](error_code ec) { on_tls_handshake(generation, ec); });
 }
 
 void reconnecting_link::on_tls_handshake(std::uint64_t generation, error_code ec) {
@@ -124,8 +122,7 @@ void reconnecting_link::on_tls_handshake(std::uint64_t generation, error_code ec
         // Usually configuration (wrong CA, name mismatch, plain-text port): worth more than a
         // debug line.
         spdlog::error("{}: TLS handshake with {}:{} failed on the {} connection: {}",
-                      options_.log_name, options_.host, options_.port, options_.role,
-                      ec.message());
+                      options_.log_name, options_.host, options_.port, options_.role, ec.message());
         return fail(ec, "TLS handshake");
     }
     on_transport_up();
@@ -143,8 +140,8 @@ void reconnecting_link::send_handshake(std::string bytes) {
     write_in_flight_ = true;
     with_stream([&](auto& stream) {
         asio::async_write(stream, asio::buffer(handshake_),
-                          [this, self = keepalive_.lock(), generation = generation_,
-                           guard = tls_](error_code ec, std::size_t) {
+                          [this, self = keepalive_.lock(), generation = generation_, guard = tls_](
+                              error_code ec, std::size_t) {
                               if (generation != generation_) {
                                   return;
                               }
@@ -171,24 +168,24 @@ void reconnecting_link::set_ready() {
 
 void reconnecting_link::schedule_health_check() {
     health_timer_.expires_after(options_.health_check_interval);
-    health_timer_.async_wait([this, self = keepalive_.lock(),
-                              generation = generation_](error_code ec) {
-        if (ec || stopped_ || generation != generation_) {
-            return;  // the connection it watched is gone; its successor has its own
-        }
-        if (!owner_.may_write(*this)) {
-            // Writes, probes included, are held: nothing to judge the server by.
-            last_answer_ = clock::now();
-            return schedule_health_check();
-        }
-        if (clock::now() - last_answer_ > 2 * options_.health_check_interval) {
-            return fail(asio::error::timed_out, "no answer to the health check");
-        }
-        // Queued behind what waits (the answer then comes late but not missing); a full
-        // queue skips one probe, which the next interval repeats.
-        owner_.on_health_probe(*this);
-        schedule_health_check();
-    });
+    health_timer_.async_wait(
+        [this, self = keepalive_.lock(), generation = generation_](error_code ec) {
+            if (ec || stopped_ || generation != generation_) {
+                return;  // the connection it watched is gone; its successor has its own
+            }
+            if (!owner_.may_write(*this)) {
+                // Writes, probes included, are held: nothing to judge the server by.
+                last_answer_ = clock::now();
+                return schedule_health_check();
+            }
+            if (clock::now() - last_answer_ > 2 * options_.health_check_interval) {
+                return fail(asio::error::timed_out, "no answer to the health check");
+            }
+            // Queued behind what waits (the answer then comes late but not missing); a full
+            // queue skips one probe, which the next interval repeats.
+            owner_.on_health_probe(*this);
+            schedule_health_check();
+        });
 }
 
 void reconnecting_link::flush() {
@@ -203,8 +200,8 @@ void reconnecting_link::flush() {
     write_in_flight_ = true;
     with_stream([&](auto& stream) {
         asio::async_write(stream, buffers_,
-                          [this, self = keepalive_.lock(), generation = generation_,
-                           guard = tls_](error_code ec, std::size_t) { on_write(generation, ec); });
+                          [this, self = keepalive_.lock(), generation = generation_, guard = tls_](
+                              error_code ec, std::size_t) { on_write(generation, ec); });
     });
 }
 
@@ -222,11 +219,10 @@ void reconnecting_link::on_write(std::uint64_t generation, error_code ec) {
 
 void reconnecting_link::do_read() {
     with_stream([&](auto& stream) {
-        stream.async_read_some(asio::buffer(read_buffer_),
-                               [this, self = keepalive_.lock(), generation = generation_,
-                                guard = tls_](error_code ec, std::size_t size) {
-                                   on_read(generation, ec, size);
-                               });
+        stream.async_read_some(
+            asio::buffer(read_buffer_),
+            [this, self = keepalive_.lock(), generation = generation_, guard = tls_](
+                error_code ec, std::size_t size) { on_read(generation, ec, size); });
     });
 }
 

@@ -5,6 +5,9 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <stdexcept>
+#include <utility>
+
 namespace switchboard::routing::redis {
 
 namespace {
@@ -37,8 +40,10 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
 }  // namespace
 
 void register_redis_backplane(backplane_factory& factory) {
-    factory.add({"redis", "redis://host:port, rediss://..., host:port,password=...,channelPrefix=...",
-                 accepts, make, redact_connection_string});
+    factory.add(
+        {"redis",
+         "redis://host:port, rediss://..., host:port,password=...,ssl=True,channelPrefix=...",
+         accepts, make, redact_connection_string});
 }
 
 }  // namespace switchboard::routing::redis

@@ -1,5 +1,6 @@
-// The ASP.NET Core SignalR Redis backplane payloads (RedisProtocol.cs): MessagePack arrays to and
-// from values, byte-compatible with Microsoft.AspNetCore.SignalR.StackExchangeRedis.
+// The ASP.NET Core SignalR scale-out payloads, spoken over every bus: MessagePack arrays to and
+// from values, byte-compatible with Microsoft.AspNetCore.SignalR.StackExchangeRedis, where the
+// format comes from (RedisProtocol.cs).
 //
 // The message type is implied by the channel (channels.hpp); no type byte is sent. Decoders
 // follow the .NET reader: the array may hold more items than the type uses (they are ignored,

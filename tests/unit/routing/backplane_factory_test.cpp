@@ -41,14 +41,15 @@ TEST_F(backplane_factory_test, unknown_forms_list_what_is_accepted) {
     EXPECT_NE(message.find("nats://..."), std::string::npos) << message;
     EXPECT_NE(message.find("memory"), std::string::npos) << message;
     EXPECT_EQ(message.find("secret"), std::string::npos) << message;
-    EXPECT_EQ(message.find(backplanes().describe()), message.size() -
-                                                        backplanes().describe().size());
+    EXPECT_EQ(message.find(backplanes().describe()),
+              message.size() - backplanes().describe().size());
 }
 
 TEST_F(backplane_factory_test, first_accepting_kind_wins_and_its_errors_name_the_forms) {
     backplane_factory factory;
     register_memory_backplane(factory);
-    factory.add({"fake", "fake://...", [](std::string_view spec) { return spec.starts_with("fake://"); },
+    factory.add({"fake", "fake://...",
+                 [](std::string_view spec) { return spec.starts_with("fake://"); },
                  [](std::string_view spec, const backplane_settings&) -> made_backplane {
                      if (spec == "fake://bad") {
                          throw std::invalid_argument("bad fake");
@@ -71,9 +72,9 @@ TEST_F(backplane_factory_test, first_accepting_kind_wins_and_its_errors_name_the
 
 #ifdef SWITCHBOARD_BACKPLANE_REDIS
 TEST_F(backplane_factory_test, redis_keeps_every_form_and_its_channel_prefix) {
-    for (const auto* spec : {"redis://127.0.0.1:6379", "rediss://127.0.0.1:6380",
-                             "127.0.0.1:6379,password=secret,channelPrefix=app1",
-                             "REDIS://127.0.0.1"}) {
+    for (const auto* spec :
+         {"redis://127.0.0.1:6379", "rediss://127.0.0.1:6380",
+          "127.0.0.1:6379,password=secret,channelPrefix=app1", "REDIS://127.0.0.1"}) {
         EXPECT_NO_THROW((void)backplanes().make(spec, settings_)) << spec;
     }
     const auto made = backplanes().make("127.0.0.1:6379,channelPrefix=app1,bogus=1", settings_);

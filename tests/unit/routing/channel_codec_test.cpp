@@ -73,10 +73,10 @@ TEST(channel_codec, token_is_exact_and_canonical) {
     EXPECT_EQ(codec.to_bus("Hub:group:a.b c*>"), "Hub%3Agroup%3Aa%2Eb%20c%2A%3E");
     EXPECT_EQ(codec.to_bus(""), "%");
     // Other spellings of a name are refused, which keeps the mapping a bijection.
-    EXPECT_EQ(codec.from_bus("%41"), std::nullopt);   // an escaped safe byte
-    EXPECT_EQ(codec.from_bus("%3a"), std::nullopt);   // lowercase hex
-    EXPECT_EQ(codec.from_bus("a%3"), std::nullopt);   // cut escape
-    EXPECT_EQ(codec.from_bus("a.b"), std::nullopt);   // raw unsafe byte
+    EXPECT_EQ(codec.from_bus("%41"), std::nullopt);  // an escaped safe byte
+    EXPECT_EQ(codec.from_bus("%3a"), std::nullopt);  // lowercase hex
+    EXPECT_EQ(codec.from_bus("a%3"), std::nullopt);  // cut escape
+    EXPECT_EQ(codec.from_bus("a.b"), std::nullopt);  // raw unsafe byte
     EXPECT_EQ(codec.from_bus(""), std::nullopt);
     EXPECT_EQ(codec.from_bus("%%"), std::nullopt);
 }

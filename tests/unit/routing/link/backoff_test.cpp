@@ -91,7 +91,7 @@ TEST(backoff, degenerate_settings) {
         EXPECT_LE(delay, milliseconds{10});
         seen.insert(delay.count());
     }
-    EXPECT_GT(seen.size(), 1U);  // a zero initial delay still grows
+    EXPECT_GT(seen.size(), 1U);                                // a zero initial delay still grows
     backoff inverted(milliseconds{100}, milliseconds{50}, 7);  // max raised to initial
     EXPECT_EQ(inverted.next(), milliseconds{100});
     EXPECT_EQ(inverted.max(), milliseconds{100});

@@ -122,7 +122,7 @@ TEST(scaleout_messages, group_command_vectors_both_ways) {
 
 TEST(scaleout_messages, group_command_odd_names_round_trip) {
     const group_command command{70000, "MyServer_02db60e5fab243b890a847fa5c4dcb29",
-                                      group_action::remove, "room:*:42", std::string(300, 'c')};
+                                group_action::remove, "room:*:42", std::string(300, 'c')};
     const auto decoded = decode_group_command(encode_group_command(command));
     ASSERT_TRUE(decoded) << decoded.error_message();
     EXPECT_EQ(*decoded, command);
