@@ -1,7 +1,7 @@
 // Micro-benchmark of the router's hot path: one broadcast encoded once per protocol and handed
 // to every local connection of a shard (DESIGN.md decision 2), with recipients that only count.
 #include "core/shard_pool.hpp"
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 #include "routing/router.hpp"
 
 #include <benchmark/benchmark.h>

@@ -4,9 +4,12 @@
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
 #include "loadgen/bench.hpp"
-#include "loadgen/redis_publish.hpp"
-#include "routing/redis/connection_string.hpp"
+#include "server/backends.hpp"
 #include "server/instance.hpp"
+
+#ifdef SWITCHBOARD_BACKPLANE_REDIS
+#include "loadgen/redis_publish.hpp"
+#endif
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -136,7 +139,7 @@ int run_serve(server_options options, chat_settings chat_flags) {
     const bool authenticated = options.auth.enabled();
     const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
     spdlog::info("switchboard {} starting: backplane={}, threads={}, tls={}", SWITCHBOARD_VERSION,
-                 routing::redis::redact_connection_string(options.backplane),
+                 backplanes().redact(options.backplane),
                  options.threads == 0 ? std::thread::hardware_concurrency() : options.threads,
                  tls ? "on" : "off");
     auto groups = hub::make_chat_group_policy(chat_flags.group_policy, chat_flags.group_patterns);
@@ -199,8 +202,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     serve
         ->add_option("--backplane", options.backplane,
-                     "Scale-out bus: memory, or a Redis connection string (redis://host:port, "
-                     "rediss://..., or host:port,password=...,ssl=True,channelPrefix=...)")
+                     "Scale-out bus, one of: " + backplanes().describe())
         ->envname("SWITCHBOARD_BACKPLANE")
         ->capture_default_str();
     serve
@@ -459,6 +461,7 @@ int main(int argc, char** argv) {
                               "(/proc); repeat for several instances: the figures are summed");
     bench_command->add_option("--output-json", bench.output_json,
                               "Write the results as JSON to FILE ('-': stdout)");
+#ifdef SWITCHBOARD_BACKPLANE_REDIS
     loadgen::redis_publish_options redis_publish;
     auto* redis_publish_command = bench_command->add_subcommand(
         "redis-publish", "Broadcast publishes into Redis through the backplane's client");
@@ -482,6 +485,7 @@ int main(int argc, char** argv) {
                                       "redis-server process to read CPU time of");
     redis_publish_command->add_option("--output-json", redis_publish.output_json,
                                       "Write the results as JSON to FILE ('-': stdout)");
+#endif
     // Set by the parent on the processes it starts.
     auto* worker_flag = bench_command->add_option("--worker", bench_worker)->group("");
     bench_command->add_option("--run-id", bench.run_id)->group("");
@@ -496,9 +500,11 @@ int main(int argc, char** argv) {
         if (token_command->parsed()) {
             return run_token(token);
         }
+#ifdef SWITCHBOARD_BACKPLANE_REDIS
         if (redis_publish_command->parsed()) {
             return loadgen::run_redis_publish(redis_publish);
         }
+#endif
         if (bench_command->parsed()) {
             auto kind = loadgen::parse_scenario(bench_scenario);
             if (!kind) {

@@ -2,10 +2,10 @@
 
 #include "loadgen/bench.hpp"
 #include "loadgen/scenario.hpp"
-#include "routing/redis/channels.hpp"
 #include "routing/redis/redis_backplane.hpp"
 #include "routing/redis/redis_client.hpp"
-#include "routing/redis/redis_protocol.hpp"
+#include "routing/scaleout/channels.hpp"
+#include "routing/scaleout/messages.hpp"
 #include "routing/serialized_message.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -26,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace redis = routing::redis;
+namespace scaleout = routing::scaleout;
 
 // Publishes Redis has not answered yet, in bytes of commands: enough to keep Redis busy while
 // its replies travel back, far below the client's queue bound (16 MiB), so nothing is dropped
@@ -45,7 +46,7 @@ std::string broadcast_payload(std::size_t message_size) {
     write_payload(steady_ns(), message_size, text);
     const routing::serialized_message message("ReceiveMessage",
                                               boost::json::array{"bench", std::move(text)});
-    return redis::encode_invocation(message, {});
+    return scaleout::encode_invocation(message, {});
 }
 
 struct counting_handler final : routing::backplane_handler {
@@ -287,7 +288,7 @@ int run_redis_publish(const redis_publish_options& options) {
         return 2;
     }
     const auto connection = *parse_redis_target(options.redis);
-    const redis::channels channels(connection.channel_prefix, options.hub);
+    const scaleout::channels channels(connection.channel_prefix, options.hub);
     redis_publish_result result;
     result.channel = channels.all();
     const auto payload = make_shared_buffer(broadcast_payload(options.message_size));

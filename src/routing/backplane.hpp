@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/shared_buffer.hpp"
+#include "routing/channel_codec.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,10 @@ public:
 
 // Contract: publish is fire-and-forget and at-most-once; messages from one publisher on one
 // channel arrive in publish order; an instance never receives its own publications.
+// Channel names: every `channel` in and out of this interface is a logical name, the ASP.NET
+// scale-out name the router builds (any bytes, any length). A bus whose names are limited
+// (PostgreSQL identifiers, NATS subjects) translates with its codec() at its own edge, both
+// ways, so the router, the other buses and the handler never see a bus spelling.
 // Thread safety: every method may be called from any shard.
 class backplane {
 public:
@@ -39,6 +44,12 @@ public:
     virtual void when_subscribed(const std::string& channel, std::function<void()> then) {
         (void)channel;
         then();
+    }
+    // How this bus spells logical names on the wire (channel_codec.hpp for the contract); the
+    // default suits a bus that takes any bytes as a channel name. Any thread.
+    [[nodiscard]] virtual const channel_codec& codec() const noexcept {
+        static const identity_channel_codec identity;
+        return identity;
     }
     // False while the bus is unreachable; /readyz reports it.
     [[nodiscard]] virtual bool connected() const = 0;

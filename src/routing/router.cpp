@@ -21,8 +21,8 @@ hub_id router::add_hub(std::string name, std::string backplane_name) {
     if (backplane_name.empty()) {
         backplane_name = name;
     }
-    hubs_.push_back(hub_entry{std::move(name),
-                              redis::channels(options_.channel_prefix, std::move(backplane_name))});
+    hubs_.push_back(hub_entry{
+        std::move(name), scaleout::channels(options_.channel_prefix, std::move(backplane_name))});
     for (auto& shard : shards_) {
         shard.hubs.emplace_back();
     }

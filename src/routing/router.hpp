@@ -7,7 +7,7 @@
 #include "core/shard_pool.hpp"
 #include "routing/backplane.hpp"
 #include "routing/connection_directory.hpp"
-#include "routing/redis/channels.hpp"
+#include "routing/scaleout/channels.hpp"
 #include "routing/serialized_message.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -190,7 +190,7 @@ private:
 
     struct hub_entry {
         std::string name;
-        redis::channels channels;
+        scaleout::channels channels;
     };
     // A request to another instance, on the control shard until answered or timed out.
     struct pending_request {
@@ -244,7 +244,7 @@ private:
     void request_remote_result(hub_id hub, const std::string& connection_id,
                                const message_ptr& message, std::chrono::milliseconds timeout,
                                result_callback reply);
-    void on_invocation(hub_id hub, const redis::parsed_channel& channel,
+    void on_invocation(hub_id hub, const scaleout::parsed_channel& channel,
                        const shared_buffer& payload);
     void on_group_command(hub_id hub, const shared_buffer& payload);
     void on_ack(const shared_buffer& payload);

@@ -6,7 +6,7 @@
 #include "protocol/binary_framing.hpp"
 #include "protocol/json_protocol.hpp"
 #include "protocol/messagepack_protocol.hpp"
-#include "routing/redis/redis_protocol.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -22,13 +22,13 @@ namespace {
 expected<protocol::completion_message> parse_framed_completion(std::string_view protocol_name,
                                                                std::string_view bytes) {
     expected<protocol::hub_message> message = make_error("");
-    if (protocol_name == redis::json_protocol_name) {
+    if (protocol_name == scaleout::json_protocol_name) {
         if (bytes.empty() || bytes.back() != '\x1e') {
             return make_error("JSON completion without its record separator");
         }
         bytes.remove_suffix(1);
         message = protocol::parse_json_message(bytes);
-    } else if (protocol_name == redis::messagepack_protocol_name) {
+    } else if (protocol_name == scaleout::messagepack_protocol_name) {
         protocol::binary_frame_reader reader(bytes.size());
         reader.append(bytes);
         std::string_view body;
@@ -109,7 +109,7 @@ void router::publish_to(const std::vector<std::string>& channels, const audience
         return;
     }
     // One payload for every channel: each Redis PUBLISH refers to the same bytes.
-    const auto payload = make_shared_buffer(redis::encode_invocation(message, to.excluded));
+    const auto payload = make_shared_buffer(scaleout::encode_invocation(message, to.excluded));
     for (const auto& channel : channels) {
         bus_.publish(channel, payload);
     }
@@ -160,11 +160,11 @@ void router::send_group_command(hub_id hub, const std::string& connection_id,
                  [done = std::move(done)](expected<boost::json::value> acked) {
                      done(acked ? expected<void>() : expected<void>(acked.get_error()));
                  });
-    redis::redis_group_command command{
-        id, options_.server_name, join ? redis::group_action::add : redis::group_action::remove,
-        group, connection_id};
+    scaleout::group_command command{
+        id, options_.server_name,
+        join ? scaleout::group_action::add : scaleout::group_action::remove, group, connection_id};
     bus_.publish(hubs_[hub].channels.internal_groups(),
-                 make_shared_buffer(redis::encode_group_command(command)));
+                 make_shared_buffer(scaleout::encode_group_command(command)));
 }
 
 void router::request_remote_result(hub_id hub, const std::string& connection_id,
@@ -174,17 +174,17 @@ void router::request_remote_result(hub_id hub, const std::string& connection_id,
     auto id = make_random_id();
     const serialized_message request(message->target(), message->arguments(), id);
     const auto& channels = hubs_[hub].channels;
-    redis::redis_invocation invocation;
+    scaleout::invocation invocation;
     invocation.payloads = {
-        {std::string(redis::json_protocol_name), request.encoded(wire_protocol::json)},
-        {std::string(redis::messagepack_protocol_name),
+        {std::string(scaleout::json_protocol_name), request.encoded(wire_protocol::json)},
+        {std::string(scaleout::messagepack_protocol_name),
          request.encoded(wire_protocol::messagepack)}};
     invocation.invocation_id = id;
     invocation.return_channel = channels.return_address(options_.server_name);
     await_answer(pending_results_, id, timeout, "Timed out waiting for the client's result.",
                  std::move(reply));
     bus_.publish(channels.connection(connection_id),
-                 make_shared_buffer(redis::encode_invocation(invocation)));
+                 make_shared_buffer(scaleout::encode_invocation(invocation)));
 }
 
 void router::on_backplane_message(std::string_view channel, const shared_buffer& payload) {
@@ -194,25 +194,25 @@ void router::on_backplane_message(std::string_view channel, const shared_buffer&
             continue;
         }
         switch (parsed->kind) {
-        case redis::channel_kind::all:
-        case redis::channel_kind::connection:
-        case redis::channel_kind::user:
-        case redis::channel_kind::group:
+        case scaleout::channel_kind::all:
+        case scaleout::channel_kind::connection:
+        case scaleout::channel_kind::user:
+        case scaleout::channel_kind::group:
             return on_invocation(hub, *parsed, payload);
-        case redis::channel_kind::internal_groups:
+        case scaleout::channel_kind::internal_groups:
             return on_group_command(hub, payload);
-        case redis::channel_kind::internal_ack:
+        case scaleout::channel_kind::internal_ack:
             return on_ack(payload);
-        case redis::channel_kind::internal_return:
+        case scaleout::channel_kind::internal_return:
             return on_return(payload);
         }
     }
     spdlog::debug("backplane: ignoring a message on unknown channel '{}'", channel);
 }
 
-void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
+void router::on_invocation(hub_id hub, const scaleout::parsed_channel& channel,
                            const shared_buffer& payload) {
-    auto decoded = redis::decode_invocation(*payload);
+    auto decoded = scaleout::decode_invocation(*payload);
     if (!decoded) {
         spdlog::warn("backplane: dropped a malformed invocation on hub '{}': {}", hubs_[hub].name,
                      decoded.error_message());
@@ -224,7 +224,7 @@ void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
             framed[static_cast<std::size_t>(protocol)] = *bytes;
         }
     }
-    const bool wants_result = channel.kind == redis::channel_kind::connection &&
+    const bool wants_result = channel.kind == scaleout::channel_kind::connection &&
                               decoded->invocation_id && !decoded->invocation_id->empty() &&
                               decoded->return_channel;
     auto message = std::make_shared<const serialized_message>(
@@ -232,13 +232,13 @@ void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
     audience to;
     to.excluded = std::move(decoded->excluded_connection_ids);
     switch (channel.kind) {
-    case redis::channel_kind::connection:
+    case scaleout::channel_kind::connection:
         to.target = audience::kind::connections;
         break;
-    case redis::channel_kind::user:
+    case scaleout::channel_kind::user:
         to.target = audience::kind::users;
         break;
-    case redis::channel_kind::group:
+    case scaleout::channel_kind::group:
         to.target = audience::kind::groups;
         break;
     default:
@@ -274,35 +274,35 @@ void router::on_invocation(hub_id hub, const redis::parsed_channel& channel,
                             : protocol::completion_message::with_error(id, result.error_message());
                     std::string bytes;
                     protocol::write_json_message(completion, bytes);
-                    bus_.publish(return_channel, make_shared_buffer(redis::encode_completion(
-                                                     redis::json_protocol_name, bytes)));
+                    bus_.publish(return_channel, make_shared_buffer(scaleout::encode_completion(
+                                                     scaleout::json_protocol_name, bytes)));
                 });
         });
 }
 
 void router::on_group_command(hub_id hub, const shared_buffer& payload) {
-    auto decoded = redis::decode_group_command(*payload);
+    auto decoded = scaleout::decode_group_command(*payload);
     if (!decoded) {
         spdlog::warn("backplane: dropped a malformed group command: {}", decoded.error_message());
         return;
     }
     // Only the owner acks (§3.4); the others stay silent, so the requester's timeout is the
     // only answer for a connection nobody holds.
-    auto command = std::make_shared<const redis::redis_group_command>(std::move(*decoded));
+    auto command = std::make_shared<const scaleout::group_command>(std::move(*decoded));
     on_connection_shard(hub, command->connection_id, [this, hub, command](std::size_t shard) {
-        const bool join = command->action == redis::group_action::add;
+        const bool join = command->action == scaleout::group_action::add;
         if (change_group_on(shard, hub, command->connection_id, command->group_name, join) ==
             group_change::applied) {
             when_in_effect(hub, command->group_name, join, [this, hub, command] {
                 bus_.publish(hubs_[hub].channels.internal_ack(command->server_name),
-                             make_shared_buffer(redis::encode_ack(command->id)));
+                             make_shared_buffer(scaleout::encode_ack(command->id)));
             });
         }
     });
 }
 
 void router::on_ack(const shared_buffer& payload) {
-    const auto id = redis::decode_ack(*payload);
+    const auto id = scaleout::decode_ack(*payload);
     if (!id) {
         spdlog::warn("backplane: dropped a malformed ack: {}", id.error_message());
         return;
@@ -311,7 +311,7 @@ void router::on_ack(const shared_buffer& payload) {
 }
 
 void router::on_return(const shared_buffer& payload) {
-    auto decoded = redis::decode_completion(*payload);
+    auto decoded = scaleout::decode_completion(*payload);
     auto completion = decoded ? parse_framed_completion(decoded->protocol, *decoded->bytes)
                               : expected<protocol::completion_message>(decoded.get_error());
     if (!completion) {

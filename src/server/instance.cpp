@@ -7,10 +7,8 @@
 #include "http/server.hpp"
 #include "http/tls.hpp"
 #include "hub/hub_server.hpp"
-#include "routing/memory_backplane.hpp"
-#include "routing/redis/connection_string.hpp"
-#include "routing/redis/redis_backplane.hpp"
 #include "routing/router.hpp"
+#include "server/backends.hpp"
 #include "transport/admission.hpp"
 #include "transport/connection_manager.hpp"
 #include "transport/endpoint.hpp"
@@ -51,28 +49,15 @@ std::string default_server_name() {
 std::unique_ptr<routing::backplane> make_backplane(const server_options& options,
                                                    shard_pool& shards,
                                                    routing::router_options& router) {
-    auto& control = shards.context(routing::router::control_shard);
-    if (options.backplane == "memory") {
-        return std::make_unique<routing::memory_backplane>(std::make_shared<routing::memory_bus>(),
-                                                           control.get_executor());
-    }
-    auto connection = routing::redis::parse_connection_string(options.backplane);
-    if (!connection) {
-        throw std::runtime_error("--backplane: " + connection.error_message() +
-                                 " (expected 'memory' or a Redis connection string)");
-    }
-    for (const auto& note : connection->notes) {
+    routing::backplane_settings settings;
+    settings.control = &shards.context(routing::router::control_shard);
+    settings.max_buffered_bytes = options.backplane_buffer_size;
+    auto made = backplanes().make(options.backplane, settings);
+    for (const auto& note : made.notes) {
         spdlog::warn("--backplane: {}", note);
     }
-    router.channel_prefix = connection->channel_prefix;
-    routing::redis::backplane_options settings;
-    settings.client.connection = std::move(*connection);
-    settings.client.max_queued_bytes = options.backplane_buffer_size;
-    try {
-        return std::make_unique<routing::redis::redis_backplane>(control, std::move(settings));
-    } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(std::string("--backplane: ") + e.what());
-    }
+    router.channel_prefix = std::move(made.channel_prefix);
+    return std::move(made.bus);
 }
 
 routing::router_options router_settings(const server_options& options, metrics& counters) {

@@ -5,7 +5,7 @@
 #include "../unit/support/shard_helpers.hpp"
 #include "hub/chat_hub.hpp"
 #include "hub/hub_server.hpp"
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 #include "routing/router.hpp"
 #include "transport/connection.hpp"
 

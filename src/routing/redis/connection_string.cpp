@@ -1,5 +1,6 @@
 #include "routing/redis/connection_string.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -12,6 +13,8 @@ namespace switchboard::routing::redis {
 
 namespace {
 
+using boost::beast::iequals;
+
 std::string_view trim(std::string_view text) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
         text.remove_prefix(1);
@@ -20,13 +23,6 @@ std::string_view trim(std::string_view text) {
         text.remove_suffix(1);
     }
     return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
 }
 
 bool starts_with_icase(std::string_view text, std::string_view prefix) {

@@ -87,13 +87,7 @@ void redis_backplane::publish_here(const std::string& channel, shared_buffer pay
     if (it == channels_.end()) {
         return;  // not subscribed here: Redis sends no echo
     }
-    auto& echoes = it->second.echoes;
-    const auto now = clock::now();
-    while (!echoes.empty() && echoes.front().expires <= now) {
-        echoes.pop_front();
-    }
-    echoes.push_back(
-        {std::move(payload), connected_ ? now + echo_window_ : clock::time_point::max()});
+    it->second.echoes.remember(std::move(payload), clock::now(), echo_window_, connected_);
 }
 
 void redis_backplane::when_subscribed(const std::string& channel, std::function<void()> then) {
@@ -102,24 +96,10 @@ void redis_backplane::when_subscribed(const std::string& channel, std::function<
     });
 }
 
-bool redis_backplane::take_echo(channel_state& state, const std::string& payload) {
-    auto& echoes = state.echoes;
-    const auto now = clock::now();
-    while (!echoes.empty() && echoes.front().expires <= now) {
-        echoes.pop_front();
-    }
-    for (auto it = echoes.begin(); it != echoes.end(); ++it) {
-        if (*it->payload == payload) {
-            echoes.erase(it);
-            return true;
-        }
-    }
-    return false;
-}
-
 void redis_backplane::on_message(std::string_view channel, const shared_buffer& payload) {
     const auto it = channels_.find(channel);
-    if (it != channels_.end() && !it->second.echoes.empty() && take_echo(it->second, *payload)) {
+    if (it != channels_.end() && !it->second.echoes.empty() &&
+        it->second.echoes.take(*payload, clock::now())) {
         ++echoes_filtered_;
         return;
     }
@@ -142,11 +122,7 @@ void redis_backplane::on_state(bool up) {
         // The buffered publications go out now: their echoes are due from here on.
         const auto expires = clock::now() + echo_window_;
         for (auto& [name, state] : channels_) {
-            for (auto& echo : state.echoes) {
-                if (echo.expires == clock::time_point::max()) {
-                    echo.expires = expires;
-                }
-            }
+            state.echoes.bus_up(expires);
         }
     }
 }

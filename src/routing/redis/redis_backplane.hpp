@@ -3,6 +3,7 @@
 #pragma once
 
 #include "routing/backplane.hpp"
+#include "routing/link/echo_filter.hpp"
 #include "routing/redis/pubsub_client.hpp"
 #include "routing/redis/redis_client.hpp"
 
@@ -11,7 +12,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,8 +35,8 @@ struct backplane_statistics {
 // Redis delivers a publication to every subscriber, the publisher included, and no command
 // turns that off. Local recipients were already served (DESIGN.md decision 2), so each
 // publication on a channel this instance subscribes to is remembered until its echo arrives
-// and is dropped. The match is on the bytes: if another server publishes identical bytes
-// first, that copy is dropped and the echo delivered instead, which clients cannot tell apart.
+// and is dropped (link::echo_filter). Channel names go to Redis as they are: any bytes make a
+// Redis channel, so the codec is the identity and is not called on the hot path.
 //
 // Threading: the client and all state live on `context` (the control shard); subscribe,
 // unsubscribe and publish may be called from any shard and are dispatched there.
@@ -65,14 +65,10 @@ public:
     [[nodiscard]] backplane_statistics statistics() const;
 
 private:
-    using clock = std::chrono::steady_clock;
-    struct pending_echo {
-        shared_buffer payload;
-        clock::time_point expires;  // max() while the publication waits for Redis to come back
-    };
+    using clock = link::echo_filter::clock;
     struct channel_state {
         int subscriptions = 0;
-        std::deque<pending_echo> echoes;  // in publish order
+        link::echo_filter echoes;
     };
     struct string_hash {
         using is_transparent = void;
@@ -86,7 +82,6 @@ private:
     void publish_here(const std::string& channel, shared_buffer payload);
     void on_message(std::string_view channel, const shared_buffer& payload);
     void on_state(bool connected);
-    bool take_echo(channel_state& state, const std::string& payload);
     void count_drop();
 
     boost::asio::io_context& context_;

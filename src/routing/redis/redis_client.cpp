@@ -1,134 +1,29 @@
 #include "routing/redis/redis_client.hpp"
 
+#include "routing/link/reconnecting_link.hpp"
+#include "routing/link/tls.hpp"
 #include "routing/redis/resp.hpp"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <deque>
 #include <map>
-#include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
 namespace switchboard::routing::redis {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using tls_stream = asio::ssl::stream<tcp::socket>;
 using boost::system::error_code;
+using resp::encode_array;
 
 namespace {
-
-void append_bulk_header(std::string& out, std::size_t size) {
-    // "$" + up to 20 digits + CRLF, written in place: this runs once or twice per publish.
-    std::array<char, 24> text{};
-    text[0] = '$';
-    const auto end = std::to_chars(text.data() + 1, text.data() + text.size() - 2, size).ptr;
-    end[0] = '\r';
-    end[1] = '\n';
-    out.append(text.data(), static_cast<std::size_t>(end + 2 - text.data()));
-}
-
-void append_bulk(std::string& out, std::string_view argument) {
-    append_bulk_header(out, argument.size());
-    out.append(argument);
-    out += "\r\n";
-}
-
-std::string encode_array(const std::vector<std::string_view>& arguments) {
-    std::string out = "*" + std::to_string(arguments.size()) + "\r\n";
-    for (auto argument : arguments) {
-        append_bulk(out, argument);
-    }
-    return out;
-}
-
-// Payloads up to this size are copied into the outbox: a copy of a few hundred bytes costs
-// less than a gather entry of its own, and a write then carries thousands of commands (Asio
-// hands a socket at most 64 buffers per call). Larger payloads stay shared with the other
-// recipients, never copied.
-constexpr std::size_t inline_payload_limit = 4096;
-// An outbox (or a partial reply) that grew past this during a burst, an outage or one large
-// message gives its memory back once written (or read).
-constexpr std::size_t retained_buffer_capacity = 1024 * 1024;
-
-constexpr std::string_view crlf = "\r\n";
-
-// Encoded commands waiting for the socket, or being written: one contiguous string for the
-// encodings and small payloads, plus the large payloads by reference with the offset in
-// `bytes` they go before. Appending allocates only when the string outgrows its capacity,
-// which it keeps across writes.
-struct outbox {
-    std::string bytes;
-    std::vector<std::pair<std::size_t, shared_buffer>> bodies;
-    std::size_t size = 0;  // bytes and bodies
-    std::size_t commands = 0;
-    std::size_t publishes = 0;
-
-    [[nodiscard]] bool empty() const noexcept { return commands == 0; }
-
-    void append_command(std::string_view encoded) {
-        bytes.append(encoded);
-        size += encoded.size();
-        ++commands;
-    }
-
-    void append_publish(std::string_view head, std::string_view channel,
-                        const shared_buffer& payload) {
-        const auto before = bytes.size();
-        bytes.append(head);
-        append_bulk(bytes, channel);
-        append_bulk_header(bytes, payload->size());
-        if (payload->size() <= inline_payload_limit) {
-            bytes.append(*payload);
-        } else {
-            bodies.emplace_back(bytes.size(), payload);
-            size += payload->size();
-        }
-        bytes.append(crlf);
-        size += bytes.size() - before;
-        ++commands;
-        ++publishes;
-    }
-
-    // The gather list of a write; valid until the outbox changes.
-    void buffers(std::vector<asio::const_buffer>& out) const {
-        out.clear();
-        std::size_t from = 0;
-        for (const auto& [offset, body] : bodies) {
-            out.emplace_back(bytes.data() + from, offset - from);
-            out.emplace_back(asio::buffer(*body));
-            from = offset;
-        }
-        out.emplace_back(bytes.data() + from, bytes.size() - from);
-    }
-
-    void clear() noexcept {
-        bytes.clear();
-        bodies.clear();
-        size = commands = publishes = 0;
-    }
-};
 
 struct reader_deleter {
     void operator()(redisReader* reader) const noexcept { redisReaderFree(reader); }
@@ -142,124 +37,84 @@ std::string_view reply_string(const redisReply* reply) {
 }
 
 // Startup only: every failure throws with the file that caused it.
-asio::ssl::context make_tls_context(const connection_options& connection) {
-    asio::ssl::context context(asio::ssl::context::tls_client);
-    // TLS 1.2 is the oldest version Redis 6+ and the managed services accept; the older ones
-    // have known weaknesses.
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-    error_code ec;
-    auto check = [&ec](std::string_view what, std::string_view file = {}) {
-        if (ec) {
-            throw std::invalid_argument("Redis TLS: " + std::string(what) +
-                                        (file.empty() ? "" : " '" + std::string(file) + "'") +
-                                        ": " + ec.message());
-        }
-    };
+std::shared_ptr<asio::ssl::context> make_tls_context(const connection_options& connection) {
+    if (!connection.tls) {
+        return nullptr;
+    }
     if (connection.tls_insecure_skip_verify) {
-        context.set_verify_mode(asio::ssl::verify_none, ec);
-        check("cannot turn verification off");
         spdlog::warn(
             "redis: TLS certificate verification is OFF (sslInsecureSkipVerify): the connection "
             "to {} is encrypted but not authenticated",
             connection.host);
-    } else {
-        context.set_verify_mode(asio::ssl::verify_peer, ec);
-        check("cannot turn verification on");
-        if (!connection.tls_ca_file.empty()) {
-            context.load_verify_file(connection.tls_ca_file, ec);
-            check("cannot load the CA file", connection.tls_ca_file);
-        } else {
-            context.set_default_verify_paths(ec);
-            check("cannot load the system trust store");
-        }
     }
-    if (!connection.tls_cert_file.empty()) {
-        context.use_certificate_chain_file(connection.tls_cert_file, ec);
-        check("cannot load the client certificate", connection.tls_cert_file);
-        context.use_private_key_file(connection.tls_key_file, asio::ssl::context::pem, ec);
-        check("cannot load the client key", connection.tls_key_file);
-    }
-    return context;
+    return std::make_shared<asio::ssl::context>(link::make_client_tls_context(
+        {connection.tls_ca_file, connection.tls_cert_file, connection.tls_key_file,
+         connection.tls_insecure_skip_verify},
+        "Redis"));
 }
 
-bool is_ip_address(const std::string& host) {
-    error_code ec;
-    (void)asio::ip::make_address(host, ec);
-    return !ec;
+link::link_options link_settings(const client_options& options,
+                                 const std::shared_ptr<asio::ssl::context>& tls, bool publisher) {
+    const auto& connection = options.connection;
+    link::link_options settings;
+    settings.host = connection.host;
+    settings.port = connection.port;
+    settings.log_name = "redis";
+    settings.role = publisher ? "publish" : "subscribe";
+    settings.connect_timeout = options.connect_timeout;
+    settings.initial_backoff = options.initial_backoff;
+    settings.max_backoff = options.max_backoff;
+    // The publish connection carries the PINGs: a subscribed connection only hears pushes.
+    settings.health_check_interval =
+        publisher ? options.health_check_interval : std::chrono::milliseconds{0};
+    settings.tls = tls;
+    settings.tls_server_name = connection.tls_host.empty() ? connection.host : connection.tls_host;
+    settings.tls_verify = !connection.tls_insecure_skip_verify;
+    return settings;
 }
 
 }  // namespace
 
-class redis_client::impl : public std::enable_shared_from_this<redis_client::impl> {
+// The RESP side of the two connections; the connections themselves (reconnect, TLS, writes)
+// are link::reconnecting_link.
+class redis_client::impl final : public std::enable_shared_from_this<redis_client::impl>,
+                                 private link::link_owner {
 public:
     enum class role { publisher, subscriber };
-    enum class link_state { idle, connecting, handshaking, ready };
 
-    // One TCP connection to Redis with its own reader, write queue and reconnect timer.
-    struct link {
-        link(asio::io_context& context, role r)
-            : kind(r), socket(context), resolver(context), timer(context) {}
+    // One connection's protocol state; reset by each new connection.
+    struct connection {
+        connection(asio::io_context& context, link::link_options settings, link_owner& owner,
+                   role r)
+            : kind(r), link(context, std::move(settings), owner) {}
         role kind;
-        tcp::socket socket;  // plain TCP; unused with TLS
-        // TLS: a fresh stream (and socket) per attempt, as an SSL session cannot be reused
-        // after a failure. The handlers of its pending operations hold a reference too, so a
-        // teardown never frees it under them.
-        std::shared_ptr<tls_stream> tls;
-        tcp::resolver resolver;
-        asio::steady_timer timer;  // connect deadline while connecting, backoff while idle
+        link::reconnecting_link link;
         std::unique_ptr<redisReader, reader_deleter> reader;
-        // 64 KiB: a busy subscribe link takes about a hundred messages of a few hundred bytes
-        // per read; with 16 KiB the receive syscalls were a quarter of its time and the
-        // generator's CPU per received message 12-25% higher. Larger messages arrive in
-        // several reads, which the reader reassembles.
-        std::array<char, 64 * 1024> read_buffer{};
-        std::string partial;  // the start of a reply the last read cut off
-        link_state state = link_state::idle;
-        // Bumped whenever the connection is torn down: completions of an older attempt see a
-        // different number and do nothing, so one failure is handled exactly once.
-        std::uint64_t generation = 0;
-        std::chrono::milliseconds backoff{0};
-        std::string handshake;
         int pending_handshake_replies = 0;  // AUTH/SELECT first, then channel confirmations
         int pending_setup_replies = 0;      // AUTH/SELECT only
         std::set<std::string, std::less<>> handshake_channels;
-        outbox queue;
-        outbox writing;
-        std::vector<asio::const_buffer> buffers;
-        bool write_in_flight = false;
-        // command() replies (publish link): replies after the handshake are numbered in
-        // order; a handler waits for the number of its command. Publishes pay a counter.
-        // Unsent ones hold their command's position in `queue`.
+        // command() replies (publish connection): replies after the handshake are numbered
+        // in order; a handler waits for the number of its command. Publishes pay a counter.
+        // Unsent ones hold their command's position in the link's queue.
         std::deque<std::pair<std::size_t, reply_handler>> unsent_handlers;
         std::deque<std::pair<std::uint64_t, reply_handler>> awaiting;
         // when_subscribed() callbacks, one per PING on the subscribe connection, in order.
         std::deque<std::function<void()>> barriers;
         std::uint64_t commands_sent = 0;
         std::uint64_t replies_received = 0;
-        // Sharded mode (subscribe link): channels with an SUNSUBSCRIBE of ours in flight, so
-        // an sunsubscribe the server sends on its own (slot moved) can be told apart.
+        // Sharded mode (subscribe connection): channels with an SUNSUBSCRIBE of ours in
+        // flight, so an sunsubscribe the server sends on its own (slot moved) can be told
+        // apart.
         std::set<std::string, std::less<>> unsubscribing;
-
-        tcp::socket& tcp_socket() noexcept { return tls ? tls->next_layer() : socket; }
     };
 
     impl(asio::io_context& context, client_options options)
-        : options_(std::move(options)),
+        : options_(check(std::move(options))),
+          tls_context_(make_tls_context(options_.connection)),
           resume_timer_(context),
-          health_timer_(context),
-          publisher_(context, role::publisher),
-          subscriber_(context, role::subscriber) {
-        if (options_.connection.host.empty()) {
-            throw std::invalid_argument("Redis host is empty");
-        }
-        if (options_.connection.tls) {
-            // Startup may throw (DESIGN.md, decision 7): a CA file that cannot be read must
-            // stop the server, not turn into an endless reconnect loop.
-            tls_context_.emplace(make_tls_context(options_.connection));
-            tls_name_ = options_.connection.tls_host.empty() ? options_.connection.host
-                                                             : options_.connection.tls_host;
-        }
-        publisher_.backoff = subscriber_.backoff = options_.initial_backoff;
+          publisher_(context, link_settings(options_, tls_context_, true), *this, role::publisher),
+          subscriber_(context, link_settings(options_, tls_context_, false), *this,
+                      role::subscriber) {
         if (options_.connection.sharded) {
             publish_head_ = "*3\r\n$8\r\nSPUBLISH\r\n";
             subscribe_command_ = "SSUBSCRIBE";
@@ -269,18 +124,17 @@ public:
 
     void start() {
         stopped_ = false;
-        do_resolve(publisher_);
-        do_resolve(subscriber_);
+        publisher_.link.start(weak_from_this());
+        subscriber_.link.start(weak_from_this());
     }
 
     void stop() {
         stopped_ = true;
         resuming_ = false;
         resume_timer_.cancel();
-        health_timer_.cancel();
         for (auto* l : {&publisher_, &subscriber_}) {
-            tear_down(*l);
-            l->queue.clear();
+            l->link.stop();
+            reset(*l);
             l->unsent_handlers.clear();
             l->awaiting.clear();  // dropped, not called: no handler runs after stop()
             l->barriers.clear();
@@ -294,30 +148,39 @@ public:
         // The encoding's size without encoding it: "*3 $7 PUBLISH" head, two bulk headers of
         // at most 20 digits, their CRLFs; an upper bound by a few bytes.
         const auto size = publish_head_.size() + channel.size() + payload->size() + 2 * 25;
-        if (publisher_.queue.size + size > options_.max_queued_bytes) {
+        auto& queue = publisher_.link.queue();
+        if (!queue.fits(size, options_.max_queued_bytes)) {
             ++statistics_.dropped;
             statistics_.dropped_bytes += size;
             return false;
         }
-        publisher_.queue.append_publish(publish_head_, channel, payload);
-        do_write(publisher_);
+        auto& text = queue.text();
+        text.append(publish_head_);
+        resp::append_bulk(text, channel);
+        resp::append_bulk_header(text, payload->size());
+        queue.append_body(payload);
+        text.append("\r\n");
+        queue.end_command(true);
+        publisher_.link.flush();
         return true;
     }
 
     bool command(const std::vector<std::string>& arguments, reply_handler handler) {
         std::vector<std::string_view> views(arguments.begin(), arguments.end());
         const auto encoded = encode_array(views);
-        if (publisher_.queue.size + encoded.size() > options_.max_queued_bytes) {
+        auto& queue = publisher_.link.queue();
+        if (!queue.fits(encoded.size(), options_.max_queued_bytes)) {
             return false;
         }
-        publisher_.unsent_handlers.emplace_back(publisher_.queue.commands, std::move(handler));
-        publisher_.queue.append_command(encoded);
-        do_write(publisher_);
+        publisher_.unsent_handlers.emplace_back(queue.commands(), std::move(handler));
+        queue.append(encoded);
+        queue.end_command();
+        publisher_.link.flush();
         return true;
     }
 
     void subscribe(const std::string& channel) {
-        if (++subscriptions_[channel] == 1 && subscriber_.state == link_state::ready) {
+        if (++subscriptions_[channel] == 1 && subscriber_.link.ready()) {
             send_subscription(subscriber_, subscribe_command_, channel);
         }
     }
@@ -329,23 +192,35 @@ public:
         }
         if (--it->second == 0) {
             subscriptions_.erase(it);
-            if (subscriber_.state == link_state::ready) {
+            if (subscriber_.link.ready()) {
                 send_subscription(subscriber_, unsubscribe_command_, channel);
             }
         }
     }
 
     void when_subscribed(std::function<void()> then) {
-        if (subscriber_.state != link_state::ready) {
+        if (!subscriber_.link.ready()) {
             return then();
         }
         subscriber_.barriers.push_back(std::move(then));
-        subscriber_.queue.append_command(encode_array({"PING"}));
-        do_write(subscriber_);
+        subscriber_.link.queue().append(encode_array({"PING"}));
+        subscriber_.link.queue().end_command();
+        subscriber_.link.flush();
     }
 
     [[nodiscard]] bool connected() const noexcept {
-        return publisher_.state == link_state::ready && subscriber_.state == link_state::ready;
+        return publisher_.link.ready() && subscriber_.link.ready();
+    }
+
+    [[nodiscard]] client_statistics statistics() const noexcept {
+        auto out = statistics_;
+        out.reconnects = publisher_.link.reconnects() + subscriber_.link.reconnects();
+        return out;
+    }
+
+    // The publisher's queue only; bytes being written are the socket's.
+    [[nodiscard]] std::size_t queued_bytes() const noexcept {
+        return publisher_.link.queue().size();
     }
 
     client_options options_;
@@ -354,156 +229,76 @@ public:
     std::string_view subscribe_command_ = "SUBSCRIBE";
     std::string_view unsubscribe_command_ = "UNSUBSCRIBE";
     topology_handler topology_handler_;
-    std::optional<asio::ssl::context> tls_context_;  // only with TLS, shared by both links
-    std::string tls_name_;                           // SNI and the certificate's expected name
     message_handler message_handler_;
     state_handler state_handler_;
     client_statistics statistics_;
     bool stopped_ = true;
 
 private:
-    static const char* name(const link& l) {
+    static client_options check(client_options options) {
+        if (options.connection.host.empty()) {
+            throw std::invalid_argument("Redis host is empty");
+        }
+        return options;
+    }
+
+    static const char* name(const connection& l) {
         return l.kind == role::publisher ? "publish" : "subscribe";
     }
 
-    // Runs an I/O initiation on the link's stream: the plain socket or the TLS stream. One
-    // branch per call keeps the plain path as it was, with no virtual stream underneath.
-    template <class Initiation>
-    static void with_stream(link& l, Initiation&& initiation) {
-        if (l.tls) {
-            initiation(*l.tls);
-        } else {
-            initiation(l.socket);
-        }
+    connection& of(const link::reconnecting_link& l) noexcept {
+        return &l == &publisher_.link ? publisher_ : subscriber_;
     }
 
-    void do_resolve(link& l) {
-        l.state = link_state::connecting;
-        const auto generation = ++l.generation;
-        if (tls_context_) {
-            l.tls = std::make_shared<tls_stream>(l.socket.get_executor(), *tls_context_);
-            // SNI lets a proxy or a managed service pick the certificate; RFC 6066 forbids it
-            // for IP addresses, which are checked against the certificate's IP entries.
-            if (!is_ip_address(tls_name_)) {
-                SSL_set_tlsext_host_name(l.tls->native_handle(), tls_name_.c_str());
-            }
-            if (!options_.connection.tls_insecure_skip_verify) {
-                error_code ignored;  // fails only for a null SSL handle
-                l.tls->set_verify_callback(asio::ssl::host_name_verification(tls_name_), ignored);
-            }
-        }
-        l.timer.expires_after(options_.connect_timeout);
-        l.timer.async_wait([self = shared_from_this(), &l, generation](error_code ec) {
-            if (!ec && generation == l.generation && l.state != link_state::ready) {
-                self->fail(l, asio::error::timed_out, "connect timeout");
-            }
-        });
-        l.resolver.async_resolve(options_.connection.host, std::to_string(options_.connection.port),
-                                 [self = shared_from_this(), &l, generation](
-                                     error_code ec, tcp::resolver::results_type results) {
-                                     self->on_resolve(l, generation, ec, std::move(results));
-                                 });
+    void fail(connection& l, error_code ec, std::string_view what) { l.link.fail(ec, what); }
+
+    void reset(connection& l) {
+        l.pending_handshake_replies = 0;
+        l.pending_setup_replies = 0;
+        l.unsubscribing.clear();
     }
 
-    void on_resolve(link& l, std::uint64_t generation, error_code ec,
-                    tcp::resolver::results_type results) {
-        if (generation != l.generation) {
-            return;
-        }
-        if (ec) {
-            return fail(l, ec, "resolve");
-        }
-        asio::async_connect(
-            l.tcp_socket(), results,
-            [self = shared_from_this(), &l, generation, guard = l.tls](
-                error_code ec, const tcp::endpoint&) { self->on_connect(l, generation, ec); });
-    }
-
-    void on_connect(link& l, std::uint64_t generation, error_code ec) {
-        if (generation != l.generation) {
-            return;
-        }
-        if (ec) {
-            return fail(l, ec, "connect");
-        }
-        auto& socket = l.tcp_socket();
-        // Small commands must not wait for Nagle: pipelining already batches.
-        socket.set_option(tcp::no_delay(true), ec);
-        // A quiet subscribe link never writes, so a peer that vanished without a reset
-        // (partition, crashed host) would go unnoticed for good; TCP keepalive probes after
-        // 10 s idle, every 5 s, 3 times: the link fails within ~25 s, like Redis's own
-        // tcp-keepalive default (300 s) but tuned for a bus that must fail over quickly.
-        socket.set_option(asio::socket_base::keep_alive(true), ec);
-        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>(10), ec);
-        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>(5), ec);
-        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>(3), ec);
-        if (!l.tls) {
-            return start_session(l);
-        }
-        // The connect deadline still runs: a server that never finishes the handshake fails
-        // the attempt like one that never answers.
-        l.tls->async_handshake(asio::ssl::stream_base::client,
-                               [self = shared_from_this(), &l, generation, guard = l.tls](
-                                   error_code ec) { self->on_tls_handshake(l, generation, ec); });
-    }
-
-    void on_tls_handshake(link& l, std::uint64_t generation, error_code ec) {
-        if (generation != l.generation) {
-            return;
-        }
-        if (ec) {
-            // Usually configuration (wrong CA, name mismatch, plain-text port): worth more
-            // than a debug line, like a refused AUTH.
-            spdlog::error("redis: TLS handshake with {}:{} failed on the {} connection: {}",
-                          options_.connection.host, options_.connection.port, name(l),
-                          ec.message());
-            return fail(l, ec, "TLS handshake");
-        }
-        start_session(l);
-    }
-
-    // The transport is up: AUTH, SELECT and the resubscription go out in one write.
-    void start_session(link& l) {
-        const auto generation = l.generation;
+    // link_owner: the transport is up; AUTH, SELECT and the resubscription go out in one
+    // write.
+    void on_transport_up(link::reconnecting_link& transport) override {
+        auto& l = of(transport);
         l.reader.reset(redisReaderCreate());
-        l.partial.clear();
-        l.state = link_state::handshaking;
 
         // Everything the connection needs before it is usable goes out in one pipelined
         // write; Redis answers in order, so the first replies belong to the handshake.
         const auto& connection = options_.connection;
-        l.handshake.clear();
+        std::string handshake;
         l.pending_handshake_replies = 0;
         l.commands_sent = l.replies_received = 0;
         if (!connection.user.empty()) {
-            l.handshake += encode_array({"AUTH", connection.user, connection.password});
+            handshake += encode_array({"AUTH", connection.user, connection.password});
             ++l.pending_handshake_replies;
         } else if (!connection.password.empty()) {
-            l.handshake += encode_array({"AUTH", connection.password});
+            handshake += encode_array({"AUTH", connection.password});
             ++l.pending_handshake_replies;
         }
         l.handshake_channels.clear();
         if (l.kind == role::publisher) {
-            // Pub/sub ignores databases; SELECT matters only for future commands on this link.
-            // A cluster has database 0 only and refuses SELECT.
+            // Pub/sub ignores databases; SELECT matters only for future commands on this
+            // connection. A cluster has database 0 only and refuses SELECT.
             if (connection.database != 0 && !connection.sharded) {
                 const auto database = std::to_string(connection.database);
-                l.handshake += encode_array({"SELECT", database});
+                handshake += encode_array({"SELECT", database});
                 ++l.pending_handshake_replies;
             }
             // Ready means Redis answered, not merely that the port accepted a connection (a
             // paused or hung server accepts and then says nothing).
-            l.handshake += encode_array({"PING"});
+            handshake += encode_array({"PING"});
             ++l.pending_handshake_replies;
         }
         l.pending_setup_replies = l.pending_handshake_replies;
         if (l.kind == role::subscriber && !subscriptions_.empty()) {
-            // Resubscribe every channel; the link is ready only once each is confirmed, so
-            // a publish released by connected() cannot overtake the subscription.
+            // Resubscribe every channel; the connection is ready only once each is confirmed,
+            // so a publish released by connected() cannot overtake the subscription.
             if (connection.sharded) {
                 // One SSUBSCRIBE per channel: a cluster refuses one naming several slots.
                 for (const auto& [channel, count] : subscriptions_) {
-                    l.handshake += encode_array({subscribe_command_, channel});
+                    handshake += encode_array({subscribe_command_, channel});
                     l.handshake_channels.insert(channel);
                 }
             } else {
@@ -512,36 +307,19 @@ private:
                     arguments.push_back(channel);
                     l.handshake_channels.insert(channel);
                 }
-                l.handshake += encode_array(arguments);
+                handshake += encode_array(arguments);
             }
             l.pending_handshake_replies += static_cast<int>(subscriptions_.size());
         }
 
-        do_read(l);
         if (l.pending_handshake_replies == 0) {
             return on_ready(l);
         }
-        l.write_in_flight = true;
-        with_stream(l, [&](auto& stream) {
-            asio::async_write(stream, asio::buffer(l.handshake),
-                              [self = shared_from_this(), &l, generation, guard = l.tls](
-                                  error_code ec, std::size_t) {
-                                  if (generation != l.generation) {
-                                      return;
-                                  }
-                                  l.write_in_flight = false;
-                                  if (ec) {
-                                      return self->fail(l, ec, "write");
-                                  }
-                                  self->do_write(l);
-                              });
-        });
+        l.link.send_handshake(std::move(handshake));
     }
 
-    void on_ready(link& l) {
-        l.state = link_state::ready;
-        l.backoff = options_.initial_backoff;
-        l.timer.cancel();
+    void on_ready(connection& l) {
+        l.link.set_ready();
         if (l.kind == role::subscriber) {
             // subscribe()/unsubscribe() calls made during the handshake only changed the map.
             for (const auto& [channel, count] : subscriptions_) {
@@ -556,62 +334,59 @@ private:
             }
             l.handshake_channels.clear();
         }
-        spdlog::debug("redis: {} connection to {}:{} ready", name(l), options_.connection.host,
-                      options_.connection.port);
         if (connected()) {
             if (was_ever_connected_ && options_.resume_delay.count() > 0) {
                 hold_publishes();
             }
             was_ever_connected_ = true;
-            do_write(publisher_);
+            publisher_.link.flush();
             notify_state(true);
-        }
-        if (l.kind == role::publisher && options_.health_check_interval.count() > 0) {
-            last_pong_ = clock::now();
-            schedule_health_check(l.generation);
         }
     }
 
-    void schedule_health_check(std::uint64_t generation) {
-        health_timer_.expires_after(options_.health_check_interval);
-        health_timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
-            auto& l = self->publisher_;
-            if (ec || self->stopped_ || generation != l.generation) {
-                return;  // the connection it watched is gone; its successor has its own
+    // link_owner: publishes wait until the subscriptions are back too (see the class comment),
+    // and after a reconnect for the other instances' subscriptions (resume_delay).
+    [[nodiscard]] bool may_write(const link::reconnecting_link& transport) const override {
+        return &transport != &publisher_.link || (connected() && !resuming_);
+    }
+
+    // link_owner: the queue goes out; command() handlers now wait for their replies.
+    void on_write(link::reconnecting_link& transport, const link::outbox& queued) override {
+        auto& l = of(transport);
+        for (auto& [position, handler] : l.unsent_handlers) {
+            l.awaiting.emplace_back(l.commands_sent + position, std::move(handler));
+        }
+        l.unsent_handlers.clear();
+        l.commands_sent += queued.commands();
+        statistics_.published += queued.publishes();
+    }
+
+    // link_owner: a PING on the publish connection, in order with the publications.
+    void on_health_probe(link::reconnecting_link& transport) override {
+        command({"PING"}, [weak = weak_from_this(), &transport](const redisReply* reply) {
+            if (auto me = weak.lock(); me && reply != nullptr) {
+                transport.health_answered();
             }
-            if (!self->connected() || self->resuming_) {
-                // Publications and PINGs are held (see do_write): nothing to judge Redis by.
-                self->last_pong_ = clock::now();
-                return self->schedule_health_check(generation);
-            }
-            const auto silent = clock::now() - self->last_pong_;
-            if (silent > 2 * self->options_.health_check_interval) {
-                return self->fail(l, asio::error::timed_out, "no answer to PING");
-            }
-            // Queued behind the publications when some wait (the reply then comes late but
-            // not missing); a full queue skips one PING, which the next interval repeats.
-            self->command({"PING"}, [weak = std::weak_ptr<impl>(self)](const redisReply* reply) {
-                if (auto me = weak.lock(); me && reply != nullptr) {
-                    me->last_pong_ = clock::now();
-                }
-            });
-            self->schedule_health_check(generation);
         });
     }
 
     void hold_publishes() {
         resuming_ = true;
-        resume_timer_.expires_after(options_.resume_delay);
+        // The retries are jittered, so the other instances may come back up to the spread of
+        // the delays later than this one: their subscriptions are waited for that long too.
+        const auto spread =
+            std::max(publisher_.link.retry_spread(), subscriber_.link.retry_spread());
+        resume_timer_.expires_after(options_.resume_delay + spread);
         resume_timer_.async_wait([self = shared_from_this()](error_code ec) {
             if (ec || self->stopped_) {
                 return;  // re-armed by a newer reconnect, or stopped
             }
             self->resuming_ = false;
-            self->do_write(self->publisher_);
+            self->publisher_.link.flush();
         });
     }
 
-    void send_subscription(link& l, std::string_view command, std::string_view channel) {
+    void send_subscription(connection& l, std::string_view command, std::string_view channel) {
         if (options_.connection.sharded) {
             if (command == unsubscribe_command_) {
                 l.unsubscribing.emplace(channel);
@@ -621,35 +396,18 @@ private:
                 l.unsubscribing.erase(it);
             }
         }
-        l.queue.append_command(encode_array({command, channel}));
-        do_write(l);
+        l.link.queue().append(resp::encode_array({command, channel}));
+        l.link.queue().end_command();
+        l.link.flush();
     }
 
-    void do_read(link& l) {
-        with_stream(l, [&](auto& stream) {
-            stream.async_read_some(
-                asio::buffer(l.read_buffer),
-                [self = shared_from_this(), &l, generation = l.generation, guard = l.tls](
-                    error_code ec, std::size_t size) { self->on_read(l, generation, ec, size); });
-        });
-    }
-
-    void on_read(link& l, std::uint64_t generation, error_code ec, std::size_t size) {
-        if (generation != l.generation) {
-            return;
-        }
-        if (ec) {
-            return fail(l, ec, "read");
-        }
-        // Replies are framed here, and the two a busy connection is made of are taken in
-        // place: a PUBLISH's integer and a pushed message, without a hiredis object each (five
-        // allocations and two more copies of the payload per message). Any other reply goes
-        // through the reader whole, so the reader never holds part of one.
-        std::string_view data(l.read_buffer.data(), size);
-        if (!l.partial.empty()) {
-            l.partial.append(data);
-            data = l.partial;
-        }
+    // link_owner: replies are framed here, and the two a busy connection is made of are taken
+    // in place: a PUBLISH's integer and a pushed message, without a hiredis object each (five
+    // allocations and two more copies of the payload per message). Any other reply goes
+    // through the reader whole, so the reader never holds part of one.
+    std::size_t on_data(link::reconnecting_link& transport, std::string_view data) override {
+        auto& l = of(transport);
+        const auto generation = transport.generation();
         std::size_t used = 0;
         while (used < data.size()) {
             const auto rest = data.substr(used);
@@ -657,7 +415,8 @@ private:
             if (!extent) {
                 spdlog::warn("redis: protocol error on the {} connection: not RESP2 (byte {:#04x})",
                              name(l), static_cast<unsigned char>(rest.front()));
-                return fail(l, asio::error::invalid_argument, "protocol");
+                fail(l, asio::error::invalid_argument, "protocol");
+                return used;
             }
             if (*extent == 0) {
                 break;  // the rest of it comes with the next read
@@ -665,26 +424,18 @@ private:
             const auto reply = rest.substr(0, *extent);
             used += reply.size();
             if (!take_in_place(l, reply) && !take_with_reader(l, reply)) {
-                return;  // the link failed
+                return used;  // the link failed
             }
             // A handler may have stopped the client or the reply failed the link.
-            if (generation != l.generation) {
-                return;
+            if (generation != transport.generation()) {
+                return used;
             }
         }
-        if (data.data() == l.partial.data()) {
-            l.partial.erase(0, used);
-        } else {
-            l.partial.assign(data.substr(used));
-        }
-        if (l.partial.empty() && l.partial.capacity() > retained_buffer_capacity) {
-            l.partial = std::string();
-        }
-        do_read(l);
+        return used;
     }
 
     // The replies that need no reader: false for any other.
-    bool take_in_place(link& l, std::string_view reply) {
+    bool take_in_place(connection& l, std::string_view reply) {
         if (l.kind == role::subscriber) {
             const auto message = resp::message_reply(reply);
             if (message) {
@@ -704,7 +455,7 @@ private:
     }
 
     // One whole reply through hiredis; false when the link failed.
-    bool take_with_reader(link& l, std::string_view bytes) {
+    bool take_with_reader(connection& l, std::string_view bytes) {
         if (redisReaderFeed(l.reader.get(), bytes.data(), bytes.size()) != REDIS_OK) {
             fail(l, asio::error::no_memory, "reader");
             return false;
@@ -722,7 +473,7 @@ private:
         return true;
     }
 
-    void on_reply(link& l, const redisReply& reply) {
+    void on_reply(connection& l, const redisReply& reply) {
         // Messages first: while several channels are being resubscribed, messages of the
         // channels already confirmed arrive between the confirmations and must neither be
         // lost nor counted as handshake replies.
@@ -775,7 +526,7 @@ private:
         // Anything else: PUBLISH's receiver count, (un)subscribe confirmations.
     }
 
-    void on_error_reply(link& l, const redisReply& reply) {
+    void on_error_reply(connection& l, const redisReply& reply) {
         ++statistics_.error_replies;
         const auto text = reply_string(&reply);
         if (options_.connection.sharded &&
@@ -792,7 +543,7 @@ private:
 
     // ["sunsubscribe", channel, count]: the confirmation of ours, or the server dropping a
     // channel whose slot moved to another node (Redis 7 tells sharded subscribers so).
-    void on_sunsubscribe(link& l, const redisReply& reply) {
+    void on_sunsubscribe(connection& l, const redisReply& reply) {
         if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
             reply.element[0]->type != REDIS_REPLY_STRING ||
             reply.element[1]->type != REDIS_REPLY_STRING ||
@@ -849,85 +600,16 @@ private:
         message_handler_(channel, make_shared_buffer(std::string(payload)));
     }
 
-    void do_write(link& l) {
-        if (l.write_in_flight || l.queue.empty() || l.state != link_state::ready) {
-            return;
-        }
-        // Publishes wait until the subscriptions are back too (see the class comment), and
-        // after a reconnect for the other instances' subscriptions (resume_delay).
-        if (l.kind == role::publisher && (!connected() || resuming_)) {
-            return;
-        }
-        // Everything queued goes out in one write: one syscall for many commands. The two
-        // outboxes trade places, so the one being written is never appended to and both keep
-        // their capacity.
-        for (auto& [position, handler] : l.unsent_handlers) {
-            l.awaiting.emplace_back(l.commands_sent + position, std::move(handler));
-        }
-        l.unsent_handlers.clear();
-        l.commands_sent += l.queue.commands;
-        statistics_.published += l.queue.publishes;
-        std::swap(l.queue, l.writing);
-        l.queue.clear();
-        l.writing.buffers(l.buffers);
-        l.write_in_flight = true;
-        with_stream(l, [&](auto& stream) {
-            asio::async_write(stream, l.buffers,
-                              [self = shared_from_this(), &l, generation = l.generation,
-                               guard = l.tls](error_code ec, std::size_t) {
-                                  if (generation != l.generation) {
-                                      return;
-                                  }
-                                  l.write_in_flight = false;
-                                  l.writing.clear();
-                                  if (l.writing.bytes.capacity() > retained_buffer_capacity) {
-                                      l.writing.bytes = std::string();
-                                  }
-                                  if (ec) {
-                                      return self->fail(l, ec, "write");
-                                  }
-                                  self->do_write(l);
-                              });
-        });
-    }
-
-    // Ends the current attempt: later completions of it are ignored.
-    void tear_down(link& l) {
-        ++l.generation;
-        error_code ignored;
-        l.tcp_socket().close(ignored);
-        // Its pending handlers keep the stream alive until they have seen the abort.
-        l.tls.reset();
-        l.resolver.cancel();
-        l.timer.cancel();
-        l.state = link_state::idle;
-        l.write_in_flight = false;
-        l.writing.clear();
-        l.buffers.clear();
-        l.pending_handshake_replies = 0;
-        l.pending_setup_replies = 0;
-        l.unsubscribing.clear();
-    }
-
-    void fail(link& l, error_code ec, std::string_view what) {
-        const bool was_connected = connected();
-        if (l.state == link_state::ready) {
-            spdlog::warn("redis: {} connection to {}:{} lost ({}: {}); reconnecting", name(l),
-                         options_.connection.host, options_.connection.port, what, ec.message());
-        } else {
-            // The first failure of a series is worth a warning (a wrong host or port at
-            // startup would otherwise look like a healthy server); the retries are not.
-            const bool first = l.backoff == options_.initial_backoff;
-            spdlog::log(first ? spdlog::level::warn : spdlog::level::debug,
-                        "redis: {} connection to {}:{} failed ({}: {}); retrying in {} ms", name(l),
-                        options_.connection.host, options_.connection.port, what, ec.message(),
-                        l.backoff.count());
-        }
-        tear_down(l);
+    // link_owner: the connection is gone.
+    void on_down(link::reconnecting_link& transport, bool was_ready) override {
+        auto& l = of(transport);
+        const auto& other = &l == &publisher_ ? subscriber_ : publisher_;
+        const bool was_connected = was_ready && other.link.ready();
+        reset(l);
         if (l.kind == role::subscriber) {
             // The next handshake resubscribes from the map: queued (UN)SUBSCRIBEs are moot,
             // and whoever waits for them need not wait for the reconnect.
-            l.queue.clear();
+            l.link.queue().clear();
             for (auto& then : std::exchange(l.barriers, {})) {
                 if (!stopped_) {
                     then();
@@ -940,18 +622,6 @@ private:
         if (was_connected) {
             notify_state(false);
         }
-        if (stopped_) {
-            return;
-        }
-        ++statistics_.reconnects;
-        const auto generation = l.generation;
-        l.timer.expires_after(l.backoff);
-        l.backoff = std::min(l.backoff * 2, options_.max_backoff);
-        l.timer.async_wait([self = shared_from_this(), &l, generation](error_code ec) {
-            if (!ec && generation == l.generation && !self->stopped_) {
-                self->do_resolve(l);
-            }
-        });
         for (auto& [number, handler] : lost) {
             if (stopped_) {
                 break;  // a handler stopped the client: the others are dropped, not called
@@ -967,18 +637,12 @@ private:
     }
 
     std::map<std::string, int, std::less<>> subscriptions_;
-    using clock = std::chrono::steady_clock;
+    std::shared_ptr<asio::ssl::context> tls_context_;  // only with TLS, shared by both links
     asio::steady_timer resume_timer_;
-    asio::steady_timer health_timer_;
-    clock::time_point last_pong_{};
     bool resuming_ = false;
     bool was_ever_connected_ = false;
-    link publisher_;
-    link subscriber_;
-
-public:
-    // The publisher's queue only; bytes being written are the socket's.
-    [[nodiscard]] std::size_t queued_bytes() const noexcept { return publisher_.queue.size; }
+    connection publisher_;
+    connection subscriber_;
 };
 
 redis_client::redis_client(asio::io_context& context, client_options options)
@@ -1034,7 +698,7 @@ bool redis_client::connected() const noexcept {
     return impl_->connected();
 }
 client_statistics redis_client::statistics() const noexcept {
-    return impl_->statistics_;
+    return impl_->statistics();
 }
 std::size_t redis_client::queued_bytes() const noexcept {
     return impl_->queued_bytes();

@@ -1,6 +1,7 @@
 // A Redis pub/sub client on one io_context: pipelined PUBLISH, reference-counted SUBSCRIBE,
-// reconnect with backoff, optional TLS. The transport under the Redis backplane, and one
-// cluster node's connection pair under cluster_client.
+// over two link::reconnecting_link (reconnect with jittered backoff, optional TLS). The
+// transport under the Redis backplane, and one cluster node's connection pair under
+// cluster_client.
 #pragma once
 
 #include "core/shared_buffer.hpp"
@@ -29,15 +30,16 @@ struct client_options {
     // per-connection budgets; beyond it publishes are dropped and counted, never queued.
     std::size_t max_queued_bytes = 16 * 1024 * 1024;
     // Reconnect delays: quick first retry for a restart or failover, capped so a long outage
-    // costs one attempt per 5 s per connection rather than a busy loop.
+    // costs one attempt per 5 s per connection rather than a busy loop; jittered between
+    // them (link/backoff.hpp) so that a fleet does not retry in lockstep.
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
     // From starting to resolve until AUTH/SELECT answered; a blackholed host otherwise waits
     // out the kernel's SYN retries (minutes).
     std::chrono::milliseconds connect_timeout{5000};
-    // After a reconnect, publications wait this long before going out. When Redis restarts,
-    // every instance retries on the same backoff schedule and is back within milliseconds;
-    // 500 ms lets the others resubscribe first, so what was buffered reaches them.
+    // After a reconnect, publications wait this long before going out, plus the spread of the
+    // jittered retry delays (the other instances come back within it): 500 ms lets the others
+    // resubscribe first, so what was buffered reaches them.
     std::chrono::milliseconds resume_delay{500};
     // A PING on the publish connection this often; no answer for two intervals drops the
     // connection. TCP keepalive finds a vanished host; this finds a Redis that still accepts

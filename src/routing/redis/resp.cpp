@@ -1,5 +1,6 @@
 #include "routing/redis/resp.hpp"
 
+#include <array>
 #include <charconv>
 
 namespace switchboard::routing::redis::resp {
@@ -48,6 +49,32 @@ std::optional<std::pair<std::string_view, std::size_t>> read_bulk(std::string_vi
 }
 
 }  // namespace
+
+void append_bulk_header(std::string& out, std::size_t size) {
+    // "$" + up to 20 digits + CRLF.
+    std::array<char, 24> text{};
+    text[0] = '$';
+    const auto end = std::to_chars(text.data() + 1, text.data() + text.size() - 2, size).ptr;
+    end[0] = '\r';
+    end[1] = '\n';
+    out.append(text.data(), static_cast<std::size_t>(end + 2 - text.data()));
+}
+
+void append_bulk(std::string& out, std::string_view argument) {
+    append_bulk_header(out, argument.size());
+    out.append(argument);
+    out += "\r\n";
+}
+
+std::string encode_array(const std::vector<std::string_view>& arguments) {
+    std::string out(1, '*');
+    out += std::to_string(arguments.size());
+    out += "\r\n";
+    for (auto argument : arguments) {
+        append_bulk(out, argument);
+    }
+    return out;
+}
 
 std::optional<std::size_t> reply_size(std::string_view data) noexcept {
     std::size_t at = 0;

@@ -1,13 +1,23 @@
-// RESP2 framing of what Redis sends: where a reply ends, and the two replies a busy pub/sub
-// connection is made of (a PUBLISH's integer, a pushed message) read in place.
+// RESP2 framing: the commands the client sends, and of what Redis sends, where a reply ends
+// and the two replies a busy pub/sub connection is made of (a PUBLISH's integer, a pushed
+// message) read in place.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::routing::redis::resp {
+
+// "$<size>\r\n", appended in place: this runs once or twice per publish.
+void append_bulk_header(std::string& out, std::size_t size);
+// A bulk string: header, bytes, CRLF.
+void append_bulk(std::string& out, std::string_view argument);
+// A command: an array of bulk strings.
+[[nodiscard]] std::string encode_array(const std::vector<std::string_view>& arguments);
 
 // The bytes of the complete reply at the start of `data`, nested arrays included: 0 when it
 // is not complete yet, nullopt when the bytes are not RESP2 (the reader then reports it).

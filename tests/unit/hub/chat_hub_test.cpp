@@ -1,7 +1,7 @@
 #include "hub/chat_hub.hpp"
 
 #include "../support/shard_helpers.hpp"
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 
 #include <gtest/gtest.h>
 

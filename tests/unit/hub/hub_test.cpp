@@ -1,6 +1,6 @@
 #include "hub/hub.hpp"
 
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,8 +4,8 @@
 
 #include "../support/shard_helpers.hpp"
 #include "backplane_conformance.hpp"
-#include "routing/memory_backplane.hpp"
-#include "routing/redis/redis_protocol.hpp"
+#include "routing/memory/memory_backplane.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <gtest/gtest.h>
 
@@ -92,11 +92,11 @@ protected:
 TEST_F(router_backplane_test, dotnet_invocation_reaches_local_connections_byte_for_byte) {
     ASSERT_TRUE(test::run_on(pool_, 0, [&] { router_.add_connection(hub_, "a", "", a_); }));
     ASSERT_TRUE(test::run_on(pool_, 1, [&] { router_.add_connection(hub_, "b", "", b_); }));
-    redis::redis_invocation invocation;
+    scaleout::invocation invocation;
     invocation.excluded_connection_ids = {"b"};
     invocation.payloads = {{"json", make_shared_buffer(json_frame)},
                            {"messagepack", make_shared_buffer(messagepack_frame)}};
-    from_dotnet("MyApp.ChatHub:all", redis::encode_invocation(invocation));
+    from_dotnet("MyApp.ChatHub:all", scaleout::encode_invocation(invocation));
     ASSERT_TRUE(eventually([&] { return a_.frames().size() == 1; }));
     EXPECT_EQ(a_.frames()[0], json_frame);
     ASSERT_TRUE(test::drain(pool_));
@@ -108,16 +108,16 @@ TEST_F(router_backplane_test, dotnet_group_command_is_applied_and_acknowledged) 
     ASSERT_TRUE(test::run_on(pool_, 1, [&] { router_.add_connection(hub_, "a", "", a_); }));
     from_dotnet(
         "MyApp.ChatHub:internal:groups",
-        redis::encode_group_command({7, "dotnet-1", redis::group_action::add, "room", "a"}));
+        scaleout::encode_group_command({7, "dotnet-1", scaleout::group_action::add, "room", "a"}));
     from_dotnet(
         "MyApp.ChatHub:internal:groups",
-        redis::encode_group_command({8, "dotnet-1", redis::group_action::add, "room", "x"}));
+        scaleout::encode_group_command({8, "dotnet-1", scaleout::group_action::add, "room", "x"}));
     ASSERT_TRUE(eventually([&] { return !peer_.received().empty(); }));
-    EXPECT_EQ(peer_.received()[0].second, redis::encode_ack(7));
+    EXPECT_EQ(peer_.received()[0].second, scaleout::encode_ack(7));
 
-    redis::redis_invocation invocation;
+    scaleout::invocation invocation;
     invocation.payloads = {{"json", make_shared_buffer(json_frame)}};
-    from_dotnet("MyApp.ChatHub:group:room", redis::encode_invocation(invocation));
+    from_dotnet("MyApp.ChatHub:group:room", scaleout::encode_invocation(invocation));
     ASSERT_TRUE(eventually([&] { return a_.frames().size() == 1; }));
     ASSERT_TRUE(test::drain(pool_) && test::drain(pool_));
     EXPECT_EQ(peer_.received().size(), 1u) << "connection 'x' is nobody's: no ack";
@@ -128,14 +128,14 @@ TEST_F(router_backplane_test, dotnet_client_result_request_is_answered_on_its_re
     ASSERT_TRUE(test::run_on(pool_, 1, [&] { router_.add_connection(hub_, "a", "", a_); }));
     const std::string request =
         "{\"type\":1,\"invocationId\":\"abc\",\"target\":\"Ask\",\"arguments\":[]}\x1e";
-    redis::redis_invocation invocation;
+    scaleout::invocation invocation;
     invocation.payloads = {{"json", make_shared_buffer(request)}};
     invocation.invocation_id = "abc";
     invocation.return_channel = "MyApp.ChatHub:internal:return:dotnet-1";
-    from_dotnet("MyApp.ChatHub:connection:a", redis::encode_invocation(invocation));
+    from_dotnet("MyApp.ChatHub:connection:a", scaleout::encode_invocation(invocation));
     ASSERT_TRUE(eventually([&] { return !peer_.received().empty(); }));
     EXPECT_EQ(a_.frames().at(0), request);
-    const auto completion = redis::decode_completion(peer_.received()[0].second);
+    const auto completion = scaleout::decode_completion(peer_.received()[0].second);
     ASSERT_TRUE(completion);
     EXPECT_EQ(completion->protocol, "json");
     EXPECT_EQ(*completion->bytes, "{\"type\":3,\"invocationId\":\"abc\",\"result\":42}\x1e");
@@ -147,7 +147,7 @@ TEST_F(router_backplane_test, group_send_is_published_in_the_aspnet_layout) {
     ASSERT_TRUE(test::run_on(
         pool_, 0, [&] { router_.send(hub_, audience::groups({"room"}, {"c1"}), message); }));
     ASSERT_TRUE(eventually([&] { return !peer_.received().empty(); }));
-    const auto decoded = redis::decode_invocation(peer_.received()[0].second);
+    const auto decoded = scaleout::decode_invocation(peer_.received()[0].second);
     ASSERT_TRUE(decoded);
     EXPECT_EQ(decoded->excluded_connection_ids, std::vector<std::string>{"c1"});
     ASSERT_NE(decoded->payload(wire_protocol::json), nullptr);

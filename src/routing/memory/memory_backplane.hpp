@@ -3,6 +3,7 @@
 #pragma once
 
 #include "routing/backplane.hpp"
+#include "routing/backplane_factory.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -66,5 +67,9 @@ private:
 };
 
 static_assert(std::derived_from<memory_backplane, backplane>);
+
+// "memory": a private bus of one instance (no other instance can join it from outside the
+// process). Always built: it is the default and needs nothing.
+void register_memory_backplane(backplane_factory& factory);
 
 }  // namespace switchboard::routing

@@ -1,7 +1,7 @@
 // The scale-out specification on the in-memory bus: two routers sharing one memory_bus.
-#include "backplane_conformance.hpp"
+#include "../backplane_conformance.hpp"
 
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 
 namespace switchboard::routing::conformance {
 namespace {

@@ -1,4 +1,4 @@
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -103,6 +103,17 @@ void memory_backplane::deliver(const std::string& channel, const shared_buffer& 
             (*handler)->on_backplane_message(channel, payload);
         }
     });
+}
+
+void register_memory_backplane(backplane_factory& factory) {
+    factory.add({"memory", "memory", [](std::string_view spec) { return spec == "memory"; },
+                 [](std::string_view, const backplane_settings& settings) {
+                     made_backplane made;
+                     made.bus = std::make_unique<memory_backplane>(
+                         std::make_shared<memory_bus>(), settings.control->get_executor());
+                     return made;
+                 },
+                 nullptr});
 }
 
 }  // namespace switchboard::routing

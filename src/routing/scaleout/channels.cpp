@@ -1,9 +1,9 @@
-#include "routing/redis/channels.hpp"
+#include "routing/scaleout/channels.hpp"
 
 #include <array>
 #include <utility>
 
-namespace switchboard::routing::redis {
+namespace switchboard::routing::scaleout {
 
 namespace {
 
@@ -100,4 +100,4 @@ std::optional<parsed_channel> channels::parse(std::string_view wire_channel) con
     return std::nullopt;
 }
 
-}  // namespace switchboard::routing::redis
+}  // namespace switchboard::routing::scaleout

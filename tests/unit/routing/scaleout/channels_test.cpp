@@ -1,13 +1,13 @@
-#include "routing/redis/channels.hpp"
+#include "routing/scaleout/channels.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace switchboard::routing::redis {
+namespace switchboard::routing::scaleout {
 namespace {
 
-TEST(redis_channels, exact_strings_without_prefix) {
+TEST(scaleout_channels, exact_strings_without_prefix) {
     const channels names("", "MyApp.ChatHub");
     EXPECT_EQ(names.all(), "MyApp.ChatHub:all");
     EXPECT_EQ(names.all_except(), "MyApp.ChatHub:all");
@@ -21,7 +21,7 @@ TEST(redis_channels, exact_strings_without_prefix) {
     EXPECT_EQ(names.return_address("web1_0f3c"), "MyApp.ChatHub:internal:return:web1_0f3c");
 }
 
-TEST(redis_channels, prefix_is_glued_on_without_separator) {
+TEST(scaleout_channels, prefix_is_glued_on_without_separator) {
     const channels names("MyApp", "MyApp.ChatHub");
     EXPECT_EQ(names.all(), "MyAppMyApp.ChatHub:all");
     EXPECT_EQ(names.connection("c1"), "MyAppMyApp.ChatHub:connection:c1");
@@ -35,7 +35,7 @@ TEST(redis_channels, prefix_is_glued_on_without_separator) {
     EXPECT_EQ(colon.all(), "MyApp:Ns.Outer+ChatHub:all");
 }
 
-TEST(redis_channels, return_address_goes_inside_messages_without_prefix) {
+TEST(scaleout_channels, return_address_goes_inside_messages_without_prefix) {
     const channels names("P", "H");
     const std::string address = names.return_address("srv");
     EXPECT_EQ(address, "H:internal:return:srv");
@@ -43,7 +43,7 @@ TEST(redis_channels, return_address_goes_inside_messages_without_prefix) {
     EXPECT_EQ(names.with_prefix(address), "PH:internal:return:srv");
 }
 
-TEST(redis_channels, odd_names_round_trip_untouched) {
+TEST(scaleout_channels, odd_names_round_trip_untouched) {
     const channels names("pre:", "Hub");
     for (const std::string name :
          {"*", "a:b", ":", "::group:x", "room:42:*", "", "Room ☃", "internal:groups", "[a-z]?"}) {
@@ -64,7 +64,7 @@ TEST(redis_channels, odd_names_round_trip_untouched) {
     EXPECT_EQ(names.user("*"), "pre:Hub:user:*");
 }
 
-TEST(redis_channels, parse_every_kind) {
+TEST(scaleout_channels, parse_every_kind) {
     const channels names("P", "H");
     const auto check = [&](const std::string& wire, channel_kind kind, std::string_view id) {
         const auto parsed = names.parse(wire);
@@ -81,7 +81,7 @@ TEST(redis_channels, parse_every_kind) {
     check(names.internal_return("s"), channel_kind::internal_return, "s");
 }
 
-TEST(redis_channels, parse_refuses_foreign_channels) {
+TEST(scaleout_channels, parse_refuses_foreign_channels) {
     const channels names("P", "H");
     EXPECT_FALSE(names.parse("H:all"));       // prefix missing
     EXPECT_FALSE(names.parse("PH2:all"));     // another hub
@@ -94,4 +94,4 @@ TEST(redis_channels, parse_refuses_foreign_channels) {
 }
 
 }  // namespace
-}  // namespace switchboard::routing::redis
+}  // namespace switchboard::routing::scaleout

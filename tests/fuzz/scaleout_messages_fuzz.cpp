@@ -1,8 +1,8 @@
 // libFuzzer target for what another server may publish into Redis: the four backplane payload
 // decoders and the channel-name parser. Whatever decodes must re-encode to something that
 // decodes to the same value (the encoders write the canonical .NET form).
-#include "routing/redis/channels.hpp"
-#include "routing/redis/redis_protocol.hpp"
+#include "routing/scaleout/channels.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,14 +13,14 @@
 
 namespace {
 
-using namespace switchboard::routing::redis;
+using namespace switchboard::routing::scaleout;
 
 [[noreturn]] void fail(const char* what) {
     std::fprintf(stderr, "round trip broke: %s\n", what);
     std::abort();
 }
 
-bool same(const redis_invocation& a, const redis_invocation& b) {
+bool same(const invocation& a, const invocation& b) {
     if (a.excluded_connection_ids != b.excluded_connection_ids ||
         a.payloads.size() != b.payloads.size()) {
         return false;

@@ -1,5 +1,5 @@
 // The byte vectors are those of ASP.NET's RedisProtocolTests.cs (backplanes.md §2.5).
-#include "routing/redis/redis_protocol.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace switchboard::routing::redis {
+namespace switchboard::routing::scaleout {
 namespace {
 
 std::string bytes(std::initializer_list<unsigned> values) {
@@ -41,7 +41,7 @@ const std::vector<ack_vector>& ack_vectors() {
     return vectors;
 }
 
-TEST(redis_protocol, ack_vectors_both_ways) {
+TEST(scaleout_messages, ack_vectors_both_ways) {
     for (const auto& vector : ack_vectors()) {
         EXPECT_EQ(encode_ack(vector.id), vector.wire) << vector.name;
         const auto decoded = decode_ack(vector.wire);
@@ -50,7 +50,7 @@ TEST(redis_protocol, ack_vectors_both_ways) {
     }
 }
 
-TEST(redis_protocol, ack_accepts_every_integer_format_and_extra_items) {
+TEST(scaleout_messages, ack_accepts_every_integer_format_and_extra_items) {
     EXPECT_EQ(*decode_ack(bytes({0x91, 0xD0, 0x2A})), 42);                       // int8
     EXPECT_EQ(*decode_ack(bytes({0x91, 0xD1, 0x00, 0x2A})), 42);                 // int16
     EXPECT_EQ(*decode_ack(bytes({0x91, 0xCF, 0, 0, 0, 0, 0, 0, 0, 0x2A})), 42);  // uint64
@@ -59,7 +59,7 @@ TEST(redis_protocol, ack_accepts_every_integer_format_and_extra_items) {
     EXPECT_EQ(*decode_ack(bytes({0x91, 0x07, 0xC1})), 7);  // bytes after the array
 }
 
-TEST(redis_protocol, ack_negative_ids_round_trip) {
+TEST(scaleout_messages, ack_negative_ids_round_trip) {
     // Interlocked.Increment wraps to negative ids after 2^31 commands.
     EXPECT_EQ(encode_ack(-1), bytes({0x91, 0xFF}));
     EXPECT_EQ(encode_ack(-200), bytes({0x91, 0xD1, 0xFF, 0x38}));
@@ -70,7 +70,7 @@ TEST(redis_protocol, ack_negative_ids_round_trip) {
     }
 }
 
-TEST(redis_protocol, ack_refuses_garbage) {
+TEST(scaleout_messages, ack_refuses_garbage) {
     EXPECT_EQ(decode_ack(bytes({0x90})).error_message(), "Insufficient items in Ack array.");
     EXPECT_EQ(decode_ack(bytes({0x90})).get_error().type, "InvalidDataException");
     EXPECT_FALSE(decode_ack(""));
@@ -85,7 +85,7 @@ TEST(redis_protocol, ack_refuses_garbage) {
 }
 
 // A 32-bit array count wraps msgpuck's mp_check counter; the reader must still refuse it.
-TEST(redis_protocol, huge_counts_over_short_input_are_refused) {
+TEST(scaleout_messages, huge_counts_over_short_input_are_refused) {
     EXPECT_FALSE(decode_ack(bytes({0xDD, 0x80, 0x00, 0x00, 0x00})));
     EXPECT_FALSE(decode_ack(bytes({0xDD, 0xFF, 0xFF, 0xFF, 0xFF, 0x01})));
     EXPECT_FALSE(decode_invocation(bytes({0x92, 0xDD, 0x80, 0x00, 0x00, 0x00, 0x80})));
@@ -97,9 +97,9 @@ TEST(redis_protocol, huge_counts_over_short_input_are_refused) {
 // ---------------------------------------------------------------------------------------------
 // Group command
 
-TEST(redis_protocol, group_command_vectors_both_ways) {
-    const redis_group_command add{42, "S", group_action::add, "G", "C"};
-    const redis_group_command remove{42, "S", group_action::remove, "G", "C"};
+TEST(scaleout_messages, group_command_vectors_both_ways) {
+    const group_command add{42, "S", group_action::add, "G", "C"};
+    const group_command remove{42, "S", group_action::remove, "G", "C"};
     const auto add_wire = bytes({0x95, 0x2A, 0xA1, 0x53, 0x01, 0xA1, 0x47, 0xA1, 0x43});
     const auto remove_wire = bytes({0x95, 0x2A, 0xA1, 0x53, 0x02, 0xA1, 0x47, 0xA1, 0x43});
 
@@ -120,24 +120,24 @@ TEST(redis_protocol, group_command_vectors_both_ways) {
     EXPECT_EQ(*decoded_remove, remove);
 }
 
-TEST(redis_protocol, group_command_odd_names_round_trip) {
-    const redis_group_command command{70000, "MyServer_02db60e5fab243b890a847fa5c4dcb29",
-                                      group_action::remove, "room:*:42", std::string(300, 'c')};
+TEST(scaleout_messages, group_command_odd_names_round_trip) {
+    const group_command command{70000, "MyServer_02db60e5fab243b890a847fa5c4dcb29",
+                                group_action::remove, "room:*:42", std::string(300, 'c')};
     const auto decoded = decode_group_command(encode_group_command(command));
     ASSERT_TRUE(decoded) << decoded.error_message();
     EXPECT_EQ(*decoded, command);
 }
 
-TEST(redis_protocol, group_command_tolerates_wider_integers_and_extra_items) {
+TEST(scaleout_messages, group_command_tolerates_wider_integers_and_extra_items) {
     // id as uint32, action as uint8, and a sixth item.
     const auto wire = bytes(
         {0x96, 0xCE, 0x00, 0x00, 0x00, 0x2A, 0xA1, 0x53, 0xCC, 0x02, 0xA1, 0x47, 0xA1, 0x43, 0xC0});
     const auto decoded = decode_group_command(wire);
     ASSERT_TRUE(decoded) << decoded.error_message();
-    EXPECT_EQ(*decoded, (redis_group_command{42, "S", group_action::remove, "G", "C"}));
+    EXPECT_EQ(*decoded, (group_command{42, "S", group_action::remove, "G", "C"}));
 }
 
-TEST(redis_protocol, group_command_refuses_garbage) {
+TEST(scaleout_messages, group_command_refuses_garbage) {
     const auto wire = bytes({0x95, 0x2A, 0xA1, 0x53, 0x01, 0xA1, 0x47, 0xA1, 0x43});
     for (std::size_t size = 0; size < wire.size(); ++size) {
         EXPECT_FALSE(decode_group_command(wire.substr(0, size))) << size;
@@ -165,8 +165,8 @@ TEST(redis_protocol, group_command_refuses_garbage) {
 // Invocation
 
 // The test protocols "p1" and "p2" of RedisProtocolTests serialize every message as 2A.
-redis_invocation test_invocation(std::vector<std::string> excluded) {
-    redis_invocation invocation;
+invocation test_invocation(std::vector<std::string> excluded) {
+    invocation invocation;
     invocation.excluded_connection_ids = std::move(excluded);
     invocation.payloads.push_back({"p1", make_shared_buffer(bytes({0x2A}))});
     invocation.payloads.push_back({"p2", make_shared_buffer(bytes({0x2A}))});
@@ -182,7 +182,7 @@ struct invocation_vector {
     std::string wire;
 };
 
-TEST(redis_protocol, invocation_vectors_both_ways) {
+TEST(scaleout_messages, invocation_vectors_both_ways) {
     const std::vector<invocation_vector> vectors{
         {"NoExcludedIds", {}, bytes({0x92, 0x90}) + payload_map},
         {"OneExcludedId", {"a"}, bytes({0x92, 0x91, 0xA1, 0x61}) + payload_map},
@@ -211,7 +211,7 @@ TEST(redis_protocol, invocation_vectors_both_ways) {
     }
 }
 
-TEST(redis_protocol, invocation_exclusions_are_ordinal) {
+TEST(scaleout_messages, invocation_exclusions_are_ordinal) {
     const auto decoded = decode_invocation(encode_invocation(test_invocation({"abc", "D"})));
     ASSERT_TRUE(decoded);
     EXPECT_TRUE(decoded->excludes("abc"));
@@ -221,7 +221,7 @@ TEST(redis_protocol, invocation_exclusions_are_ordinal) {
     EXPECT_FALSE(decoded->excludes("ab"));
 }
 
-TEST(redis_protocol, client_result_invocation_has_four_items) {
+TEST(scaleout_messages, client_result_invocation_has_four_items) {
     auto invocation = test_invocation({});
     invocation.invocation_id = "AAAAAAAAAAAAAAAAAAAAAA";
     invocation.return_channel = "H:internal:return:s";
@@ -236,7 +236,7 @@ TEST(redis_protocol, client_result_invocation_has_four_items) {
     EXPECT_EQ(decoded->return_channel, "H:internal:return:s");
 }
 
-TEST(redis_protocol, invocation_optional_items_may_be_nil_or_absent) {
+TEST(scaleout_messages, invocation_optional_items_may_be_nil_or_absent) {
     // Four items with nil id and channel: read as absent, as .NET's ReadString does.
     const auto nils = decode_invocation(bytes({0x94, 0x90}) + payload_map + bytes({0xC0, 0xC0}));
     ASSERT_TRUE(nils) << nils.error_message();
@@ -260,7 +260,7 @@ TEST(redis_protocol, invocation_optional_items_may_be_nil_or_absent) {
     EXPECT_TRUE(empty->payloads.empty());
 }
 
-TEST(redis_protocol, invocation_payloads_of_every_bin_size) {
+TEST(scaleout_messages, invocation_payloads_of_every_bin_size) {
     auto invocation = test_invocation({});
     invocation.payloads[0].bytes = make_shared_buffer(std::string(300, 'x'));    // bin16
     invocation.payloads[1].bytes = make_shared_buffer(std::string(70000, 'y'));  // bin32
@@ -272,7 +272,7 @@ TEST(redis_protocol, invocation_payloads_of_every_bin_size) {
     EXPECT_EQ(*decoded->payloads[1].bytes, std::string(70000, 'y'));
 }
 
-TEST(redis_protocol, invocation_from_serialized_message_carries_both_framings) {
+TEST(scaleout_messages, invocation_from_serialized_message_carries_both_framings) {
     boost::json::array arguments{"hi"};
     const auto message = make_message("Send", arguments);
     const auto wire = encode_invocation(*message, std::vector<std::string>{"x"});
@@ -293,7 +293,7 @@ TEST(redis_protocol, invocation_from_serialized_message_carries_both_framings) {
     EXPECT_EQ(decoded->payload(wire_protocol::json)->get()->back(), '\x1e');
 }
 
-TEST(redis_protocol, invocation_refuses_garbage) {
+TEST(scaleout_messages, invocation_refuses_garbage) {
     const auto wire = bytes({0x92, 0x91, 0xA1, 0x61}) + payload_map;
     for (std::size_t size = 0; size < wire.size(); ++size) {
         EXPECT_FALSE(decode_invocation(wire.substr(0, size))) << size;
@@ -318,7 +318,7 @@ TEST(redis_protocol, invocation_refuses_garbage) {
 // ---------------------------------------------------------------------------------------------
 // Completion
 
-TEST(redis_protocol, completion_vectors_both_ways) {
+TEST(scaleout_messages, completion_vectors_both_ways) {
     const std::string json = R"({"type":3,"invocationId":"1","result":1})";
     ASSERT_EQ(json.size(), 0x28u);
     const auto json_wire = bytes({0x92, 0xA4, 0x6A, 0x73, 0x6F, 0x6E, 0xC4, 0x28}) + json;
@@ -342,7 +342,7 @@ TEST(redis_protocol, completion_vectors_both_ways) {
     EXPECT_EQ(*decoded_msgpack->bytes, msgpack);
 }
 
-TEST(redis_protocol, completion_refuses_garbage) {
+TEST(scaleout_messages, completion_refuses_garbage) {
     const auto wire = bytes({0x92, 0xA4, 0x6A, 0x73, 0x6F, 0x6E, 0xC4, 0x02, 0x7B, 0x7D});
     for (std::size_t size = 0; size < wire.size(); ++size) {
         EXPECT_FALSE(decode_completion(wire.substr(0, size))) << size;
@@ -357,4 +357,4 @@ TEST(redis_protocol, completion_refuses_garbage) {
 }
 
 }  // namespace
-}  // namespace switchboard::routing::redis
+}  // namespace switchboard::routing::scaleout

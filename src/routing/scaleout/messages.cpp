@@ -1,4 +1,4 @@
-#include "routing/redis/redis_protocol.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <msgpuck.h>
 
@@ -7,7 +7,7 @@
 #include <limits>
 #include <utility>
 
-namespace switchboard::routing::redis {
+namespace switchboard::routing::scaleout {
 
 namespace {
 
@@ -275,18 +275,18 @@ error field_failed(std::string_view type, std::string_view field, std::string_vi
 
 // ---------------------------------------------------------------------------------------------
 
-const shared_buffer* redis_invocation::payload(std::string_view protocol) const noexcept {
+const shared_buffer* invocation::payload(std::string_view protocol) const noexcept {
     const auto found = std::find_if(payloads.begin(), payloads.end(),
                                     [&](const auto& entry) { return entry.protocol == protocol; });
     return found == payloads.end() ? nullptr : &found->bytes;
 }
 
-bool redis_invocation::excludes(std::string_view connection_id) const noexcept {
+bool invocation::excludes(std::string_view connection_id) const noexcept {
     return std::find(excluded_connection_ids.begin(), excluded_connection_ids.end(),
                      connection_id) != excluded_connection_ids.end();
 }
 
-std::string encode_invocation(const redis_invocation& invocation) {
+std::string encode_invocation(const invocation& invocation) {
     std::vector<payload_view> views;
     views.reserve(invocation.payloads.size());
     for (const auto& payload : invocation.payloads) {
@@ -307,7 +307,7 @@ std::string encode_invocation(const serialized_message& message,
     return write_invocation(excluded_connection_ids, views, nullptr, nullptr);
 }
 
-std::string encode_group_command(const redis_group_command& command) {
+std::string encode_group_command(const group_command& command) {
     const auto action = static_cast<std::uint8_t>(command.action);
     writer out(mp_sizeof_array(5) + sizeof_integer(command.id) + sizeof_str(command.server_name) +
                mp_sizeof_uint(action) + sizeof_str(command.group_name) +
@@ -336,7 +336,7 @@ std::string encode_completion(std::string_view protocol, std::string_view comple
     return std::move(out).finish();
 }
 
-expected<redis_invocation> decode_invocation(std::string_view bytes) {
+expected<invocation> decode_invocation(std::string_view bytes) {
     constexpr std::string_view type = "Invocation";
     reader in(bytes);
     std::uint32_t items = 0;
@@ -344,7 +344,7 @@ expected<redis_invocation> decode_invocation(std::string_view bytes) {
         return opened.get_error();
     }
 
-    redis_invocation invocation;
+    invocation invocation;
     std::uint32_t count = 0;
     if (!in.array(count)) {
         return field_failed(type, "excludedConnectionIds", "Array");
@@ -387,7 +387,7 @@ expected<redis_invocation> decode_invocation(std::string_view bytes) {
     return invocation;
 }
 
-expected<redis_group_command> decode_group_command(std::string_view bytes) {
+expected<group_command> decode_group_command(std::string_view bytes) {
     constexpr std::string_view type = "GroupCommand";
     reader in(bytes);
     std::uint32_t items = 0;
@@ -395,7 +395,7 @@ expected<redis_group_command> decode_group_command(std::string_view bytes) {
         return opened.get_error();
     }
 
-    redis_group_command command;
+    group_command command;
     std::string_view server_name;
     std::uint8_t action = 0;
     std::string_view group_name;
@@ -441,7 +441,7 @@ expected<std::int32_t> decode_ack(std::string_view bytes) {
     return id;
 }
 
-expected<redis_completion> decode_completion(std::string_view bytes) {
+expected<completion> decode_completion(std::string_view bytes) {
     constexpr std::string_view type = "Completion";
     reader in(bytes);
     std::uint32_t items = 0;
@@ -456,7 +456,7 @@ expected<redis_completion> decode_completion(std::string_view bytes) {
     if (!in.bin(completion)) {
         return field_failed(type, "completion", "Binary");
     }
-    return redis_completion{std::string(protocol), make_shared_buffer(std::string(completion))};
+    return scaleout::completion{std::string(protocol), make_shared_buffer(std::string(completion))};
 }
 
-}  // namespace switchboard::routing::redis
+}  // namespace switchboard::routing::scaleout

@@ -1,11 +1,12 @@
-// Redis channel names of the ASP.NET Core SignalR Redis backplane, for one hub.
+// Channel names of the ASP.NET Core SignalR scale-out format, for one hub: the logical names
+// the router speaks over every bus (a bus maps them at its edge, backplane.hpp).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace switchboard::routing::redis {
+namespace switchboard::routing::scaleout {
 
 // What a channel carries, as told by its name (the payload carries no type, backplanes.md §2).
 enum class channel_kind {
@@ -28,9 +29,10 @@ struct parsed_channel {
 // The channel names ASP.NET derives from the hub's CLR full name (backplanes.md §1.2), with the
 // StackExchange.Redis ChannelPrefix glued on as raw bytes, no separator (§1.3). Names and ids
 // are appended verbatim: no escaping, so `*` or `:` in a group name round-trip untouched, and
-// the caller must SUBSCRIBE (never PSUBSCRIBE) to them.
+// a bus must treat them as exact names, never patterns (Redis: SUBSCRIBE, never PSUBSCRIBE); a
+// bus with limited names maps them at its edge (channel_codec.hpp).
 //
-// Every builder returns the wire name, prefix included, for SUBSCRIBE and PUBLISH, except
+// Every builder returns the full name, prefix included, to subscribe and publish, except
 // return_address(), which is the form embedded inside a client-result invocation: .NET stores
 // it without the prefix and re-applies its own when it publishes the reply.
 // Thread safety: immutable after construction.
@@ -73,4 +75,4 @@ private:
     std::string internal_groups_;
 };
 
-}  // namespace switchboard::routing::redis
+}  // namespace switchboard::routing::scaleout

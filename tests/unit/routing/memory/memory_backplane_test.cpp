@@ -1,4 +1,4 @@
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
