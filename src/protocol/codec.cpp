@@ -16,7 +16,8 @@ bool unframe_text(std::string_view framed, std::string_view& record) {
         return false;
     }
     record = framed.substr(0, framed.size() - 1);
-    return true;
+    // JSON text escapes every control character: a separator inside means several records.
+    return record.find(record_separator) == std::string_view::npos;
 }
 
 bool unframe_binary(std::string_view framed, std::string_view& record) {
