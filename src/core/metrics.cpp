@@ -50,6 +50,28 @@ std::string_view label_value(metric_limit limit) {
     return "unknown";
 }
 
+std::string_view label_value(metric_hub_error place) {
+    switch (place) {
+    case metric_hub_error::method:
+        return "method";
+    case metric_hub_error::connected:
+        return "connected";
+    case metric_hub_error::disconnected:
+        return "disconnected";
+    case metric_hub_error::stream:
+        return "stream";
+    case metric_hub_error::upload:
+        return "upload";
+    case metric_hub_error::client_result:
+        return "client_result";
+    case metric_hub_error::callback:
+        return "callback";
+    case metric_hub_error::count:
+        break;
+    }
+    return "unknown";
+}
+
 namespace {
 
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
@@ -107,6 +129,9 @@ void metrics::render(std::string& out) const {
     single(out, "switchboard_slow_consumer_disconnects_total", "counter",
            "Connections dropped because their send queue overflowed.",
            slow_consumer_disconnects.value());
+    by_label<metric_hub_error>(out, "switchboard_hub_errors_total", "counter",
+                               "Exceptions thrown by hub code and contained, by where it ran.",
+                               "place", hub_errors, counter_value);
     single(out, "switchboard_backplane_publish_drops_total", "counter",
            "Backplane publications dropped because the outage buffer was full.",
            backplane_drops ? backplane_drops() : std::uint64_t{0});

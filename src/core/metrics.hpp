@@ -57,8 +57,21 @@ enum class metric_limit : std::uint8_t {
     count,
 };
 
+// Values of the `place` label of switchboard_hub_errors_total: where hub code threw.
+enum class metric_hub_error : std::uint8_t {
+    method,         // a hub method
+    connected,      // on_connected
+    disconnected,   // on_disconnected
+    stream,         // a server-to-client stream's cancel handler
+    upload,         // an upload stream's item or end handler
+    client_result,  // the callback of a client result (invoke_client)
+    callback,       // any other callback: group changes
+    count,
+};
+
 std::string_view label_value(metric_transport transport);
 std::string_view label_value(metric_limit limit);
+std::string_view label_value(metric_hub_error place);
 
 // Every series the server exports. A fixed set of members rather than registration by name:
 // nothing to look up or lock on the hot path, and the exposition is complete from startup.
@@ -70,6 +83,7 @@ struct metrics {
     counter bytes_sent;
     std::array<counter, static_cast<std::size_t>(metric_limit::count)> limit_rejections;
     counter slow_consumer_disconnects;
+    std::array<counter, static_cast<std::size_t>(metric_hub_error::count)> hub_errors;
     // Publications the backplane could not buffer while Redis was unreachable. The backplane
     // keeps that count itself; set before the shards start, read by render() only.
     std::function<std::uint64_t()> backplane_drops;
@@ -82,6 +96,9 @@ struct metrics {
     }
     counter& rejections_of(metric_limit limit) {
         return limit_rejections[static_cast<std::size_t>(limit)];
+    }
+    counter& hub_errors_of(metric_hub_error place) {
+        return hub_errors[static_cast<std::size_t>(place)];
     }
 
     // Appends the Prometheus text exposition format (version 0.0.4) of every series.

@@ -241,6 +241,9 @@ public:
     // upload_stream<T> (one per streamIds entry) and reply<T> (the answer comes later). R is
     // void, a JSON-convertible value, or hub_result<T>; an error result ends the invocation
     // before any stream or reply. Names match case-insensitively, as in ASP.NET; no overloads.
+    // An exception from `f` reaches the caller as "An unexpected error occurred invoking '<M>'
+    // on the server." (with its type and what() under detailed errors); from a streaming
+    // method, it ends the stream with the streaming error instead.
     template <class F>
     hub_definition& method(std::string method_name, F f) {
         auto [signature, invoker] = detail::make_invoker(std::move(f));
@@ -260,6 +263,8 @@ public:
     // method not registered (a configuration mistake must not silently leave it open).
     hub_definition& authorize(std::string_view method_name, auth::policy requirements);
 
+    // A throwing on_connected closes that connection with an error and no reconnect, and
+    // on_disconnected does not run for it; what on_disconnected throws is logged only.
     hub_definition& on_connected(std::function<void(hub_context&)> handler) {
         on_connected_ = std::move(handler);
         return *this;

@@ -1,25 +1,25 @@
-// One client of one hub over any transport: handshake, the hub protocol, dispatch of
-// invocations to the hub's methods, keep-alive and timeouts (ASP.NET's HubConnectionContext
-// and HubConnectionHandler together).
+// One client of one hub over any transport: the connection's state machine (handshake, the
+// hub protocol, keep-alive, timeouts, stateful reconnect, the send queue), handing invocations
+// to its dispatcher (ASP.NET's HubConnectionContext and HubConnectionHandler together).
 #pragma once
 
 #include "core/config.hpp"
 #include "core/token_bucket.hpp"
+#include "hub/dispatcher.hpp"
+#include "hub/guard.hpp"
 #include "hub/hub.hpp"
+#include "hub/replay_buffer.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/hub_message.hpp"
 #include "protocol/message_reader.hpp"
 #include "routing/router.hpp"
 #include "transport/connection.hpp"
 
 #include <chrono>
-#include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
 
 namespace switchboard::hub {
 
@@ -43,12 +43,34 @@ public:
     void invoke(const routing::message_ptr& message, std::chrono::milliseconds timeout,
                 routing::result_callback on_result) override;
 
-    // Used by stream_writer and reply handles (hub/streams.hpp), on this shard.
+    // Used by the dispatcher and by stream_writer and reply handles (hub/streams.hpp), on
+    // this shard.
     [[nodiscard]] bool active() const noexcept { return state_ == state::connected; }
-    void send_stream_item(const std::string& invocation_id, boost::json::value item);
-    void end_stream(detail::server_stream_state& stream, std::optional<error> failure);
+    void send_stream_item(const std::string& invocation_id, boost::json::value item) {
+        dispatcher_.send_stream_item(invocation_id, std::move(item));
+    }
+    void end_stream(detail::server_stream_state& stream, std::optional<error> failure) {
+        dispatcher_.end_stream(stream, std::move(failure));
+    }
     void end_invocation(detail::reply_state& reply, std::optional<error> failure,
-                        boost::json::value result);
+                        boost::json::value result) {
+        dispatcher_.end_invocation(reply, std::move(failure), std::move(result));
+    }
+    [[nodiscard]] const hub_options& options() const noexcept;
+    [[nodiscard]] const hub_definition& definition() const noexcept { return definition_; }
+    [[nodiscard]] const protocol::codec& codec() const noexcept { return *codec_; }
+    // What hub code called for this connection sees; valid while this connection lives.
+    [[nodiscard]] hub_context make_context() const;
+    [[nodiscard]] const transport::identity* identity() const noexcept {
+        const auto& verified = connection_->request().identity;
+        return verified ? &*verified : nullptr;
+    }
+    // Sends a message that stateful reconnect numbers and keeps until the client acks it.
+    void send_tracked(shared_buffer bytes);
+    void send_message_tracked(const protocol::hub_message& message);
+    // Logs and counts what hub code threw while serving this connection.
+    void report_user_error(metric_hub_error place, std::string_view method,
+                           const error& failure) const noexcept;
 
     // Called on a timer by the shard: handshake timeout, keep-alive pings, client timeout.
     void on_heartbeat(clock::time_point now);
@@ -64,32 +86,15 @@ private:
     enum class state : unsigned char { handshaking, connected, closing, closed };
 
     void on_handshake(std::string_view record);
+    // Runs on_connected; a throw closes the connection (ASP.NET, without reconnect).
+    void run_connected();
     void on_message(protocol::hub_message&& message);
-    // Runs a method for an Invocation (streaming == false) or a StreamInvocation.
-    void dispatch(std::optional<std::string> invocation_id, std::string_view target,
-                  const boost::json::array& arguments, const std::vector<std::string>& stream_ids,
-                  bool streaming);
-    void on_stream_item(protocol::stream_item_message&& item);
-    void on_client_completion(protocol::completion_message&& completion);
-    void on_cancel(const std::string& invocation_id);
-    void close_uploads(const std::vector<std::string>& upload_ids);
-    [[nodiscard]] std::string invocation_error(const std::string& method,
-                                               const error& failure) const;
-    void send_completion(const protocol::completion_message& completion);
     void send_bytes(std::string bytes);
-    // Appends `message` in the connection's hub protocol.
-    void write(const protocol::hub_message& message, std::string& out) const;
     void send_message(const protocol::hub_message& message);
     // Handles one record: the handshake, or a message in the negotiated protocol.
     void on_record(std::string_view record);
     // Spends a token of the message rate; past it, closes the connection and returns false.
     bool within_message_rate();
-    // Sends a message that stateful reconnect numbers and keeps until the client acks it.
-    void send_tracked(shared_buffer bytes);
-    // Stateful reconnect: false for a message received twice (replayed after a reconnect).
-    bool accept_tracked();
-    void on_ack(std::int64_t sequence_id);
-    void on_sequence(std::int64_t sequence_id);
     void fail_handshake(std::string_view error);
     // Ends the connection with a Close message; `detail` is added with detailed errors only.
     void close_with_error(std::string_view detail, bool allow_reconnect);
@@ -100,7 +105,8 @@ private:
     const hub_definition& definition_;
     transport::connection_ptr connection_;
     protocol::message_reader reader_;
-    routing::wire_protocol protocol_ = routing::wire_protocol::json;
+    // json until the handshake picks the protocol; never null.
+    const protocol::codec* codec_ = &protocol::codec_of(protocol::wire_protocol::json);
     std::string user_id_;
     clock::time_point opened_at_;
     clock::time_point last_received_;
@@ -109,34 +115,15 @@ private:
     // ASP.NET enables the client timeout only after the client's first Ping (back-compat).
     bool client_pings_ = false;
     bool registered_ = false;  // in the router: the handshake succeeded
-    // hub_options::max_messages_per_second; starts full.
-    token_bucket message_budget_;
-
-    struct pending_result {
-        routing::result_callback on_result;
-        clock::time_point deadline;
-    };
-    // Streams to the caller, by invocation id; the writers own them.
-    std::unordered_map<std::string, std::weak_ptr<detail::server_stream_state>> streams_;
-    // Streams from the caller, by stream id.
-    std::unordered_map<std::string, std::shared_ptr<detail::upload_state>> uploads_;
-    // Client results this server waits for, by the "s<N>" invocation id it sent.
-    std::unordered_map<std::string, pending_result> pending_results_;
-    std::uint64_t next_result_id_ = 1;
-
-    // Stateful reconnect (HubProtocol.md): both directions number their trackable messages
-    // from 1; sent ones stay in replay_ until acked, received ones are deduplicated.
-    bool stateful_ = false;
+    // on_connected returned normally: on_disconnected runs only then, as in ASP.NET.
+    bool hub_connected_ = false;
+    // Stateful reconnect: the socket is gone and the client may come back.
     bool paused_ = false;
     clock::time_point paused_since_;
-    std::int64_t sent_count_ = 0;
-    // Engaged on the first tracked send: an empty std::deque allocates ~600 bytes, which every
-    // connection would pay whether it negotiated stateful reconnect or not.
-    std::optional<std::deque<std::pair<std::int64_t, shared_buffer>>> replay_;
-    std::size_t replay_bytes_ = 0;
-    std::int64_t next_receiving_id_ = 1;
-    std::int64_t latest_received_id_ = 0;
-    std::int64_t last_acked_id_ = 0;
+    // hub_options::max_messages_per_second; starts full.
+    token_bucket message_budget_;
+    replay_buffer replay_;
+    dispatcher dispatcher_{*this};
 };
 
 }  // namespace switchboard::hub

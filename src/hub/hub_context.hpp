@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/expected.hpp"
+#include "hub/guard.hpp"
 #include "routing/router.hpp"
 #include "transport/connection.hpp"
 
@@ -50,8 +51,13 @@ class hub_clients {
 public:
     using ids = std::vector<std::string>;
 
-    hub_clients(routing::router& router, routing::hub_id hub, std::string connection_id)
-        : router_(&router), hub_(hub), connection_id_(std::move(connection_id)) {}
+    // `counters` (null: none) count what the callbacks given here throw; they outlive the server.
+    hub_clients(routing::router& router, routing::hub_id hub, std::string connection_id,
+                switchboard::metrics* counters = nullptr)
+        : router_(&router),
+          hub_(hub),
+          connection_id_(std::move(connection_id)),
+          counters_(counters) {}
 
     [[nodiscard]] const std::string& connection_id() const noexcept { return connection_id_; }
 
@@ -90,11 +96,11 @@ public:
     // change is made, or with an error when no instance holds the connection.
     void add_to_group(const std::string& connection_id, const std::string& group,
                       routing::done_callback done = {}) const {
-        router_->add_to_group(hub_, connection_id, group, std::move(done));
+        router_->add_to_group(hub_, connection_id, group, guarded(std::move(done)));
     }
     void remove_from_group(const std::string& connection_id, const std::string& group,
                            routing::done_callback done = {}) const {
-        router_->remove_from_group(hub_, connection_id, group, std::move(done));
+        router_->remove_from_group(hub_, connection_id, group, guarded(std::move(done)));
     }
 
     // Invokes `target` on one connection and waits for its Completion (a client result).
@@ -102,17 +108,36 @@ public:
     void invoke_client(const std::string& connection_id, std::string target,
                        boost::json::array arguments, std::chrono::milliseconds timeout,
                        std::function<void(expected<boost::json::value>)> on_result) const {
-        router_->invoke_connection(hub_, connection_id,
-                                   routing::make_message(std::move(target), std::move(arguments)),
-                                   timeout, std::move(on_result));
+        router_->invoke_connection(
+            hub_, connection_id, routing::make_message(std::move(target), std::move(arguments)),
+            timeout,
+            guard(metric_hub_error::client_result, "client result callback", std::move(on_result)));
     }
 
 private:
     client_proxy proxy(routing::audience to) const { return {*router_, hub_, std::move(to)}; }
 
+    // The router calls these on a shard thread: what they throw must stop at this boundary.
+    routing::done_callback guarded(routing::done_callback done) const {
+        if (!done) {
+            return done;  // nothing to run, nothing to wrap (and no allocation)
+        }
+        return guard(metric_hub_error::callback, "group change callback", std::move(done));
+    }
+    template <class Callback>
+    Callback guard(metric_hub_error place, std::string_view what, Callback callback) const {
+        return [callback = std::move(callback), place, what, router = router_, hub = hub_,
+                id = connection_id_, counters = counters_](auto result) mutable {
+            if (auto failure = call_user([&] { callback(std::move(result)); })) {
+                report_user_error({place, router->hub_name(hub), what, id}, *failure, counters);
+            }
+        };
+    }
+
     routing::router* router_;
     routing::hub_id hub_;
     std::string connection_id_;
+    switchboard::metrics* counters_;
 };
 
 // Thread safety: valid only during the call it was passed to, on the caller's shard.
@@ -120,7 +145,7 @@ class hub_context : public hub_clients {
 public:
     hub_context(routing::router& router, routing::hub_id hub, const std::string& connection_id,
                 const std::string& user_id, const transport::connection& connection)
-        : hub_clients(router, hub, connection_id),
+        : hub_clients(router, hub, connection_id, connection.metrics()),
           user_id_(user_id),
           connection_(connection),
           executor_(router.executor(connection.shard())) {}

@@ -1,5 +1,6 @@
 #include "hub/streams.hpp"
 
+#include "hub/guard.hpp"
 #include "hub/hub_connection.hpp"
 
 namespace switchboard::hub {
@@ -21,12 +22,21 @@ void server_stream_state::finish(std::optional<error> failure) {
     }
 }
 
+std::optional<error> server_stream_state::cancel() {
+    cancelled = true;
+    auto handler = std::move(on_cancel);
+    if (!handler) {
+        return std::nullopt;
+    }
+    return call_user(handler);
+}
+
 void upload_state::push(boost::json::value item) {
     if (ended) {
         return;
     }
     if (on_item && pending.empty()) {
-        return on_item(std::move(item));
+        return deliver(std::move(item));
     }
     if (pending.size() >= max_pending) {
         return end("The upload stream buffer is full: the method does not read it.");
@@ -47,7 +57,29 @@ void upload_state::deliver_end() {
     if (ended && !end_delivered && pending.empty() && on_end) {
         end_delivered = true;
         auto handler = std::move(on_end);
-        handler(end_error);
+        if (auto failure = call_user([&] { handler(end_error); })) {
+            fail(std::move(*failure));
+        }
+    }
+}
+
+void upload_state::deliver(boost::json::value item) {
+    if (auto failure = call_user([&] { on_item(std::move(item)); })) {
+        fail(std::move(*failure));
+    }
+}
+
+void upload_state::fail(error failure) {
+    // The handlers stay: fail() may run inside one of them, which must not be destroyed
+    // mid-call. `ended` alone keeps them from being called again.
+    ended = true;
+    end_delivered = true;
+    pending.clear();
+    if (auto owner = connection.lock()) {
+        owner->report_user_error(metric_hub_error::upload, method, failure);
+    }
+    if (auto answer = reply.lock()) {
+        answer->finish(std::move(failure), nullptr);
     }
 }
 

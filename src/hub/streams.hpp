@@ -22,6 +22,8 @@ class hub_connection;
 
 namespace detail {
 
+struct reply_state;
+
 struct server_stream_state {
     std::weak_ptr<hub_connection> connection;
     std::string invocation_id;
@@ -33,6 +35,8 @@ struct server_stream_state {
     // A stream whose handles are all gone without complete() ends normally.
     ~server_stream_state();
     void finish(std::optional<error> failure);
+    // The caller cancelled or left: runs the cancel handler once; what it threw, if anything.
+    std::optional<error> cancel();
 };
 
 struct upload_state {
@@ -46,11 +50,19 @@ struct upload_state {
     bool ended = false;
     bool end_delivered = false;
     std::optional<std::string> end_error;
+    // Where a throwing handler is reported, and the answer it fails (methods taking a reply).
+    std::weak_ptr<hub_connection> connection;
+    std::string method;
+    std::weak_ptr<reply_state> reply;
 
     void push(boost::json::value item);
+    // Hands one item to on_item, which must be set.
+    void deliver(boost::json::value item);
     void end(std::optional<std::string> error);
     // Tells on_end once every pending item was handed over.
     void deliver_end();
+    // A handler threw: the upload takes nothing more and the invocation fails with `failure`.
+    void fail(error failure);
 };
 
 struct reply_state {
@@ -116,7 +128,7 @@ public:
         while (!state_->pending.empty() && state_->on_item) {
             auto item = std::move(state_->pending.front());
             state_->pending.pop_front();
-            state_->on_item(std::move(item));
+            state_->deliver(std::move(item));
         }
         state_->deliver_end();
     }

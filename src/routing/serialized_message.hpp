@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/shared_buffer.hpp"
+#include "protocol/codec.hpp"
 
 #include <boost/json/array.hpp>
 
@@ -14,12 +15,12 @@
 
 namespace switchboard::routing {
 
-// Hub protocols a connection may speak; indexes the per-protocol encodings.
-enum class wire_protocol : std::size_t { json = 0, messagepack = 1 };
-inline constexpr std::size_t wire_protocol_count = 2;
+// The protocol layer owns the list; routing code keeps naming it from here.
+using protocol::wire_protocol;
+using protocol::wire_protocol_count;
 
-// Thread safety: immutable after construction except for the lazily built encodings, which
-// are each built once under std::call_once, so recipients on any shard may call encoded().
+// Thread safety: immutable after construction except for the lazily built encodings and raw
+// form, which are each built once under std::call_once, so any shard may read them.
 class serialized_message {
 public:
     using encodings = std::array<shared_buffer, wire_protocol_count>;
@@ -40,6 +41,12 @@ public:
     // that protocol.
     const shared_buffer& encoded(wire_protocol protocol) const;
 
+    // The invocation as plain JSON, {"target":"...","arguments":[...]} without type, id or
+    // record separator: what event streams and the REST API carry. A received message gets it
+    // from its json encoding, else its messagepack one; null when neither holds an invocation.
+    // Built on the first call only: messages nobody asks this of never pay for it.
+    const shared_buffer& raw() const;
+
 private:
     std::string target_;
     boost::json::array arguments_;
@@ -47,6 +54,8 @@ private:
     bool prebuilt_ = false;
     mutable std::array<std::once_flag, wire_protocol_count> once_;
     mutable encodings encoded_;
+    mutable std::once_flag raw_once_;
+    mutable shared_buffer raw_;
 };
 
 using message_ptr = std::shared_ptr<const serialized_message>;

@@ -3,6 +3,7 @@
 #include "payloads.hpp"
 
 #include <charconv>
+#include <stdexcept>
 #include <string_view>
 
 namespace conformance {
@@ -116,6 +117,12 @@ std::shared_ptr<hub_definition> make_test_hub(std::shared_ptr<caller_registry> c
 
     hub->method("ThrowException", [](hub_context&, std::string message) -> hub_result<> {
         return hub_error(std::move(message), "InvalidOperationException");
+    });
+
+    // A C++ exception rather than a hub error: the server contains it and answers as ASP.NET
+    // does for any exception.
+    hub->method("ThrowStdException", [](hub_context&, std::string message) -> int {
+        throw std::runtime_error(message);
     });
 
     // Server-to-client calls: the client's handler names match case-insensitively.

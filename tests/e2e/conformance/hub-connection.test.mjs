@@ -136,6 +136,15 @@ for (const { transport, protocol } of PAIRS) {
       assert.equal(connection.state, HubConnectionState.Connected);
     });
 
+    test('a C++ exception thrown by a hub method is contained and reported', async (t) => {
+      const connection = await connect(t);
+      await assert.rejects(connection.invoke('ThrowStdException', 'An error occurred.'), {
+        message: "An unexpected error occurred invoking 'ThrowStdException' on the server. std::runtime_error: An error occurred.",
+      });
+      assert.equal(connection.state, HubConnectionState.Connected);
+      assert.equal(await connection.invoke('Echo', 'still here'), 'still here');
+    });
+
     test('a server exception on stream gives the detailed error', async (t) => {
       const connection = await connect(t);
       await assert.rejects(collectStream(connection.stream('StreamThrowException', 'An error occurred.')), {

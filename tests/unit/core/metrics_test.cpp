@@ -47,6 +47,7 @@ TEST(metrics, render_is_prometheus_text_format) {
     m.rejections_of(metric_limit::connections_per_ip).add(3);
     m.rejections_of(metric_limit::messages_per_second).add();
     m.slow_consumer_disconnects.add(4);
+    m.hub_errors_of(metric_hub_error::upload).add(6);
     m.backplane_drops = [] { return std::uint64_t{9}; };
     std::string text;
     m.render(text);
@@ -58,6 +59,9 @@ TEST(metrics, render_is_prometheus_text_format) {
     EXPECT_TRUE(has_line("switchboard_connections{transport=\"websockets\"} 2"));
     EXPECT_TRUE(has_line("switchboard_connections{transport=\"server_sent_events\"} 0"));
     EXPECT_TRUE(has_line("switchboard_connections{transport=\"long_polling\"} 1"));
+    EXPECT_TRUE(has_line("# TYPE switchboard_hub_errors_total counter"));
+    EXPECT_TRUE(has_line("switchboard_hub_errors_total{place=\"upload\"} 6"));
+    EXPECT_TRUE(has_line("switchboard_hub_errors_total{place=\"client_result\"} 0"));
     EXPECT_TRUE(has_line("# TYPE switchboard_connections_opened_total counter"));
     EXPECT_TRUE(has_line("switchboard_connections_opened_total{transport=\"websockets\"} 7"));
     EXPECT_TRUE(has_line("switchboard_messages_received_total 11"));
@@ -95,7 +99,7 @@ TEST(metrics, render_is_prometheus_text_format) {
         EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
         ++samples;
     }
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2);
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 7);
 }
 
 TEST(metrics, backplane_drops_are_zero_without_a_source) {
