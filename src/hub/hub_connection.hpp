@@ -61,7 +61,7 @@ public:
     [[nodiscard]] const protocol::codec& codec() const noexcept { return *codec_; }
     // What hub code called for this connection sees; valid while this connection lives.
     [[nodiscard]] hub_context make_context() const;
-    [[nodiscard]] const transport::identity* identity() const noexcept {
+    [[nodiscard]] const switchboard::identity* identity() const noexcept {
         const auto& verified = connection_->request().identity;
         return verified ? &*verified : nullptr;
     }

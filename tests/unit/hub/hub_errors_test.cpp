@@ -3,7 +3,7 @@
 #include "../support/shard_helpers.hpp"
 #include "hub/hub_connection.hpp"
 #include "hub/hub_server.hpp"
-#include "routing/memory_backplane.hpp"
+#include "routing/memory/memory_backplane.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
