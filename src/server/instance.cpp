@@ -104,6 +104,8 @@ struct instance::parts {
     shard_pool shards;
     routing::router_options router_options;
     std::unique_ptr<routing::backplane> backplane;
+    // Beside the backplane, built from the same kind of factory once presence backends exist.
+    std::unique_ptr<presence::store> presence;
     routing::router router;
     hub::hub_server hubs;
     transport::connection_manager connections;
@@ -274,6 +276,9 @@ void instance::add_route(const std::string& prefix, http::prefix_handler handler
 
 const server_options& instance::options() const {
     return parts_->options;
+}
+presence::store* instance::presence() const {
+    return parts_->presence.get();
 }
 routing::router& instance::router() {
     return parts_->router;

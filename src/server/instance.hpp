@@ -6,6 +6,7 @@
 #include "http/server.hpp"
 #include "hub/hub.hpp"
 #include "hub/hub_server.hpp"
+#include "presence/presence_store.hpp"
 #include "server/server_options.hpp"
 #include "transport/endpoint.hpp"
 
@@ -42,6 +43,8 @@ public:
 
     [[nodiscard]] const server_options& options() const;
     routing::router& router();
+    // The cluster-wide presence store beside the backplane; null while none is configured.
+    [[nodiscard]] presence::store* presence() const;
     hub::hub_server& hubs();
 
     // Binds the listener and starts the shard threads; returns the bound endpoint.
