@@ -26,6 +26,7 @@
 namespace {
 
 using namespace switchboard::auth;
+using switchboard::base64url_encode;
 
 // The secret of the seed corpus's HS256 tokens (tests/fuzz/corpus/jwt).
 constexpr std::string_view secret = "switchboard-fuzz-secret-0123456789abcdef";
