@@ -1,25 +1,14 @@
 #include "transport/negotiate.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 namespace switchboard::transport {
-
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) ==
-               std::tolower(static_cast<unsigned char>(y));
-    });
-}
-
-}  // namespace
 
 query_parameters parse_query(std::string_view target) {
     query_parameters out;
@@ -35,7 +24,7 @@ query_parameters parse_query(std::string_view target) {
 
 const std::string* find_parameter(const query_parameters& parameters, std::string_view name) {
     for (const auto& [key, value] : parameters) {
-        if (iequals(key, name)) {
+        if (boost::beast::iequals(key, name)) {
             return &value;
         }
     }
