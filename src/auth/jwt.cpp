@@ -3,6 +3,7 @@
 #include "auth/jwt_detail.hpp"
 #include "core/base64.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -165,23 +166,18 @@ bool verify(const jwt_key& key, std::string_view input, std::string_view signatu
     return ok;
 }
 
+// The inverse of algorithm_of, so the names live in one place.
 std::optional<jwt_key::kind> kind_of(std::string_view alg) {
-    if (alg == "HS256") {
-        return jwt_key::kind::hmac;
-    }
-    if (alg == "RS256") {
-        return jwt_key::kind::rsa;
-    }
-    if (alg == "ES256") {
-        return jwt_key::kind::ec;
+    for (const auto kind : {jwt_key::kind::hmac, jwt_key::kind::rsa, jwt_key::kind::ec}) {
+        if (algorithm_of(kind) == alg) {
+            return kind;
+        }
     }
     return std::nullopt;
 }
 
 bool is_none(std::string_view alg) {
-    return alg.size() == 4 && std::equal(alg.begin(), alg.end(), "none", [](char a, char b) {
-               return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
-           });
+    return boost::beast::iequals(alg, "none");
 }
 
 }  // namespace
