@@ -211,8 +211,13 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_SERVER_NAME");
     serve
         ->add_option("--backplane-buffer-size", options.backplane_buffer_size,
-                     "Bytes of publications kept while Redis is unreachable")
+                     "Bytes of publications kept while the backplane is unreachable")
         ->envname("SWITCHBOARD_BACKPLANE_BUFFER_SIZE")
+        ->capture_default_str();
+    serve
+        ->add_option("--postgres-schema", options.postgres_schema,
+                     "Schema of the PostgreSQL backplane's tables (created on first use)")
+        ->envname("SWITCHBOARD_POSTGRES_SCHEMA")
         ->capture_default_str();
     add_duration(*serve, "--group-ack-timeout", options.group_ack_timeout,
                  "SWITCHBOARD_GROUP_ACK_TIMEOUT",

@@ -22,6 +22,9 @@ struct backplane_settings {
     // Bytes of publications a bus may buffer while its server is unreachable
     // (--backplane-buffer-size); beyond it publications are dropped and counted.
     std::size_t max_buffered_bytes = 0;
+    // The schema a database bus keeps its tables in (--postgres-schema); "signalr", as the
+    // ASP.NET Npgsql backplane deployments this replaces configure it.
+    std::string database_schema = "signalr";
 };
 
 // A bus built from a spec, with what the composition root applies around it.

@@ -3,6 +3,12 @@
 #include "routing/memory/memory_backplane.hpp"
 
 // One block per optional backend: its CMake option defines the macro and links its library.
+#ifdef SWITCHBOARD_BACKPLANE_POSTGRES
+#include "routing/postgres/postgres_registration.hpp"
+#endif
+#ifdef SWITCHBOARD_BACKPLANE_NATS
+#include "routing/nats/nats_registration.hpp"
+#endif
 #ifdef SWITCHBOARD_BACKPLANE_REDIS
 #include "routing/redis/redis_registration.hpp"
 #endif
@@ -13,6 +19,12 @@ const routing::backplane_factory& backplanes() {
     static const routing::backplane_factory factory = [] {
         routing::backplane_factory f;
         routing::register_memory_backplane(f);
+#ifdef SWITCHBOARD_BACKPLANE_POSTGRES
+        routing::postgres::register_postgres_backplane(f);  // before Redis: "Host=...;..." forms
+#endif
+#ifdef SWITCHBOARD_BACKPLANE_NATS
+        routing::nats::register_nats_backplane(f);
+#endif
 #ifdef SWITCHBOARD_BACKPLANE_REDIS
         routing::redis::register_redis_backplane(f);  // last: its "host:port,..." is a catch-all
 #endif

@@ -52,6 +52,7 @@ std::unique_ptr<routing::backplane> make_backplane(const server_options& options
     routing::backplane_settings settings;
     settings.control = &shards.context(routing::router::control_shard);
     settings.max_buffered_bytes = options.backplane_buffer_size;
+    settings.database_schema = options.postgres_schema;
     auto made = backplanes().make(options.backplane, settings);
     for (const auto& note : made.notes) {
         spdlog::warn("--backplane: {}", note);

@@ -24,6 +24,8 @@ struct server_options {
     // Bytes of publications held while Redis is unreachable and sent when it is back; 16 MiB
     // rides out a restart of a busy instance, beyond it publications are dropped and counted.
     std::size_t backplane_buffer_size = 16 * 1024 * 1024;
+    // Where the PostgreSQL backplane creates its tables (routing/backplane_factory.hpp).
+    std::string postgres_schema = "signalr";
     // A group change for a connection on another instance fails after this long without ack.
     std::chrono::milliseconds group_ack_timeout{10'000};
     // Serves the demo page; empty disables static files.
