@@ -42,67 +42,16 @@ if [[ ! -x "$SWITCHBOARD_BIN" ]]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-multi.XXXXXX")
-pids=()
-stopping=0
+# shellcheck source=examples/lib.sh
+source "$here/../lib.sh"
 
-log() { echo "[run.sh] $*"; }
-
-cleanup() {
-  local status=$?
-  ((stopping)) && return
-  stopping=1
-  trap - INT TERM
-  if ((${#pids[@]} > 0)); then
-    log "stopping ${#pids[@]} process(es)"
-    # The instances first (they drain), Redis and nginx with them; background jobs of a script ignore
-    # SIGINT, so they are told with SIGTERM.
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    for pid in "${pids[@]}"; do
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    done
-  fi
-  rm -rf "$work"
-  log "stopped"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Polls `check` (a command) until it succeeds, at most `seconds`.
-wait_until() {
-  local seconds=$1
-  shift
-  local deadline=$((SECONDS + seconds))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then return 1; fi
-    sleep 0.1
-  done
-}
-
-# Plain bash (/dev/tcp), so neither redis-cli nor curl is needed. Subshells: the fds close with them, and
-# "connection refused" stays quiet.
+# Plain bash (/dev/tcp), so redis-cli is not needed.
 redis_pings() (  # port
   exec 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
   printf 'PING\r\n' >&3
   IFS= read -r -t 1 reply <&3 || exit 1
   [[ $reply == "+PONG"* ]]
 )
-
-http_status() (  # host port path -> prints the status code
-  exec 2>/dev/null 4<>"/dev/tcp/$1/$2" || exit 1
-  printf 'GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$3" "$1" "$2" >&4
-  IFS= read -r -t 2 line <&4 || exit 1
-  line=${line#HTTP/1.1 }
-  echo "${line%% *}"
-)
-
-ready() {  # port
-  [[ $(http_status "$HOST" "$1" /readyz) == 200 ]]
-}
 
 # 1. Redis
 if [[ -z "$REDIS_URL" ]]; then
@@ -123,20 +72,7 @@ if [[ -z "$REDIS_URL" ]]; then
 fi
 
 # 2. The instances
-ports=()
-for ((i = 0; i < INSTANCES; i++)); do
-  port=$((BASE_PORT + i))
-  ports+=("$port")
-  "$SWITCHBOARD_BIN" serve --listen "$HOST:$port" --backplane "$REDIS_URL" --server-name "instance-$i-$port" \
-    --static-dir "$STATIC_DIR" "$@" > >(sed -u "s/^/[instance-$i] /") 2>&1 &
-  pids+=($!)
-done
-for port in "${ports[@]}"; do
-  if ! wait_until 20 ready "$port"; then
-    echo "run.sh: the instance on port $port is not ready (is the port free? is Redis reachable?)" >&2
-    exit 1
-  fi
-done
+start_instances "$REDIS_URL" "$@"
 
 # 3. nginx in front (optional)
 if [[ -n "$NGINX_PORT" ]]; then
@@ -151,7 +87,7 @@ if [[ -n "$NGINX_PORT" ]]; then
   sed "${sed_args[@]}" "$here/nginx.conf" > "$work/nginx/nginx.conf"
   "$NGINX_BIN" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' > >(sed -u 's/^/[nginx] /') 2>&1 &
   pids+=($!)
-  if ! wait_until 10 ready "$NGINX_PORT"; then
+  if ! wait_until 10 ready "$HOST" "$NGINX_PORT"; then
     echo "run.sh: nginx did not come up on port $NGINX_PORT" >&2
     exit 1
   fi
@@ -167,9 +103,4 @@ if [[ -n "$NGINX_PORT" ]]; then
 fi
 log "open two instances in two tabs, chat across them; Ctrl-C stops everything"
 
-# Until Ctrl-C, or until one of them dies (then stop the rest and fail).
-set +e
-wait -n "${pids[@]}"
-status=$?
-echo "run.sh: a process exited (status $status); stopping the others" >&2
-exit 1
+wait_for_exit

@@ -1,5 +1,6 @@
 // Issue #4: examples/multi-instance/run.sh (redis-server + three instances, optionally nginx in front) on
 // free ports: the instances serve the demo page, share messages, and Ctrl-C stops every process.
+// Issue #13: examples/postgres-chat/run.sh, the same with a throwaway PostgreSQL cluster.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,12 +9,15 @@ import path from 'node:path';
 import { HttpTransportType, LogLevel } from '@microsoft/signalr';
 import { ROOT, clientFor, countEvents, onCleanup, unique, waitFor, waitForEvent, withTimeout } from '../server.mjs';
 import { freePort, redisAvailable } from '../redis.mjs';
+import { postgresAvailable } from '../postgres.mjs';
+import { waitForMesh } from './buses.mjs';
 import { BY_NAME, clientOn, marker, readyStatus } from './cluster.mjs';
 
-const RUN_SH = path.join(ROOT, 'examples', 'multi-instance', 'run.sh');
+const runScript = (example) => path.join(ROOT, 'examples', example, 'run.sh');
 const TIMEOUT = 10_000;
 const hasNginx = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
 const skip = redisAvailable() ? false : 'redis-server is not installed';
+const skipPostgres = postgresAvailable() ? false : 'PostgreSQL server binaries are not installed';
 
 function portIsFree(port) {
   return new Promise((resolve) => {
@@ -45,23 +49,27 @@ function refused(port) {
 }
 
 /**
- * Starts run.sh on free ports (with nginx when `nginx`), resolves once it printed "[run.sh] ready".
- * Returns { urls, nginxUrl, ports, interrupt() → exit info, output() }.
+ * Starts an example's run.sh on free ports (with nginx when `nginx`), resolves once it printed
+ * "[run.sh] ready". Returns { servers, ports, redisPort, pgPort, nginxUrl, interrupt() → exit info, output() }.
  */
-async function startExample(t, { nginx = false } = {}) {
+async function startExample(t, { example = 'multi-instance', nginx = false } = {}) {
   const base = await freeBasePort();
   const redisPort = await freePort();
+  const pgPort = await freePort();
   const nginxPort = nginx ? await freePort() : undefined;
   const env = {
     ...process.env,
     BASE_PORT: String(base),
     REDIS_PORT: String(redisPort),
+    PG_PORT: String(pgPort),
     SWITCHBOARD_BIN: path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard'),
   };
   if (nginx) env.NGINX_PORT = String(nginxPort);
   else delete env.NGINX_PORT;
+  delete env.REDIS_URL;
+  delete env.PG_CONNECTION;
   // Its own process group, so a failed test can still take every process of it down.
-  const child = spawn('bash', [RUN_SH], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', [runScript(example)], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
@@ -91,6 +99,7 @@ async function startExample(t, { nginx = false } = {}) {
   return {
     ports,
     redisPort,
+    pgPort,
     nginxPort,
     servers: ports.map((p) => ({ url: `http://127.0.0.1:${p}`, port: p })),
     nginxUrl: nginx ? `http://127.0.0.1:${nginxPort}` : undefined,
@@ -201,6 +210,44 @@ describe('examples/multi-instance', { skip }, () => {
     await skipNeg.stop();
     await example.interrupt();
     for (const port of [...example.ports, example.redisPort, example.nginxPort]) {
+      assert.ok(await refused(port), `port ${port} still accepts connections after Ctrl-C`);
+    }
+  });
+});
+
+describe('examples/postgres-chat', { skip: skipPostgres }, () => {
+  test('run.sh starts PostgreSQL and three instances on it; the chat scenarios work across them; Ctrl-C stops all', async (t) => {
+    const example = await startExample(t, { example: 'postgres-chat' });
+    assert.match(example.output(), /PostgreSQL on 127\.0\.0\.1:\d+ \(database signalr_demo\)/);
+    for (const server of example.servers) {
+      assert.equal(await readyStatus(server), 200, `/readyz of ${server.url}`);
+      assert.match(await (await fetch(`${server.url}/`)).text(), /<html/i, 'the demo page');
+    }
+    await waitForMesh(t, example.servers);
+    const [s0, s1, s2] = example.servers;
+    const a = await clientOn(t, s0, unique('a'), BY_NAME['WebSockets/JSON']);
+    const b = await clientOn(t, s1, unique('b'), BY_NAME['LongPolling/MessagePack']);
+    const c = await clientOn(t, s2, unique('c'), BY_NAME['ServerSentEvents/JSON']);
+    // Basic messaging and scale-out: a broadcast from instance 1 reaches all three instances once.
+    const text = unique('across postgres');
+    await b.connection.invoke('SendMessage', text);
+    for (const client of [a, b, c]) await waitForEvent(client, 'ReceiveMessage', ([, m]) => m === text, TIMEOUT);
+    // Groups: members on instances 0 and 2, the message from instance 2 reaches the member on 0 only.
+    const group = unique('pg-room');
+    await a.connection.invoke('JoinGroup', group);
+    await c.connection.invoke('JoinGroup', group);
+    const inGroup = unique('to the room');
+    await c.connection.invoke('SendToGroup', group, inGroup);
+    assert.deepEqual(await waitForEvent(a, 'ReceiveGroupMessage', ([, , m]) => m === inGroup, TIMEOUT), [group, c.user, inGroup]);
+    await marker(c, [a, b, c]);
+    for (const client of [a, b, c]) assert.equal(countEvents(client, 'ReceiveMessage', ([, m]) => m === text), 1);
+    assert.equal(countEvents(b, 'ReceiveGroupMessage'), 0, 'a non-member received a group message');
+    for (const client of [a, b, c]) await client.stop();
+
+    const exit = await example.interrupt();
+    assert.equal(exit.signal, null, `run.sh was killed by ${exit.signal}`);
+    assert.match(example.output(), /\[run\.sh\] stopped/);
+    for (const port of [...example.ports, example.pgPort]) {
       assert.ok(await refused(port), `port ${port} still accepts connections after Ctrl-C`);
     }
   });

@@ -1,0 +1,181 @@
+// Test helpers for the NATS backplane: real nats-server processes on free loopback ports (one server, or
+// a cluster of several joined by routes), stopped at the end. Readiness is polled with a deadline: a TCP
+// connection that reads the server's INFO line.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { onCleanup, waitFor, withTimeout } from './server.mjs';
+import { freePort } from './redis.mjs';
+
+const NATS_SERVER = process.env.NATS_SERVER ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
+const MAX_LOG_CHARS = 32 * 1024;
+const verbose = Boolean(process.env.SWITCHBOARD_TEST_VERBOSE);
+
+const liveProcesses = new Set();
+const tempDirs = new Set();
+process.on('exit', () => {
+  for (const child of liveProcesses) child.kill('SIGKILL');
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** True when nats-server can be run here (tests skip otherwise). */
+export function natsAvailable() {
+  return spawnSync(NATS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** True once a client connection on `port` reads the server's INFO line. */
+function greets(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('data', (chunk) => done(chunk.toString('utf8').startsWith('INFO ')));
+  });
+}
+
+/** The monitoring endpoint's JSON (`/routez`, `/subsz?subs=1`, ...). */
+async function monitor(port, what) {
+  const response = await fetch(`http://127.0.0.1:${port}${what}`);
+  return response.json();
+}
+
+/**
+ * One nats-server. `routes`: cluster route URLs of the other nodes (a cluster node gets its own cluster port).
+ * Returns { port, url, clusterPort, running, start(), stop(), routes(), destroy(), log() }.
+ */
+async function startNode(dir, { cluster = false, routes = [], name = 'n', readyTimeoutMs = 10_000 } = {}) {
+  const port = await freePort();
+  const monitorPort = await freePort();
+  const clusterPort = cluster ? await freePort() : undefined;
+  let child = null;
+  let exited = null;
+  let log = '';
+  let routeUrls = routes;
+
+  async function spawnOnce() {
+    const argv = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', name,
+      '-P', path.join(dir, `${name}.pid`)];
+    if (cluster) {
+      argv.push('--cluster_name', 'switchboard-test', '--cluster', `nats://127.0.0.1:${clusterPort}`);
+      if (routeUrls.length) argv.push('--routes', routeUrls.join(','));
+    }
+    child = spawn(NATS_SERVER, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    liveProcesses.add(child);
+    const current = child;
+    exited = new Promise((resolve) => {
+      current.once('exit', (code, signal) => {
+        liveProcesses.delete(current);
+        resolve({ code, signal });
+      });
+    });
+    let spawnError = null;
+    current.once('error', (error) => { spawnError = error; });
+    for (const stream of [current.stdout, current.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        log = (log + chunk).slice(-MAX_LOG_CHARS);
+        if (verbose) process.stderr.write(`[nats:${name}] ${chunk}`);
+      });
+    }
+    let exitInfo = null;
+    exited.then((info) => { exitInfo = info; });
+    const state = await waitFor(async () => {
+      if (spawnError) return 'spawn-error';
+      if (exitInfo) return 'exited';
+      return (await greets(port)) ? 'ready' : false;
+    }, readyTimeoutMs, { interval: 25, message: () => `nats-server on port ${port} to greet\n${log}` });
+    if (state === 'spawn-error') throw new Error(`could not spawn ${NATS_SERVER}: ${spawnError.message}`);
+    if (state === 'exited') throw new Error(`nats-server exited (${JSON.stringify(exitInfo)}) before greeting:\n${log}`);
+  }
+
+  const node = {
+    port,
+    monitorPort,
+    clusterPort,
+    url: `nats://127.0.0.1:${port}`,
+    routeUrl: cluster ? `nats://127.0.0.1:${clusterPort}` : undefined,
+    get running() { return Boolean(child && child.exitCode === null && child.signalCode === null); },
+    get pid() { return child?.pid; },
+    log: () => log,
+    setRoutes(urls) { routeUrls = urls; },
+    async start() {
+      if (!node.running) await spawnOnce();
+    },
+    async stop(timeoutMs = 5_000) {
+      if (!child) return null;
+      const current = child;
+      const currentExit = exited;
+      if (current.exitCode === null && current.signalCode === null) {
+        current.kill('SIGTERM');
+        if (!(await withTimeout(currentExit, timeoutMs))) current.kill('SIGKILL');
+      }
+      return currentExit;
+    },
+    /** How many routes to other cluster nodes this node has now. */
+    async routeCount() {
+      return (await monitor(monitorPort, '/routez')).num_routes ?? 0;
+    },
+    /** The subjects of this node's client subscriptions (monitoring endpoint). */
+    async subjects() {
+      const subs = await monitor(monitorPort, '/subsz?subs=1');
+      return (subs.subscriptions_list ?? []).map((s) => s.subject);
+    },
+  };
+  await spawnOnce();
+  return node;
+}
+
+/**
+ * A single nats-server, or with `nodes` > 1 a cluster whose nodes all route to the first. Returns
+ * { url (all client URLs, comma-separated), nodes: [...], stop(), start(), destroy() }. Waits until every
+ * node has a route to every other one.
+ */
+export async function startNats({ nodes = 1 } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-nats-'));
+  tempDirs.add(dir);
+  const cluster = nodes > 1;
+  const started = [];
+  try {
+    const seed = await startNode(dir, { cluster, name: 'n0' });
+    started.push(seed);
+    for (let i = 1; i < nodes; i += 1) {
+      started.push(await startNode(dir, { cluster, routes: [seed.routeUrl], name: `n${i}` }));
+    }
+    if (cluster) {
+      // The seed keeps the others' routes across its own restarts.
+      seed.setRoutes(started.slice(1).map((n) => n.routeUrl));
+      await waitFor(async () => (await Promise.all(started.map((n) => n.routeCount()))).every((c) => c >= nodes - 1),
+        15_000, { interval: 50, message: 'every NATS node routed to every other' });
+    }
+  } catch (error) {
+    await Promise.all(started.map((n) => n.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+    throw error;
+  }
+  const handle = {
+    dir,
+    nodes: started,
+    url: started.map((n) => n.url).join(','),
+    get pid() { return started[0].pid; },
+    async stop() { await Promise.all(started.map((n) => n.stop())); },
+    async start() { for (const n of started) await n.start(); },
+    async destroy() {
+      await handle.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    },
+  };
+  return handle;
+}
+
+/** startNats() with destroy() registered as cleanup on `scope`. */
+export async function natsFor(scope, options = {}) {
+  const nats = await startNats(options);
+  onCleanup(scope, () => nats.destroy());
+  return nats;
+}
