@@ -5,7 +5,7 @@
 # The caller sets `bin` (the switchboard binary), `max_seconds` (every server's lifetime) and
 # `server_threads` (Switchboard's shards per instance), and runs under `set -euo pipefail` from
 # the repository's root.
-# shellcheck disable=SC2154  # bin, max_seconds and server_threads: set by the caller
+# shellcheck disable=SC2154  # bin, max_seconds, server_threads and the step parameters: the caller's
 
 log() { echo "${log_prefix:-compare}: $*" >&2; }
 
@@ -80,6 +80,35 @@ stop_system() {
   for i in 1 2; do
     bench/peers/stop.sh "$state/$1$i.pid"
   done
+}
+
+# --- Broadcast steps (bench/saturate.sh, bench/backplanes.sh) -----------------------------------
+# The caller also sets `connections`, `size`, `duration`, `deadline` and `threads`, and
+# start_system the instances (`instance_args`).
+# run_step SYSTEM OFFERED FILE: one broadcast run at OFFERED deliveries/s, its report in FILE.
+run_step() {
+  local system=$1 offered=$2 file=$3 rate
+  rate=$(awk -v offered="$offered" -v n="$connections" 'BEGIN { printf "%.6g", offered / n }')
+  log "$system: $offered deliveries/s offered ($connections connections, $rate messages/s)"
+  rm -f "$file"
+  timeout --kill-after=10 180 "$bin" bench broadcast --target "$system" \
+    --connections "$connections" --rate "$rate" --message-size "$size" --duration "$duration" \
+    --deadline "$deadline" --threads "$threads" "${instance_args[@]}" --output-json "$file" \
+    >&2 || log "$system at $offered deliveries/s failed (exit $?)"
+}
+
+# verdict OFFERED FILE: ok, or why the step failed (failed, connect, lost, late, p99).
+verdict() {
+  if [[ ! -s $2 ]]; then
+    echo failed
+    return
+  fi
+  jq -r --argjson offered "$1" --argjson connections "$connections" '
+    if .connected < $connections then "connect"
+    elif .lost > 0 then "lost"
+    elif .on_time_deliveries_per_second < 0.95 * $offered then "late"
+    elif .latency_us.p99 > .deadline_ms * 1000 then "p99"
+    else "ok" end' "$2" 2>/dev/null || echo failed
 }
 
 # write_env RESULTS_DIR [key=value...]: env.txt, the run's machine, versions and load average

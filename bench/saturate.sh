@@ -62,32 +62,6 @@ systems="${ordered[*]}"
 : >"$results/systems.jsonl"
 rm -f "$results/half.json"
 
-# run_step SYSTEM OFFERED FILE: one broadcast run at OFFERED deliveries/s, its report in FILE.
-run_step() {
-  local system=$1 offered=$2 file=$3 rate
-  rate=$(awk -v offered="$offered" -v n="$connections" 'BEGIN { printf "%.6g", offered / n }')
-  log "$system: $offered deliveries/s offered ($connections connections, $rate messages/s)"
-  rm -f "$file"
-  timeout --kill-after=10 180 "$bin" bench broadcast --target "$system" \
-    --connections "$connections" --rate "$rate" --message-size "$size" --duration "$duration" \
-    --deadline "$deadline" --threads "$threads" "${instance_args[@]}" --output-json "$file" \
-    >&2 || log "$system at $offered deliveries/s failed (exit $?)"
-}
-
-# verdict OFFERED FILE: ok, or why the step failed (failed, connect, lost, late, p99).
-verdict() {
-  if [[ ! -s $2 ]]; then
-    echo failed
-    return
-  fi
-  jq -r --argjson offered "$1" --argjson connections "$connections" '
-    if .connected < $connections then "connect"
-    elif .lost > 0 then "lost"
-    elif .on_time_deliveries_per_second < 0.95 * $offered then "late"
-    elif .latency_us.p99 > .deadline_ms * 1000 then "p99"
-    else "ok" end' "$2" 2>/dev/null || echo failed
-}
-
 # record SYSTEM OFFERED ATTEMPT VERDICT FILE: one line of steps.jsonl.
 record() {
   local report=null

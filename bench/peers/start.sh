@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Starts one peer server on a free loopback port and prints "listening on URL" once it answers.
-#   bench/peers/start.sh socketio|nchan|redis [--redis URL] [--port N] [--max-seconds N]
+#   bench/peers/start.sh socketio|nchan|redis|postgres|nats [--redis URL] [--port N] [--max-seconds N]
 #                        [--pid-file FILE]
 # In the foreground it runs until SIGTERM/SIGINT. With --pid-file it detaches once ready,
 # prints the URL line and returns; bench/peers/stop.sh FILE stops it. Either way the peer stops
 # by itself after --max-seconds (default 3600): loads here are bounded in time.
 #   redis      a throwaway redis-server in a temp dir (prints redis://127.0.0.1:PORT), for
 #              the peers' --redis when two instances share one bus.
+#   postgres   a throwaway PostgreSQL cluster, nats a nats-server: the other buses of
+#              bench/backplanes.sh (print postgres://... and nats://... URLs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 (($# >= 1)) || usage
 peer=$1
 shift
@@ -39,9 +41,9 @@ case "$peer" in
   nchan)
     command=("$here/nchan/run.sh" --port "$port")
     if [[ -n "$redis" ]]; then command+=(--redis "$redis"); fi ;;
-  redis)
-    command=("$here/redis/run.sh" --port "$port") ;;
-  *) echo "start.sh: unknown peer '$peer' (socketio, nchan, redis)" >&2; exit 2 ;;
+  redis|postgres|nats)
+    command=("$here/$peer/run.sh" --port "$port") ;;
+  *) echo "start.sh: unknown peer '$peer' (socketio, nchan, redis, postgres, nats)" >&2; exit 2 ;;
 esac
 
 # timeout(1) forwards SIGTERM/SIGINT to the peer and ends it after max_seconds; the peers clean

@@ -3,6 +3,7 @@
 #include "auth/policy.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
+#include "loadgen/backplane_publish.hpp"
 #include "loadgen/bench.hpp"
 #include "server/backends.hpp"
 #include "server/instance.hpp"
@@ -466,6 +467,31 @@ int main(int argc, char** argv) {
                               "(/proc); repeat for several instances: the figures are summed");
     bench_command->add_option("--output-json", bench.output_json,
                               "Write the results as JSON to FILE ('-': stdout)");
+    loadgen::backplane_publish_options bus_publish;
+    auto* bus_publish_command = bench_command->add_subcommand(
+        "backplane-publish",
+        "Broadcast publishes on any backplane, received by other instances' backplanes");
+    bus_publish_command
+        ->add_option("--backplane", bus_publish.backplane,
+                     "The bus, as serve's --backplane (loopback hosts only)")
+        ->required();
+    add_duration(*bus_publish_command, "--duration", bus_publish.duration,
+                 "SWITCHBOARD_BENCH_DURATION", "Length of the publish window");
+    bus_publish_command
+        ->add_option("--message-size", bus_publish.message_size, "Bytes of each message's text")
+        ->capture_default_str();
+    bus_publish_command
+        ->add_option("--rate", bus_publish.rate,
+                     "Publishes per second; 0: as fast as the bus delivers")
+        ->capture_default_str();
+    bus_publish_command
+        ->add_option("--subscribers", bus_publish.subscribers,
+                     "Other instances subscribed to the channel (the first is timed)")
+        ->capture_default_str();
+    bus_publish_command->add_option("--server-pid", bus_publish.server_pids,
+                                    "The bus's server process to read CPU time of");
+    bus_publish_command->add_option("--output-json", bus_publish.output_json,
+                                    "Write the results as JSON to FILE ('-': stdout)");
 #ifdef SWITCHBOARD_BACKPLANE_REDIS
     loadgen::redis_publish_options redis_publish;
     auto* redis_publish_command = bench_command->add_subcommand(
@@ -504,6 +530,9 @@ int main(int argc, char** argv) {
         }
         if (token_command->parsed()) {
             return run_token(token);
+        }
+        if (bus_publish_command->parsed()) {
+            return loadgen::run_backplane_publish(bus_publish);
         }
 #ifdef SWITCHBOARD_BACKPLANE_REDIS
         if (redis_publish_command->parsed()) {

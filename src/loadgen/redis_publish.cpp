@@ -170,16 +170,6 @@ std::optional<std::string> check(const redis_publish_options& options) {
     return std::nullopt;
 }
 
-std::uint64_t publish_budget(double rate, std::chrono::nanoseconds elapsed,
-                             std::uint64_t sent) noexcept {
-    if (rate <= 0) {
-        return ~std::uint64_t{0};
-    }
-    const auto due = static_cast<std::uint64_t>(
-        rate * std::chrono::duration<double>(elapsed).count() + 1.0);  // the first one at 0
-    return due > sent ? due - sent : 0;
-}
-
 void reply_clock::published(std::uint64_t number, std::uint64_t now_ns) {
     if (number % every_ == 0) {
         pending_.emplace_back(number, now_ns);

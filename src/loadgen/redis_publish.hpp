@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/expected.hpp"
+#include "loadgen/backplane_publish.hpp"
 #include "loadgen/histogram.hpp"
 #include "routing/redis/connection_string.hpp"
 
@@ -42,11 +43,6 @@ struct redis_publish_options {
 expected<routing::redis::connection_options> parse_redis_target(std::string_view text);
 // Why the options cannot run, or nothing.
 std::optional<std::string> check(const redis_publish_options& options);
-
-// How many publishes the rate allows by `elapsed` since the window opened, given `sent`
-// so far; unbounded for rate 0.
-std::uint64_t publish_budget(double rate, std::chrono::nanoseconds elapsed,
-                             std::uint64_t sent) noexcept;
 
 // Publish-to-reply latency without touching the client: Redis answers in order, so the n-th
 // acknowledgement belongs to the n-th publish. Every `every`-th publish is timed; a sample

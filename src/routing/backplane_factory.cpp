@@ -43,6 +43,11 @@ std::string backplane_factory::redact(std::string_view spec) const {
                                             : std::string(spec.substr(0, scheme)) + "://...";
 }
 
+std::string backplane_factory::name_of(std::string_view spec) const {
+    const auto* kind = find(spec);
+    return kind == nullptr ? std::string() : kind->name;
+}
+
 std::string backplane_factory::describe() const {
     std::string out;
     for (const auto& kind : kinds_) {

@@ -64,6 +64,8 @@ public:
     // For logs: the accepting bus's redaction; a spec no bus accepts is shown as its scheme
     // only, since its shape says nothing about where a password might be.
     [[nodiscard]] std::string redact(std::string_view spec) const;
+    // The name of the bus that takes `spec` ("redis"), or empty: for reports.
+    [[nodiscard]] std::string name_of(std::string_view spec) const;
     // "memory; redis://host:port, ... (redis)": what --help and the errors list.
     [[nodiscard]] std::string describe() const;
 
