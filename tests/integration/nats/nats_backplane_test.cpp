@@ -233,5 +233,31 @@ TEST_F(nats_backplane_test, stop_with_messages_in_flight_is_clean) {
     SUCCEED();
 }
 
+// A measurement more than a limit: prints the rate; asserts only completeness and order.
+TEST_F(nats_backplane_test, a_burst_arrives_whole_and_in_order) {
+    nats_server server;
+    ASSERT_TRUE(server.start());
+    bus_endpoint a(server.url()), b(server.url());
+    ASSERT_TRUE(eventually([&] { return a.bus().connected() && b.bus().connected(); }));
+    ASSERT_TRUE(b.subscribe("burst"));
+    constexpr int count = 50'000;
+    const std::string filler(200, 'p');  // a typical small hub message
+    const auto begin = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) {
+        a.publish("burst", std::to_string(i) + ":" + filler);
+    }
+    ASSERT_TRUE(eventually([&] { return b.handler().size() == count; }, 60s))
+        << b.handler().size() << " dropped deliveries " << b.bus().statistics().dropped_deliveries;
+    const auto seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    const auto received = b.handler().received();
+    for (int i = 0; i < count; ++i) {
+        ASSERT_EQ(received[i].payload, std::to_string(i) + ":" + filler) << i;
+    }
+    EXPECT_EQ(a.bus().dropped_publications(), 0u);
+    std::printf("[ measure  ] %d x %zu-byte publications in %.3f s: %.0f msg/s\n", count,
+                filler.size() + 6, seconds, count / seconds);
+}
+
 }  // namespace
 }  // namespace switchboard::testing

@@ -4,7 +4,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string_view>
 
 #include <arpa/inet.h>
@@ -68,6 +70,47 @@ std::uint16_t nats_server::free_port() {
     boost::asio::ip::tcp::acceptor acceptor(
         context, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
     return acceptor.local_endpoint().port();
+}
+
+bool nats_server::enable_tls(bool verify_clients) {
+    if (directory_.empty()) {
+        return false;
+    }
+    const auto log = file("openssl.log");
+    const auto run = [&](const std::string& command) {
+        // Fixed, fixture-made arguments: temp paths without spaces.
+        return std::system((command + " >>" + log + " 2>&1").c_str()) == 0;
+    };
+    // P-256 keys: generated in milliseconds, where RSA would cost the test run seconds.
+    const std::string new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const auto make_ca = [&](const std::string& name) {
+        return run("openssl req -x509 " + new_key + " -keyout " + file(name + ".key") + " -out " +
+                   file(name + ".crt") + " -days 2 -subj /CN=" + name);
+    };
+    const auto make_signed = [&](const std::string& name, const std::string& extensions,
+                                 int serial) {
+        std::ofstream(file(name + ".ext")) << extensions << "\n";
+        return run("openssl req " + new_key + " -keyout " + file(name + ".key") + " -out " +
+                   file(name + ".csr") + " -subj /CN=" + name) &&
+               run("openssl x509 -req -in " + file(name + ".csr") + " -CA " + file("ca.crt") +
+                   " -CAkey " + file("ca.key") + " -set_serial " + std::to_string(serial) +
+                   " -days 2 -out " + file(name + ".crt") + " -extfile " + file(name + ".ext"));
+    };
+    if (!make_ca("ca") || !make_ca("other-ca") ||
+        !make_signed("server", "subjectAltName=IP:127.0.0.1,DNS:localhost", 1) ||
+        !make_signed("client", "extendedKeyUsage=clientAuth", 2)) {
+        return false;
+    }
+    extra_arguments_.insert(extra_arguments_.end(),
+                            {"--tlscert", file("server.crt"), "--tlskey", file("server.key")});
+    if (verify_clients) {
+        extra_arguments_.insert(extra_arguments_.end(),
+                                {"--tlsverify", "--tlscacert", file("ca.crt")});
+    } else {
+        extra_arguments_.push_back("--tls");
+    }
+    tls_ = true;
+    return true;
 }
 
 bool nats_server::available() {

@@ -24,6 +24,15 @@ public:
     // the given cluster ports (the other members').
     void join_cluster(const std::vector<std::uint16_t>& route_ports);
 
+    // Before start(): makes a CA, a server certificate for 127.0.0.1, a client certificate and
+    // an unrelated CA in the server's directory (openssl CLI) and serves TLS only, asking for
+    // client certificates if `verify_clients`. False when openssl failed.
+    bool enable_tls(bool verify_clients = false);
+    // A file in the server's directory: "ca.crt", "other-ca.crt", "client.crt", "client.key".
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return directory_ + "/" + name;
+    }
+
     // Starts on port() and returns once it sent its INFO line; false after a deadline or if
     // the process exited.
     bool start();
@@ -32,7 +41,10 @@ public:
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     [[nodiscard]] std::uint16_t cluster_port() const noexcept { return cluster_port_; }
-    [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+    // "nats://127.0.0.1:port", or "tls://..." once TLS is enabled.
+    [[nodiscard]] std::string url() const {
+        return (tls_ ? "tls" : "nats") + std::string("://127.0.0.1:") + std::to_string(port_);
+    }
     [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
 
     static bool available();
@@ -46,6 +58,7 @@ private:
     std::uint16_t port_ = 0;
     std::uint16_t cluster_port_ = 0;
     std::vector<std::uint16_t> routes_;
+    bool tls_ = false;
     pid_t pid_ = -1;
 };
 
