@@ -200,6 +200,7 @@ public:
             delete connection_closure_;  // never handed to a connection: no closed callback
         }
         connection_closure_ = nullptr;
+        wait_for_callbacks(nc != nullptr);
         connected_ = false;
     }
 
@@ -274,7 +275,7 @@ public:
     [[nodiscard]] bool connected() const { return connected_; }
     [[nodiscard]] backplane_statistics statistics() const {
         return {dropped_.total(), oversized_.total(), undecodable_.total(),
-                dropped_deliveries_.total()};
+                dropped_deliveries_.total(), reconnects_.load(std::memory_order_relaxed)};
     }
 
 private:
@@ -319,7 +320,10 @@ private:
         }
         // Fails only for a subscription already closed (the connection closed in between); the
         // ticket is then left to it rather than freed under a callback that may still run.
-        natsSubscription_SetOnCompleteCB(sub, on_subscription_complete, ticket);
+        if (natsSubscription_SetOnCompleteCB(sub, on_subscription_complete, ticket) == NATS_OK) {
+            std::lock_guard lock(release_mutex_);
+            ++live_subscriptions_;
+        }
         natsSubscription_SetPendingLimits(sub, options_.pending_messages_limit,
                                           options_.pending_bytes_limit);
         entry.subscription = sub;
@@ -415,6 +419,7 @@ private:
         of(closure).log_connected(nc, "connected to NATS");
     }
     static void on_reconnected(natsConnection* nc, void* closure) {
+        of(closure).reconnects_.fetch_add(1, std::memory_order_relaxed);
         of(closure).refresh(nc);
         of(closure).log_connected(nc, "reconnected to NATS");
     }
@@ -431,11 +436,39 @@ private:
     }
     static void on_closed(natsConnection*, void* closure) {
         auto* owner = static_cast<std::shared_ptr<state>*>(closure);
-        (*owner)->connected_ = false;
+        const auto self = *owner;
         delete owner;  // the connection's last callback
+        self->connected_ = false;
+        self->release([&] { self->closed_ = true; });
     }
     static void on_subscription_complete(void* closure) {
-        delete static_cast<std::shared_ptr<state>*>(closure);
+        auto* owner = static_cast<std::shared_ptr<state>*>(closure);
+        const auto self = *owner;
+        delete owner;  // after the subscription's last message callback
+        self->release([&] { --self->live_subscriptions_; });
+    }
+
+    // Records that cnats let go of a closure, for stop() to wait on.
+    template <class F>
+    void release(F f) {
+        {
+            std::lock_guard lock(release_mutex_);
+            f();
+        }
+        released_.notify_all();
+    }
+
+    // stop(): cnats runs the closed and completion callbacks on its own threads just after
+    // the close; waiting for them means no callback runs once stop() returned (and nothing is
+    // left for a leak checker at exit). Bounded, since a lost callback must not hang shutdown.
+    void wait_for_callbacks(bool connection_made) {
+        std::unique_lock lock(release_mutex_);
+        const bool done = released_.wait_for(lock, std::chrono::seconds(5), [&] {
+            return (closed_ || !connection_made) && live_subscriptions_ == 0;
+        });
+        if (!done) {
+            spdlog::warn("backplane: NATS callbacks still pending after the close");
+        }
     }
 
     static void on_message(natsConnection*, natsSubscription*, natsMsg* message, void* closure) {
@@ -513,6 +546,7 @@ private:
     std::atomic<bool> stopped_{false};
     std::atomic<bool> connected_{false};
     std::atomic<std::int64_t> max_payload_{default_max_payload};
+    std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<std::size_t> in_flight_messages_{0};
     std::atomic<std::size_t> in_flight_bytes_{0};
     rate_limited_counter dropped_;
@@ -522,6 +556,11 @@ private:
 
     std::mutex gate_mutex_;
     bool open_ = true;
+
+    std::mutex release_mutex_;
+    std::condition_variable released_;
+    bool closed_ = false;
+    int live_subscriptions_ = 0;
 
     std::thread helper_;
     std::mutex helper_mutex_;

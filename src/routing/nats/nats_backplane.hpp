@@ -48,6 +48,7 @@ struct backplane_statistics {
     std::uint64_t oversized_publications = 0;  // larger than the server's max_payload
     std::uint64_t undecodable_subjects = 0;    // arrived on a subject the codec does not make
     std::uint64_t dropped_deliveries = 0;      // arrived while max_in_flight_* was reached
+    std::uint64_t reconnects = 0;              // to the same or another server of the cluster
 };
 
 // NATS never sends a connection its own publications with no_echo set, so one connection
