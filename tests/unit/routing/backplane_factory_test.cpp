@@ -36,9 +36,9 @@ TEST_F(backplane_factory_test, memory_is_always_there) {
 }
 
 TEST_F(backplane_factory_test, unknown_forms_list_what_is_accepted) {
-    const auto message = error_of(backplanes(), "nats://user:secret@host:4222", settings_);
+    const auto message = error_of(backplanes(), "amqp://user:secret@host:4222", settings_);
     EXPECT_TRUE(message.starts_with("--backplane: ")) << message;
-    EXPECT_NE(message.find("nats://..."), std::string::npos) << message;
+    EXPECT_NE(message.find("amqp://..."), std::string::npos) << message;
     EXPECT_NE(message.find("memory"), std::string::npos) << message;
     EXPECT_EQ(message.find("secret"), std::string::npos) << message;
     EXPECT_EQ(message.find(backplanes().describe()),

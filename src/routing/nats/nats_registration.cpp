@@ -1,0 +1,46 @@
+#include "routing/nats/nats_registration.hpp"
+
+#include "routing/nats/connection_string.hpp"
+#include "routing/nats/nats_backplane.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <utility>
+
+namespace switchboard::routing::nats {
+
+namespace {
+
+bool has_scheme(std::string_view spec, std::string_view scheme) {
+    return spec.size() >= scheme.size() &&
+           boost::beast::iequals(spec.substr(0, scheme.size()), scheme);
+}
+
+bool accepts(std::string_view spec) {
+    return has_scheme(spec, "nats://") || has_scheme(spec, "tls://");
+}
+
+made_backplane make(std::string_view spec, const backplane_settings& settings) {
+    backplane_options options;
+    options.connection = parse_connection_string(spec);
+    if (settings.max_buffered_bytes > 0) {
+        options.max_buffered_bytes = settings.max_buffered_bytes;
+    }
+    made_backplane made;
+    // The subject prefix lives in the bus's codec, not in the router's channel names: ASP.NET
+    // has no NATS backplane whose channel names these would have to match.
+    made.bus = std::make_unique<nats_backplane>(*settings.control, std::move(options));
+    return made;
+}
+
+}  // namespace
+
+void register_nats_backplane(backplane_factory& factory) {
+    factory.add({"nats",
+                 "nats://[user:password@|token@]host:4222[,nats://host2:4222...], tls://... "
+                 "[?creds=FILE&tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_hostname=NAME&"
+                 "tls_insecure=true&prefix=TOKENS.&name=NAME]",
+                 accepts, make, redact_connection_string});
+}
+
+}  // namespace switchboard::routing::nats
