@@ -292,9 +292,9 @@ boost::json::object to_json(const backplane_publish_options& options,
         {"dropped", result.dropped},
         {"lost", result.lost},
         {"send_seconds", result.send_seconds},
-        {"publishes_per_second",
-         result.send_seconds > 0 ? static_cast<double>(result.received) / result.send_seconds
-                                 : 0.0},
+        {"publishes_per_second", result.send_seconds > 0
+                                     ? static_cast<double>(result.received) / result.send_seconds
+                                     : 0.0},
         {"latency_us", latency_json(result.latency)},
         {"generator",
          {{"cpu_seconds", result.generator_cpu_seconds},

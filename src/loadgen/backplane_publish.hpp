@@ -45,8 +45,8 @@ std::uint64_t publish_budget(double rate, std::chrono::nanoseconds elapsed,
                              std::uint64_t sent) noexcept;
 
 struct backplane_publish_result {
-    std::string bus;          // the factory's name for it: "redis", "postgres", "nats"
-    std::uint64_t sent = 0;   // publish() calls in the window
+    std::string bus;             // the factory's name for it: "redis", "postgres", "nats"
+    std::uint64_t sent = 0;      // publish() calls in the window
     std::uint64_t received = 0;  // by the first subscriber
     std::uint64_t dropped = 0;   // counted by the publisher's bus (buffer full, too large)
     // Neither received nor dropped: a stalled window gave up on them (at-most-once buses).

@@ -4,10 +4,12 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -186,6 +188,9 @@ public:
             }
         }
         channels_.clear();
+        resume_timer_.cancel();
+        held_.clear();
+        held_bytes_ = 0;
         if (nc != nullptr) {
             natsConnection_Close(nc);  // also ends a flush the helper waits on
         }
@@ -231,10 +236,47 @@ public:
         }
     }
 
+    // While the bus is down, and after it is back until the held publications went out,
+    // publications wait here (in order) rather than in cnats' reconnect buffer, which would send
+    // them the moment this instance reconnects: the other instances reconnect up to one retry
+    // period later, and NATS keeps nothing for a subject nobody is subscribed to yet.
     void publish(const std::string& channel, const shared_buffer& payload) {
         if (stopped_) {
             return;
         }
+        if (!holding_ && connected_) {
+            return publish_now(channel, payload);
+        }
+        if (held_bytes_ + payload->size() > options_.max_buffered_bytes) {
+            return count_drop("the outage buffer is full");
+        }
+        held_bytes_ += payload->size();
+        held_.emplace_back(channel, payload);
+        holding_ = true;
+    }
+
+    // Control shard, posted by the connection callbacks: the held publications go out after
+    // `delay`, unless the bus went down again meanwhile (the next reconnect resumes then).
+    void resume(std::chrono::milliseconds delay) {
+        if (stopped_ || held_.empty()) {
+            holding_ = false;
+            return;
+        }
+        resume_timer_.expires_after(delay);
+        resume_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (ec || self->stopped_ || !self->connected_) {
+                return;
+            }
+            for (auto& [channel, payload] : self->held_) {
+                self->publish_now(channel, payload);
+            }
+            self->held_.clear();
+            self->held_bytes_ = 0;
+            self->holding_ = false;
+        });
+    }
+
+    void publish_now(const std::string& channel, const shared_buffer& payload) {
         auto* nc = connection_.load();
         if (nc == nullptr) {
             return count_drop("the NATS connection is still being made");
@@ -415,13 +457,26 @@ private:
     static state& of(void* closure) { return **static_cast<std::shared_ptr<state>*>(closure); }
 
     static void on_connected(natsConnection* nc, void* closure) {
-        of(closure).refresh(nc);
-        of(closure).log_connected(nc, "connected to NATS");
+        auto& self = of(closure);
+        self.refresh(nc);
+        self.log_connected(nc, "connected to NATS");
+        // The first connection: nobody can have missed anything yet.
+        self.post_if_open([s = self.shared_from_this()] { s->resume({}); });
     }
     static void on_reconnected(natsConnection* nc, void* closure) {
-        of(closure).reconnects_.fetch_add(1, std::memory_order_relaxed);
-        of(closure).refresh(nc);
-        of(closure).log_connected(nc, "reconnected to NATS");
+        auto& self = of(closure);
+        self.reconnects_.fetch_add(1, std::memory_order_relaxed);
+        self.refresh(nc);
+        self.log_connected(nc, "reconnected to NATS");
+        self.post_if_open([s = self.shared_from_this()] { s->resume(s->resume_delay()); });
+    }
+    // The other instances, retrying on the same period, are back within one retry period and
+    // its jitter of this one; the margin covers their resubscription and, in a cluster, the
+    // routes' interest propagation after a restart of every node.
+    [[nodiscard]] std::chrono::milliseconds resume_delay() const {
+        const auto jitter =
+            options_.connection.tls ? options_.reconnect_jitter_tls : options_.reconnect_jitter;
+        return options_.reconnect_wait + jitter + options_.resume_margin;
     }
     static void on_disconnected(natsConnection* nc, void* closure) {
         auto& self = of(closure);
@@ -540,6 +595,11 @@ private:
     backplane_handler* handler_ = nullptr;
     bool started_ = false;
     std::unordered_map<std::string, channel_entry, string_hash, std::equal_to<>> channels_;
+    // Publications waiting for the bus (publish()); bounded by options_.max_buffered_bytes.
+    std::deque<std::pair<std::string, shared_buffer>> held_;
+    std::size_t held_bytes_ = 0;
+    bool holding_ = false;  // held_ not yet sent: later publications queue behind it
+    boost::asio::steady_timer resume_timer_{context_};
 
     // Written by the helper once, read by the control shard and stop().
     std::atomic<natsConnection*> connection_{nullptr};

@@ -18,9 +18,9 @@ namespace switchboard::routing::nats {
 
 struct backplane_options {
     connection_options connection;
-    // cnats' reconnect buffer: publications made while the server is unreachable wait here and
-    // go out on reconnect; beyond it they are dropped and counted. 8 MiB: cnats' own default,
-    // used when --backplane-buffer-size gives 0.
+    // Publications held while the server is unreachable (and cnats' reconnect buffer, which
+    // takes those made before the disconnect is noticed); beyond it they are dropped and
+    // counted. 8 MiB: cnats' own default, used when --backplane-buffer-size gives 0.
     std::size_t max_buffered_bytes = 8 * 1024 * 1024;
     // Between reconnect rounds: 2 s, the NATS clients' default, plus up to `reconnect_jitter`
     // (100 ms, cnats' default; 1 s over TLS, whose handshake costs the servers more) so that
@@ -28,6 +28,10 @@ struct backplane_options {
     std::chrono::milliseconds reconnect_wait{2000};
     std::chrono::milliseconds reconnect_jitter{100};
     std::chrono::milliseconds reconnect_jitter_tls{1000};
+    // After a reconnect, publications held during the outage wait one retry period and its
+    // jitter (when the other instances are back too) plus this: 500 ms for their
+    // resubscriptions and, in a cluster whose nodes all restarted, the routes.
+    std::chrono::milliseconds resume_margin{500};
     // One connect attempt to one server: 2 s, cnats' default.
     std::chrono::milliseconds connect_timeout{2000};
     // How long when_subscribed waits for the server's PONG before running `then` anyway (the
@@ -53,7 +57,9 @@ struct backplane_statistics {
 
 // NATS never sends a connection its own publications with no_echo set, so one connection
 // publishes and subscribes and no echo filter is needed. cnats owns connect, reconnect (for
-// ever, jittered), resubscription and the reconnect buffer.
+// ever, jittered) and resubscription; publications made while the bus is down wait in a
+// bounded buffer of the backplane and go out once the other instances are likely back
+// (backplane_options::resume_margin), as the Redis backplane holds its own.
 //
 // Threading: subscribe, unsubscribe, publish and when_subscribed run on `context` (the control
 // shard), dispatched there from other shards. Messages arrive on cnats' global delivery pool
