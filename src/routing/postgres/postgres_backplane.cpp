@@ -1,6 +1,7 @@
 #include "routing/postgres/postgres_backplane.hpp"
 
 #include "routing/postgres/notify_payload.hpp"
+#include "routing/postgres/pg_connection.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
@@ -264,7 +265,7 @@ bool postgres_backplane::is_own_pid(int pid) {
     return false;
 }
 
-void postgres_backplane::on_notify(const PGnotify& notify) {
+void postgres_backplane::on_notify(const pgNotify& notify) {
     if (is_own_pid(notify.be_pid)) {
         echoes_dropped_.fetch_add(1, std::memory_order_relaxed);
         return;

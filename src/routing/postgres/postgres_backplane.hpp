@@ -3,7 +3,6 @@
 #pragma once
 
 #include "routing/backplane.hpp"
-#include "routing/postgres/pg_connection.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,7 +19,13 @@
 #include <utility>
 #include <vector>
 
+// libpq's notification (PGnotify), declared here so that users of this header need no libpq
+// headers.
+struct pgNotify;
+
 namespace switchboard::routing::postgres {
+
+class pg_connection;
 
 struct backplane_options {
     std::string conninfo;  // libpq conninfo or URL (connection_string.hpp renders one)
@@ -140,7 +145,7 @@ private:
     void on_listener_down(std::string_view reason, bool was_up);
     void send_listen(const std::string& bus_name, channel_state& state);
     void release_waiters(channel_state& state);
-    void on_notify(const PGnotify& notify);
+    void on_notify(const pgNotify& notify);
     void fetch(std::int64_t row_id, std::uint64_t index);
     void drain_deliveries();
     [[nodiscard]] bool is_own_pid(int pid);

@@ -1,0 +1,337 @@
+// The PostgreSQL backplane against a real, throwaway cluster: the scale-out conformance suite,
+// and what is PostgreSQL's own: folded identical NOTIFYs, the payload table, identifier
+// limits, a server crash, foreign NOTIFYs, concurrent schema creation.
+#include "../../unit/routing/backplane_conformance.hpp"
+
+#include "postgres_server.hpp"
+#include "routing/postgres/postgres_backplane.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace switchboard::routing {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::postgres_server;
+
+// One cluster for the tests that do not stop it: initdb costs about a second. Stopped at exit.
+postgres_server* shared_server() {
+    static auto server = [] {
+        auto s = std::make_unique<postgres_server>();
+        return s->start() ? std::move(s) : nullptr;
+    }();
+    return server.get();
+}
+
+postgres::backplane_options options_for(const postgres_server& server) {
+    postgres::backplane_options options;
+    options.conninfo = server.conninfo();
+    // Quick retries, so a restart is noticed within the test's deadlines.
+    options.initial_backoff = 20ms;
+    options.max_backoff = 300ms;
+    options.connect_timeout = 2s;
+    return options;
+}
+
+}  // namespace
+
+namespace conformance {
+namespace {
+
+struct postgres_factory {
+    static bool available() { return postgres_server::available(); }
+    void set_up() { ASSERT_NE(shared_server(), nullptr) << "the PostgreSQL cluster did not start"; }
+    std::unique_ptr<backplane> make(boost::asio::io_context& control) {
+        return std::make_unique<postgres::postgres_backplane>(control,
+                                                              options_for(*shared_server()));
+    }
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(postgres, backplane_conformance, postgres_factory);
+
+}  // namespace
+}  // namespace conformance
+
+namespace {
+
+struct recorder final : backplane_handler {
+    void on_backplane_message(std::string_view channel, const shared_buffer& payload) override {
+        messages.emplace_back(std::string(channel), *payload);
+    }
+    [[nodiscard]] std::size_t count(const std::string& channel) const {
+        std::size_t n = 0;
+        for (const auto& m : messages) {
+            n += m.first == channel ? 1 : 0;
+        }
+        return n;
+    }
+    std::vector<std::pair<std::string, std::string>> messages;
+};
+
+class postgres_backplane_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!postgres_server::available()) {
+            GTEST_SKIP() << "PostgreSQL 15 binaries (or the postgres user) missing";
+        }
+        ASSERT_NE(shared_server(), nullptr);
+    }
+
+    // Runs the io_context on the test thread until the condition holds (no fixed sleeps).
+    bool run_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = 20s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!condition()) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return false;
+            }
+            context_.run_one_for(10ms);
+            if (context_.stopped()) {
+                context_.restart();
+            }
+        }
+        return true;
+    }
+
+    // Starts the bus and subscribes `channels`, returning once the LISTENs are acknowledged.
+    bool start_listening(postgres::postgres_backplane& bus, recorder& into,
+                         const std::vector<std::string>& channels) {
+        bus.start(into);
+        if (!run_until([&] { return bus.connected(); })) {
+            return false;
+        }
+        std::size_t acknowledged = 0;
+        for (const auto& channel : channels) {
+            bus.subscribe(channel);
+            bus.when_subscribed(channel, [&] { ++acknowledged; });
+        }
+        return run_until([&] { return acknowledged == channels.size(); });
+    }
+
+    boost::asio::io_context context_;  // first: outlives the buses of a test body
+};
+
+TEST_F(postgres_backplane_test, identical_payloads_in_one_batch_arrive_once_each) {
+    postgres::postgres_backplane receiver(context_, options_for(*shared_server()));
+    recorder received;
+    ASSERT_TRUE(start_listening(receiver, received, {"twins"}));
+
+    // Published before the sender connects: buffered, then sent as one pipeline batch, one
+    // transaction, where PostgreSQL would fold identical NOTIFYs.
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder ignored;
+    for (int i = 0; i < 3; ++i) {
+        sender.publish("twins", make_shared_buffer("same bytes"));
+    }
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return received.count("twins") == 3; })) << received.count("twins");
+    for (const auto& m : received.messages) {
+        EXPECT_EQ(m.second, "same bytes");
+    }
+    EXPECT_EQ(sender.statistics().published, 3u);
+}
+
+TEST_F(postgres_backplane_test, own_publications_are_not_delivered_back) {
+    postgres::postgres_backplane a(context_, options_for(*shared_server()));
+    postgres::postgres_backplane b(context_, options_for(*shared_server()));
+    recorder at_a;
+    recorder at_b;
+    ASSERT_TRUE(start_listening(a, at_a, {"echo"}));
+    ASSERT_TRUE(start_listening(b, at_b, {"echo"}));
+    a.publish("echo", make_shared_buffer("from a"));
+    ASSERT_TRUE(
+        run_until([&] { return at_b.count("echo") == 1 && a.statistics().echoes_dropped == 1; }));
+    b.publish("echo", make_shared_buffer("from b"));
+    ASSERT_TRUE(
+        run_until([&] { return at_a.count("echo") == 1 && b.statistics().echoes_dropped == 1; }));
+    EXPECT_EQ(at_a.messages.at(0).second, "from b");
+    EXPECT_EQ(at_b.count("echo"), 1u);
+}
+
+TEST_F(postgres_backplane_test, large_payloads_go_through_the_table_in_order) {
+    postgres::postgres_backplane receiver(context_, options_for(*shared_server()));
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, {"big"}));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+
+    std::string large(100 * 1024, '\0');
+    for (std::size_t i = 0; i < large.size(); ++i) {
+        large[i] = static_cast<char>(i * 7 + 3);  // every byte value, NULs included
+    }
+    const std::string just_over(5986, 'x');
+    const std::string just_under(5985, 'y');
+    sender.publish("big", make_shared_buffer("first"));
+    sender.publish("big", make_shared_buffer(large));
+    sender.publish("big", make_shared_buffer("after the large one"));
+    sender.publish("big", make_shared_buffer(just_over));
+    sender.publish("big", make_shared_buffer(just_under));
+    ASSERT_TRUE(run_until([&] { return received.count("big") == 5; }));
+    EXPECT_EQ(received.messages[0].second, "first");
+    EXPECT_EQ(received.messages[1].second, large);
+    EXPECT_EQ(received.messages[2].second, "after the large one");
+    EXPECT_EQ(received.messages[3].second, just_over);
+    EXPECT_EQ(received.messages[4].second, just_under);
+    EXPECT_EQ(shared_server()->query("SELECT count(*) >= 2 FROM signalr.switchboard_payloads"),
+              "t");
+}
+
+TEST_F(postgres_backplane_test, long_and_odd_channel_names_round_trip) {
+    const std::vector<std::string> names{
+        "MyApp.Hubs.ChatHub:group:" + std::string(200, 'g'),  // hashed: over 63 bytes
+        "MyApp.Hubs.ChatHub:group:" + std::string(200, 'h'),  // shares the first 63 bytes
+        "Hub:group:a:b:c",
+        "Hub:group:\"quoted\" and 'single'",
+        "Hub:group:grüße 日本",
+        "#starts with a hash",
+        "UPPER and lower",
+        "upper AND LOWER",
+    };
+    postgres::postgres_backplane receiver(context_, options_for(*shared_server()));
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, names));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    for (const auto& name : names) {
+        sender.publish(name, make_shared_buffer("to " + name));
+    }
+    ASSERT_TRUE(run_until([&] { return received.messages.size() == names.size(); }));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        EXPECT_EQ(received.messages[i].first, names[i]);
+        EXPECT_EQ(received.messages[i].second, "to " + names[i]);
+    }
+}
+
+TEST_F(postgres_backplane_test, foreign_and_broken_notifications_are_counted_and_skipped) {
+    postgres::postgres_backplane receiver(context_, options_for(*shared_server()));
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, {"fragile"}));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+
+    EXPECT_EQ(shared_server()->query("NOTIFY fragile, 'not ours'"), "");
+    EXPECT_EQ(shared_server()->query("SELECT pg_notify('fragile', 'i1:!!!!')"), "");
+    // A reference to a row that does not exist (deleted by the cleanup, say).
+    EXPECT_EQ(shared_server()->query("SELECT pg_notify('fragile', 'r1:999999999')"), "");
+    ASSERT_TRUE(run_until([&] {
+        const auto s = receiver.statistics();
+        return s.malformed == 2 && s.missing_payloads == 1;
+    }));
+    sender.publish("fragile", make_shared_buffer("still fine"));
+    ASSERT_TRUE(run_until([&] { return received.count("fragile") == 1; }));
+    EXPECT_EQ(received.messages.at(0).second, "still fine");
+}
+
+TEST_F(postgres_backplane_test, server_restart_buffers_and_listens_again) {
+    postgres_server server;
+    ASSERT_TRUE(server.start());
+    auto options = options_for(server);
+    // Longer than the other bus's reconnect: its listener is back before these go out.
+    options.resume_delay = 1500ms;
+    postgres::postgres_backplane sender(context_, options);
+    postgres::postgres_backplane receiver(context_, options);
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, {"survivor"}));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    sender.publish("survivor", make_shared_buffer("before"));
+    ASSERT_TRUE(run_until([&] { return received.count("survivor") == 1; }));
+
+    server.kill();
+    ASSERT_TRUE(run_until([&] { return !sender.connected() && !receiver.connected(); }));
+    sender.publish("survivor", make_shared_buffer("during 1"));
+    sender.publish("survivor", make_shared_buffer(std::string(20'000, 'L')));  // via the table
+    sender.publish("survivor", make_shared_buffer("during 2"));
+    // Still down: nothing arrives.
+    EXPECT_EQ(received.count("survivor"), 1u);
+
+    ASSERT_TRUE(server.start());
+    ASSERT_TRUE(run_until([&] { return received.count("survivor") == 4; }, 30s))
+        << received.count("survivor");
+    EXPECT_TRUE(sender.connected());
+    EXPECT_TRUE(receiver.connected());
+    EXPECT_EQ(received.messages[1].second, "during 1");
+    EXPECT_EQ(received.messages[2].second, std::string(20'000, 'L'));
+    EXPECT_EQ(received.messages[3].second, "during 2");
+    sender.publish("survivor", make_shared_buffer("after"));
+    ASSERT_TRUE(run_until([&] { return received.count("survivor") == 5; }));
+    EXPECT_EQ(sender.dropped_publications(), 0u);
+}
+
+TEST_F(postgres_backplane_test, a_full_buffer_drops_and_counts) {
+    postgres_server unused;  // never started: the bus stays down
+    auto options = options_for(unused);
+    options.max_buffered_bytes = 1000;
+    postgres::postgres_backplane bus(context_, options);
+    recorder ignored;
+    bus.start(ignored);
+    for (int i = 0; i < 10; ++i) {
+        bus.publish("c", make_shared_buffer(std::string(300, 'x')));
+    }
+    ASSERT_TRUE(run_until([&] { return bus.dropped_publications() == 8; }));
+    EXPECT_FALSE(bus.connected());
+}
+
+TEST_F(postgres_backplane_test, instances_starting_together_create_the_schema_once) {
+    std::vector<std::unique_ptr<postgres::postgres_backplane>> buses;
+    std::vector<recorder> received(4);
+    auto options = options_for(*shared_server());
+    options.schema = "concurrent \"schema\"";
+    for (int i = 0; i < 4; ++i) {
+        buses.push_back(std::make_unique<postgres::postgres_backplane>(context_, options));
+    }
+    // Started together: their DDL batches reach the server at the same time.
+    for (int i = 0; i < 4; ++i) {
+        buses[i]->start(received[i]);
+        buses[i]->subscribe("shared");
+    }
+    ASSERT_TRUE(run_until([&] {
+        for (auto& bus : buses) {
+            if (!bus->connected()) {
+                return false;
+            }
+        }
+        return true;
+    }));
+    std::size_t acknowledged = 0;
+    for (auto& bus : buses) {
+        bus->when_subscribed("shared", [&] { ++acknowledged; });
+    }
+    ASSERT_TRUE(run_until([&] { return acknowledged == 4; }));
+    // Each one's large payload needs the table it created (or found).
+    for (int i = 0; i < 4; ++i) {
+        buses[i]->publish("shared",
+                          make_shared_buffer(std::string(10'000, static_cast<char>('a' + i))));
+    }
+    ASSERT_TRUE(run_until([&] {
+        for (auto& r : received) {
+            if (r.count("shared") != 3) {
+                return false;
+            }
+        }
+        return true;
+    }));
+    EXPECT_EQ(shared_server()->query(
+                  "SELECT count(*) FROM pg_tables WHERE schemaname = 'concurrent \"schema\"'"),
+              "1");
+    for (auto& bus : buses) {
+        EXPECT_EQ(bus->statistics().publish_errors, 0u);
+    }
+}
+
+}  // namespace
+}  // namespace switchboard::routing
