@@ -7,14 +7,34 @@
 
 namespace switchboard::routing::postgres {
 
+std::string one_line(std::string_view message) {
+    std::string text;
+    bool space = false;
+    for (const char c : message) {
+        if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+            space = !text.empty();
+            continue;
+        }
+        if (space) {
+            text.push_back(' ');
+            space = false;
+        }
+        text.push_back(c);
+    }
+    return text;
+}
+
 namespace {
 
 std::string error_text(const PGconn* conn) {
-    std::string text = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-    }
+    auto text = one_line(conn != nullptr ? PQerrorMessage(conn) : "out of memory");
     return text.empty() ? std::string("connection failed") : text;
+}
+
+// libpq prints server notices ("schema ... already exists, skipping") to stderr by default.
+void log_notice(void* name, const char* message) {
+    spdlog::debug("backplane: PostgreSQL {} session: {}", static_cast<const char*>(name),
+                  one_line(message));
 }
 
 }  // namespace
@@ -87,6 +107,7 @@ void pg_connection::connect() {
     if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
         return fail(error_text(conn_));
     }
+    PQsetNoticeProcessor(conn_, &log_notice, const_cast<char*>(name_.c_str()));
     state_ = state::connecting;
     timer_.expires_after(connect_timeout_);
     timer_.async_wait([self = shared_from_this(), gen = generation_](boost::system::error_code ec) {

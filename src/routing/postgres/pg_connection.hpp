@@ -20,6 +20,10 @@
 
 namespace switchboard::routing::postgres {
 
+// libpq's messages span lines ("server closed the connection unexpectedly\n\tThis probably
+// means..."): one line each in our log.
+[[nodiscard]] std::string one_line(std::string_view message);
+
 // Lifetime: owned by shared_ptr; every pending wait holds one, so stop() and destruction may
 // happen while waits are outstanding. Threading: one io_context (the control shard); every
 // method and handler runs there.

@@ -44,10 +44,7 @@ std::string result_error(const PGresult* result) {
     if (result == nullptr) {
         return "connection lost";
     }
-    std::string text = PQresultErrorMessage(result);
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-    }
+    auto text = one_line(PQresultErrorMessage(result));
     return text.empty() ? std::string(PQresStatus(PQresultStatus(result))) : text;
 }
 
