@@ -52,11 +52,26 @@ TEST(postgres_notify_payload, references) {
 }
 
 TEST(postgres_notify_payload, malformed_inputs_are_rejected) {
-    for (const std::string text :
-         {"",        "i",          "i1",      "i1:",     "x1:AAAA", "i:AAAA",
-          "iG:AAAA", "iA:AAAA",    "i1:AAA",  "i1:A===", "i1:!!!!", "i12345678901234567:AAAA",
-          "r1:",     "r1:0",       "r1:-5",   "r1:01",   "r1:12a",  "r1:99999999999999999999",
-          "r1: 5",   "{\"Id\":1}", "not ours"}) {
+    for (const std::string text : {"",
+                                   "i",
+                                   "i1",
+                                   "x1:AAAA",
+                                   "i:AAAA",
+                                   "iG:AAAA",
+                                   "iA:AAAA",
+                                   "i1:AAA",
+                                   "i1:A===",
+                                   "i1:!!!!",
+                                   "i12345678901234567:AAAA",
+                                   "r1:",
+                                   "r1:0",
+                                   "r1:-5",
+                                   "r1:01",
+                                   "r1:12a",
+                                   "r1:99999999999999999999",
+                                   "r1: 5",
+                                   "{\"Id\":1}",
+                                   "not ours"}) {
         EXPECT_FALSE(decode_notify(text)) << text;
     }
     EXPECT_FALSE(decode_notify("i1:" + std::string(8000, 'A')));
