@@ -123,6 +123,7 @@ void postgres_backplane::stop() {
     resume_timer_.cancel();
     cleanup_timer_.cancel();
     connected_ = false;
+    sessions_up_ = 0;
     channels_.clear();
     deliveries_.clear();
     queue_.clear();
@@ -132,6 +133,7 @@ void postgres_backplane::stop() {
 }
 
 void postgres_backplane::update_connected() {
+    sessions_up_ = (listener_->up() ? 1 : 0) + (publisher_->up() ? 1 : 0);
     const bool up = started_ && listener_->up() && publisher_ready_;
     if (up != connected_) {
         if (up) {
@@ -459,6 +461,7 @@ void postgres_backplane::on_publisher_up() {
     const auto now = clock::now();
     std::erase_if(own_pids_, [&](const auto& entry) { return entry.second <= now; });
     own_pids_.emplace_back(publisher_->backend_pid(), clock::time_point::max());
+    update_connected();
     if (!schema_ready_) {
         initialize_schema();
     } else {
@@ -604,6 +607,7 @@ backplane_statistics postgres_backplane::statistics() const {
     s.malformed = malformed_.load(std::memory_order_relaxed);
     s.missing_payloads = missing_.load(std::memory_order_relaxed);
     s.received = received_.load(std::memory_order_relaxed);
+    s.sessions_up = sessions_up_.load(std::memory_order_relaxed);
     return s;
 }
 

@@ -65,6 +65,7 @@ struct backplane_statistics {
     std::uint64_t malformed = 0;         // NOTIFY payloads not in our format
     std::uint64_t missing_payloads = 0;  // referenced rows not found (or fetch failed)
     std::uint64_t received = 0;          // delivered to the handler
+    int sessions_up = 0;                 // of the two (listening, publishing)
 };
 
 // Channel names: bounded_channel_codec (63-byte identifiers); incoming names are resolved
@@ -185,6 +186,7 @@ private:
     std::vector<std::pair<int, clock::time_point>> own_pids_;
 
     std::atomic<bool> connected_{false};
+    std::atomic<int> sessions_up_{0};
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> published_{0};
     std::atomic<std::uint64_t> publish_errors_{0};

@@ -253,6 +253,8 @@ TEST_F(postgres_backplane_test, server_restart_buffers_and_listens_again) {
 
     server.kill();
     ASSERT_TRUE(run_until([&] { return !sender.connected() && !receiver.connected(); }));
+    // Both sessions gone, so these are buffered rather than lost in flight.
+    ASSERT_TRUE(run_until([&] { return sender.statistics().sessions_up == 0; }));
     sender.publish("survivor", make_shared_buffer("during 1"));
     sender.publish("survivor", make_shared_buffer(std::string(20'000, 'L')));  // via the table
     sender.publish("survivor", make_shared_buffer("during 2"));

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -116,9 +118,47 @@ bool postgres_server::start() {
     return pid_ > 0 && wait_ready();
 }
 
+namespace {
+
+// The postmaster's children (backends, background workers): each makes itself a process
+// group leader, so killing the postmaster's group does not reach them.
+std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> children;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        std::ifstream stat(entry.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        // "pid (comm) state ppid ...": comm may hold spaces, so parse after the last ')'.
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) {
+            continue;
+        }
+        std::istringstream rest(line.substr(close + 1));
+        char state = 0;
+        pid_t ppid = 0;
+        rest >> state >> ppid;
+        if (ppid == parent) {
+            children.push_back(static_cast<pid_t>(std::stoi(name)));
+        }
+    }
+    return children;
+}
+
+}  // namespace
+
 void postgres_server::kill() {
     if (pid_ > 0) {
-        ::kill(-pid_, SIGKILL);  // the postmaster and every backend: its process group
+        // A crash of the whole server: every backend dies with the postmaster, at once.
+        const auto children = children_of(pid_);
+        ::kill(-pid_, SIGKILL);
+        for (const pid_t child : children) {
+            ::kill(child, SIGKILL);
+        }
         int status = 0;
         ::waitpid(pid_, &status, 0);
         pid_ = -1;
