@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -271,6 +272,34 @@ TEST_F(postgres_backplane_test, server_restart_buffers_and_listens_again) {
     EXPECT_EQ(received.messages[3].second, "during 2");
     sender.publish("survivor", make_shared_buffer("after"));
     ASSERT_TRUE(run_until([&] { return received.count("survivor") == 5; }));
+    EXPECT_EQ(sender.dropped_publications(), 0u);
+}
+
+TEST_F(postgres_backplane_test, a_burst_arrives_complete_and_in_order) {
+    postgres::postgres_backplane receiver(context_, options_for(*shared_server()));
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, {"burst"}));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    constexpr int count = 20'000;
+    const auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) {
+        // 100-byte payloads, numbered: many pipeline batches, one after the other.
+        auto text = std::to_string(i);
+        text.resize(100, '.');
+        sender.publish("burst", make_shared_buffer(std::move(text)));
+    }
+    ASSERT_TRUE(run_until([&] { return received.messages.size() == count; }, 60s))
+        << received.messages.size();
+    const auto seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("postgres backplane: %d publications in %.3f s (%.0f/s, one instance to another)\n",
+                count, seconds, count / seconds);
+    for (int i = 0; i < count; ++i) {
+        ASSERT_EQ(std::stoi(received.messages[i].second), i);
+    }
     EXPECT_EQ(sender.dropped_publications(), 0u);
 }
 
