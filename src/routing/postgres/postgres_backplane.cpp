@@ -137,6 +137,7 @@ void postgres_backplane::update_connected() {
     const bool up = started_ && listener_->up() && publisher_ready_;
     if (up != connected_) {
         if (up) {
+            unreachable_reported_ = false;
             spdlog::info("backplane: connected to PostgreSQL");
         } else {
             spdlog::warn(
@@ -235,8 +236,10 @@ void postgres_backplane::on_listener_up() {
 void postgres_backplane::on_listener_down(std::string_view reason, bool was_up) {
     if (was_up) {
         spdlog::warn("backplane: PostgreSQL listening session lost: {}", reason);
-    } else {
-        spdlog::debug("backplane: PostgreSQL connect failed: {}", reason);
+    } else if (!unreachable_reported_) {
+        // Once per outage: the retries that follow fail the same way.
+        spdlog::warn("backplane: cannot reach PostgreSQL: {}; retrying", reason);
+        unreachable_reported_ = true;
     }
     // Down: when_subscribed answers at once, so the waiting ones are answered now too.
     std::vector<std::function<void()>> waiters;
@@ -584,7 +587,7 @@ void postgres_backplane::cleanup() {
     if (!publisher_ready_ || !schema_ready_) {
         return;
     }
-    const auto ttl = std::to_string(options_.payload_ttl.count()) + " seconds";
+    const auto ttl = std::to_string(options_.payload_ttl.count()) + " milliseconds";
     const std::array<const char*, 1> values{ttl.c_str()};
     pg_connection::parameters p;
     p.count = 1;

@@ -46,9 +46,9 @@ struct backplane_options {
     std::size_t max_inline_bytes = 5985;
     // Rows live 5 min: receivers fetch them within milliseconds of the NOTIFY (seconds behind a
     // backlog); older than that, a message is no longer worth delivering. PostgreSignalR's TTL.
-    std::chrono::seconds payload_ttl{300};
+    std::chrono::milliseconds payload_ttl{300'000};
     // Every instance deletes expired rows this often (one indexed DELETE: cheap).
-    std::chrono::seconds cleanup_interval{30};
+    std::chrono::milliseconds cleanup_interval{30'000};
     // Statements per pipeline batch: bounds one transaction while a burst still costs one
     // round trip per thousand messages.
     std::size_t max_batch_messages = 1024;
@@ -164,6 +164,7 @@ private:
     boost::asio::steady_timer cleanup_timer_;
     backplane_handler* handler_ = nullptr;
     bool started_ = false;
+    bool unreachable_reported_ = false;
 
     // Listening side.
     std::unordered_map<std::string, channel_state> channels_;  // by bus name

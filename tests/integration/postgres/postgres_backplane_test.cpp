@@ -186,6 +186,25 @@ TEST_F(postgres_backplane_test, large_payloads_go_through_the_table_in_order) {
               "t");
 }
 
+TEST_F(postgres_backplane_test, expired_payload_rows_are_deleted) {
+    auto options = options_for(*shared_server());
+    options.schema = "cleanup";
+    options.payload_ttl = 0ms;
+    options.cleanup_interval = 50ms;
+    postgres::postgres_backplane sender(context_, options);
+    recorder ignored;
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    sender.publish("nobody listens", make_shared_buffer(std::string(10'000, 'x')));
+    ASSERT_TRUE(run_until([&] { return sender.statistics().published == 1; }));
+    // Inserted, then deleted by a cleanup run (it may already be gone when first looked at).
+    ASSERT_TRUE(run_until([&] {
+        return shared_server()->query("SELECT count(*) FROM cleanup.switchboard_payloads") == "0";
+    }));
+    EXPECT_EQ(shared_server()->query("SELECT last_value FROM cleanup.switchboard_payloads_id_seq"),
+              "1");
+}
+
 TEST_F(postgres_backplane_test, long_and_odd_channel_names_round_trip) {
     const std::vector<std::string> names{
         "MyApp.Hubs.ChatHub:group:" + std::string(200, 'g'),  // hashed: over 63 bytes
