@@ -4,6 +4,7 @@
 #include "../../unit/routing/backplane_conformance.hpp"
 
 #include "postgres_server.hpp"
+#include "routing/postgres/connection_string.hpp"
 #include "routing/postgres/postgres_backplane.hpp"
 
 #include <gtest/gtest.h>
@@ -320,6 +321,41 @@ TEST_F(postgres_backplane_test, a_burst_arrives_complete_and_in_order) {
         ASSERT_EQ(std::stoi(received.messages[i].second), i);
     }
     EXPECT_EQ(sender.dropped_publications(), 0u);
+}
+
+TEST_F(postgres_backplane_test, tls_with_verification_through_an_npgsql_string) {
+    postgres_server server;
+    ASSERT_TRUE(server.enable_tls());
+    ASSERT_TRUE(server.start());
+    const auto parsed = postgres::parse_connection_string(
+        "Host=127.0.0.1;Port=" + std::to_string(server.port()) +
+        ";Database=postgres;Username=postgres;SSL Mode=VerifyFull;Root Certificate=" +
+        server.file("ca.crt"));
+    ASSERT_TRUE(parsed) << parsed.error_message();
+    auto options = options_for(server);
+    options.conninfo = parsed->conninfo;
+    postgres::postgres_backplane receiver(context_, options);
+    postgres::postgres_backplane sender(context_, options);
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, {"secret"}));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    sender.publish("secret", make_shared_buffer("over TLS"));
+    ASSERT_TRUE(run_until([&] { return received.count("secret") == 1; }));
+    EXPECT_EQ(server.query("SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
+                           "WHERE application_name = 'switchboard' AND ssl"),
+              "4");
+
+    // The wrong CA: verify-full refuses the server, and the bus stays down.
+    auto wrong = options;
+    wrong.conninfo =
+        server.conninfo() + " sslmode=verify-full sslrootcert=" + server.file("server.crt");
+    postgres::postgres_backplane refused(context_, wrong);
+    refused.start(ignored);
+    const auto until = std::chrono::steady_clock::now() + 500ms;
+    run_until([&] { return std::chrono::steady_clock::now() >= until; });
+    EXPECT_FALSE(refused.connected());
 }
 
 TEST_F(postgres_backplane_test, a_full_buffer_drops_and_counts) {

@@ -18,6 +18,13 @@ public:
     postgres_server(const postgres_server&) = delete;
     postgres_server& operator=(const postgres_server&) = delete;
 
+    // Before start(): a CA ("ca.crt") and a server certificate for 127.0.0.1 and localhost made
+    // with the openssl CLI, and ssl=on. False when openssl failed.
+    bool enable_tls();
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return directory_ + "/" + name;
+    }
+
     // Creates the cluster on first use, starts it on port() and returns once it accepts a
     // connection; false after a deadline.
     bool start();
@@ -43,6 +50,7 @@ private:
     std::uint16_t port_ = 0;
     pid_t pid_ = -1;
     bool initialized_ = false;
+    bool tls_ = false;
 };
 
 }  // namespace switchboard::testing
