@@ -357,7 +357,8 @@ void pg_connection::fail(std::string reason) {
     if (state_ == state::stopped) {
         return;
     }
-    const bool was_up = state_ == state::up || !pending_.empty();
+    // Set when a session was established, even if a failed send already left state::up.
+    const bool was_up = backend_pid_ != 0;
     ++generation_;
     timer_.cancel();
     close();

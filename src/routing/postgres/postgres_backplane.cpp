@@ -7,6 +7,7 @@
 #include <boost/asio/dispatch.hpp>
 
 #include <array>
+#include <limits>
 #include <variant>
 
 namespace switchboard::routing::postgres {
@@ -407,6 +408,13 @@ void postgres_backplane::flush_publications() {
         const auto seq = ++seq_;
         const auto size = message.payload->size();
         bool sent = false;
+        if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+            // libpq's parameter lengths are ints (and bytea stops at 1 GB): cannot be sent.
+            on_result(nullptr);
+            buffered_bytes_ -= message.cost;
+            queue_.pop_front();
+            continue;
+        }
         if (size <= options_.max_inline_bytes || (!ref_prepared_ && size <= max_inline_bytes())) {
             text.clear();
             encode_inline(seq, *message.payload, text);
