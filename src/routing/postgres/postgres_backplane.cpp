@@ -131,11 +131,13 @@ void postgres_backplane::stop() {
     buffered_bytes_ = 0;
     batch_in_flight_ = false;
     publisher_ready_ = false;
+    publisher_prepared_ = false;
 }
 
 void postgres_backplane::update_connected() {
     sessions_up_ = (listener_->up() ? 1 : 0) + (publisher_->up() ? 1 : 0);
-    const bool up = started_ && listener_->up() && publisher_ready_;
+    // Reachable once both sessions are usable; a resume delay only holds publications back.
+    const bool up = started_ && listener_->up() && publisher_->up() && publisher_prepared_;
     if (up != connected_) {
         if (up) {
             unreachable_reported_ = false;
@@ -491,6 +493,7 @@ void postgres_backplane::on_publisher_down(std::string_view reason, bool was_up)
         }
     }
     publisher_ready_ = false;
+    publisher_prepared_ = false;
     ref_prepared_ = false;
     resume_timer_.cancel();
     update_connected();
@@ -559,6 +562,8 @@ void postgres_backplane::prepare_statements() {
             return;  // connected() stays false: /readyz reports the bus as unusable
         }
         ref_prepared_ = *ref_ok;
+        publisher_prepared_ = true;
+        update_connected();
         const bool first = !cleanup_scheduled_;
         const auto ready = [this] {
             publisher_ready_ = true;

@@ -177,7 +177,8 @@ private:
     std::size_t buffered_bytes_ = 0;  // queued and in flight
     bool batch_in_flight_ = false;
     bool flush_scheduled_ = false;
-    bool publisher_ready_ = false;  // statements prepared, resume delay over
+    bool publisher_prepared_ = false;  // statements prepared on the current session
+    bool publisher_ready_ = false;     // statements prepared, resume delay over
     bool schema_ready_ = false;
     bool ref_prepared_ = false;
     bool cleanup_scheduled_ = false;  // also: a first session was ready (no resume delay)

@@ -285,8 +285,7 @@ TEST_F(postgres_backplane_test, server_restart_buffers_and_listens_again) {
     ASSERT_TRUE(server.start());
     ASSERT_TRUE(run_until([&] { return received.count("survivor") == 4; }, 30s))
         << received.count("survivor");
-    EXPECT_TRUE(sender.connected());
-    EXPECT_TRUE(receiver.connected());
+    EXPECT_TRUE(run_until([&] { return sender.connected() && receiver.connected(); }));
     EXPECT_EQ(received.messages[1].second, "during 1");
     EXPECT_EQ(received.messages[2].second, std::string(20'000, 'L'));
     EXPECT_EQ(received.messages[3].second, "during 2");
