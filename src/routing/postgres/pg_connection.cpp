@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace switchboard::routing::postgres {
@@ -26,6 +27,31 @@ std::string one_line(std::string_view message) {
 
 namespace {
 
+void append_option(std::string& out, std::string_view key, std::string_view value) {
+    if (!out.empty()) {
+        out.push_back(' ');
+    }
+    out.append(key);
+    out.append("='");
+    for (const char c : value) {
+        if (c == '\\' || c == '\'') {
+            out.push_back('\\');
+        }
+        out.push_back(c);
+    }
+    out.push_back('\'');
+}
+
+// A host name, not an IP literal or a Unix-socket directory (absolute path, '@' abstract).
+bool needs_resolving(const std::string& host) {
+    if (host.empty() || host.front() == '/' || host.front() == '@') {
+        return false;
+    }
+    boost::system::error_code ec;
+    (void)boost::asio::ip::make_address(host, ec);
+    return static_cast<bool>(ec);
+}
+
 std::string error_text(const PGconn* conn) {
     auto text = one_line(conn != nullptr ? PQerrorMessage(conn) : "out of memory");
     return text.empty() ? std::string("connection failed") : text;
@@ -47,8 +73,50 @@ pg_connection::pg_connection(boost::asio::io_context& context, std::string conni
       connect_timeout_(connect_timeout),
       backoff_(std::move(backoff)),
       name_(std::move(name)),
+      resolver_(context),
       socket_(context),
-      timer_(context) {}
+      timer_(context) {
+    char* message = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo_.c_str(), &message);
+    PQfreemem(message);
+    if (options == nullptr) {
+        return;  // PQconnectStart reports it
+    }
+    std::string_view host;
+    std::string_view port;
+    bool has_hostaddr = false;
+    std::string base;
+    for (auto* o = options; o->keyword != nullptr; ++o) {
+        if (o->val == nullptr) {
+            continue;
+        }
+        const std::string_view keyword = o->keyword;
+        if (keyword == "host") {
+            host = o->val;
+        } else if (keyword == "port") {
+            port = o->val;
+        } else {
+            has_hostaddr = has_hostaddr || (keyword == "hostaddr" && *o->val != '\0');
+            append_option(base, keyword, o->val);
+        }
+    }
+    const auto split = [](std::string_view list) {
+        std::vector<std::string> out;
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            out.emplace_back(list.substr(0, comma));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+        return out;
+    };
+    auto hosts = split(host);
+    if (!has_hostaddr && std::any_of(hosts.begin(), hosts.end(), needs_resolving)) {
+        hosts_ = std::move(hosts);
+        ports_ = split(port);
+        base_ = std::move(base);
+    }
+    PQconninfoFree(options);
+}
 
 pg_connection::~pg_connection() {
     close();
@@ -70,6 +138,7 @@ void pg_connection::stop() {
 }
 
 void pg_connection::close() {
+    resolver_.cancel();
     release_socket();
     if (conn_ != nullptr) {
         PQfinish(conn_);
@@ -103,18 +172,89 @@ void pg_connection::assign_socket() {
 
 void pg_connection::connect() {
     ++generation_;
-    conn_ = PQconnectStart(conninfo_.c_str());
-    if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
-        return fail(error_text(conn_));
-    }
-    PQsetNoticeProcessor(conn_, &log_notice, const_cast<char*>(name_.c_str()));
     state_ = state::connecting;
+    // One deadline for resolving, TCP, TLS and authentication.
     timer_.expires_after(connect_timeout_);
     timer_.async_wait([self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
         if (!ec && gen == self->generation_ && self->state_ == state::connecting) {
             self->fail("connect timeout");
         }
     });
+    if (hosts_.empty()) {
+        return start_libpq(conninfo_);
+    }
+    resolve(0, std::make_shared<std::vector<std::vector<std::string>>>(hosts_.size()));
+}
+
+void pg_connection::resolve(std::size_t index,
+                            std::shared_ptr<std::vector<std::vector<std::string>>> addresses) {
+    while (index < hosts_.size() && !needs_resolving(hosts_[index])) {
+        const auto& host = hosts_[index];
+        // An IP is its own address; a socket directory takes an empty hostaddr entry.
+        (*addresses)[index] = {
+            host.empty() || host.front() == '/' || host.front() == '@' ? std::string() : host};
+        ++index;
+    }
+    if (index == hosts_.size()) {
+        // Every address of every host, in order, as libpq would try them itself; a host that
+        // did not resolve is left out.
+        std::string host_list;
+        std::string address_list;
+        std::string port_list;
+        for (std::size_t i = 0; i < hosts_.size(); ++i) {
+            for (const auto& address : (*addresses)[i]) {
+                if (!host_list.empty()) {
+                    host_list.push_back(',');
+                    address_list.push_back(',');
+                    if (ports_.size() > 1) {
+                        port_list.push_back(',');
+                    }
+                }
+                host_list.append(hosts_[i]);
+                address_list.append(address);
+                if (ports_.size() > 1 && i < ports_.size()) {
+                    port_list.append(ports_[i]);
+                }
+            }
+        }
+        if (host_list.empty()) {
+            return fail("no host resolved");
+        }
+        if (ports_.size() == 1) {
+            port_list = ports_.front();
+        }
+        auto conninfo = base_;
+        append_option(conninfo, "host", host_list);
+        append_option(conninfo, "hostaddr", address_list);
+        if (!port_list.empty()) {
+            append_option(conninfo, "port", port_list);
+        }
+        return start_libpq(conninfo);
+    }
+    resolver_.async_resolve(
+        hosts_[index], "",
+        [self = shared_from_this(), gen = generation_, index, addresses](
+            boost::system::error_code ec, boost::asio::ip::tcp::resolver::results_type results) {
+            if (gen != self->generation_ || self->state_ != state::connecting) {
+                return;
+            }
+            if (ec) {
+                spdlog::debug("backplane: cannot resolve {}: {}", self->hosts_[index],
+                              ec.message());
+            }
+            for (const auto& entry : results) {
+                (*addresses)[index].push_back(entry.endpoint().address().to_string());
+            }
+            self->resolve(index + 1, addresses);
+        });
+}
+
+void pg_connection::start_libpq(const std::string& conninfo) {
+    conn_ = PQconnectStart(conninfo.c_str());
+    if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
+        return fail(error_text(conn_));
+    }
+    PQsetNoticeProcessor(conn_, &log_notice, const_cast<char*>(name_.c_str()));
     // libpq's documented start: wait until the socket is writable, then poll.
     connect_wait(PGRES_POLLING_WRITING);
 }

@@ -5,6 +5,7 @@
 #include "routing/link/backoff.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -17,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::routing::postgres {
 
@@ -97,6 +99,9 @@ private:
     };
 
     void connect();
+    void resolve(std::size_t index,
+                 std::shared_ptr<std::vector<std::vector<std::string>>> addresses);
+    void start_libpq(const std::string& conninfo);
     void connect_wait(PostgresPollingStatusType poll);
     void connect_step();
     void on_connected();
@@ -116,6 +121,15 @@ private:
     link::backoff backoff_;
     std::string name_;
     handlers handlers_;
+    // libpq resolves host names with a blocking getaddrinfo: names are resolved here, with
+    // Asio, and handed to libpq as hostaddr, one host-list entry per address (host stays, for
+    // TLS verification). hosts_ is the conninfo's host list, ports_ its port list (one entry
+    // for all hosts, or one per host), base_ the other options; hosts_ is empty when libpq
+    // needs no help (hostaddr given, IPs only, Unix sockets).
+    std::vector<std::string> hosts_;
+    std::vector<std::string> ports_;
+    std::string base_;
+    boost::asio::ip::tcp::resolver resolver_;
     PGconn* conn_ = nullptr;
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer timer_;

@@ -326,7 +326,8 @@ TEST_F(postgres_backplane_test, tls_with_verification_through_an_npgsql_string) 
     ASSERT_TRUE(server.enable_tls());
     ASSERT_TRUE(server.start());
     const auto parsed = postgres::parse_connection_string(
-        "Host=127.0.0.1;Port=" + std::to_string(server.port()) +
+        // A name: resolved by the bus (Asio), checked against the certificate by libpq.
+        "Host=localhost;Port=" + std::to_string(server.port()) +
         ";Database=postgres;Username=postgres;SSL Mode=VerifyFull;Root Certificate=" +
         server.file("ca.crt"));
     ASSERT_TRUE(parsed) << parsed.error_message();
@@ -354,6 +355,26 @@ TEST_F(postgres_backplane_test, tls_with_verification_through_an_npgsql_string) 
     const auto until = std::chrono::steady_clock::now() + 500ms;
     run_until([&] { return std::chrono::steady_clock::now() >= until; });
     EXPECT_FALSE(refused.connected());
+}
+
+TEST_F(postgres_backplane_test, host_lists_are_resolved_and_tried_in_order) {
+    // A name with a dead port first, then the live server by name and port: libpq gets one
+    // host/hostaddr/port entry per resolved address and moves on after the refusal.
+    const auto parsed = postgres::parse_connection_string(
+        "Host=localhost:1,localhost:" + std::to_string(shared_server()->port()) +
+        ";Database=postgres;Username=postgres");
+    ASSERT_TRUE(parsed) << parsed.error_message();
+    auto options = options_for(*shared_server());
+    options.conninfo = parsed->conninfo;
+    postgres::postgres_backplane receiver(context_, options);
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder received;
+    recorder ignored;
+    ASSERT_TRUE(start_listening(receiver, received, {"listed"}));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    sender.publish("listed", make_shared_buffer("found"));
+    ASSERT_TRUE(run_until([&] { return received.count("listed") == 1; }));
 }
 
 TEST_F(postgres_backplane_test, a_full_buffer_drops_and_counts) {
