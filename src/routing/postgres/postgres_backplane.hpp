@@ -3,6 +3,7 @@
 #pragma once
 
 #include "routing/backplane.hpp"
+#include "routing/postgres/notify_payload.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -43,7 +44,7 @@ struct backplane_options {
     std::chrono::milliseconds resume_delay{500};
     // Payloads above this go through the table (test seam; the default is the largest that
     // fits a NOTIFY: notify_payload.hpp).
-    std::size_t max_inline_bytes = 5985;
+    std::size_t max_inline_bytes = postgres::max_inline_bytes();
     // Rows live 5 min: receivers fetch them within milliseconds of the NOTIFY (seconds behind a
     // backlog); older than that, a message is no longer worth delivering. PostgreSignalR's TTL.
     std::chrono::milliseconds payload_ttl{300'000};
@@ -71,7 +72,10 @@ struct backplane_statistics {
 // Channel names: bounded_channel_codec (63-byte identifiers); incoming names are resolved
 // through the subscription table, since digests cannot be inverted. Own publications: NOTIFY
 // reaches our own listener too; PGnotify::be_pid names the sending backend, so notifications
-// from our publisher sessions are dropped exactly (no payload matching).
+// from our publisher sessions are dropped exactly (no payload matching). Two limits: a PID the
+// server reuses for another instance's publisher within own_pid_memory would hide its
+// messages (PIDs cycle through tens of thousands first), and a pooler that rewrites backend
+// keys (PgBouncer) breaks it, as its transaction mode breaks LISTEN anyway: connect directly.
 //
 // Payload table: one per schema, "<schema>"."switchboard_payloads", shared by every hub: the
 // bus sees channels, not hubs (a hub-named table would need the hub parsed out of names the
