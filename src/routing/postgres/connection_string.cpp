@@ -1,7 +1,5 @@
 #include "routing/postgres/connection_string.hpp"
 
-#include <boost/beast/core/string.hpp>
-
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -16,7 +14,14 @@ namespace switchboard::routing::postgres {
 
 namespace {
 
-using boost::beast::iequals;
+// ASCII case-insensitive equality. Not Beast's iequals: in Boost 1.81 it reads one byte past
+// the end when equal-length strings differ in case (found by postgres_connection_string_fuzz).
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
 
 struct item {
     std::string key;
