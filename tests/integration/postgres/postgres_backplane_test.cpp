@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -376,6 +377,41 @@ TEST_F(postgres_backplane_test, host_lists_are_resolved_and_tried_in_order) {
     ASSERT_TRUE(run_until([&] { return sender.connected(); }));
     sender.publish("listed", make_shared_buffer("found"));
     ASSERT_TRUE(run_until([&] { return received.count("listed") == 1; }));
+}
+
+TEST_F(postgres_backplane_test, a_silent_server_hits_the_connect_timeout_and_is_retried) {
+    // Accepts TCP connections and never answers the startup packet: only our own deadline
+    // ends an attempt (libpq leaves it to the caller in non-blocking mode).
+    boost::asio::ip::tcp::acceptor silent(
+        context_, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> accepted;
+    std::function<void()> accept_next = [&] {
+        auto socket = std::make_unique<boost::asio::ip::tcp::socket>(context_);
+        auto& s = *socket;
+        silent.async_accept(s,
+                            [&, socket = std::move(socket)](boost::system::error_code ec) mutable {
+                                if (!ec) {
+                                    accepted.push_back(std::move(socket));
+                                    accept_next();
+                                }
+                            });
+    };
+    accept_next();
+    postgres::backplane_options options;
+    options.conninfo = "host=127.0.0.1 port=" + std::to_string(silent.local_endpoint().port()) +
+                       " user=postgres sslmode=disable";
+    options.connect_timeout = 200ms;
+    options.initial_backoff = 10ms;
+    options.max_backoff = 50ms;
+    postgres::postgres_backplane bus(context_, options);
+    recorder ignored;
+    bus.start(ignored);
+    // Two sessions, each timing out and trying again: at least four attempts.
+    ASSERT_TRUE(run_until([&] { return accepted.size() >= 4; }, 10s)) << accepted.size();
+    EXPECT_FALSE(bus.connected());
+    bus.stop();
+    silent.close();
+    run_until([&] { return context_.poll() == 0; }, 1s);
 }
 
 TEST_F(postgres_backplane_test, a_full_buffer_drops_and_counts) {
