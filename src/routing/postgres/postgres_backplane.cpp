@@ -455,11 +455,17 @@ void postgres_backplane::flush_publications() {
         return;
     }
     batch_in_flight_ = true;
-    publisher_->sync([this, bytes](bool) {
+    const bool synced = publisher_->sync([this, bytes](bool) {
         batch_in_flight_ = false;
         buffered_bytes_ -= bytes;
         flush_publications();
     });
+    if (!synced) {
+        // The session failed while the batch was written: its statements are answered as lost
+        // when it closes, and no sync handler will run to end the batch.
+        batch_in_flight_ = false;
+        buffered_bytes_ -= bytes;
+    }
 }
 
 void postgres_backplane::count_drop() {
