@@ -1,5 +1,7 @@
 #include "auth/bearer.hpp"
 
+#include "core/ascii.hpp"
+
 #include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -13,11 +15,6 @@
 namespace switchboard::auth {
 
 namespace {
-
-bool starts_with_ignore_case(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() &&
-           boost::beast::iequals(text.substr(0, prefix.size()), prefix);
-}
 
 std::string read_file(const std::string& path, const std::string& flag) {
     std::ifstream in(path, std::ios::binary);
@@ -52,7 +49,7 @@ std::optional<std::string> bearer_token(const http::request& req) {
     // RFC 7235: the scheme name is case-insensitive.
     constexpr std::string_view scheme = "Bearer ";
     const std::string_view header = req[boost::beast::http::field::authorization];
-    if (starts_with_ignore_case(header, scheme)) {
+    if (ascii_istarts_with(header, scheme)) {
         auto token = header.substr(scheme.size());
         while (!token.empty() && token.front() == ' ') {
             token.remove_prefix(1);

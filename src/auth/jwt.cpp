@@ -1,9 +1,9 @@
 #include "auth/jwt.hpp"
 
 #include "auth/jwt_detail.hpp"
+#include "core/ascii.hpp"
 #include "core/base64.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -177,7 +177,7 @@ std::optional<jwt_key::kind> kind_of(std::string_view alg) {
 }
 
 bool is_none(std::string_view alg) {
-    return boost::beast::iequals(alg, "none");
+    return ascii_iequals(alg, "none");
 }
 
 }  // namespace

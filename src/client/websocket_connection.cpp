@@ -1,10 +1,10 @@
 #include "client/websocket_connection.hpp"
 
 #include "client/source_socket.hpp"
+#include "core/ascii.hpp"
 #include "core/base64.hpp"
 
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
 
 #include <algorithm>
 #include <array>
@@ -15,7 +15,6 @@
 namespace switchboard::client {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 
 namespace {
 constexpr std::size_t max_control_payload = 125;
@@ -128,7 +127,7 @@ std::string_view trim(std::string_view text) {
 bool has_token(std::string_view value, std::string_view token) {
     while (!value.empty()) {
         const auto comma = value.find(',');
-        if (beast::iequals(trim(value.substr(0, comma)), token)) {
+        if (ascii_iequals(trim(value.substr(0, comma)), token)) {
             return true;
         }
         if (comma == std::string_view::npos) {
@@ -291,11 +290,11 @@ handshake_response parse_handshake_response(std::string_view bytes,
         }
         const auto name = line.substr(0, colon);
         const auto value = trim(line.substr(colon + 1));
-        if (beast::iequals(name, "upgrade")) {
+        if (ascii_iequals(name, "upgrade")) {
             upgrade = has_token(value, "websocket");
-        } else if (beast::iequals(name, "connection")) {
+        } else if (ascii_iequals(name, "connection")) {
             connection = has_token(value, "upgrade");
-        } else if (beast::iequals(name, "sec-websocket-accept")) {
+        } else if (ascii_iequals(name, "sec-websocket-accept")) {
             accepted = value == expected_accept;
         }
     }

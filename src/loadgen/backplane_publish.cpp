@@ -1,5 +1,6 @@
 #include "loadgen/backplane_publish.hpp"
 
+#include "core/ascii.hpp"
 #include "loadgen/bench.hpp"
 #include "loadgen/scenario.hpp"
 #include "routing/scaleout/channels.hpp"
@@ -10,7 +11,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <unistd.h>
@@ -83,7 +83,7 @@ std::string_view host_of(std::string_view item) {
 
 bool is_host_key(std::string_view key) {
     for (const auto* name : {"host", "server", "hostaddr"}) {
-        if (boost::beast::iequals(key, name)) {
+        if (ascii_iequals(key, name)) {
             return true;
         }
     }

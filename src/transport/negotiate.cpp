@@ -1,6 +1,7 @@
 #include "transport/negotiate.hpp"
 
-#include <boost/beast/core/string.hpp>
+#include "core/ascii.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/url/parse.hpp>
@@ -24,7 +25,7 @@ query_parameters parse_query(std::string_view target) {
 
 const std::string* find_parameter(const query_parameters& parameters, std::string_view name) {
     for (const auto& [key, value] : parameters) {
-        if (boost::beast::iequals(key, name)) {
+        if (ascii_iequals(key, name)) {
             return &value;
         }
     }

@@ -1,5 +1,6 @@
 #include "routes.hpp"
 
+#include "core/ascii.hpp"
 #include "payloads.hpp"
 
 #include "core/base64.hpp"
@@ -30,7 +31,7 @@ std::string to_lower(std::string_view text) {
     return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
+bool ascii_iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && to_lower(a) == to_lower(b);
 }
 
@@ -45,7 +46,7 @@ std::optional<std::string> query_value(std::string_view target, std::string_view
         return std::nullopt;
     }
     for (const auto param : url->params()) {
-        if (param.has_value && iequals(param.key, name)) {
+        if (param.has_value && ascii_iequals(param.key, name)) {
             return std::string(param.value);
         }
     }
@@ -144,7 +145,7 @@ switchboard::expected<switchboard::identity> token_issuer::authenticate(
 std::optional<std::string> token_issuer::bearer_token(const http::request& req) {
     constexpr std::string_view scheme = "Bearer ";
     const std::string_view header = req[bhttp::field::authorization];
-    if (header.size() > scheme.size() && iequals(header.substr(0, scheme.size()), scheme)) {
+    if (header.size() > scheme.size() && ascii_iequals(header.substr(0, scheme.size()), scheme)) {
         return std::string(header.substr(scheme.size()));
     }
     return query_value(req.target(), "access_token");

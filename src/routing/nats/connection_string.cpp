@@ -1,6 +1,7 @@
 #include "routing/nats/connection_string.hpp"
 
-#include <boost/beast/core/string.hpp>
+#include "core/ascii.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <cctype>
@@ -11,8 +12,6 @@
 namespace switchboard::routing::nats {
 
 namespace {
-
-using boost::beast::iequals;
 
 std::string_view trim(std::string_view text) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
@@ -48,10 +47,10 @@ bool valid_prefix(std::string_view prefix) {
 }
 
 bool parse_bool(std::string_view key, std::string_view value) {
-    if (iequals(value, "true")) {
+    if (ascii_iequals(value, "true")) {
         return true;
     }
-    if (iequals(value, "false")) {
+    if (ascii_iequals(value, "false")) {
         return false;
     }
     fail("invalid value '" + std::string(value) + "' for NATS parameter '" + std::string(key) +
@@ -111,9 +110,9 @@ void parse_url(std::string_view text, bool last, connection_options& options, bo
         fail("invalid NATS URL '" + redacted + "': " + parsed.error().message());
     }
     const auto& url = *parsed;
-    if (iequals(url.scheme(), "tls")) {
+    if (ascii_iequals(url.scheme(), "tls")) {
         tls_seen = true;
-    } else if (iequals(url.scheme(), "nats")) {
+    } else if (ascii_iequals(url.scheme(), "nats")) {
         plain_seen = true;
     } else {
         fail("unsupported scheme in NATS URL '" + redacted + "': expected nats:// or tls://");
@@ -153,8 +152,8 @@ void parse_url(std::string_view text, bool last, connection_options& options, bo
     if (url.host_type() == boost::urls::host_type::ipv6) {
         host = "[" + host + "]";
     }
-    options.servers.push_back(std::string(iequals(url.scheme(), "tls") ? "tls" : "nats") + "://" +
-                              host + ":" + std::to_string(port));
+    options.servers.push_back(std::string(ascii_iequals(url.scheme(), "tls") ? "tls" : "nats") +
+                              "://" + host + ":" + std::to_string(port));
     if (url.has_query()) {
         if (!last) {
             fail("NATS URL '" + redacted +

@@ -1,9 +1,8 @@
 #include "routing/nats/nats_registration.hpp"
 
+#include "core/ascii.hpp"
 #include "routing/nats/connection_string.hpp"
 #include "routing/nats/nats_backplane.hpp"
-
-#include <boost/beast/core/string.hpp>
 
 #include <utility>
 
@@ -11,13 +10,8 @@ namespace switchboard::routing::nats {
 
 namespace {
 
-bool has_scheme(std::string_view spec, std::string_view scheme) {
-    return spec.size() >= scheme.size() &&
-           boost::beast::iequals(spec.substr(0, scheme.size()), scheme);
-}
-
 bool accepts(std::string_view spec) {
-    return has_scheme(spec, "nats://") || has_scheme(spec, "tls://");
+    return ascii_istarts_with(spec, "nats://") || ascii_istarts_with(spec, "tls://");
 }
 
 made_backplane make(std::string_view spec, const backplane_settings& settings) {

@@ -1,6 +1,7 @@
 #include "routing/redis/connection_string.hpp"
 
-#include <boost/beast/core/string.hpp>
+#include "core/ascii.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -13,8 +14,6 @@ namespace switchboard::routing::redis {
 
 namespace {
 
-using boost::beast::iequals;
-
 std::string_view trim(std::string_view text) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
         text.remove_prefix(1);
@@ -23,10 +22,6 @@ std::string_view trim(std::string_view text) {
         text.remove_suffix(1);
     }
     return text;
-}
-
-bool starts_with_icase(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
 template <class Int>
@@ -104,10 +99,10 @@ expected<void> parse_endpoint(std::string_view endpoint, connection_options& opt
 }
 
 expected<bool> parse_bool(std::string_view key, std::string_view value) {
-    if (iequals(value, "true")) {
+    if (ascii_iequals(value, "true")) {
         return true;
     }
-    if (iequals(value, "false")) {
+    if (ascii_iequals(value, "false")) {
         return false;
     }
     return make_error("invalid value '" + std::string(value) + "' for Redis option '" +
@@ -126,19 +121,19 @@ expected<bool> apply_common_option(std::string_view key, std::string_view value,
         into = *parsed;
         return true;
     };
-    if (iequals(key, "channelPrefix")) {
+    if (ascii_iequals(key, "channelPrefix")) {
         options.channel_prefix = std::string(value);
-    } else if (iequals(key, "sslCaFile")) {
+    } else if (ascii_iequals(key, "sslCaFile")) {
         options.tls_ca_file = std::string(trim(value));
-    } else if (iequals(key, "sslHost")) {
+    } else if (ascii_iequals(key, "sslHost")) {
         options.tls_host = std::string(trim(value));
-    } else if (iequals(key, "sslCertFile")) {
+    } else if (ascii_iequals(key, "sslCertFile")) {
         options.tls_cert_file = std::string(trim(value));
-    } else if (iequals(key, "sslKeyFile")) {
+    } else if (ascii_iequals(key, "sslKeyFile")) {
         options.tls_key_file = std::string(trim(value));
-    } else if (iequals(key, "sslInsecureSkipVerify")) {
+    } else if (ascii_iequals(key, "sslInsecureSkipVerify")) {
         return flag(options.tls_insecure_skip_verify);
-    } else if (iequals(key, "shardedPubSub")) {
+    } else if (ascii_iequals(key, "shardedPubSub")) {
         return flag(options.sharded);
     } else {
         return false;
@@ -149,23 +144,23 @@ expected<bool> apply_common_option(std::string_view key, std::string_view value,
 // The keys only the StackExchange.Redis form has (the URL carries them elsewhere).
 expected<bool> apply_stackexchange_option(std::string_view key, std::string_view value,
                                           std::string_view token, connection_options& options) {
-    if (iequals(key, "password")) {
+    if (ascii_iequals(key, "password")) {
         options.password = std::string(value);
-    } else if (iequals(key, "user")) {
+    } else if (ascii_iequals(key, "user")) {
         options.user = std::string(value);
-    } else if (iequals(key, "ssl")) {
+    } else if (ascii_iequals(key, "ssl")) {
         auto flag = parse_bool(key, trim(value));
         if (!flag) {
             return flag.get_error();
         }
         options.tls = *flag;
-    } else if (iequals(key, "abortConnect")) {
+    } else if (ascii_iequals(key, "abortConnect")) {
         // Validated for typos, otherwise moot: the client never gives up, it reconnects with
         // backoff and /readyz reports the outage.
         if (auto flag = parse_bool(key, trim(value)); !flag) {
             return flag.get_error();
         }
-    } else if (iequals(key, "defaultDatabase")) {
+    } else if (ascii_iequals(key, "defaultDatabase")) {
         auto database = parse_database(trim(value), token);
         if (!database) {
             return database.get_error();
@@ -268,7 +263,7 @@ expected<connection_options> parse_url_form(std::string_view text) {
     }
     const auto& url = *parsed;
     connection_options options;
-    options.tls = iequals(url.scheme(), "rediss");
+    options.tls = ascii_iequals(url.scheme(), "rediss");
     if (!url.has_authority() || url.encoded_host().empty()) {
         return make_error("invalid Redis URL '" + std::string(text) + "': missing host");
     }
@@ -322,7 +317,7 @@ expected<connection_options> parse_connection_string(std::string_view text) {
     if (text.empty()) {
         return make_error("Redis connection string is empty");
     }
-    if (starts_with_icase(text, "redis://") || starts_with_icase(text, "rediss://")) {
+    if (ascii_istarts_with(text, "redis://") || ascii_istarts_with(text, "rediss://")) {
         return parse_url_form(text);
     }
     if (text.find("://") != std::string_view::npos) {

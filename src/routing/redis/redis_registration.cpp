@@ -1,9 +1,8 @@
 #include "routing/redis/redis_registration.hpp"
 
+#include "core/ascii.hpp"
 #include "routing/redis/connection_string.hpp"
 #include "routing/redis/redis_backplane.hpp"
-
-#include <boost/beast/core/string.hpp>
 
 #include <stdexcept>
 #include <utility>
@@ -12,13 +11,8 @@ namespace switchboard::routing::redis {
 
 namespace {
 
-bool has_scheme(std::string_view spec, std::string_view scheme) {
-    return spec.size() >= scheme.size() &&
-           boost::beast::iequals(spec.substr(0, scheme.size()), scheme);
-}
-
 bool accepts(std::string_view spec) {
-    return has_scheme(spec, "redis://") || has_scheme(spec, "rediss://") ||
+    return ascii_istarts_with(spec, "redis://") || ascii_istarts_with(spec, "rediss://") ||
            spec.find("://") == std::string_view::npos;
 }
 
