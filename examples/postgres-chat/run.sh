@@ -47,13 +47,9 @@ pg_pid=""
 source "$here/../lib.sh"
 
 # PostgreSQL refuses to run as root: then initdb and the server run as the `postgres` user.
-as_pg() {
-  if ((EUID == 0)); then
-    setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
-  else
-    "$@"
-  fi
-}
+# setpriv execs, so the server's pid is the one `$!` gives (a shell function would fork).
+as_pg=()
+if ((EUID == 0)); then as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
 
 pg_ready() {
   "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -t 1
@@ -81,15 +77,15 @@ if [[ -z "$PG_CONNECTION" ]]; then
     exit 1
   fi
   ((EUID == 0)) && chown postgres: "$work"
-  as_pg "$PG_BIN/initdb" -D "$work/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >/dev/null
-  as_pg "$PG_BIN/postgres" -D "$work/data" -p "$PG_PORT" -k "$work" -c listen_addresses=127.0.0.1 \
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$work/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >/dev/null
+  "${as_pg[@]}" "$PG_BIN/postgres" -D "$work/data" -p "$PG_PORT" -k "$work" -c listen_addresses=127.0.0.1 \
     -c fsync=off -c synchronous_commit=off > >(sed -u 's/^/[postgres] /') 2>&1 &
   pg_pid=$!
   if ! wait_until 20 pg_ready; then
     echo "run.sh: PostgreSQL did not start on port $PG_PORT" >&2
     exit 1
   fi
-  as_pg "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'CREATE DATABASE signalr_demo'
+  "${as_pg[@]}" "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'CREATE DATABASE signalr_demo'
   # The chat system's connection string, pointed at this cluster's port.
   PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=signalr_demo;Username=postgres;Password=postgres"
   log "PostgreSQL on 127.0.0.1:$PG_PORT (database signalr_demo)"

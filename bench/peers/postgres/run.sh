@@ -16,13 +16,13 @@ if [[ -z "$bin" || ! -x "$bin/postgres" ]]; then
   echo "postgres: the server binaries are missing: apt-get install postgresql" >&2
   exit 1
 fi
-as_pg() {
-  if ((EUID == 0)); then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
-}
+# setpriv execs, so the server's pid is the one `$!` gives (a shell function would fork).
+as_pg=()
+if ((EUID == 0)); then as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
 
 dir=$(mktemp -d -t switchboard-peer-postgres.XXXXXX)
 ((EUID == 0)) && chown postgres: "$dir"
-as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log"
+"${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log"
 pid=""
 cleanup() {
   trap '' TERM INT
@@ -37,7 +37,7 @@ trap 'exit 0' TERM INT
 
 # Durability off, as the other buses here keep nothing either: the figures are the bus's.
 start() {  # port
-  as_pg "$bin/postgres" -D "$dir/data" -p "$1" -k "$dir" -c listen_addresses="$host" -c fsync=off \
+  "${as_pg[@]}" "$bin/postgres" -D "$dir/data" -p "$1" -k "$dir" -c listen_addresses="$host" -c fsync=off \
     -c synchronous_commit=off -c full_page_writes=off >"$dir/postgres.log" 2>&1 &
   pid=$!
 }
