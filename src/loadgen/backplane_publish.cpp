@@ -179,12 +179,14 @@ public:
         bus_->start(*this);
         bus_->subscribe(channel);
         thread_ = std::thread([this, channel] {
+            // A bus whose I/O runs on threads of its own (NATS) leaves the context without
+            // work between its posts: without the guard it would stop at the first idle turn.
+            auto work = boost::asio::make_work_guard(context_);
             if (run_until(context_, 15s, [this] { return bus_->connected(); })) {
                 bus_->when_subscribed(channel, [this] { ready_ = true; });
             } else {
                 failed_ = true;
             }
-            auto work = boost::asio::make_work_guard(context_);
             context_.run();
         });
     }
@@ -360,6 +362,7 @@ int run_backplane_publish(const backplane_publish_options& options) {
         return 2;
     }
     boost::asio::io_context context;
+    auto work = boost::asio::make_work_guard(context);  // as in subscriber
     routing::made_backplane made;
     std::vector<std::unique_ptr<subscriber>> subscribers;
     std::string channel;
