@@ -11,7 +11,7 @@
 #   bench/backplanes.sh           BACKPLANE_QUICK=1 bench/backplanes.sh (a smoke run, ~1 min)
 # Environment:
 #   BACKPLANE_BUSES="redis postgres nats"   BACKPLANE_CONNECTIONS=1000
-#   BACKPLANE_STEPS="25000 50000 100000 200000 400000 800000"   (offered deliveries/s)
+#   BACKPLANE_STEPS="50000 100000 200000 400000 800000 1200000 1600000"   (offered deliveries/s)
 #   COMPARE_DURATION=10s   COMPARE_SIZE=256   SATURATE_DEADLINE=1s   SATURATE_THREADS=2
 #   SERVER_THREADS=1       RESULTS_DIR (default: a new temp dir, kept)
 # Loopback only; every server stops by itself after COMPARE_MAX_SECONDS (default 3600) and every
@@ -25,7 +25,7 @@ if [[ ${BACKPLANE_QUICK:-0} == 1 ]]; then
   duration=${COMPARE_DURATION:-2s}
 else
   connections=${BACKPLANE_CONNECTIONS:-1000}
-  steps=${BACKPLANE_STEPS:-25000 50000 100000 200000 400000 800000}
+  steps=${BACKPLANE_STEPS:-50000 100000 200000 400000 800000 1200000 1600000}
   duration=${COMPARE_DURATION:-10s}
 fi
 buses=${BACKPLANE_BUSES:-redis postgres nats}

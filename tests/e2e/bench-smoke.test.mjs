@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ROOT, serverFor, withTimeout } from './server.mjs';
 import { bench, benchRefusal } from './bench.mjs';
+import { natsAvailable, natsFor } from './nats.mjs';
+import { postgresAvailable, postgresFor } from './postgres.mjs';
 import { redisAvailable, redisFor } from './redis.mjs';
 
 // The rate and connection limits are for untrusted clients, presence events for chat pages;
@@ -87,6 +89,40 @@ test('bench redis-publish refuses a Redis beyond loopback before any load', asyn
   const { code, stderr } = await benchRefusal(['redis-publish', '--redis', 'redis://192.0.2.1:6379']);
   assert.equal(code, 2);
   assert.match(stderr, /not a loopback address/);
+});
+
+// The same window on each bus, through serve's own backplanes (bench/backplanes.sh runs it long).
+const BUSES = [
+  { name: 'redis', skip: !redisAvailable(), start: async (t) => { const r = await redisFor(t); return { url: r.url, pid: r.pid }; } },
+  { name: 'postgres', skip: !postgresAvailable(), start: async (t) => { const p = await postgresFor(t); return { url: p.npgsql, pid: p.pid }; } },
+  { name: 'nats', skip: !natsAvailable(), start: async (t) => { const n = await natsFor(t); return { url: n.url, pid: n.pid }; } },
+];
+for (const bus of BUSES) {
+  test(`bench backplane-publish on ${bus.name}: 2 s of broadcasts, every one received by another instance`,
+    { skip: bus.skip ? `no ${bus.name} server installed` : false }, async (t) => {
+      const { url, pid } = await bus.start(t);
+      const { report, stdout } = await bench(t, ['backplane-publish', '--backplane', url, '--duration', '2s',
+        '--rate', '2000', '--server-pid', String(pid)]);
+      assert.equal(report.scenario, 'backplane-publish');
+      assert.equal(report.bus, bus.name);
+      assert.ok(report.sent > 1000, `publications were sent (${report.sent})`);
+      assert.equal(report.received, report.sent);
+      assert.equal(report.dropped, 0);
+      assert.equal(report.lost, 0);
+      assert.equal(report.latency_us.count, report.received);
+      assert.ok(report.latency_us.p50 <= report.latency_us.p99, 'p50 <= p99');
+      assert.ok(report.server.cpu_seconds >= 0);
+      assert.doesNotMatch(JSON.stringify(report), /Password=postgres/, 'the password reached the report');
+      assert.match(stdout, new RegExp(`^\\| ${bus.name} \\| 1 \\|`, 'm'));
+    });
+}
+
+test('bench backplane-publish refuses a bus beyond loopback before any load', async () => {
+  for (const spec of ['nats://192.0.2.1:4222', 'Host=db.example.com;Database=x;Username=u', 'memory']) {
+    const { code, stderr } = await benchRefusal(['backplane-publish', '--backplane', spec]);
+    assert.equal(code, 2, spec);
+    assert.match(stderr, /not a loopback address|shared between processes/, spec);
+  }
 });
 
 test('bench/run.sh starts a server with the limits off, runs a scenario and stops it', async () => {
