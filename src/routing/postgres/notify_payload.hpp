@@ -13,7 +13,7 @@ namespace switchboard::routing::postgres {
 
 // Format, version 1 (the first byte names the kind; another byte is a later format):
 //   i<seq>:<base64>   the payload inline, standard base64 with padding
-//   r<seq>:<id>       the payload is row <id> (decimal, > 0) of the payload table
+//   r<seq>:<id>       the payload is row <id> (decimal, > 0) of the channel's hub's payload table
 // <seq> is 1-16 lowercase hex digits, a per-publisher counter. It makes every NOTIFY of one
 // transaction (one pipeline batch) distinct: PostgreSQL folds identical (channel, payload)
 // notifications of a transaction into one, which would lose a message sent twice in a row.

@@ -1,6 +1,7 @@
 #include "routing/postgres/postgres_backplane.hpp"
 
 #include "routing/postgres/notify_payload.hpp"
+#include "routing/postgres/payload_table.hpp"
 #include "routing/postgres/pg_connection.hpp"
 
 #include <spdlog/spdlog.h>
@@ -14,16 +15,15 @@ namespace switchboard::routing::postgres {
 
 namespace {
 
-// pg_type OIDs of the prepared statements' parameters.
+// pg_type OID of the prepared statement's parameters.
 constexpr Oid text_oid = 25;
-constexpr Oid bytea_oid = 17;
 
 constexpr const char* notify_statement = "switchboard_notify";
-constexpr const char* notify_ref_statement = "switchboard_notify_ref";
 
 // Serializes the DDL of instances starting together: CREATE ... IF NOT EXISTS still races on
 // the catalogs (unique_violation on pg_type). Any fixed key; this one spells "SWBDPGS1".
 constexpr const char* schema_lock_sql = "SELECT pg_advisory_xact_lock(6004234345505965873)";
+const std::string schema_lock = schema_lock_sql;
 
 // Received references waiting for their row, at most: beyond it a flood of them is dropped
 // rather than queued without bound (each is one round trip on the listening session).
@@ -71,14 +71,8 @@ bool postgres_backplane::rate_limited::due(clock::time_point now) {
 postgres_backplane::postgres_backplane(boost::asio::io_context& context, backplane_options options)
     : context_(context),
       options_(std::move(options)),
-      table_(quote_identifier(options_.schema) + ".\"switchboard_payloads\""),
       resume_timer_(context),
       cleanup_timer_(context) {
-    notify_ref_sql_ = "WITH i AS (INSERT INTO " + table_ +
-                      " (payload) VALUES ($2) RETURNING id) SELECT pg_notify($1, $3 || i.id) "
-                      "FROM i";
-    fetch_sql_ = "SELECT payload FROM " + table_ + " WHERE id = $1";
-    cleanup_sql_ = "DELETE FROM " + table_ + " WHERE created_at < now() - $1::interval";
     const auto make = [&](const char* name) {
         return std::make_shared<pg_connection>(
             context_, options_.conninfo, options_.connect_timeout,
@@ -308,10 +302,11 @@ void postgres_backplane::on_notify(const pgNotify& notify) {
     }
     const auto index = first_delivery_index_ + deliveries_.size();
     deliveries_.push_back({it->second.logical, nullptr, true});
-    fetch(std::get<payload_reference>(*decoded).row_id, index);
+    fetch(it->second.logical, std::get<payload_reference>(*decoded).row_id, index);
 }
 
-void postgres_backplane::fetch(std::int64_t row_id, std::uint64_t index) {
+void postgres_backplane::fetch(const std::string& logical, std::int64_t row_id,
+                               std::uint64_t index) {
     const auto id = std::to_string(row_id);
     const std::array<const char*, 1> values{id.c_str()};
     pg_connection::parameters p;
@@ -344,7 +339,7 @@ void postgres_backplane::fetch(std::int64_t row_id, std::uint64_t index) {
         }
         drain_deliveries();
     };
-    if (!listener_->send_query(fetch_sql_.c_str(), p, done)) {
+    if (!listener_->send_query(table_for(logical).fetch_sql.c_str(), p, done)) {
         return done(nullptr);
     }
     listener_->sync({});
@@ -381,7 +376,15 @@ void postgres_backplane::publish_here(const std::string& channel, shared_buffer 
     if (buffered_bytes_ + cost > options_.max_buffered_bytes) {
         return count_drop();
     }
-    queue_.push_back({codec_.to_bus(channel), std::move(payload), cost});
+    payload_table* table = nullptr;
+    if (payload->size() > options_.max_inline_bytes) {
+        table = &table_for(channel);
+        table->used = true;
+        if (!table->ensured && publisher_->up()) {
+            ensure_table(*table);  // ahead of the INSERT in the session's pipeline
+        }
+    }
+    queue_.push_back({codec_.to_bus(channel), std::move(payload), cost, table});
     buffered_bytes_ += cost;
     // Idle: at once. Otherwise it joins the next batch, sent when this one is acknowledged.
     flush_publications();
@@ -417,7 +420,9 @@ void postgres_backplane::flush_publications() {
             queue_.pop_front();
             continue;
         }
-        if (size <= options_.max_inline_bytes || (!ref_prepared_ && size <= max_inline_bytes())) {
+        auto* table = message.table;
+        const bool table_usable = table != nullptr && table->ensured && !table->failed;
+        if (table == nullptr || (!table_usable && size <= max_inline_bytes())) {
             text.clear();
             encode_inline(seq, *message.payload, text);
             const std::array<const char*, 2> values{message.channel.c_str(), text.c_str()};
@@ -425,7 +430,7 @@ void postgres_backplane::flush_publications() {
             p.count = 2;
             p.values = values.data();
             sent = publisher_->send_prepared(notify_statement, p, on_result);
-        } else if (ref_prepared_) {
+        } else if (table_usable) {
             const auto prefix = reference_prefix(seq);
             const std::array<const char*, 3> values{message.channel.c_str(),
                                                     message.payload->data(), prefix.c_str()};
@@ -436,7 +441,7 @@ void postgres_backplane::flush_publications() {
             p.values = values.data();
             p.lengths = lengths.data();
             p.formats = formats.data();
-            sent = publisher_->send_prepared(notify_ref_statement, p, on_result);
+            sent = publisher_->send_query(table->insert_sql.c_str(), p, on_result);
         } else {
             // Too large for a NOTIFY and no table (its creation failed): cannot be sent.
             on_result(nullptr);
@@ -483,9 +488,13 @@ void postgres_backplane::on_publisher_up() {
     update_connected();
     if (!schema_ready_) {
         initialize_schema();
-    } else {
-        prepare_statements();
     }
+    for (auto& [name, table] : tables_) {
+        if (!table.ensured && table.used) {
+            ensure_table(table);
+        }
+    }
+    prepare_statements();
 }
 
 void postgres_backplane::on_publisher_down(std::string_view reason, bool was_up) {
@@ -500,19 +509,18 @@ void postgres_backplane::on_publisher_down(std::string_view reason, bool was_up)
     }
     publisher_ready_ = false;
     publisher_prepared_ = false;
-    ref_prepared_ = false;
+    for (auto& [name, table] : tables_) {
+        table.ensured = false;  // sent again on the next session, before its INSERTs
+        table.failed = false;
+    }
     resume_timer_.cancel();
     update_connected();
 }
 
 void postgres_backplane::initialize_schema() {
-    const std::array<std::string, 4> statements{
+    const std::array<std::string, 2> statements{
         schema_lock_sql,
         "CREATE SCHEMA IF NOT EXISTS " + quote_identifier(options_.schema),
-        "CREATE TABLE IF NOT EXISTS " + table_ +
-            " (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload bytea NOT NULL, "
-            "created_at timestamptz NOT NULL DEFAULT now())",
-        "CREATE INDEX IF NOT EXISTS switchboard_payloads_created_at ON " + table_ + " (created_at)",
     };
     auto error = std::make_shared<std::string>();
     for (const auto& sql : statements) {
@@ -530,18 +538,65 @@ void postgres_backplane::initialize_schema() {
         }
         schema_ready_ = error->empty();
         if (!schema_ready_) {
-            spdlog::error(
-                "backplane: cannot create the PostgreSQL payload table {}: {}; payloads over {} "
-                "bytes are dropped until a reconnect succeeds",
-                table_, *error, max_inline_bytes());
+            spdlog::error("backplane: cannot create the PostgreSQL schema {}: {}", options_.schema,
+                          *error);
         }
-        prepare_statements();
+    });
+}
+
+postgres_backplane::payload_table& postgres_backplane::table_for(std::string_view logical_channel) {
+    auto name = payload_table_name(hub_of(logical_channel));
+    const auto it = tables_.find(name);
+    if (it != tables_.end()) {
+        return it->second;
+    }
+    payload_table table;
+    table.quoted = quote_identifier(options_.schema) + "." + quote_identifier(name);
+    // Not prepared: a statement per hub, for the rare message too large for a NOTIFY. The
+    // casts give the parameters the types a prepared statement would have declared.
+    table.insert_sql = "WITH i AS (INSERT INTO " + table.quoted +
+                       " (payload) VALUES ($2::bytea) RETURNING id) "
+                       "SELECT pg_notify($1::text, $3::text || i.id) FROM i";
+    table.fetch_sql = "SELECT payload FROM " + table.quoted + " WHERE id = $1::bigint";
+    table.cleanup_sql =
+        "DELETE FROM " + table.quoted + " WHERE created_at < now() - $1::text::interval";
+    table.create_sql = "CREATE TABLE IF NOT EXISTS " + table.quoted +
+                       " (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload bytea NOT "
+                       "NULL, created_at timestamptz NOT NULL DEFAULT now())";
+    table.index_sql = "CREATE INDEX IF NOT EXISTS " + quote_identifier(payload_index_name(name)) +
+                      " ON " + table.quoted + " (created_at)";
+    return tables_.emplace(std::move(name), std::move(table)).first->second;
+}
+
+void postgres_backplane::ensure_table(payload_table& table) {
+    // The schema's statements, when still due, were sent before: the pipeline keeps the order.
+    const std::array<const std::string*, 3> statements{&schema_lock, &table.create_sql,
+                                                       &table.index_sql};
+    auto error = std::make_shared<std::string>();
+    for (const auto* sql : statements) {
+        if (!publisher_->send_query(sql->c_str(), {}, [error](const PGresult* result) {
+                if (!succeeded(result) && error->empty()) {
+                    *error = result_error(result);
+                }
+            })) {
+            return;
+        }
+    }
+    table.ensured = true;
+    publisher_->sync([this, &table, error](bool synced) {
+        if (!synced || error->empty()) {
+            return;
+        }
+        table.failed = true;
+        spdlog::error(
+            "backplane: cannot create the PostgreSQL payload table {}: {}; its payloads over {} "
+            "bytes are dropped until a reconnect succeeds",
+            table.quoted, *error, max_inline_bytes());
     });
 }
 
 void postgres_backplane::prepare_statements() {
     auto notify_error = std::make_shared<std::string>();
-    auto ref_ok = std::make_shared<bool>(false);
     const std::array<Oid, 2> notify_types{text_oid, text_oid};
     if (!publisher_->send_prepare(notify_statement, "SELECT pg_notify($1, $2)", 2,
                                   notify_types.data(), [notify_error](const PGresult* result) {
@@ -551,15 +606,7 @@ void postgres_backplane::prepare_statements() {
                                   })) {
         return;
     }
-    if (schema_ready_) {
-        const std::array<Oid, 3> ref_types{text_oid, bytea_oid, text_oid};
-        if (!publisher_->send_prepare(
-                notify_ref_statement, notify_ref_sql_.c_str(), 3, ref_types.data(),
-                [ref_ok](const PGresult* result) { *ref_ok = succeeded(result); })) {
-            return;
-        }
-    }
-    publisher_->sync([this, notify_error, ref_ok](bool synced) {
+    publisher_->sync([this, notify_error](bool synced) {
         if (!synced) {
             return;
         }
@@ -567,7 +614,6 @@ void postgres_backplane::prepare_statements() {
             spdlog::error("backplane: cannot prepare pg_notify on PostgreSQL: {}", *notify_error);
             return;  // connected() stays false: /readyz reports the bus as unusable
         }
-        ref_prepared_ = *ref_ok;
         publisher_prepared_ = true;
         update_connected();
         const bool first = !cleanup_scheduled_;
@@ -603,7 +649,7 @@ void postgres_backplane::schedule_cleanup() {
 }
 
 void postgres_backplane::cleanup() {
-    if (!publisher_ready_ || !schema_ready_) {
+    if (!publisher_ready_) {
         return;
     }
     const auto ttl = std::to_string(options_.payload_ttl.count()) + " milliseconds";
@@ -611,12 +657,19 @@ void postgres_backplane::cleanup() {
     pg_connection::parameters p;
     p.count = 1;
     p.values = values.data();
-    if (publisher_->send_query(cleanup_sql_.c_str(), p, [](const PGresult* result) {
+    bool sent = false;
+    for (auto& [name, table] : tables_) {
+        if (!table.used || !table.ensured || table.failed) {
+            continue;
+        }
+        sent = publisher_->send_query(table.cleanup_sql.c_str(), p, [](const PGresult* result) {
             if (result != nullptr && !succeeded(result)) {
                 spdlog::warn("backplane: PostgreSQL payload cleanup failed: {}",
                              result_error(result));
             }
-        })) {
+        }) || sent;
+    }
+    if (sent) {
         publisher_->sync({});
     }
 }

@@ -32,7 +32,7 @@ struct backplane_options {
     std::string conninfo;  // libpq conninfo or URL (connection_string.hpp renders one)
     // 15 s: Npgsql's `Timeout` default (connection_string.hpp).
     std::chrono::milliseconds connect_timeout{15'000};
-    // --postgres-schema: where the payload table lives.
+    // --postgres-schema: where the payload tables (one per hub) live.
     std::string schema = "signalr";
     // Publications queued while down or behind a batch in flight, and in flight, in bytes.
     std::size_t max_buffered_bytes = 16 * 1024 * 1024;
@@ -77,9 +77,9 @@ struct backplane_statistics {
 // messages (PIDs cycle through tens of thousands first), and a pooler that rewrites backend
 // keys (PgBouncer) breaks it, as its transaction mode breaks LISTEN anyway: connect directly.
 //
-// Payload table: one per schema, "<schema>"."switchboard_payloads", shared by every hub: the
-// bus sees channels, not hubs (a hub-named table would need the hub parsed out of names the
-// codec may have hashed), rows live minutes, and one table means one cleanup and one DDL.
+// Payload tables: one per hub, "<schema>"."<hub in lowercase>_payloads" (payload_table.hpp), as
+// the ASP.NET Npgsql backplane names its tables; created by the first instance that publishes a
+// message too large for a NOTIFY on that hub, cleaned by every instance that wrote to it.
 //
 // Threading: the sessions and all state live on `context` (the control shard); the public
 // methods may be called from any shard and are dispatched there.
@@ -113,10 +113,24 @@ private:
         std::uint64_t serial = 0;  // of the last LISTEN sent, matched by its acknowledgement
         std::vector<std::function<void()>> waiters;
     };
+    struct payload_table {
+        std::string quoted;  // "schema"."table"
+        std::string insert_sql;
+        std::string fetch_sql;
+        std::string cleanup_sql;
+        std::string create_sql;  // IF NOT EXISTS, as its index
+        std::string index_sql;
+        // Its CREATE was sent on the current publishing session: the pipeline runs it before
+        // any INSERT sent after it.
+        bool ensured = false;
+        bool failed = false;  // the CREATE failed on this session: no payload goes there
+        bool used = false;    // this instance publishes there: it creates and cleans it
+    };
     struct outgoing {
         std::string channel;  // bus name
         shared_buffer payload;
         std::size_t cost = 0;
+        payload_table* table = nullptr;  // a payload too large for a NOTIFY goes there
     };
     // Received, in arrival order; a referenced payload holds back what came after it.
     struct delivery {
@@ -151,17 +165,18 @@ private:
     void send_listen(const std::string& bus_name, channel_state& state);
     void release_waiters(channel_state& state);
     void on_notify(const pgNotify& notify);
-    void fetch(std::int64_t row_id, std::uint64_t index);
+    void fetch(const std::string& logical, std::int64_t row_id, std::uint64_t index);
+    payload_table& table_for(std::string_view logical_channel);
+    void ensure_table(payload_table& table);
     void drain_deliveries();
     [[nodiscard]] bool is_own_pid(int pid);
 
     boost::asio::io_context& context_;
     backplane_options options_;
     bounded_channel_codec codec_;
-    std::string table_;  // "schema"."switchboard_payloads", quoted
-    std::string notify_ref_sql_;
-    std::string fetch_sql_;
-    std::string cleanup_sql_;
+    // By table name; entries live until stop() (outgoing::table points into it). Bounded by
+    // the hubs this instance publishes or listens to.
+    std::unordered_map<std::string, payload_table> tables_;
     std::shared_ptr<pg_connection> listener_;
     std::shared_ptr<pg_connection> publisher_;
     boost::asio::steady_timer resume_timer_;
@@ -183,9 +198,8 @@ private:
     bool flush_scheduled_ = false;
     bool publisher_prepared_ = false;  // statements prepared on the current session
     bool publisher_ready_ = false;     // statements prepared, resume delay over
-    bool schema_ready_ = false;
-    bool ref_prepared_ = false;
-    bool cleanup_scheduled_ = false;  // also: a first session was ready (no resume delay)
+    bool schema_ready_ = false;        // the schema exists (created once per process)
+    bool cleanup_scheduled_ = false;   // also: a first session was ready (no resume delay)
     std::uint64_t seq_ = 0;
     // Backend PIDs of our publisher sessions: the current one (time_point::max()) and
     // previous ones until their expiry.

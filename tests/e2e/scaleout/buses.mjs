@@ -19,6 +19,9 @@ export const BUSES = [
     // The connection string exactly as the ASP.NET chat system writes it (Npgsql form).
     start: (scope) => postgresFor(scope, { database: 'signalr_demo' }),
     spec: (pg) => pg.npgsql,
+    // Where a message too large for a NOTIFY went: the chat hub's table, named as the ASP.NET
+    // Npgsql backplane's TableSlugGenerator names it, in the default schema.
+    payloadRows: async (pg) => Number(await pg.psql('SELECT count(*) FROM signalr.chat_payloads')),
   },
   {
     name: 'NATS',

@@ -19,8 +19,9 @@ for (const bus of BUSES) {
   describe(`three instances on ${bus.name}`, { skip: bus.skip }, () => {
     const scope = suiteScope();
     let servers;
+    let started;
     before(async () => {
-      const started = await bus.start(scope);
+      started = await bus.start(scope);
       // Chat messages up to 30,000 characters (default 4096): one test sends more than a NOTIFY holds.
       ({ servers } = await startInstances(scope, (i) => bus.spec(started, i), { args: ['--chat-max-message-length', '30000'] }));
     });
@@ -74,6 +75,7 @@ for (const bus of BUSES) {
       const text = `${unique('large')}:${'x'.repeat(20 * 1024)}`;
       await sender.connection.invoke('SendMessage', text);
       assert.deepEqual(await waitForEvent(far, 'ReceiveMessage', ([, m]) => m === text, TIMEOUT), [sender.user, text]);
+      if (bus.payloadRows) assert.ok(await bus.payloadRows(started) >= 1, 'the payload went through the table');
     });
 
     test('group members on three instances get group messages, non-members do not; leave stops them', async (t) => {

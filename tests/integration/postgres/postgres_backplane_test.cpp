@@ -185,8 +185,30 @@ TEST_F(postgres_backplane_test, large_payloads_go_through_the_table_in_order) {
     EXPECT_EQ(received.messages[2].second, "after the large one");
     EXPECT_EQ(received.messages[3].second, just_over);
     EXPECT_EQ(received.messages[4].second, just_under);
-    EXPECT_EQ(shared_server()->query("SELECT count(*) >= 2 FROM signalr.switchboard_payloads"),
-              "t");
+    EXPECT_EQ(shared_server()->query("SELECT count(*) >= 2 FROM signalr.big_payloads"), "t");
+}
+
+TEST_F(postgres_backplane_test, each_hub_has_its_own_payload_table) {
+    postgres::postgres_backplane receiver(context_, options_for(*shared_server()));
+    postgres::postgres_backplane sender(context_, options_for(*shared_server()));
+    recorder received;
+    recorder ignored;
+    const std::vector<std::string> channels{"MyApp.Hubs.ChatHub:all", "Other:group:g"};
+    ASSERT_TRUE(start_listening(receiver, received, channels));
+    sender.start(ignored);
+    ASSERT_TRUE(run_until([&] { return sender.connected(); }));
+    const std::string large(20'000, 'z');
+    for (const auto& channel : channels) {
+        sender.publish(channel, make_shared_buffer(large + channel));
+    }
+    ASSERT_TRUE(run_until([&] { return received.messages.size() == 2; }));
+    EXPECT_EQ(received.messages[0].second, large + channels[0]);
+    EXPECT_EQ(received.messages[1].second, large + channels[1]);
+    // Named as the ASP.NET Npgsql backplane's TableSlugGenerator (the hub in lowercase).
+    EXPECT_EQ(
+        shared_server()->query("SELECT count(*) FROM signalr.\"myapp.hubs.chathub_payloads\""),
+        "1");
+    EXPECT_EQ(shared_server()->query("SELECT count(*) FROM signalr.other_payloads"), "1");
 }
 
 TEST_F(postgres_backplane_test, expired_payload_rows_are_deleted) {
@@ -203,7 +225,8 @@ TEST_F(postgres_backplane_test, expired_payload_rows_are_deleted) {
     ASSERT_TRUE(run_until([&] { return sender.statistics().published == 1; }));
     // Inserted, then deleted by a cleanup run (it may already be gone when first looked at).
     ASSERT_TRUE(run_until([&] {
-        return shared_server()->query("SELECT count(*) FROM cleanup.switchboard_payloads") == "0";
+        return shared_server()->query("SELECT count(*) FROM cleanup.\"nobody listens_payloads\"") ==
+               "0";
     }));
 }
 
