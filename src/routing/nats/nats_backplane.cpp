@@ -188,7 +188,9 @@ public:
             }
         }
         channels_.clear();
-        resume_timer_.cancel();
+        if (const auto timer = resume_timer_.lock()) {
+            timer->cancel();
+        }
         held_.clear();
         held_bytes_ = 0;
         if (nc != nullptr) {
@@ -262,8 +264,11 @@ public:
             holding_ = false;
             return;
         }
-        resume_timer_.expires_after(delay);
-        resume_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        // A timer of its own, not a member: the state may outlive the io_context (cnats
+        // releases it from its threads), and a member timer would outlive its service.
+        auto timer = std::make_shared<boost::asio::steady_timer>(context_, delay);
+        resume_timer_ = timer;
+        timer->async_wait([self = shared_from_this(), timer](boost::system::error_code ec) {
             if (ec || self->stopped_ || !self->connected_) {
                 return;
             }
@@ -621,7 +626,7 @@ private:
     std::deque<std::pair<std::string, shared_buffer>> held_;
     std::size_t held_bytes_ = 0;
     bool holding_ = false;  // held_ not yet sent: later publications queue behind it
-    boost::asio::steady_timer resume_timer_{context_};
+    std::weak_ptr<boost::asio::steady_timer> resume_timer_;  // the pending resume(), if any
 
     // Written by the helper once, read by the control shard and stop().
     std::atomic<natsConnection*> connection_{nullptr};
