@@ -135,6 +135,9 @@ void metrics::render(std::string& out) const {
     single(out, "switchboard_backplane_publish_drops_total", "counter",
            "Backplane publications dropped because the outage buffer was full.",
            backplane_drops ? backplane_drops() : std::uint64_t{0});
+    single(out, "switchboard_backplane_rejected_messages_total", "counter",
+           "Messages from the backplane dropped as malformed, foreign or unfetchable.",
+           backplane_rejected ? backplane_rejected() : std::uint64_t{0});
 }
 
 }  // namespace switchboard

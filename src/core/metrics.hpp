@@ -84,9 +84,11 @@ struct metrics {
     std::array<counter, static_cast<std::size_t>(metric_limit::count)> limit_rejections;
     counter slow_consumer_disconnects;
     std::array<counter, static_cast<std::size_t>(metric_hub_error::count)> hub_errors;
-    // Publications the backplane could not buffer while Redis was unreachable. The backplane
+    // Publications the backplane could not buffer while the bus was unreachable. The backplane
     // keeps that count itself; set before the shards start, read by render() only.
     std::function<std::uint64_t()> backplane_drops;
+    // Messages from the bus dropped as not ours or broken (the bus's and the router's counts).
+    std::function<std::uint64_t()> backplane_rejected;
 
     gauge& connections_of(metric_transport transport) {
         return connections[static_cast<std::size_t>(transport)];

@@ -59,6 +59,10 @@ public:
     // Publications dropped since start because the bus was unreachable and its buffer full
     // (a metric). Any thread.
     [[nodiscard]] virtual std::uint64_t dropped_publications() const { return 0; }
+    // Messages the bus received and could not hand on since start: not in its format, a
+    // payload it could not fetch, no room for them (a metric; the router counts the ones it
+    // cannot decode). Any thread.
+    [[nodiscard]] virtual std::uint64_t rejected_messages() const { return 0; }
 };
 
 }  // namespace switchboard::routing

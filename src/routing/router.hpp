@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -156,6 +157,12 @@ public:
     // Messages other instances published, on the control shard.
     void on_backplane_message(std::string_view channel, const shared_buffer& payload) override;
 
+    // Messages from the bus that were not in the scale-out format and were dropped (a metric).
+    // Any thread.
+    [[nodiscard]] std::uint64_t malformed_backplane_messages() const noexcept {
+        return malformed_.load(std::memory_order_relaxed);
+    }
+
     // Connections of `hub` on the calling shard (for tests and metrics).
     [[nodiscard]] std::size_t local_connection_count(hub_id hub, std::size_t shard) const;
     // Visits every recipient of every hub on `shard` (shutdown, heartbeats).
@@ -169,6 +176,10 @@ public:
     }
 
 private:
+    // Counts a message from the bus that failed to decode and logs at most once a second
+    // (a foreign or broken publisher must not flood the log). Control shard.
+    void drop_malformed(std::string_view what, std::string_view why);
+
     struct connection_entry {
         recipient* target = nullptr;
         std::string user_id;
@@ -260,6 +271,9 @@ private:
     std::int32_t last_ack_id_ = 0;
     std::unordered_map<std::int32_t, pending_request> pending_acks_;
     std::unordered_map<std::string, pending_request> pending_results_;
+    std::uint64_t malformed_since_log_ = 0;
+    std::chrono::steady_clock::time_point last_malformed_log_{};
+    std::atomic<std::uint64_t> malformed_{0};  // written on the control shard, read by /metrics
 };
 
 template <class F>

@@ -210,13 +210,24 @@ void router::on_backplane_message(std::string_view channel, const shared_buffer&
     spdlog::debug("backplane: ignoring a message on unknown channel '{}'", channel);
 }
 
+void router::drop_malformed(std::string_view what, std::string_view why) {
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    ++malformed_since_log_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_malformed_log_ >= std::chrono::seconds(1)) {
+        spdlog::warn("backplane: dropped {} malformed message(s) (total {}); the last, a {}: {}",
+                     malformed_since_log_, malformed_.load(std::memory_order_relaxed), what, why);
+        malformed_since_log_ = 0;
+        last_malformed_log_ = now;
+    }
+}
+
 void router::on_invocation(hub_id hub, const scaleout::parsed_channel& channel,
                            const shared_buffer& payload) {
     auto decoded = scaleout::decode_invocation(*payload);
     if (!decoded) {
-        spdlog::warn("backplane: dropped a malformed invocation on hub '{}': {}", hubs_[hub].name,
-                     decoded.error_message());
-        return;
+        return drop_malformed("invocation on hub '" + hubs_[hub].name + "'",
+                              decoded.error_message());
     }
     serialized_message::encodings framed;
     for (const auto protocol : {wire_protocol::json, wire_protocol::messagepack}) {
@@ -283,8 +294,7 @@ void router::on_invocation(hub_id hub, const scaleout::parsed_channel& channel,
 void router::on_group_command(hub_id hub, const shared_buffer& payload) {
     auto decoded = scaleout::decode_group_command(*payload);
     if (!decoded) {
-        spdlog::warn("backplane: dropped a malformed group command: {}", decoded.error_message());
-        return;
+        return drop_malformed("group command", decoded.error_message());
     }
     // Only the owner acks (§3.4); the others stay silent, so the requester's timeout is the
     // only answer for a connection nobody holds.
@@ -304,8 +314,7 @@ void router::on_group_command(hub_id hub, const shared_buffer& payload) {
 void router::on_ack(const shared_buffer& payload) {
     const auto id = scaleout::decode_ack(*payload);
     if (!id) {
-        spdlog::warn("backplane: dropped a malformed ack: {}", id.error_message());
-        return;
+        return drop_malformed("ack", id.error_message());
     }
     answer(pending_acks_, *id, boost::json::value(nullptr));
 }
@@ -315,9 +324,7 @@ void router::on_return(const shared_buffer& payload) {
     auto completion = decoded ? parse_framed_completion(decoded->protocol, *decoded->bytes)
                               : expected<protocol::completion_message>(decoded.get_error());
     if (!completion) {
-        spdlog::warn("backplane: dropped a malformed client result: {}",
-                     completion.error_message());
-        return;
+        return drop_malformed("client result", completion.error_message());
     }
     if (completion->error) {
         return answer(pending_results_, completion->invocation_id,

@@ -210,6 +210,9 @@ instance::instance(server_options options) {
     parts_->http.set_readiness_check([this] { return parts_->backplane->connected(); });
     auto& p = *parts_;
     p.counters.backplane_drops = [&p] { return p.backplane->dropped_publications(); };
+    p.counters.backplane_rejected = [&p] {
+        return p.backplane->rejected_messages() + p.router.malformed_backplane_messages();
+    };
     // Prometheus scrapes it; plain text, rendered on the requesting shard from atomics.
     p.http.add_prefix_handler("/metrics", [&p](http::request& req, std::string_view subpath,
                                                std::shared_ptr<http::exchange> ex) {

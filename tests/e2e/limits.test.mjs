@@ -260,6 +260,7 @@ test('GET /metrics exports connection, message and byte counters in Prometheus t
   assert.equal(before.values['switchboard_connections{transport="websockets"}'], 0);
   assert.equal(before.values['switchboard_slow_consumer_disconnects_total'], 0);
   assert.equal(before.values['switchboard_backplane_publish_drops_total'], 0);
+  assert.equal(before.values['switchboard_backplane_rejected_messages_total'], 0);
 
   const a = await clientFor(t, server.url, unique('m'));
   const b = await clientFor(t, server.url, unique('m'));

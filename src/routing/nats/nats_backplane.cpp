@@ -728,6 +728,11 @@ std::uint64_t nats_backplane::dropped_publications() const {
     return state_->statistics().dropped_publications;
 }
 
+std::uint64_t nats_backplane::rejected_messages() const {
+    const auto s = state_->statistics();
+    return s.undecodable_subjects + s.dropped_deliveries;
+}
+
 backplane_statistics nats_backplane::statistics() const {
     return state_->statistics();
 }

@@ -87,6 +87,7 @@ public:
     [[nodiscard]] const channel_codec& codec() const noexcept override;
     [[nodiscard]] bool connected() const override;
     [[nodiscard]] std::uint64_t dropped_publications() const override;
+    [[nodiscard]] std::uint64_t rejected_messages() const override;
 
     // Any thread.
     [[nodiscard]] backplane_statistics statistics() const;

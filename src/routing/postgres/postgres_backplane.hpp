@@ -102,6 +102,11 @@ public:
         return dropped_.load(std::memory_order_relaxed);
     }
 
+    [[nodiscard]] std::uint64_t rejected_messages() const override {
+        return malformed_.load(std::memory_order_relaxed) +
+               missing_.load(std::memory_order_relaxed);
+    }
+
     [[nodiscard]] backplane_statistics statistics() const;
 
 private:

@@ -3,6 +3,7 @@
 // asked who listens (PostgreSQL keeps LISTENs per session; NATS interest is not per channel name here).
 // (Not a test file: node --test only runs *.test.mjs here.)
 
+import net from 'node:net';
 import { clientFor, onCleanup, startServer, unique, waitFor, waitForEvent } from '../server.mjs';
 import { natsAvailable, natsFor } from '../nats.mjs';
 import { postgresAvailable, postgresFor } from '../postgres.mjs';
@@ -22,6 +23,8 @@ export const BUSES = [
     // Where a message too large for a NOTIFY went: the chat hub's table, named as the ASP.NET
     // Npgsql backplane's TableSlugGenerator names it, in the default schema.
     payloadRows: async (pg) => Number(await pg.psql('SELECT count(*) FROM signalr.chat_payloads')),
+    // A NOTIFY from someone else on the chat hub's all channel (short names go to the bus as they are).
+    inject: (pg, text) => pg.psql(`SELECT pg_notify('chat:all', '${text}')`),
   },
   {
     name: 'NATS',
@@ -29,8 +32,38 @@ export const BUSES = [
     // A three-node cluster, instance i attached to node i only: messages must cross the cluster's routes.
     start: (scope) => natsFor(scope, { nodes: 3 }),
     spec: (nats, i = 0) => nats.nodes[i % nats.nodes.length].url,
+    // Raw bytes on the chat hub's all subject (prefix "switchboard.", ':' escaped as %3A).
+    inject: (nats, text) => natsPublish(nats.nodes[0].port, 'switchboard.chat%3Aall', text),
   },
 ];
+
+/** Publishes `text` on `subject` over a raw NATS connection; resolves once the server answered PING. */
+function natsPublish(port, subject, text) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let seen = '';
+    socket.setTimeout(5_000, () => { socket.destroy(); reject(new Error('no PONG from nats-server')); });
+    socket.on('error', reject);
+    socket.on('data', (chunk) => {
+      seen += chunk.toString('utf8');
+      if (seen.startsWith('INFO ') && !socket.sent) {
+        socket.sent = true;
+        socket.write(`CONNECT {"verbose":false}\r\nPUB ${subject} ${Buffer.byteLength(text)}\r\n${text}\r\nPING\r\n`);
+      }
+      if (seen.includes('PONG')) {
+        socket.end();
+        resolve();
+      }
+    });
+  });
+}
+
+/** A counter of an instance's /metrics. */
+export async function metric(server, name) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : undefined;
+}
 
 /** A probe client per instance: connected, not part of any test's expectations. */
 async function probes(scope, servers) {

@@ -9,7 +9,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VARIANTS, clientFor, countEvents, startServer, unique, waitFor, waitForEvent } from '../server.mjs';
 import { freePort } from '../redis.mjs';
-import { BUSES, startInstances, waitForMesh, waitForUser } from './buses.mjs';
+import { BUSES, metric, startInstances, waitForMesh, waitForUser } from './buses.mjs';
 import { marker, readyStatus, received, stillConnected, suiteScope, waitForReady } from './cluster.mjs';
 
 const TIMEOUT = 10_000; // cross-instance deliveries on a loaded 2-core machine
@@ -68,6 +68,20 @@ for (const bus of BUSES) {
       await marker(sender, [sender, far]);
       assert.equal(received(far, text), 3, 'the bus folded identical publications');
       assert.equal(received(sender, text), 3);
+    });
+
+    test('bytes on the bus that are not ours are counted in /metrics and disturb nothing', async (t) => {
+      const [a, b] = await connectAll(t, [0, 'calm'], [2, 'calm2']);
+      const before = await Promise.all(servers.map((s) => metric(s, 'switchboard_backplane_rejected_messages_total')));
+      await bus.inject(started, 'not ours');
+      await waitFor(async () => {
+        const now = await Promise.all(servers.map((s) => metric(s, 'switchboard_backplane_rejected_messages_total')));
+        return now.every((n, i) => n === before[i] + 1);
+      }, TIMEOUT, { message: 'every instance to count the foreign message once' });
+      const text = unique('after the garbage');
+      await a.connection.invoke('SendMessage', text);
+      assert.deepEqual(await waitForEvent(b, 'ReceiveMessage', ([, m]) => m === text, TIMEOUT), [a.user, text]);
+      assert.ok(stillConnected(a) && stillConnected(b));
     });
 
     test('a message of 20 KB (over a NOTIFY payload, under the hub limit) crosses instances intact', async (t) => {

@@ -49,6 +49,7 @@ TEST(metrics, render_is_prometheus_text_format) {
     m.slow_consumer_disconnects.add(4);
     m.hub_errors_of(metric_hub_error::upload).add(6);
     m.backplane_drops = [] { return std::uint64_t{9}; };
+    m.backplane_rejected = [] { return std::uint64_t{5}; };
     std::string text;
     m.render(text);
 
@@ -74,6 +75,7 @@ TEST(metrics, render_is_prometheus_text_format) {
     EXPECT_TRUE(has_line("switchboard_limit_rejections_total{limit=\"groups_per_connection\"} 0"));
     EXPECT_TRUE(has_line("switchboard_slow_consumer_disconnects_total 4"));
     EXPECT_TRUE(has_line("switchboard_backplane_publish_drops_total 9"));
+    EXPECT_TRUE(has_line("switchboard_backplane_rejected_messages_total 5"));
 
     ASSERT_FALSE(text.empty());
     EXPECT_EQ(text.back(), '\n');
@@ -99,7 +101,7 @@ TEST(metrics, render_is_prometheus_text_format) {
         EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
         ++samples;
     }
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 7);
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8);
 }
 
 TEST(metrics, backplane_drops_are_zero_without_a_source) {
@@ -107,6 +109,7 @@ TEST(metrics, backplane_drops_are_zero_without_a_source) {
     std::string text;
     m.render(text);
     EXPECT_NE(text.find("switchboard_backplane_publish_drops_total 0\n"), std::string::npos);
+    EXPECT_NE(text.find("switchboard_backplane_rejected_messages_total 0\n"), std::string::npos);
 }
 
 }  // namespace

@@ -157,5 +157,20 @@ TEST_F(router_backplane_test, group_send_is_published_in_the_aspnet_layout) {
     EXPECT_FALSE(decoded->invocation_id);
 }
 
+TEST_F(router_backplane_test, malformed_messages_from_the_bus_are_counted_and_change_nothing) {
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { router_.add_connection(hub_, "a", "", a_); }));
+    from_dotnet("MyApp.ChatHub:all", "not MessagePack");
+    from_dotnet("MyApp.ChatHub:internal:groups", std::string("\x93\x01", 2));
+    from_dotnet("MyApp.ChatHub:internal:ack:switchboard-1", "\xc1");
+    ASSERT_TRUE(eventually([&] { return router_.malformed_backplane_messages() == 3; }));
+    // A well-formed one after them still arrives.
+    scaleout::invocation invocation;
+    invocation.payloads = {{"json", make_shared_buffer(json_frame)},
+                           {"messagepack", make_shared_buffer(messagepack_frame)}};
+    from_dotnet("MyApp.ChatHub:all", scaleout::encode_invocation(invocation));
+    ASSERT_TRUE(eventually([&] { return a_.frames().size() == 1; }));
+    EXPECT_EQ(a_.frames()[0], json_frame);
+}
+
 }  // namespace
 }  // namespace switchboard::routing
