@@ -19,9 +19,11 @@ bool appears_once(std::string_view text, std::string_view part) {
 }
 
 void check_hidden(std::string_view input, const std::string& redacted, const std::string& secret) {
-    // Short secrets also occur by chance in what redaction keeps ("nats", digits of a port).
-    if (secret.size() >= 6 && appears_once(input, secret) &&
-        redacted.find(secret) != std::string::npos) {
+    // Short secrets also occur by chance in what redaction keeps ("nats", digits of a port),
+    // and one holding '*' can be spelled by the "***" put in its place ("user:" + "***" holds
+    // the secret "ser:***"). Otherwise a secret found once in the input cannot reappear.
+    if (secret.size() >= 6 && secret.find('*') == std::string::npos &&
+        appears_once(input, secret) && redacted.find(secret) != std::string::npos) {
         std::fprintf(stderr, "a secret survived redaction: %s\n", redacted.c_str());
         std::abort();
     }
