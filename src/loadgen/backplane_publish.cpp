@@ -2,24 +2,19 @@
 
 #include "core/ascii.hpp"
 #include "loadgen/bench.hpp"
-#include "loadgen/scenario.hpp"
+#include "loadgen/bus_instance.hpp"
 #include "routing/scaleout/channels.hpp"
-#include "routing/scaleout/messages.hpp"
-#include "routing/serialized_message.hpp"
 #include "server/backends.hpp"
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 namespace switchboard::loadgen {
@@ -35,12 +30,6 @@ constexpr std::size_t window_bytes = 512 * 1024;
 // A window that received nothing for this long gives up on what it waits for: an
 // at-most-once bus may lose a publication, and the run must go on.
 constexpr auto stall_limit = 2s;
-
-double number_of(const boost::json::value& v) {
-    boost::system::error_code ec;
-    const auto d = v.to_number<double>(ec);
-    return ec ? 0.0 : d;
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
@@ -127,28 +116,6 @@ bool is_loopback(const std::string& host) {
     return !ec && address.is_loopback();
 }
 
-// What the router publishes for a broadcast of the chat hub: ReceiveMessage(user, text) in
-// both hub protocols, in the ASP.NET envelope, with nobody excluded; the text starts with the
-// send time, rewritten for every publication.
-std::string broadcast_payload(std::size_t message_size) {
-    std::string text;
-    write_payload(steady_ns(), message_size, text);
-    const routing::serialized_message message("ReceiveMessage",
-                                              boost::json::array{"bench", std::move(text)});
-    return scaleout::encode_invocation(message, {});
-}
-
-// Where the text (and its timestamp) starts in the payload: right after the user argument of
-// the JSON framing.
-constexpr std::string_view text_marker = R"("bench",")";
-
-// Overwrites the 20-digit send time write_payload() put at `at`.
-void stamp(std::string& payload, std::size_t at, std::uint64_t ns) {
-    for (std::size_t i = 20; i-- > 0; ns /= 10) {
-        payload[at + i] = static_cast<char>('0' + ns % 10);
-    }
-}
-
 routing::made_backplane make_bus(const backplane_publish_options& options,
                                  boost::asio::io_context& context) {
     routing::backplane_settings settings;
@@ -156,87 +123,6 @@ routing::made_backplane make_bus(const backplane_publish_options& options,
     settings.max_buffered_bytes = options.buffer_bytes;
     return backplanes().make(options.backplane, settings);
 }
-
-// Runs `context` until `done()` or the deadline; false on the deadline.
-template <class Done>
-bool run_until(boost::asio::io_context& context, std::chrono::steady_clock::duration limit,
-               Done done) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        context.run_one_for(10ms);
-    }
-    return true;
-}
-
-// Another instance: a bus on its own thread, subscribed to the all channel, timing receipts.
-class subscriber final : routing::backplane_handler {
-public:
-    subscriber(const backplane_publish_options& options, const std::string& channel)
-        : bus_(make_bus(options, context_).bus) {
-        bus_->start(*this);
-        bus_->subscribe(channel);
-        thread_ = std::thread([this, channel] {
-            // A bus whose I/O runs on threads of its own (NATS) leaves the context without
-            // work between its posts: without the guard it would stop at the first idle turn.
-            auto work = boost::asio::make_work_guard(context_);
-            if (run_until(context_, 15s, [this] { return bus_->connected(); })) {
-                bus_->when_subscribed(channel, [this] { ready_ = true; });
-            } else {
-                failed_ = true;
-            }
-            context_.run();
-        });
-    }
-    ~subscriber() override {
-        boost::asio::post(context_, [this] {
-            bus_->stop();
-            context_.stop();
-        });
-        thread_.join();
-    }
-    subscriber(const subscriber&) = delete;
-    subscriber& operator=(const subscriber&) = delete;
-
-    [[nodiscard]] bool ready() const noexcept { return ready_; }
-    [[nodiscard]] bool failed() const noexcept { return failed_; }
-    [[nodiscard]] std::uint64_t received() const noexcept {
-        return received_.load(std::memory_order_acquire);
-    }
-    // After the run: the thread is idle once nothing is published any more.
-    [[nodiscard]] histogram latency() const {
-        std::lock_guard lock(mutex_);
-        return latency_;
-    }
-
-private:
-    void on_backplane_message(std::string_view, const shared_buffer& payload) override {
-        const std::string_view bytes(*payload);
-        if (const auto at = bytes.find(text_marker); at != std::string_view::npos) {
-            if (const auto sent = read_payload(bytes.substr(at + text_marker.size()))) {
-                const auto now = steady_ns();
-                std::lock_guard lock(mutex_);
-                latency_.record(now > *sent ? now - *sent : 0);
-            }
-        }
-        received_.fetch_add(1, std::memory_order_release);
-    }
-
-    boost::asio::io_context context_;
-    std::unique_ptr<routing::backplane> bus_;
-    std::atomic<bool> ready_{false};
-    std::atomic<bool> failed_{false};
-    std::atomic<std::uint64_t> received_{0};
-    mutable std::mutex mutex_;  // the histogram, between its thread and the report
-    histogram latency_;
-    std::thread thread_;
-};
-
-struct null_handler final : routing::backplane_handler {
-    void on_backplane_message(std::string_view, const shared_buffer&) override {}
-};
 
 }  // namespace
 
@@ -263,16 +149,6 @@ std::optional<std::string> check(const backplane_publish_options& options) {
         return "--subscribers: 1 to 64";
     }
     return std::nullopt;
-}
-
-std::uint64_t publish_budget(double rate, std::chrono::nanoseconds elapsed,
-                             std::uint64_t sent) noexcept {
-    if (rate <= 0) {
-        return ~std::uint64_t{0};
-    }
-    const auto due = static_cast<std::uint64_t>(
-        rate * std::chrono::duration<double>(elapsed).count() + 1.0);  // the first one at 0
-    return due > sent ? due - sent : 0;
 }
 
 boost::json::object to_json(const backplane_publish_options& options,
@@ -364,13 +240,14 @@ int run_backplane_publish(const backplane_publish_options& options) {
     boost::asio::io_context context;
     auto work = boost::asio::make_work_guard(context);  // as in subscriber
     routing::made_backplane made;
-    std::vector<std::unique_ptr<subscriber>> subscribers;
+    std::vector<std::unique_ptr<bus_instance>> subscribers;
     std::string channel;
     try {
         made = make_bus(options, context);
         channel = scaleout::channels(made.channel_prefix, options.hub).all();
         for (std::size_t i = 0; i < options.subscribers; ++i) {
-            subscribers.push_back(std::make_unique<subscriber>(options, channel));
+            subscribers.push_back(std::make_unique<bus_instance>(
+                [&](boost::asio::io_context& c) { return make_bus(options, c).bus; }, channel));
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench backplane-publish: %s\n", e.what());
@@ -398,7 +275,7 @@ int run_backplane_publish(const backplane_publish_options& options) {
 
     auto payload_text = broadcast_payload(options.message_size);
     result.payload_bytes = payload_text.size();
-    const auto stamp_at = payload_text.find(text_marker) + text_marker.size();
+    const auto stamp_at = broadcast_stamp_offset(payload_text);
     const auto self = static_cast<int>(getpid());
     const auto generator_before = sample_process(self);
     std::optional<process_sample> server_before;
@@ -444,7 +321,7 @@ int run_backplane_publish(const backplane_publish_options& options) {
             boost::asio::post(context, [&, allowed] {
                 for (std::uint64_t i = 0; i < allowed; ++i) {
                     // Each publication carries its own send time (and so differs from the last).
-                    stamp(payload_text, stamp_at, steady_ns());
+                    stamp_broadcast(payload_text, stamp_at, steady_ns());
                     bus.publish(channel, make_shared_buffer(payload_text));
                     ++sent;
                 }

@@ -39,11 +39,6 @@ struct backplane_publish_options {
 // (URLs, lists of them, key=value strings): the generator loads this machine only.
 std::optional<std::string> check(const backplane_publish_options& options);
 
-// How many publishes the rate allows by `elapsed` since the window opened, given `sent`
-// so far; unbounded for rate 0.
-std::uint64_t publish_budget(double rate, std::chrono::nanoseconds elapsed,
-                             std::uint64_t sent) noexcept;
-
 struct backplane_publish_result {
     std::string bus;             // the factory's name for it: "redis", "postgres", "nats"
     std::uint64_t sent = 0;      // publish() calls in the window

@@ -1,6 +1,7 @@
 #include "loadgen/redis_publish.hpp"
 
 #include "loadgen/bench.hpp"
+#include "loadgen/bus_instance.hpp"
 #include "loadgen/scenario.hpp"
 #include "routing/redis/redis_backplane.hpp"
 #include "routing/redis/redis_client.hpp"
@@ -33,103 +34,19 @@ namespace scaleout = routing::scaleout;
 // for want of room. Measured: 4 MiB gave no more throughput, only 8x the latency.
 constexpr std::size_t window_bytes = 512 * 1024;
 
-double number_of(const boost::json::value& v) {
-    boost::system::error_code ec;
-    const auto d = v.to_number<double>(ec);
-    return ec ? 0.0 : d;
-}
-
-// What the router publishes for a broadcast of the chat hub: ReceiveMessage(user, text) in
-// both hub protocols, in the ASP.NET envelope, with nobody excluded.
-std::string broadcast_payload(std::size_t message_size) {
-    std::string text;
-    write_payload(steady_ns(), message_size, text);
-    const routing::serialized_message message("ReceiveMessage",
-                                              boost::json::array{"bench", std::move(text)});
-    return scaleout::encode_invocation(message, {});
-}
-
-struct counting_handler final : routing::backplane_handler {
-    std::atomic<std::uint64_t> received{0};
-    void on_backplane_message(std::string_view, const shared_buffer&) override {
-        received.fetch_add(1, std::memory_order_relaxed);
-    }
-};
-
 redis::backplane_options backplane_options_for(const redis::connection_options& connection) {
     redis::backplane_options options;
     options.client.connection = connection;
     return options;
 }
 
-// Runs `context` until `done()` or the deadline; false on the deadline.
-template <class Done>
-bool run_until(boost::asio::io_context& context, std::chrono::steady_clock::duration limit,
-               Done done) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        context.run_one_for(10ms);
-    }
-    return true;
-}
-
-// Another instance: a backplane on its own thread, subscribed to the all channel.
-class subscriber {
-public:
-    subscriber(const redis::connection_options& connection, const std::string& channel)
-        : backplane_(context_, backplane_options_for(connection)) {
-        backplane_.start(handler_);
-        backplane_.subscribe(channel);
-        thread_ = std::thread([this, channel] {
-            const bool up = run_until(context_, 10s, [this] { return backplane_.connected(); });
-            if (up) {
-                backplane_.when_subscribed(channel, [this] { ready_ = true; });
-            } else {
-                failed_ = true;
-            }
-            auto work = boost::asio::make_work_guard(context_);
-            context_.run();
-        });
-    }
-    ~subscriber() {
-        boost::asio::post(context_, [this] {
-            backplane_.stop();
-            context_.stop();
-        });
-        thread_.join();
-    }
-    subscriber(const subscriber&) = delete;
-    subscriber& operator=(const subscriber&) = delete;
-
-    [[nodiscard]] bool ready() const noexcept { return ready_; }
-    [[nodiscard]] bool failed() const noexcept { return failed_; }
-    [[nodiscard]] std::uint64_t received() const noexcept {
-        return handler_.received.load(std::memory_order_relaxed);
-    }
-
-private:
-    boost::asio::io_context context_;
-    counting_handler handler_;
-    redis::redis_backplane backplane_;
-    std::atomic<bool> ready_{false};
-    std::atomic<bool> failed_{false};
-    std::thread thread_;
-};
-
-std::uint64_t subscribers_received(const std::vector<std::unique_ptr<subscriber>>& all) {
+std::uint64_t subscribers_received(const std::vector<std::unique_ptr<bus_instance>>& all) {
     std::uint64_t total = 0;
     for (const auto& s : all) {
         total += s->received();
     }
     return total;
 }
-
-struct null_handler final : routing::backplane_handler {
-    void on_backplane_message(std::string_view, const shared_buffer&) override {}
-};
 
 }  // namespace
 
@@ -284,9 +201,12 @@ int run_redis_publish(const redis_publish_options& options) {
     const auto payload = make_shared_buffer(broadcast_payload(options.message_size));
     result.payload_bytes = payload->size();
 
-    std::vector<std::unique_ptr<subscriber>> subscribers;
+    std::vector<std::unique_ptr<bus_instance>> subscribers;
+    const auto make = [&](boost::asio::io_context& c) -> std::unique_ptr<routing::backplane> {
+        return std::make_unique<redis::redis_backplane>(c, backplane_options_for(connection));
+    };
     for (std::size_t i = 0; i < options.subscribers; ++i) {
-        subscribers.push_back(std::make_unique<subscriber>(connection, result.channel));
+        subscribers.push_back(std::make_unique<bus_instance>(make, result.channel));
     }
 
     // The publishing instance: the client under a backplane, as serve builds it, with the

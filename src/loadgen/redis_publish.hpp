@@ -3,7 +3,7 @@
 #pragma once
 
 #include "core/expected.hpp"
-#include "loadgen/backplane_publish.hpp"
+#include "loadgen/bus_instance.hpp"
 #include "loadgen/histogram.hpp"
 #include "routing/redis/connection_string.hpp"
 

@@ -1,5 +1,7 @@
 #include "nats_server.hpp"
 
+#include "../support/server_process.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -190,21 +192,7 @@ void nats_server::kill() {
 }
 
 bool nats_server::wait_ready() {
-    // Polled against a deadline: a refused connect returns at once, so no fixed sleep decides
-    // how long this takes.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;  // exited: bad arguments or a port taken
-        }
-        if (greets(port_)) {
-            return true;
-        }
-        ::usleep(5000);  // polling interval, not a wait for an event
-    }
-    return false;
+    return wait_until_answers(pid_, std::chrono::seconds(10), [this] { return greets(port_); });
 }
 
 nats_cluster::nats_cluster(std::size_t size) {

@@ -2,6 +2,7 @@
 // handler, and polling against a deadline.
 #pragma once
 
+#include "../../unit/routing/backplane_conformance.hpp"
 #include "routing/nats/nats_backplane.hpp"
 
 #include <gtest/gtest.h>
@@ -22,17 +23,7 @@ namespace switchboard::testing {
 
 using namespace std::chrono_literals;
 
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds limit = 10s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= until) {
-            return false;
-        }
-        std::this_thread::sleep_for(2ms);  // polling interval, not a wait for an event
-    }
-    return true;
-}
+using routing::conformance::eventually;
 
 struct delivery {
     std::string channel;

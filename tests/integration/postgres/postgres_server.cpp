@@ -1,5 +1,7 @@
 #include "postgres_server.hpp"
 
+#include "../support/server_process.hpp"
+
 #include <postgresql/libpq-fe.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -209,24 +211,14 @@ void postgres_server::kill() {
 }
 
 bool postgres_server::wait_ready() {
-    // Each failed attempt returns at once (refused) or within connect_timeout: no fixed sleep.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    // A refused connect fails at once; connect_timeout bounds one that hangs.
     const auto info = conninfo() + " connect_timeout=2";
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;  // exited: see postgres.log
-        }
+    return wait_until_answers(pid_, std::chrono::seconds(30), [&] {
         PGconn* conn = PQconnectdb(info.c_str());
         const bool up = PQstatus(conn) == CONNECTION_OK;
         PQfinish(conn);
-        if (up) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling interval
-    }
-    return false;
+        return up;
+    });
 }
 
 std::string postgres_server::query(const std::string& sql) {

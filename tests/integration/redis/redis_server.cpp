@@ -1,5 +1,7 @@
 #include "redis_server.hpp"
 
+#include "../support/server_process.hpp"
+
 #include <hiredis/hiredis.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -156,34 +158,25 @@ void redis_server::kill() {
 }
 
 bool redis_server::wait_ready() {
-    // Poll PING until it answers, bounded by a deadline; each failed connect returns at once
-    // (connection refused), so no fixed sleep decides how long the test waits.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;  // exited: bad arguments or the port was taken
-        }
+    return wait_until_answers(pid_, std::chrono::seconds(10), [this] {
         const timeval timeout{1, 0};
         redisContext* context = redisConnectWithTimeout("127.0.0.1", port_, timeout);
-        if (context != nullptr && context->err == 0) {
+        if (context == nullptr) {
+            return false;
+        }
+        bool up = false;
+        if (context->err == 0) {
             auto* reply = static_cast<redisReply*>(redisCommand(context, "PING"));
-            const bool up = reply != nullptr &&
-                            (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR);
+            // NOAUTH (an error reply) also says the server is up.
+            up = reply != nullptr &&
+                 (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR);
             if (reply != nullptr) {
                 freeReplyObject(reply);
             }
-            redisFree(context);
-            if (up) {
-                return true;
-            }
-        } else if (context != nullptr) {
-            redisFree(context);
         }
-        std::this_thread::yield();
-    }
-    return false;
+        redisFree(context);
+        return up;
+    });
 }
 
 namespace {
