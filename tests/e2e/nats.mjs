@@ -2,22 +2,18 @@
 // a cluster of several joined by routes), stopped at the end. Readiness is polled with a deadline: a TCP
 // connection that reads the server's INFO line.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { onCleanup, waitFor, withTimeout } from './server.mjs';
+import { onCleanup, waitFor } from './server.mjs';
 import { freePort } from './redis.mjs';
+import { startService } from './service.mjs';
 
 const NATS_SERVER = process.env.NATS_SERVER ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
-const MAX_LOG_CHARS = 32 * 1024;
-const verbose = Boolean(process.env.SWITCHBOARD_TEST_VERBOSE);
-
-const liveProcesses = new Set();
 const tempDirs = new Set();
 process.on('exit', () => {
-  for (const child of liveProcesses) child.kill('SIGKILL');
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,9 +47,7 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
   const port = await freePort();
   const monitorPort = await freePort();
   const clusterPort = cluster ? await freePort() : undefined;
-  let child = null;
-  let exited = null;
-  let log = '';
+  let service = null;
   let routeUrls = routes;
 
   async function spawnOnce() {
@@ -63,33 +57,8 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
       argv.push('--cluster_name', 'switchboard-test', '--cluster', `nats://127.0.0.1:${clusterPort}`);
       if (routeUrls.length) argv.push('--routes', routeUrls.join(','));
     }
-    child = spawn(NATS_SERVER, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    liveProcesses.add(child);
-    const current = child;
-    exited = new Promise((resolve) => {
-      current.once('exit', (code, signal) => {
-        liveProcesses.delete(current);
-        resolve({ code, signal });
-      });
-    });
-    let spawnError = null;
-    current.once('error', (error) => { spawnError = error; });
-    for (const stream of [current.stdout, current.stderr]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        log = (log + chunk).slice(-MAX_LOG_CHARS);
-        if (verbose) process.stderr.write(`[nats:${name}] ${chunk}`);
-      });
-    }
-    let exitInfo = null;
-    exited.then((info) => { exitInfo = info; });
-    const state = await waitFor(async () => {
-      if (spawnError) return 'spawn-error';
-      if (exitInfo) return 'exited';
-      return (await greets(port)) ? 'ready' : false;
-    }, readyTimeoutMs, { interval: 25, message: () => `nats-server on port ${port} to greet\n${log}` });
-    if (state === 'spawn-error') throw new Error(`could not spawn ${NATS_SERVER}: ${spawnError.message}`);
-    if (state === 'exited') throw new Error(`nats-server exited (${JSON.stringify(exitInfo)}) before greeting:\n${log}`);
+    service = await startService(`nats:${name}`, NATS_SERVER, argv,
+      { spawnOptions: { cwd: dir }, ready: () => greets(port), readyTimeoutMs });
   }
 
   const node = {
@@ -98,23 +67,14 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
     clusterPort,
     url: `nats://127.0.0.1:${port}`,
     routeUrl: cluster ? `nats://127.0.0.1:${clusterPort}` : undefined,
-    get running() { return Boolean(child && child.exitCode === null && child.signalCode === null); },
-    get pid() { return child?.pid; },
-    log: () => log,
+    get running() { return Boolean(service?.running); },
+    get pid() { return service?.pid; },
+    log: () => service?.log() ?? '',
     setRoutes(urls) { routeUrls = urls; },
     async start() {
       if (!node.running) await spawnOnce();
     },
-    async stop(timeoutMs = 5_000) {
-      if (!child) return null;
-      const current = child;
-      const currentExit = exited;
-      if (current.exitCode === null && current.signalCode === null) {
-        current.kill('SIGTERM');
-        if (!(await withTimeout(currentExit, timeoutMs))) current.kill('SIGKILL');
-      }
-      return currentExit;
-    },
+    stop: (timeoutMs) => service?.stop('SIGTERM', timeoutMs) ?? null,
     /** How many routes to other cluster nodes this node has now. */
     async routeCount() {
       return (await monitor(monitorPort, '/routez')).num_routes ?? 0;

@@ -9,11 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { onCleanup, waitFor, withTimeout } from './server.mjs';
+import { onCleanup } from './server.mjs';
 import { freePort } from './redis.mjs';
-
-const MAX_LOG_CHARS = 32 * 1024;
-const verbose = Boolean(process.env.SWITCHBOARD_TEST_VERBOSE);
+import { startService } from './service.mjs';
 
 /** Where Debian keeps the server binaries (initdb, postgres, pg_isready); PG_BIN overrides. */
 export const PG_BIN = process.env.PG_BIN ?? (() => {
@@ -23,10 +21,8 @@ export const PG_BIN = process.env.PG_BIN ?? (() => {
   return versions.length ? path.join(base, versions[0], 'bin') : '';
 })();
 
-const liveProcesses = new Set();
 const tempDirs = new Set();
 process.on('exit', () => {
-  for (const child of liveProcesses) child.kill('SIGKILL');
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -69,9 +65,7 @@ export async function startPostgres({ readyTimeoutMs = 30_000, database = 'postg
   }
 
   let port = await freePort();
-  let child = null;
-  let exited = null;
-  let log = '';
+  let service = null;
 
   const isReady = () => spawnSync(path.join(PG_BIN, 'pg_isready'),
     ['-h', '127.0.0.1', '-p', String(port), '-d', 'postgres', '-U', 'postgres', '-t', '1'], { stdio: 'ignore' }).status === 0;
@@ -81,45 +75,11 @@ export async function startPostgres({ readyTimeoutMs = 30_000, database = 'postg
     const argv = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
       '-c', 'shared_buffers=32MB', '-c', 'max_connections=200'];
-    child = spawn(path.join(PG_BIN, 'postgres'), argv, { ...user, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    liveProcesses.add(child);
-    const current = child;
-    exited = new Promise((resolve) => {
-      current.once('exit', (code, signal) => {
-        liveProcesses.delete(current);
-        resolve({ code, signal });
-      });
-    });
-    let spawnError = null;
-    current.once('error', (error) => { spawnError = error; });
-    for (const stream of [current.stdout, current.stderr]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        log = (log + chunk).slice(-MAX_LOG_CHARS);
-        if (verbose) process.stderr.write(`[postgres:${current.pid}] ${chunk}`);
-      });
-    }
-    let exitInfo = null;
-    exited.then((info) => { exitInfo = info; });
-    const state = await waitFor(() => {
-      if (spawnError) return 'spawn-error';
-      if (exitInfo) return 'exited';
-      return isReady() ? 'ready' : false;
-    }, readyTimeoutMs, { interval: 50, message: () => `postgres on port ${port} to accept connections\n${log}` });
-    if (state === 'spawn-error') throw new Error(`could not spawn postgres: ${spawnError.message}`);
-    if (state === 'exited') throw new Error(`postgres exited (${JSON.stringify(exitInfo)}) before it was ready:\n${log}`);
+    service = await startService('postgres', path.join(PG_BIN, 'postgres'), argv,
+      { spawnOptions: { ...user, cwd: dir }, ready: isReady, readyTimeoutMs });
   }
 
-  async function stopWith(signal, timeoutMs = 15_000) {
-    if (!child) return null;
-    const current = child;
-    const currentExit = exited;
-    if (current.exitCode === null && current.signalCode === null) {
-      current.kill(signal);
-      if (!(await withTimeout(currentExit, timeoutMs))) current.kill('SIGKILL');
-    }
-    return currentExit;
-  }
+  const stopWith = async (signal, timeoutMs = 15_000) => service?.stop(signal, timeoutMs) ?? null;
 
   const handle = {
     host: '127.0.0.1',
@@ -128,9 +88,9 @@ export async function startPostgres({ readyTimeoutMs = 30_000, database = 'postg
     get port() { return port; },
     get url() { return `postgres://postgres@127.0.0.1:${port}/${database}`; },
     get npgsql() { return `Host=127.0.0.1;Port=${port};Database=${database};Username=postgres;Password=postgres`; },
-    get running() { return Boolean(child && child.exitCode === null && child.signalCode === null); },
-    get pid() { return child?.pid; },
-    log: () => log,
+    get running() { return Boolean(service?.running); },
+    get pid() { return service?.pid; },
+    log: () => service?.log() ?? '',
     async start() {
       if (!handle.running) await spawnOnce();
     },

@@ -6,21 +6,18 @@
 // the process are always cleaned up: by stop(), by the registered test cleanup, and by a process 'exit'
 // safety net. No fixed sleeps: readiness is polled with a deadline.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { onCleanup, waitFor, withTimeout } from './server.mjs';
+import { startService } from './service.mjs';
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
-const MAX_LOG_CHARS = 32 * 1024;
-const verbose = Boolean(process.env.SWITCHBOARD_TEST_VERBOSE);
 
-const liveProcesses = new Set();
 const tempDirs = new Set();
 process.on('exit', () => {
-  for (const child of liveProcesses) child.kill('SIGKILL');
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -228,9 +225,7 @@ async function pingOnce(port) {
 export async function startRedis({ port, readyTimeoutMs = 10_000, extraArgs = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-redis-'));
   tempDirs.add(dir);
-  let child = null;
-  let exited = null;
-  let log = '';
+  let service = null;
   const connections = new Set();
 
   let chosenPort = port ?? (await freePort());
@@ -247,33 +242,8 @@ export async function startRedis({ port, readyTimeoutMs = 10_000, extraArgs = []
       '--logfile', '',
       ...extraArgs,
     ];
-    child = spawn(REDIS_SERVER, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    liveProcesses.add(child);
-    const current = child;
-    exited = new Promise((resolve) => {
-      current.once('exit', (code, signal) => {
-        liveProcesses.delete(current);
-        resolve({ code, signal });
-      });
-    });
-    let spawnError = null;
-    current.once('error', (error) => { spawnError = error; });
-    for (const stream of [current.stdout, current.stderr]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        log = (log + chunk).slice(-MAX_LOG_CHARS);
-        if (verbose) process.stderr.write(`[redis:${current.pid}] ${chunk}`);
-      });
-    }
-    let exitInfo = null;
-    exited.then((info) => { exitInfo = info; });
-    const state = await waitFor(async () => {
-      if (spawnError) return 'spawn-error';
-      if (exitInfo) return 'exited';
-      return (await pingOnce(chosenPort)) ? 'ready' : false;
-    }, readyTimeoutMs, { interval: 25, message: () => `redis-server on port ${chosenPort} to answer PING\n${log}` });
-    if (state === 'spawn-error') throw new Error(`could not spawn ${REDIS_SERVER}: ${spawnError.message}`);
-    if (state === 'exited') throw new Error(`redis-server exited (${JSON.stringify(exitInfo)}) before answering PING:\n${log}`);
+    service = await startService('redis', REDIS_SERVER, argv,
+      { spawnOptions: { cwd: dir }, ready: () => pingOnce(chosenPort), readyTimeoutMs });
   }
 
   const handle = {
@@ -281,24 +251,15 @@ export async function startRedis({ port, readyTimeoutMs = 10_000, extraArgs = []
     port: chosenPort,
     url: `redis://127.0.0.1:${chosenPort}`,
     dir,
-    get running() { return Boolean(child && child.exitCode === null && child.signalCode === null); },
+    get running() { return Boolean(service?.running); },
     /** The redis-server process id (for CPU figures), while it runs. */
-    get pid() { return child?.pid; },
-    log: () => log,
+    get pid() { return service?.pid; },
+    log: () => service?.log() ?? '',
     async start() {
       if (handle.running) return;
       await spawnOnce();
     },
-    async stop(timeoutMs = 5_000) {
-      if (!child) return null;
-      const current = child;
-      const currentExit = exited;
-      if (current.exitCode === null && current.signalCode === null) {
-        current.kill('SIGTERM');
-        if (!(await withTimeout(currentExit, timeoutMs))) current.kill('SIGKILL');
-      }
-      return currentExit;
-    },
+    stop: (timeoutMs) => service?.stop('SIGTERM', timeoutMs) ?? null,
     async restart() {
       await handle.stop();
       await handle.start();
