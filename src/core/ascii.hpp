@@ -1,10 +1,26 @@
-// ASCII case-insensitive comparisons, for the keys, schemes and header tokens we parse.
+// ASCII case-insensitive comparisons and trimming, for the keys, schemes and header tokens we
+// parse.
 #pragma once
 
 #include <algorithm>
 #include <string_view>
 
 namespace switchboard {
+
+[[nodiscard]] constexpr bool ascii_space(char c) noexcept {
+    return c == ' ' || (c >= '\t' && c <= '\r');  // as std::isspace in the C locale
+}
+
+// `text` without leading and trailing ASCII whitespace.
+[[nodiscard]] constexpr std::string_view ascii_trim(std::string_view text) noexcept {
+    while (!text.empty() && ascii_space(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && ascii_space(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
 
 [[nodiscard]] constexpr char ascii_lower(char c) noexcept {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;

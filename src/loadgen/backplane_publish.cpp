@@ -31,21 +31,11 @@ constexpr std::size_t window_bytes = 512 * 1024;
 // at-most-once bus may lose a publication, and the run must go on.
 constexpr auto stall_limit = 2s;
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 template <class F>
 void split(std::string_view text, std::string_view separators, F each) {
     while (!text.empty()) {
         const auto at = text.find_first_of(separators);
-        if (const auto item = trim(text.substr(0, at)); !item.empty()) {
+        if (const auto item = ascii_trim(text.substr(0, at)); !item.empty()) {
             each(item);
         }
         if (at == std::string_view::npos) {
@@ -86,7 +76,7 @@ std::vector<std::string> hosts_of(std::string_view spec) {
     const auto add = [&](std::string_view item) { hosts.emplace_back(host_of(item)); };
     const auto key_value = [&](std::string_view item) {
         const auto eq = item.find('=');
-        if (is_host_key(trim(item.substr(0, eq)))) {
+        if (is_host_key(ascii_trim(item.substr(0, eq)))) {
             split(item.substr(eq + 1), ",", add);
         }
     };

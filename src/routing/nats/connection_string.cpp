@@ -13,16 +13,6 @@ namespace switchboard::routing::nats {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 [[noreturn]] void fail(const std::string& message) {
     throw std::invalid_argument(message);
 }
@@ -168,7 +158,7 @@ void parse_url(std::string_view text, bool last, connection_options& options, bo
 }  // namespace
 
 connection_options parse_connection_string(std::string_view text) {
-    text = trim(text);
+    text = ascii_trim(text);
     if (text.empty()) {
         fail("NATS backplane spec is empty: expected nats://host:4222");
     }
@@ -177,7 +167,7 @@ connection_options parse_connection_string(std::string_view text) {
     bool plain_seen = false;
     while (true) {
         const auto comma = text.find(',');
-        const auto item = trim(text.substr(0, comma));
+        const auto item = ascii_trim(text.substr(0, comma));
         if (item.empty()) {
             fail("empty URL in the NATS server list '" + redact_connection_string(text) + "'");
         }

@@ -24,16 +24,6 @@ struct item {
     std::size_t value_end = 0;
 };
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 bool is_url(std::string_view text) {
     return ascii_istarts_with(text, "postgres://") || ascii_istarts_with(text, "postgresql://");
 }
@@ -172,7 +162,7 @@ expected<std::vector<item>> split_npgsql(std::string_view text) {
                               std::to_string(index) + " has no '=' (expected Key=Value;...)");
         }
         item entry;
-        entry.key = std::string(trim(text.substr(i, equals - i)));
+        entry.key = std::string(ascii_trim(text.substr(i, equals - i)));
         if (entry.key.empty()) {
             return make_error("invalid PostgreSQL connection string: item " +
                               std::to_string(index) + " has an empty key");
@@ -209,7 +199,7 @@ expected<std::vector<item>> split_npgsql(std::string_view text) {
             }
         } else {
             const auto end = std::min(text.find(';', i), text.size());
-            entry.value = std::string(trim(text.substr(i, end - i)));
+            entry.value = std::string(ascii_trim(text.substr(i, end - i)));
             entry.value_end = end;
             i = end;
         }
@@ -272,27 +262,12 @@ std::vector<item> split_conninfo(std::string_view text) {
 
 // The first key of a "key=value" text, as written.
 std::string_view first_key(std::string_view text) {
-    text = trim(text);
+    text = ascii_trim(text);
     const auto end = text.find_first_of("=;");
     if (end == std::string_view::npos || text[end] != '=') {
         return {};
     }
-    return trim(text.substr(0, end));
-}
-
-void append_quoted(std::string& out, std::string_view key, std::string_view value) {
-    if (!out.empty()) {
-        out.push_back(' ');
-    }
-    out.append(key);
-    out.append("='");
-    for (const char c : value) {
-        if (c == '\\' || c == '\'') {
-            out.push_back('\\');
-        }
-        out.push_back(c);
-    }
-    out.push_back('\'');
+    return ascii_trim(text.substr(0, end));
 }
 
 template <class Int>
@@ -354,18 +329,18 @@ expected<connection_options> finish(const option_list& options, std::vector<std:
         } else if (key == "application_name" || key == "fallback_application_name") {
             has_application_name = true;
         }
-        append_quoted(out.conninfo, key, value);
+        append_conninfo_option(out.conninfo, key, value);
     }
     if (!has_application_name) {
         // Shows the bus's sessions as such in pg_stat_activity.
-        append_quoted(out.conninfo, "fallback_application_name", "switchboard");
+        append_conninfo_option(out.conninfo, "fallback_application_name", "switchboard");
     }
     return out;
 }
 
 // URLs and conninfo: libpq's own parser, so every keyword and URI rule is libpq's.
 expected<connection_options> parse_with_libpq(std::string_view text) {
-    std::string input(trim(text));
+    std::string input(ascii_trim(text));
     if (is_url(input)) {
         // libpq compares the scheme case-sensitively.
         const auto colon = input.find(':');
@@ -427,7 +402,7 @@ expected<void> split_hosts(std::string_view key, std::string_view value, std::st
     std::string_view rest = value;
     while (true) {
         const auto comma = rest.find(',');
-        auto one = trim(rest.substr(0, comma));
+        auto one = ascii_trim(rest.substr(0, comma));
         std::string_view port;
         if (!one.empty() && one.front() == '[') {
             const auto close = one.find(']');
@@ -598,7 +573,7 @@ expected<connection_options> parse_npgsql(std::string_view text) {
 enum class shape { url, conninfo, npgsql, unknown };
 
 shape shape_of(std::string_view text) {
-    text = trim(text);
+    text = ascii_trim(text);
     if (is_url(text)) {
         return shape::url;
     }
@@ -632,6 +607,21 @@ shape shape_of(std::string_view text) {
 }
 
 }  // namespace
+
+void append_conninfo_option(std::string& out, std::string_view key, std::string_view value) {
+    if (!out.empty()) {
+        out.push_back(' ');
+    }
+    out.append(key);
+    out.append("='");
+    for (const char c : value) {
+        if (c == '\\' || c == '\'') {
+            out.push_back('\\');
+        }
+        out.push_back(c);
+    }
+    out.push_back('\'');
+}
 
 expected<connection_options> parse_connection_string(std::string_view text) {
     switch (shape_of(text)) {

@@ -37,6 +37,9 @@ struct connection_options {
 // other StackExchange.Redis strings are not.
 [[nodiscard]] bool looks_like_connection_string(std::string_view text);
 
+// Appends " key='value'" (no leading space on an empty string) with libpq's quoting.
+void append_conninfo_option(std::string& out, std::string_view key, std::string_view value);
+
 // The text with every password replaced by "***", for logs.
 [[nodiscard]] std::string redact_connection_string(std::string_view text);
 

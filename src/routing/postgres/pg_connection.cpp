@@ -1,5 +1,7 @@
 #include "routing/postgres/pg_connection.hpp"
 
+#include "routing/postgres/connection_string.hpp"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
@@ -26,21 +28,6 @@ std::string one_line(std::string_view message) {
 }
 
 namespace {
-
-void append_option(std::string& out, std::string_view key, std::string_view value) {
-    if (!out.empty()) {
-        out.push_back(' ');
-    }
-    out.append(key);
-    out.append("='");
-    for (const char c : value) {
-        if (c == '\\' || c == '\'') {
-            out.push_back('\\');
-        }
-        out.push_back(c);
-    }
-    out.push_back('\'');
-}
 
 // A host name, not an IP literal or a Unix-socket directory (absolute path, '@' abstract).
 bool needs_resolving(const std::string& host) {
@@ -97,7 +84,7 @@ pg_connection::pg_connection(boost::asio::io_context& context, std::string conni
             port = o->val;
         } else {
             has_hostaddr = has_hostaddr || (keyword == "hostaddr" && *o->val != '\0');
-            append_option(base, keyword, o->val);
+            append_conninfo_option(base, keyword, o->val);
         }
     }
     const auto split = [](std::string_view list) {
@@ -224,10 +211,10 @@ void pg_connection::resolve(std::size_t index,
             port_list = ports_.front();
         }
         auto conninfo = base_;
-        append_option(conninfo, "host", host_list);
-        append_option(conninfo, "hostaddr", address_list);
+        append_conninfo_option(conninfo, "host", host_list);
+        append_conninfo_option(conninfo, "hostaddr", address_list);
         if (!port_list.empty()) {
-            append_option(conninfo, "port", port_list);
+            append_conninfo_option(conninfo, "port", port_list);
         }
         return start_libpq(conninfo);
     }

@@ -14,16 +14,6 @@ namespace switchboard::routing::redis {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 template <class Int>
 bool parse_int(std::string_view text, Int& out) {
     const auto* end = text.data() + text.size();
@@ -114,7 +104,7 @@ expected<bool> parse_bool(std::string_view key, std::string_view value) {
 expected<bool> apply_common_option(std::string_view key, std::string_view value,
                                    connection_options& options) {
     auto flag = [&](bool& into) -> expected<bool> {
-        auto parsed = parse_bool(key, trim(value));
+        auto parsed = parse_bool(key, ascii_trim(value));
         if (!parsed) {
             return parsed.get_error();
         }
@@ -124,13 +114,13 @@ expected<bool> apply_common_option(std::string_view key, std::string_view value,
     if (ascii_iequals(key, "channelPrefix")) {
         options.channel_prefix = std::string(value);
     } else if (ascii_iequals(key, "sslCaFile")) {
-        options.tls_ca_file = std::string(trim(value));
+        options.tls_ca_file = std::string(ascii_trim(value));
     } else if (ascii_iequals(key, "sslHost")) {
-        options.tls_host = std::string(trim(value));
+        options.tls_host = std::string(ascii_trim(value));
     } else if (ascii_iequals(key, "sslCertFile")) {
-        options.tls_cert_file = std::string(trim(value));
+        options.tls_cert_file = std::string(ascii_trim(value));
     } else if (ascii_iequals(key, "sslKeyFile")) {
-        options.tls_key_file = std::string(trim(value));
+        options.tls_key_file = std::string(ascii_trim(value));
     } else if (ascii_iequals(key, "sslInsecureSkipVerify")) {
         return flag(options.tls_insecure_skip_verify);
     } else if (ascii_iequals(key, "shardedPubSub")) {
@@ -149,7 +139,7 @@ expected<bool> apply_stackexchange_option(std::string_view key, std::string_view
     } else if (ascii_iequals(key, "user")) {
         options.user = std::string(value);
     } else if (ascii_iequals(key, "ssl")) {
-        auto flag = parse_bool(key, trim(value));
+        auto flag = parse_bool(key, ascii_trim(value));
         if (!flag) {
             return flag.get_error();
         }
@@ -157,11 +147,11 @@ expected<bool> apply_stackexchange_option(std::string_view key, std::string_view
     } else if (ascii_iequals(key, "abortConnect")) {
         // Validated for typos, otherwise moot: the client never gives up, it reconnects with
         // backoff and /readyz reports the outage.
-        if (auto flag = parse_bool(key, trim(value)); !flag) {
+        if (auto flag = parse_bool(key, ascii_trim(value)); !flag) {
             return flag.get_error();
         }
     } else if (ascii_iequals(key, "defaultDatabase")) {
-        auto database = parse_database(trim(value), token);
+        auto database = parse_database(ascii_trim(value), token);
         if (!database) {
             return database.get_error();
         }
@@ -203,7 +193,7 @@ expected<connection_options> parse_options_form(std::string_view text) {
     bool have_endpoint = false;
     while (true) {
         const auto comma = text.find(',');
-        const auto token = trim(text.substr(0, comma));
+        const auto token = ascii_trim(text.substr(0, comma));
         if (!token.empty()) {
             const auto equals = token.find('=');
             if (equals == std::string_view::npos) {
@@ -220,7 +210,7 @@ expected<connection_options> parse_options_form(std::string_view text) {
                     have_endpoint = true;
                 }
             } else {
-                const auto key = trim(token.substr(0, equals));
+                const auto key = ascii_trim(token.substr(0, equals));
                 // The token is trimmed as a whole, as StackExchange.Redis does; spaces inside
                 // a value (a password) are kept.
                 const auto value = token.substr(equals + 1);
@@ -313,7 +303,7 @@ expected<connection_options> parse_url_form(std::string_view text) {
 }  // namespace
 
 expected<connection_options> parse_connection_string(std::string_view text) {
-    text = trim(text);
+    text = ascii_trim(text);
     if (text.empty()) {
         return make_error("Redis connection string is empty");
     }

@@ -19,6 +19,13 @@ TEST(ascii, iequals_ignores_ascii_case_only) {
     EXPECT_FALSE(ascii_istarts_with("post", "postgres"));
 }
 
+TEST(ascii, trim_drops_ascii_whitespace_at_both_ends_only) {
+    EXPECT_EQ(ascii_trim(" \t host=x \r\n"), "host=x");
+    EXPECT_EQ(ascii_trim("a b"), "a b");
+    EXPECT_EQ(ascii_trim(" \v\f "), "");
+    EXPECT_EQ(ascii_trim("\xc2\xa0x"), "\xc2\xa0x");  // UTF-8 no-break space is not ASCII
+}
+
 TEST(ascii, iequals_reads_nothing_past_its_inputs) {
     // Exactly sized heap buffers differing in case at the end: ASan flags any read beyond
     // (Beast 1.81's iequals reads one byte past both).
