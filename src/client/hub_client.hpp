@@ -2,6 +2,7 @@
 // reconnect, no completions tracking; one io_context thread drives many of them.
 #pragma once
 
+#include "client/hub_connection_options.hpp"
 #include "client/websocket_connection.hpp"
 #include "core/expected.hpp"
 #include "protocol/hub_message.hpp"
@@ -19,8 +20,6 @@
 #include <string_view>
 
 namespace switchboard::client {
-
-enum class hub_protocol : unsigned char { json, messagepack };
 
 struct connect_options {
     boost::asio::ip::tcp::endpoint server;
