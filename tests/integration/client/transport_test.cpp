@@ -116,7 +116,7 @@ struct recorder final : transport_listener {
 };
 
 class transport_test : public ::testing::Test {
-protected:
+public:
     static void SetUpTestSuite() {
         server_ = new conformance_server;
         if (!server_->start()) {
@@ -233,10 +233,13 @@ protected:
         EXPECT_EQ(events.closes, 0);
     }
 
+protected:
     static inline conformance_server* server_ = nullptr;
     asio::io_context io_;
     asio::strand<asio::io_context::executor_type> strand_ = asio::make_strand(io_);
 };
+
+using transport_test_access = transport_test;
 
 TEST_F(transport_test, negotiate_lists_three_transports) {
     const auto negotiated = negotiate_at(url("/testhub"), context());
@@ -317,6 +320,45 @@ TEST_F(transport_test, long_polling_echo) {
 TEST_F(transport_test, long_polling_echo_binary) {
     expect_echo(transport_type::long_polling, transfer_format::binary,
                 std::string("\x02\x01\x00", 3));
+}
+
+// A hub the client leaves with a Close message: the server ends the connection, which each
+// transport reports as a clean close (WebSocket 1000, end of the event stream, poll 204).
+void expect_clean_server_close(transport_test_access& test, transport_type type) {
+    recorder events;
+    const auto negotiated = test.negotiate_at(test.url("/testhub"), test.context());
+    ASSERT_TRUE(negotiated) << negotiated.error_message();
+    auto target = negotiated->hub_url;
+    target.params().append({"id", negotiated->response.connection_token});
+    auto transport = make_transport(type, test.context(), events);
+    std::optional<expected<void>> started;
+    transport->start(target, transfer_format::text,
+                     [&](expected<void> result) { started = result; });
+    ASSERT_TRUE(test.run_until([&] { return started.has_value(); }));
+    ASSERT_TRUE(*started) << started->error_message();
+    transport->send("{\"protocol\":\"json\",\"version\":1}\x1e");
+    ASSERT_TRUE(test.run_until([&] { return events.data.find("{}\x1e") == 0; }))
+        << transport_name(type) << ": " << events.data;
+    transport->send("{\"type\":7}\x1e");
+    ASSERT_TRUE(test.run_until([&] { return events.closes > 0; })) << transport_name(type);
+    EXPECT_EQ(events.closes, 1);
+    EXPECT_FALSE(events.close_error) << *events.close_error;
+    transport->stop();
+    transport.reset();
+    test.drain();
+    EXPECT_EQ(events.closes, 1);
+}
+
+TEST_F(transport_test, websockets_clean_close) {
+    expect_clean_server_close(*this, transport_type::websockets);
+}
+
+TEST_F(transport_test, server_sent_events_clean_close) {
+    expect_clean_server_close(*this, transport_type::server_sent_events);
+}
+
+TEST_F(transport_test, long_polling_clean_close) {
+    expect_clean_server_close(*this, transport_type::long_polling);
 }
 
 TEST_F(transport_test, server_sent_events_refuse_binary) {
