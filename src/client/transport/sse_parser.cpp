@@ -26,10 +26,12 @@ std::optional<std::string> sse_parser::feed(std::string_view bytes,
         }
         std::string_view line = bytes.substr(0, end);
         bytes.remove_prefix(end + 1);
+        // The same bound as for an unfinished line, so that where reads split a stream never
+        // changes whether it fails.
+        if (line_.size() + line.size() > max_event_size_ + line_overhead) {
+            return fail();
+        }
         if (!line_.empty()) {
-            if (line_.size() + line.size() > max_event_size_ + line_overhead) {
-                return fail();
-            }
             line_.append(line);
             line = line_;
         }

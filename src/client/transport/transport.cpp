@@ -3,20 +3,6 @@
 #include "client/transport/transports.hpp"
 
 namespace switchboard::client {
-
-std::string_view transport_name(transport_type type) noexcept {
-    switch (type) {
-    case transport_type::websockets:
-        return "WebSockets";
-    case transport_type::server_sent_events:
-        return "ServerSentEvents";
-    case transport_type::long_polling:
-        return "LongPolling";
-    default:
-        return "";
-    }
-}
-
 namespace detail {
 
 std::shared_ptr<transport> make_transport(transport_type type, http_context context,
