@@ -83,13 +83,17 @@ public:
     // flight leave together (one WebSocket message, one POST).
     virtual void send(std::string data) = 0;
     // Ends the transport (WebSocket close frame, DELETE for long polling) and falls silent:
-    // the listener hears nothing more. Idempotent.
+    // the listener hears nothing more. Idempotent. Called before start completed, it also
+    // silences on_started, which then never runs. Bytes already accepted by send() are still
+    // written (best effort, unreported) before the close frame or after the POST in flight.
     virtual void stop() = 0;
     // Bytes accepted by send() and not yet written.
     [[nodiscard]] virtual std::size_t buffered_bytes() const noexcept = 0;
     [[nodiscard]] virtual transport_type type() const noexcept = 0;
 };
 
+// `listener` must outlive the transport's last callback (it is held by reference). Null for a
+// type that is not exactly one transport (none, all, a mask).
 std::shared_ptr<transport> make_transport(transport_type type, http_context context,
                                           transport_listener& listener);
 
