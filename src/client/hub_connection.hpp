@@ -96,7 +96,8 @@ public:
 
 private:
     friend class hub_connection;
-    explicit upload_stream(std::shared_ptr<detail::upload_state> state) : state_(std::move(state)) {}
+    explicit upload_stream(std::shared_ptr<detail::upload_state> state)
+        : state_(std::move(state)) {}
     std::shared_ptr<detail::upload_state> state_;
 };
 
@@ -182,11 +183,13 @@ invocation_handler make_invocation_handler(F f) {
     constexpr std::size_t arity = std::tuple_size_v<arguments>;
     return [f = std::move(f)](const boost::json::array& in) mutable -> handler_outcome {
         arguments bound{};
-        if (in.size() != arity ||
-            !bind_arguments(in, bound, std::make_index_sequence<arity>{})) {
-            return {handler_outcome::status::binding_error, {},
-                    "the handler takes " + std::to_string(arity) + " argument(s) of other types; "
-                    "got " + std::to_string(in.size())};
+        if (in.size() != arity || !bind_arguments(in, bound, std::make_index_sequence<arity>{})) {
+            return {handler_outcome::status::binding_error,
+                    {},
+                    "the handler takes " + std::to_string(arity) +
+                        " argument(s) of other types; "
+                        "got " +
+                        std::to_string(in.size())};
         }
         try {
             if constexpr (std::is_void_v<result>) {
@@ -194,7 +197,8 @@ invocation_handler make_invocation_handler(F f) {
                 return {};
             } else {
                 return {handler_outcome::status::result,
-                        boost::json::value_from(std::apply(f, std::move(bound))), {}};
+                        boost::json::value_from(std::apply(f, std::move(bound))),
+                        {}};
             }
         } catch (const std::exception& e) {
             return {handler_outcome::status::failed, {}, e.what()};
@@ -273,37 +277,35 @@ public:
     // Negotiates, connects and completes the handshake: void(expected<void>).
     template <class Token>
     auto async_start(Token&& token) {
-        return initiate<void>(std::forward<Token>(token), [this](auto done) {
-            do_start(std::move(done));
-        });
+        return initiate<void>(std::forward<Token>(token),
+                              [this](auto done) { do_start(std::move(done)); });
     }
     // Closes the connection (a Close message, then the transport); no reconnect follows.
     // void(expected<void>), always a value.
     template <class Token>
     auto async_stop(Token&& token) {
-        return initiate<void>(std::forward<Token>(token), [this](auto done) {
-            do_stop(std::move(done));
-        });
+        return initiate<void>(std::forward<Token>(token),
+                              [this](auto done) { do_stop(std::move(done)); });
     }
     // Invokes a hub method and waits for its completion: void(expected<R>), the server's error
     // text on failure. R = void for methods without a result.
     template <class R = hub_value, class Token>
     auto async_invoke(std::string target, invocation_arguments arguments, Token&& token) {
-        return initiate<R>(std::forward<Token>(token), [this, target = std::move(target),
-                                                        arguments = std::move(arguments)](
-                                                           auto done) mutable {
-            do_invoke(std::move(target), std::move(arguments), std::move(done), true);
-        });
+        return initiate<R>(
+            std::forward<Token>(token), [this, target = std::move(target),
+                                         arguments = std::move(arguments)](auto done) mutable {
+                do_invoke(std::move(target), std::move(arguments), std::move(done), true);
+            });
     }
     // Sends an invocation without waiting for the method: void(expected<void>) once it was
     // handed to the transport.
     template <class Token>
     auto async_send(std::string target, invocation_arguments arguments, Token&& token) {
-        return initiate<void>(std::forward<Token>(token), [this, target = std::move(target),
-                                                           arguments = std::move(arguments)](
-                                                              auto done) mutable {
-            do_invoke(std::move(target), std::move(arguments), std::move(done), false);
-        });
+        return initiate<void>(
+            std::forward<Token>(token), [this, target = std::move(target),
+                                         arguments = std::move(arguments)](auto done) mutable {
+                do_invoke(std::move(target), std::move(arguments), std::move(done), false);
+            });
     }
 
     // Starts a server-to-client stream: each item converts to T; `on_complete` runs once at the
@@ -335,16 +337,18 @@ public:
     std::future<R> invoke(std::string target, A&&... arguments) {
         auto promise = std::make_shared<std::promise<R>>();
         auto future = promise->get_future();
-        async_invoke<R>(std::move(target), make_arguments(std::forward<A>(arguments)...),
-                        [promise](expected<R> outcome) { detail::settle(*promise, std::move(outcome)); });
+        async_invoke<R>(
+            std::move(target), make_arguments(std::forward<A>(arguments)...),
+            [promise](expected<R> outcome) { detail::settle(*promise, std::move(outcome)); });
         return future;
     }
     template <class... A>
     std::future<void> send(std::string target, A&&... arguments) {
         auto promise = std::make_shared<std::promise<void>>();
         auto future = promise->get_future();
-        async_send(std::move(target), make_arguments(std::forward<A>(arguments)...),
-                   [promise](expected<void> outcome) { detail::settle(*promise, std::move(outcome)); });
+        async_send(
+            std::move(target), make_arguments(std::forward<A>(arguments)...),
+            [promise](expected<void> outcome) { detail::settle(*promise, std::move(outcome)); });
         return future;
     }
 
@@ -368,10 +372,11 @@ private:
                 auto shared = std::make_shared<decltype(handler)>(std::move(handler));
                 start(value_handler([shared, strand = get_executor()](expected<hub_value> value) {
                     auto executor = boost::asio::get_associated_executor(*shared, strand);
-                    boost::asio::dispatch(executor, [shared, result = detail::convert_result<R>(
-                                                                 std::move(value))]() mutable {
-                        std::move (*shared)(std::move(result));
-                    });
+                    boost::asio::dispatch(
+                        executor,
+                        [shared, result = detail::convert_result<R>(std::move(value))]() mutable {
+                            std::move (*shared)(std::move(result));
+                        });
                 }));
             },
             token);

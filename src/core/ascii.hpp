@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <string>
 #include <string_view>
 
 namespace switchboard {
@@ -24,6 +25,15 @@ namespace switchboard {
 
 [[nodiscard]] constexpr char ascii_lower(char c) noexcept {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// A lower-case copy, e.g. a key for case-insensitive lookups.
+[[nodiscard]] inline std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) {
+        c = ascii_lower(c);
+    }
+    return out;
 }
 
 // Not Beast's iequals: in Boost 1.81 it reads one byte past both inputs when equal-length

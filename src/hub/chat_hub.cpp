@@ -193,6 +193,19 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
                                               message);
                     return {};
                 });
+    // A stream to try streaming with, through proxies and load balancers (the ASP.NET samples'
+    // Counter): 0, 1, ..., count - 1, then the end.
+    hub->method("Counter", [](hub_context&, int count, stream_writer out) -> hub_result<> {
+        // Enough to see a stream flow; a bound so one call cannot fill the queue.
+        constexpr int max_count = 10'000;
+        if (count < 0 || count > max_count) {
+            return hub_error("Count must be between 0 and " + std::to_string(max_count) + ".");
+        }
+        for (int i = 0; i < count && out.write(i); ++i) {
+        }
+        out.complete();
+        return {};
+    });
     return hub;
 }
 

@@ -3,11 +3,13 @@
 #include "payloads.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <stdexcept>
 #include <string_view>
 
 namespace conformance {
 
+using switchboard::expected;
 using switchboard::hub::hub_clients;
 using switchboard::hub::hub_context;
 using switchboard::hub::hub_definition;
@@ -153,6 +155,21 @@ std::shared_ptr<hub_definition> make_test_hub(std::shared_ptr<caller_registry> c
                 [](hub_context&, std::string message, stream_writer) -> hub_result<> {
                     return hub_error(std::move(message), "InvalidOperationException");
                 });
+
+    // A client result (ASP.NET's Clients.Caller.InvokeAsync<T>): asks the caller's `target`
+    // handler with `argument` and answers with what it returned, or fails with its error.
+    hub->method("InvokeCaller", [](hub_context& context, std::string target,
+                                   boost::json::value argument, reply<boost::json::value> answer) {
+        context.invoke_client(context.connection_id(), std::move(target),
+                              boost::json::array{std::move(argument)}, std::chrono::seconds(10),
+                              [answer](expected<boost::json::value> result) mutable {
+                                  if (result) {
+                                      answer.ok(std::move(*result));
+                                  } else {
+                                      answer.fail(hub_error(result.error_message()));
+                                  }
+                              });
+    });
 
     // Client-to-server stream: the answer comes when the upload ends. An upload that ends
     // with an error fails the invocation with the client's message (a HubException).
