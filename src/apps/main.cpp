@@ -542,8 +542,11 @@ int main(int argc, char** argv) {
     chat_command->add_option("--protocol", chat_protocol, "json or messagepack")
         ->check(CLI::IsMember({"json", "messagepack"}))
         ->capture_default_str();
-    chat_command->add_flag("--no-color", "Plain output even on a terminal");
-    chat_command->add_flag("--insecure", "Skip TLS certificate verification (tests only)");
+    bool chat_no_color = false;
+    bool chat_insecure = false;
+    chat_command->add_flag("--no-color", chat_no_color, "Plain output even on a terminal");
+    chat_command->add_flag("--insecure", chat_insecure,
+                           "Skip TLS certificate verification (tests only)");
 
     // Bad flags of `chat` exit with 2, its documented status; the other subcommands keep
     // CLI11's codes.
@@ -567,8 +570,8 @@ int main(int argc, char** argv) {
             chat_flags.transports = *chat::parse_transport(chat_transport);
             chat_flags.protocol = chat_protocol == "json" ? client::hub_protocol::json
                                                           : client::hub_protocol::messagepack;
-            chat_flags.color = chat_command->count("--no-color") == 0;
-            chat_flags.verify_certificate = chat_command->count("--insecure") == 0;
+            chat_flags.color = !chat_no_color;
+            chat_flags.verify_certificate = !chat_insecure;
             // stdout is the chat's: the client library's log goes to stderr, errors only, so it
             // does not scroll the conversation away (what fails reaches the chat as an event).
             spdlog::set_default_logger(spdlog::stderr_color_mt("chat"));
