@@ -249,7 +249,10 @@ private:
         connection_.async_invoke<void>(
             std::move(method), std::move(arguments), [this](expected<void> outcome) {
                 if (!outcome) {
-                    queue_.push({kind::error, {}, {}, outcome.error_message()});
+                    queue_.push({kind::error,
+                                 {},
+                                 {},
+                                 std::string(hub_error_text(outcome.error_message()))});
                 }
                 --pending_;
                 queue_.notify();

@@ -65,6 +65,16 @@ std::string format_clock(std::chrono::system_clock::time_point at) {
     return text.data();
 }
 
+std::string_view hub_error_text(std::string_view error) noexcept {
+    constexpr std::string_view prefix = "An unexpected error occurred invoking '";
+    constexpr std::string_view marker = "' on the server. HubException: ";
+    if (!error.starts_with(prefix)) {
+        return error;
+    }
+    const auto at = error.find(marker, prefix.size());
+    return at == std::string_view::npos ? error : error.substr(at + marker.size());
+}
+
 std::string printable(std::string_view text) {
     std::string out;
     out.reserve(text.size());

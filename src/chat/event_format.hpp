@@ -40,6 +40,11 @@ std::string format_clock(std::chrono::system_clock::time_point at);
 // peer cannot move the cursor, clear the screen or retitle the terminal.
 std::string format_event(const chat_event& event, bool color);
 
+// The hub's own words in an invocation error: ASP.NET and Switchboard wrap a HubException's
+// message as "An unexpected error occurred invoking 'M' on the server. HubException: <message>";
+// a person wants <message>. Other errors are returned as they are.
+std::string_view hub_error_text(std::string_view error) noexcept;
+
 // Text from a peer made safe to print: control characters made visible.
 std::string printable(std::string_view text);
 

@@ -87,6 +87,15 @@ TEST(chat_event_format, peers_cannot_send_terminal_controls) {
     EXPECT_EQ(body(make(kind::joined_group, "a\x1b", "g\r")), "* a^[ joined group g^M");
 }
 
+TEST(chat_event_format, hub_errors_show_the_hubs_own_words) {
+    EXPECT_EQ(hub_error_text("An unexpected error occurred invoking 'JoinGroup' on the server. "
+                             "HubException: Not allowed to join group 'x'."),
+              "Not allowed to join group 'x'.");
+    EXPECT_EQ(hub_error_text("An unexpected error occurred invoking 'SendMessage' on the server."),
+              "An unexpected error occurred invoking 'SendMessage' on the server.");
+    EXPECT_EQ(hub_error_text("the connection is not active"), "the connection is not active");
+}
+
 TEST(chat_event_queue, is_bounded_and_counts_what_it_dropped) {
     event_queue queue(2);
     pollfd ready{queue.fd(), POLLIN, 0};
