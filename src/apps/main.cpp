@@ -1,6 +1,7 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
 #include "auth/jwt.hpp"
 #include "auth/policy.hpp"
+#include "chat/chat_client.hpp"
 #include "core/duration.hpp"
 #include "hub/chat_hub.hpp"
 #include "loadgen/backplane_publish.hpp"
@@ -12,6 +13,7 @@
 #include "loadgen/redis_publish.hpp"
 #endif
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -21,6 +23,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 namespace {
@@ -521,7 +524,39 @@ int main(int argc, char** argv) {
     auto* worker_flag = bench_command->add_option("--worker", bench_worker)->group("");
     bench_command->add_option("--run-id", bench.run_id)->group("");
 
-    CLI11_PARSE(app, argc, argv);
+    chat::chat_options chat_flags;
+    std::string chat_transport = "auto";
+    std::string chat_protocol = "json";
+    auto* chat_command = app.add_subcommand(
+        "chat", "Interactive console chat client of the chat hub (scriptable through a pipe)");
+    chat_command->add_option("--url", chat_flags.url, "The chat hub's URL")->capture_default_str();
+    chat_command->add_option("--user", chat_flags.user,
+                             "User id, sent as the user query parameter (development mode)");
+    chat_command
+        ->add_option("--token", chat_flags.token,
+                     "Bearer token for servers with JWT authentication")
+        ->envname("SWITCHBOARD_CHAT_TOKEN");
+    chat_command->add_option("--transport", chat_transport, "websockets, sse, longpolling or auto")
+        ->check(CLI::IsMember({"websockets", "sse", "longpolling", "auto"}))
+        ->capture_default_str();
+    chat_command->add_option("--protocol", chat_protocol, "json or messagepack")
+        ->check(CLI::IsMember({"json", "messagepack"}))
+        ->capture_default_str();
+    bool chat_no_color = false;
+    bool chat_insecure = false;
+    chat_command->add_flag("--no-color", chat_no_color, "Plain output even on a terminal");
+    chat_command->add_flag("--insecure", chat_insecure,
+                           "Skip TLS certificate verification (tests only)");
+
+    // Bad flags of `chat` exit with 2, its documented status; the other subcommands keep
+    // CLI11's codes.
+    const bool chat_requested = argc > 1 && std::string_view(argv[1]) == "chat";
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return chat_requested && code != 0 ? chat::exit_usage : code;
+    }
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     try {
@@ -530,6 +565,18 @@ int main(int argc, char** argv) {
         }
         if (token_command->parsed()) {
             return run_token(token);
+        }
+        if (chat_command->parsed()) {
+            chat_flags.transports = *chat::parse_transport(chat_transport);
+            chat_flags.protocol = chat_protocol == "json" ? client::hub_protocol::json
+                                                          : client::hub_protocol::messagepack;
+            chat_flags.color = !chat_no_color;
+            chat_flags.verify_certificate = !chat_insecure;
+            // stdout is the chat's: the client library's log goes to stderr, errors only, so it
+            // does not scroll the conversation away (what fails reaches the chat as an event).
+            spdlog::set_default_logger(spdlog::stderr_color_mt("chat"));
+            spdlog::set_level(spdlog::level::err);
+            return chat::run_chat(chat_flags);
         }
         if (bus_publish_command->parsed()) {
             return loadgen::run_backplane_publish(bus_publish);
