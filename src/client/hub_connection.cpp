@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace switchboard::client {
 
@@ -547,7 +548,7 @@ private:
     bool handle(protocol::invocation_message& message) {
         const auto found = handlers_.find(ascii_lower(message.target));
         if (found == handlers_.end() || found->second.empty()) {
-            spdlog::warn("client: no handler for '{}'", message.target);
+            warn_unhandled(message.target);
             if (message.invocation_id) {
                 reply(*message.invocation_id, make_error(std::string(no_result_error)));
             }
@@ -582,6 +583,18 @@ private:
                   answer ? std::move(*answer) : make_error(std::string(no_result_error)));
         }
         return state_ == connection_state::connected;
+    }
+
+    // Once per target, as a hub that sends what a client ignores would otherwise flood the log.
+    void warn_unhandled(const std::string& target) {
+        // Enough for any real hub's targets; a server inventing names cannot grow the set.
+        constexpr std::size_t max_remembered = 64;
+        const auto key = ascii_lower(target);
+        if (unhandled_.contains(key) || unhandled_.size() >= max_remembered) {
+            return;
+        }
+        unhandled_.insert(key);
+        spdlog::warn("client: no handler for '{}' (invocations of it are ignored)", target);
     }
 
     void reply(const std::string& id, expected<hub_value> answer) {
@@ -919,6 +932,7 @@ private:
     std::vector<value_handler> stop_waiters_;
 
     std::unordered_map<std::string, std::vector<invocation_handler>> handlers_;
+    std::unordered_set<std::string> unhandled_;  // targets warned about
     std::function<void(std::optional<std::string>)> on_closed_;
     std::function<void(std::optional<std::string>)> on_reconnecting_;
     std::function<void(std::optional<std::string>)> on_reconnected_;

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace switchboard::client {
 namespace {
@@ -21,13 +22,13 @@ using testing::collector;
 using testing::eventually;
 
 // Accepts one connection; with `upgrade`, completes the WebSocket upgrade, reads the client's
-// handshake and writes `reply` as one text message, else writes `reply` as raw bytes. Then it
-// waits for the client to go.
+// handshake and writes each of `replies` as one text message, else writes them as raw bytes.
+// Then it waits for the client to go.
 class scripted_server {
 public:
-    scripted_server(std::string reply, bool upgrade)
+    scripted_server(std::vector<std::string> replies, bool upgrade)
         : acceptor_(context_, {boost::asio::ip::make_address("127.0.0.1"), 0}),
-          thread_([this, reply = std::move(reply), upgrade] { serve(reply, upgrade); }) {}
+          thread_([this, replies = std::move(replies), upgrade] { serve(replies, upgrade); }) {}
     ~scripted_server() {
         boost::system::error_code ec;
         acceptor_.close(ec);
@@ -41,7 +42,7 @@ public:
     }
 
 private:
-    void serve(const std::string& reply, bool upgrade) {
+    void serve(const std::vector<std::string>& replies, bool upgrade) {
         boost::system::error_code ec;
         tcp::socket socket(context_);
         acceptor_.accept(socket, ec);
@@ -52,7 +53,9 @@ private:
             beast::flat_buffer request;
             beast::http::request<beast::http::string_body> head;
             beast::http::read(socket, request, head, ec);
-            boost::asio::write(socket, boost::asio::buffer(reply), ec);
+            for (const auto& reply : replies) {
+                boost::asio::write(socket, boost::asio::buffer(reply), ec);
+            }
             socket.shutdown(tcp::socket::shutdown_send, ec);
             std::array<char, 512> drain{};
             while (!ec) {
@@ -65,7 +68,9 @@ private:
         beast::flat_buffer buffer;
         ws.read(buffer, ec);
         ws.text(true);
-        ws.write(boost::asio::buffer(reply), ec);
+        for (const auto& reply : replies) {
+            ws.write(boost::asio::buffer(reply), ec);
+        }
         while (!ec) {
             buffer.clear();
             ws.read(buffer, ec);
@@ -88,7 +93,7 @@ hub_connection_options direct(std::size_t max_message_size = 16 * 1024 * 1024) {
 
 // The error start() fails with.
 std::string start_error(const std::string& reply, bool upgrade) {
-    scripted_server server(reply, upgrade);
+    scripted_server server({reply}, upgrade);
     hub_connection connection(server.url(), direct());
     try {
         connection.start().get();
@@ -99,8 +104,8 @@ std::string start_error(const std::string& reply, bool upgrade) {
 }
 
 // How a connection that started ends.
-std::string close_error(const std::string& reply, std::size_t max_message_size) {
-    scripted_server server(reply, true);
+std::string close_error(std::vector<std::string> replies, std::size_t max_message_size) {
+    scripted_server server(std::move(replies), true);
     hub_connection connection(server.url(), direct(max_message_size));
     collector<std::optional<std::string>> closed;
     connection.on_closed([&](std::optional<std::string> e) { closed.add(std::move(e)); });
@@ -126,9 +131,14 @@ TEST(client_bad_server, handshake_errors_fail_start) {
 }
 
 TEST(client_bad_server, garbage_and_oversized_messages_close_with_an_error) {
-    EXPECT_NE(close_error("{}\x1e{\"type\":1,\"target\":\x1e", 1024).find("does not parse"),
+    EXPECT_NE(close_error({"{}\x1e", "{\"type\":1,\"target\":\x1e"}, 1024).find("does not parse"),
               std::string::npos);
-    EXPECT_NE(close_error("{}\x1e" + std::string(4096, 'a'), 1024).find("larger than"),
+    // One WebSocket message over the limit, and a hub message over it spread over several.
+    EXPECT_NE(
+        close_error({"{}\x1e", std::string(4096, 'a')}, 1024).find("exceeds the maximum size"),
+        std::string::npos);
+    const std::string part(800, 'a');
+    EXPECT_NE(close_error({"{}\x1e", part, part}, 1024).find("larger than 1024 bytes"),
               std::string::npos);
 }
 

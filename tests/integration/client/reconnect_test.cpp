@@ -29,6 +29,13 @@ std::vector<std::string> serve(std::vector<std::string> extra = {}) {
     return arguments;
 }
 
+// Built by appending: GCC 12 warns falsely (-Wrestrict) on numbered(i).
+std::string numbered(int i) {
+    std::string text = "m";
+    text += std::to_string(i);
+    return text;
+}
+
 std::string chat_url(const std::string& base, const std::string& user) {
     return base + "/hubs/chat?user=" + user;
 }
@@ -105,7 +112,7 @@ TEST(client_reconnect, stateful_reconnect_loses_no_message_over_dropped_sockets)
     sender.start().get();
     constexpr int total = 200;
     for (int i = 0; i < total; ++i) {
-        sender.invoke("SendMessage", "m" + std::to_string(i)).get();
+        sender.invoke("SendMessage", numbered(i)).get();
         if (i == 50 || i == 120) {
             proxy.cut();
         }
@@ -114,7 +121,7 @@ TEST(client_reconnect, stateful_reconnect_loses_no_message_over_dropped_sockets)
         << received.size() << " of " << total;
     std::vector<std::string> expected;
     for (int i = 0; i < total; ++i) {
-        expected.push_back("m" + std::to_string(i));
+        expected.push_back(numbered(i));
     }
     EXPECT_EQ(received.all(), expected);
     EXPECT_EQ(listener.connection_id(), id);
