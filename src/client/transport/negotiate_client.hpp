@@ -25,7 +25,7 @@ struct available_transport {
 struct negotiate_response {
     int negotiate_version = 0;
     std::string connection_id;
-    std::string connection_token;  // equals connection_id below version 1
+    std::string connection_token;                 // equals connection_id below version 1
     std::vector<available_transport> transports;  // in the server's order
     bool use_stateful_reconnect = false;
     std::optional<std::string> url;           // a redirect
