@@ -1,6 +1,7 @@
 #include "redis_server.hpp"
 
 #include "../support/server_process.hpp"
+#include "../support/test_certificates.hpp"
 
 #include <hiredis/hiredis.h>
 #include <boost/asio/io_context.hpp>
@@ -39,12 +40,6 @@ std::string find_redis_server() {
     return {};
 }
 
-// Runs a shell command (fixed, fixture-made arguments: temp paths without spaces), its output
-// appended to log.
-bool run_quietly(const std::string& command, const std::string& log) {
-    return std::system((command + " >>" + log + " 2>&1").c_str()) == 0;
-}
-
 }  // namespace
 
 std::uint16_t redis_server::free_port() {
@@ -63,29 +58,7 @@ bool redis_server::enable_tls(bool require_client_certificates) {
     if (directory_.empty()) {
         return false;
     }
-    const auto log = file("openssl.log");
-    // P-256 keys: generated in milliseconds, where RSA would cost the test run seconds.
-    const std::string new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    auto make_ca = [&](const std::string& name) {
-        return run_quietly("openssl req -x509 " + new_key + " -keyout " + file(name + ".key") +
-                               " -out " + file(name + ".crt") + " -days 2 -subj /CN=" + name,
-                           log);
-    };
-    auto make_signed = [&](const std::string& name, const std::string& extensions, int serial) {
-        const auto extensions_file = file(name + ".ext");
-        std::ofstream(extensions_file) << extensions << "\n";
-        return run_quietly("openssl req " + new_key + " -keyout " + file(name + ".key") + " -out " +
-                               file(name + ".csr") + " -subj /CN=" + name,
-                           log) &&
-               run_quietly("openssl x509 -req -in " + file(name + ".csr") + " -CA " +
-                               file("ca.crt") + " -CAkey " + file("ca.key") + " -set_serial " +
-                               std::to_string(serial) + " -days 2 -out " + file(name + ".crt") +
-                               " -extfile " + extensions_file,
-                           log);
-    };
-    if (!make_ca("ca") || !make_ca("other-ca") ||
-        !make_signed("server", "subjectAltName=IP:127.0.0.1,DNS:localhost", 1) ||
-        !make_signed("client", "extendedKeyUsage=clientAuth", 2)) {
+    if (!make_test_certificates(directory_)) {
         return false;
     }
     tls_port_ = pick_free_port();
