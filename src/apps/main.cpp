@@ -542,6 +542,18 @@ int main(int argc, char** argv) {
     chat_command->add_option("--protocol", chat_protocol, "json or messagepack")
         ->check(CLI::IsMember({"json", "messagepack"}))
         ->capture_default_str();
+    chat_command
+        ->add_option_function<std::string>(
+            "--reconnect-delays",
+            [&chat_flags](const std::string& text) {
+                auto delays = chat::parse_reconnect_delays(text);
+                if (!delays) {
+                    throw CLI::ValidationError("--reconnect-delays", delays.error_message());
+                }
+                chat_flags.reconnect_delays = std::move(*delays);
+            },
+            "Waits before each reconnect attempt, then give up, or none (default 0,2s,10s,30s)")
+        ->type_name("DURATIONS");
     bool chat_no_color = false;
     bool chat_insecure = false;
     chat_command->add_flag("--no-color", chat_no_color, "Plain output even on a terminal");

@@ -63,7 +63,7 @@ private:
         out.transports = options.transports;
         out.protocol = options.protocol;
         out.verify_certificate = options.verify_certificate;
-        out.automatic_reconnect = client::default_reconnect_policy();
+        out.automatic_reconnect = client::reconnect_delays(options.reconnect_delays);
         if (!options.token.empty()) {
             out.access_token_provider = [token = options.token] { return token; };
         }

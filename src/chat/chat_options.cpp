@@ -1,6 +1,7 @@
 #include "chat/chat_options.hpp"
 
 #include "core/ascii.hpp"
+#include "core/duration.hpp"
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -9,14 +10,34 @@ namespace switchboard::chat {
 
 namespace {
 
-// "'url' <what>", by appends: GCC 12 warns falsely (-Wrestrict) on "'" + std::string(...).
-error url_error(std::string_view url, std::string_view what) {
-    std::string text(1, '\'');
-    text.append(url).append("' ").append(what);
-    return make_error(std::move(text));
+// "'text' <what>", by appends: GCC 12 warns falsely (-Wrestrict) on "'" + std::string(...).
+error quoted_error(std::string_view text, std::string_view what) {
+    std::string message(1, '\'');
+    message.append(text).append("' ").append(what);
+    return make_error(std::move(message));
 }
 
 }  // namespace
+
+expected<std::vector<std::chrono::milliseconds>> parse_reconnect_delays(std::string_view text) {
+    std::vector<std::chrono::milliseconds> delays;
+    if (ascii_iequals(ascii_trim(text), "none")) {
+        return delays;
+    }
+    while (true) {
+        const auto comma = text.find(',');
+        const auto item = ascii_trim(text.substr(0, comma));
+        const auto delay = parse_duration(item);
+        if (!delay) {
+            return quoted_error(item, "is not a duration such as 0, 500ms, 2s (or 'none')");
+        }
+        delays.push_back(*delay);
+        if (comma == std::string_view::npos) {
+            return delays;
+        }
+        text.remove_prefix(comma + 1);
+    }
+}
 
 expected<client::transport_type> parse_transport(std::string_view name) {
     using client::transport_type;
@@ -39,15 +60,15 @@ expected<client::transport_type> parse_transport(std::string_view name) {
 expected<std::string> chat_url(std::string_view url, std::string_view user) {
     auto parsed = boost::urls::parse_uri(url);
     if (!parsed) {
-        return url_error(url, "is not a URL");
+        return quoted_error(url, "is not a URL");
     }
     boost::urls::url out = *parsed;
     const auto scheme = out.scheme();
     if (scheme != "http" && scheme != "https" && scheme != "ws" && scheme != "wss") {
-        return url_error(url, "is not an http(s) or ws(s) URL");
+        return quoted_error(url, "is not an http(s) or ws(s) URL");
     }
     if (!out.has_authority() || out.host().empty()) {
-        return url_error(url, "has no host");
+        return quoted_error(url, "has no host");
     }
     if (!user.empty()) {
         out.params().set("user", user);

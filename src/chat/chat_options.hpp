@@ -4,8 +4,10 @@
 #include "client/hub_connection_options.hpp"
 #include "core/expected.hpp"
 
+#include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::chat {
 
@@ -20,6 +22,10 @@ struct chat_options {
     // Colour is used only when this is set and stdout is a terminal.
     bool color = true;
     bool verify_certificate = true;
+    // Waits before each reconnect attempt, then give up: the official clients' 0, 2, 10, 30 s.
+    std::vector<std::chrono::milliseconds> reconnect_delays{
+        std::chrono::milliseconds{0}, std::chrono::seconds{2}, std::chrono::seconds{10},
+        std::chrono::seconds{30}};
 };
 
 // Exit statuses of run_chat.
@@ -28,6 +34,8 @@ inline constexpr int exit_start_failed = 1;  // the connection could not be star
 inline constexpr int exit_usage = 2;         // bad flags
 inline constexpr int exit_closed = 3;        // the connection closed for good
 
+// "0,2s,10s,30s": durations separated by commas; "none" for no reconnect at all.
+expected<std::vector<std::chrono::milliseconds>> parse_reconnect_delays(std::string_view text);
 // "websockets", "sse", "longpolling" or "auto" as transport flags.
 expected<client::transport_type> parse_transport(std::string_view name);
 // `url` with `user=<user>` added to its query (unchanged when `user` is empty); an error for

@@ -232,6 +232,17 @@ describe('switchboard chat through a pipe', () => {
     await watcher.stop();
   });
 
+  test('exit 3 with the reason once reconnecting gives up', async () => {
+    const own = await startServer();
+    const lost = chat(['--url', `${own.url}/hubs/chat`, '--user', unique('lost'), '--reconnect-delays', '10ms,10ms'],
+      { tty: false });
+    await lost.expect(/^connected to /, { all: true });
+    await own.stop();
+    assert.equal((await withTimeout(lost.exited, TIMEOUT)).code, 3, lost.raw());
+    assert.match(lost.raw(), /reconnecting/);
+    assert.match(lost.raw(), /disconnected: /);
+  });
+
   test('exit 1 when the connection cannot be started, 2 for bad flags', async () => {
     const port = await freePort();
     const down = chat(['--url', `http://127.0.0.1:${port}/hubs/chat`], { tty: false, input: '' });
@@ -241,5 +252,7 @@ describe('switchboard chat through a pipe', () => {
     assert.equal((await withTimeout(bad.exited, TIMEOUT)).code, 2);
     const badUrl = chat(['--url', 'not a url'], { tty: false, input: '' });
     assert.equal((await withTimeout(badUrl.exited, TIMEOUT)).code, 2);
+    const badDelays = chat(['--reconnect-delays', '1s,soon'], { tty: false, input: '' });
+    assert.equal((await withTimeout(badDelays.exited, TIMEOUT)).code, 2);
   });
 });

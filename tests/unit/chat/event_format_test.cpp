@@ -145,3 +145,23 @@ TEST(chat_options, transports_and_urls) {
 
 }  // namespace
 }  // namespace switchboard::chat
+
+namespace switchboard::chat {
+namespace {
+
+TEST(chat_options, reconnect_delays) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(*parse_reconnect_delays("0,2s, 10s ,30s"),
+              (std::vector<milliseconds>{milliseconds{0}, milliseconds{2'000}, milliseconds{10'000},
+                                         milliseconds{30'000}}));
+    EXPECT_EQ(*parse_reconnect_delays("250ms"), std::vector<milliseconds>{milliseconds{250}});
+    EXPECT_TRUE(parse_reconnect_delays("none")->empty());
+    EXPECT_EQ(chat_options{}.reconnect_delays, *parse_reconnect_delays("0,2s,10s,30s"));
+    for (const auto* bad : {"", "1s,", "soon", "1s,-2s"}) {
+        const auto parsed = parse_reconnect_delays(bad);
+        EXPECT_FALSE(parsed) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace switchboard::chat
