@@ -55,9 +55,6 @@ std::string host_header(boost::urls::url_view url) {
     return host;
 }
 
-namespace {
-
-// The request line's target: the path ("/" when there is none) and the query.
 std::string request_target(boost::urls::url_view url) {
     std::string target(url.encoded_path());
     if (target.empty()) {
@@ -69,6 +66,63 @@ std::string request_target(boost::urls::url_view url) {
     }
     return target;
 }
+
+std::string describe_failure(const std::string& what, error_code ec) {
+    if (ec == beast::error::timeout) {
+        return what + " timed out";
+    }
+    return what + " failed: " + ec.message();
+}
+
+void open_connection(tcp::resolver& resolver, beast::tcp_stream& socket,
+                     beast::ssl_stream<beast::tcp_stream>* tls, std::string host, std::string port,
+                     std::chrono::steady_clock::time_point deadline, std::function<bool()> wanted,
+                     std::function<void(std::optional<std::string>)> done) {
+    const auto resolving = host;
+    const auto service = port;
+    resolver.async_resolve(
+        resolving, service,
+        [&socket, tls, host = std::move(host), port = std::move(port), deadline,
+         wanted = std::move(wanted), done = std::move(done)](
+            error_code ec, const tcp::resolver::results_type& results) mutable {
+            if (!wanted()) {
+                return;
+            }
+            if (ec) {
+                return done("cannot resolve " + host + ": " + ec.message());
+            }
+            socket.expires_at(deadline);
+            socket.async_connect(
+                results, [&socket, tls, host = std::move(host), port = std::move(port), deadline,
+                          wanted = std::move(wanted),
+                          done = std::move(done)](error_code error, const tcp::endpoint&) mutable {
+                    if (!wanted()) {
+                        return;
+                    }
+                    if (error) {
+                        return done(describe_failure("connect to " + host + ":" + port, error));
+                    }
+                    if (tls == nullptr) {
+                        return done(std::nullopt);
+                    }
+                    socket.expires_at(deadline);
+                    tls->async_handshake(asio::ssl::stream_base::client,
+                                         [host = std::move(host), wanted = std::move(wanted),
+                                          done = std::move(done)](error_code failure) mutable {
+                                             if (!wanted()) {
+                                                 return;
+                                             }
+                                             if (failure) {
+                                                 return done(describe_failure(
+                                                     "TLS handshake with " + host, failure));
+                                             }
+                                             done(std::nullopt);
+                                         });
+                });
+        });
+}
+
+namespace {
 
 class http_exchange final : public http_operation,
                             public std::enable_shared_from_this<http_exchange> {
@@ -133,47 +187,15 @@ private:
         } else {
             plain_.emplace(context_.executor);
         }
-        resolver_.async_resolve(
-            host_, port_,
-            beast::bind_front_handler(&http_exchange::on_resolve, shared_from_this()));
-    }
-
-    void on_resolve(error_code ec, const tcp::resolver::results_type& results) {
-        if (done_) {
-            return;
-        }
-        if (ec) {
-            return fail("cannot resolve " + host_ + ": " + ec.message());
-        }
-        lowest().expires_at(deadline_);
-        lowest().async_connect(
-            results, beast::bind_front_handler(&http_exchange::on_connect, shared_from_this()));
-    }
-
-    void on_connect(error_code ec, const tcp::endpoint&) {
-        if (done_) {
-            return;
-        }
-        if (ec) {
-            return fail(describe("connect to " + host_ + ":" + port_, ec));
-        }
-        if (!tls_) {
-            return do_write();
-        }
-        lowest().expires_at(deadline_);
-        tls_->async_handshake(
-            asio::ssl::stream_base::client,
-            beast::bind_front_handler(&http_exchange::on_handshake, shared_from_this()));
-    }
-
-    void on_handshake(error_code ec) {
-        if (done_) {
-            return;
-        }
-        if (ec) {
-            return fail(describe("TLS handshake with " + host_, ec));
-        }
-        do_write();
+        open_connection(
+            resolver_, lowest(), tls_ ? &*tls_ : nullptr, host_, port_, deadline_,
+            [self = shared_from_this()] { return !self->done_; },
+            [self = shared_from_this()](std::optional<std::string> error) {
+                if (error) {
+                    return self->fail(std::move(*error));
+                }
+                self->do_write();
+            });
     }
 
     void do_write() {
@@ -210,7 +232,7 @@ private:
             return;
         }
         if (ec) {
-            return fail(describe("HTTP request to " + host_, ec));
+            return fail(describe_failure("HTTP request to " + host_, ec));
         }
         // The body is limited here for one-shot requests; a stream has no end to limit.
         parser_.body_limit(boost::none);
@@ -227,7 +249,7 @@ private:
             return;
         }
         if (ec) {
-            return fail(describe("HTTP response from " + host_, ec));
+            return fail(describe_failure("HTTP response from " + host_, ec));
         }
         response_.status = parser_.get().result_int();
         response_.reason = std::string(parser_.get().reason());
@@ -265,7 +287,7 @@ private:
             ec = {};  // the chunk buffer is full: hand it on and read on
         }
         if (ec) {
-            return fail(describe("HTTP response from " + host_, ec));
+            return fail(describe_failure("HTTP response from " + host_, ec));
         }
         const std::size_t got = chunk_.size() - parser_.get().body().size;
         if (got > 0) {
@@ -289,13 +311,6 @@ private:
             return complete();
         }
         do_read_body();
-    }
-
-    static std::string describe(const std::string& what, error_code ec) {
-        if (ec == beast::error::timeout) {
-            return what + " timed out";
-        }
-        return what + " failed: " + ec.message();
     }
 
     // A failure found while starting: reported from the executor, as the caller expects of every

@@ -5,7 +5,10 @@
 #include "client/transport/transport.hpp"
 #include "core/expected.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -78,5 +81,20 @@ std::string port_or_default(boost::urls::url_view url);
 // The host to resolve and to name in TLS (an IPv6 address without its brackets).
 std::string host_name(boost::urls::url_view url);
 bool is_secure_scheme(boost::urls::url_view url);
+// The request line's target: the path ("/" when there is none) and the query.
+std::string request_target(boost::urls::url_view url);
+// "<what> timed out" or "<what> failed: <reason>".
+std::string describe_failure(const std::string& what, boost::system::error_code ec);
+
+// Opens a client connection as every request and the WebSocket transport do: resolves
+// host:port, connects `socket` and, with `tls` (whose lowest layer is `socket`), completes the
+// TLS handshake, all before `deadline`. After each step `wanted()` is asked first: false (the
+// owner stopped meanwhile) ends it without calling `done`. `done` gets the error, if any, and
+// keeps the owner of the streams alive.
+void open_connection(boost::asio::ip::tcp::resolver& resolver, boost::beast::tcp_stream& socket,
+                     boost::beast::ssl_stream<boost::beast::tcp_stream>* tls, std::string host,
+                     std::string port, std::chrono::steady_clock::time_point deadline,
+                     std::function<bool()> wanted,
+                     std::function<void(std::optional<std::string> error)> done);
 
 }  // namespace switchboard::client::detail

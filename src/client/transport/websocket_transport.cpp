@@ -58,8 +58,16 @@ public:
             plain_.emplace(context_.executor);
         }
         with_stream([this](auto& ws) { configure(ws); });
-        resolver_.async_resolve(
-            host_, port_, beast::bind_front_handler(&websocket_transport::on_resolve, self()));
+        open_connection(
+            resolver_, lowest(), tls_ ? &tls_->next_layer() : nullptr, host_, port_,
+            std::chrono::steady_clock::now() + context_.request_timeout,
+            [self = self()] { return !self->stopped_; },
+            [self = self()](std::optional<std::string> error) {
+                if (error) {
+                    return self->start_failed(std::move(*error));
+                }
+                self->do_upgrade();
+            });
     }
 
     void send(std::string data) override {
@@ -133,56 +141,10 @@ private:
         ws.auto_fragment(false);
     }
 
-    void on_resolve(error_code ec, const tcp::resolver::results_type& results) {
-        if (stopped_) {
-            return;
-        }
-        if (ec) {
-            return start_failed("cannot resolve " + host_ + ": " + ec.message());
-        }
-        lowest().expires_after(context_.request_timeout);
-        lowest().async_connect(results,
-                               beast::bind_front_handler(&websocket_transport::on_connect, self()));
-    }
-
-    void on_connect(error_code ec, const tcp::endpoint&) {
-        if (stopped_) {
-            return;
-        }
-        if (ec) {
-            return start_failed(describe("connect to " + host_ + ":" + port_, ec));
-        }
-        if (!tls_) {
-            return do_upgrade();
-        }
-        lowest().expires_after(context_.request_timeout);
-        tls_->next_layer().async_handshake(
-            asio::ssl::stream_base::client,
-            beast::bind_front_handler(&websocket_transport::on_tls_handshake, self()));
-    }
-
-    void on_tls_handshake(error_code ec) {
-        if (stopped_) {
-            return;
-        }
-        if (ec) {
-            return start_failed(describe("TLS handshake with " + host_, ec));
-        }
-        do_upgrade();
-    }
-
     void do_upgrade() {
         // From here the WebSocket stream's own timeouts apply (see configure()).
         lowest().expires_never();
-        std::string target(url_.encoded_path());
-        if (target.empty()) {
-            target = "/";
-        }
-        if (url_.has_query()) {
-            target += "?";
-            target += url_.encoded_query();
-        }
-        with_stream([this, &target](auto& ws) {
+        with_stream([this, target = request_target(url_)](auto& ws) {
             ws.async_handshake(upgrade_response_, host_header(url_), target,
                                beast::bind_front_handler(&websocket_transport::on_upgrade, self()));
         });
@@ -202,7 +164,7 @@ private:
                 }
                 return start_failed(message + ".");
             }
-            return start_failed(describe("WebSocket upgrade at " + host_, ec));
+            return start_failed(describe_failure("WebSocket upgrade at " + host_, ec));
         }
         open_ = true;
         auto on_started = std::move(on_started_);
@@ -305,13 +267,6 @@ private:
         if (!queue_.empty()) {
             do_write();
         }
-    }
-
-    static std::string describe(const std::string& what, error_code ec) {
-        if (ec == beast::error::timeout) {
-            return what + " timed out";
-        }
-        return what + " failed: " + ec.message();
     }
 
     void start_failed(std::string message) {
