@@ -1,6 +1,7 @@
 #include "nats_server.hpp"
 
 #include "../support/server_process.hpp"
+#include "../support/test_certificates.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -78,29 +79,7 @@ bool nats_server::enable_tls(bool verify_clients) {
     if (directory_.empty()) {
         return false;
     }
-    const auto log = file("openssl.log");
-    const auto run = [&](const std::string& command) {
-        // Fixed, fixture-made arguments: temp paths without spaces.
-        return std::system((command + " >>" + log + " 2>&1").c_str()) == 0;
-    };
-    // P-256 keys: generated in milliseconds, where RSA would cost the test run seconds.
-    const std::string new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    const auto make_ca = [&](const std::string& name) {
-        return run("openssl req -x509 " + new_key + " -keyout " + file(name + ".key") + " -out " +
-                   file(name + ".crt") + " -days 2 -subj /CN=" + name);
-    };
-    const auto make_signed = [&](const std::string& name, const std::string& extensions,
-                                 int serial) {
-        std::ofstream(file(name + ".ext")) << extensions << "\n";
-        return run("openssl req " + new_key + " -keyout " + file(name + ".key") + " -out " +
-                   file(name + ".csr") + " -subj /CN=" + name) &&
-               run("openssl x509 -req -in " + file(name + ".csr") + " -CA " + file("ca.crt") +
-                   " -CAkey " + file("ca.key") + " -set_serial " + std::to_string(serial) +
-                   " -days 2 -out " + file(name + ".crt") + " -extfile " + file(name + ".ext"));
-    };
-    if (!make_ca("ca") || !make_ca("other-ca") ||
-        !make_signed("server", "subjectAltName=IP:127.0.0.1,DNS:localhost", 1) ||
-        !make_signed("client", "extendedKeyUsage=clientAuth", 2)) {
+    if (!make_test_certificates(directory_)) {
         return false;
     }
     extra_arguments_.insert(extra_arguments_.end(),
