@@ -42,7 +42,13 @@ protected:
     [[nodiscard]] bool silent() const noexcept { return stopped_ || finished_; }
 
     // Ends the receiving half: the event stream or the pending poll.
-    virtual void cancel_receive() = 0;
+    void cancel_receive() {
+        if (receiving_) {
+            // The operation and its handlers (which hold this transport) go once it completes.
+            receiving_->cancel();
+            receiving_.reset();
+        }
+    }
 
     http_context context_;
     transport_listener& listener_;
@@ -52,6 +58,7 @@ protected:
     bool open_ = false;      // start succeeded
     bool finished_ = false;  // failed to start, or closed: the end has been reported
     bool stopped_ = false;   // stop() was called: silence
+    std::shared_ptr<http_operation> receiving_;  // the event stream or the pending poll
 
 private:
     void do_post();

@@ -52,14 +52,6 @@ public:
     }
 
 private:
-    void cancel_receive() override {
-        if (poll_) {
-            // The operation and its handler (which holds this transport) go once it completes.
-            poll_->cancel();
-            poll_.reset();
-        }
-    }
-
     void do_poll() {
         http_request request;
         request.url = url_;
@@ -72,7 +64,7 @@ private:
         request.timeout =
             open_ ? std::chrono::milliseconds(poll_timeout) : context_.request_timeout;
         request.body_limit = context_.max_message_size;
-        poll_ = send_http_request(
+        receiving_ = send_http_request(
             context_, std::move(request),
             [self = self_as<long_polling_transport>()](expected<http_response> response) {
                 self->on_poll(std::move(response));
@@ -80,7 +72,7 @@ private:
     }
 
     void on_poll(expected<http_response> response) {
-        poll_.reset();
+        receiving_.reset();
         if (silent()) {
             return;
         }
@@ -120,8 +112,6 @@ private:
         }
         return message + ".";
     }
-
-    std::shared_ptr<http_operation> poll_;
 };
 
 }  // namespace

@@ -30,7 +30,7 @@ public:
         request.headers = {{"Accept", "text/event-stream"}, {"Cache-Control", "no-cache"}};
         request.timeout = context_.request_timeout;  // up to the response head
         auto self = self_as<sse_transport>();
-        stream_ = open_http_stream(
+        receiving_ = open_http_stream(
             context_, std::move(request),
             http_stream_handlers{
                 [self](const http_response& head) { return self->on_head(head); },
@@ -52,14 +52,6 @@ public:
     }
 
 private:
-    void cancel_receive() override {
-        if (stream_) {
-            // The operation and its handlers (which hold this transport) go once it completes.
-            stream_->cancel();
-            stream_.reset();
-        }
-    }
-
     bool on_head(const http_response& head) {
         if (silent()) {
             return false;
@@ -95,7 +87,7 @@ private:
         if (silent()) {
             return;
         }
-        stream_.reset();
+        receiving_.reset();
         if (!open_) {
             return start_failed("Server-Sent Events connection failed: " +
                                 error.value_or("no response"));
@@ -106,7 +98,6 @@ private:
         finish(std::nullopt);  // the server completed the stream: the connection ended
     }
 
-    std::shared_ptr<http_operation> stream_;
     sse_parser parser_;
     std::vector<std::string> events_;  // one read's events, the vector reused
 };
