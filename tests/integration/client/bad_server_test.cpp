@@ -8,6 +8,7 @@
 
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,9 +75,17 @@ private:
         while (!ec) {
             buffer.clear();
             ws.read(buffer, ec);
+            if (!ec) {
+                received.add(beast::buffers_to_string(buffer.data()));
+            }
         }
     }
 
+public:
+    // What the client sent after its handshake, message by message.
+    collector<std::string> received;
+
+private:
     boost::asio::io_context context_;
     tcp::acceptor acceptor_;
     std::thread thread_;
@@ -103,10 +112,16 @@ std::string start_error(const std::string& reply, bool upgrade) {
     return "started";
 }
 
+std::string close_error(scripted_server& server, const hub_connection_options& options);
+
 // How a connection that started ends.
 std::string close_error(std::vector<std::string> replies, std::size_t max_message_size) {
     scripted_server server(std::move(replies), true);
-    hub_connection connection(server.url(), direct(max_message_size));
+    return close_error(server, direct(max_message_size));
+}
+
+std::string close_error(scripted_server& server, const hub_connection_options& options) {
+    hub_connection connection(server.url(), options);
     collector<std::optional<std::string>> closed;
     connection.on_closed([&](std::optional<std::string> e) { closed.add(std::move(e)); });
     try {
@@ -140,6 +155,18 @@ TEST(client_bad_server, garbage_and_oversized_messages_close_with_an_error) {
     const std::string part(800, 'a');
     EXPECT_NE(close_error({"{}\x1e", part, part}, 1024).find("larger than 1024 bytes"),
               std::string::npos);
+}
+
+TEST(client_bad_server, a_silent_server_times_out_while_the_client_pings) {
+    scripted_server server({"{}\x1e"}, true);
+    auto options = direct();
+    options.keep_alive_interval = std::chrono::milliseconds(50);
+    options.server_timeout = std::chrono::milliseconds(400);
+    EXPECT_EQ(close_error(server, options),
+              "Server timeout elapsed without receiving a message from the server.");
+    const auto sent = server.received.all();
+    EXPECT_NE(std::find(sent.begin(), sent.end(), "{\"type\":6}\x1e"), sent.end())
+        << "no Ping among " << sent.size() << " messages";
 }
 
 TEST(client_bad_server, nothing_listening_fails_start) {

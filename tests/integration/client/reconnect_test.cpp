@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ TEST(client_reconnect, reconnects_after_the_server_restarts) {
     // Quick and many attempts: the restart below takes a moment.
     options.automatic_reconnect =
         reconnect_delays(std::vector<std::chrono::milliseconds>(200, 50ms));
+    // Asked again for every attempt: a token that expired during the outage is not reused.
+    std::atomic<int> token_calls{0};
+    options.access_token_provider = [&token_calls] {
+        ++token_calls;
+        return std::string();
+    };
     hub_connection connection(chat_url(server.url(), "alice"), options);
     collector<std::string> messages;
     collector<std::optional<std::string>> reconnecting;
@@ -60,6 +67,7 @@ TEST(client_reconnect, reconnects_after_the_server_restarts) {
     connection.on_closed([&](std::optional<std::string> e) { closed.add(std::move(e)); });
     connection.start().get();
     const auto first_id = connection.connection_id();
+    EXPECT_EQ(token_calls.load(), 1);
 
     server.kill();
     ASSERT_TRUE(eventually([&] { return reconnecting.size() == 1; }));
@@ -71,6 +79,7 @@ TEST(client_reconnect, reconnects_after_the_server_restarts) {
     EXPECT_EQ(connection.state(), connection_state::connected);
     ASSERT_TRUE(reconnected.at(0));
     EXPECT_NE(reconnected.at(0), first_id);  // a new connection, as the official clients get
+    EXPECT_GE(token_calls.load(), 2);
     connection.invoke("SendMessage", "back").get();
     ASSERT_TRUE(eventually([&] { return messages.size() == 1; }));
     EXPECT_EQ(messages.at(0), "back");
