@@ -148,6 +148,13 @@ void terminal::read_plain(input& out) {
             pending_.clear();
         } else {
             pending_.push_back(c);
+            // A line is at most the server's default message size: input without line breaks
+            // must not grow memory. What is longer goes as several lines.
+            constexpr std::size_t max_line = 1024 * 1024;
+            if (pending_.size() >= max_line) {
+                out.lines.push_back(std::move(pending_));
+                pending_.clear();
+            }
         }
     }
 }
