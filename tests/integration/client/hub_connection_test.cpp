@@ -174,6 +174,20 @@ TEST_F(conformance, falls_back_when_websockets_are_not_offered) {
     EXPECT_EQ(messagepack.invoke<std::string>("Echo", "binary").get(), "binary");
 }
 
+TEST_F(conformance, sends_its_headers_on_every_transport) {
+    for (const auto transport : {transport_type::websockets, transport_type::server_sent_events,
+                                 transport_type::long_polling}) {
+        hub_connection_options options;
+        options.transports = transport;
+        options.headers = {{"X-Switchboard-Test", "from the client"}};
+        hub_connection connection(url("/testhub"), options);
+        connection.start().get();
+        EXPECT_EQ(
+            connection.invoke<std::optional<std::string>>("GetHeader", "X-Switchboard-Test").get(),
+            "from the client");
+    }
+}
+
 TEST_F(conformance, follows_negotiate_redirects) {
     hub_connection connection(url("/redirect?baseUrl=" + server_->url()));
     connection.start().get();
