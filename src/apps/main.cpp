@@ -1,4 +1,5 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
+#include "apps/publish_event.hpp"
 #include "auth/jwt.hpp"
 #include "auth/policy.hpp"
 #include "chat/chat_client.hpp"
@@ -560,6 +561,30 @@ int main(int argc, char** argv) {
     chat_command->add_flag("--insecure", chat_insecure,
                            "Skip TLS certificate verification (tests only)");
 
+    apps::publish_event_options publish_event;
+    auto* publish_event_command = app.add_subcommand(
+        "publish-event",
+        "Publish to event streams through a server's REST API; without TYPE, one JSON object per "
+        "stdin line ({\"type\", \"data\", \"channel\"|\"channels\"|\"all\"})");
+    publish_event_command->add_option("--url", publish_event.url, "The server's base URL")
+        ->capture_default_str();
+    publish_event_command
+        ->add_option("--token", publish_event.publisher.token,
+                     "--events-publish-key of the server, or a JWT with role events:publish")
+        ->envname("SWITCHBOARD_EVENTS_TOKEN");
+    publish_event_command
+        ->add_option("--channel", publish_event.channels,
+                     "A channel to publish to; repeat for several")
+        ->allow_extra_args(false);
+    publish_event_command->add_flag("--all", publish_event.all,
+                                    "Every channel with subscribers anywhere");
+    bool publish_event_insecure = false;
+    publish_event_command->add_flag("--insecure", publish_event_insecure,
+                                    "Skip TLS certificate verification (tests only)");
+    publish_event_command->add_option("type", publish_event.type, "The event's type (SSE name)");
+    publish_event_command->add_option("data", publish_event.data, "The event's data, JSON")
+        ->capture_default_str();
+
     // Bad flags of `chat` exit with 2, its documented status; the other subcommands keep
     // CLI11's codes.
     const bool chat_requested = argc > 1 && std::string_view(argv[1]) == "chat";
@@ -589,6 +614,10 @@ int main(int argc, char** argv) {
             spdlog::set_default_logger(spdlog::stderr_color_mt("chat"));
             spdlog::set_level(spdlog::level::err);
             return chat::run_chat(chat_flags);
+        }
+        if (publish_event_command->parsed()) {
+            publish_event.publisher.verify_certificate = !publish_event_insecure;
+            return apps::run_publish_event(publish_event);
         }
         if (bus_publish_command->parsed()) {
             return loadgen::run_backplane_publish(bus_publish);
