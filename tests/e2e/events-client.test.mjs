@@ -105,6 +105,6 @@ test('after a restart the client reopens, resumes, and is told when history is g
   await waitFor(async () => {
     await publishEvent(server.url, { channel, type: 'Tick', data: 2 }, { token: KEY });
     return seen.includes(2);
-  }, 10_000);
+  }, 10_000, { interval: 200 });
   assert.equal(seen[0], 1);
 });
