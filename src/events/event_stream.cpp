@@ -42,7 +42,10 @@ void event_stream::deliver(const shared_buffer& sse) {
     if (finished_) {
         return;
     }
-    if (queued_bytes_ + sse->size() > events_.options().queue_limit) {
+    // Only what waits behind the write in flight counts, and one event always fits (an event
+    // is bounded by --max-body-size, which may exceed the queue limit): a subscriber that
+    // keeps up is never dropped, one that stalls is once the waiting events exceed the limit.
+    if (!queue_.empty() && queued_bytes_ + sse->size() > events_.options().queue_limit) {
         // Too slow for the events it asked for: its EventSource reconnects and resumes.
         if (counters_ != nullptr) {
             counters_->events_dropped.add();
@@ -79,6 +82,7 @@ void event_stream::do_write() {
     // Everything queued goes out in one gather write: one syscall for many events.
     writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
     queue_.clear();
+    queued_bytes_ = 0;
     write_buffers_.clear();
     for (const auto& buffer : writing_) {
         write_buffers_.emplace_back(buffer->data(), buffer->size());
@@ -92,9 +96,6 @@ void event_stream::do_write() {
 
 void event_stream::on_write(boost::system::error_code ec) {
     write_in_flight_ = false;
-    for (const auto& buffer : writing_) {
-        queued_bytes_ -= buffer->size();
-    }
     writing_.clear();
     if (ec) {
         return finish();

@@ -48,7 +48,7 @@ private:
     switchboard::metrics* counters_;
     boost::asio::steady_timer keep_alive_timer_;
     std::deque<shared_buffer> queue_;
-    std::size_t queued_bytes_ = 0;  // queue_ plus the write in flight
+    std::size_t queued_bytes_ = 0;  // in queue_, behind the write in flight
     std::vector<shared_buffer> writing_;
     std::vector<boost::asio::const_buffer> write_buffers_;
     std::chrono::steady_clock::time_point last_output_;
