@@ -278,48 +278,43 @@ void http_api::publish(http::request& req, const std::shared_ptr<http::exchange>
     // Answered on this shard once every home shard has assigned its id.
     struct pending {
         std::shared_ptr<http::exchange> ex;
-        http::request req;
+        http::request req;  // version and keep-alive only, for the response
         json::object ids;
         std::size_t waiting = 0;
-    };
-    auto send = [this, origin = ex->shard(), type = std::string(type->get_string()),
-                 data_json = std::move(data_json)](const std::shared_ptr<pending>& state,
-                                                   const std::vector<std::string>& targets) {
-        state->waiting = targets.size();
-        if (targets.empty()) {
-            json::object reply{{"ids", json::object{}}};
-            return state->ex->respond(json_response(state->req, bhttp::status::accepted, reply));
-        }
-        for (const auto& channel : targets) {
-            events_.publish(channel, type, data_json, [this, origin, state, channel](event_id id) {
-                boost::asio::post(events_.executor(origin), [state, channel, id] {
-                    state->ids[channel] = format_event_id(id);
-                    if (--state->waiting == 0) {
-                        json::object reply{{"ids", std::move(state->ids)}};
-                        state->ex->respond(
-                            json_response(state->req, bhttp::status::accepted, reply));
-                    }
-                });
-            });
-        }
     };
     auto state = std::make_shared<pending>();
     state->ex = ex;
     state->req.version(req.version());
     state->req.keep_alive(req.keep_alive());
-    if (!all) {
-        return send(state, channels);
+    const auto answer = [](const std::shared_ptr<pending>& done) {
+        json::object reply{{"ids", std::move(done->ids)}};
+        done->ex->respond(json_response(done->req, bhttp::status::accepted, reply));
+    };
+    std::string type_name(type->get_string());
+    if (all) {
+        // Every channel with subscribers here, and on other instances theirs (docs/events.md).
+        return events_.publish_all(
+            std::move(type_name), std::move(data_json),
+            [state, answer](std::vector<std::pair<std::string, event_id>> ids) {
+                for (const auto& [channel, id] : ids) {
+                    state->ids[channel] = format_event_id(id);
+                }
+                answer(state);
+            });
     }
-    // Every channel with subscribers on this instance (docs/events.md: other instances' own
-    // channels are not reached by `all`).
-    events_.local_channels(
-        [send = std::move(send), state](const std::vector<channel_count>& counts) {
-            std::vector<std::string> targets;
-            for (const auto& count : counts) {
-                targets.push_back(count.channel);
-            }
-            send(state, targets);
-        });
+    state->waiting = channels.size();
+    for (const auto& channel : channels) {
+        events_.publish(channel, type_name, data_json,
+                        [this, origin = ex->shard(), state, answer, channel](event_id id) {
+                            boost::asio::post(events_.executor(origin),
+                                              [state, answer, channel, id] {
+                                                  state->ids[channel] = format_event_id(id);
+                                                  if (--state->waiting == 0) {
+                                                      answer(state);
+                                                  }
+                                              });
+                        });
+    }
 }
 
 void http_api::diagnostics(http::request& req, const std::shared_ptr<http::exchange>& ex) {

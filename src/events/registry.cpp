@@ -4,6 +4,9 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -16,6 +19,9 @@ namespace switchboard::events {
 namespace {
 
 constexpr std::string_view events_infix = "switchboard:events:";
+// Where the bus delivers (routing::router::control_shard; not included: events/ does not
+// depend on the router).
+constexpr std::size_t control_shard = 0;
 
 }  // namespace
 
@@ -29,7 +35,23 @@ registry::registry(shard_pool& shards, routing::backplane& bus, std::string chan
       counters_(counters),
       shards_(shards.size()),
       homes_(shards.size()) {
+    all_channel_ = bus_prefix_ + "switchboard:events-all";
     bus_prefix_ += events_infix;
+}
+
+void registry::count_active_channel(bool added) {
+    if (!bus_.shared()) {
+        return;
+    }
+    run_on(control_shard, [this, added] {
+        if (added ? active_channels_++ == 0 : --active_channels_ == 0) {
+            if (added) {
+                bus_.subscribe(all_channel_);
+            } else {
+                bus_.unsubscribe(all_channel_);
+            }
+        }
+    });
 }
 
 std::size_t registry::home_shard(std::string_view channel) const noexcept {
@@ -81,6 +103,7 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
         state.events.raise_floor(now);
         state.clock.observe(now);
         bus_.subscribe(bus_prefix_ + channel);
+        count_active_channel(true);
     }
     answer reply;
     const auto now_ms = unix_ms_now();
@@ -170,6 +193,7 @@ void registry::detach(std::size_t home, std::size_t shard, const std::string& ch
     if (--state.subscribers == 0) {
         if (bus_.shared()) {
             bus_.unsubscribe(bus_prefix_ + channel);
+            count_active_channel(false);
         }
         if (state.events.empty() && !state.retained) {
             channels.erase(it);
@@ -191,13 +215,18 @@ expected<void> registry::publish(std::string_view channel, std::string_view type
 
 void registry::publish(std::string channel, std::string type, std::string data_json,
                        published_callback done) {
+    publish_here(std::move(channel), std::move(type), std::move(data_json), true, std::move(done));
+}
+
+void registry::publish_here(std::string channel, std::string type, std::string data_json,
+                            bool to_bus, published_callback done) {
     const auto home = home_shard(channel);
-    run_on(home, [this, home, channel = std::move(channel), type = std::move(type),
+    run_on(home, [this, home, to_bus, channel = std::move(channel), type = std::move(type),
                   data_json = std::move(data_json), done = std::move(done)] {
         auto& state = state_of(home, channel);
         const auto id = state.clock.next(unix_ms_now());
         const auto sse = make_shared_buffer(format_sse_event(id, type, channel, data_json));
-        if (bus_.shared()) {
+        if (bus_.shared() && to_bus) {
             if (state.subscribers == 0) {
                 // Not listening to the bus: events from other instances are missing here, so
                 // this history cannot vouch for anything before this id.
@@ -256,7 +285,82 @@ void registry::deliver_on(std::size_t shard, const std::string& channel, event_i
     }
 }
 
+void registry::publish_all(
+    std::string type, std::string data_json,
+    std::function<void(std::vector<std::pair<std::string, event_id>>)> done) {
+    const auto origin = pool_.current_shard();
+    local_channels([this, origin, type = std::move(type), data_json = std::move(data_json),
+                    done = std::move(done)](std::vector<channel_count> counts) {
+        boost::json::array covered;
+        for (const auto& count : counts) {
+            covered.emplace_back(count.channel);
+        }
+        if (bus_.shared()) {
+            boost::json::object message;
+            message["type"] = type;
+            boost::json::error_code ec;
+            message["data"] = boost::json::parse(data_json, ec);
+            message["except"] = std::move(covered);
+            bus_.publish(all_channel_, make_shared_buffer(boost::json::serialize(message)));
+        }
+        struct gather {
+            std::vector<std::pair<std::string, event_id>> ids;
+            std::size_t waiting = 0;
+            std::function<void(std::vector<std::pair<std::string, event_id>>)> done;
+        };
+        auto state = std::make_shared<gather>();
+        state->waiting = counts.size();
+        state->done = std::move(done);
+        if (counts.empty()) {
+            return state->done({});
+        }
+        for (auto& count : counts) {
+            publish(count.channel, type, data_json,
+                    [this, origin, state, channel = count.channel](event_id id) {
+                        boost::asio::post(pool_.context(origin), [state, channel, id] {
+                            state->ids.emplace_back(channel, id);
+                            if (--state->waiting == 0) {
+                                state->done(std::move(state->ids));
+                            }
+                        });
+                    });
+        }
+    });
+}
+
+void registry::on_all_message(const shared_buffer& payload) {
+    boost::json::error_code ec;
+    const auto value = boost::json::parse(*payload, ec);
+    const auto* object = ec ? nullptr : value.if_object();
+    const auto* type = object == nullptr ? nullptr : object->if_contains("type");
+    const auto* data = object == nullptr ? nullptr : object->if_contains("data");
+    const auto* except = object == nullptr ? nullptr : object->if_contains("except");
+    if (type == nullptr || !type->is_string() || !valid_type(type->get_string()) ||
+        data == nullptr || except == nullptr || !except->is_array()) {
+        return drop_malformed("an all-channel message without type, data or except");
+    }
+    std::vector<std::string> skip;
+    for (const auto& name : except->get_array()) {
+        if (name.is_string()) {
+            skip.emplace_back(name.get_string());
+        }
+    }
+    std::sort(skip.begin(), skip.end());
+    local_channels([this, skip = std::move(skip), type = std::string(type->get_string()),
+                    data_json = boost::json::serialize(*data)](std::vector<channel_count> counts) {
+        for (auto& count : counts) {
+            // The publishing instance covered these on their own bus channels.
+            if (!std::binary_search(skip.begin(), skip.end(), count.channel)) {
+                publish_here(std::move(count.channel), type, data_json, false, {});
+            }
+        }
+    });
+}
+
 void registry::on_backplane_message(std::string_view channel, const shared_buffer& payload) {
+    if (channel == all_channel_) {
+        return on_all_message(payload);
+    }
     auto event = decode_bus_event(*payload);
     if (!event) {
         return drop_malformed(event.error_message());

@@ -58,6 +58,9 @@ public:
     [[nodiscard]] const events_options& options() const noexcept { return options_; }
     // "<channel_prefix>switchboard:events:": the router hands these channels to this registry.
     [[nodiscard]] const std::string& bus_prefix() const noexcept { return bus_prefix_; }
+    // "<channel_prefix>switchboard:events-all": `all` publications; not a bus_prefix() name, so
+    // no event channel (not even one named "*all*") can collide with it.
+    [[nodiscard]] const std::string& all_channel() const noexcept { return all_channel_; }
 
     // On the subscriber's shard: starts delivering `channels` to `target`. With `resume_from`,
     // each channel first gets its history after that id (or a reset when history does not
@@ -73,6 +76,11 @@ public:
     // The channel and type must be valid (valid_channel, valid_type), `data_json` serialized.
     void publish(std::string channel, std::string type, std::string data_json,
                  published_callback done = {});
+    // From a shard: publishes to every channel with subscribers here (ids in `done`, on the
+    // calling shard) and asks every other instance, over the all-channel, to publish it to
+    // its own channels not among these (they assign their own ids; docs/events.md).
+    void publish_all(std::string type, std::string data_json,
+                     std::function<void(std::vector<std::pair<std::string, event_id>>)> done);
     // The embedded API: validates, serializes `data` and publishes.
     expected<void> publish(std::string_view channel, std::string_view type,
                            const boost::json::value& data, published_callback done = {});
@@ -130,6 +138,12 @@ private:
         bool reset = false;
     };
 
+    // `to_bus` false: this instance's subscribers only (an `all` publication from elsewhere).
+    void publish_here(std::string channel, std::string type, std::string data_json, bool to_bus,
+                      published_callback done);
+    void on_all_message(const shared_buffer& payload);
+    // Control shard: the all-channel is subscribed while any channel has subscribers here.
+    void count_active_channel(bool added);
     channel_state& state_of(std::size_t home, const std::string& channel);
     void attach(std::size_t home, std::size_t shard, std::uint64_t serial, std::string channel,
                 std::optional<event_id> resume_from);
@@ -148,6 +162,8 @@ private:
     shard_pool& pool_;
     routing::backplane& bus_;
     std::string bus_prefix_;
+    std::string all_channel_;
+    std::size_t active_channels_ = 0;  // control shard
     events_options options_;
     channel_patterns retain_;
     switchboard::metrics* counters_;

@@ -228,6 +228,7 @@ instance::instance(server_options options) {
                p.events.malformed_messages();
     };
     p.router.add_channel_listener(p.events.bus_prefix(), p.events);
+    p.router.add_channel_listener(p.events.all_channel(), p.events);
     p.http.add_prefix_handler(
         "/events", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
             p.events_http.handle_subscribe(req, ex);

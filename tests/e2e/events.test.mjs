@@ -374,4 +374,29 @@ describe('event streams across instances on Redis', { skip: redisAvailable() ? f
     await waitFor(() => onB.events.length === 9 && onB2.events.length === 4, TIMEOUT);
     assert.deepEqual(datas(onB).slice(-1), [9]);
   });
+
+  test('all: true reaches every channel with subscribers on any instance, once', async (t) => {
+    const [a, b, c] = cluster.servers;
+    const x = unique('all-x');
+    const y = unique('all-y');
+    const onA = subscribe(t, a, `/events/${x}`, { types: ['Broadcast', 'T'] });
+    const onB = subscribe(t, b, `/events/${y}`, { types: ['Broadcast', 'T'] });
+    const onC = subscribe(t, c, `/events/${x}`, { types: ['Broadcast', 'T'] });
+    await Promise.all([onA.opened, onB.opened, onC.opened]);
+    await cluster.redis.waitForSubscribers(`switchboard:events:${x}`, 2);
+    await cluster.redis.waitForSubscribers(`switchboard:events:${y}`, 1);
+    await cluster.redis.waitForSubscribers('switchboard:events-all', 3);
+    const r = await publish(c, { body: { all: true, type: 'Broadcast', data: 'everyone' } });
+    assert.equal(r.status, 202);
+    // C answers for its own channels; B assigns ids to its own.
+    assert.match(r.body.ids[x], ID);
+    assert.equal(r.body.ids[y], undefined);
+    // A marker after it on each channel: once it is there, a duplicate would have been too.
+    await publishOne(c, x, 'T', 'marker');
+    await publishOne(c, y, 'T', 'marker');
+    for (const sub of [onA, onB, onC]) {
+      await waitFor(() => sub.events.some((e) => e.data === 'marker'), TIMEOUT, { message: () => JSON.stringify(sub.events) });
+      assert.deepEqual(sub.events.map((e) => e.data), ['everyone', 'marker']);
+    }
+  });
 });
