@@ -425,7 +425,7 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_EVENTS_PUBLISH_KEY");
     serve
         ->add_flag("--events-open", options.events.open,
-                   "Anyone may publish events when no key or JWT is configured (development)")
+                   "Anyone may publish events, no credentials needed (development only)")
         ->envname("SWITCHBOARD_EVENTS_OPEN");
 
     token_request token;

@@ -218,6 +218,23 @@ TEST_F(registry_test, counts_and_drops_malformed_bus_payloads) {
     EXPECT_TRUE(a.received(0, s).empty());
 }
 
+TEST_F(registry_test, the_embedded_api_validates_and_publishes_json) {
+    node a(bus_, {});
+    fake_subscriber s;
+    a.subscribe(1, s, {"c"});
+    EXPECT_FALSE(a.events.publish("a b", "T", boost::json::value(1)));
+    EXPECT_FALSE(a.events.publish("c", "no spaces", boost::json::value(1)));
+    std::promise<event_id> id;
+    // From a thread that is no shard, as an embedding application would.
+    ASSERT_TRUE(a.events.publish("c", "T", boost::json::value{{"k", "v"}},
+                                 [&id](event_id got) { id.set_value(got); }));
+    auto future = id.get_future();
+    ASSERT_EQ(future.wait_for(test::shard_deadline), std::future_status::ready);
+    const auto got = future.get();
+    ASSERT_TRUE(drain(a.pool));
+    EXPECT_EQ(a.received(1, s), strings{sse(got, "T", "c", R"({"k":"v"})")});
+}
+
 TEST_F(registry_test, reports_local_channels) {
     node a(bus_, {});
     fake_subscriber s, t;
