@@ -17,6 +17,13 @@ struct event_id {
     friend constexpr auto operator<=>(const event_id&, const event_id&) = default;
 };
 
+// The largest id below every id of millisecond `ms`: "everything before this millisecond".
+// Floors and watermarks use it, so that an id another instance assigns in that same
+// millisecond ({ms, 0}) still counts as after them.
+constexpr event_id before_ms(std::uint64_t ms) {
+    return ms == 0 ? event_id{} : event_id{ms - 1, UINT64_MAX};
+}
+
 // "1764758400000-0"; both parts decimal, no sign, no leading '+', at most 20 digits each.
 std::optional<event_id> parse_event_id(std::string_view text);
 std::string format_event_id(event_id id);

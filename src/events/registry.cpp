@@ -72,8 +72,8 @@ registry::channel_state& registry::state_of(std::size_t home, const std::string&
     auto it = channels.find(channel);
     if (it == channels.end()) {
         // Nothing before now is known here: a resume from an older id gets a reset.
-        it = channels.try_emplace(channel, options_, shards_.size(), event_id{unix_ms_now(), 0})
-                 .first;
+        it =
+            channels.try_emplace(channel, options_, shards_.size(), before_ms(unix_ms_now())).first;
     }
     return it->second;
 }
@@ -99,7 +99,7 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
     ++state.per_shard[shard];
     if (state.subscribers++ == 0 && bus_.shared()) {
         // Events published elsewhere while nobody here listened are not in this history.
-        const event_id now{unix_ms_now(), 0};
+        const auto now = before_ms(unix_ms_now());
         state.events.raise_floor(now);
         state.clock.observe(now);
         bus_.subscribe(bus_prefix_ + channel);
@@ -143,6 +143,9 @@ void registry::complete(std::size_t shard, std::uint64_t serial, const std::stri
         }
         entry.pending = false;
         entry.watermark = reply.watermark;
+        // `entry` may go while delivering (a subscriber dropped as too slow unsubscribes); the
+        // subscriber itself outlives this call (its pending read holds it).
+        subscriber* target = entry.target;
         if (counters_ != nullptr) {
             if (reply.resumed) {
                 counters_->events_resumed.add();
@@ -153,7 +156,7 @@ void registry::complete(std::size_t shard, std::uint64_t serial, const std::stri
             counters_->events_delivered.add(reply.events.size() - (reply.reset ? 1 : 0));
         }
         for (const auto& event : reply.events) {
-            entry.target->deliver(event);
+            target->deliver(event);
         }
         return;
     }

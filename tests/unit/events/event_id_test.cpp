@@ -30,6 +30,14 @@ TEST(event_id, compares_as_two_numbers) {
     EXPECT_LT(*parse_event_id("1000-9"), *parse_event_id("1000-10"));
 }
 
+TEST(event_id, before_ms_is_below_every_id_of_that_millisecond) {
+    EXPECT_LT(before_ms(1000), (event_id{1000, 0}));
+    EXPECT_GT(before_ms(1000), (event_id{999, 123456}));
+    EXPECT_EQ(before_ms(0), (event_id{}));
+    id_clock clock(before_ms(1000));
+    EXPECT_EQ(clock.next(1000), (event_id{1000, 0}));
+}
+
 TEST(id_clock, follows_the_wall_clock_and_never_goes_back) {
     id_clock clock;
     EXPECT_EQ(clock.next(1000), (event_id{1000, 0}));

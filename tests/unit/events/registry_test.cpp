@@ -195,8 +195,7 @@ TEST_F(registry_test, events_cross_instances_over_the_bus) {
 
     // b's history holds it: a resume there is served, not reset.
     fake_subscriber resumed;
-    b.subscribe(1, resumed, {"c"},
-                event_id{id.ms, 0} < id ? event_id{id.ms, 0} : event_id{id.ms - 1, 0});
+    b.subscribe(1, resumed, {"c"}, before_ms(id.ms));
     EXPECT_EQ(b.received(1, resumed), strings{expected});
 
     // A later id on b sorts after the one a assigned.
