@@ -19,7 +19,8 @@ struct stored_event {
     std::uint64_t stored_ms = 0;  // when this instance stored it (age trimming)
 };
 
-// Invariant: events are in strictly increasing id order, all newer than floor().
+// Invariant: events are in strictly increasing id order; after() returns only events newer
+// than both the requested id and floor() (raise_floor() may leave older ones until trimmed).
 // Thread safety: none; it lives on its channel's home shard.
 class history {
 public:

@@ -103,6 +103,16 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
         state.events.raise_floor(now);
         state.clock.observe(now);
         bus_.subscribe(bus_prefix_ + channel);
+        // Until the bus confirms, events from elsewhere may pass by unseen: the history vouches
+        // only from then on (a resume from an id in between gets a reset rather than a gap).
+        bus_.when_subscribed(bus_prefix_ + channel, [this, home, channel] {
+            boost::asio::post(pool_.context(home), [this, home, channel] {
+                const auto it = homes_[home].find(channel);
+                if (it != homes_[home].end()) {
+                    it->second.events.raise_floor(before_ms(unix_ms_now()));
+                }
+            });
+        });
         count_active_channel(true);
     }
     answer reply;
