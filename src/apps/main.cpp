@@ -400,6 +400,35 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_JWT_ROLE_CLAIMS")
         ->delimiter(',');
 
+    serve
+        ->add_option("--events-history", options.events.history,
+                     "Events kept per channel for Last-Event-ID resume")
+        ->envname("SWITCHBOARD_EVENTS_HISTORY")
+        ->capture_default_str();
+    add_duration(*serve, "--events-history-age", options.events.history_age,
+                 "SWITCHBOARD_EVENTS_HISTORY_AGE", "Longest an event stays in channel history");
+    serve
+        ->add_option("--events-retain", options.events.retain,
+                     "Channels (* ?) whose last event new subscribers start with; repeat")
+        ->envname("SWITCHBOARD_EVENTS_RETAIN")
+        ->delimiter(',');
+    add_duration(*serve, "--events-keep-alive", options.events.keep_alive,
+                 "SWITCHBOARD_EVENTS_KEEP_ALIVE",
+                 "Silence before an event stream keep-alive comment");
+    serve
+        ->add_option("--events-channel", options.events.channels,
+                     "Channels (* ?, {user}) that may be subscribed; repeat (default: any)")
+        ->envname("SWITCHBOARD_EVENTS_CHANNELS")
+        ->delimiter(',');
+    serve
+        ->add_option("--events-publish-key", options.events.publish_key,
+                     "Shared secret publishers send as Authorization: Bearer <key>")
+        ->envname("SWITCHBOARD_EVENTS_PUBLISH_KEY");
+    serve
+        ->add_flag("--events-open", options.events.open,
+                   "Anyone may publish events, no credentials needed (development only)")
+        ->envname("SWITCHBOARD_EVENTS_OPEN");
+
     token_request token;
     auto* token_command =
         app.add_subcommand("token", "Print a signed HS256 development token for --jwt-secret");

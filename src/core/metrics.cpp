@@ -132,6 +132,21 @@ void metrics::render(std::string& out) const {
     by_label<metric_hub_error>(out, "switchboard_hub_errors_total", "counter",
                                "Exceptions thrown by hub code and contained, by where it ran.",
                                "place", hub_errors, counter_value);
+    single(out, "switchboard_events_published_total", "counter",
+           "Events published through this instance.", events_published.value());
+    single(out, "switchboard_events_delivered_total", "counter",
+           "Events queued for event stream subscribers.", events_delivered.value());
+    single(out, "switchboard_events_dropped_total", "counter",
+           "Event stream subscribers disconnected because their queue overflowed.",
+           events_dropped.value());
+    single(out, "switchboard_events_resumed_total", "counter",
+           "Event stream channels resumed from history after Last-Event-ID.",
+           events_resumed.value());
+    single(out, "switchboard_events_reset_total", "counter",
+           "Reset events sent because history did not reach back to Last-Event-ID.",
+           events_reset.value());
+    single(out, "switchboard_events_subscribers", "gauge", "Open event stream subscribers.",
+           events_subscribers.value());
     single(out, "switchboard_backplane_publish_drops_total", "counter",
            "Backplane publications dropped because the outage buffer was full.",
            backplane_drops ? backplane_drops() : std::uint64_t{0});

@@ -84,6 +84,15 @@ struct metrics {
     std::array<counter, static_cast<std::size_t>(metric_limit::count)> limit_rejections;
     counter slow_consumer_disconnects;
     std::array<counter, static_cast<std::size_t>(metric_hub_error::count)> hub_errors;
+    // Event streams (docs/events.md): events published here (REST, embedded API), events
+    // queued for subscribers, subscribers dropped as too slow, resumes served from history,
+    // resets sent because history did not reach back, open subscriber streams.
+    counter events_published;
+    counter events_delivered;
+    counter events_dropped;
+    counter events_resumed;
+    counter events_reset;
+    gauge events_subscribers;
     // Publications the backplane could not buffer while the bus was unreachable. The backplane
     // keeps that count itself; set before the shards start, read by render() only.
     std::function<std::uint64_t()> backplane_drops;

@@ -154,6 +154,13 @@ public:
     // the recipients other instances may hold.
     void send(hub_id hub, audience to, message_ptr message);
 
+    // Before start(): bus channels starting with `prefix` (the full bus name, channel_prefix
+    // included) go to `listener` instead of the hubs, on the control shard. Other modules
+    // (events/) share the bus through this: the bus has one handler, the router.
+    void add_channel_listener(std::string prefix, backplane_handler& listener) {
+        listeners_.push_back({std::move(prefix), &listener});
+    }
+
     // Messages other instances published, on the control shard.
     void on_backplane_message(std::string_view channel, const shared_buffer& payload) override;
 
@@ -261,9 +268,15 @@ private:
     void on_ack(const shared_buffer& payload);
     void on_return(const shared_buffer& payload);
 
+    struct channel_listener {
+        std::string prefix;
+        backplane_handler* handler = nullptr;
+    };
+
     shard_pool& pool_;
     backplane& bus_;
     router_options options_;
+    std::vector<channel_listener> listeners_;  // fixed once started: read without a lock
     std::vector<hub_entry> hubs_;
     std::vector<shard_state> shards_;
     connection_directory directory_;

@@ -188,6 +188,11 @@ void router::request_remote_result(hub_id hub, const std::string& connection_id,
 }
 
 void router::on_backplane_message(std::string_view channel, const shared_buffer& payload) {
+    for (const auto& listener : listeners_) {
+        if (channel.starts_with(listener.prefix)) {
+            return listener.handler->on_backplane_message(channel, payload);
+        }
+    }
     for (hub_id hub = 0; hub < hubs_.size(); ++hub) {
         const auto parsed = hubs_[hub].channels.parse(channel);
         if (!parsed) {

@@ -4,6 +4,8 @@
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/shard_pool.hpp"
+#include "events/http_api.hpp"
+#include "events/registry.hpp"
 #include "http/server.hpp"
 #include "http/tls.hpp"
 #include "hub/hub_server.hpp"
@@ -89,6 +91,9 @@ struct instance::parts {
           router_options(router_settings(options, counters)),
           backplane(make_backplane(options, shards, router_options)),
           router(shards, *backplane, router_options),
+          events(shards, *backplane, router_options.channel_prefix, events_settings(options),
+                 &counters),
+          events_http(events, authenticate, router_options.server_name, &counters),
           hubs(shards, router, options.hub),
           connections(options.hub.disconnect_timeout),
           http(shards, http::server_settings{options.cors_origins, options.static_dir,
@@ -108,11 +113,19 @@ struct instance::parts {
     // Beside the backplane, built from the same kind of factory once presence backends exist.
     std::unique_ptr<presence::store> presence;
     routing::router router;
+    events::registry events;
+    events::http_api events_http;
     hub::hub_server hubs;
     transport::connection_manager connections;
     http::server http;
     std::vector<std::shared_ptr<transport::endpoint>> endpoints;
     bool running = false;
+
+    static events::events_options events_settings(const server_options& o) {
+        auto settings = o.events;
+        settings.queue_limit = o.hub.send_queue_limit;
+        return settings;
+    }
 
     static std::shared_ptr<boost::asio::ssl::context> make_tls(const server_options& o) {
         if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
@@ -211,8 +224,19 @@ instance::instance(server_options options) {
     auto& p = *parts_;
     p.counters.backplane_drops = [&p] { return p.backplane->dropped_publications(); };
     p.counters.backplane_rejected = [&p] {
-        return p.backplane->rejected_messages() + p.router.malformed_backplane_messages();
+        return p.backplane->rejected_messages() + p.router.malformed_backplane_messages() +
+               p.events.malformed_messages();
     };
+    p.router.add_channel_listener(p.events.bus_prefix(), p.events);
+    p.router.add_channel_listener(p.events.all_channel(), p.events);
+    p.http.add_prefix_handler(
+        "/events", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
+            p.events_http.handle_subscribe(req, ex);
+        });
+    p.http.add_prefix_handler("/api/events", [&p](http::request& req, std::string_view,
+                                                  std::shared_ptr<http::exchange> ex) {
+        p.events_http.handle_api(req, ex);
+    });
     // Prometheus scrapes it; plain text, rendered on the requesting shard from atomics.
     p.http.add_prefix_handler("/metrics", [&p](http::request& req, std::string_view subpath,
                                                std::shared_ptr<http::exchange> ex) {
@@ -289,6 +313,9 @@ routing::router& instance::router() {
 }
 hub::hub_server& instance::hubs() {
     return parts_->hubs;
+}
+events::registry& instance::events() {
+    return parts_->events;
 }
 
 asio::ip::tcp::endpoint instance::start() {
@@ -367,6 +394,7 @@ void instance::sweep() {
     const auto now = std::chrono::steady_clock::now();
     parts_->connections.sweep(now);
     parts_->admission.sweep(now);
+    parts_->events.sweep();
 }
 
 std::size_t instance::connection_count() const {

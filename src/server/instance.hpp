@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/metrics.hpp"
+#include "events/registry.hpp"
 #include "http/server.hpp"
 #include "hub/hub.hpp"
 #include "hub/hub_server.hpp"
@@ -46,6 +47,8 @@ public:
     // The cluster-wide presence store beside the backplane; null while none is configured.
     [[nodiscard]] presence::store* presence() const;
     hub::hub_server& hubs();
+    // Event streams: publish(channel, type, data) from any thread (docs/events.md).
+    events::registry& events();
 
     // Binds the listener and starts the shard threads; returns the bound endpoint.
     boost::asio::ip::tcp::endpoint start();

@@ -4,6 +4,7 @@
 
 #include "auth/auth_options.hpp"
 #include "core/config.hpp"
+#include "events/events_options.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -66,6 +67,8 @@ struct server_options {
     std::size_t max_groups_per_connection = 256;
     hub_options hub;
     auth_options auth;
+    // Event streams (docs/events.md); their queue limit is hub.send_queue_limit.
+    events::events_options events;
 };
 
 }  // namespace switchboard

@@ -101,7 +101,29 @@ TEST(metrics, render_is_prometheus_text_format) {
         EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
         ++samples;
     }
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8);
+    // ... + the six event stream series.
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6);
+}
+
+TEST(metrics, event_stream_series) {
+    metrics m;
+    m.events_published.add(3);
+    m.events_dropped.add();
+    m.events_subscribers.add(2);
+    std::string text;
+    m.render(text);
+    EXPECT_NE(text.find("\nswitchboard_events_published_total 3\n"), std::string::npos);
+    EXPECT_NE(text.find("\nswitchboard_events_dropped_total 1\n"), std::string::npos);
+    EXPECT_NE(
+        text.find(
+            "\n# TYPE switchboard_events_subscribers gauge\nswitchboard_events_subscribers 2\n"),
+        std::string::npos);
+    for (const char* name : {"delivered", "resumed", "reset"}) {
+        std::string line = "\nswitchboard_events_";
+        line += name;
+        line += "_total 0\n";
+        EXPECT_NE(text.find(line), std::string::npos) << name;
+    }
 }
 
 TEST(metrics, backplane_drops_are_zero_without_a_source) {

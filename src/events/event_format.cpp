@@ -1,0 +1,89 @@
+#include "events/event_format.hpp"
+
+#include "events/names.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+namespace switchboard::events {
+
+namespace json = boost::json;
+
+namespace {
+
+void append_json_string(std::string_view text, std::string& out) {
+    out += json::serialize(json::string_view(text.data(), text.size()));
+}
+
+}  // namespace
+
+std::string format_sse_event(event_id id, std::string_view type, std::string_view channel,
+                             std::string_view data_json) {
+    std::string out;
+    out.reserve(48 + type.size() + channel.size() + data_json.size());
+    out += "id: ";
+    append_event_id(id, out);
+    out += "\nevent: ";
+    out += type;
+    out += "\ndata: {\"channel\":";
+    append_json_string(channel, out);
+    out += ",\"data\":";
+    out += data_json;
+    out += "}\n\n";
+    return out;
+}
+
+std::string format_reset_event(std::string_view channel) {
+    std::string out = "event: reset\ndata: {\"channel\":";
+    append_json_string(channel, out);
+    out += ",\"reason\":\"history\"}\n\n";
+    return out;
+}
+
+std::string encode_bus_event(std::string_view channel, std::string_view type,
+                             std::string_view data_json, event_id id) {
+    std::string out = "{\"channel\":";
+    append_json_string(channel, out);
+    out += ",\"type\":";
+    append_json_string(type, out);
+    out += ",\"data\":";
+    out += data_json;
+    out += ",\"id\":\"";
+    append_event_id(id, out);
+    out += "\"}";
+    return out;
+}
+
+expected<bus_event> decode_bus_event(std::string_view payload) {
+    json::error_code ec;
+    const auto value = json::parse(payload, ec);
+    if (ec) {
+        return make_error("not JSON: " + ec.message());
+    }
+    const auto* object = value.if_object();
+    if (object == nullptr) {
+        return make_error("not a JSON object");
+    }
+    const auto string_field = [object](std::string_view key) -> const json::string* {
+        const auto* field = object->if_contains(key);
+        return field == nullptr ? nullptr : field->if_string();
+    };
+    const auto* channel = string_field("channel");
+    const auto* type = string_field("type");
+    const auto* id_text = string_field("id");
+    const auto* data = object->if_contains("data");
+    if (channel == nullptr || type == nullptr || id_text == nullptr || data == nullptr) {
+        return make_error("missing channel, type, data or id");
+    }
+    if (!valid_channel(*channel) || !valid_type(*type)) {
+        return make_error("invalid channel or type");
+    }
+    const auto id = parse_event_id(*id_text);
+    if (!id) {
+        return make_error("malformed id");
+    }
+    return bus_event{std::string(*channel), std::string(*type), json::serialize(*data), *id};
+}
+
+}  // namespace switchboard::events

@@ -1,0 +1,42 @@
+// The bytes of event streams: SSE events, comments and resets as subscribers receive them, and
+// the bus payload `{"channel","type","data","id"}` other instances exchange.
+#pragma once
+
+#include "core/expected.hpp"
+#include "events/event_id.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace switchboard::events {
+
+// Sent once at the start: EventSource waits 3 s before reconnecting (its usual default, made
+// explicit so every browser behaves alike).
+inline constexpr std::string_view retry_preamble = "retry: 3000\n\n";
+// Under the 60 s idle timeout of common proxies (nginx, AWS ALB) with the 15 s default.
+inline constexpr std::string_view keep_alive_comment = ": keep-alive\n\n";
+
+// `id: <id>\nevent: <type>\ndata: {"channel":<channel>,"data":<data>}\n\n`; `data_json` is
+// serialized JSON, which holds no raw newline, so the event is a single data line.
+std::string format_sse_event(event_id id, std::string_view type, std::string_view channel,
+                             std::string_view data_json);
+// `event: reset\ndata: {"channel":<channel>,"reason":"history"}\n\n` (no id: the client keeps
+// its last one).
+std::string format_reset_event(std::string_view channel);
+
+// One published event as it crosses the bus.
+struct bus_event {
+    std::string channel;
+    std::string type;
+    std::string data_json;  // serialized JSON value
+    event_id id;
+};
+
+std::string encode_bus_event(std::string_view channel, std::string_view type,
+                             std::string_view data_json, event_id id);
+// Validates every field (names, id); never throws.
+expected<bus_event> decode_bus_event(std::string_view payload);
+
+}  // namespace switchboard::events

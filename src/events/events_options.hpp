@@ -1,0 +1,31 @@
+// Settings of event streams (docs/events.md); every field has a `switchboard serve` flag.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace switchboard::events {
+
+struct events_options {
+    // Events kept per channel for Last-Event-ID resume: 100 covers a reconnect (3 s retry)
+    // of any channel a browser can render, at a bounded cost per channel.
+    std::size_t history = 100;
+    // ...and for at most this long: a client away for longer reloads its state anyway.
+    std::chrono::milliseconds history_age{std::chrono::minutes(5)};
+    // Channels whose last event a new subscription starts with (initial state).
+    std::vector<std::string> retain;
+    // A comment after this much silence: under the 60 s idle timeout of nginx and AWS ALB.
+    std::chrono::milliseconds keep_alive{15'000};
+    // Channels that may be subscribed (`*`, `?`, `{user}`); empty: any.
+    std::vector<std::string> channels;
+    // Shared secret publishers send as `Authorization: Bearer <key>`; empty: none.
+    std::string publish_key;
+    // Publishing open to anyone when neither a key nor JWT is configured (development).
+    bool open = false;
+    // Bytes queued for one subscriber before it is dropped (the hubs' --send-queue-limit).
+    std::size_t queue_limit = 1024 * 1024;
+};
+
+}  // namespace switchboard::events

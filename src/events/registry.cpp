@@ -1,0 +1,467 @@
+#include "events/registry.hpp"
+
+#include "events/event_format.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+
+namespace switchboard::events {
+
+namespace {
+
+constexpr std::string_view events_infix = "switchboard:events:";
+// Where the bus delivers (routing::router::control_shard; not included: events/ does not
+// depend on the router).
+constexpr std::size_t control_shard = 0;
+
+}  // namespace
+
+registry::registry(shard_pool& shards, routing::backplane& bus, std::string channel_prefix,
+                   events_options options, switchboard::metrics* counters)
+    : pool_(shards),
+      bus_(bus),
+      bus_prefix_(std::move(channel_prefix)),
+      options_(std::move(options)),
+      retain_(options_.retain),
+      counters_(counters),
+      shards_(shards.size()),
+      homes_(shards.size()) {
+    all_channel_ = bus_prefix_ + "switchboard:events-all";
+    bus_prefix_ += events_infix;
+}
+
+void registry::count_active_channel(bool added) {
+    if (!bus_.shared()) {
+        return;
+    }
+    run_on(control_shard, [this, added] {
+        if (added ? active_channels_++ == 0 : --active_channels_ == 0) {
+            if (added) {
+                bus_.subscribe(all_channel_);
+            } else {
+                bus_.unsubscribe(all_channel_);
+            }
+        }
+    });
+}
+
+std::size_t registry::home_shard(std::string_view channel) const noexcept {
+    return std::hash<std::string_view>{}(channel) % homes_.size();
+}
+
+template <class F>
+void registry::run_on(std::size_t shard, F f) {
+    if (pool_.current_shard() == shard) {
+        f();
+    } else {
+        boost::asio::post(pool_.context(shard), std::move(f));
+    }
+}
+
+registry::channel_state& registry::state_of(std::size_t home, const std::string& channel) {
+    auto& channels = homes_[home];
+    auto it = channels.find(channel);
+    if (it == channels.end()) {
+        // Nothing before now is known here: a resume from an older id gets a reset.
+        it =
+            channels.try_emplace(channel, options_, shards_.size(), before_ms(unix_ms_now())).first;
+    }
+    return it->second;
+}
+
+void registry::subscribe(subscriber& target, const std::vector<std::string>& channels,
+                         std::optional<event_id> resume_from) {
+    const std::size_t shard = pool_.current_shard();
+    auto& local = shards_[shard];
+    for (const auto& channel : channels) {
+        const auto serial = ++local.next_serial;
+        // Listed first, so live events posted after the home shard's answer reach it.
+        local.subscriptions[channel].push_back(subscription{&target, serial, true, {}});
+        const auto home = home_shard(channel);
+        run_on(home, [this, home, shard, serial, channel, resume_from] {
+            attach(home, shard, serial, channel, resume_from);
+        });
+    }
+}
+
+void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
+                      std::string channel, std::optional<event_id> resume_from) {
+    auto& state = state_of(home, channel);
+    ++state.per_shard[shard];
+    if (state.subscribers++ == 0 && bus_.shared()) {
+        // Events published elsewhere while nobody here listened are not in this history.
+        const auto now = before_ms(unix_ms_now());
+        state.events.raise_floor(now);
+        state.clock.observe(now);
+        bus_.subscribe(bus_prefix_ + channel);
+        // Until the bus confirms, events from elsewhere may pass by unseen: the history vouches
+        // only from then on (a resume from an id in between gets a reset rather than a gap).
+        bus_.when_subscribed(bus_prefix_ + channel, [this, home, channel] {
+            boost::asio::post(pool_.context(home), [this, home, channel] {
+                const auto it = homes_[home].find(channel);
+                if (it != homes_[home].end()) {
+                    it->second.events.raise_floor(before_ms(unix_ms_now()));
+                }
+            });
+        });
+        count_active_channel(true);
+    }
+    answer reply;
+    const auto now_ms = unix_ms_now();
+    if (resume_from) {
+        auto slice = state.events.after(*resume_from, now_ms);
+        if (slice.complete) {
+            reply.resumed = true;
+            for (auto& event : slice.events) {
+                reply.events.push_back(std::move(event.sse));
+            }
+        } else {
+            reply.reset = true;
+            reply.events.push_back(make_shared_buffer(format_reset_event(channel)));
+        }
+    } else if (state.retained) {
+        reply.events.push_back(state.retained);
+    }
+    // Everything up to the channel's last id is covered by this answer, or predates the
+    // subscription.
+    reply.watermark = std::max(state.clock.last(), resume_from.value_or(event_id{}));
+    boost::asio::post(pool_.context(shard), [this, shard, serial, channel = std::move(channel),
+                                             reply = std::move(reply)]() mutable {
+        complete(shard, serial, channel, std::move(reply));
+    });
+}
+
+void registry::complete(std::size_t shard, std::uint64_t serial, const std::string& channel,
+                        answer reply) {
+    auto& local = shards_[shard];
+    const auto it = local.subscriptions.find(channel);
+    if (it == local.subscriptions.end()) {
+        return;  // unsubscribed meanwhile
+    }
+    for (auto& entry : it->second) {
+        if (entry.serial != serial) {
+            continue;
+        }
+        entry.pending = false;
+        entry.watermark = reply.watermark;
+        // `entry` may go while delivering (a subscriber dropped as too slow unsubscribes); the
+        // subscriber itself outlives this call (its pending read holds it).
+        subscriber* target = entry.target;
+        if (counters_ != nullptr) {
+            if (reply.resumed) {
+                counters_->events_resumed.add();
+            }
+            if (reply.reset) {
+                counters_->events_reset.add();
+            }
+            counters_->events_delivered.add(reply.events.size() - (reply.reset ? 1 : 0));
+        }
+        for (const auto& event : reply.events) {
+            target->deliver(event);
+        }
+        return;
+    }
+}
+
+void registry::unsubscribe(subscriber& target, const std::vector<std::string>& channels) {
+    const std::size_t shard = pool_.current_shard();
+    auto& local = shards_[shard];
+    for (const auto& channel : channels) {
+        const auto it = local.subscriptions.find(channel);
+        if (it == local.subscriptions.end()) {
+            continue;
+        }
+        auto& list = it->second;
+        const auto removed = std::find_if(
+            list.begin(), list.end(), [&](const subscription& s) { return s.target == &target; });
+        if (removed == list.end()) {
+            continue;
+        }
+        list.erase(removed);
+        if (list.empty()) {
+            local.subscriptions.erase(it);
+        }
+        const auto home = home_shard(channel);
+        run_on(home, [this, home, shard, channel] { detach(home, shard, channel); });
+    }
+}
+
+void registry::detach(std::size_t home, std::size_t shard, const std::string& channel) {
+    auto& channels = homes_[home];
+    const auto it = channels.find(channel);
+    if (it == channels.end()) {
+        return;
+    }
+    auto& state = it->second;
+    --state.per_shard[shard];
+    if (--state.subscribers == 0) {
+        if (bus_.shared()) {
+            bus_.unsubscribe(bus_prefix_ + channel);
+            count_active_channel(false);
+        }
+        if (state.events.empty() && !state.retained) {
+            channels.erase(it);
+        }
+    }
+}
+
+expected<void> registry::publish(std::string_view channel, std::string_view type,
+                                 const boost::json::value& data, published_callback done) {
+    if (!valid_channel(channel)) {
+        return make_error("invalid channel name");
+    }
+    if (!valid_type(type)) {
+        return make_error("invalid event type");
+    }
+    publish(std::string(channel), std::string(type), boost::json::serialize(data), std::move(done));
+    return {};
+}
+
+void registry::publish(std::string channel, std::string type, std::string data_json,
+                       published_callback done) {
+    publish_here(std::move(channel), std::move(type), std::move(data_json), true, std::move(done));
+}
+
+void registry::publish_here(std::string channel, std::string type, std::string data_json,
+                            bool to_bus, published_callback done) {
+    const auto home = home_shard(channel);
+    run_on(home, [this, home, to_bus, channel = std::move(channel), type = std::move(type),
+                  data_json = std::move(data_json), done = std::move(done)] {
+        auto& state = state_of(home, channel);
+        const auto id = state.clock.next(unix_ms_now());
+        const auto sse = make_shared_buffer(format_sse_event(id, type, channel, data_json));
+        if (bus_.shared() && to_bus) {
+            if (state.subscribers == 0) {
+                // Not listening to the bus: events from other instances are missing here, so
+                // this history cannot vouch for anything before this id.
+                state.events.raise_floor(id.seq > 0 ? event_id{id.ms, id.seq - 1}
+                                                    : event_id{id.ms - 1, UINT64_MAX});
+            }
+            bus_.publish(bus_prefix_ + channel,
+                         make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
+        }
+        distribute(home, channel, state, id, sse);
+        if (counters_ != nullptr) {
+            counters_->events_published.add();
+        }
+        if (done) {
+            done(id);
+        }
+    });
+}
+
+void registry::distribute(std::size_t home, const std::string& channel, channel_state& state,
+                          event_id id, const shared_buffer& sse) {
+    (void)home;
+    state.events.append(stored_event{id, sse, unix_ms_now()}, unix_ms_now());
+    if (id > state.retained_id && retain_.matches(channel)) {
+        state.retained = sse;
+        state.retained_id = id;
+    }
+    for (std::size_t shard = 0; shard < state.per_shard.size(); ++shard) {
+        if (state.per_shard[shard] > 0) {
+            run_on(shard, [this, shard, channel, id, sse] { deliver_on(shard, channel, id, sse); });
+        }
+    }
+}
+
+void registry::deliver_on(std::size_t shard, const std::string& channel, event_id id,
+                          const shared_buffer& sse) {
+    auto& local = shards_[shard];
+    const auto it = local.subscriptions.find(channel);
+    if (it == local.subscriptions.end()) {
+        return;
+    }
+    // A copy of the targets: a delivery may end a slow subscriber, which unsubscribes and so
+    // edits this list.
+    std::vector<subscriber*> targets;
+    targets.reserve(it->second.size());
+    for (const auto& entry : it->second) {
+        if (!entry.pending && id > entry.watermark) {
+            targets.push_back(entry.target);
+        }
+    }
+    for (auto* target : targets) {
+        target->deliver(sse);
+    }
+    if (counters_ != nullptr) {
+        counters_->events_delivered.add(targets.size());
+    }
+}
+
+void registry::publish_all(
+    std::string type, std::string data_json,
+    std::function<void(std::vector<std::pair<std::string, event_id>>)> done) {
+    const auto origin = pool_.current_shard();
+    local_channels([this, origin, type = std::move(type), data_json = std::move(data_json),
+                    done = std::move(done)](std::vector<channel_count> counts) {
+        boost::json::array covered;
+        for (const auto& count : counts) {
+            covered.emplace_back(count.channel);
+        }
+        if (bus_.shared()) {
+            boost::json::object message;
+            message["type"] = type;
+            boost::json::error_code ec;
+            message["data"] = boost::json::parse(data_json, ec);
+            message["except"] = std::move(covered);
+            bus_.publish(all_channel_, make_shared_buffer(boost::json::serialize(message)));
+        }
+        struct gather {
+            std::vector<std::pair<std::string, event_id>> ids;
+            std::size_t waiting = 0;
+            std::function<void(std::vector<std::pair<std::string, event_id>>)> done;
+        };
+        auto state = std::make_shared<gather>();
+        state->waiting = counts.size();
+        state->done = std::move(done);
+        if (counts.empty()) {
+            return state->done({});
+        }
+        for (auto& count : counts) {
+            publish(count.channel, type, data_json,
+                    [this, origin, state, channel = count.channel](event_id id) {
+                        boost::asio::post(pool_.context(origin), [state, channel, id] {
+                            state->ids.emplace_back(channel, id);
+                            if (--state->waiting == 0) {
+                                state->done(std::move(state->ids));
+                            }
+                        });
+                    });
+        }
+    });
+}
+
+void registry::on_all_message(const shared_buffer& payload) {
+    boost::json::error_code ec;
+    const auto value = boost::json::parse(*payload, ec);
+    const auto* object = ec ? nullptr : value.if_object();
+    const auto* type = object == nullptr ? nullptr : object->if_contains("type");
+    const auto* data = object == nullptr ? nullptr : object->if_contains("data");
+    const auto* except = object == nullptr ? nullptr : object->if_contains("except");
+    if (type == nullptr || !type->is_string() || !valid_type(type->get_string()) ||
+        data == nullptr || except == nullptr || !except->is_array()) {
+        return drop_malformed("an all-channel message without type, data or except");
+    }
+    std::vector<std::string> skip;
+    for (const auto& name : except->get_array()) {
+        if (name.is_string()) {
+            skip.emplace_back(name.get_string());
+        }
+    }
+    std::sort(skip.begin(), skip.end());
+    local_channels([this, skip = std::move(skip), type = std::string(type->get_string()),
+                    data_json = boost::json::serialize(*data)](std::vector<channel_count> counts) {
+        for (auto& count : counts) {
+            // The publishing instance covered these on their own bus channels.
+            if (!std::binary_search(skip.begin(), skip.end(), count.channel)) {
+                publish_here(std::move(count.channel), type, data_json, false, {});
+            }
+        }
+    });
+}
+
+void registry::on_backplane_message(std::string_view channel, const shared_buffer& payload) {
+    if (channel == all_channel_) {
+        return on_all_message(payload);
+    }
+    auto event = decode_bus_event(*payload);
+    if (!event) {
+        return drop_malformed(event.error_message());
+    }
+    if (!channel.starts_with(bus_prefix_) ||
+        channel.substr(bus_prefix_.size()) != std::string_view(event->channel)) {
+        return drop_malformed("channel of payload and bus differ");
+    }
+    const auto home = home_shard(event->channel);
+    run_on(home, [this, home, event = std::move(*event)] {
+        auto& channels = homes_[home];
+        const auto it = channels.find(event.channel);
+        if (it == channels.end()) {
+            return;  // nobody here listens any more
+        }
+        auto& state = it->second;
+        // Later local ids sort after every id seen (hybrid logical clock).
+        state.clock.observe(event.id);
+        const auto sse = make_shared_buffer(
+            format_sse_event(event.id, event.type, event.channel, event.data_json));
+        distribute(home, event.channel, state, event.id, sse);
+    });
+}
+
+void registry::drop_malformed(std::string_view why) {
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    ++malformed_since_log_;
+    const auto now = std::chrono::steady_clock::now();
+    // At most one line a second: a broken publisher must not flood the log.
+    if (now - last_malformed_log_ >= std::chrono::seconds(1)) {
+        spdlog::warn("events: dropped {} malformed bus message(s); the last: {}",
+                     malformed_since_log_, why);
+        malformed_since_log_ = 0;
+        last_malformed_log_ = now;
+    }
+}
+
+void registry::local_channels(std::function<void(std::vector<channel_count>)> done) {
+    struct gather {
+        std::vector<channel_count> counts;
+        std::size_t waiting = 0;
+        std::function<void(std::vector<channel_count>)> done;
+    };
+    const auto origin = pool_.current_shard();
+    auto state = std::make_shared<gather>();
+    state->waiting = homes_.size();
+    state->done = std::move(done);
+    for (std::size_t home = 0; home < homes_.size(); ++home) {
+        run_on(home, [this, home, origin, state] {
+            std::vector<channel_count> found;
+            for (const auto& [name, channel] : homes_[home]) {
+                if (channel.subscribers > 0) {
+                    found.push_back({name, channel.subscribers});
+                }
+            }
+            boost::asio::post(pool_.context(origin), [state, found = std::move(found)]() mutable {
+                std::move(found.begin(), found.end(), std::back_inserter(state->counts));
+                if (--state->waiting == 0) {
+                    std::sort(state->counts.begin(), state->counts.end(),
+                              [](const auto& a, const auto& b) { return a.channel < b.channel; });
+                    state->done(std::move(state->counts));
+                }
+            });
+        });
+    }
+}
+
+void registry::sweep() {
+    for (std::size_t home = 0; home < homes_.size(); ++home) {
+        boost::asio::post(pool_.context(home), [this, home] {
+            const auto now_ms = unix_ms_now();
+            auto& channels = homes_[home];
+            for (auto it = channels.begin(); it != channels.end();) {
+                auto& state = it->second;
+                state.events.trim(now_ms);
+                const bool idle = state.subscribers == 0 && state.events.empty() && !state.retained;
+                it = idle ? channels.erase(it) : std::next(it);
+            }
+        });
+    }
+}
+
+std::size_t registry::local_subscriptions(std::size_t shard) const {
+    std::size_t count = 0;
+    for (const auto& [name, list] : shards_[shard].subscriptions) {
+        count += list.size();
+    }
+    return count;
+}
+
+}  // namespace switchboard::events

@@ -1,0 +1,257 @@
+#include "events/registry.hpp"
+
+#include "../support/shard_helpers.hpp"
+#include "events/event_format.hpp"
+#include "routing/memory/memory_backplane.hpp"
+#include "routing/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace switchboard::events {
+namespace {
+
+using test::drain;
+using test::run_on;
+using strings = std::vector<std::string>;
+
+// Records what the registry delivered; touched on its shard only.
+class fake_subscriber final : public subscriber {
+public:
+    void deliver(const shared_buffer& sse) override { received.push_back(*sse); }
+    strings received;
+};
+
+// One instance: shards, a member of the memory bus, the router that hands event channels
+// over, and the registry.
+struct node {
+    node(const std::shared_ptr<routing::memory_bus>& bus, events_options options)
+        : backplane(bus, pool.context(0).get_executor()),
+          events(pool, backplane, "app:", std::move(options), &counters) {
+        router.add_channel_listener(events.bus_prefix(), events);
+        pool.start();
+        EXPECT_TRUE(run_on(pool, 0, [this] { router.start(); }));
+    }
+    ~node() {
+        pool.stop_and_join();
+        router.stop();
+    }
+    node(const node&) = delete;
+    node& operator=(const node&) = delete;
+
+    void subscribe(std::size_t shard, fake_subscriber& target, strings channels,
+                   std::optional<event_id> from = std::nullopt) {
+        ASSERT_TRUE(run_on(pool, shard, [&] { events.subscribe(target, channels, from); }));
+        ASSERT_TRUE(drain(pool));
+    }
+    void unsubscribe(std::size_t shard, fake_subscriber& target, strings channels) {
+        ASSERT_TRUE(run_on(pool, shard, [&] { events.unsubscribe(target, channels); }));
+        ASSERT_TRUE(drain(pool));
+    }
+    event_id publish(const std::string& channel, const std::string& type, std::string data) {
+        std::promise<event_id> id;
+        auto future = id.get_future();
+        events.publish(channel, type, std::move(data), [&id](event_id got) { id.set_value(got); });
+        EXPECT_EQ(future.wait_for(test::shard_deadline), std::future_status::ready);
+        EXPECT_TRUE(drain(pool));
+        return future.get();
+    }
+    // What `target` (on `shard`) received so far.
+    strings received(std::size_t shard, fake_subscriber& target) {
+        strings copy;
+        EXPECT_TRUE(run_on(pool, shard, [&] { copy = target.received; }));
+        return copy;
+    }
+
+    shard_pool pool{2};
+    routing::memory_backplane backplane;
+    routing::router router{pool, backplane};
+    switchboard::metrics counters;
+    registry events;
+};
+
+std::string sse(event_id id, const std::string& type, const std::string& channel,
+                const std::string& data) {
+    return format_sse_event(id, type, channel, data);
+}
+
+// Polls `done` until it holds or the deadline passes (deliveries over the bus are posted).
+template <class F>
+bool eventually(F done) {
+    const auto deadline = std::chrono::steady_clock::now() + test::shard_deadline;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return false;
+        }
+        std::this_thread::yield();
+    }
+    return true;
+}
+
+class registry_test : public ::testing::Test {
+protected:
+    std::shared_ptr<routing::memory_bus> bus_ = std::make_shared<routing::memory_bus>();
+};
+
+TEST_F(registry_test, delivers_to_subscribers_on_every_shard) {
+    node a(bus_, {});
+    fake_subscriber s0, s1, other;
+    a.subscribe(0, s0, {"game:1"});
+    a.subscribe(1, s1, {"game:1", "game:2"});
+    a.subscribe(1, other, {"game:3"});
+    const auto id = a.publish("game:1", "Joined", R"({"p":"ann"})");
+    const auto expected = sse(id, "Joined", "game:1", R"({"p":"ann"})");
+    EXPECT_EQ(a.received(0, s0), strings{expected});
+    EXPECT_EQ(a.received(1, s1), strings{expected});
+    EXPECT_TRUE(a.received(1, other).empty());
+    EXPECT_EQ(a.counters.events_delivered.value(), 2U);
+
+    a.unsubscribe(1, s1, {"game:1", "game:2"});
+    a.publish("game:1", "Left", "null");
+    EXPECT_EQ(a.received(0, s0).size(), 2U);
+    EXPECT_EQ(a.received(1, s1).size(), 1U);
+}
+
+TEST_F(registry_test, ids_increase_per_channel) {
+    node a(bus_, {});
+    event_id last{};
+    for (int i = 0; i < 50; ++i) {
+        const auto id = a.publish("c", "T", std::to_string(i));
+        EXPECT_GT(id, last);
+        last = id;
+    }
+}
+
+TEST_F(registry_test, resumes_from_history_then_live_without_gap_or_duplicate) {
+    node a(bus_, {});
+    fake_subscriber first, resumed;
+    a.subscribe(1, first, {"c"});
+    const auto id1 = a.publish("c", "T", "1");
+    const auto id2 = a.publish("c", "T", "2");
+    const auto id3 = a.publish("c", "T", "3");
+    a.subscribe(0, resumed, {"c"}, id1);
+    const auto id4 = a.publish("c", "T", "4");
+    EXPECT_EQ(a.received(0, resumed),
+              (strings{sse(id2, "T", "c", "2"), sse(id3, "T", "c", "3"), sse(id4, "T", "c", "4")}));
+    EXPECT_EQ(a.counters.events_resumed.value(), 1U);
+    EXPECT_EQ(a.counters.events_reset.value(), 0U);
+}
+
+TEST_F(registry_test, resets_when_history_does_not_reach_back) {
+    events_options options;
+    options.history = 2;
+    node a(bus_, options);
+    fake_subscriber keeper, late, ancient;
+    a.subscribe(0, keeper, {"c"});
+    const auto id1 = a.publish("c", "T", "1");
+    const auto id2 = a.publish("c", "T", "2");
+    const auto id3 = a.publish("c", "T", "3");
+    const auto id4 = a.publish("c", "T", "4");  // 1 and 2 are trimmed
+    // The history still reaches back to id2: everything after it is there.
+    fake_subscriber exact;
+    a.subscribe(0, exact, {"c"}, id2);
+    EXPECT_EQ(a.received(0, exact), (strings{sse(id3, "T", "c", "3"), sse(id4, "T", "c", "4")}));
+    a.subscribe(1, late, {"c"}, id1);
+    a.subscribe(1, ancient, {"c"}, event_id{1, 0});  // before this instance knew the channel
+    const auto id5 = a.publish("c", "T", "5");
+    EXPECT_EQ(a.received(1, late), (strings{format_reset_event("c"), sse(id5, "T", "c", "5")}));
+    EXPECT_EQ(a.received(1, ancient), (strings{format_reset_event("c"), sse(id5, "T", "c", "5")}));
+    EXPECT_EQ(a.counters.events_reset.value(), 2U);
+}
+
+TEST_F(registry_test, retained_channels_start_with_their_last_event) {
+    events_options options;
+    options.retain = {"state:*"};
+    node a(bus_, options);
+    a.publish("state:x", "S", "1");
+    const auto id2 = a.publish("state:x", "S", "2");
+    a.publish("other", "S", "1");
+    fake_subscriber s;
+    a.subscribe(1, s, {"state:x", "other"});
+    EXPECT_EQ(a.received(1, s), strings{sse(id2, "S", "state:x", "2")});
+    const auto id3 = a.publish("state:x", "S", "3");
+    EXPECT_EQ(a.received(1, s),
+              (strings{sse(id2, "S", "state:x", "2"), sse(id3, "S", "state:x", "3")}));
+}
+
+TEST_F(registry_test, events_cross_instances_over_the_bus) {
+    node a(bus_, {});
+    node b(bus_, {});
+    fake_subscriber on_a, on_b;
+    a.subscribe(1, on_a, {"c"});
+    b.subscribe(0, on_b, {"c"});
+    const auto id = a.publish("c", "T", R"({"x":1})");
+    const auto expected = sse(id, "T", "c", R"({"x":1})");
+    EXPECT_EQ(a.received(1, on_a), strings{expected});
+    ASSERT_TRUE(eventually([&] { return b.received(0, on_b).size() == 1; }));
+    EXPECT_EQ(b.received(0, on_b), strings{expected});
+
+    // b's history holds it: a resume there is served, not reset.
+    fake_subscriber resumed;
+    b.subscribe(1, resumed, {"c"}, before_ms(id.ms));
+    EXPECT_EQ(b.received(1, resumed), strings{expected});
+
+    // A later id on b sorts after the one a assigned.
+    EXPECT_GT(b.publish("c", "T", "2"), id);
+}
+
+TEST_F(registry_test, counts_and_drops_malformed_bus_payloads) {
+    node a(bus_, {});
+    fake_subscriber s;
+    a.subscribe(0, s, {"c"});
+    ASSERT_TRUE(run_on(a.pool, 0, [&] {
+        a.router.on_backplane_message("app:switchboard:events:c", make_shared_buffer("{nope"));
+        a.router.on_backplane_message(
+            "app:switchboard:events:c",
+            make_shared_buffer(encode_bus_event("other", "T", "1", event_id{1, 1})));
+    }));
+    ASSERT_TRUE(drain(a.pool));
+    EXPECT_EQ(a.events.malformed_messages(), 2U);
+    EXPECT_TRUE(a.received(0, s).empty());
+}
+
+TEST_F(registry_test, the_embedded_api_validates_and_publishes_json) {
+    node a(bus_, {});
+    fake_subscriber s;
+    a.subscribe(1, s, {"c"});
+    EXPECT_FALSE(a.events.publish("a b", "T", boost::json::value(1)));
+    EXPECT_FALSE(a.events.publish("c", "no spaces", boost::json::value(1)));
+    std::promise<event_id> id;
+    // From a thread that is no shard, as an embedding application would.
+    ASSERT_TRUE(a.events.publish("c", "T", boost::json::value{{"k", "v"}},
+                                 [&id](event_id got) { id.set_value(got); }));
+    auto future = id.get_future();
+    ASSERT_EQ(future.wait_for(test::shard_deadline), std::future_status::ready);
+    const auto got = future.get();
+    ASSERT_TRUE(drain(a.pool));
+    EXPECT_EQ(a.received(1, s), strings{sse(got, "T", "c", R"({"k":"v"})")});
+}
+
+TEST_F(registry_test, reports_local_channels) {
+    node a(bus_, {});
+    fake_subscriber s, t;
+    a.subscribe(0, s, {"b", "a"});
+    a.subscribe(1, t, {"a"});
+    std::promise<std::vector<channel_count>> result;
+    ASSERT_TRUE(run_on(a.pool, 1, [&] {
+        a.events.local_channels([&](std::vector<channel_count> c) { result.set_value(c); });
+    }));
+    auto future = result.get_future();
+    ASSERT_EQ(future.wait_for(test::shard_deadline), std::future_status::ready);
+    const auto counts = future.get();
+    ASSERT_EQ(counts.size(), 2U);
+    EXPECT_EQ(counts[0].channel, "a");
+    EXPECT_EQ(counts[0].subscribers, 2U);
+    EXPECT_EQ(counts[1].channel, "b");
+    EXPECT_EQ(counts[1].subscribers, 1U);
+}
+
+}  // namespace
+}  // namespace switchboard::events
