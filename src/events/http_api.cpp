@@ -2,6 +2,7 @@
 
 #include "events/event_format.hpp"
 #include "events/event_stream.hpp"
+#include "events/openapi.hpp"
 #include "http/stream.hpp"
 
 #include <spdlog/spdlog.h>
@@ -196,6 +197,12 @@ void http_api::handle_api(http::request& req, const std::shared_ptr<http::exchan
         return ex->respond(text(req, bhttp::status::bad_request, "Malformed request target."));
     }
     const auto subpath = decoded_subpath(*url, api_prefix);
+    if (subpath == "/openapi.json" && req.method() == bhttp::verb::get) {
+        // Public: it describes the API, it grants nothing.
+        auto res = text(req, bhttp::status::ok, std::string(openapi_document()));
+        res.set(bhttp::field::content_type, "application/json");
+        return ex->respond(std::move(res));
+    }
     const bool is_diagnostics = subpath == "/diagnostics" && req.method() == bhttp::verb::get;
     if (!is_diagnostics && req.method() != bhttp::verb::post) {
         return ex->respond(text(req, bhttp::status::method_not_allowed, "Method Not Allowed"));

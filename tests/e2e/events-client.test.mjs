@@ -71,6 +71,10 @@ test('typed handlers get every event in order; publish-event publishes', async (
   assert.equal(cli.status, 0, cli.stderr);
   assert.match(cli.stdout, new RegExp(`^${channel} \\d+-\\d+$`, 'm'));
 
+  const served = await fetch(`${server.url}/api/events/openapi.json`);
+  assert.equal(served.status, 200);
+  assert.deepEqual(await served.json(), openapi, 'the server serves docs/openapi/events.json');
+
   await waitFor(() => seen.length === 6, 10_000, { message: () => `6 events; got ${seen.length}` });
   assert.deepEqual(seen.map((e) => e.data.i), [0, 1, 2, 3, 4, 5]);
   assert.ok(seen.every((e) => e.channel === channel && e.type === 'PlayerJoined'));
