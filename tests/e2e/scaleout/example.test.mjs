@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import EventSource from 'eventsource';
 import { HttpTransportType, LogLevel } from '@microsoft/signalr';
 import { ROOT, clientFor, countEvents, onCleanup, unique, waitFor, waitForEvent, withTimeout } from '../server.mjs';
 import { freePort, redisAvailable } from '../redis.mjs';
@@ -15,6 +16,7 @@ import { BY_NAME, clientOn, marker, readyStatus } from './cluster.mjs';
 
 const runScript = (example) => path.join(ROOT, 'examples', example, 'run.sh');
 const TIMEOUT = 10_000;
+const EVENTS_KEY = 'example-events-key';
 const hasNginx = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
 const skip = redisAvailable() ? false : 'redis-server is not installed';
 const skipPostgres = postgresAvailable() ? false : 'PostgreSQL server binaries are not installed';
@@ -52,7 +54,7 @@ function refused(port) {
  * Starts an example's run.sh on free ports (with nginx when `nginx`), resolves once it printed
  * "[run.sh] ready". Returns { servers, ports, redisPort, pgPort, nginxUrl, interrupt() → exit info, output() }.
  */
-async function startExample(t, { example = 'multi-instance', nginx = false } = {}) {
+async function startExample(t, { example = 'multi-instance', nginx = false, args = [] } = {}) {
   const base = await freeBasePort();
   const redisPort = await freePort();
   const pgPort = await freePort();
@@ -69,7 +71,7 @@ async function startExample(t, { example = 'multi-instance', nginx = false } = {
   delete env.REDIS_URL;
   delete env.PG_CONNECTION;
   // Its own process group, so a failed test can still take every process of it down.
-  const child = spawn('bash', [runScript(example)], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', [runScript(example), ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
@@ -145,7 +147,7 @@ describe('examples/multi-instance', { skip }, () => {
   test('behind nginx (nginx.conf): SSE, long polling and WebSockets clients land on different instances and share messages', {
     skip: hasNginx ? false : 'nginx is not installed (apt-get install nginx-light); nginx.conf is checked only when it is',
   }, async (t) => {
-    const example = await startExample(t, { nginx: true });
+    const example = await startExample(t, { nginx: true, args: ['--events-publish-key', EVENTS_KEY] });
     const lb = example.nginxUrl;
 
     // Negotiate is balanced, and answered with the instance's cookie.
@@ -205,6 +207,25 @@ describe('examples/multi-instance', { skip }, () => {
     const back = unique('back through nginx');
     await direct[2].connection.invoke('SendToUser', clients[1].user, back);
     await waitForEvent(clients[1], 'ReceiveDirectMessage', ([, m]) => m === back, TIMEOUT);
+
+    // Event streams through nginx: an EventSource on the balancer gets each small event as it is
+    // published (nginx passes them on at once: the instances answer X-Accel-Buffering: no).
+    const channel = unique('nginx-feed');
+    const feed = new EventSource(`${lb}/events/${encodeURIComponent(channel)}`);
+    t.after(() => feed.close());
+    const ticks = [];
+    feed.addEventListener('Tick', (e) => ticks.push(JSON.parse(e.data).data));
+    await new Promise((resolve, reject) => { feed.onopen = resolve; feed.onerror = reject; });
+    for (let i = 0; i < 3; i += 1) {
+      const published = await fetch(`${lb}/api/events/${encodeURIComponent(channel)}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${EVENTS_KEY}` },
+        body: JSON.stringify({ type: 'Tick', data: i }),
+      });
+      assert.equal(published.status, 202);
+      await waitFor(() => ticks.length === i + 1, TIMEOUT, { message: () => `event ${i} through nginx; got ${ticks}` });
+    }
+    feed.close();
 
     for (const client of everyone) await client.stop();
     await skipNeg.stop();
