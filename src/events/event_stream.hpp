@@ -30,7 +30,7 @@ public:
     void run(std::string response_head);
     void deliver(const shared_buffer& sse) override;
     // Ends the stream (server shutdown); the client's EventSource reconnects elsewhere.
-    void close();
+    void close() override;
 
 private:
     void enqueue(shared_buffer bytes);

@@ -9,6 +9,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <unordered_set>
+
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
@@ -52,6 +54,28 @@ void registry::count_active_channel(bool added) {
             }
         }
     });
+}
+
+void registry::close_all(std::function<void()> done) {
+    auto remaining = std::make_shared<std::atomic<std::size_t>>(shards_.size());
+    auto finished = std::make_shared<std::function<void()>>(std::move(done));
+    for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+        boost::asio::post(pool_.context(shard), [this, shard, remaining, finished] {
+            // Collected first: each close() unsubscribes, which edits the map being walked.
+            std::unordered_set<subscriber*> targets;
+            for (const auto& [channel, subscriptions] : shards_[shard].subscriptions) {
+                for (const auto& entry : subscriptions) {
+                    targets.insert(entry.target);
+                }
+            }
+            for (auto* target : targets) {
+                target->close();
+            }
+            if (remaining->fetch_sub(1) == 1 && *finished) {
+                (*finished)();
+            }
+        });
+    }
 }
 
 std::size_t registry::home_shard(std::string_view channel) const noexcept {

@@ -34,6 +34,9 @@ public:
     virtual ~subscriber() = default;
     // Queues the bytes of one SSE event (or reset); the subscriber bounds its own queue.
     virtual void deliver(const shared_buffer& sse) = 0;
+    // The instance is shutting down: end the stream (its EventSource reconnects elsewhere and
+    // resumes). On the subscriber's shard; it unsubscribes itself.
+    virtual void close() {}
 };
 
 // Called with the id an event got, on the channel's home shard.
@@ -95,6 +98,9 @@ public:
     // From a shard: `done` runs on the calling shard with every channel that has subscribers
     // on this instance, and their counts, sorted by name.
     void local_channels(std::function<void(std::vector<channel_count>)> done);
+    // Any thread: closes every subscriber on every shard; `done` runs once all shards did it,
+    // on the last of them.
+    void close_all(std::function<void()> done);
     // Any thread: trims histories by age and forgets idle channels.
     void sweep();
     // Subscriptions (stream x channel) on `shard`, for tests. On that shard.

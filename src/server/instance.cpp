@@ -22,7 +22,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
+#include <future>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -333,6 +336,13 @@ void instance::drain_and_stop() {
     p.http.set_draining();
     p.http.stop_accepting();
     p.hubs.close_all();
+    // Event streams end at once: their EventSources reconnect (through the load balancer, to
+    // another instance) and resume from their last id.
+    auto streams_closed = std::make_shared<std::promise<void>>();
+    p.events.close_all([streams_closed] { streams_closed->set_value(); });
+    // Posted to running shards, which each close their streams in one go; the bound only
+    // guards a bug.
+    streams_closed->get_future().wait_for(std::chrono::seconds(1));
     const auto deadline = std::chrono::steady_clock::now() + p.options.drain_timeout;
     // Clients answer our Close by closing their sockets; each ending connection leaves the
     // count, so polling it is the whole wait.

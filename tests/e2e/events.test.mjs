@@ -400,3 +400,26 @@ describe('event streams across instances on Redis', { skip: redisAvailable() ? f
     }
   });
 });
+
+describe('shutdown', () => {
+  test('SIGTERM ends the event streams at once and the server exits 0', async () => {
+    const server = await startServer(['--events-publish-key', KEY, '--drain-timeout', '20s']);
+    const ended = new Promise((resolve, reject) => {
+      http.get(`${server.url}/events/${unique('drain')}`, (response) => {
+        response.resume();
+        response.once('close', resolve);
+      }).once('error', reject);
+    });
+    // The stream is open once its retry preamble could be read; a subscription is registered by then.
+    await waitFor(async () => (await (await fetch(`${server.url}/api/events/diagnostics`, {
+      headers: { Authorization: `Bearer ${KEY}` },
+    })).json()).subscribers === 1);
+    const started = Date.now();
+    const stopped = server.stop(20_000);
+    await ended;
+    const exit = await stopped;
+    assert.equal(exit.code, 0);
+    assert.equal(exit.forced, false);
+    assert.ok(Date.now() - started < 10_000, `drained in ${Date.now() - started} ms`);
+  });
+});
