@@ -412,6 +412,9 @@ int main(int argc, char** argv) {
                      "Channels (* ?) whose last event new subscribers start with; repeat")
         ->envname("SWITCHBOARD_EVENTS_RETAIN")
         ->delimiter(',');
+    add_duration(*serve, "--events-linger", options.events.linger, "SWITCHBOARD_EVENTS_LINGER",
+                 "How long an instance keeps listening to a channel on the bus after its last "
+                 "subscriber left, so a reconnect here resumes");
     add_duration(*serve, "--events-keep-alive", options.events.keep_alive,
                  "SWITCHBOARD_EVENTS_KEEP_ALIVE",
                  "Silence before an event stream keep-alive comment");

@@ -14,6 +14,9 @@ struct events_options {
     std::size_t history = 100;
     // ...and for at most this long: a client away for longer reloads its state anyway.
     std::chrono::milliseconds history_age{std::chrono::minutes(5)};
+    // After its last subscriber here leaves, a channel stays subscribed on the bus this long,
+    // so an EventSource that reconnects here (its retry is 3 s) resumes instead of resetting.
+    std::chrono::milliseconds linger{30'000};
     // Channels whose last event a new subscription starts with (initial state).
     std::vector<std::string> retain;
     // A comment after this much silence: under the 60 s idle timeout of nginx and AWS ALB.

@@ -121,7 +121,8 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
                       std::string channel, std::optional<event_id> resume_from) {
     auto& state = state_of(home, channel);
     ++state.per_shard[shard];
-    if (state.subscribers++ == 0 && bus_.shared()) {
+    if (state.subscribers++ == 0 && bus_.shared() && !state.on_bus) {
+        state.on_bus = true;
         // Events published elsewhere while nobody here listened are not in this history.
         const auto now = before_ms(unix_ms_now());
         state.events.raise_floor(now);
@@ -228,14 +229,24 @@ void registry::detach(std::size_t home, std::size_t shard, const std::string& ch
     auto& state = it->second;
     --state.per_shard[shard];
     if (--state.subscribers == 0) {
-        if (bus_.shared()) {
-            bus_.unsubscribe(bus_prefix_ + channel);
-            count_active_channel(false);
+        if (state.on_bus && options_.linger.count() > 0) {
+            state.linger_until = std::chrono::steady_clock::now() + options_.linger;
+            return;  // sweep() leaves the bus once the linger is over
         }
+        leave_bus(channel, state);
         if (state.events.empty() && !state.retained) {
             channels.erase(it);
         }
     }
+}
+
+void registry::leave_bus(const std::string& channel, channel_state& state) {
+    if (!state.on_bus) {
+        return;
+    }
+    state.on_bus = false;
+    bus_.unsubscribe(bus_prefix_ + channel);
+    count_active_channel(false);
 }
 
 expected<void> registry::publish(std::string_view channel, std::string_view type,
@@ -469,11 +480,16 @@ void registry::sweep() {
     for (std::size_t home = 0; home < homes_.size(); ++home) {
         boost::asio::post(pool_.context(home), [this, home] {
             const auto now_ms = unix_ms_now();
+            const auto now = std::chrono::steady_clock::now();
             auto& channels = homes_[home];
             for (auto it = channels.begin(); it != channels.end();) {
                 auto& state = it->second;
                 state.events.trim(now_ms);
-                const bool idle = state.subscribers == 0 && state.events.empty() && !state.retained;
+                if (state.subscribers == 0 && state.on_bus && now >= state.linger_until) {
+                    leave_bus(it->first, state);
+                }
+                const bool idle = state.subscribers == 0 && !state.on_bus && state.events.empty() &&
+                                  !state.retained;
                 it = idle ? channels.erase(it) : std::next(it);
             }
         });

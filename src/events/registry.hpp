@@ -135,6 +135,9 @@ private:
         event_id retained_id{};
         std::vector<std::uint32_t> per_shard;  // subscriptions per shard
         std::size_t subscribers = 0;
+        // Subscribed on the bus: while there are subscribers, and for `linger` after the last.
+        bool on_bus = false;
+        std::chrono::steady_clock::time_point linger_until{};
     };
     // What the home shard answers a subscription.
     struct answer {
@@ -154,6 +157,8 @@ private:
     void attach(std::size_t home, std::size_t shard, std::uint64_t serial, std::string channel,
                 std::optional<event_id> resume_from);
     void detach(std::size_t home, std::size_t shard, const std::string& channel);
+    // On the home shard: unsubscribes the channel on the bus, if it is.
+    void leave_bus(const std::string& channel, channel_state& state);
     void complete(std::size_t shard, std::uint64_t serial, const std::string& channel,
                   answer reply);
     // On the home shard: stores and fans out an event with its id already assigned.

@@ -332,7 +332,7 @@ describe('event streams across instances on Redis', { skip: redisAvailable() ? f
     cluster = await startCluster(scope, { args: ['--events-publish-key', KEY] });
   });
 
-  test('subscribers on A and B get what C publishes; resume on B, reset on C and on A after it left', async (t) => {
+  test('subscribers on A and B get what C publishes; resume on B and on A (lingering), reset on C', async (t) => {
     const [a, b, c] = cluster.servers;
     const channel = unique('game');
     const onA = subscribe(t, a, `/events/${channel}`);
@@ -347,31 +347,29 @@ describe('event streams across instances on Redis', { skip: redisAvailable() ? f
       assert.deepEqual(sub.events.map((e) => e.id), ids);
     }
 
-    // A's subscriber leaves; A stops listening to the channel.
+    // A's subscriber leaves; A keeps listening for --events-linger (30 s by default).
     onA.source.close();
     await waitFor(async () => !(await diagnostics(a)).local.some((x) => x.channel === channel));
-    await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 1);
     const lastSeen = onA.events[4].id;
     for (let i = 6; i <= 8; i += 1) await publishOne(c, channel, 'T', i);
     await waitFor(() => onB.events.length === 8, TIMEOUT);
 
-    // B listened throughout: its history has everything after the id.
-    const onB2 = subscribe(t, b, `/events/${channel}`, { headers: { 'Last-Event-ID': lastSeen } });
-    await waitFor(() => onB2.events.length === 3, TIMEOUT);
-    assert.deepEqual(datas(onB2), [6, 7, 8]);
-
-    // C only published (never listened to the bus for it) and A was away: both answer reset.
-    for (const server of [c, a]) {
-      const sub = subscribe(t, server, `/events/${channel}`, { headers: { 'Last-Event-ID': lastSeen } });
-      await waitFor(() => sub.events.length === 1, TIMEOUT);
-      assert.equal(sub.events[0].type, 'reset');
-      assert.equal(sub.events[0].channel, channel);
+    // B listened throughout and A lingered: both have everything after the id.
+    for (const server of [b, a]) {
+      const again = subscribe(t, server, `/events/${channel}`, { headers: { 'Last-Event-ID': lastSeen } });
+      await waitFor(() => again.events.length === 3, TIMEOUT, { message: () => JSON.stringify(again.events) });
+      assert.deepEqual(datas(again), [6, 7, 8]);
     }
-    // ...then live events, everywhere, once.
+
+    // C only published (it never listened to the bus for the channel): reset, then live events.
+    const onC = subscribe(t, c, `/events/${channel}`, { headers: { 'Last-Event-ID': lastSeen } });
+    await waitFor(() => onC.events.length === 1, TIMEOUT);
+    assert.equal(onC.events[0].type, 'reset');
+    assert.equal(onC.events[0].channel, channel);
     await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 3);
     const id9 = await publishOne(a, channel, 'T', 9);
     assert.ok(id9.localeCompare(ids[4], undefined, { numeric: true }) > 0);
-    await waitFor(() => onB.events.length === 9 && onB2.events.length === 4, TIMEOUT);
+    await waitFor(() => onB.events.length === 9 && onC.events.length === 2, TIMEOUT);
     assert.deepEqual(datas(onB).slice(-1), [9]);
   });
 
@@ -421,5 +419,29 @@ describe('shutdown', () => {
     assert.equal(exit.code, 0);
     assert.equal(exit.forced, false);
     assert.ok(Date.now() - started < 10_000, `drained in ${Date.now() - started} ms`);
+  });
+});
+
+describe('event streams across instances without linger', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+  const scope = suiteScope();
+  let cluster;
+  before(async () => {
+    cluster = await startCluster(scope, { instances: 2, args: ['--events-publish-key', KEY, '--events-linger', '0'] });
+  });
+
+  test('an instance that stopped listening answers a resume with reset', async (t) => {
+    const [a, b] = cluster.servers;
+    const channel = unique('quiet');
+    const onA = subscribe(t, a, `/events/${channel}`);
+    await onA.opened;
+    await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 1);
+    await publishOne(b, channel, 'T', 1);
+    await waitFor(() => onA.events.length === 1, TIMEOUT);
+    onA.source.close();
+    await waitFor(async () => (await cluster.redis.numsub(`switchboard:events:${channel}`)) === 0, TIMEOUT);
+    await publishOne(b, channel, 'T', 2);
+    const again = subscribe(t, a, `/events/${channel}`, { headers: { 'Last-Event-ID': onA.events[0].id } });
+    await waitFor(() => again.events.length === 1, TIMEOUT);
+    assert.equal(again.events[0].type, 'reset');
   });
 });
