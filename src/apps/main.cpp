@@ -412,6 +412,12 @@ int main(int argc, char** argv) {
                      "Channels (* ?) whose last event new subscribers start with; repeat")
         ->envname("SWITCHBOARD_EVENTS_RETAIN")
         ->delimiter(',');
+    serve
+        ->add_option("--events-max-idle-channels", options.events.max_idle_channels,
+                     "Channels kept without a local subscriber (history, retained event); "
+                     "beyond, publications to new ones only go to the bus")
+        ->envname("SWITCHBOARD_EVENTS_MAX_IDLE_CHANNELS")
+        ->capture_default_str();
     add_duration(*serve, "--events-linger", options.events.linger, "SWITCHBOARD_EVENTS_LINGER",
                  "How long an instance keeps listening to a channel on the bus after its last "
                  "subscriber left, so a reconnect here resumes");

@@ -17,6 +17,10 @@ struct events_options {
     // After its last subscriber here leaves, a channel stays subscribed on the bus this long,
     // so an EventSource that reconnects here (its retry is 3 s) resumes instead of resetting.
     std::chrono::milliseconds linger{30'000};
+    // Channels kept here without a local subscriber (for resume and retained events), at
+    // most: a publisher writing to endless new channels must not grow memory without bound.
+    // Beyond it such a publication still reaches the bus and other instances.
+    std::size_t max_idle_channels = 10'000;
     // Channels whose last event a new subscription starts with (initial state).
     std::vector<std::string> retain;
     // A comment after this much silence: under the 60 s idle timeout of nginx and AWS ALB.

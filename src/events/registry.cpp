@@ -36,7 +36,8 @@ registry::registry(shard_pool& shards, routing::backplane& bus, std::string chan
       retain_(options_.retain),
       counters_(counters),
       shards_(shards.size()),
-      homes_(shards.size()) {
+      homes_(shards.size()),
+      overflow_clocks_(shards.size()) {
     all_channel_ = bus_prefix_ + "switchboard:events-all";
     bus_prefix_ += events_infix;
 }
@@ -271,6 +272,23 @@ void registry::publish_here(std::string channel, std::string type, std::string d
     const auto home = home_shard(channel);
     run_on(home, [this, home, to_bus, channel = std::move(channel), type = std::move(type),
                   data_json = std::move(data_json), done = std::move(done)] {
+        auto& channels = homes_[home];
+        if (!channels.contains(channel) && channels.size() >= idle_channels_per_home()) {
+            // No subscriber here (a subscribed channel always has its state) and no room to
+            // keep a history: the event goes to the bus only, with an id from the shard's clock.
+            const auto id = overflow_clocks_[home].next(unix_ms_now());
+            if (bus_.shared() && to_bus) {
+                bus_.publish(bus_prefix_ + channel,
+                             make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
+            }
+            if (counters_ != nullptr) {
+                counters_->events_published.add();
+            }
+            if (done) {
+                done(id);
+            }
+            return;
+        }
         auto& state = state_of(home, channel);
         const auto id = state.clock.next(unix_ms_now());
         const auto sse = make_shared_buffer(format_sse_event(id, type, channel, data_json));

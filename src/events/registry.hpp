@@ -15,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -180,6 +181,11 @@ private:
     switchboard::metrics* counters_;
     std::vector<shard_state> shards_;
     std::vector<std::unordered_map<std::string, channel_state>> homes_;  // per home shard
+    // Ids for publications to channels over the idle limit, per home shard.
+    std::vector<id_clock> overflow_clocks_;
+    [[nodiscard]] std::size_t idle_channels_per_home() const noexcept {
+        return std::max<std::size_t>(1, options_.max_idle_channels / homes_.size());
+    }
     std::atomic<std::uint64_t> malformed_{0};
     std::uint64_t malformed_since_log_ = 0;  // control shard
     std::chrono::steady_clock::time_point last_malformed_log_{};

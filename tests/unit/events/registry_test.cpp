@@ -255,3 +255,34 @@ TEST_F(registry_test, reports_local_channels) {
 
 }  // namespace
 }  // namespace switchboard::events
+
+namespace switchboard::events {
+namespace {
+
+TEST_F(registry_test, keeps_a_bounded_number_of_channels_without_subscribers) {
+    events_options options;
+    options.max_idle_channels = 4;  // two per home shard
+    node a(bus_, options);
+    node b(bus_, {});
+    fake_subscriber remote;
+    b.subscribe(0, remote, {"far:9"});
+    ASSERT_TRUE(eventually([&] { return a.backplane.connected(); }));
+    // Many channels nobody here listens to; beyond the bound each still gets an id and its
+    // events still reach the bus (another instance's subscriber).
+    for (int i = 0; i < 50; ++i) {
+        std::string channel = "idle:";
+        channel += std::to_string(i);
+        EXPECT_GT(a.publish(channel, "T", "null"), event_id{});
+    }
+    const auto far = a.publish("far:9", "T", "1");
+    ASSERT_TRUE(eventually([&] { return b.received(0, remote).size() == 1; }));
+    EXPECT_EQ(b.received(0, remote), strings{sse(far, "T", "far:9", "1")});
+    // A channel subscribed here always gets its state, bound or not.
+    fake_subscriber local;
+    a.subscribe(1, local, {"fresh"});
+    const auto id = a.publish("fresh", "T", "2");
+    EXPECT_EQ(a.received(1, local), strings{sse(id, "T", "fresh", "2")});
+}
+
+}  // namespace
+}  // namespace switchboard::events
