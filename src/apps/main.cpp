@@ -443,7 +443,8 @@ int main(int argc, char** argv) {
             std::map<std::string, events::statelesse_type_rule>{
                 {"last-segment", events::statelesse_type_rule::last_segment},
                 {"message", events::statelesse_type_rule::message}},
-            CLI::ignore_case));
+            CLI::ignore_case))
+        ->option_text("last-segment|message");
 
     token_request token;
     auto* token_command =
