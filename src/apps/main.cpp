@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <string_view>
 #include <thread>
 
@@ -437,6 +438,22 @@ int main(int argc, char** argv) {
         ->add_flag("--events-open", options.events.open,
                    "Anyone may publish events, no credentials needed (development only)")
         ->envname("SWITCHBOARD_EVENTS_OPEN");
+    serve
+        ->add_option("--events-statelesse-prefix", options.events.statelesse_prefix,
+                     "StateleSSE.Backplane.Redis compatibility: its ChannelPrefix (StateleSSE's "
+                     "default is backplane); events also travel on PREFIX:events. Empty: off")
+        ->envname("SWITCHBOARD_EVENTS_STATELESSE_PREFIX");
+    serve
+        ->add_option("--events-statelesse-type", options.events.statelesse_type,
+                     "SSE event name of StateleSSE events: last-segment (of the GroupId, when it "
+                     "looks like a type name, else message; the default) or message")
+        ->envname("SWITCHBOARD_EVENTS_STATELESSE_TYPE")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, events::statelesse_type_rule>{
+                {"last-segment", events::statelesse_type_rule::last_segment},
+                {"message", events::statelesse_type_rule::message}},
+            CLI::ignore_case))
+        ->option_text("last-segment|message");
 
     token_request token;
     auto* token_command =

@@ -8,6 +8,12 @@
 
 namespace switchboard::events {
 
+// How an event from a StateleSSE envelope is named (the envelope carries no type).
+enum class statelesse_type_rule {
+    last_segment,  // the last ':'-part of the GroupId when it looks like a type name
+    message,       // always "message" (EventSource's onmessage)
+};
+
 struct events_options {
     // Events kept per channel for Last-Event-ID resume: 100 covers a reconnect (3 s retry)
     // of any channel a browser can render, at a bounded cost per channel.
@@ -33,6 +39,10 @@ struct events_options {
     bool open = false;
     // Bytes queued for one subscriber before it is dropped (the hubs' --send-queue-limit).
     std::size_t queue_limit = 1024 * 1024;
+    // StateleSSE.Backplane.Redis compatibility: the ChannelPrefix of its `{prefix}:events` bus
+    // channel (StateleSSE's default is "backplane"); empty: off.
+    std::string statelesse_prefix;
+    statelesse_type_rule statelesse_type = statelesse_type_rule::last_segment;
 };
 
 }  // namespace switchboard::events

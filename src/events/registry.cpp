@@ -1,6 +1,7 @@
 #include "events/registry.hpp"
 
 #include "events/event_format.hpp"
+#include "events/statelesse.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -38,8 +39,20 @@ registry::registry(shard_pool& shards, routing::backplane& bus, std::string chan
       shards_(shards.size()),
       homes_(shards.size()),
       overflow_clocks_(shards.size()) {
+    channel_prefix_ = bus_prefix_;
     all_channel_ = bus_prefix_ + "switchboard:events-all";
     bus_prefix_ += events_infix;
+    if (!options_.statelesse_prefix.empty()) {
+        statelesse_channel_ = options_.statelesse_prefix;
+        statelesse_channel_ += ":events";
+        statelesse_head_ = statelesse_origin_head(channel_prefix_);
+    }
+}
+
+void registry::start() {
+    if (!statelesse_channel_.empty()) {
+        bus_.subscribe(statelesse_channel_);
+    }
 }
 
 void registry::count_active_channel(bool added) {
@@ -264,45 +277,40 @@ expected<void> registry::publish(std::string_view channel, std::string_view type
 
 void registry::publish(std::string channel, std::string type, std::string data_json,
                        published_callback done) {
-    publish_here(std::move(channel), std::move(type), std::move(data_json), true, std::move(done));
+    publish_here(std::move(channel), std::move(type), std::move(data_json), true, true,
+                 std::move(done));
 }
 
 void registry::publish_here(std::string channel, std::string type, std::string data_json,
-                            bool to_bus, published_callback done) {
+                            bool to_bus, bool envelope, published_callback done) {
     const auto home = home_shard(channel);
-    run_on(home, [this, home, to_bus, channel = std::move(channel), type = std::move(type),
-                  data_json = std::move(data_json), done = std::move(done)] {
+    run_on(home, [this, home, to_bus, envelope, channel = std::move(channel),
+                  type = std::move(type), data_json = std::move(data_json),
+                  done = std::move(done)] {
         auto& channels = homes_[home];
-        if (!channels.contains(channel) && channels.size() >= idle_channels_per_home()) {
-            // No subscriber here (a subscribed channel always has its state) and no room to
-            // keep a history: the event goes to the bus only, with an id from the shard's clock.
-            const auto id = overflow_clocks_[home].next(unix_ms_now());
-            if (bus_.shared() && to_bus) {
-                bus_.publish(bus_prefix_ + channel,
-                             make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
-            }
-            if (counters_ != nullptr) {
-                counters_->events_published.add();
-            }
-            if (done) {
-                done(id);
-            }
-            return;
-        }
-        auto& state = state_of(home, channel);
-        const auto id = state.clock.next(unix_ms_now());
-        const auto sse = make_shared_buffer(format_sse_event(id, type, channel, data_json));
+        const bool keep = channels.contains(channel) || channels.size() < idle_channels_per_home();
+        // Beyond the bound, a channel with no subscriber here (a subscribed channel always has
+        // its state) keeps no history: the event goes to the bus only, with the shard's clock.
+        auto* state = keep ? &state_of(home, channel) : nullptr;
+        const auto id = state != nullptr ? state->clock.next(unix_ms_now())
+                                         : overflow_clocks_[home].next(unix_ms_now());
         if (bus_.shared() && to_bus) {
-            if (state.subscribers == 0) {
+            if (state != nullptr && state->subscribers == 0) {
                 // Not listening to the bus: events from other instances are missing here, so
                 // this history cannot vouch for anything before this id.
-                state.events.raise_floor(id.seq > 0 ? event_id{id.ms, id.seq - 1}
-                                                    : event_id{id.ms - 1, UINT64_MAX});
+                state->events.raise_floor(id.seq > 0 ? event_id{id.ms, id.seq - 1}
+                                                     : event_id{id.ms - 1, UINT64_MAX});
             }
             bus_.publish(bus_prefix_ + channel,
                          make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
+            if (envelope) {
+                publish_envelope(channel, type, data_json, format_event_id(id));
+            }
         }
-        distribute(home, channel, state, id, sse);
+        if (state != nullptr) {
+            distribute(home, channel, *state, id,
+                       make_shared_buffer(format_sse_event(id, type, channel, data_json)));
+        }
         if (counters_ != nullptr) {
             counters_->events_published.add();
         }
@@ -368,6 +376,8 @@ void registry::publish_all(
             message["data"] = boost::json::parse(data_json, ec);
             message["except"] = std::move(covered);
             bus_.publish(all_channel_, make_shared_buffer(boost::json::serialize(message)));
+            // One envelope for all of them, as StateleSSE's PublishToAll sends.
+            publish_envelope(statelesse_all_groups, type, data_json, {});
         }
         struct gather {
             std::vector<std::pair<std::string, event_id>> ids;
@@ -381,15 +391,15 @@ void registry::publish_all(
             return state->done({});
         }
         for (auto& count : counts) {
-            publish(count.channel, type, data_json,
-                    [this, origin, state, channel = count.channel](event_id id) {
-                        boost::asio::post(pool_.context(origin), [state, channel, id] {
-                            state->ids.emplace_back(channel, id);
-                            if (--state->waiting == 0) {
-                                state->done(std::move(state->ids));
-                            }
-                        });
-                    });
+            publish_here(count.channel, type, data_json, true, false,
+                         [this, origin, state, channel = count.channel](event_id id) {
+                             boost::asio::post(pool_.context(origin), [state, channel, id] {
+                                 state->ids.emplace_back(channel, id);
+                                 if (--state->waiting == 0) {
+                                     state->done(std::move(state->ids));
+                                 }
+                             });
+                         });
         }
     });
 }
@@ -417,13 +427,77 @@ void registry::on_all_message(const shared_buffer& payload) {
         for (auto& count : counts) {
             // The publishing instance covered these on their own bus channels.
             if (!std::binary_search(skip.begin(), skip.end(), count.channel)) {
-                publish_here(std::move(count.channel), type, data_json, false, {});
+                publish_here(std::move(count.channel), type, data_json, false, false, {});
             }
         }
     });
 }
 
+void registry::publish_envelope(std::string_view group_id, std::string_view type,
+                                std::string_view data_json, std::string_view id) {
+    if (statelesse_channel_.empty()) {
+        return;
+    }
+    // Both the native publication and the envelope go out. Switchboard instances of this
+    // deployment (same channel prefix) ignore the envelope: the native bus channel already
+    // brought the event to exactly the instances serving it, with its id (so Last-Event-ID
+    // resume works across instances) and its type, which the envelope lacks. Sending only the
+    // envelope would lose both and make every instance receive every event. The tag costs
+    // StateleSSE servers nothing: System.Text.Json skips unknown properties.
+    const statelesse_origin origin{channel_prefix_, std::string(type), std::string(id)};
+    bus_.publish(
+        statelesse_channel_,
+        make_shared_buffer(encode_statelesse_envelope(
+            group_id, data_json, format_dotnet_utc(std::chrono::system_clock::now()), &origin)));
+}
+
+void registry::on_statelesse_message(const shared_buffer& payload) {
+    if (payload->starts_with(statelesse_head_)) {
+        return;  // another instance of this deployment: the native channel delivered it
+    }
+    auto envelope = decode_statelesse_envelope(*payload);
+    if (!envelope) {
+        return drop_malformed(envelope.error_message());
+    }
+    if (envelope->origin && envelope->origin->prefix == channel_prefix_) {
+        return;  // ours after all, re-serialized by someone
+    }
+    // Another Switchboard deployment names its type; StateleSSE does not.
+    auto type = envelope->origin && !envelope->origin->type.empty()
+                    ? std::move(envelope->origin->type)
+                    : statelesse_event_name(envelope->group_id, options_.statelesse_type);
+    if (envelope->group_id != statelesse_all_groups) {
+        return deliver_foreign(std::move(envelope->group_id), std::move(type),
+                               std::move(envelope->payload_json));
+    }
+    local_channels([this, type = std::move(type), data_json = std::move(envelope->payload_json)](
+                       std::vector<channel_count> counts) {
+        for (auto& count : counts) {
+            deliver_foreign(std::move(count.channel), type, data_json);
+        }
+    });
+}
+
+void registry::deliver_foreign(std::string channel, std::string type, std::string data_json) {
+    const auto home = home_shard(channel);
+    run_on(home, [this, home, channel = std::move(channel), type = std::move(type),
+                  data_json = std::move(data_json)] {
+        const auto it = homes_[home].find(channel);
+        if (it == homes_[home].end() || it->second.subscribers == 0) {
+            return;
+        }
+        auto& state = it->second;
+        const auto id = state.clock.next(unix_ms_now());
+        distribute(home, channel, state, id,
+                   make_shared_buffer(format_sse_event(id, type, channel, data_json)));
+    });
+}
+
 void registry::on_backplane_message(std::string_view channel, const shared_buffer& payload) {
+    // Exact names first: the StateleSSE channel may share a prefix with the others.
+    if (!statelesse_channel_.empty() && channel == statelesse_channel_) {
+        return on_statelesse_message(payload);
+    }
     if (channel == all_channel_) {
         return on_all_message(payload);
     }

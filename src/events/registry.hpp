@@ -65,6 +65,15 @@ public:
     // "<channel_prefix>switchboard:events-all": `all` publications; not a bus_prefix() name, so
     // no event channel (not even one named "*all*") can collide with it.
     [[nodiscard]] const std::string& all_channel() const noexcept { return all_channel_; }
+    // "<--events-statelesse-prefix>:events" exactly (StateleSSE's name, no channel prefix), or
+    // empty when the compatibility mode is off.
+    [[nodiscard]] const std::string& statelesse_channel() const noexcept {
+        return statelesse_channel_;
+    }
+    // Before the bus starts (on the control shard, beside router::start): subscribes the
+    // StateleSSE channel when that mode is on (every instance hears every envelope, as
+    // StateleSSE servers do).
+    void start();
 
     // On the subscriber's shard: starts delivering `channels` to `target`. With `resume_from`,
     // each channel first gets its history after that id (or a reset when history does not
@@ -149,9 +158,18 @@ private:
     };
 
     // `to_bus` false: this instance's subscribers only (an `all` publication from elsewhere).
+    // `envelope` false: no StateleSSE envelope (publish_all sends one for all channels).
     void publish_here(std::string channel, std::string type, std::string data_json, bool to_bus,
-                      published_callback done);
+                      bool envelope, published_callback done);
     void on_all_message(const shared_buffer& payload);
+    // Any shard: the StateleSSE envelope of an event published here, when the mode is on.
+    void publish_envelope(std::string_view group_id, std::string_view type,
+                          std::string_view data_json, std::string_view id);
+    // Control shard: an envelope from `{prefix}:events`.
+    void on_statelesse_message(const shared_buffer& payload);
+    // To the local subscribers of `channel` only, with an id assigned here; nothing when it has
+    // none (every envelope reaches every instance: no state for channels nobody here serves).
+    void deliver_foreign(std::string channel, std::string type, std::string data_json);
     // Control shard: the all-channel is subscribed while any channel has subscribers here.
     void count_active_channel(bool added);
     channel_state& state_of(std::size_t home, const std::string& channel);
@@ -175,6 +193,9 @@ private:
     routing::backplane& bus_;
     std::string bus_prefix_;
     std::string all_channel_;
+    std::string channel_prefix_;       // the router's, identifies this deployment's envelopes
+    std::string statelesse_channel_;   // empty: compatibility off
+    std::string statelesse_head_;      // how this deployment's own envelopes start
     std::size_t active_channels_ = 0;  // control shard
     events_options options_;
     channel_patterns retain_;

@@ -232,6 +232,9 @@ instance::instance(server_options options) {
     };
     p.router.add_channel_listener(p.events.bus_prefix(), p.events);
     p.router.add_channel_listener(p.events.all_channel(), p.events);
+    if (!p.events.statelesse_channel().empty()) {
+        p.router.add_channel_listener(p.events.statelesse_channel(), p.events);
+    }
     p.http.add_prefix_handler(
         "/events", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
             p.events_http.handle_subscribe(req, ex);
@@ -324,7 +327,10 @@ events::registry& instance::events() {
 asio::ip::tcp::endpoint instance::start() {
     auto& p = *parts_;
     const auto endpoint = p.http.listen(parse_listen_address(p.options.listen));
-    asio::post(p.shards.context(routing::router::control_shard), [&p] { p.router.start(); });
+    asio::post(p.shards.context(routing::router::control_shard), [&p] {
+        p.events.start();  // subscribes before the bus starts, as the router does
+        p.router.start();
+    });
     p.hubs.start();
     p.shards.start();
     p.running = true;

@@ -2,6 +2,7 @@
 
 #include "../support/shard_helpers.hpp"
 #include "events/event_format.hpp"
+#include "events/statelesse.hpp"
 #include "routing/memory/memory_backplane.hpp"
 #include "routing/router.hpp"
 
@@ -36,8 +37,15 @@ struct node {
         : backplane(bus, pool.context(0).get_executor()),
           events(pool, backplane, "app:", std::move(options), &counters) {
         router.add_channel_listener(events.bus_prefix(), events);
+        router.add_channel_listener(events.all_channel(), events);
+        if (!events.statelesse_channel().empty()) {
+            router.add_channel_listener(events.statelesse_channel(), events);
+        }
         pool.start();
-        EXPECT_TRUE(run_on(pool, 0, [this] { router.start(); }));
+        EXPECT_TRUE(run_on(pool, 0, [this] {
+            events.start();
+            router.start();
+        }));
     }
     ~node() {
         pool.stop_and_join();
@@ -251,6 +259,156 @@ TEST_F(registry_test, reports_local_channels) {
     EXPECT_EQ(counts[0].subscribers, 2U);
     EXPECT_EQ(counts[1].channel, "b");
     EXPECT_EQ(counts[1].subscribers, 1U);
+}
+
+// A bus member that is no Switchboard: a StateleSSE server listening to `sl:events`.
+struct statelesse_peer final : routing::backplane_handler {
+    explicit statelesse_peer(const std::shared_ptr<routing::memory_bus>& bus)
+        : member(bus, pool.context(0).get_executor()) {
+        pool.start();
+        EXPECT_TRUE(run_on(pool, 0, [this] {
+            member.subscribe("sl:events");
+            member.start(*this);
+        }));
+    }
+    ~statelesse_peer() {
+        EXPECT_TRUE(run_on(pool, 0, [this] { member.stop(); }));
+        pool.stop_and_join();
+    }
+    statelesse_peer(const statelesse_peer&) = delete;
+    statelesse_peer& operator=(const statelesse_peer&) = delete;
+
+    void on_backplane_message(std::string_view channel, const shared_buffer& payload) override {
+        EXPECT_EQ(channel, "sl:events");
+        received.push_back(*payload);
+    }
+    strings messages() {
+        strings copy;
+        EXPECT_TRUE(run_on(pool, 0, [&] { copy = received; }));
+        return copy;
+    }
+
+    shard_pool pool{1};
+    routing::memory_backplane member;
+    strings received;  // pool shard 0
+};
+
+events_options statelesse_options(statelesse_type_rule rule = statelesse_type_rule::last_segment) {
+    events_options options;
+    options.statelesse_prefix = "sl";
+    options.statelesse_type = rule;
+    return options;
+}
+
+TEST_F(registry_test, statelesse_publications_go_out_as_tagged_envelopes_and_arrive_once) {
+    node a(bus_, statelesse_options());
+    node b(bus_, statelesse_options());
+    statelesse_peer peer(bus_);
+    EXPECT_EQ(a.events.statelesse_channel(), "sl:events");
+    fake_subscriber on_b;
+    b.subscribe(0, on_b, {"game:1:PlayerJoinedEvent"});
+    const auto id = a.publish("game:1:PlayerJoinedEvent", "PlayerJoinedEvent", R"({"p":"ann"})");
+    ASSERT_TRUE(eventually([&] { return peer.messages().size() == 1; }));
+    const auto envelope = decode_statelesse_envelope(peer.messages()[0]);
+    ASSERT_TRUE(envelope) << envelope.error_message();
+    EXPECT_EQ(envelope->group_id, "game:1:PlayerJoinedEvent");
+    EXPECT_EQ(envelope->payload_json, R"({"p":"ann"})");
+    ASSERT_TRUE(envelope->published_at);
+    EXPECT_EQ(envelope->published_at->size(), 28U);
+    ASSERT_TRUE(envelope->origin);
+    EXPECT_EQ(envelope->origin->prefix, "app:");
+    EXPECT_EQ(envelope->origin->type, "PlayerJoinedEvent");
+    EXPECT_EQ(envelope->origin->id, format_event_id(id));
+
+    // b got the native publication and the envelope; a marker after both shows only one
+    // delivery (the bus keeps each publisher's order).
+    const auto marker = a.publish("game:1:PlayerJoinedEvent", "T", "2");
+    ASSERT_TRUE(eventually([&] { return b.received(0, on_b).size() == 2; }));
+    ASSERT_TRUE(eventually([&] { return peer.messages().size() == 2; }));
+    EXPECT_EQ(b.received(0, on_b),
+              (strings{sse(id, "PlayerJoinedEvent", "game:1:PlayerJoinedEvent", R"({"p":"ann"})"),
+                       sse(marker, "T", "game:1:PlayerJoinedEvent", "2")}));
+    EXPECT_EQ(b.events.malformed_messages(), 0U);
+
+    // `all` sends one "*" envelope, not one per channel.
+    fake_subscriber on_a;
+    a.subscribe(1, on_a, {"x"});
+    ASSERT_TRUE(run_on(a.pool, 1, [&] { a.events.publish_all("B", "3", [](auto) {}); }));
+    ASSERT_TRUE(eventually([&] { return peer.messages().size() == 3; }));
+    const auto all = decode_statelesse_envelope(peer.messages()[2]);
+    ASSERT_TRUE(all);
+    EXPECT_EQ(all->group_id, "*");
+    EXPECT_EQ(all->payload_json, "3");
+    ASSERT_TRUE(eventually([&] { return b.received(0, on_b).size() == 3; }));
+    EXPECT_EQ(a.received(1, on_a).size(), 1U);
+}
+
+TEST_F(registry_test, statelesse_envelopes_reach_their_group_or_every_channel) {
+    node a(bus_, statelesse_options());
+    statelesse_peer peer(bus_);
+    fake_subscriber joined, system;
+    a.subscribe(0, joined, {"game:1:PlayerJoinedEvent"});
+    a.subscribe(1, system, {"system:all"});
+    const auto inject = [&](std::string payload) {
+        ASSERT_TRUE(run_on(a.pool, 0, [&] {
+            a.router.on_backplane_message("sl:events", make_shared_buffer(std::move(payload)));
+        }));
+        ASSERT_TRUE(drain(a.pool));
+    };
+    const auto event_lines = [](const std::string& sse_text) {
+        // Without the id line (assigned locally).
+        return sse_text.substr(sse_text.find('\n') + 1);
+    };
+    inject(R"({"GroupId":"game:1:PlayerJoinedEvent","Payload":{"p":"ann"},)"
+           R"("PublishedAt":"2026-01-15T10:20:30.1234567Z"})");
+    auto got = a.received(0, joined);
+    ASSERT_EQ(got.size(), 1U);
+    EXPECT_TRUE(got[0].starts_with("id: "));
+    EXPECT_EQ(event_lines(got[0]),
+              "event: PlayerJoinedEvent\ndata: {\"channel\":"
+              "\"game:1:PlayerJoinedEvent\",\"data\":{\"p\":\"ann\"}}\n\n");
+    EXPECT_TRUE(a.received(1, system).empty());
+
+    inject(R"({"Payload":"hi","GroupId":"*"})");
+    ASSERT_EQ(a.received(0, joined).size(), 2U);
+    ASSERT_EQ(a.received(1, system).size(), 1U);
+    EXPECT_EQ(event_lines(a.received(1, system)[0]),
+              "event: message\ndata: {\"channel\":\"system:all\",\"data\":\"hi\"}\n\n");
+
+    // Nobody here serves it: dropped. Malformed: counted and dropped.
+    inject(R"({"GroupId":"game:2:PlayerJoinedEvent","Payload":1})");
+    inject(R"({"GroupId":"a b","Payload":1})");
+    inject("not json");
+    EXPECT_EQ(a.events.malformed_messages(), 2U);
+
+    // This deployment's own envelopes are ignored (the native channel carries them); another
+    // deployment's carry their type.
+    const statelesse_origin ours{"app:", "Mine", "1-0"};
+    inject(encode_statelesse_envelope("system:all", "1", "t", &ours));
+    const statelesse_origin theirs{"other:", "Theirs", "1-0"};
+    inject(encode_statelesse_envelope("system:all", "2", "t", &theirs));
+    got = a.received(1, system);
+    ASSERT_EQ(got.size(), 2U);
+    EXPECT_EQ(event_lines(got[1]),
+              "event: Theirs\ndata: {\"channel\":\"system:all\",\"data\":2}\n\n");
+    EXPECT_EQ(a.received(0, joined).size(), 2U);
+    EXPECT_TRUE(peer.messages().empty());
+}
+
+TEST_F(registry_test, statelesse_events_may_all_be_named_message) {
+    node a(bus_, statelesse_options(statelesse_type_rule::message));
+    statelesse_peer peer(bus_);
+    fake_subscriber s;
+    a.subscribe(0, s, {"game:1:PlayerJoinedEvent"});
+    ASSERT_TRUE(run_on(a.pool, 0, [&] {
+        a.router.on_backplane_message(
+            "sl:events",
+            make_shared_buffer(R"({"GroupId":"game:1:PlayerJoinedEvent","Payload":1})"));
+    }));
+    ASSERT_TRUE(drain(a.pool));
+    const auto got = a.received(0, s);
+    ASSERT_EQ(got.size(), 1U);
+    EXPECT_NE(got[0].find("\nevent: message\n"), std::string::npos);
 }
 
 }  // namespace
