@@ -297,7 +297,9 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"scenario", scenario_name(options.kind)},
         {"target", system_name(options.system)},
         {"servers", options.urls.size()},
-        {"protocol", options.protocol == client::hub_protocol::json ? "json" : "messagepack"},
+        {"protocol", is_sse(options.kind)                             ? "sse"
+                     : options.protocol == client::hub_protocol::json ? "json"
+                                                                      : "messagepack"},
         {"connections", options.connections},
         {"senders", plan.senders()},
         {"rate_per_sender", options.rate},
@@ -318,6 +320,9 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"on_time_deliveries_per_second", per_second(load.on_time)},
         {"latency_us", latency_json(load.latency)},
     };
+    if (is_sse(options.kind)) {
+        report["channels"] = std::max<std::size_t>(1, options.channels);
+    }
     // Only a run over several instances has receivers on another instance than the sender's.
     if (options.urls.size() > 1) {
         report["cross_instance"] = {{"received", load.cross_latency.count()},
