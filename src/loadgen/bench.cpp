@@ -45,6 +45,7 @@ boost::json::object worker_json(const worker_result& r) {
             {"connect_failures", r.connect_failures},
             {"closed", r.closed},
             {"sent", r.sent},
+            {"publish_rejected", r.publish_rejected},
             {"expected", r.expected},
             {"received", r.received},
             {"on_time", r.on_time},
@@ -74,6 +75,7 @@ bool merge_worker_json(const boost::json::value& json, worker_result& into) {
     into.connect_failures += number("connect_failures");
     into.closed += number("closed");
     into.sent += number("sent");
+    into.publish_rejected += number("publish_rejected");
     into.expected += number("expected");
     into.received += number("received");
     into.on_time += number("on_time");
@@ -312,6 +314,7 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"connect_failures", load.connect_failures},
         {"closed_by_server", load.closed},
         {"sent", load.sent},
+        {"publish_rejected", load.publish_rejected},
         {"expected", load.expected},
         {"received", load.received},
         {"lost", lost},

@@ -143,6 +143,7 @@ public:
             }
         }
         for (auto& p : publishers_) {
+            publish_rejected += p->rejected();
             p->close();
         }
         publishers_.clear();
@@ -167,6 +168,7 @@ public:
     histogram latency;                                 // read once the thread has stopped
     histogram cross_latency;                           // likewise
     std::uint64_t on_time = 0;                         // likewise
+    std::uint64_t publish_rejected = 0;                // likewise
     std::string first_error;                           // likewise
 
 private:
@@ -724,6 +726,7 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
         result.latency.merge(s->latency);
         result.cross_latency.merge(s->cross_latency);
         result.on_time += s->on_time;
+        result.publish_rejected += s->publish_rejected;
         if (result.first_error.empty()) {
             result.first_error = s->first_error;
         }

@@ -24,6 +24,7 @@ test('bench sse: 40 subscribers on 2 channels get every event for 2 s', async (t
   assert.equal(report.connect_failures, 0);
   assert.equal(report.closed_by_server, 0);
   assert.ok(report.sent > 0, 'events were published');
+  assert.equal(report.publish_rejected, 0);
   assert.ok(report.received > 0, 'events were delivered');
   // Each event reaches the 20 subscribers of its channel.
   assert.equal(report.expected, report.sent * 20);
@@ -55,6 +56,7 @@ test('bench sse without the publish key: every publish is refused, so nothing is
   const { report } = await bench(t, ['sse', '--url', server.url, '--connections', '5',
     '--rate', '20', '--duration', '1s']);
   assert.ok(report.sent > 0);
+  assert.equal(report.publish_rejected, report.sent, 'every publish was answered 401');
   assert.equal(report.received, 0);
   assert.equal(report.lost, report.expected);
 });
