@@ -34,14 +34,18 @@ start_peer() {
     awk '/^listening on /{print $3}'
 }
 
-# Switchboard as bench/run.sh starts it (per-client limits and presence events off), on the Redis backplane, bounded
-# and detached like the peers so that bench/peers/stop.sh stops it.
+# Switchboard as bench/run.sh starts it (per-client limits and presence events off), on the Redis
+# backplane (none when REDIS is empty), bounded and detached like the peers so that
+# bench/peers/stop.sh stops it.
+# start_switchboard NAME REDIS [serve flags...]: prints the chat hub's URL.
 start_switchboard() {
-  local redis=$2 pid_file=$state/$1.pid
+  local pid_file=$state/$1.pid backplane=()
+  if [[ -n $2 ]]; then backplane=(--backplane "$2"); fi
+  shift 2
   setsid timeout --kill-after=10 "$max_seconds" "$bin" serve --listen 127.0.0.1:0 \
-    --static-dir '' --threads "$server_threads" --backplane "$redis" --max-messages-per-second 0 \
+    --static-dir '' --threads "$server_threads" "${backplane[@]}" --max-messages-per-second 0 \
     --max-connections-per-ip 0 --max-connections-per-user 0 --negotiate-rate-per-ip 0 \
-    --chat-presence-events false --log-level warn >"$pid_file.log" 2>&1 </dev/null &
+    --chat-presence-events false --log-level warn "$@" >"$pid_file.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
   for _ in $(seq 300); do
     if url=$(grep -m1 -oE 'listening on http://[^ ]+' "$pid_file.log"); then

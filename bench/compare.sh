@@ -19,6 +19,7 @@
 #   COMPARE_NOTES=FILE         hand-written notes on the run's conditions, appended to the report
 #   COMPARE_MODE=saturate      the saturation comparison instead: bench/saturate.sh (its own
 #                              environment, see there); default: this fixed-rate run
+#   COMPARE_MODE=sse           event streams against Nchan's EventSource: bench/sse.sh
 # Loopback only; every server stops by itself after COMPARE_MAX_SECONDS (default 900) and every
 # generator run after 180 s.
 set -euo pipefail
@@ -27,7 +28,8 @@ cd "$(dirname "$0")/.."
 case ${COMPARE_MODE:-fixed} in
   fixed) ;;
   saturate) exec bench/saturate.sh ;;
-  *) echo "compare: COMPARE_MODE is fixed or saturate, not '$COMPARE_MODE'" >&2; exit 2 ;;
+  sse) exec bench/sse.sh ;;
+  *) echo "compare: COMPARE_MODE is fixed, saturate or sse, not '$COMPARE_MODE'" >&2; exit 2 ;;
 esac
 
 if [[ ${COMPARE_QUICK:-0} == 1 ]]; then

@@ -476,7 +476,7 @@ int main(int argc, char** argv) {
         "bench", "Load generator: run a scenario against a loopback server (bench/README.md)");
     bench_command
         ->add_option("scenario", bench_scenario,
-                     "echo, broadcast, group, big-group, connection or idle")
+                     "echo, broadcast, group, big-group, connection, idle, sse or sse-idle")
         ->capture_default_str();
     std::string bench_target = "switchboard";
     bench_command
@@ -502,6 +502,15 @@ int main(int argc, char** argv) {
         ->add_option("--message-size", bench.message_size,
                      "Bytes of each message's text (at least the 20-digit timestamp)")
         ->capture_default_str();
+    bench_command
+        ->add_option("--channels", bench.channels,
+                     "sse: event channels; subscriber i reads channel i mod N, one publisher each")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench_command
+        ->add_option("--publish-key", bench.publish_key,
+                     "sse: the server's --events-publish-key (none: it runs with --events-open)")
+        ->envname("SWITCHBOARD_EVENTS_PUBLISH_KEY");
     add_duration(*bench_command, "--duration", bench.duration, "SWITCHBOARD_BENCH_DURATION",
                  "Length of the send window");
     add_duration(*bench_command, "--deadline", bench.deadline, "SWITCHBOARD_BENCH_DEADLINE",

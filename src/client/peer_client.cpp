@@ -220,7 +220,10 @@ void http_publisher::do_write() {
     request_.target(target);
     request_.version(11);
     request_.set(http::field::host, host_);
-    request_.set(http::field::content_type, "text/plain");
+    request_.set(http::field::content_type, content_type_);
+    if (!authorization_.empty()) {
+        request_.set(http::field::authorization, authorization_);
+    }
     request_.keep_alive(true);
     request_.body() = std::move(body);
     request_.prepare_payload();

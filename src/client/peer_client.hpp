@@ -102,6 +102,12 @@ public:
     explicit http_publisher(boost::asio::any_io_executor executor);
 
     void on_close(close_handler handler) { on_close_ = std::move(handler); }
+    // Before start(): the body's type (text/plain for Nchan), and an Authorization header
+    // value (Switchboard's events API: "Bearer <key>"), none when empty.
+    void set_headers(std::string content_type, std::string authorization) {
+        content_type_ = std::move(content_type);
+        authorization_ = std::move(authorization);
+    }
     void start(boost::asio::ip::tcp::endpoint server, std::string host, open_handler handler);
     void post(std::string target, std::string body);
     void close();
@@ -120,6 +126,8 @@ private:
     boost::beast::tcp_stream stream_;
     boost::asio::ip::tcp::endpoint server_;
     std::string host_;
+    std::string content_type_ = "text/plain";
+    std::string authorization_;
     open_handler on_open_;
     close_handler on_close_;
     std::deque<std::pair<std::string, std::string>> pending_;  // (target, body)

@@ -45,6 +45,7 @@ boost::json::object worker_json(const worker_result& r) {
             {"connect_failures", r.connect_failures},
             {"closed", r.closed},
             {"sent", r.sent},
+            {"publish_rejected", r.publish_rejected},
             {"expected", r.expected},
             {"received", r.received},
             {"on_time", r.on_time},
@@ -74,6 +75,7 @@ bool merge_worker_json(const boost::json::value& json, worker_result& into) {
     into.connect_failures += number("connect_failures");
     into.closed += number("closed");
     into.sent += number("sent");
+    into.publish_rejected += number("publish_rejected");
     into.expected += number("expected");
     into.received += number("received");
     into.on_time += number("on_time");
@@ -297,7 +299,9 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"scenario", scenario_name(options.kind)},
         {"target", system_name(options.system)},
         {"servers", options.urls.size()},
-        {"protocol", options.protocol == client::hub_protocol::json ? "json" : "messagepack"},
+        {"protocol", is_sse(options.kind)                             ? "sse"
+                     : options.protocol == client::hub_protocol::json ? "json"
+                                                                      : "messagepack"},
         {"connections", options.connections},
         {"senders", plan.senders()},
         {"rate_per_sender", options.rate},
@@ -310,6 +314,7 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"connect_failures", load.connect_failures},
         {"closed_by_server", load.closed},
         {"sent", load.sent},
+        {"publish_rejected", load.publish_rejected},
         {"expected", load.expected},
         {"received", load.received},
         {"lost", lost},
@@ -318,6 +323,9 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"on_time_deliveries_per_second", per_second(load.on_time)},
         {"latency_us", latency_json(load.latency)},
     };
+    if (is_sse(options.kind)) {
+        report["channels"] = std::max<std::size_t>(1, options.channels);
+    }
     // Only a run over several instances has receivers on another instance than the sender's.
     if (options.urls.size() > 1) {
         report["cross_instance"] = {{"received", load.cross_latency.count()},

@@ -10,13 +10,15 @@ namespace switchboard::loadgen {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, scenario>, 6> names{{
+constexpr std::array<std::pair<std::string_view, scenario>, 8> names{{
     {"echo", scenario::echo},
     {"broadcast", scenario::broadcast},
     {"group", scenario::group},
     {"big-group", scenario::big_group},
     {"connection", scenario::connection},
     {"idle", scenario::idle},
+    {"sse", scenario::sse},
+    {"sse-idle", scenario::sse_idle},
 }};
 
 constexpr std::size_t timestamp_digits = 20;
@@ -46,8 +48,9 @@ expected<scenario> parse_scenario(std::string_view name) {
             return kind;
         }
     }
-    return make_error("unknown scenario '" + std::string(name) +
-                      "' (expected echo, broadcast, group, big-group, connection or idle)");
+    return make_error(
+        "unknown scenario '" + std::string(name) +
+        "' (expected echo, broadcast, group, big-group, connection, idle, sse or sse-idle)");
 }
 
 expected<system_kind> parse_system(std::string_view name) {
@@ -82,6 +85,11 @@ std::optional<std::string> unsupported(system_kind kind, scenario scenario) {
         return std::string(
             "--target nchan cannot run echo: Nchan's publisher is an HTTP POST, nothing "
             "returns to the sender (bench/peers/README.md); use connection instead");
+    }
+    if (kind == system_kind::socketio && is_sse(scenario)) {
+        return std::string(
+            "--target socketio has no Server-Sent Events: sse runs against "
+            "switchboard or nchan");
     }
     return std::nullopt;
 }
@@ -159,12 +167,16 @@ plan::plan(const bench_options& options)
     : kind_(options.kind),
       system_(options.system),
       connections_(options.connections),
+      channels_(std::max<std::size_t>(1, options.channels)),
       instances_(std::max<std::size_t>(1, options.urls.size())),
       run_id_(options.run_id) {
-    if (kind_ == scenario::idle || connections_ == 0) {
+    if (kind_ == scenario::idle || kind_ == scenario::sse_idle || connections_ == 0) {
         senders_ = 0;
     } else if (options.senders != 0) {
         senders_ = std::min(options.senders, connections_);
+    } else if (kind_ == scenario::sse) {
+        // One publisher per channel: every channel gets --rate events per second.
+        senders_ = std::min(channels_, connections_);
     } else {
         const bool fan_out = kind_ == scenario::broadcast || kind_ == scenario::big_group;
         senders_ = fan_out ? 1 : connections_;
@@ -225,7 +237,13 @@ std::uint64_t plan::fanout_of(std::size_t index) const noexcept {
         // The chat hub (and the Socket.IO peer) copies a direct message to the sender's own
         // connections too; a Nchan channel per user has no such copy.
         return connections_ > 1 && system_ != system_kind::nchan ? 2 : 1;
+    case scenario::sse: {
+        // Subscribers i with i % channels == c.
+        const auto c = sse_publish_channel_number(index);
+        return c < connections_ ? (connections_ - c + channels_ - 1) / channels_ : 0;
+    }
     case scenario::idle:
+    case scenario::sse_idle:
         return 0;
     }
     return 0;
@@ -250,6 +268,8 @@ void plan::message_from(std::size_t index, std::string text, std::string_view& m
         break;
     case scenario::broadcast:
     case scenario::idle:
+    case scenario::sse:
+    case scenario::sse_idle:
         method = "SendMessage";
         break;
     }
@@ -279,6 +299,8 @@ void plan::socketio_message_from(std::size_t index, std::string_view text, std::
         break;
     case scenario::broadcast:
     case scenario::idle:
+    case scenario::sse:
+    case scenario::sse_idle:
         out.append(R"("broadcast",)");
         break;
     }
@@ -301,6 +323,9 @@ std::string plan::nchan_subscribe_channel(std::size_t index) const {
     case scenario::echo:
     case scenario::connection:
         return user_of(index);
+    case scenario::sse:
+    case scenario::sse_idle:
+        return sse_channel_name(sse_channel_number(index));
     }
     return {};
 }
@@ -308,6 +333,40 @@ std::string plan::nchan_subscribe_channel(std::size_t index) const {
 std::string plan::nchan_publish_channel(std::size_t index) const {
     return kind_ == scenario::connection ? user_of((index + 1) % connections_)
                                          : nchan_subscribe_channel(index);
+}
+
+std::size_t plan::sse_channel_number(std::size_t index) const noexcept {
+    return index % channels_;
+}
+
+std::size_t plan::sse_publish_channel_number(std::size_t index) const noexcept {
+    // Sender k sits at floor(k * connections / senders) (is_sender): k is its ordinal.
+    const auto k = senders_ == 0 ? 0 : (index * senders_ + connections_ - 1) / connections_;
+    return k % channels_;
+}
+
+std::string plan::sse_channel_name(std::size_t number) const {
+    return user_of(0).append("-sse").append(std::to_string(number));
+}
+
+std::string plan::sse_subscribe_target(std::size_t index) const {
+    // Nchan's EventSource location (bench/peers/nchan); Switchboard's path form (docs/events.md).
+    std::string target = system_ == system_kind::nchan ? "/sse/" : "/events/";
+    return target.append(sse_channel_name(sse_channel_number(index)));
+}
+
+void plan::sse_publish_request(std::size_t index, std::string_view text, std::string& target,
+                               std::string& body) const {
+    const auto channel = sse_channel_name(sse_publish_channel_number(index));
+    if (system_ == system_kind::nchan) {
+        // Nchan sends the body as the event's data.
+        target.assign("/pub/").append(channel);
+        body.assign(text);
+        return;
+    }
+    // The payload is digits and dots: no JSON escapes needed.
+    target.assign("/api/events/").append(channel);
+    body.assign(R"({"type":"bench","data":")").append(text).append("\"}");
 }
 
 void write_payload(std::uint64_t send_ns, std::size_t size, std::string& out,

@@ -25,7 +25,14 @@ enum class scenario : unsigned char {
     big_group,   // one group holding every connection
     connection,  // SendToUser(the next connection's user): it and the sender get a copy
     idle,        // connect and hold: memory per connection
+    sse,         // Server-Sent Events subscribers on --channels channels, HTTP publishers
+    sse_idle,    // SSE subscribers that only hold: memory per idle subscriber
 };
+
+// The event-stream scenarios: subscribers are HTTP GETs, not hub or WebSocket connections.
+[[nodiscard]] constexpr bool is_sse(scenario kind) noexcept {
+    return kind == scenario::sse || kind == scenario::sse_idle;
+}
 
 // Azure's small-group scenario.
 inline constexpr std::size_t group_size = 10;
@@ -56,6 +63,11 @@ struct bench_options {
     double rate = 1.0;
     // Bytes of the text argument; Azure's guide uses 2,048.
     std::size_t message_size = 256;
+    // sse: subscriber i is on channel i % channels; publisher k posts to channel k % channels.
+    std::size_t channels = 1;
+    // sse on Switchboard: the server's --events-publish-key, sent as a bearer token; empty: none
+    // (the server runs with --events-open).
+    std::string publish_key;
     std::chrono::milliseconds duration{10'000};
     // A delivery later than this still counts as delivered, but not as on time: past
     // saturation a system delivers everything eventually, only late (bench/README.md).
@@ -119,12 +131,21 @@ public:
     // Nchan: the channel a connection subscribes to and the one a sender publishes to.
     [[nodiscard]] std::string nchan_subscribe_channel(std::size_t index) const;
     [[nodiscard]] std::string nchan_publish_channel(std::size_t index) const;
+    // Event streams: the channel (number and name) subscriber `index` reads, the one sender
+    // `index` publishes to, the GET target that subscribes, and one publish request.
+    [[nodiscard]] std::size_t sse_channel_number(std::size_t index) const noexcept;
+    [[nodiscard]] std::size_t sse_publish_channel_number(std::size_t index) const noexcept;
+    [[nodiscard]] std::string sse_channel_name(std::size_t number) const;
+    [[nodiscard]] std::string sse_subscribe_target(std::size_t index) const;
+    void sse_publish_request(std::size_t index, std::string_view text, std::string& target,
+                             std::string& body) const;
 
 private:
     scenario kind_;
     system_kind system_;
     std::size_t connections_;
     std::size_t senders_;
+    std::size_t channels_;
     std::size_t instances_;
     std::string run_id_;
 };

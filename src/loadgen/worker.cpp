@@ -1,6 +1,7 @@
 #include "loadgen/worker.hpp"
 
 #include "client/peer_client.hpp"
+#include "loadgen/sse_subscriber.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,6 +34,7 @@ struct slot {
     std::size_t index = 0;  // in the plan, across all processes
     std::shared_ptr<client::hub_client> client;
     std::shared_ptr<client::peer_client> peer;  // --target socketio or nchan
+    std::shared_ptr<sse_subscriber> sse;        // the sse scenarios
     bool sender = false;
     std::uint64_t sent = 0;
     std::uint64_t quota = 0;  // messages this sender sends in the window
@@ -61,9 +63,12 @@ public:
         slots_.push_back(std::move(s));
     }
 
-    // Nchan publishers this shard opens (on the first URL) before it counts as connected.
+    // HTTP publishers (Nchan's, or Switchboard's events API) this shard opens on the first URL
+    // before it counts as connected.
     [[nodiscard]] std::size_t publishers_wanted() const noexcept {
-        return options_.system == system_kind::nchan ? std::min<std::size_t>(senders_, 4) : 0;
+        return options_.system == system_kind::nchan || is_sse(options_.kind)
+                   ? std::min<std::size_t>(senders_, 4)
+                   : 0;
     }
 
     // On the shard's thread from here on.
@@ -71,6 +76,11 @@ public:
         for (std::size_t i = 0; i < publishers_wanted(); ++i) {
             auto publisher = std::make_shared<client::http_publisher>(context_.get_executor());
             publishers_.push_back(publisher);
+            if (is_sse(options_.kind) && options_.system == system_kind::switchboard) {
+                publisher->set_headers("application/json", options_.publish_key.empty()
+                                                               ? std::string()
+                                                               : "Bearer " + options_.publish_key);
+            }
             publisher->on_close([this](const std::string& reason) {
                 if (!closing_) {
                     note_error(reason);
@@ -127,8 +137,13 @@ public:
                 s.peer->close();
                 s.peer.reset();
             }
+            if (s.sse) {
+                s.sse->close();
+                s.sse.reset();
+            }
         }
         for (auto& p : publishers_) {
+            publish_rejected += p->rejected();
             p->close();
         }
         publishers_.clear();
@@ -153,6 +168,7 @@ public:
     histogram latency;                                 // read once the thread has stopped
     histogram cross_latency;                           // likewise
     std::uint64_t on_time = 0;                         // likewise
+    std::uint64_t publish_rejected = 0;                // likewise
     std::string first_error;                           // likewise
 
 private:
@@ -161,6 +177,9 @@ private:
             return;
         }
         auto& s = slots_[next_++];
+        if (is_sse(options_.kind)) {
+            return connect_sse(s);
+        }
         if (options_.system != system_kind::switchboard) {
             return connect_peer(s);
         }
@@ -234,6 +253,27 @@ private:
         });
     }
 
+    void connect_sse(slot& s) {
+        const auto instance = plan_.instance_of(s.index);
+        const auto& server = servers_[instance];
+        auto subscriber = std::make_shared<sse_subscriber>(context_.get_executor());
+        s.sse = subscriber;
+        sse_subscriber::options connect;
+        connect.server = server.endpoint;
+        if (!sources_.empty()) {
+            connect.source = sources_[s.index % sources_.size()];
+        }
+        connect.host = server.host;
+        connect.target = plan_.sse_subscribe_target(s.index);
+        subscriber->on_event([this, instance](std::string_view data) {
+            traffic.fetch_add(1, std::memory_order_relaxed);
+            on_payload(payload_of_event(data), instance);
+        });
+        subscriber->on_close([this](const std::string& reason) { on_lost(reason); });
+        subscriber->start(std::move(connect),
+                          [this](const expected<void>& opened) { on_opened(opened, [] {}); });
+    }
+
     // Where slot `s` connects, for either client's options: its instance, its source address
     // (round-robin), and `target` (path and query).
     template <class ConnectOptions>
@@ -295,6 +335,18 @@ private:
 
     // Sends one message for slot `s` with the text in text_; false if its connection is gone.
     bool send_one(slot& s) {
+        if (is_sse(options_.kind)) {
+            if (publishers_.empty()) {
+                return false;
+            }
+            auto& publisher = *publishers_[s.index % publishers_.size()];
+            if (!publisher.is_open()) {
+                return false;
+            }
+            plan_.sse_publish_request(s.index, text_, target_, packet_);
+            publisher.post(target_, packet_);
+            return true;
+        }
         switch (options_.system) {
         case system_kind::switchboard:
             if (!s.client || !s.client->is_open()) {
@@ -446,6 +498,7 @@ private:
     std::vector<std::shared_ptr<client::http_publisher>> publishers_;
     std::string text_;
     std::string packet_;
+    std::string target_;
     std::string_view method_;
     boost::json::array arguments_;
 };
@@ -673,6 +726,7 @@ expected<worker_result> run_worker(const bench_options& options, std::size_t fir
         result.latency.merge(s->latency);
         result.cross_latency.merge(s->cross_latency);
         result.on_time += s->on_time;
+        result.publish_rejected += s->publish_rejected;
         if (result.first_error.empty()) {
             result.first_error = s->first_error;
         }

@@ -17,6 +17,9 @@ struct worker_result {
     std::uint64_t connect_failures = 0;
     std::uint64_t closed = 0;  // open connections the server (or the network) ended
     std::uint64_t sent = 0;
+    // HTTP publishes the server answered with other than 2xx (Nchan, sse): their deliveries
+    // are missing from `received`, and this says why.
+    std::uint64_t publish_rejected = 0;
     std::uint64_t expected = 0;  // deliveries the sent messages should make, process-wide
     std::uint64_t received = 0;
     std::uint64_t on_time = 0;  // received within options.deadline

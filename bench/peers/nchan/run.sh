@@ -3,7 +3,8 @@
 # nginx from there (-p DIR, daemon off, pid and logs in DIR), never the system nginx service.
 #   bench/peers/nchan/run.sh [--port N] [--redis URL] [--workers N]
 # Prints "listening on http://127.0.0.1:PORT" once it answers; SIGTERM/SIGINT stop it and
-# remove the temp dir. Subscribe with ws://HOST:PORT/sub/<channel>, publish with
+# remove the temp dir. Subscribe with ws://HOST:PORT/sub/<channel> (WebSocket) or
+# http://HOST:PORT/sse/<channel> (EventSource), publish with
 # POST http://HOST:PORT/pub/<channel>.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

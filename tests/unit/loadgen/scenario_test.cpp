@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace switchboard::loadgen {
 namespace {
@@ -50,7 +51,8 @@ TEST(payload, ignores_text_it_did_not_write) {
 }
 
 TEST(scenario, names_round_trip) {
-    for (const auto* name : {"echo", "broadcast", "group", "big-group", "connection", "idle"}) {
+    for (const auto* name :
+         {"echo", "broadcast", "group", "big-group", "connection", "idle", "sse", "sse-idle"}) {
         auto kind = parse_scenario(name);
         ASSERT_TRUE(kind) << name;
         EXPECT_EQ(scenario_name(*kind), name);
@@ -134,6 +136,48 @@ TEST(plan, fanout_follows_the_scenario) {
     EXPECT_NE(plan(options).group_of(10), plan(options).group_of(9));
     options.kind = scenario::idle;
     EXPECT_EQ(plan(options).senders(), 0u);
+}
+
+TEST(plan, sse_publishes_once_per_channel_to_its_subscribers) {
+    bench_options options;
+    options.kind = scenario::sse;
+    options.connections = 2001;
+    options.channels = 2;
+    options.run_id = "7";
+    const plan p(options);
+    // One publisher per channel by default, each on its own channel.
+    EXPECT_EQ(p.senders(), 2u);
+    std::vector<std::size_t> publishers;
+    for (std::size_t i = 0; i < options.connections; ++i) {
+        if (p.is_sender(i)) {
+            publishers.push_back(i);
+        }
+    }
+    ASSERT_EQ(publishers.size(), 2u);
+    EXPECT_EQ(p.sse_publish_channel_number(publishers[0]), 0u);
+    EXPECT_EQ(p.sse_publish_channel_number(publishers[1]), 1u);
+    // Subscribers alternate: 1,001 on channel 0, 1,000 on channel 1.
+    EXPECT_EQ(p.fanout_of(publishers[0]), 1001u);
+    EXPECT_EQ(p.fanout_of(publishers[1]), 1000u);
+    EXPECT_EQ(p.sse_subscribe_target(3), "/events/bench-7-0-sse1");
+
+    std::string target;
+    std::string body;
+    p.sse_publish_request(publishers[1], "0042", target, body);
+    EXPECT_EQ(target, "/api/events/bench-7-0-sse1");
+    EXPECT_EQ(body, R"({"type":"bench","data":"0042"})");
+
+    options.system = system_kind::nchan;
+    const plan nchan(options);
+    EXPECT_EQ(nchan.sse_subscribe_target(3), "/sse/bench-7-0-sse1");
+    nchan.sse_publish_request(publishers[0], "0042", target, body);
+    EXPECT_EQ(target, "/pub/bench-7-0-sse0");
+    EXPECT_EQ(body, "0042");
+
+    options.kind = scenario::sse_idle;
+    EXPECT_EQ(plan(options).senders(), 0u);
+    EXPECT_TRUE(unsupported(system_kind::socketio, scenario::sse));
+    EXPECT_FALSE(unsupported(system_kind::nchan, scenario::sse));
 }
 
 }  // namespace
