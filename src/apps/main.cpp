@@ -4,6 +4,7 @@
 #include "auth/policy.hpp"
 #include "chat/chat_client.hpp"
 #include "core/duration.hpp"
+#include "events/snapshot.hpp"
 #include "hub/chat_hub.hpp"
 #include "loadgen/backplane_publish.hpp"
 #include "loadgen/bench.hpp"
@@ -419,6 +420,23 @@ int main(int argc, char** argv) {
                      "beyond, publications to new ones only go to the bus")
         ->envname("SWITCHBOARD_EVENTS_MAX_IDLE_CHANNELS")
         ->capture_default_str();
+    serve
+        ->add_option("--events-snapshot", options.events.snapshots,
+                     "PATTERN=URL: new subscriptions to matching channels start with GET URL "
+                     "({channel}, {user} filled in; http://); repeat for several")
+        ->envname("SWITCHBOARD_EVENTS_SNAPSHOT")
+        ->check([](const std::string& text) {
+            auto source = events::parse_snapshot_source(text);
+            return source ? std::string() : source.error_message();
+        });
+    serve
+        ->add_option("--events-snapshot-event", options.events.snapshot_event,
+                     "The SSE event name of a snapshot")
+        ->envname("SWITCHBOARD_EVENTS_SNAPSHOT_EVENT")
+        ->capture_default_str();
+    add_duration(*serve, "--events-snapshot-timeout", options.events.snapshot_timeout,
+                 "SWITCHBOARD_EVENTS_SNAPSHOT_TIMEOUT",
+                 "How long a snapshot may take before the subscription goes on without it");
     add_duration(*serve, "--events-linger", options.events.linger, "SWITCHBOARD_EVENTS_LINGER",
                  "How long an instance keeps listening to a channel on the bus after its last "
                  "subscriber left, so a reconnect here resumes");

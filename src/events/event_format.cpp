@@ -34,6 +34,18 @@ std::string format_sse_event(event_id id, std::string_view type, std::string_vie
     return out;
 }
 
+std::string format_snapshot_event(std::string_view name, std::string_view channel,
+                                  std::string_view data_json) {
+    std::string out = "event: ";
+    out += name;
+    out += "\ndata: {\"channel\":";
+    append_json_string(channel, out);
+    out += ",\"data\":";
+    out += data_json;
+    out += "}\n\n";
+    return out;
+}
+
 std::string format_reset_event(std::string_view channel) {
     std::string out = "event: reset\ndata: {\"channel\":";
     append_json_string(channel, out);

@@ -22,6 +22,10 @@ inline constexpr std::string_view keep_alive_comment = ": keep-alive\n\n";
 // serialized JSON, which holds no raw newline, so the event is a single data line.
 std::string format_sse_event(event_id id, std::string_view type, std::string_view channel,
                              std::string_view data_json);
+// `event: <name>\ndata: {"channel":<channel>,"data":<data>}\n\n`: a channel's initial state
+// from upstream, without an id (it is not in the channel's sequence).
+std::string format_snapshot_event(std::string_view name, std::string_view channel,
+                                  std::string_view data_json);
 // `event: reset\ndata: {"channel":<channel>,"reason":"history"}\n\n` (no id: the client keeps
 // its last one).
 std::string format_reset_event(std::string_view channel);

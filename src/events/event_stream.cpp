@@ -75,16 +75,33 @@ void event_stream::do_watch() {
                             });
 }
 
-void event_stream::do_write() {
-    if (queue_.empty() || finished_) {
+void event_stream::release(std::vector<shared_buffer> first) {
+    if (finished_) {
         return;
     }
+    held_ = false;
+    for (auto it = first.rbegin(); it != first.rend(); ++it) {
+        queued_bytes_ += (*it)->size();
+        queue_.push_front(std::move(*it));
+    }
+    if (!write_in_flight_) {
+        do_write();
+    }
+}
+
+void event_stream::do_write() {
+    // While held, only the response head (first in the queue) goes out.
+    if (queue_.empty() || finished_ || (held_ && head_written_)) {
+        return;
+    }
+    head_written_ = true;
     // Everything queued goes out in one gather write: one syscall for many events.
-    writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
-    queue_.clear();
-    queued_bytes_ = 0;
+    const auto end = held_ ? queue_.begin() + 1 : queue_.end();
+    writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+    queue_.erase(queue_.begin(), end);
     write_buffers_.clear();
     for (const auto& buffer : writing_) {
+        queued_bytes_ -= buffer->size();
         write_buffers_.emplace_back(buffer->data(), buffer->size());
     }
     write_in_flight_ = true;

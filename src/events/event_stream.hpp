@@ -31,6 +31,10 @@ public:
     void deliver(const shared_buffer& sse) override;
     // Ends the stream (server shutdown); the client's EventSource reconnects elsewhere.
     void close() override;
+    // Before run(): events wait behind the response head until release(), which writes
+    // `first` (the snapshots) ahead of them, so nothing published meanwhile is lost.
+    void hold() { held_ = true; }
+    void release(std::vector<shared_buffer> first);
 
 private:
     void enqueue(shared_buffer bytes);
@@ -56,6 +60,8 @@ private:
     bool write_in_flight_ = false;
     bool subscribed_ = false;
     bool finished_ = false;
+    bool held_ = false;
+    bool head_written_ = false;
 };
 
 }  // namespace switchboard::events

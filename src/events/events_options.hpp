@@ -27,6 +27,13 @@ struct events_options {
     // most: a publisher writing to endless new channels must not grow memory without bound.
     // Beyond it such a publication still reaches the bus and other instances.
     std::size_t max_idle_channels = 10'000;
+    // Channels whose new subscriptions start with an upstream snapshot: "PATTERN=URL"
+    // (snapshot.hpp); the first matching pattern wins.
+    std::vector<std::string> snapshots;
+    // The SSE event name of a snapshot.
+    std::string snapshot_event = "snapshot";
+    // An upstream slower than this is skipped (logged): the subscription goes on without it.
+    std::chrono::milliseconds snapshot_timeout{5'000};
     // Channels whose last event a new subscription starts with (initial state).
     std::vector<std::string> retain;
     // A comment after this much silence: under the 60 s idle timeout of nginx and AWS ALB.

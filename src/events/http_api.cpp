@@ -3,6 +3,7 @@
 #include "events/event_format.hpp"
 #include "events/event_stream.hpp"
 #include "events/openapi.hpp"
+#include "events/snapshot.hpp"
 #include "http/stream.hpp"
 
 #include <spdlog/spdlog.h>
@@ -79,7 +80,61 @@ http_api::http_api(registry& events, http::authenticate_hook authenticate,
       authenticate_(std::move(authenticate)),
       allowed_(events.options().channels),
       instance_name_(std::move(instance_name)),
-      counters_(counters) {}
+      counters_(counters) {
+    for (const auto& text : events.options().snapshots) {
+        // Checked when the flags were read (parse_snapshot_source): a bad one never gets here.
+        if (auto source = parse_snapshot_source(text)) {
+            snapshots_.push_back({channel_patterns({source->pattern}), std::move(source->url)});
+        }
+    }
+}
+
+bool http_api::start_snapshots(const std::shared_ptr<event_stream>& stream,
+                               const std::vector<std::string>& channels, const std::string& user,
+                               const http::request& req, std::size_t shard) {
+    std::vector<std::pair<std::string, std::string>> wanted;  // channel, URL
+    for (const auto& channel : channels) {
+        for (const auto& rule : snapshots_) {
+            if (rule.pattern.matches(channel, user)) {
+                wanted.emplace_back(channel, expand_snapshot_url(rule.url, channel, user));
+                break;
+            }
+        }
+    }
+    if (wanted.empty()) {
+        return false;
+    }
+    stream->hold();
+    struct gathering {
+        std::vector<shared_buffer> events;
+        std::size_t remaining;
+    };
+    auto state = std::make_shared<gathering>();
+    state->events.resize(wanted.size());
+    state->remaining = wanted.size();
+    const auto& options = events_.options();
+    // Bounded like a publication: a snapshot is one event.
+    const std::size_t body_limit = std::max<std::size_t>(options.queue_limit, 64 * 1024);
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+        fetch_snapshot(
+            events_.executor(shard), wanted[i].second,
+            std::string(req[bhttp::field::authorization]), options.snapshot_timeout, body_limit,
+            [state, stream, i, channel = wanted[i].first,
+             name = options.snapshot_event](expected<std::string> body) {
+                if (body) {
+                    state->events[i] =
+                        make_shared_buffer(format_snapshot_event(name, channel, *body));
+                } else {
+                    spdlog::warn("events: no snapshot for '{}': {}", channel, body.error_message());
+                }
+                if (--state->remaining == 0) {
+                    std::erase_if(state->events, [](const shared_buffer& b) { return !b; });
+                    stream->release(std::move(state->events));
+                }
+            });
+    }
+    return true;
+}
 
 void http_api::handle_subscribe(http::request& req, const std::shared_ptr<http::exchange>& ex) {
     if (req.method() != bhttp::verb::get) {
@@ -162,9 +217,14 @@ void http_api::handle_subscribe(http::request& req, const std::shared_ptr<http::
     ex->add_cors_headers(head);
     std::ostringstream serialized;
     serialized << head.base();
-    std::make_shared<event_stream>(ex->take_stream(), events_, std::move(channels), resume_from,
-                                   counters_)
-        ->run(serialized.str());
+    // Snapshots only start a fresh subscription: a resume continues from its last event.
+    const auto shard = ex->shard();
+    auto stream = std::make_shared<event_stream>(ex->take_stream(), events_, channels, resume_from,
+                                                 counters_);
+    if (!resume_from) {
+        start_snapshots(stream, channels, user, req, shard);
+    }
+    stream->run(serialized.str());
 }
 
 http_api::verdict http_api::may_publish(const http::request& req) const {

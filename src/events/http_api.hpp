@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::events {
 
@@ -35,8 +36,19 @@ private:
     void publish(http::request& req, const std::shared_ptr<http::exchange>& ex,
                  std::string_view path_channel);
     void diagnostics(http::request& req, const std::shared_ptr<http::exchange>& ex);
+    // Fetches the upstream snapshots of `channels` (those matching --events-snapshot) and hands
+    // them to `stream`, held until then; false when none applies (nothing held).
+    bool start_snapshots(const std::shared_ptr<class event_stream>& stream,
+                         const std::vector<std::string>& channels, const std::string& user,
+                         const http::request& req, std::size_t shard);
+
+    struct snapshot_rule {
+        channel_patterns pattern;
+        std::string url;
+    };
 
     registry& events_;
+    std::vector<snapshot_rule> snapshots_;
     http::authenticate_hook authenticate_;
     channel_patterns allowed_;
     std::string instance_name_;

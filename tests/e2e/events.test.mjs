@@ -445,3 +445,78 @@ describe('event streams across instances without linger', { skip: redisAvailable
     assert.equal(again.events[0].type, 'reset');
   });
 });
+
+describe('initial state from an upstream snapshot', () => {
+  /** An upstream answering GET /state/<channel>; `hold` delays answers until released. */
+  async function upstream(scope) {
+    const state = { requests: [], hold: null };
+    const server = http.createServer(async (req, res) => {
+      state.requests.push({ url: req.url, authorization: req.headers.authorization });
+      if (state.hold) await state.hold;
+      if (req.url.includes('broken')) {
+        res.writeHead(500).end('no');
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ path: decodeURIComponent(req.url), players: ['ann'] }));
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onCleanup(scope, () => server.close());
+    return { state, url: `http://127.0.0.1:${server.address().port}` };
+  }
+
+  test('a new subscription starts with the snapshot; events published while it loads follow it', async (t) => {
+    const up = await upstream(t);
+    let release;
+    up.state.hold = new Promise((resolve) => { release = resolve; });
+    const server = await serverFor(t, ['--events-publish-key', KEY,
+      '--events-snapshot', `game:*=${up.url}/state/{channel}`, '--events-snapshot-event', 'game_state']);
+    const channel = `game:${unique('g')}`;
+    const sub = subscribe(t, server, `/events/${encodeURIComponent(channel)}`, {
+      types: ['T', 'game_state'], headers: { Authorization: `Bearer ${KEY}` },
+    });
+    await sub.opened;
+    await waitFor(() => up.state.requests.length === 1, TIMEOUT);
+    // Published while the snapshot is on its way: delivered after it, not lost.
+    await waitFor(async () => (await diagnostics(server)).subscribers === 1, TIMEOUT);
+    await publishOne(server, channel, 'T', 1);
+    release();
+    await waitFor(() => sub.events.length === 2, TIMEOUT, { message: () => JSON.stringify(sub.events) });
+    assert.equal(sub.events[0].type, 'game_state');
+    assert.deepEqual(sub.events[0].data, { path: `/state/${channel}`, players: ['ann'] });
+    assert.equal(sub.events[0].channel, channel);
+    assert.deepEqual([sub.events[1].type, sub.events[1].data], ['T', 1]);
+    assert.equal(up.state.requests[0].authorization, `Bearer ${KEY}`, 'the subscriber\'s Authorization is forwarded');
+
+    // A resume continues from its last event: no snapshot.
+    const resumed = subscribe(t, server, `/events/${encodeURIComponent(channel)}`, {
+      types: ['T', 'game_state'], headers: { 'Last-Event-ID': sub.events[1].id },
+    });
+    await resumed.opened;
+    await publishOne(server, channel, 'T', 2);
+    await waitFor(() => resumed.events.length === 1, TIMEOUT);
+    assert.equal(resumed.events[0].type, 'T');
+    assert.equal(up.state.requests.length, 1);
+  });
+
+  test('a failing upstream leaves the subscription without a snapshot, other channels none at all', async (t) => {
+    const up = await upstream(t);
+    const server = await serverFor(t, ['--events-publish-key', KEY,
+      '--events-snapshot', `broken:*=${up.url}/broken/{channel}`]);
+    const channel = `broken:${unique('b')}`;
+    const other = unique('plain');
+    const sub = subscribe(t, server, `/events?channel=${encodeURIComponent(channel)}&channel=${other}`, {
+      types: ['T', 'snapshot'],
+    });
+    await sub.opened;
+    await waitFor(() => up.state.requests.length === 1, TIMEOUT);
+    await waitFor(async () => (await diagnostics(server)).subscribers >= 1, TIMEOUT);
+    await publishOne(server, other, 'T', 'live');
+    await waitFor(() => sub.events.length === 1, TIMEOUT);
+    assert.deepEqual([sub.events[0].type, sub.events[0].data], ['T', 'live']);
+  });
+
+  test('a malformed --events-snapshot stops the server with the reason', async () => {
+    await assert.rejects(startServer(['--events-snapshot', 'game:*=https://secure/{channel}']), /http:\/\//);
+  });
+});

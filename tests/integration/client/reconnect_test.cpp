@@ -170,8 +170,14 @@ TEST(client_chat, two_instances_share_messages_groups_and_direct_messages) {
     hub_connection alice(chat_url(one.url(), "alice"));
     hub_connection bob(chat_url(two.url(), "bob"));
     collector<std::string> bob_saw;
-    bob.on("ReceiveMessage",
-           [&](std::string user, std::string text) { bob_saw.add("all " + user + ": " + text); });
+    std::atomic<int> probes{0};
+    bob.on("ReceiveMessage", [&](std::string user, std::string text) {
+        if (text == "probe") {
+            ++probes;
+        } else {
+            bob_saw.add("all " + user + ": " + text);
+        }
+    });
     bob.on("ReceiveGroupMessage", [&](std::string group, std::string user, std::string text) {
         bob_saw.add("group " + group + " " + user + ": " + text);
     });
@@ -179,6 +185,14 @@ TEST(client_chat, two_instances_share_messages_groups_and_direct_messages) {
            [&](std::string user, std::string text) { bob_saw.add("dm " + user + ": " + text); });
     alice.start().get();
     bob.start().get();
+    // An instance prints its URL before its bus subscriptions are confirmed: probe until a
+    // broadcast from one reaches the other.
+    bool linked = false;
+    for (int attempt = 0; attempt < 50 && !linked; ++attempt) {
+        alice.invoke("SendMessage", "probe").get();
+        linked = eventually([&] { return probes.load() > 0; }, 200ms);
+    }
+    ASSERT_TRUE(linked) << "no broadcast crossed the instances";
     bob.invoke("JoinGroup", "room").get();
 
     alice.invoke("SendMessage", "hi all").get();
