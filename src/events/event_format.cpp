@@ -18,31 +18,37 @@ void append_json_string(std::string_view text, std::string& out) {
 
 }  // namespace
 
-std::string format_sse_event(event_id id, std::string_view type, std::string_view channel,
-                             std::string_view data_json) {
-    std::string out;
-    out.reserve(48 + type.size() + channel.size() + data_json.size());
-    out += "id: ";
-    append_event_id(id, out);
-    out += "\nevent: ";
+namespace {
+
+// `event: <type>\ndata: {"channel":<channel>,"data":<data>}\n\n`, the part every event shares.
+void append_event_body(std::string_view type, std::string_view channel, std::string_view data_json,
+                       std::string& out) {
+    out += "event: ";
     out += type;
     out += "\ndata: {\"channel\":";
     append_json_string(channel, out);
     out += ",\"data\":";
     out += data_json;
     out += "}\n\n";
+}
+
+}  // namespace
+
+std::string format_sse_event(event_id id, std::string_view type, std::string_view channel,
+                             std::string_view data_json) {
+    std::string out;
+    out.reserve(48 + type.size() + channel.size() + data_json.size());
+    out += "id: ";
+    append_event_id(id, out);
+    out += '\n';
+    append_event_body(type, channel, data_json, out);
     return out;
 }
 
 std::string format_snapshot_event(std::string_view name, std::string_view channel,
                                   std::string_view data_json) {
-    std::string out = "event: ";
-    out += name;
-    out += "\ndata: {\"channel\":";
-    append_json_string(channel, out);
-    out += ",\"data\":";
-    out += data_json;
-    out += "}\n\n";
+    std::string out;
+    append_event_body(name, channel, data_json, out);
     return out;
 }
 

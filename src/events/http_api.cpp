@@ -35,6 +35,17 @@ http::response text(const http::request& req, bhttp::status status, std::string 
     return http::make_text_response(req, status, std::move(body));
 }
 
+// Sorts and deduplicates `channels`; false when one is not a valid name.
+bool normalize_channels(std::vector<std::string>& channels) {
+    if (!std::all_of(channels.begin(), channels.end(),
+                     [](const std::string& channel) { return valid_channel(channel); })) {
+        return false;
+    }
+    std::sort(channels.begin(), channels.end());
+    channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
+    return true;
+}
+
 http::response json_response(const http::request& req, bhttp::status status,
                              const json::value& body) {
     auto res = http::make_text_response(req, status, json::serialize(body));
@@ -166,15 +177,11 @@ void http_api::handle_subscribe(http::request& req, const std::shared_ptr<http::
                                 "Name at least one channel: /events/<channel> or "
                                 "/events?channel=<channel>."));
     }
-    for (const auto& channel : channels) {
-        if (!valid_channel(channel)) {
-            return ex->respond(text(req, bhttp::status::bad_request,
-                                    "Invalid channel name: 1 to 256 bytes of printable ASCII "
-                                    "without spaces."));
-        }
+    if (!normalize_channels(channels)) {
+        return ex->respond(text(req, bhttp::status::bad_request,
+                                "Invalid channel name: 1 to 256 bytes of printable ASCII "
+                                "without spaces."));
     }
-    std::sort(channels.begin(), channels.end());
-    channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
 
     std::optional<event_id> resume_from;
     if (!last_event_id.empty()) {
@@ -332,15 +339,11 @@ void http_api::publish(http::request& req, const std::shared_ptr<http::exchange>
                                 "Name the channels: POST /api/events/<channel>, or "
                                 "\"channels\": [...] or \"all\": true."));
     }
-    for (const auto& channel : channels) {
-        if (!valid_channel(channel)) {
-            return ex->respond(text(req, bhttp::status::bad_request,
-                                    "Invalid channel name: 1 to 256 bytes of printable ASCII "
-                                    "without spaces."));
-        }
+    if (!normalize_channels(channels)) {
+        return ex->respond(text(req, bhttp::status::bad_request,
+                                "Invalid channel name: 1 to 256 bytes of printable ASCII "
+                                "without spaces."));
     }
-    std::sort(channels.begin(), channels.end());
-    channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
 
     // Answered on this shard once every home shard has assigned its id.
     struct pending {
