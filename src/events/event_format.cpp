@@ -1,6 +1,7 @@
 #include "events/event_format.hpp"
 
 #include "events/names.hpp"
+#include "protocol/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -10,13 +11,7 @@ namespace switchboard::events {
 
 namespace json = boost::json;
 
-namespace {
-
-void append_json_string(std::string_view text, std::string& out) {
-    out += json::serialize(json::string_view(text.data(), text.size()));
-}
-
-}  // namespace
+using protocol::append_json_string;
 
 namespace {
 

@@ -1,6 +1,8 @@
 #include "events/statelesse.hpp"
 
+#include "core/ascii.hpp"
 #include "events/names.hpp"
+#include "protocol/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,24 +18,7 @@ namespace json = boost::json;
 
 namespace {
 
-void append_json_string(std::string_view text, std::string& out) {
-    out += json::serialize(json::string_view(text.data(), text.size()));
-}
-
-bool ascii_equal_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) {
-            return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-        };
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
+using protocol::append_json_string;
 
 // The exact (PascalCase) name first: what StateleSSE writes, found without a scan.
 const json::value* find_property(const json::object& object, std::string_view name) {
@@ -41,7 +26,7 @@ const json::value* find_property(const json::object& object, std::string_view na
         return exact;
     }
     for (const auto& entry : object) {
-        if (ascii_equal_ignoring_case(entry.key(), name)) {
+        if (ascii_iequals(entry.key(), name)) {
             return &entry.value();
         }
     }

@@ -10,19 +10,9 @@ import assert from 'node:assert/strict';
 import { access, cp, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { ROOT, startServer } from '../e2e/server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 const TIMEOUT = 10_000;
 
 async function exists(file) {
@@ -57,7 +47,7 @@ describe('chat page in Chromium', () => {
     [staticDir, cleanupStatic] = await prepareStaticDir();
     // A small chat limit so the error test can trip it without hitting the transport's message size limit.
     server = await startServer(['--chat-max-message-length', '100'], { staticDir });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -5,21 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { ROOT, unique, waitFor } from '../e2e/server.mjs';
 import { redisAvailable } from '../e2e/redis.mjs';
 import { startCluster, suiteScope } from '../e2e/scaleout/cluster.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 const KEY = 'browser-events-key';
 const TIMEOUT = 15_000;
 
@@ -40,7 +30,7 @@ describe('event streams in Chromium across three instances', { skip: !redisAvail
 
   before(async () => {
     cluster = await startCluster(scope, { args: ['--events-publish-key', KEY, '--cors-origin', '*'] });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext()).newPage();
     page.setDefaultTimeout(TIMEOUT);
     // A page of the first instance; the other two are other origins (CORS).

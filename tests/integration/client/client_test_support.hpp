@@ -29,8 +29,8 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = std::chrono::s
         if (done()) {
             return true;
         }
-        // Handlers run on the connections' threads; this one only needs to look now and then.
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        // Handlers run on the connections' threads: give them the core between looks.
+        std::this_thread::yield();
     }
     return done();
 }

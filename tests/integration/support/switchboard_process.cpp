@@ -81,8 +81,8 @@ void switchboard_process::launch() {
             pid_ = -1;
             throw std::runtime_error(binary_ + " exited before listening: " + text);
         }
-        // The child needs the CPU to start; a short yield keeps this loop from taking it.
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        // The child needs the CPU to start: give it the core between looks.
+        std::this_thread::yield();
     }
     end(SIGKILL);
     throw std::runtime_error(binary_ + " did not start listening within 30 s: " + output());
