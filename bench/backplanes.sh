@@ -13,7 +13,7 @@
 #   BACKPLANE_BUSES="redis postgres nats"   BACKPLANE_CONNECTIONS=1000
 #   BACKPLANE_STEPS="50000 100000 200000 400000 800000 1200000 1600000"   (offered deliveries/s)
 #   COMPARE_DURATION=10s   COMPARE_SIZE=256   SATURATE_DEADLINE=1s   SATURATE_THREADS=2
-#   SERVER_THREADS=1       RESULTS_DIR (default: a new temp dir, kept)
+#   SERVER_THREADS=1       RESULTS_DIR (default: a new temp dir, kept)   SWITCHBOARD_BIN
 # Loopback only; every server stops by itself after COMPARE_MAX_SECONDS (default 3600) and every
 # generator run after 180 s.
 set -euo pipefail
@@ -36,7 +36,7 @@ server_threads=${SERVER_THREADS:-1}
 max_seconds=${COMPARE_MAX_SECONDS:-3600}
 results=${RESULTS_DIR:-$(mktemp -d /tmp/switchboard-backplanes.XXXXXX)}
 mkdir -p "$results"
-bin=build/switchboard
+bin=${SWITCHBOARD_BIN:-build/switchboard}
 log_prefix=backplanes
 
 source bench/compare-lib.sh
