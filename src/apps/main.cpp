@@ -1,4 +1,5 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
+#include "apps/publish.hpp"
 #include "apps/publish_event.hpp"
 #include "auth/jwt.hpp"
 #include "auth/policy.hpp"
@@ -6,6 +7,7 @@
 #include "core/duration.hpp"
 #include "events/snapshot.hpp"
 #include "hub/chat_hub.hpp"
+#include "hub/relay_hub.hpp"
 #include "loadgen/backplane_publish.hpp"
 #include "loadgen/bench.hpp"
 #include "server/backends.hpp"
@@ -102,29 +104,48 @@ int run_token(const token_request& request) {
     return 0;
 }
 
-// The `--authorize` rules for `hub`; throws naming the rule that is malformed or names another
-// hub or an unknown method.
-void apply_policy_rules(hub::hub_definition& hub, const std::vector<std::string>& rules) {
+// The `--authorize` rules, each applied to the hub it names; throws naming the rule that is
+// malformed or names no hub of this server or an unknown method.
+void apply_policy_rules(const std::vector<hub::hub_definition*>& hubs,
+                        const std::vector<std::string>& rules) {
     for (const auto& text : rules) {
         auto rule = auth::parse_policy_rule(text);
         if (!rule) {
             throw std::runtime_error("--authorize: " + rule.error_message());
         }
-        if (rule->hub != hub.name()) {
+        hub::hub_definition* target = nullptr;
+        std::string names;
+        for (auto* hub : hubs) {
+            names += (names.empty() ? "" : ", ") + hub->name();
+            if (hub->name() == rule->hub) {
+                target = hub;
+            }
+        }
+        if (target == nullptr) {
             throw std::runtime_error("--authorize '" + text + "': no hub named '" + rule->hub +
-                                     "' (this server has: " + hub.name() + ")");
+                                     "' (this server has: " + names + ")");
         }
         try {
             if (rule->method.empty()) {
-                hub.authorize(std::move(rule->requirements));
+                target->authorize(std::move(rule->requirements));
             } else {
-                hub.authorize(rule->method, std::move(rule->requirements));
+                target->authorize(rule->method, std::move(rule->requirements));
             }
         } catch (const std::invalid_argument& e) {
             throw std::runtime_error("--authorize '" + text + "': " + e.what());
         }
     }
 }
+
+// The relay hubs' flags (`--hub`, `--hub-groups`), as given.
+struct relay_settings {
+    // PATH or PATH=BACKPLANE_NAME, one per hub.
+    std::vector<std::string> hubs;
+    // JoinGroup/LeaveGroup on relay hubs: "off" (no methods: only publishers decide who is in
+    // a group), or a group policy as --chat-group-policy: open, patterns, roles.
+    std::string groups = "off";
+    std::vector<std::string> group_patterns;
+};
 
 // The chat hub's flags, as given: turned into chat_hub_options once the policy parses.
 struct chat_settings {
@@ -142,7 +163,42 @@ struct chat_settings {
     std::vector<std::string> group_patterns;
 };
 
-int run_serve(server_options options, chat_settings chat_flags) {
+// The relay hubs of the flags; throws naming the flag that is wrong.
+std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_relay_hubs(
+    const relay_settings& flags) {
+    hub::relay_hub_options relay;
+    if (flags.groups != "off") {
+        auto policy = hub::make_chat_group_policy(flags.groups, flags.group_patterns);
+        if (!policy) {
+            throw std::runtime_error("--hub-groups: " + policy.error_message() +
+                                     " (or off)");
+        }
+        relay.self_service_groups = true;
+        relay.groups = std::move(*policy);
+    } else if (!flags.group_patterns.empty()) {
+        throw std::runtime_error("--hub-group-pattern needs --hub-groups patterns");
+    }
+    std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> out;
+    for (const auto& text : flags.hubs) {
+        auto spec = hub::parse_relay_hub_spec(text);
+        if (!spec) {
+            throw std::runtime_error("--hub " + spec.error_message());
+        }
+        if (spec->path == "/hubs/chat" || spec->name == "chat") {
+            throw std::runtime_error("--hub '" + text + "': the chat hub is /hubs/chat, named chat");
+        }
+        for (const auto& [path, other] : out) {
+            if (path == spec->path || other->name() == spec->name) {
+                throw std::runtime_error("--hub '" + text + "': a second hub at " + spec->path +
+                                         " or named " + spec->name);
+            }
+        }
+        out.emplace_back(spec->path, hub::make_relay_hub(*spec, relay));
+    }
+    return out;
+}
+
+int run_serve(server_options options, chat_settings chat_flags, const relay_settings& relay) {
     const bool authenticated = options.auth.enabled();
     const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
     spdlog::info("switchboard {} starting: backplane={}, threads={}, tls={}", SWITCHBOARD_VERSION,
@@ -154,21 +210,35 @@ int run_serve(server_options options, chat_settings chat_flags) {
         throw std::runtime_error("--chat-group-policy: " + groups.error_message());
     }
     // Requirements only a verified identity can meet would lock every client out.
-    const bool needs_identity =
-        !options.auth.policies.empty() || groups->kind == hub::chat_group_policy::mode::roles;
+    const bool needs_identity = !options.auth.policies.empty() ||
+                                groups->kind == hub::chat_group_policy::mode::roles ||
+                                relay.groups == "roles";
     if (needs_identity && !authenticated) {
         throw std::runtime_error(
-            "--authorize and --chat-group-policy roles need JWT authentication (--jwt-secret, "
+            "--authorize and the roles group policies need JWT authentication (--jwt-secret, "
             "--jwt-public-key or --jwks-file)");
     }
     auto chat = hub::make_chat_hub(hub::chat_hub_options{
         chat_flags.max_message_length, std::move(*groups), chat_flags.presence_events});
     chat->set_backplane_name(chat_flags.backplane_name);
-    apply_policy_rules(*chat, options.auth.policies);
+    auto relays = make_relay_hubs(relay);
+    std::vector<hub::hub_definition*> all_hubs{chat.get()};
+    for (auto& [path, definition] : relays) {
+        all_hubs.push_back(definition.get());
+    }
+    apply_policy_rules(all_hubs, options.auth.policies);
     instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
-    server.run_until_signal([authenticated, tls](const std::string& url) {
+    std::vector<std::string> relay_paths;
+    for (auto& [path, definition] : relays) {
+        relay_paths.push_back(path);
+        server.add_hub(path, std::move(definition));
+    }
+    server.run_until_signal([authenticated, tls, relay_paths](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
+        for (const auto& path : relay_paths) {
+            std::printf("  relay hub: %s%s\n", url.c_str(), path.c_str());
+        }
         std::fflush(stdout);
         if (tls) {
             spdlog::info("TLS on: serving https and wss at {}", url);
@@ -199,6 +269,7 @@ int main(int argc, char** argv) {
 
     server_options options;
     chat_settings chat;
+    relay_settings relay;
     std::string log_level = "info";
     auto* serve = app.add_subcommand("serve", "Run the server");
     serve->add_option("--listen", options.listen, "Address and port to listen on (port 0: any)")
@@ -234,6 +305,30 @@ int main(int argc, char** argv) {
                      "Chat hub's name on the backplane (a .NET hub's full type name to share "
                      "Redis with ASP.NET Core; default: chat)")
         ->envname("SWITCHBOARD_CHAT_HUB_NAME");
+    serve
+        ->add_option("--hub", relay.hubs,
+                     "A relay hub: PATH[=BACKPLANE_NAME], clients receive what is published to "
+                     "it (switchboard publish, a .NET IHubContext); repeat for several")
+        ->envname("SWITCHBOARD_HUBS")
+        ->delimiter(',')
+        ->type_name("PATH[=NAME]");
+    serve
+        ->add_option("--hub-groups", relay.groups,
+                     "JoinGroup/LeaveGroup on relay hubs: off, open, patterns or roles")
+        ->envname("SWITCHBOARD_HUB_GROUPS")
+        ->capture_default_str();
+    serve
+        ->add_option("--hub-group-pattern", relay.group_patterns,
+                     "Group name pattern for --hub-groups patterns (* ?, {user}); repeat")
+        ->envname("SWITCHBOARD_HUB_GROUP_PATTERNS")
+        ->delimiter(',');
+    serve
+        ->add_option_function<std::string>(
+            "--channel-prefix",
+            [&options](const std::string& prefix) { options.channel_prefix = prefix; },
+                     "Bytes before every backplane channel name (ASP.NET ChannelPrefix, e.g. "
+                     "Diquis); overrides the backplane spec's channelPrefix=")
+        ->envname("SWITCHBOARD_CHANNEL_PREFIX");
     serve->add_option("--static-dir", options.static_dir, "Folder served at / (empty: none)")
         ->envname("SWITCHBOARD_STATIC_DIR")
         ->capture_default_str();
@@ -667,6 +762,45 @@ int main(int argc, char** argv) {
     publish_event_command->add_option("data", publish_event.data, "The event's data, JSON")
         ->capture_default_str();
 
+    apps::publish_options publish;
+    std::string publish_prefix;
+    auto* publish_command = app.add_subcommand(
+        "publish",
+        "Send a hub invocation straight into the backplane (no server socket); without TARGET, "
+        "one JSON object per stdin line ({\"target\", \"arguments\", "
+        "\"user\"|\"users\"|\"group\"|\"groups\"|\"connection\"|\"all\", \"exclude\"})");
+    publish_command
+        ->add_option("--backplane", publish.backplane,
+                     "The servers' scale-out bus: " + backplanes().describe())
+        ->envname("SWITCHBOARD_BACKPLANE")
+        ->required();
+    publish_command
+        ->add_option("--hub", publish.hub,
+                     "The hub's backplane name (a relay hub's name, or a .NET hub's full type "
+                     "name)")
+        ->required();
+    auto* publish_prefix_option =
+        publish_command->add_option("--prefix,--channel-prefix", publish_prefix,
+                                    "Channel prefix (ASP.NET ChannelPrefix, e.g. Diquis); "
+                                    "default: the backplane spec's channelPrefix=");
+    publish_command->add_option("--user", publish.users, "A user to send to; repeat for several")
+        ->allow_extra_args(false);
+    publish_command->add_option("--group", publish.groups, "A group to send to; repeat")
+        ->allow_extra_args(false);
+    publish_command
+        ->add_option("--connection", publish.connections, "A connection id to send to; repeat")
+        ->allow_extra_args(false);
+    publish_command
+        ->add_option("--exclude", publish.excluded,
+                     "A connection id left out (with --all or --group); repeat")
+        ->allow_extra_args(false);
+    publish_command->add_flag("--all", publish.all, "Every connection of the hub (the default)");
+    add_duration(*publish_command, "--timeout", publish.timeout, "SWITCHBOARD_PUBLISH_TIMEOUT",
+                 "Bound on connecting to the backplane and on its confirmations");
+    publish_command->add_option("target", publish.target, "The client method to invoke");
+    publish_command->add_option("arguments", publish.arguments,
+                                "Its arguments: a JSON array, or one JSON value");
+
     // Bad flags of `chat` exit with 2, its documented status; the other subcommands keep
     // CLI11's codes.
     const bool chat_requested = argc > 1 && std::string_view(argv[1]) == "chat";
@@ -680,7 +814,7 @@ int main(int argc, char** argv) {
 
     try {
         if (serve->parsed()) {
-            return run_serve(std::move(options), std::move(chat));
+            return run_serve(std::move(options), std::move(chat), relay);
         }
         if (token_command->parsed()) {
             return run_token(token);
@@ -696,6 +830,16 @@ int main(int argc, char** argv) {
             spdlog::set_default_logger(spdlog::stderr_color_mt("chat"));
             spdlog::set_level(spdlog::level::err);
             return chat::run_chat(chat_flags);
+        }
+        if (publish_command->parsed()) {
+            if (publish_prefix_option->count() > 0) {
+                publish.channel_prefix = publish_prefix;
+            }
+            // stdout stays free for scripts; the bus's own log only for errors, on stderr:
+            // the command reports what failed itself.
+            spdlog::set_default_logger(spdlog::stderr_color_mt("publish"));
+            spdlog::set_level(spdlog::level::off);
+            return apps::run_publish(publish);
         }
         if (publish_event_command->parsed()) {
             publish_event.publisher.verify_certificate = !publish_event_insecure;

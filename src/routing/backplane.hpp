@@ -59,6 +59,14 @@ public:
     // Publications dropped since start because the bus was unreachable and its buffer full
     // (a metric). Any thread.
     [[nodiscard]] virtual std::uint64_t dropped_publications() const { return 0; }
+    // Publications accepted by publish() that the bus's server has neither confirmed nor
+    // refused yet: what a process that publishes and then exits waits for (the publisher's
+    // flush). Lost ones (a connection broke with them in flight) stay unconfirmed, so a flush
+    // with a deadline reports them instead of exiting as if delivered. A bus whose server
+    // confirms nothing reports 0. On the control shard.
+    [[nodiscard]] virtual std::uint64_t unconfirmed_publications() const { return 0; }
+    // Publications the bus's server refused (an error reply) since start. On the control shard.
+    [[nodiscard]] virtual std::uint64_t refused_publications() const { return 0; }
     // Messages the bus received and could not hand on since start: not in its format, a
     // payload it could not fetch, no room for them (a metric; the router counts the ones it
     // cannot decode). Any thread.

@@ -62,7 +62,7 @@ std::unique_ptr<routing::backplane> make_backplane(const server_options& options
     for (const auto& note : made.notes) {
         spdlog::warn("--backplane: {}", note);
     }
-    router.channel_prefix = std::move(made.channel_prefix);
+    router.channel_prefix = options.channel_prefix.value_or(std::move(made.channel_prefix));
     return std::move(made.bus);
 }
 

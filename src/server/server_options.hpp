@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct server_options {
     // "memory" (one instance) or a Redis connection string: redis://..., rediss://..., or the
     // StackExchange.Redis form "host:port,password=...,ssl=True,channelPrefix=...".
     std::string backplane = "memory";
+    // Raw bytes before every channel name (ASP.NET's StackExchange.Redis ChannelPrefix, e.g.
+    // "Diquis"); nullopt: what the backplane spec says (channelPrefix=...), else none.
+    std::optional<std::string> channel_prefix;
     // This instance's name on the backplane; empty: hostname + random suffix, unique per run.
     std::string server_name;
     // Bytes of publications held while Redis is unreachable and sent when it is back; 16 MiB

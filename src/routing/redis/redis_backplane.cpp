@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 
+#include <algorithm>
+
 namespace switchboard::routing::redis {
 
 redis_backplane::redis_backplane(boost::asio::io_context& context, backplane_options options)
@@ -84,10 +86,22 @@ void redis_backplane::publish_here(const std::string& channel, shared_buffer pay
     if (!client_->publish(channel, payload)) {
         return count_drop();
     }
+    ++accepted_;
     if (it == channels_.end()) {
         return;  // not subscribed here: Redis sends no echo
     }
     it->second.echoes.remember(std::move(payload), clock::now(), echo_window_, connected_);
+}
+
+std::uint64_t redis_backplane::unconfirmed_publications() const {
+    // Every PUBLISH is answered, with a receiver count or an error, in order.
+    const auto stats = client_->statistics();
+    const auto answered = stats.acknowledged + stats.error_replies;
+    return accepted_ - std::min(accepted_, answered);
+}
+
+std::uint64_t redis_backplane::refused_publications() const {
+    return client_->statistics().error_replies;
 }
 
 void redis_backplane::when_subscribed(const std::string& channel, std::function<void()> then) {

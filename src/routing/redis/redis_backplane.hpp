@@ -61,6 +61,10 @@ public:
         return dropped_total_.load(std::memory_order_relaxed);
     }
 
+    // On the context's thread: PUBLISH commands queued and not yet answered by Redis.
+    [[nodiscard]] std::uint64_t unconfirmed_publications() const override;
+    [[nodiscard]] std::uint64_t refused_publications() const override;
+
     // On the context's thread.
     [[nodiscard]] backplane_statistics statistics() const;
 
@@ -91,6 +95,8 @@ private:
     std::atomic<bool> connected_{false};
     std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>> channels_;
     std::uint64_t echoes_filtered_ = 0;
+    // PUBLISH commands the client queued (not dropped): the client's replies count against it.
+    std::uint64_t accepted_ = 0;
     std::uint64_t drops_since_log_ = 0;
     // The client's statistics live on the control shard; /metrics reads this from any shard.
     std::atomic<std::uint64_t> dropped_total_{0};
