@@ -14,8 +14,8 @@
 #include "routing/publisher.hpp"
 #include "server/backends.hpp"
 
-#include <boost/json/parse.hpp>
 #include <hiredis/hiredis.h>
+#include <boost/json/parse.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -192,8 +192,8 @@ int main(int argc, char** argv) {
     long done = 0;
     while (stopping == 0 && (config.max_jobs < 0 || done < config.max_jobs)) {
         // A 1 s block, so a signal is noticed between waits.
-        auto* raw = static_cast<redisReply*>(
-            redisCommand(jobs.get(), "BLPOP %s 1", config.list.c_str()));
+        auto* raw =
+            static_cast<redisReply*>(redisCommand(jobs.get(), "BLPOP %s 1", config.list.c_str()));
         if (raw == nullptr) {
             std::fprintf(stderr, "worker: job queue: %s\n", jobs->errstr);
             return 1;

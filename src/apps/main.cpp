@@ -170,8 +170,7 @@ std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_r
     if (flags.groups != "off") {
         auto policy = hub::make_chat_group_policy(flags.groups, flags.group_patterns);
         if (!policy) {
-            throw std::runtime_error("--hub-groups: " + policy.error_message() +
-                                     " (or off)");
+            throw std::runtime_error("--hub-groups: " + policy.error_message() + " (or off)");
         }
         relay.self_service_groups = true;
         relay.groups = std::move(*policy);
@@ -185,7 +184,8 @@ std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_r
             throw std::runtime_error("--hub " + spec.error_message());
         }
         if (spec->path == "/hubs/chat" || spec->name == "chat") {
-            throw std::runtime_error("--hub '" + text + "': the chat hub is /hubs/chat, named chat");
+            throw std::runtime_error("--hub '" + text +
+                                     "': the chat hub is /hubs/chat, named chat");
         }
         for (const auto& [path, other] : out) {
             if (path == spec->path || other->name() == spec->name) {
@@ -326,8 +326,8 @@ int main(int argc, char** argv) {
         ->add_option_function<std::string>(
             "--channel-prefix",
             [&options](const std::string& prefix) { options.channel_prefix = prefix; },
-                     "Bytes before every backplane channel name (ASP.NET ChannelPrefix, e.g. "
-                     "Diquis); overrides the backplane spec's channelPrefix=")
+            "Bytes before every backplane channel name (ASP.NET ChannelPrefix, e.g. "
+            "Diquis); overrides the backplane spec's channelPrefix=")
         ->envname("SWITCHBOARD_CHANNEL_PREFIX");
     serve->add_option("--static-dir", options.static_dir, "Folder served at / (empty: none)")
         ->envname("SWITCHBOARD_STATIC_DIR")

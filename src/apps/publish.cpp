@@ -47,8 +47,9 @@ int run_publish(const publish_options& options) {
         return publish_exit_usage;
     }
     if (options.backplane.empty() || backplanes().name_of(options.backplane) == "memory") {
-        report("", "--backplane must name a shared bus (redis://..., a PostgreSQL or NATS "
-                   "spec): the in-memory bus of one process reaches no server");
+        report("",
+               "--backplane must name a shared bus (redis://..., a PostgreSQL or NATS "
+               "spec): the in-memory bus of one process reaches no server");
         return publish_exit_usage;
     }
     auto to = recipients_of(options);
@@ -126,7 +127,7 @@ int run_publish(const publish_options& options) {
                 status = publish_exit_usage;
                 continue;
             }
-            }
+        }
     }
     // Exiting before the bus confirmed would lose what is still in the socket's buffers.
     if (auto flushed = publisher->flush(options.timeout); !flushed) {

@@ -5,8 +5,8 @@ namespace switchboard::hub {
 namespace {
 
 bool path_character(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '/' || c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '.';
 }
 
 // "'text': why", by appends: GCC 12 warns falsely (-Wrestrict) on "'" + std::string(...) + ...
@@ -63,24 +63,24 @@ std::shared_ptr<hub_definition> make_relay_hub(const relay_hub_spec& spec,
     }
     // Completes once the membership is in effect on every instance, so a publication right
     // after JoinGroup returned reaches the new member.
-    hub->method("JoinGroup", [groups = std::move(options.groups)](
-                                 hub_context& context, std::string group,
-                                 reply<> answer) -> hub_result<> {
-        if (group.empty()) {
-            return hub_error("Group name must not be empty.");
-        }
-        if (!groups.allows(context, group)) {
-            return hub_error("Not allowed to join group '" + group + "'.");
-        }
-        context.add_to_group(context.connection_id(), group,
-                             [answer](const expected<void>& joined) mutable {
-                                 if (!joined) {
-                                     return answer.fail(joined.get_error());
-                                 }
-                                 answer.ok();
-                             });
-        return {};
-    });
+    hub->method("JoinGroup",
+                [groups = std::move(options.groups)](hub_context& context, std::string group,
+                                                     reply<> answer) -> hub_result<> {
+                    if (group.empty()) {
+                        return hub_error("Group name must not be empty.");
+                    }
+                    if (!groups.allows(context, group)) {
+                        return hub_error("Not allowed to join group '" + group + "'.");
+                    }
+                    context.add_to_group(context.connection_id(), group,
+                                         [answer](const expected<void>& joined) mutable {
+                                             if (!joined) {
+                                                 return answer.fail(joined.get_error());
+                                             }
+                                             answer.ok();
+                                         });
+                    return {};
+                });
     hub->method("LeaveGroup", [](hub_context& context, std::string group) -> hub_result<> {
         if (group.empty()) {
             return hub_error("Group name must not be empty.");

@@ -17,8 +17,8 @@ std::string cat(const Parts&... parts) {
 }
 
 // A string or an array of strings, as `key` of a line.
-expected<std::vector<std::string>> strings_of(const boost::json::value& value,
-                                              std::string_view key, bool array) {
+expected<std::vector<std::string>> strings_of(const boost::json::value& value, std::string_view key,
+                                              bool array) {
     const auto wrong = [&] {
         return make_error(
             cat("\"", key, "\" must be ", array ? "an array of strings" : "a string"));
@@ -67,8 +67,8 @@ expected<boost::json::array> parse_arguments(std::string_view text) {
     boost::system::error_code ec;
     auto value = boost::json::parse(text, ec);
     if (ec) {
-        return make_error(cat("ARGUMENTS must be JSON (", ec.message(),
-                              "); a string needs quotes: '\"text\"'"));
+        return make_error(
+            cat("ARGUMENTS must be JSON (", ec.message(), "); a string needs quotes: '\"text\"'"));
     }
     if (value.is_array()) {
         return std::move(value.get_array());

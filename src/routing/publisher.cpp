@@ -218,8 +218,7 @@ void publisher::flush(std::chrono::milliseconds timeout, completion_handler done
 
 void publisher::add_to_group(std::string hub, std::string connection_id, std::string group,
                              completion_handler done) {
-    group_change(true, std::move(hub), std::move(connection_id), std::move(group),
-                 std::move(done));
+    group_change(true, std::move(hub), std::move(connection_id), std::move(group), std::move(done));
 }
 
 void publisher::remove_from_group(std::string hub, std::string connection_id, std::string group,
@@ -246,15 +245,15 @@ void publisher::group_change(bool add, std::string hub, std::string connection_i
     pending->done = std::move(done);
     acks_.emplace(id, pending);
     pending->timer.expires_after(options_.group_ack_timeout);
-    pending->timer.async_wait([this, id, alive = std::weak_ptr<bool>(alive_),
-                               timeout = options_.group_ack_timeout](
-                                  const boost::system::error_code& ec) {
-        if (ec || alive.expired()) {
-            return;
-        }
-        finish_ack(id, make_error("no instance acknowledged the group change within " +
-                                  milliseconds(timeout) + " (no such connection?)"));
-    });
+    pending->timer.async_wait(
+        [this, id, alive = std::weak_ptr<bool>(alive_),
+         timeout = options_.group_ack_timeout](const boost::system::error_code& ec) {
+            if (ec || alive.expired()) {
+                return;
+            }
+            finish_ack(id, make_error("no instance acknowledged the group change within " +
+                                      milliseconds(timeout) + " (no such connection?)"));
+        });
 
     scaleout::group_command command;
     command.id = id;
@@ -273,14 +272,14 @@ void publisher::group_change(bool add, std::string hub, std::string connection_i
         bus_->subscribe(ack);
         ack_channels_.push_back(ack);
     }
-    bus_->when_subscribed(ack, [this, alive = std::weak_ptr<bool>(alive_),
-                                send = std::move(send)]() mutable {
-        asio::post(control_, [alive = std::move(alive), send = std::move(send)] {
-            if (!alive.expired()) {
-                send();
-            }
+    bus_->when_subscribed(
+        ack, [this, alive = std::weak_ptr<bool>(alive_), send = std::move(send)]() mutable {
+            asio::post(control_, [alive = std::move(alive), send = std::move(send)] {
+                if (!alive.expired()) {
+                    send();
+                }
+            });
         });
-    });
 }
 
 void publisher::finish_ack(std::int32_t id, expected<void> result) {
@@ -352,9 +351,8 @@ expected<void> blocking_publisher::wait(
 }
 
 expected<void> blocking_publisher::connect(std::chrono::milliseconds timeout) {
-    return wait([timeout](publisher& p, completion_handler done) {
-        p.start(timeout, std::move(done));
-    });
+    return wait(
+        [timeout](publisher& p, completion_handler done) { p.start(timeout, std::move(done)); });
 }
 
 expected<void> blocking_publisher::publish(const publication& pub) {
@@ -362,9 +360,8 @@ expected<void> blocking_publisher::publish(const publication& pub) {
 }
 
 expected<void> blocking_publisher::flush(std::chrono::milliseconds timeout) {
-    return wait([timeout](publisher& p, completion_handler done) {
-        p.flush(timeout, std::move(done));
-    });
+    return wait(
+        [timeout](publisher& p, completion_handler done) { p.flush(timeout, std::move(done)); });
 }
 
 expected<void> blocking_publisher::add_to_group(const std::string& hub,
