@@ -4,7 +4,7 @@
 // is addressed to them. Redis stopped or bad input: a clear message and a non-zero exit.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { ROOT, clientFor, serverFor, unique, waitFor } from './server.mjs';
@@ -18,6 +18,8 @@ const PREFIX = 'Diquis';
 const HUB = 'notifications';
 const EVENTS = ['TenantCreated', 'TenantCreationFailed', 'TenantProgress', 'Fence'];
 const skip = redisAvailable() ? false : 'redis-server is not installed';
+// worker.sh reads jobs with redis-cli (beside redis-server in redis-tools) and jq.
+const skipShell = spawnSync('jq', ['--version'], { stdio: 'ignore' }).status === 0 ? false : 'jq is not installed';
 
 const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 function tokenFor(user) {
@@ -274,7 +276,7 @@ describe('switchboard publish into Redis with prefix Diquis, relay hub /hubs/not
     assert.deepEqual(tenants(clients.alice1), [tenant]);
   });
 
-  test('the shell worker over switchboard publish and redis-cli', async (t) => {
+  test('the shell worker over switchboard publish and redis-cli', { skip: skipShell }, async (t) => {
     const { alice, clients } = await people(t);
     const list = unique('jobs');
     const tenant = unique('shell');
