@@ -160,13 +160,7 @@ int main(int argc, char** argv) {
         options.hub = config.hub;
         options.channel_prefix = config.prefix;
         bus = std::make_unique<routing::blocking_publisher>(
-            [&](boost::asio::io_context& control) {
-                routing::backplane_settings s;
-                s.control = &control;
-                s.max_buffered_bytes = 16 * 1024 * 1024;
-                return switchboard::backplanes().make(config.backplane, s);
-            },
-            options);
+            switchboard::backplane_maker(config.backplane), options);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "worker: %s\n", e.what());
         return 2;

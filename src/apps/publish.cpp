@@ -83,14 +83,7 @@ int run_publish(const publish_options& options) {
         settings.hub = options.hub;
         settings.channel_prefix = options.channel_prefix;
         publisher = std::make_unique<routing::blocking_publisher>(
-            [&](boost::asio::io_context& control) {
-                routing::backplane_settings bus;
-                bus.control = &control;
-                // The whole of a script's burst fits while a connection is re-established.
-                bus.max_buffered_bytes = 16 * 1024 * 1024;
-                return backplanes().make(options.backplane, bus);
-            },
-            std::move(settings));
+            backplane_maker(options.backplane), std::move(settings));
     } catch (const std::exception& e) {
         report("", e.what());
         return publish_exit_usage;

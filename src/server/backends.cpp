@@ -33,4 +33,14 @@ const routing::backplane_factory& backplanes() {
     return factory;
 }
 
+routing::blocking_publisher::bus_maker backplane_maker(std::string spec,
+                                                       std::size_t max_buffered_bytes) {
+    return [spec = std::move(spec), max_buffered_bytes](boost::asio::io_context& control) {
+        routing::backplane_settings settings;
+        settings.control = &control;
+        settings.max_buffered_bytes = max_buffered_bytes;
+        return backplanes().make(spec, settings);
+    };
+}
+
 }  // namespace switchboard
