@@ -208,11 +208,32 @@ void publisher::flush(std::chrono::milliseconds timeout, completion_handler done
                               " publication(s) not confirmed by the backplane within " +
                               milliseconds(timeout) + " (unreachable, or lost with a connection)");
         },
-        [check, done = std::move(done)](expected<void> result) {
+        [this, check, done = std::move(done)](expected<void> result) mutable {
             if (!result) {
                 return done(std::move(result));
             }
-            done(check());
+            if (auto ok = check(); !ok) {
+                return done(std::move(ok));
+            }
+            // A barrier behind the publications: a bus that confirms nothing one by one (NATS)
+            // answers it once everything written before it reached its server. A bus that is
+            // down answers at once, hence the connected() check after it.
+            bus_->when_subscribed(
+                scaleout::channels(prefix_, options_.hub).all(),
+                [this, alive = std::weak_ptr<bool>(alive_), done = std::move(done)]() mutable {
+                    asio::post(control_,
+                               [this, alive = std::move(alive), done = std::move(done)]() mutable {
+                                   if (alive.expired()) {
+                                       return done(make_error("the publisher stopped"));
+                                   }
+                                   if (!bus_->connected()) {
+                                       return done(
+                                           make_error("the backplane connection was lost before it "
+                                                      "confirmed the publications"));
+                                   }
+                                   done({});
+                               });
+                });
         });
 }
 

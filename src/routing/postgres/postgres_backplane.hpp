@@ -98,6 +98,11 @@ public:
     void when_subscribed(const std::string& channel, std::function<void()> then) override;
     [[nodiscard]] const channel_codec& codec() const noexcept override { return codec_; }
     [[nodiscard]] bool connected() const override { return connected_; }
+    // Control shard: publications queued, plus one for a batch PostgreSQL has not answered
+    // (its size is tracked in bytes only); what a publisher's flush waits for.
+    [[nodiscard]] std::uint64_t unconfirmed_publications() const override {
+        return queue_.size() + (batch_in_flight_ ? 1 : 0);
+    }
     [[nodiscard]] std::uint64_t dropped_publications() const override {
         return dropped_.load(std::memory_order_relaxed);
     }
