@@ -208,33 +208,57 @@ void publisher::flush(std::chrono::milliseconds timeout, completion_handler done
                               " publication(s) not confirmed by the backplane within " +
                               milliseconds(timeout) + " (unreachable, or lost with a connection)");
         },
-        [this, check, done = std::move(done)](expected<void> result) mutable {
+        [this, check, deadline = std::chrono::steady_clock::now() + timeout, timeout,
+         done = std::move(done)](expected<void> result) mutable {
             if (!result) {
                 return done(std::move(result));
             }
             if (auto ok = check(); !ok) {
                 return done(std::move(ok));
             }
-            // A barrier behind the publications: a bus that confirms nothing one by one (NATS)
-            // answers it once everything written before it reached its server. A bus that is
-            // down answers at once, hence the connected() check after it.
-            bus_->when_subscribed(
-                scaleout::channels(prefix_, options_.hub).all(),
-                [this, alive = std::weak_ptr<bool>(alive_), done = std::move(done)]() mutable {
-                    asio::post(control_,
-                               [this, alive = std::move(alive), done = std::move(done)]() mutable {
-                                   if (alive.expired()) {
-                                       return done(make_error("the publisher stopped"));
-                                   }
-                                   if (!bus_->connected()) {
-                                       return done(
-                                           make_error("the backplane connection was lost before it "
-                                                      "confirmed the publications"));
-                                   }
-                                   done({});
-                               });
-                });
+            barrier(deadline, timeout, std::move(done));
         });
+}
+
+void publisher::barrier(std::chrono::steady_clock::time_point deadline,
+                        std::chrono::milliseconds timeout, completion_handler done) {
+    // Behind the publications: a bus that confirms nothing one by one (NATS) answers it once
+    // everything written before it reached its server. A bus that is down answers at once,
+    // hence the connected() check; one that never answers is bounded by the flush's deadline.
+    struct state {
+        explicit state(asio::io_context& context) : timer(context) {}
+        asio::steady_timer timer;
+        completion_handler done;
+    };
+    auto shared = std::make_shared<state>(control_);
+    shared->done = std::move(done);
+    const auto finish = [shared](expected<void> result) {
+        if (auto handler = std::exchange(shared->done, nullptr)) {
+            shared->timer.cancel();
+            handler(std::move(result));
+        }
+    };
+    shared->timer.expires_at(deadline);
+    shared->timer.async_wait([finish, timeout](const boost::system::error_code& ec) {
+        if (!ec) {
+            finish(make_error("the backplane did not confirm the publications within " +
+                              milliseconds(timeout)));
+        }
+    });
+    bus_->when_subscribed(scaleout::channels(prefix_, options_.hub).all(),
+                          [this, alive = std::weak_ptr<bool>(alive_), finish]() mutable {
+                              asio::post(control_, [this, alive = std::move(alive), finish] {
+                                  if (alive.expired()) {
+                                      return finish(make_error("the publisher stopped"));
+                                  }
+                                  if (!bus_->connected()) {
+                                      return finish(
+                                          make_error("the backplane connection was lost before it "
+                                                     "confirmed the publications"));
+                                  }
+                                  finish({});
+                              });
+                          });
 }
 
 void publisher::add_to_group(std::string hub, std::string connection_id, std::string group,

@@ -113,6 +113,8 @@ private:
     void group_change(bool add, std::string hub, std::string connection_id, std::string group,
                       completion_handler done);
     void finish_ack(std::int32_t id, expected<void> result);
+    void barrier(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds timeout,
+                 completion_handler done);
     std::string ack_channel(const std::string& hub) const;
 
     boost::asio::io_context& control_;

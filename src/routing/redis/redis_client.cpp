@@ -571,7 +571,13 @@ private:
     }
 
     // ["pong", ""]: PING's answer on a subscribed connection (RESP2).
+    // ["pong", ""] while the connection is subscribed to something; a plain +PONG while it is
+    // not (a publisher with no subscriptions yet), which would otherwise leave its barrier
+    // waiting forever.
     static bool is_pong(const redisReply& reply) {
+        if (reply.type == REDIS_REPLY_STATUS) {
+            return reply_string(&reply) == "PONG";
+        }
         return reply.type == REDIS_REPLY_ARRAY && reply.elements == 2 &&
                reply.element[0]->type == REDIS_REPLY_STRING &&
                reply_string(reply.element[0]) == "pong";

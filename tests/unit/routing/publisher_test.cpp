@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -120,6 +121,13 @@ public:
         published.emplace_back(channel, *payload);
         ++unconfirmed;
     }
+    void when_subscribed(const std::string&, std::function<void()> then) override {
+        if (answer_barriers) {
+            then();
+        } else {
+            barriers.push_back(std::move(then));  // a bus that never answers
+        }
+    }
     [[nodiscard]] bool connected() const override { return is_connected; }
     [[nodiscard]] std::uint64_t unconfirmed_publications() const override { return unconfirmed; }
     [[nodiscard]] std::uint64_t dropped_publications() const override { return dropped; }
@@ -133,6 +141,8 @@ public:
     std::uint64_t dropped = 0;
     std::vector<std::string> subscribed;
     std::vector<std::pair<std::string, std::string>> published;
+    bool answer_barriers = true;
+    std::vector<std::function<void()>> barriers;
 
 private:
     backplane_handler* handler_ = nullptr;
@@ -212,6 +222,42 @@ TEST(publisher, flush_waits_for_every_confirmation) {
     f.run_until(result);
     ASSERT_TRUE(result);
     EXPECT_EQ(result->error_message(), "1 publication(s) dropped: the backplane's buffer was full");
+}
+
+TEST(publisher, flush_is_bounded_when_the_bus_never_answers_its_barrier) {
+    fixture f;
+    f.bus->is_connected = true;
+    f.bus->answer_barriers = false;
+    std::optional<expected<void>> result;
+    f.pub->start(1s, [&](expected<void> r) { result = std::move(r); });
+    f.run_until(result);
+    result.reset();
+    f.pub->flush(30ms, [&](expected<void> r) { result = std::move(r); });
+    f.run_until(result);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->error_message(),
+              "the backplane did not confirm the publications within 30 ms");
+    // A late answer after the deadline changes nothing.
+    for (auto& then : f.bus->barriers) {
+        then();
+    }
+    f.context.restart();
+    f.context.poll();
+}
+
+TEST(publisher, flush_fails_when_the_bus_went_down) {
+    fixture f;
+    f.bus->is_connected = true;
+    std::optional<expected<void>> result;
+    f.pub->start(1s, [&](expected<void> r) { result = std::move(r); });
+    f.run_until(result);
+    result.reset();
+    f.bus->is_connected = false;
+    f.pub->flush(1s, [&](expected<void> r) { result = std::move(r); });
+    f.run_until(result);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->error_message(),
+              "the backplane connection was lost before it confirmed the publications");
 }
 
 TEST(publisher, group_change_is_the_aspnet_command_and_completes_on_its_ack) {
