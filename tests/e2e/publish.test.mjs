@@ -290,7 +290,9 @@ describe('switchboard publish into Redis with prefix Diquis, relay hub /hubs/not
       });
       let stderr = '';
       child.stderr.on('data', (c) => { stderr += c; });
-      child.on('close', (code) => resolve({ code, stderr }));
+      // A hung worker fails the test instead of the suite.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
     });
     assert.equal(result.code, 0, result.stderr);
     await fence(clients);
