@@ -180,13 +180,16 @@ expected<void> publisher::publish(const publication& p) {
     if (auto ok = check_publication(p); !ok) {
         return ok;
     }
-    auto encoded = encode_publication(p, prefix_, options_.hub);
+    publish(encode_publication(p, prefix_, options_.hub));
+    return {};
+}
+
+void publisher::publish(encoded_publication encoded) {
     // One buffer for every channel (DESIGN.md decision 2).
     const auto payload = make_shared_buffer(std::move(encoded.payload));
     for (const auto& channel : encoded.channels) {
         bus_->publish(channel, payload);
     }
-    return {};
 }
 
 void publisher::flush(std::chrono::milliseconds timeout, completion_handler done) {
@@ -367,8 +370,10 @@ void publisher::stop() {
 }
 
 blocking_publisher::blocking_publisher(const bus_maker& make, publisher_options options)
-    : work_(asio::make_work_guard(context_)) {
+    : options_(options), work_(asio::make_work_guard(context_)) {
     publisher_ = std::make_unique<publisher>(context_, make(context_), std::move(options));
+    options_.server_name = publisher_->server_name();
+    prefix_ = publisher_->channel_prefix();
     thread_ = std::thread([this] { context_.run(); });
 }
 
@@ -401,7 +406,21 @@ expected<void> blocking_publisher::connect(std::chrono::milliseconds timeout) {
 }
 
 expected<void> blocking_publisher::publish(const publication& pub) {
-    return wait([&pub](publisher& p, completion_handler done) { done(p.publish(pub)); });
+    // A thousand small publications are a few hundred kilobytes of handlers at most; waiting
+    // once per thousand costs one round trip where each would cost one.
+    constexpr std::size_t max_unsynced = 1024;
+    if (auto ok = check_publication(pub); !ok) {
+        return ok;
+    }
+    asio::post(context_,
+               [this, encoded = encode_publication(pub, prefix_, options_.hub)]() mutable {
+                   publisher_->publish(std::move(encoded));
+               });
+    if (unsynced_.fetch_add(1, std::memory_order_relaxed) + 1 >= max_unsynced) {
+        unsynced_.store(0, std::memory_order_relaxed);
+        return wait([](publisher&, completion_handler done) { done({}); });
+    }
+    return {};
 }
 
 expected<void> blocking_publisher::flush(std::chrono::milliseconds timeout) {
@@ -426,7 +445,7 @@ expected<void> blocking_publisher::remove_from_group(const std::string& hub,
 }
 
 std::string blocking_publisher::channel_prefix() const {
-    return publisher_->channel_prefix();  // immutable after construction
+    return prefix_;
 }
 
 }  // namespace switchboard::routing

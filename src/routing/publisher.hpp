@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/array.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -90,6 +91,8 @@ public:
     // Checks, encodes and hands the messages to the bus; an error for bad input only.
     // Delivery is at most once, as for every ASP.NET publication: see flush().
     expected<void> publish(const publication& p);
+    // What publish() hands to the bus, for a caller that encoded on another thread.
+    void publish(encoded_publication encoded);
     // `done` once the bus's server confirmed every publication so far (Redis answered each
     // PUBLISH), or with an error after `timeout` or when some were dropped or refused.
     void flush(std::chrono::milliseconds timeout, completion_handler done);
@@ -146,6 +149,9 @@ public:
     blocking_publisher& operator=(const blocking_publisher&) = delete;
 
     expected<void> connect(std::chrono::milliseconds timeout);
+    // Checks and encodes on the caller's thread and returns without waiting for the bus (a
+    // script's stream of lines is not one thread round trip per line); publications keep
+    // their order. An error for bad input only: flush() reports what the bus did with them.
     expected<void> publish(const publication& p);
     expected<void> flush(std::chrono::milliseconds timeout);
     expected<void> add_to_group(const std::string& hub, const std::string& connection_id,
@@ -158,6 +164,11 @@ private:
     // Runs `start(done)` on the publisher's thread and waits for `done`.
     expected<void> wait(const std::function<void(publisher&, completion_handler)>& start);
 
+    publisher_options options_;  // as given, for encoding on the caller's thread
+    std::string prefix_;
+    // Publications posted since the caller last waited for the publisher's thread: bounded by
+    // max_unsynced, so a caller faster than the bus cannot queue handlers without end.
+    std::atomic<std::size_t> unsynced_{0};
     boost::asio::io_context context_;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
     std::unique_ptr<publisher> publisher_;
