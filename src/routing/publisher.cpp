@@ -155,10 +155,6 @@ publisher::~publisher() {
     stop();
 }
 
-std::string publisher::ack_channel(const std::string& hub) const {
-    return scaleout::channels(prefix_, hub).internal_ack(options_.server_name);
-}
-
 void publisher::start(std::chrono::milliseconds timeout, completion_handler done) {
     if (!started_) {
         started_ = true;

@@ -118,7 +118,6 @@ private:
     void finish_ack(std::int32_t id, expected<void> result);
     void barrier(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds timeout,
                  completion_handler done);
-    std::string ack_channel(const std::string& hub) const;
 
     boost::asio::io_context& control_;
     std::unique_ptr<backplane> bus_;
