@@ -165,7 +165,7 @@ struct chat_settings {
 
 // The relay hubs of the flags; throws naming the flag that is wrong.
 std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_relay_hubs(
-    const relay_settings& flags) {
+    const relay_settings& flags, const std::string& chat_backplane_name) {
     hub::relay_hub_options relay;
     if (flags.groups != "off") {
         auto policy = hub::make_chat_group_policy(flags.groups, flags.group_patterns);
@@ -187,10 +187,17 @@ std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_r
             throw std::runtime_error("--hub '" + text +
                                      "': the chat hub is /hubs/chat, named chat");
         }
+        // Two hubs on one backplane name would each deliver what is published to it.
+        if (spec->backplane_name == chat_backplane_name) {
+            throw std::runtime_error("--hub '" + text + "': the chat hub's backplane name is " +
+                                     chat_backplane_name);
+        }
         for (const auto& [path, other] : out) {
-            if (path == spec->path || other->name() == spec->name) {
+            if (path == spec->path || other->name() == spec->name ||
+                other->backplane_name() == spec->backplane_name) {
                 throw std::runtime_error("--hub '" + text + "': a second hub at " + spec->path +
-                                         " or named " + spec->name);
+                                         ", named " + spec->name + " or on the backplane as " +
+                                         spec->backplane_name);
             }
         }
         out.emplace_back(spec->path, hub::make_relay_hub(*spec, relay));
@@ -221,7 +228,7 @@ int run_serve(server_options options, chat_settings chat_flags, const relay_sett
     auto chat = hub::make_chat_hub(hub::chat_hub_options{
         chat_flags.max_message_length, std::move(*groups), chat_flags.presence_events});
     chat->set_backplane_name(chat_flags.backplane_name);
-    auto relays = make_relay_hubs(relay);
+    auto relays = make_relay_hubs(relay, chat->backplane_name());
     std::vector<hub::hub_definition*> all_hubs{chat.get()};
     for (auto& [path, definition] : relays) {
         all_hubs.push_back(definition.get());

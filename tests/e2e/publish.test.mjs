@@ -50,6 +50,22 @@ async function notificationsClient(t, server, user) {
   return client;
 }
 
+test('serve refuses --hub flags it cannot honour, naming the flag and the fault', async () => {
+  const cases = [
+    [['--hub', 'hubs/x'], /--hub 'hubs\/x': the path must start with '\/'/],
+    [['--hub', '/hubs/../admin'], /no '\.\.' or '\/\/'/],
+    [['--hub', '/hubs/chat'], /the chat hub is \/hubs\/chat/],
+    [['--hub', '/a/x', '--hub', '/b/y=x'], /a second hub at \/b\/y/],
+    [['--hub', '/a/x', '--hub-groups', 'maybe'], /--hub-groups: unknown group policy 'maybe'/],
+    [['--hub', '/a/x', '--hub-groups', 'roles'], /need JWT authentication/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await run(BIN, ['serve', '--listen', '127.0.0.1:0', '--static-dir', '', ...args]);
+    assert.notEqual(result.code, 0, args.join(' '));
+    assert.match(result.stdout + result.stderr, message);
+  }
+});
+
 describe('switchboard publish into Redis with prefix Diquis, relay hub /hubs/notifications', { skip }, () => {
   let redis;
   let servers;
