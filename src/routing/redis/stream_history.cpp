@@ -127,6 +127,8 @@ std::optional<stream_info> parse_info_reply(const redisReply& reply) {
         return std::nullopt;
     }
     info.exists = true;
+    std::optional<long long> length;
+    std::optional<long long> added;
     for (std::size_t i = 0; i + 1 < reply.elements; i += 2) {
         const auto& name = *reply.element[i];
         const auto& value = *reply.element[i + 1];
@@ -134,7 +136,11 @@ std::optional<stream_info> parse_info_reply(const redisReply& reply) {
             return std::nullopt;
         }
         const auto field = text_of(name);
-        if (field == "first-entry") {
+        if (field == "length" && value.type == REDIS_REPLY_INTEGER) {
+            length = value.integer;
+        } else if (field == "entries-added" && value.type == REDIS_REPLY_INTEGER) {
+            added = value.integer;
+        } else if (field == "first-entry") {
             info.first_entry = entry_id_of(value);
         } else if (field == "last-generated-id") {
             info.last_generated = id_of(value);
@@ -144,6 +150,9 @@ std::optional<stream_info> parse_info_reply(const redisReply& reply) {
                 return std::nullopt;
             }
         }
+    }
+    if (length && added && *added >= *length && *length >= 0) {
+        info.removed = static_cast<std::uint64_t>(*added - *length);
     }
     return info;
 }
@@ -169,9 +178,10 @@ events::history_range judge_range(events::event_id after, std::size_t limit,
         return range;
     }
     const bool first_is_newer = !info.first_entry || *info.first_entry > after;
-    const bool removed_after =
-        info.max_deleted ? *info.max_deleted > after : first_is_newer;  // pre-7.0: cannot tell
-    if (removed_after || (first_is_newer && !after_within_age)) {
+    const bool deleted_after = info.max_deleted && *info.max_deleted > after;
+    // Before 7.0 (no count of removals) a newer first entry cannot be told from a trim.
+    const bool trimmed_after = first_is_newer && (!info.removed || *info.removed > 0);
+    if (deleted_after || trimmed_after || (first_is_newer && !after_within_age)) {
         return range;
     }
     for (const auto& entry : entries) {

@@ -52,9 +52,12 @@ struct stream_info {
     bool exists = false;  // false: "ERR no such key" (never written, or expired)
     std::optional<events::event_id> first_entry;
     std::optional<events::event_id> last_generated;
-    // Redis 7.0+: the largest id ever removed (trim or XDEL); {0,0} when none. Absent before
-    // 7.0, where the first entry has to stand in for it.
+    // Redis 7.0+: the largest id removed by XDEL; {0,0} when none. Trimming does NOT move it
+    // (checked on 7.0.15: 0-0 after XTRIM), so it only guards against an operator's XDEL.
     std::optional<events::event_id> max_deleted;
+    // Redis 7.0+: entries-added - length, the entries trimmed (or deleted) so far; absent
+    // before 7.0. Trimming removes from the head, so every trimmed id is below first_entry.
+    std::optional<std::uint64_t> removed;
 };
 // XINFO STREAM's flat [name, value, ...] reply, or an error reply (no such key). Nothing when
 // malformed.
@@ -66,8 +69,10 @@ struct stream_info {
 // 1. no stream: complete and empty if `after` is within the age bound (the key outlives its
 //    last event by the age bound, so nothing was published after `after`), else trimmed;
 // 2. more than `limit` entries: too_many;
-// 3. an entry after `after` was removed (max_deleted > after; before Redis 7.0, which does not
-//    say, a first entry newer than `after` counts as such): trimmed;
+// 3. an entry after `after` may have been removed: XDEL'd beyond it (max_deleted > after), or
+//    trimmed (first entry newer than `after` while entries were removed, since the removed
+//    ones, all below the first entry, may lie after `after`; before Redis 7.0, which does not
+//    count removals, a first entry newer than `after` is enough): trimmed;
 // 4. the first entry is newer than `after` and `after` is older than the age bound: the key
 //    may have expired and been created again in between, losing events: trimmed;
 // 5. an entry older than the age bound: trimmed (the local history would have dropped it);

@@ -101,6 +101,7 @@ TEST(StreamHistory, InfoReply) {
     EXPECT_EQ(info->first_entry, (event_id{8, 0}));
     EXPECT_EQ(info->last_generated, (event_id{9, 1}));
     EXPECT_EQ(info->max_deleted, (event_id{4, 0}));
+    EXPECT_EQ(info->removed, 3U);  // entries-added 5, length 2
 
     // Empty stream (first-entry nil), Redis 6 (no max-deleted-entry-id).
     const auto empty = parse_info_reply(
@@ -109,6 +110,7 @@ TEST(StreamHistory, InfoReply) {
     EXPECT_TRUE(empty->exists);
     EXPECT_FALSE(empty->first_entry);
     EXPECT_FALSE(empty->max_deleted);
+    EXPECT_FALSE(empty->removed);
 
     const auto missing = parse_info_reply(*read_reply("-ERR no such key\r\n"));
     ASSERT_TRUE(missing);
@@ -129,11 +131,16 @@ std::vector<history_record> records(std::initializer_list<event_id> ids) {
     return out;
 }
 
-stream_info stream(std::optional<event_id> first, std::optional<event_id> max_deleted) {
+// Redis 7 unless max_deleted is nullopt (then Redis 6: neither field).
+stream_info stream(std::optional<event_id> first, std::optional<event_id> max_deleted,
+                   std::uint64_t removed = 0) {
     stream_info info;
     info.exists = true;
     info.first_entry = first;
     info.max_deleted = max_deleted;
+    if (max_deleted) {
+        info.removed = removed;
+    }
     return info;
 }
 
@@ -149,7 +156,22 @@ TEST(StreamHistory, JudgeExactResume) {
 }
 
 TEST(StreamHistory, JudgeTrimmedByCount) {
-    // Entries after the id were removed (max-deleted-entry-id beyond it).
+    // Entries were trimmed and the first one left is newer than the id.
+    EXPECT_EQ(judge_range({950000, 0}, 10, records({{970000, 0}}),
+                          stream(event_id{970000, 0}, event_id{}, 1), now, age)
+                  .result,
+              history_range::outcome::trimmed);
+    // Trimmed, but only below the id: exact.
+    EXPECT_EQ(judge_range({950000, 0}, 10, records({{970000, 0}}),
+                          stream(event_id{940000, 0}, event_id{}, 5), now, age)
+                  .result,
+              history_range::outcome::complete);
+    // Nothing ever removed: a first entry newer than the id is just the stream's first event.
+    EXPECT_EQ(judge_range({950000, 0}, 10, records({{970000, 0}}),
+                          stream(event_id{970000, 0}, event_id{}, 0), now, age)
+                  .result,
+              history_range::outcome::complete);
+    // An entry after the id was XDEL'd (max-deleted-entry-id beyond it).
     EXPECT_EQ(judge_range({950000, 0}, 10, records({{970000, 0}}),
                           stream(event_id{970000, 0}, event_id{960000, 0}), now, age)
                   .result,
