@@ -410,6 +410,12 @@ int main(int argc, char** argv) {
     add_duration(*serve, "--events-history-age", options.events.history_age,
                  "SWITCHBOARD_EVENTS_HISTORY_AGE", "Longest an event stays in channel history");
     serve
+        ->add_option("--events-shared-history", options.events.shared_history,
+                     "Keep channel history in Redis Streams too, so a client resumes exactly on "
+                     "any instance (true/false; Redis backplane only)")
+        ->envname("SWITCHBOARD_EVENTS_SHARED_HISTORY")
+        ->capture_default_str();
+    serve
         ->add_option("--events-retain", options.events.retain,
                      "Channels (* ?) whose last event new subscribers start with; repeat")
         ->envname("SWITCHBOARD_EVENTS_RETAIN")

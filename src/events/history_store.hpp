@@ -80,6 +80,10 @@ public:
 
     virtual ~history_store() = default;
 
+    // On the control shard, beside the backplane's start and stop.
+    virtual void start() {}
+    virtual void stop() {}
+
     // Stores the event on `channel`'s stream and answers the id the store assigned, or nullopt
     // when it could not store it (the caller assigns an id of its own, then observes the
     // store's ids again as they come back from the bus).

@@ -51,9 +51,8 @@ std::string default_server_name() {
     return std::string(host.data()) + "_" + make_random_id();
 }
 
-std::unique_ptr<routing::backplane> make_backplane(const server_options& options,
-                                                   shard_pool& shards,
-                                                   routing::router_options& router) {
+routing::made_backplane make_backplane(const server_options& options, shard_pool& shards,
+                                       routing::router_options& router) {
     routing::backplane_settings settings;
     settings.control = &shards.context(routing::router::control_shard);
     settings.max_buffered_bytes = options.backplane_buffer_size;
@@ -63,7 +62,21 @@ std::unique_ptr<routing::backplane> make_backplane(const server_options& options
         spdlog::warn("--backplane: {}", note);
     }
     router.channel_prefix = std::move(made.channel_prefix);
-    return std::move(made.bus);
+    return made;
+}
+
+// The bus's shared event history, unless turned off or the bus keeps none.
+std::unique_ptr<events::history_store> make_event_history(const server_options& options,
+                                                          const routing::made_backplane& made,
+                                                          const std::string& channel_prefix) {
+    if (!options.events.shared_history || !made.make_event_history) {
+        return nullptr;
+    }
+    events::history_store_options settings;
+    settings.key_prefix = channel_prefix;
+    settings.max_count = options.events.history;
+    settings.max_age = options.events.history_age;
+    return made.make_event_history(std::move(settings));
 }
 
 routing::router_options router_settings(const server_options& options, metrics& counters) {
@@ -92,10 +105,12 @@ struct instance::parts {
           admission(admission_settings(options), &counters),
           shards(shard_count(options)),
           router_options(router_settings(options, counters)),
-          backplane(make_backplane(options, shards, router_options)),
+          made_bus(make_backplane(options, shards, router_options)),
+          backplane(std::move(made_bus.bus)),
+          event_history(make_event_history(options, made_bus, router_options.channel_prefix)),
           router(shards, *backplane, router_options),
           events(shards, *backplane, router_options.channel_prefix, events_settings(options),
-                 &counters),
+                 &counters, event_history.get()),
           events_http(events, authenticate, router_options.server_name, &counters),
           hubs(shards, router, options.hub),
           connections(options.hub.disconnect_timeout),
@@ -112,7 +127,10 @@ struct instance::parts {
     transport::admission_control admission;
     shard_pool shards;
     routing::router_options router_options;
+    routing::made_backplane made_bus;  // its bus moves to `backplane`
     std::unique_ptr<routing::backplane> backplane;
+    // Redis Streams beside a Redis bus (events/history_store.hpp); null: per-instance only.
+    std::unique_ptr<events::history_store> event_history;
     // Beside the backplane, built from the same kind of factory once presence backends exist.
     std::unique_ptr<presence::store> presence;
     routing::router router;
@@ -270,6 +288,9 @@ instance::~instance() {
         parts_->hubs.stop();
         parts_->shards.stop_and_join();
         parts_->router.stop();
+        if (parts_->event_history) {
+            parts_->event_history->stop();
+        }
     }
 }
 
@@ -330,6 +351,9 @@ asio::ip::tcp::endpoint instance::start() {
     asio::post(p.shards.context(routing::router::control_shard), [&p] {
         p.events.start();  // subscribes before the bus starts, as the router does
         p.router.start();
+        if (p.event_history) {
+            p.event_history->start();
+        }
     });
     p.hubs.start();
     p.shards.start();
@@ -369,6 +393,9 @@ void instance::drain_and_stop() {
     p.shards.stop_and_join();
     // With no shard thread left, the router and the backplane are stopped single-threaded.
     p.router.stop();
+    if (p.event_history) {
+        p.event_history->stop();
+    }
     p.running = false;
 }
 

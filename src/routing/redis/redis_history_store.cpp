@@ -2,10 +2,10 @@
 
 #include "routing/redis/stream_history.hpp"
 
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 
 #include <optional>
 #include <stdexcept>
@@ -42,13 +42,12 @@ void redis_history_store::stop() {
 void redis_history_store::append(const std::string& channel, const std::string& type,
                                  const std::string& data_json,
                                  boost::asio::any_io_executor reply_on, append_callback done) {
-    boost::asio::dispatch(context_, [this, key = stream_history::stream_key(options_.key_prefix,
-                                                                            channel),
-                                     type, data_json, reply_on = std::move(reply_on),
-                                     done = std::move(done)]() mutable {
-        do_append(std::move(key), std::move(type), std::move(data_json), std::move(reply_on),
-                  std::move(done));
-    });
+    boost::asio::dispatch(
+        context_, [this, key = stream_history::stream_key(options_.key_prefix, channel), type,
+                   data_json, reply_on = std::move(reply_on), done = std::move(done)]() mutable {
+            do_append(std::move(key), std::move(type), std::move(data_json), std::move(reply_on),
+                      std::move(done));
+        });
 }
 
 void redis_history_store::do_append(std::string key, std::string type, std::string data_json,
@@ -57,6 +56,11 @@ void redis_history_store::do_append(std::string key, std::string type, std::stri
         // Never inline: the caller's stack may hold its channel state.
         boost::asio::post(reply_on, [done, id] { done(id); });
     };
+    if (!available()) {
+        // Not queued for later: the publication goes out now with an id of the caller's.
+        answer(std::nullopt);
+        return;
+    }
     // Publications from this instance keep their order: one connection, replies in order.
     const bool queued = client_->command(
         stream_history::xadd_command(key, options_.max_count, type, data_json),
@@ -75,12 +79,11 @@ void redis_history_store::do_append(std::string key, std::string type, std::stri
 void redis_history_store::read_after(const std::string& channel, events::event_id after,
                                      std::size_t limit, boost::asio::any_io_executor reply_on,
                                      range_callback done) {
-    boost::asio::dispatch(context_, [this, key = stream_history::stream_key(options_.key_prefix,
-                                                                            channel),
-                                     after, limit, reply_on = std::move(reply_on),
-                                     done = std::move(done)]() mutable {
-        do_read(std::move(key), after, limit, std::move(reply_on), std::move(done));
-    });
+    boost::asio::dispatch(
+        context_, [this, key = stream_history::stream_key(options_.key_prefix, channel), after,
+                   limit, reply_on = std::move(reply_on), done = std::move(done)]() mutable {
+            do_read(std::move(key), after, limit, std::move(reply_on), std::move(done));
+        });
 }
 
 void redis_history_store::do_read(std::string key, events::event_id after, std::size_t limit,
@@ -92,14 +95,18 @@ void redis_history_store::do_read(std::string key, events::event_id after, std::
         boost::asio::any_io_executor reply_on;
         range_callback done;
     };
-    auto state = std::make_shared<pending>(pending{std::nullopt, std::move(reply_on),
-                                                   std::move(done)});
+    auto state =
+        std::make_shared<pending>(pending{std::nullopt, std::move(reply_on), std::move(done)});
     auto answer = [state](events::history_range range) {
         boost::asio::post(state->reply_on,
                           [done = std::move(state->done), range = std::move(range)]() mutable {
                               done(std::move(range));
                           });
     };
+    if (!available()) {
+        answer({});  // unavailable: the resume answers `reset` now rather than after a reconnect
+        return;
+    }
     const auto max_bytes = options_.max_reply_bytes;
     const bool range_queued = client_->command(
         stream_history::xrange_command(key, after, limit), [state, max_bytes](const redisReply* r) {
@@ -115,8 +122,7 @@ void redis_history_store::do_read(std::string key, events::event_id after, std::
     const bool info_queued = client_->command(
         stream_history::xinfo_command(key),
         [state, answer, after, limit, max_age](const redisReply* r) {
-            const auto info =
-                r != nullptr ? stream_history::parse_info_reply(*r) : std::nullopt;
+            const auto info = r != nullptr ? stream_history::parse_info_reply(*r) : std::nullopt;
             if (!info || !state->entries) {
                 answer({});  // unavailable: broken connection, error or malformed reply
                 return;

@@ -29,9 +29,8 @@ public:
     redis_history_store(const redis_history_store&) = delete;
     redis_history_store& operator=(const redis_history_store&) = delete;
 
-    // On the control shard, beside the backplane's start / stop.
-    void start();
-    void stop();
+    void start() override;
+    void stop() override;
 
     void append(const std::string& channel, const std::string& type,
                 const std::string& data_json, boost::asio::any_io_executor reply_on,
