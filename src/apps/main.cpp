@@ -403,6 +403,15 @@ int main(int argc, char** argv) {
         ->delimiter(',');
 
     serve
+        ->add_option("--presence", options.presence,
+                     "Cluster-wide presence: who is online, group members (true/false; in Redis "
+                     "beside a Redis backplane, else per instance)")
+        ->envname("SWITCHBOARD_PRESENCE")
+        ->capture_default_str();
+    add_duration(*serve, "--presence-expiry", options.presence_expiry,
+                 "SWITCHBOARD_PRESENCE_EXPIRY",
+                 "An instance silent this long leaves presence (its users go offline)");
+    serve
         ->add_option("--events-history", options.events.history,
                      "Events kept per channel for Last-Event-ID resume")
         ->envname("SWITCHBOARD_EVENTS_HISTORY")

@@ -103,6 +103,44 @@ public:
         router_->remove_from_group(hub_, connection_id, group, guarded(std::move(done)));
     }
 
+    // Cluster-wide presence of this hub (presence/presence_store.hpp: pages, costs); `done`
+    // runs on the calling shard, with an error when presence is off (--presence false).
+    void online_users(std::string cursor, std::size_t limit,
+                      std::function<void(expected<presence::page<std::string>>)> done) const {
+        ask_presence<presence::page<std::string>>(
+            [=, this](presence::store& store, auto answer) {
+                store.online_users(router_->hub_name(hub_), cursor, limit, std::move(answer));
+            },
+            std::move(done));
+    }
+    void user_connections(
+        std::string user, std::string cursor, std::size_t limit,
+        std::function<void(expected<presence::page<presence::connection_entry>>)> done) const {
+        ask_presence<presence::page<presence::connection_entry>>(
+            [=, this](presence::store& store, auto answer) {
+                store.user_connections(router_->hub_name(hub_), user, cursor, limit,
+                                       std::move(answer));
+            },
+            std::move(done));
+    }
+    void group_members(
+        std::string group, std::string cursor, std::size_t limit,
+        std::function<void(expected<presence::page<presence::connection_entry>>)> done) const {
+        ask_presence<presence::page<presence::connection_entry>>(
+            [=, this](presence::store& store, auto answer) {
+                store.group_members(router_->hub_name(hub_), group, cursor, limit,
+                                    std::move(answer));
+            },
+            std::move(done));
+    }
+    void is_online(std::string user, std::function<void(expected<bool>)> done) const {
+        ask_presence<bool>(
+            [=, this](presence::store& store, auto answer) {
+                store.is_online(router_->hub_name(hub_), user, std::move(answer));
+            },
+            std::move(done));
+    }
+
     // Invokes `target` on one connection and waits for its Completion (a client result).
     // `on_result` runs on the calling shard with the client's value or an error.
     void invoke_client(const std::string& connection_id, std::string target,
@@ -116,6 +154,24 @@ public:
 
 private:
     client_proxy proxy(routing::audience to) const { return {*router_, hub_, std::move(to)}; }
+
+    // The store answers on its own shard: the answer goes back to the asking one, through
+    // the guard (it is user code).
+    template <class T, class Query>
+    void ask_presence(Query query, std::function<void(expected<T>)> done) const {
+        auto executor = router_->current_executor();
+        auto answer = [executor, done = guard(metric_hub_error::callback, "presence callback",
+                                              std::move(done))](expected<T> result) mutable {
+            boost::asio::post(executor, [done, result = std::move(result)]() mutable {
+                done(std::move(result));
+            });
+        };
+        auto* store = router_->presence();
+        if (store == nullptr) {
+            return answer(make_error("Presence is off on this server."));
+        }
+        query(*store, std::function<void(expected<T>)>(std::move(answer)));
+    }
 
     // The router calls these on a shard thread: what they throw must stop at this boundary.
     routing::done_callback guarded(routing::done_callback done) const {

@@ -50,6 +50,9 @@ public:
     routing::router& router() noexcept { return router_; }
     const hub_options& options() const noexcept { return options_; }
 
+    // From the presence store, on the control shard: the hub named by the change hears it.
+    void on_presence_change(const presence::user_change& change);
+
     // Called by hub connections when they end, on their shard.
     void forget(hub_connection* connection, std::size_t shard);
 

@@ -19,7 +19,7 @@ namespace switchboard::presence {
 struct connection_entry {
     std::string connection_id;
     std::string user_id;   // empty: anonymous (counted in groups, never online as a user)
-    std::string instance;  // the holder's incarnation (store_options::instance)
+    std::string instance;  // the holder's incarnation (store_options::instance; set by the store)
     std::uint64_t connected_at_ms = 0;  // Unix ms
 
     friend bool operator==(const connection_entry&, const connection_entry&) = default;

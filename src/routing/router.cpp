@@ -51,6 +51,17 @@ void router::add_connection(hub_id hub, const std::string& connection_id,
         registry.users[user_id].push_back(&target);
         subscribe(channels.user(user_id));
     }
+    if (presence_ != nullptr) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        presence_->connection_added(
+            hubs_[hub].name,
+            presence::connection_entry{
+                connection_id,
+                user_id,
+                {},
+                static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now).count())});
+    }
 }
 
 void router::remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard) {
@@ -81,6 +92,9 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
         forget(registry.groups, group);
         unsubscribe(channels.group(group));
     }
+    if (presence_ != nullptr) {
+        presence_->connection_removed(hubs_[hub].name, connection_id, entry.user_id);
+    }
     registry.connections.erase(it);
     directory_.remove(hub, connection_id);
 }
@@ -107,6 +121,9 @@ router::group_change router::change_group_on(std::size_t shard, hub_id hub,
         groups.push_back(group);
         registry.groups[group].insert(it->second.target);
         subscribe(hubs_[hub].channels.group(group));
+        if (presence_ != nullptr) {
+            presence_->group_joined(hubs_[hub].name, connection_id, it->second.user_id, group);
+        }
     } else if (!join && g != groups.end()) {
         groups.erase(g);
         const auto members = registry.groups.find(group);
@@ -117,6 +134,9 @@ router::group_change router::change_group_on(std::size_t shard, hub_id hub,
             }
         }
         unsubscribe(hubs_[hub].channels.group(group));
+        if (presence_ != nullptr) {
+            presence_->group_left(hubs_[hub].name, connection_id, group);
+        }
     }
     return group_change::applied;
 }

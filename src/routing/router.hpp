@@ -5,6 +5,7 @@
 #include "core/expected.hpp"
 #include "core/metrics.hpp"
 #include "core/shard_pool.hpp"
+#include "presence/presence_store.hpp"
 #include "routing/backplane.hpp"
 #include "routing/connection_directory.hpp"
 #include "routing/scaleout/channels.hpp"
@@ -120,6 +121,16 @@ public:
     // starts the backplane. stop() ends every wait for another instance and stops it.
     void start();
     void stop();
+
+    // Before start(): every connection, disconnection, join and leave of this instance is
+    // reported to `store` (it outlives the router), whatever asked for it (a hub method,
+    // another instance, the REST API).
+    void set_presence(presence::store* store) noexcept { presence_ = store; }
+    [[nodiscard]] presence::store* presence() const noexcept { return presence_; }
+    // The executor of the shard this thread runs (hub code answering asynchronously).
+    [[nodiscard]] boost::asio::any_io_executor current_executor() {
+        return executor(pool_.current_shard());
+    }
 
     // Called on the connection's shard.
     void add_connection(hub_id hub, const std::string& connection_id, const std::string& user_id,
@@ -276,6 +287,7 @@ private:
     shard_pool& pool_;
     backplane& bus_;
     router_options options_;
+    presence::store* presence_ = nullptr;
     std::vector<channel_listener> listeners_;  // fixed once started: read without a lock
     std::vector<hub_entry> hubs_;
     std::vector<shard_state> shards_;

@@ -9,6 +9,7 @@
 #include "http/server.hpp"
 #include "http/tls.hpp"
 #include "hub/hub_server.hpp"
+#include "presence/memory/memory_presence_store.hpp"
 #include "routing/router.hpp"
 #include "server/backends.hpp"
 #include "transport/admission.hpp"
@@ -79,6 +80,34 @@ std::unique_ptr<events::history_store> make_event_history(const server_options& 
     return made.make_event_history(std::move(settings));
 }
 
+// The bus's presence store; per instance in memory when the bus shares none.
+std::unique_ptr<presence::store> make_presence(const server_options& options,
+                                               const routing::made_backplane& made,
+                                               const routing::backplane& bus,
+                                               const routing::router_options& router,
+                                               shard_pool& shards) {
+    if (!options.presence) {
+        return nullptr;
+    }
+    presence::store_options settings;
+    settings.key_prefix = router.channel_prefix;
+    // An incarnation: a restart under the same --server-name never revives the old entries.
+    settings.instance = router.server_name + "#" + make_random_id().substr(0, 8);
+    settings.expiry = options.presence_expiry;
+    settings.heartbeat_interval = std::max<std::chrono::milliseconds>(
+        options.presence_expiry / 3, std::chrono::milliseconds(100));
+    if (made.make_presence) {
+        return made.make_presence(std::move(settings));
+    }
+    if (bus.shared()) {
+        spdlog::warn(
+            "presence: this backplane keeps no shared presence yet; each instance "
+            "answers for its own connections");
+    }
+    return std::make_unique<presence::memory_store>(shards.context(routing::router::control_shard),
+                                                    settings.instance);
+}
+
 routing::router_options router_settings(const server_options& options, metrics& counters) {
     routing::router_options settings;
     settings.max_groups_per_connection = options.max_groups_per_connection;
@@ -108,6 +137,7 @@ struct instance::parts {
           made_bus(make_backplane(options, shards, router_options)),
           backplane(std::move(made_bus.bus)),
           event_history(make_event_history(options, made_bus, router_options.channel_prefix)),
+          presence(make_presence(options, made_bus, *backplane, router_options, shards)),
           router(shards, *backplane, router_options),
           events(shards, *backplane, router_options.channel_prefix, events_settings(options),
                  &counters, event_history.get()),
@@ -131,8 +161,7 @@ struct instance::parts {
     std::unique_ptr<routing::backplane> backplane;
     // Redis Streams beside a Redis bus (events/history_store.hpp); null: per-instance only.
     std::unique_ptr<events::history_store> event_history;
-    // Beside the backplane, built from the same kind of factory once presence backends exist.
-    std::unique_ptr<presence::store> presence;
+    std::unique_ptr<presence::store> presence;  // null: --presence false
     routing::router router;
     events::registry events;
     events::http_api events_http;
@@ -248,6 +277,7 @@ instance::instance(server_options options) {
         return p.backplane->rejected_messages() + p.router.malformed_backplane_messages() +
                p.events.malformed_messages();
     };
+    p.router.set_presence(p.presence.get());
     p.router.add_channel_listener(p.events.bus_prefix(), p.events);
     p.router.add_channel_listener(p.events.all_channel(), p.events);
     if (!p.events.statelesse_channel().empty()) {
@@ -290,6 +320,9 @@ instance::~instance() {
         parts_->router.stop();
         if (parts_->event_history) {
             parts_->event_history->stop();
+        }
+        if (parts_->presence) {
+            parts_->presence->stop();
         }
     }
 }
@@ -354,6 +387,10 @@ asio::ip::tcp::endpoint instance::start() {
         if (p.event_history) {
             p.event_history->start();
         }
+        if (p.presence) {
+            p.presence->start(
+                [&p](const presence::user_change& change) { p.hubs.on_presence_change(change); });
+        }
     });
     p.hubs.start();
     p.shards.start();
@@ -395,6 +432,9 @@ void instance::drain_and_stop() {
     p.router.stop();
     if (p.event_history) {
         p.event_history->stop();
+    }
+    if (p.presence) {
+        p.presence->stop();
     }
     p.running = false;
 }

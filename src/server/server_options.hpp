@@ -69,6 +69,11 @@ struct server_options {
     auth_options auth;
     // Event streams (docs/events.md); their queue limit is hub.send_queue_limit.
     events::events_options events;
+    // Cluster-wide presence (who is online, group members): in Redis beside a Redis backplane,
+    // in memory for a single instance. One script per connect, join, leave and disconnect.
+    bool presence = true;
+    // An instance silent this long is dead to presence queries (presence::store_options).
+    std::chrono::milliseconds presence_expiry{15'000};
 };
 
 }  // namespace switchboard

@@ -27,7 +27,9 @@ void memory_store::report(std::string_view hub, const std::string& user, bool on
 }
 
 void memory_store::connection_added(std::string_view hub, const connection_entry& entry) {
-    run([this, hub = std::string(hub), entry] {
+    run([this, hub = std::string(hub), given = entry] {
+        auto entry = given;
+        entry.instance = instance_;
         auto& state = hubs_[hub];
         state.connections[entry.connection_id] = entry;
         if (entry.user_id.empty()) {

@@ -1,6 +1,7 @@
 #include "routing/redis/redis_registration.hpp"
 
 #include "core/ascii.hpp"
+#include "presence/redis/redis_presence_store.hpp"
 #include "routing/redis/connection_string.hpp"
 #include "routing/redis/redis_backplane.hpp"
 #include "routing/redis/redis_history_store.hpp"
@@ -38,6 +39,13 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
             client.resume_delay = std::chrono::milliseconds(0);
             return std::unique_ptr<events::history_store>(std::make_unique<redis_history_store>(
                 *control, std::move(client), std::move(history)));
+        };
+        made.make_presence = [control = settings.control,
+                              presence_connection = *connection](presence::store_options options) {
+            client_options client;
+            client.connection = presence_connection;
+            return std::unique_ptr<presence::store>(std::make_unique<presence::redis::redis_store>(
+                *control, std::move(client), std::move(options)));
         };
     }
     backplane_options options;
