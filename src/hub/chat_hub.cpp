@@ -116,10 +116,14 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
 
     const bool presence = options.presence_events;
     if (presence) {
-        // Once per user cluster-wide, however many tabs and instances (presence_store.hpp).
+        // Once per user cluster-wide, however many tabs and instances (presence_store.hpp);
+        // to everyone but the connection that made it, as UserConnected.
         hub->on_presence_change(
             [](const hub_clients& clients, const presence::user_change& change) {
-                clients.all().send(change.online ? "UserOnline" : "UserOffline", change.user_id);
+                auto audience = change.connection_id.empty()
+                                    ? clients.all()
+                                    : clients.all_except({change.connection_id});
+                audience.send(change.online ? "UserOnline" : "UserOffline", change.user_id);
             });
         hub->on_connected([](hub_context& context) {
             context.others().send("UserConnected", display_name(context), context.connection_id());

@@ -42,6 +42,9 @@ struct user_change {
     std::string hub;
     std::string user_id;
     bool online = false;
+    // The connection whose open or close made the change; empty when a dead instance's
+    // entries were reaped.
+    std::string connection_id;
 };
 
 struct store_options {

@@ -20,9 +20,10 @@ void memory_store::stop() {
     run([this] { on_change_ = {}; });
 }
 
-void memory_store::report(std::string_view hub, const std::string& user, bool online) {
+void memory_store::report(std::string_view hub, const std::string& user, bool online,
+                          const std::string& connection_id) {
     if (on_change_) {
-        on_change_(user_change{std::string(hub), user, online});
+        on_change_(user_change{std::string(hub), user, online, connection_id});
     }
 }
 
@@ -38,7 +39,7 @@ void memory_store::connection_added(std::string_view hub, const connection_entry
         auto& connections = state.users[entry.user_id];
         connections[entry.connection_id] = entry;
         if (connections.size() == 1) {
-            report(hub, entry.user_id, true);
+            report(hub, entry.user_id, true, entry.connection_id);
         }
     });
 }
@@ -69,7 +70,7 @@ void memory_store::connection_removed(std::string_view hub, std::string_view con
         if (connections != state.users.end() && connections->second.erase(id) == 1 &&
             connections->second.empty()) {
             state.users.erase(connections);
-            report(hub, user, false);
+            report(hub, user, false, id);
         }
     });
 }

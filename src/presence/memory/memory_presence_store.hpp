@@ -52,7 +52,8 @@ private:
     };
     template <class F>
     void run(F f);
-    void report(std::string_view hub, const std::string& user, bool online);
+    void report(std::string_view hub, const std::string& user, bool online,
+                const std::string& connection_id);
     static page<connection_entry> page_of(const entries* all, const std::string& cursor,
                                           std::size_t limit);
 

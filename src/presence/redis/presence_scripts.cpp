@@ -320,7 +320,7 @@ std::optional<heartbeat_result> parse_heartbeat(const redisReply& reply) {
         if (!hub || !user) {
             return std::nullopt;
         }
-        result.offline.push_back(user_change{std::move(*hub), std::move(*user), false});
+        result.offline.push_back(user_change{std::move(*hub), std::move(*user), false, {}});
     }
     return result;
 }

@@ -120,9 +120,10 @@ void redis_store::write_connection(const local_connection& entry) {
     run_script(add_script(),
                {base_, options_.instance, expiry_ms(), entry.hub, entry.connection_id,
                 entry.user_id, std::to_string(entry.connected_at_ms)},
-               [this, hub = entry.hub, user = entry.user_id](const redisReply* reply) {
+               [this, hub = entry.hub, user = entry.user_id,
+                id = entry.connection_id](const redisReply* reply) {
                    if (reply != nullptr && parse_integer(*reply) == 1) {
-                       report(user_change{hub, user, true});
+                       report(user_change{hub, user, true, id});
                    }
                });
 }
@@ -149,9 +150,9 @@ void redis_store::connection_removed(std::string_view hub, std::string_view conn
                                      user = std::string(user_id)] {
         local_.erase(id);
         run_script(remove_script(), {base_, options_.instance, expiry_ms(), hub, id, user},
-                   [this, hub, user](const redisReply* reply) {
+                   [this, hub, user, id](const redisReply* reply) {
                        if (reply != nullptr && parse_integer(*reply) == 1) {
-                           report(user_change{hub, user, false});
+                           report(user_change{hub, user, false, id});
                        }
                    });
     });
