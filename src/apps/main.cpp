@@ -5,6 +5,7 @@
 #include "chat/chat_client.hpp"
 #include "core/duration.hpp"
 #include "events/snapshot.hpp"
+#include "hub/calls_hub.hpp"
 #include "hub/chat_hub.hpp"
 #include "loadgen/backplane_publish.hpp"
 #include "loadgen/bench.hpp"
@@ -142,7 +143,7 @@ struct chat_settings {
     std::vector<std::string> group_patterns;
 };
 
-int run_serve(server_options options, chat_settings chat_flags) {
+int run_serve(server_options options, chat_settings chat_flags, hub::calls_hub_options calls) {
     const bool authenticated = options.auth.enabled();
     const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
     spdlog::info("switchboard {} starting: backplane={}, threads={}, tls={}", SWITCHBOARD_VERSION,
@@ -167,6 +168,7 @@ int run_serve(server_options options, chat_settings chat_flags) {
     apply_policy_rules(*chat, options.auth.policies);
     instance server(std::move(options));
     server.add_hub("/hubs/chat", std::move(chat));
+    server.add_hub("/hubs/calls", hub::make_calls_hub(calls));
     server.run_until_signal([authenticated, tls](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
         std::fflush(stdout);
@@ -199,6 +201,7 @@ int main(int argc, char** argv) {
 
     server_options options;
     chat_settings chat;
+    hub::calls_hub_options calls;
     std::string log_level = "info";
     auto* serve = app.add_subcommand("serve", "Run the server");
     serve->add_option("--listen", options.listen, "Address and port to listen on (port 0: any)")
@@ -402,6 +405,10 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_JWT_ROLE_CLAIMS")
         ->delimiter(',');
 
+    add_duration(*serve, "--calls-session-ttl", calls.session_ttl, "SWITCHBOARD_CALLS_SESSION_TTL",
+                 "Longest life of a call session (/hubs/calls)");
+    add_duration(*serve, "--calls-grace", calls.grace, "SWITCHBOARD_CALLS_GRACE",
+                 "A call party offline everywhere this long ends its calls");
     serve
         ->add_option("--presence", options.presence,
                      "Cluster-wide presence: who is online, group members (true/false; in Redis "
@@ -695,7 +702,7 @@ int main(int argc, char** argv) {
 
     try {
         if (serve->parsed()) {
-            return run_serve(std::move(options), std::move(chat));
+            return run_serve(std::move(options), std::move(chat), calls);
         }
         if (token_command->parsed()) {
             return run_token(token);

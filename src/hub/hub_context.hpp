@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,10 @@ public:
           counters_(counters) {}
 
     [[nodiscard]] const std::string& connection_id() const noexcept { return connection_id_; }
+    // The calling shard's executor (timers of hub code; answers come back here).
+    [[nodiscard]] boost::asio::any_io_executor shard_executor() const {
+        return router_->current_executor();
+    }
 
     client_proxy all() const { return proxy(routing::audience::all_except()); }
     client_proxy all_except(ids excluded) const {
@@ -137,6 +142,46 @@ public:
         ask_presence<bool>(
             [=, this](presence::store& store, auto answer) {
                 store.is_online(router_->hub_name(hub_), user, std::move(answer));
+            },
+            std::move(done));
+    }
+
+    // Shared state on the presence store's backend (presence_store.hpp, state_*): keys with
+    // an optional time to live, the same on every instance. `done` runs on the calling shard.
+    void state_get(std::string key,
+                   std::function<void(expected<std::optional<std::string>>)> done) const {
+        ask_presence<std::optional<std::string>>(
+            [key = std::move(key)](presence::store& store, auto answer) mutable {
+                store.state_get(std::move(key), std::move(answer));
+            },
+            std::move(done));
+    }
+    void state_set(
+        std::string key, std::string value, std::chrono::milliseconds ttl,
+        std::function<void(expected<void>)> done = [](expected<void>) {}) const {
+        ask_presence<void>(
+            [key = std::move(key), value = std::move(value), ttl](presence::store& store,
+                                                                  auto answer) mutable {
+                store.state_set(std::move(key), std::move(value), ttl, std::move(answer));
+            },
+            std::move(done));
+    }
+    void state_erase(
+        std::string key, std::function<void(expected<bool>)> done = [](expected<bool>) {}) const {
+        ask_presence<bool>(
+            [key = std::move(key)](presence::store& store, auto answer) mutable {
+                store.state_erase(std::move(key), std::move(answer));
+            },
+            std::move(done));
+    }
+    void state_compare_and_set(std::string key, std::optional<std::string> current,
+                               std::string value, std::chrono::milliseconds ttl,
+                               std::function<void(expected<bool>)> done) const {
+        ask_presence<bool>(
+            [key = std::move(key), current = std::move(current), value = std::move(value), ttl](
+                presence::store& store, auto answer) mutable {
+                store.state_compare_and_set(std::move(key), std::move(current), std::move(value),
+                                            ttl, std::move(answer));
             },
             std::move(done));
     }

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +96,21 @@ public:
                                std::size_t limit, page_callback<connection_entry> done) = 0;
     virtual void is_online(std::string_view hub, std::string_view user_id,
                            std::function<void(expected<bool>)> done) = 0;
+
+    // Shared state for hubs (call sessions, caches): keys with an optional time to live
+    // (0: none), on the same backend, scoped by key_prefix. Values are opaque bytes.
+    using value_callback = std::function<void(expected<std::optional<std::string>>)>;
+    using flag_callback = std::function<void(expected<bool>)>;
+    virtual void state_get(std::string key, value_callback done) = 0;
+    virtual void state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
+                           std::function<void(expected<void>)> done) = 0;
+    // true: the key existed.
+    virtual void state_erase(std::string key, flag_callback done) = 0;
+    // Sets `value` only while the key holds `expected` (nullopt: only while it is absent);
+    // true: it was set. The building block for state changed from several instances at once.
+    virtual void state_compare_and_set(std::string key, std::optional<std::string> expected,
+                                       std::string value, std::chrono::milliseconds ttl,
+                                       flag_callback done) = 0;
 
     // False while the store is unreachable; /readyz reports it.
     [[nodiscard]] virtual bool connected() const = 0;

@@ -185,4 +185,81 @@ void memory_store::is_online(std::string_view hub, std::string_view user_id,
     });
 }
 
+memory_store::state_entry* memory_store::find_state(const std::string& key) {
+    const auto it = state_.find(key);
+    if (it == state_.end()) {
+        return nullptr;
+    }
+    const auto expires = it->second.expires;
+    if (expires != std::chrono::steady_clock::time_point{} &&
+        expires <= std::chrono::steady_clock::now()) {
+        state_.erase(it);
+        return nullptr;
+    }
+    return &it->second;
+}
+
+expected<void> memory_store::put_state(const std::string& key, std::string value,
+                                       std::chrono::milliseconds ttl) {
+    const auto now = std::chrono::steady_clock::now();
+    if (state_.size() >= max_state_keys && !state_.contains(key)) {
+        std::erase_if(state_, [now](const auto& entry) {
+            const auto expires = entry.second.expires;
+            return expires != std::chrono::steady_clock::time_point{} && expires <= now;
+        });
+        if (state_.size() >= max_state_keys) {
+            return make_error("shared state is full (" + std::to_string(max_state_keys) + " keys)");
+        }
+    }
+    state_[key] = state_entry{
+        std::move(value), ttl.count() > 0 ? now + ttl : std::chrono::steady_clock::time_point{}};
+    return {};
+}
+
+void memory_store::state_get(std::string key, value_callback done) {
+    run([this, key = std::move(key), done = std::move(done)] {
+        const auto* entry = find_state(key);
+        done(entry != nullptr ? std::optional<std::string>(entry->value) : std::nullopt);
+    });
+}
+
+void memory_store::state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
+                             std::function<void(expected<void>)> done) {
+    run([this, key = std::move(key), value = std::move(value), ttl, done = std::move(done)] {
+        auto result = put_state(key, value, ttl);
+        if (done) {
+            done(std::move(result));
+        }
+    });
+}
+
+void memory_store::state_erase(std::string key, flag_callback done) {
+    run([this, key = std::move(key), done = std::move(done)] {
+        const bool existed = find_state(key) != nullptr;
+        state_.erase(key);
+        if (done) {
+            done(existed);
+        }
+    });
+}
+
+void memory_store::state_compare_and_set(std::string key, std::optional<std::string> expected,
+                                         std::string value, std::chrono::milliseconds ttl,
+                                         flag_callback done) {
+    run([this, key = std::move(key), expected = std::move(expected), value = std::move(value), ttl,
+         done = std::move(done)] {
+        const auto* entry = find_state(key);
+        const bool matches =
+            expected ? entry != nullptr && entry->value == *expected : entry == nullptr;
+        if (!matches) {
+            return done(false);
+        }
+        auto stored = put_state(key, value, ttl);
+        if (!stored) {
+            return done(stored.get_error());
+        }
+        done(true);
+    });
+}
+
 }  // namespace switchboard::presence

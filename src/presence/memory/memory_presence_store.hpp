@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -40,7 +41,18 @@ public:
     void is_online(std::string_view hub, std::string_view user_id,
                    std::function<void(expected<bool>)> done) override;
 
+    void state_get(std::string key, value_callback done) override;
+    void state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
+                   std::function<void(expected<void>)> done) override;
+    void state_erase(std::string key, flag_callback done) override;
+    void state_compare_and_set(std::string key, std::optional<std::string> expected,
+                               std::string value, std::chrono::milliseconds ttl,
+                               flag_callback done) override;
+
     [[nodiscard]] bool connected() const override { return true; }
+
+    // Keys held at most: hub code that keeps inventing keys must not grow memory without end.
+    static constexpr std::size_t max_state_keys = 100'000;
 
 private:
     using entries = std::map<std::string, connection_entry>;  // by connection id
@@ -50,8 +62,16 @@ private:
         std::map<std::string, entries> groups;  // group -> its members
         std::map<std::string, std::set<std::string>> connection_groups;
     };
+    struct state_entry {
+        std::string value;
+        std::chrono::steady_clock::time_point expires{};  // default: never
+    };
     template <class F>
     void run(F f);
+    // The live entry of `key`, dropping it when it expired.
+    state_entry* find_state(const std::string& key);
+    expected<void> put_state(const std::string& key, std::string value,
+                             std::chrono::milliseconds ttl);
     void report(std::string_view hub, const std::string& user, bool online,
                 const std::string& connection_id);
     static page<connection_entry> page_of(const entries* all, const std::string& cursor,
@@ -61,6 +81,7 @@ private:
     std::string instance_;
     change_handler on_change_;
     std::map<std::string, hub_state, std::less<>> hubs_;
+    std::map<std::string, state_entry> state_;
 };
 
 }  // namespace switchboard::presence

@@ -172,6 +172,22 @@ if live_count(base, hub_base(base, ARGV[3]) .. 'u:' .. ARGV[4], horizon) > 0 the
 return 0
 )lua";
 
+// ARGV: key, "1" if an expected value is given else "0", expected, value, ttl ms (0: none).
+constexpr std::string_view compare_and_set_body = R"lua(
+local current = redis.call('GET', ARGV[1])
+if ARGV[2] == '1' then
+  if current ~= ARGV[3] then return 0 end
+elseif current then
+  return 0
+end
+if tonumber(ARGV[5]) > 0 then
+  redis.call('SET', ARGV[1], ARGV[4], 'PX', ARGV[5])
+else
+  redis.call('SET', ARGV[1], ARGV[4])
+end
+return 1
+)lua";
+
 std::string sha1_hex(std::string_view text) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int size = 0;
@@ -233,9 +249,15 @@ const script& online_script() {
     return s.value;
 }
 
+const script& compare_and_set_script() {
+    static const script_text s("compare_and_set", compare_and_set_body);
+    return s.value;
+}
+
 std::vector<const script*> all_scripts() {
-    return {&add_script(),       &remove_script(), &join_script(),    &leave_script(),
-            &heartbeat_script(), &users_script(),  &entries_script(), &online_script()};
+    return {&add_script(),     &remove_script(),    &join_script(),
+            &leave_script(),   &heartbeat_script(), &users_script(),
+            &entries_script(), &online_script(),    &compare_and_set_script()};
 }
 
 std::vector<std::string> load_command(const script& s) {

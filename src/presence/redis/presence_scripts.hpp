@@ -22,6 +22,7 @@ namespace switchboard::presence::redis {
 //   h "u:" <user>        HASH connection -> "<instance>\x1f<connected ms>"
 //   h "g:" <group>       HASH connection -> "<instance>\x1f<connected ms>\x1f<user>"
 //   h "c:" <connection>  SET  the connection's groups
+//   base "state:" <key>  STRING shared state of hubs (store::state_*), with its own TTL
 // An entry is live while its instance's heartbeat is younger than the expiry; queries skip the
 // others, so a dead instance's entries vanish from answers before anyone deletes them.
 // Times are Redis's own clock (TIME): instances' clocks never disagree about liveness.
@@ -39,6 +40,7 @@ const script& heartbeat_script();
 const script& users_script();
 const script& entries_script();
 const script& online_script();
+const script& compare_and_set_script();
 // Every script, for SCRIPT LOAD after a connect.
 std::vector<const script*> all_scripts();
 

@@ -304,4 +304,80 @@ void redis_store::is_online(std::string_view hub, std::string_view user_id,
     });
 }
 
+void redis_store::command(std::vector<std::string> arguments, reply_handler handler) {
+    boost::asio::dispatch(context_,
+                          [this, arguments = std::move(arguments), handler = std::move(handler)] {
+                              if (!client_->command(arguments, handler)) {
+                                  boost::asio::post(context_, [handler] { handler(nullptr); });
+                              }
+                          });
+}
+
+namespace {
+error unavailable() {
+    return make_error("shared state unavailable");
+}
+}  // namespace
+
+void redis_store::state_get(std::string key, value_callback done) {
+    command({"GET", state_key(key)}, [done](const redisReply* reply) {
+        if (reply == nullptr ||
+            (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
+            return done(unavailable());
+        }
+        done(reply->type == REDIS_REPLY_NIL
+                 ? std::nullopt
+                 : std::optional<std::string>(std::string(reply->str, reply->len)));
+    });
+}
+
+void redis_store::state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
+                            std::function<void(expected<void>)> done) {
+    std::vector<std::string> arguments{"SET", state_key(key), std::move(value)};
+    if (ttl.count() > 0) {
+        arguments.emplace_back("PX");
+        arguments.push_back(std::to_string(ttl.count()));
+    }
+    command(std::move(arguments), [done](const redisReply* reply) {
+        if (!done) {
+            return;
+        }
+        if (reply == nullptr || reply->type != REDIS_REPLY_STATUS) {
+            return done(unavailable());
+        }
+        done({});
+    });
+}
+
+void redis_store::state_erase(std::string key, flag_callback done) {
+    command({"DEL", state_key(key)}, [done](const redisReply* reply) {
+        if (!done) {
+            return;
+        }
+        const auto removed = reply != nullptr ? parse_integer(*reply) : std::nullopt;
+        if (!removed) {
+            return done(unavailable());
+        }
+        done(*removed > 0);
+    });
+}
+
+void redis_store::state_compare_and_set(std::string key, std::optional<std::string> expected,
+                                        std::string value, std::chrono::milliseconds ttl,
+                                        flag_callback done) {
+    boost::asio::dispatch(context_, [this, key = state_key(key), expected = std::move(expected),
+                                     value = std::move(value), ttl, done = std::move(done)] {
+        run_script(compare_and_set_script(),
+                   {key, expected ? "1" : "0", expected.value_or(std::string()), value,
+                    std::to_string(ttl.count())},
+                   [done](const redisReply* reply) {
+                       const auto set = reply != nullptr ? parse_integer(*reply) : std::nullopt;
+                       if (!set) {
+                           return done(unavailable());
+                       }
+                       done(*set == 1);
+                   });
+    });
+}
+
 }  // namespace switchboard::presence::redis

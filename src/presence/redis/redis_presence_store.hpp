@@ -60,6 +60,14 @@ public:
     void is_online(std::string_view hub, std::string_view user_id,
                    std::function<void(expected<bool>)> done) override;
 
+    void state_get(std::string key, value_callback done) override;
+    void state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
+                   std::function<void(expected<void>)> done) override;
+    void state_erase(std::string key, flag_callback done) override;
+    void state_compare_and_set(std::string key, std::optional<std::string> expected,
+                               std::string value, std::chrono::milliseconds ttl,
+                               flag_callback done) override;
+
     [[nodiscard]] bool connected() const override {
         return connected_.load(std::memory_order_relaxed);
     }
@@ -88,6 +96,12 @@ private:
     void entries_query(std::string key, std::string user, bool group, std::string cursor,
                        std::size_t limit, page_callback<connection_entry> done);
     void report(user_change change);
+    // Sends a plain command from any thread; the handler runs on the store's shard (nullptr:
+    // not sent, or the connection broke).
+    void command(std::vector<std::string> arguments, reply_handler handler);
+    [[nodiscard]] std::string state_key(const std::string& key) const {
+        return base_ + "state:" + key;
+    }
     [[nodiscard]] std::string expiry_ms() const;
 
     boost::asio::io_context& context_;

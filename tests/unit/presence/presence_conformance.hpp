@@ -20,6 +20,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -148,6 +149,37 @@ public:
         auto value = answer.get_future().get();
         EXPECT_TRUE(value.has_value());
         return value && *value;
+    }
+
+    std::optional<std::string> get(const std::string& key) {
+        std::promise<expected<std::optional<std::string>>> answer;
+        store_->state_get(key,
+                          [&](expected<std::optional<std::string>> v) { answer.set_value(v); });
+        auto value = answer.get_future().get();
+        EXPECT_TRUE(value.has_value());
+        return value ? *value : std::nullopt;
+    }
+    void set(const std::string& key, const std::string& value,
+             std::chrono::milliseconds ttl = std::chrono::milliseconds(0)) {
+        std::promise<expected<void>> answer;
+        store_->state_set(key, value, ttl, [&](expected<void> r) { answer.set_value(r); });
+        EXPECT_TRUE(answer.get_future().get().has_value());
+    }
+    bool erase(const std::string& key) {
+        std::promise<expected<bool>> answer;
+        store_->state_erase(key, [&](expected<bool> r) { answer.set_value(r); });
+        auto result = answer.get_future().get();
+        EXPECT_TRUE(result.has_value());
+        return result && *result;
+    }
+    bool compare_and_set(const std::string& key, std::optional<std::string> current,
+                         const std::string& value) {
+        std::promise<expected<bool>> answer;
+        store_->state_compare_and_set(key, std::move(current), value, std::chrono::hours(1),
+                                      [&](switchboard::expected<bool> r) { answer.set_value(r); });
+        auto result = answer.get_future().get();
+        EXPECT_TRUE(result.has_value());
+        return result && *result;
     }
 
     connection_entry last_entry;
@@ -320,12 +352,33 @@ TYPED_TEST_P(presence_conformance, a_stopped_instance_leaves_within_the_expiry) 
     }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(presence_conformance, answers_who_is_online_and_with_which_connections,
-                            reports_a_user_online_and_offline_once,
-                            tracks_group_members_until_they_leave_or_disconnect,
-                            keeps_hubs_apart_whatever_their_names,
-                            pages_through_many_users_each_once,
-                            instances_agree_and_report_each_user_once,
-                            a_stopped_instance_leaves_within_the_expiry);
+TYPED_TEST_P(presence_conformance, keeps_shared_state_with_compare_and_set_and_expiry) {
+    instance a(this->factory_, "a-1");
+    EXPECT_EQ(a.get("call:1"), std::nullopt);
+    EXPECT_TRUE(a.compare_and_set("call:1", std::nullopt, "ringing"));
+    EXPECT_FALSE(a.compare_and_set("call:1", std::nullopt, "ringing"));  // taken
+    EXPECT_FALSE(a.compare_and_set("call:1", std::string("active"), "ended"));
+    EXPECT_TRUE(a.compare_and_set("call:1", std::string("ringing"), "active"));
+    EXPECT_EQ(a.get("call:1"), std::optional<std::string>("active"));
+    a.set("blob", std::string("a\0b\r\n", 6));
+    EXPECT_EQ(a.get("blob"), std::optional<std::string>(std::string("a\0b\r\n", 6)));
+    EXPECT_TRUE(a.erase("call:1"));
+    EXPECT_FALSE(a.erase("call:1"));
+    EXPECT_EQ(a.get("call:1"), std::nullopt);
+    a.set("short", "lived", std::chrono::milliseconds(50));
+    EXPECT_TRUE(eventually([&] { return !a.get("short").has_value(); }));
+    if constexpr (TypeParam::shared) {
+        instance b(this->factory_, "b-1");
+        a.set("seen", "by b");
+        EXPECT_EQ(b.get("seen"), std::optional<std::string>("by b"));
+    }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    presence_conformance, keeps_shared_state_with_compare_and_set_and_expiry,
+    answers_who_is_online_and_with_which_connections, reports_a_user_online_and_offline_once,
+    tracks_group_members_until_they_leave_or_disconnect, keeps_hubs_apart_whatever_their_names,
+    pages_through_many_users_each_once, instances_agree_and_report_each_user_once,
+    a_stopped_instance_leaves_within_the_expiry);
 
 }  // namespace switchboard::presence::conformance
