@@ -155,8 +155,38 @@ private:
     void do_read() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_->settings.max_header_size));
-        parser_->body_limit(server_->settings.max_body_size);
+        body_limit_ = server_->settings.max_body_size;
+        parser_->body_limit(body_limit_);
         stream_.next_layer().expires_after(idle_timeout);
+        if (server_->settings.body_limits.empty()) {
+            return bhttp::async_read(stream_, buffer_, *parser_,
+                                     [self = shared_from_this()](beast::error_code ec,
+                                                                 std::size_t) { self->on_read(ec); });
+        }
+        bhttp::async_read_header(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                self->on_header(ec);
+            });
+    }
+
+    // Picks the body limit of the request's path, then reads the body.
+    void on_header(beast::error_code ec) {
+        if (ec) {
+            return on_read(ec);
+        }
+        const std::string lower_path = to_lower(path_of(parser_->get().target()));
+        for (const auto& [prefix, limit] : server_->settings.body_limits) {
+            if (lower_path.starts_with(prefix) &&
+                (lower_path.size() == prefix.size() || lower_path[prefix.size()] == '/')) {
+                body_limit_ = limit;
+                parser_->body_limit(limit);
+                break;
+            }
+        }
+        if (parser_->is_done()) {
+            return on_read({});
+        }
         bhttp::async_read(
             stream_, buffer_, *parser_,
             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -170,8 +200,7 @@ private:
         }
         if (ec == bhttp::error::body_limit) {
             return reject(bhttp::status::payload_too_large,
-                          "Request body exceeds " +
-                              std::to_string(server_->settings.max_body_size) + " bytes.");
+                          "Request body exceeds " + std::to_string(body_limit_) + " bytes.");
         }
         if (ec) {
             return;  // client left, idle timeout, or garbage: nothing to answer
@@ -294,6 +323,7 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     request request_;
     std::size_t shard_;
+    std::size_t body_limit_ = 0;  // of the request being read
     std::string remote_address_;
     bool taken_ = false;
 };

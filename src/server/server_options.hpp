@@ -2,6 +2,7 @@
 // Every field has a flag and an environment variable (src/apps/main.cpp).
 #pragma once
 
+#include "api/rest_options.hpp"
 #include "auth/auth_options.hpp"
 #include "core/config.hpp"
 #include "events/events_options.hpp"
@@ -69,6 +70,8 @@ struct server_options {
     auth_options auth;
     // Event streams (docs/events.md); their queue limit is hub.send_queue_limit.
     events::events_options events;
+    // The REST API in Azure SignalR Service's shape (docs/rest-api.md); off without a key.
+    api::rest_options rest;
 };
 
 }  // namespace switchboard
