@@ -21,8 +21,8 @@ std::string host_without_port(std::string_view authority) {
     }
     if (!authority.empty() && authority.front() == '[') {
         const auto close = authority.find(']');
-        return ascii_lower(authority.substr(0, close == std::string_view::npos ? authority.size()
-                                                                               : close + 1));
+        return ascii_lower(
+            authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
     }
     return ascii_lower(authority.substr(0, authority.find(':')));
 }
@@ -146,10 +146,9 @@ expected<access_key_auth> access_key_auth::make(const std::vector<std::string>& 
                            ascii_lower(public_host));
 }
 
-std::optional<auth_failure> access_key_auth::check(std::string_view authorization,
-                                                   std::string_view raw_path,
-                                                   std::string_view host_header,
-                                                   std::chrono::system_clock::time_point now) const {
+std::optional<auth_failure> access_key_auth::check(
+    std::string_view authorization, std::string_view raw_path, std::string_view host_header,
+    std::chrono::system_clock::time_point now) const {
     constexpr std::string_view scheme = "bearer ";
     if (authorization.size() <= scheme.size() ||
         ascii_lower(authorization.substr(0, scheme.size())) != scheme) {

@@ -52,10 +52,9 @@ public:
 
     // Checks `authorization` (the header's value) for a request to `raw_path` (the request
     // target's path, still %-encoded) sent to `host_header`.
-    [[nodiscard]] std::optional<auth_failure> check(std::string_view authorization,
-                                                    std::string_view raw_path,
-                                                    std::string_view host_header,
-                                                    std::chrono::system_clock::time_point now) const;
+    [[nodiscard]] std::optional<auth_failure> check(
+        std::string_view authorization, std::string_view raw_path, std::string_view host_header,
+        std::chrono::system_clock::time_point now) const;
 
 private:
     access_key_auth(std::shared_ptr<const auth::jwt_validator> validator, std::string host)

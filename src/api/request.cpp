@@ -66,8 +66,8 @@ std::optional<api_error> parse_query(std::string_view text, query& out) {
         }
         const auto eq = pair.find('=');
         const auto key = ascii_lower(pair.substr(0, eq));
-        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{}
-                                                                 : pair.substr(eq + 1));
+        auto value =
+            percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
         if (!value) {
             return bad_request("Malformed %-escape in the query string.");
         }
@@ -88,8 +88,9 @@ std::optional<api_error> parse_query(std::string_view text, query& out) {
             if (value->size() > 1024 || std::any_of(value->begin(), value->end(), [](char c) {
                     return is_control(static_cast<unsigned char>(c));
                 })) {
-                return bad_request("Invalid reason: at most 1024 characters, no control "
-                                   "characters.");
+                return bad_request(
+                    "Invalid reason: at most 1024 characters, no control "
+                    "characters.");
             }
             out.reason = std::move(*value);
         }
@@ -278,8 +279,8 @@ parse_result parse_request(verb method, std::string_view target) {
     parse_result result;
     const auto qmark = target.find('?');
     const auto path = target.substr(0, qmark);
-    const auto query_text = qmark == std::string_view::npos ? std::string_view{}
-                                                            : target.substr(qmark + 1);
+    const auto query_text =
+        qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
     // Raw segments first, %-decoded after: "g%2F1" is one group named "g/1".
     std::vector<std::string> segments;
     std::string_view rest = path;

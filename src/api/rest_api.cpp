@@ -60,9 +60,9 @@ std::string_view scope_name(selection::kind kind) {
 }
 
 std::optional<selection::kind> scope_of(std::string_view name) {
-    for (const auto kind : {selection::kind::all, selection::kind::connection,
-                            selection::kind::user, selection::kind::group,
-                            selection::kind::user_in_group}) {
+    for (const auto kind :
+         {selection::kind::all, selection::kind::connection, selection::kind::user,
+          selection::kind::group, selection::kind::user_in_group}) {
         if (scope_name(kind) == name) {
             return kind;
         }
@@ -224,7 +224,8 @@ void rest_api::handle(http::request& req, const std::shared_ptr<http::exchange>&
     const auto path = target.substr(0, target.find('?'));
     if (ascii_iequals(path, "/api/openapi.json")) {
         // Public, even with the API off: it describes the API, it grants nothing.
-        auto res = http::make_text_response(req, bhttp::status::ok, std::string(openapi_document()));
+        auto res =
+            http::make_text_response(req, bhttp::status::ok, std::string(openapi_document()));
         res.set(bhttp::field::content_type, "application/json");
         return ex->respond(std::move(res));
     }
@@ -237,8 +238,9 @@ void rest_api::handle(http::request& req, const std::shared_ptr<http::exchange>&
         // Unauthenticated: the SDK's background health check sends no token.
         return respond(ex, h, 200);
     }
-    if (const auto refused = auth_->check(req[bhttp::field::authorization], path,
-                                          req[bhttp::field::host], std::chrono::system_clock::now())) {
+    if (const auto refused =
+            auth_->check(req[bhttp::field::authorization], path, req[bhttp::field::host],
+                         std::chrono::system_clock::now())) {
         spdlog::debug("rest: 401 for {}: {}", ex->remote_address(), refused->description);
         std::string description = refused->description;
         std::replace(description.begin(), description.end(), '"', '\'');
@@ -320,8 +322,10 @@ void rest_api::execute(const api_request& request, routing::hub_id hub, http::re
             return respond_error(ex, h, 503, "Error.UserGroups.Full",
                                  "Too many user-group memberships on this server.");
         }
-        json::object command{{"op", "user-group"},   {"hub", request.hub},
-                             {"user", request.user}, {"group", request.group},
+        json::object command{{"op", "user-group"},
+                             {"hub", request.hub},
+                             {"user", request.user},
+                             {"group", request.group},
                              {"action", action}};
         if (request.ttl) {
             command["ttl"] = *request.ttl;
@@ -333,18 +337,18 @@ void rest_api::execute(const api_request& request, routing::hub_id hub, http::re
                                   user_group_store::clock::now())) {
             return respond(ex, h, 200);
         }
-        return exists(hub, selection{selection::kind::user_in_group, request.user, request.group, {}},
-                      "Info.User.NotInGroup",
-                      "User '" + request.user + "' is not in group '" + request.group + "'.", ex,
-                      h);
+        return exists(
+            hub, selection{selection::kind::user_in_group, request.user, request.group, {}},
+            "Info.User.NotInGroup",
+            "User '" + request.user + "' is not in group '" + request.group + "'.", ex, h);
     case operation::connection_exists:
         return exists(hub, selection{selection::kind::connection, request.connection_id, {}, {}},
                       "Warning.Connection.NotExisted",
                       "Connection '" + request.connection_id + "' does not exist.", ex, h);
     case operation::user_exists:
         return exists(hub, selection{selection::kind::user, request.user, {}, {}},
-                      "Warning.User.NotExisted",
-                      "User '" + request.user + "' has no connection.", ex, h);
+                      "Warning.User.NotExisted", "User '" + request.user + "' has no connection.",
+                      ex, h);
     case operation::group_exists:
         return exists(hub, selection{selection::kind::group, request.group, {}, {}},
                       "Warning.Group.NotExisted",
@@ -530,29 +534,28 @@ void rest_api::query(routing::hub_id hub, const selection& which,
     command["op"] = "query";
     command["hub"] = hubs_.definition(hub).name();
     command["reply"] = router_.options().server_name;
-    boost::asio::post(
-        shards_.context(routing::router::control_shard),
-        [this, command = std::move(command), reply = std::move(reply)]() mutable {
-            const auto id = ++last_query_id_;
-            auto& entry = pending_[id];
-            entry.answer = std::move(reply);
-            entry.timer = std::make_unique<boost::asio::steady_timer>(
-                shards_.context(routing::router::control_shard));
-            entry.timer->expires_after(options_.query_timeout);
-            entry.timer->async_wait([this, id](boost::system::error_code ec) {
-                if (ec) {
-                    return;
-                }
-                const auto it = pending_.find(id);
-                if (it != pending_.end()) {
-                    auto answer = std::move(it->second.answer);
-                    pending_.erase(it);
-                    answer(false);
-                }
-            });
-            command["id"] = id;
-            bus_.publish(all_channel_, make_shared_buffer(json::serialize(command)));
-        });
+    boost::asio::post(shards_.context(routing::router::control_shard),
+                      [this, command = std::move(command), reply = std::move(reply)]() mutable {
+                          const auto id = ++last_query_id_;
+                          auto& entry = pending_[id];
+                          entry.answer = std::move(reply);
+                          entry.timer = std::make_unique<boost::asio::steady_timer>(
+                              shards_.context(routing::router::control_shard));
+                          entry.timer->expires_after(options_.query_timeout);
+                          entry.timer->async_wait([this, id](boost::system::error_code ec) {
+                              if (ec) {
+                                  return;
+                              }
+                              const auto it = pending_.find(id);
+                              if (it != pending_.end()) {
+                                  auto answer = std::move(it->second.answer);
+                                  pending_.erase(it);
+                                  answer(false);
+                              }
+                          });
+                          command["id"] = id;
+                          bus_.publish(all_channel_, make_shared_buffer(json::serialize(command)));
+                      });
 }
 
 void rest_api::on_backplane_message(std::string_view, const shared_buffer& payload) {
@@ -599,10 +602,11 @@ void rest_api::on_command(const json::object& command) {
             return;
         }
         // A full store here refuses only this instance's copy: logged, the sender answered.
-        if (!apply_user_group(*hub, string_of(command, "user"), string_of(command, "group"),
-                              action, ttl, [](std::size_t) {})) {
-            spdlog::warn("rest: user-group store full, a membership from another instance "
-                         "was dropped");
+        if (!apply_user_group(*hub, string_of(command, "user"), string_of(command, "group"), action,
+                              ttl, [](std::size_t) {})) {
+            spdlog::warn(
+                "rest: user-group store full, a membership from another instance "
+                "was dropped");
         }
         return;
     }
@@ -628,13 +632,12 @@ void rest_api::on_command(const json::object& command) {
         }
         const auto answer_to = bus_prefix_ + "reply:" + asker;
         json::object found{{"op", "found"}, {"id", *id}};
-        router_.visit_local(*hub, std::move(*which), {},
-                            [this, answer_to, found](std::size_t count) {
-                                if (count > 0) {
-                                    bus_.publish(answer_to,
-                                                 make_shared_buffer(json::serialize(found)));
-                                }
-                            });
+        router_.visit_local(
+            *hub, std::move(*which), {}, [this, answer_to, found](std::size_t count) {
+                if (count > 0) {
+                    bus_.publish(answer_to, make_shared_buffer(json::serialize(found)));
+                }
+            });
     }
 }
 

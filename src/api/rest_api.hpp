@@ -67,8 +67,8 @@ private:
                 std::string message, const exchange_ptr& ex, const head& h);
 
     // Applies a command on this instance (the caller's request, or another instance's).
-    void apply_close(routing::hub_id hub, routing::selection which, std::optional<std::string> reason,
-                     std::function<void(std::size_t)> done);
+    void apply_close(routing::hub_id hub, routing::selection which,
+                     std::optional<std::string> reason, std::function<void(std::size_t)> done);
     void apply_leave_all(routing::hub_id hub, routing::selection which,
                          std::function<void(std::size_t)> done);
     // False when the membership store is full (nothing applied).

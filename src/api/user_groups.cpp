@@ -3,6 +3,7 @@
 #include "api/request.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace switchboard::api {
 
@@ -33,10 +34,8 @@ bool user_group_store::add(std::size_t hub, std::string_view user, std::string_v
     groups.push_back(membership{std::string(group), expires, !ttl.has_value()});
     ++entries_;
     if (!ttl) {
-        const auto lasting = static_cast<std::size_t>(
-            std::count_if(groups.begin(), groups.end(), [](const membership& m) {
-                return m.lasting;
-            }));
+        const auto lasting = static_cast<std::size_t>(std::count_if(
+            groups.begin(), groups.end(), [](const membership& m) { return m.lasting; }));
         if (lasting > max_lasting_groups_per_user) {
             // The oldest lasting membership goes, as the service keeps only the latest 100.
             groups.erase(std::find_if(groups.begin(), groups.end(),
@@ -76,9 +75,8 @@ bool user_group_store::contains(std::size_t hub, std::string_view user, std::str
     if (it == users_.end()) {
         return false;
     }
-    return std::any_of(it->second.begin(), it->second.end(), [&](const membership& m) {
-        return m.group == group && m.expires > now;
-    });
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [&](const membership& m) { return m.group == group && m.expires > now; });
 }
 
 std::vector<std::string> user_group_store::groups_of(std::size_t hub, std::string_view user,
@@ -101,7 +99,8 @@ std::vector<user_group_store::expired> user_group_store::sweep(clock::time_point
     std::lock_guard lock(mutex_);
     for (auto it = users_.begin(); it != users_.end();) {
         const auto newline = it->first.find('\n');
-        const auto hub = static_cast<std::size_t>(std::stoull(it->first.substr(0, newline)));
+        std::size_t hub = 0;
+        std::from_chars(it->first.data(), it->first.data() + newline, hub);
         std::erase_if(it->second, [&](const membership& m) {
             if (m.expires > now) {
                 return false;

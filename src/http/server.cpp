@@ -160,14 +160,13 @@ private:
         stream_.next_layer().expires_after(idle_timeout);
         if (server_->settings.body_limits.empty()) {
             return bhttp::async_read(stream_, buffer_, *parser_,
-                                     [self = shared_from_this()](beast::error_code ec,
-                                                                 std::size_t) { self->on_read(ec); });
+                                     [self = shared_from_this()](
+                                         beast::error_code ec, std::size_t) { self->on_read(ec); });
         }
-        bhttp::async_read_header(
-            stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                self->on_header(ec);
-            });
+        bhttp::async_read_header(stream_, buffer_, *parser_,
+                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                     self->on_header(ec);
+                                 });
     }
 
     // Picks the body limit of the request's path, then reads the body.

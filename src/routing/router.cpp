@@ -304,7 +304,7 @@ void router::invoke_connection(hub_id hub, const std::string& connection_id, mes
 }
 
 std::vector<local_connection> router::select_on(std::size_t shard, hub_id hub,
-                                               const selection& which) const {
+                                                const selection& which) const {
     const auto& registry = shards_[shard].hubs[hub];
     std::vector<local_connection> found;
     const auto take = [&](const std::string& id, const connection_entry& entry) {

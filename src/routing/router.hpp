@@ -196,7 +196,8 @@ public:
     // This instance only: calls `visit` (on each shard, for that shard's connections) with every
     // connection of `hub` that `which` selects, then `done` with how many there were, on the
     // calling shard. Bounded by the connections of this instance; never touches the bus.
-    void visit_local(hub_id hub, selection which, std::function<void(const local_connection&)> visit,
+    void visit_local(hub_id hub, selection which,
+                     std::function<void(const local_connection&)> visit,
                      std::function<void(std::size_t)> done);
 
     // Messages other instances published, on the control shard.

@@ -127,7 +127,7 @@ struct instance::parts {
 
     static http::server_settings http_settings(const server_options& o,
                                                std::shared_ptr<boost::asio::ssl::context> tls) {
-        http::server_settings settings{o.cors_origins, o.static_dir, o.max_header_size,
+        http::server_settings settings{o.cors_origins,  o.static_dir,   o.max_header_size,
                                        o.max_body_size, std::move(tls), {}};
         // REST calls carry messages up to the service's 1 MB; hub endpoints keep their limit.
         settings.body_limits.emplace_back("/api/hubs", o.rest.max_body_size);
@@ -258,10 +258,10 @@ instance::instance(server_options options) {
         p.router.add_channel_listener(p.rest.bus_prefix(), p.rest);
     }
     // After /api/events: routes match in the order they were added.
-    p.http.add_prefix_handler("/api", [&p](http::request& req, std::string_view,
-                                           std::shared_ptr<http::exchange> ex) {
-        p.rest.handle(req, ex);
-    });
+    p.http.add_prefix_handler(
+        "/api", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
+            p.rest.handle(req, ex);
+        });
     // Prometheus scrapes it; plain text, rendered on the requesting shard from atomics.
     p.http.add_prefix_handler("/metrics", [&p](http::request& req, std::string_view subpath,
                                                std::shared_ptr<http::exchange> ex) {
