@@ -17,6 +17,7 @@
 #include <boost/beast/version.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <optional>
@@ -36,6 +37,10 @@ constexpr auto idle_timeout = std::chrono::seconds(30);
 constexpr auto tls_handshake_timeout = std::chrono::seconds(10);
 // How long a TLS peer may take to answer our close_notify before the socket is just closed.
 constexpr auto tls_shutdown_timeout = std::chrono::seconds(5);
+// After a last response on a plain socket, the rest of the request (a refused body) is read
+// and dropped for at most this long and this many bytes, so the answer is not lost to a reset.
+constexpr auto linger_timeout = std::chrono::seconds(2);
+constexpr std::size_t linger_limit = 16 * 1024 * 1024;
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
@@ -156,20 +161,27 @@ private:
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_->settings.max_header_size));
         body_limit_ = server_->settings.max_body_size;
-        parser_->body_limit(body_limit_);
         stream_.next_layer().expires_after(idle_timeout);
         if (server_->settings.body_limits.empty()) {
+            parser_->body_limit(body_limit_);
             return bhttp::async_read(stream_, buffer_, *parser_,
                                      [self = shared_from_this()](
                                          beast::error_code ec, std::size_t) { self->on_read(ec); });
         }
+        // The parser checks Content-Length against its limit while it reads the header, before
+        // the path is known: the largest limit here, the path's own once the header is in.
+        std::size_t largest = body_limit_;
+        for (const auto& [prefix, limit] : server_->settings.body_limits) {
+            largest = std::max(largest, limit);
+        }
+        parser_->body_limit(largest);
         bhttp::async_read_header(stream_, buffer_, *parser_,
                                  [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                      self->on_header(ec);
                                  });
     }
 
-    // Picks the body limit of the request's path, then reads the body.
+    // Applies the body limit of the request's path, then reads the body.
     void on_header(beast::error_code ec) {
         if (ec) {
             return on_read(ec);
@@ -179,10 +191,13 @@ private:
             if (lower_path.starts_with(prefix) &&
                 (lower_path.size() == prefix.size() || lower_path[prefix.size()] == '/')) {
                 body_limit_ = limit;
-                parser_->body_limit(limit);
                 break;
             }
         }
+        if (const auto length = parser_->content_length(); length && *length > body_limit_) {
+            return on_read(bhttp::error::body_limit);
+        }
+        parser_->body_limit(body_limit_);  // chunked bodies: checked as they arrive
         if (parser_->is_done()) {
             return on_read({});
         }
@@ -311,9 +326,27 @@ private:
             }
             beast::error_code ignored;
             stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-            return;
+            // Closing with unread bytes (a refused body still arriving) makes the kernel send a
+            // reset, which can destroy our answer before the client reads it: read and drop
+            // what is left, bounded in bytes and time, before the socket closes.
+            stream_.next_layer().expires_after(linger_timeout);
+            return linger(0);
         }
         do_read();
+    }
+
+    void linger(std::size_t dropped) {
+        if (dropped >= linger_limit) {
+            return;
+        }
+        // Through the tcp_stream, whose expiry bounds the whole linger.
+        stream_.next_layer().async_read_some(
+            asio::buffer(scratch_),
+            [self = shared_from_this(), dropped](beast::error_code ec, std::size_t n) {
+                if (!ec) {
+                    self->linger(dropped + n);
+                }
+            });
     }
 
     std::shared_ptr<server::impl> server_;
@@ -322,7 +355,8 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     request request_;
     std::size_t shard_;
-    std::size_t body_limit_ = 0;  // of the request being read
+    std::size_t body_limit_ = 0;             // of the request being read
+    std::array<char, 16 * 1024> scratch_{};  // what linger() drops
     std::string remote_address_;
     bool taken_ = false;
 };

@@ -61,10 +61,13 @@ function rawHttp(port, head, body) {
       socket.write(body, () => {});
     });
     let response = '';
+    let failure = null;
     socket.setEncoding('latin1');
     socket.on('data', (chunk) => { response += chunk; });
-    socket.on('end', () => resolve(response));
-    socket.on('error', (error) => (response ? resolve(response) : reject(error)));
+    // The server answers 413 and closes while the body is still being written (EPIPE, ECONNRESET):
+    // what it said before that is the answer.
+    socket.on('error', (error) => { failure = error; });
+    socket.on('close', () => (response ? resolve(response) : reject(failure ?? new Error('no response'))));
   });
 }
 
