@@ -44,6 +44,16 @@ TEST(rest_auth, sdk_audience_with_query_and_without_port_is_accepted) {
                             path, "whatever", now));
 }
 
+TEST(rest_auth, a_token_with_only_aud_and_exp_is_enough) {
+    const auto auth = make();
+    boost::json::object claims{{"exp", seconds(now) + 60}, {"aud", "http://localhost/api/health"}};
+    EXPECT_FALSE(
+        auth.check("Bearer " + auth::issue_hs256(claims, key), "/api/health", "localhost", now));
+    claims.erase("exp");
+    EXPECT_TRUE(
+        auth.check("Bearer " + auth::issue_hs256(claims, key), "/api/health", "localhost", now));
+}
+
 TEST(rest_auth, refusals) {
     const auto auth = make();
     const auto path = "/api/hubs/chat/:send";
