@@ -20,6 +20,8 @@ using routing::selection;
 namespace {
 
 constexpr std::string_view rest_infix = "switchboard:rest:";
+// Existence checks waiting for other instances, at most (each holds a timer for query_timeout).
+constexpr std::size_t max_pending_queries = 10'000;
 
 std::optional<access_key_auth> make_auth(const rest_options& options) {
     std::vector<std::string> keys = options.access_keys;
@@ -536,6 +538,12 @@ void rest_api::query(routing::hub_id hub, const selection& which,
     command["reply"] = router_.options().server_name;
     boost::asio::post(shards_.context(routing::router::control_shard),
                       [this, command = std::move(command), reply = std::move(reply)]() mutable {
+                          if (pending_.size() >= max_pending_queries) {
+                              // Bounded: a flood of checks for absent names answers 404 at once.
+                              spdlog::warn("rest: {} existence checks waiting, answering 404",
+                                           pending_.size());
+                              return reply(false);
+                          }
                           const auto id = ++last_query_id_;
                           auto& entry = pending_[id];
                           entry.answer = std::move(reply);
