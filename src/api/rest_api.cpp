@@ -3,6 +3,10 @@
 #include "api/openapi.hpp"
 #include "core/ascii.hpp"
 #include "core/shared_buffer.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/hub_message.hpp"
+
+#include <msgpuck.h>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -147,6 +151,64 @@ std::optional<payload> parse_payload(std::string_view body, std::string& why) {
         return std::nullopt;
     }
     return out;
+}
+
+// The binary body (Content-Type: application/octet-stream) the SDK sends when hub protocols are
+// registered: a MessagePack map from protocol name ("json", "messagepack") to that protocol's
+// framed Invocation. One of them is decoded (json first) and re-encoded per protocol as any
+// message is: the router needs every protocol's bytes, and a body may hold only one.
+std::optional<payload> parse_binary_payload(std::string_view body, std::string& why) {
+    why =
+        "The binary body must be a MessagePack map of protocol names (\"json\", "
+        "\"messagepack\") to framed hub Invocation messages.";
+    const char* check = body.data();
+    const char* const end = body.data() + body.size();
+    if (body.empty() || mp_check(&check, end) != 0 || check != end) {
+        return std::nullopt;
+    }
+    const char* p = body.data();
+    if (mp_typeof(*p) != MP_MAP) {
+        return std::nullopt;
+    }
+    std::optional<std::string_view> framed[protocol::wire_protocol_count];
+    for (std::uint32_t n = mp_decode_map(&p), i = 0; i < n; ++i) {
+        if (mp_typeof(*p) != MP_STR) {
+            return std::nullopt;
+        }
+        std::uint32_t key_size = 0;
+        const char* key = mp_decode_str(&p, &key_size);
+        if (mp_typeof(*p) != MP_BIN) {
+            return std::nullopt;
+        }
+        std::uint32_t value_size = 0;
+        const char* value = mp_decode_bin(&p, &value_size);
+        for (const auto protocol :
+             {protocol::wire_protocol::json, protocol::wire_protocol::messagepack}) {
+            if (std::string_view(key, key_size) == protocol::codec_of(protocol).name) {
+                framed[static_cast<std::size_t>(protocol)] = std::string_view(value, value_size);
+            }
+        }
+    }
+    for (const auto protocol :
+         {protocol::wire_protocol::json, protocol::wire_protocol::messagepack}) {
+        const auto& bytes = framed[static_cast<std::size_t>(protocol)];
+        if (!bytes) {
+            continue;
+        }
+        const auto& codec = protocol::codec_of(protocol);
+        std::string_view record;
+        if (!codec.unframe(*bytes, record)) {
+            return std::nullopt;
+        }
+        auto message = codec.parse(record);
+        auto* invocation = message ? std::get_if<protocol::invocation_message>(&*message) : nullptr;
+        if (invocation == nullptr || invocation->target.empty()) {
+            why = "The " + std::string(codec.name) + " payload is not a hub Invocation.";
+            return std::nullopt;
+        }
+        return payload{std::move(invocation->target), std::move(invocation->arguments)};
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -393,13 +455,10 @@ void rest_api::execute(const api_request& request, routing::hub_id hub, http::re
 void rest_api::send(const api_request& request, routing::hub_id hub, http::request& req,
                     const exchange_ptr& ex, const head& h) {
     const auto type = std::string_view(req[bhttp::field::content_type]);
-    if (ascii_istarts_with(type, "application/octet-stream")) {
-        return respond_error(ex, h, 415, "Error.UnsupportedMediaType",
-                             "Binary (MessagePack) payloads are not supported yet: send "
-                             "application/json.");
-    }
     std::string why;
-    auto message = parse_payload(req.body(), why);
+    auto message = ascii_istarts_with(type, "application/octet-stream")
+                       ? parse_binary_payload(req.body(), why)
+                       : parse_payload(req.body(), why);
     if (!message) {
         return respond_error(ex, h, 400, "Error.InvalidArgument", why);
     }

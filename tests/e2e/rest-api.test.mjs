@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { clientFor, serverFor, unique, waitFor } from './server.mjs';
+import { encode } from '@msgpack/msgpack';
+import { RS, clientFor, serverFor, unique, waitFor } from './server.mjs';
 import { redisAvailable } from './redis.mjs';
 import { startCluster, suiteScope } from './scaleout/cluster.mjs';
 
@@ -386,6 +387,30 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
     assert.equal(got(other, 'sdk-all'), false);
   });
 
+  test('binary bodies: a MessagePack map of framed invocations, json or messagepack', async (t) => {
+    const c = await listener(t, b, unique('u'));
+    const post = (map) => fetch(`${a.url}/api/hubs/chat/connections/${c.id}/:send?${VERSION}`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${sdkToken(`http://localhost/api/hubs/chat/connections/${c.id}/:send?${VERSION}`)}`,
+        'Content-Type': 'application/octet-stream',
+      },
+      body: encode(map),
+    }).then((r) => r.status);
+    const json = (marker) => new TextEncoder().encode(JSON.stringify({ type: 1, target: 'Notify', arguments: [marker] }) + RS);
+    const messagepack = (marker) => {
+      const body = encode([1, {}, null, 'Notify', [marker]]);
+      return Uint8Array.from([body.length, ...body]); // one-byte varint: bodies under 128 bytes
+    };
+    assert.equal(await post({ json: json('bin-both'), messagepack: messagepack('bin-both') }), 202);
+    assert.equal(await post({ messagepack: messagepack('bin-mp') }), 202);
+    await waitGot(c, 'bin-both');
+    await waitGot(c, 'bin-mp');
+    assert.equal(await post({ json: new TextEncoder().encode('{"type":6}' + RS) }), 400); // a Ping
+    assert.equal(await post({ other: json('x') }), 400);
+    assert.equal(await post(['json']), 400);
+  });
+
   test('bad input gets a clear 4xx', async () => {
     const send = '/api/hubs/chat/:send';
     const malformed = await call(a, 'POST', send, { body: '{"target": ' });
@@ -395,7 +420,7 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
     assert.equal((await call(a, 'POST', send, { body: { arguments: [] } })).status, 400);
     assert.equal((await call(a, 'POST', send, { body: { target: '' } })).status, 400);
     assert.equal((await call(a, 'POST', send, { body: { target: 'x', arguments: 5 } })).status, 400);
-    assert.equal((await call(a, 'POST', send, { body: 'x', headers: { 'Content-Type': 'application/octet-stream' } })).status, 415);
+    assert.equal((await call(a, 'POST', send, { body: 'x', headers: { 'Content-Type': 'application/octet-stream' } })).status, 400);
     // Names: control characters, dot segments, bad hub names, an unknown hub, an unencoded '/'.
     const ctl = await call(a, 'POST', '/api/hubs/chat/groups/a%01b/:send', { body: { target: 'x' } });
     assert.equal(ctl.status, 400);
