@@ -306,8 +306,15 @@ void rest_api::handle(http::request& req, const std::shared_ptr<http::exchange>&
             auth_->check(req[bhttp::field::authorization], path, req[bhttp::field::host],
                          std::chrono::system_clock::now())) {
         spdlog::debug("rest: 401 for {}: {}", ex->remote_address(), refused->description);
-        std::string description = refused->description;
-        std::replace(description.begin(), description.end(), '"', '\'');
+        // The reason may quote the token: printable ASCII only, bounded, before it becomes a
+        // header value.
+        std::string description = refused->description.substr(0, 200);
+        for (auto& c : description) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+                c = '\'';
+            }
+        }
         http::response res{bhttp::status::unauthorized, h.version};
         res.keep_alive(h.keep_alive);
         res.set(bhttp::field::www_authenticate,
