@@ -570,6 +570,17 @@ bool rest_api::apply_user_group(routing::hub_id hub, const std::string& user,
 }
 
 void rest_api::sweep() {
+    if (enabled() && bus_.shared() && !synced_ && bus_.connected()) {
+        synced_ = true;
+        boost::asio::post(shards_.context(routing::router::control_shard), [this] {
+            // Once our reply channel is subscribed, so that no answer is lost.
+            bus_.when_subscribed(reply_channel_, [this] {
+                json::object request{{"op", "user-groups?"},
+                                     {"reply", router_.options().server_name}};
+                bus_.publish(all_channel_, make_shared_buffer(json::serialize(request)));
+            });
+        });
+    }
     for (const auto& gone : user_groups_.sweep(user_group_store::clock::now())) {
         router_.visit_local(
             gone.hub, selection{selection::kind::user_in_group, gone.user, gone.group, {}},
@@ -662,6 +673,12 @@ void rest_api::on_command(const json::object& command) {
         }
         return;
     }
+    if (op == "user-groups?") {
+        return send_user_groups(string_of(command, "reply"));
+    }
+    if (op == "user-groups") {
+        return receive_user_groups(command);
+    }
     const auto hub = find_hub(string_of(command, "hub"));
     if (!hub) {
         return;  // a hub this instance does not serve
@@ -712,6 +729,53 @@ void rest_api::on_command(const json::object& command) {
                     bus_.publish(answer_to, make_shared_buffer(json::serialize(found)));
                 }
             });
+    }
+}
+
+void rest_api::send_user_groups(const std::string& asker) {
+    if (asker.empty()) {
+        return;
+    }
+    // Bounded messages: the store may hold a million memberships.
+    constexpr std::size_t per_message = 500;
+    const auto answer_to = bus_prefix_ + "reply:" + asker;
+    const auto entries = user_groups_.snapshot(user_group_store::clock::now());
+    for (std::size_t first = 0; first < entries.size(); first += per_message) {
+        json::array batch;
+        for (std::size_t i = first; i < std::min(entries.size(), first + per_message); ++i) {
+            const auto& e = entries[i];
+            batch.push_back(json::array{json::string(hubs_.definition(e.hub).name()),
+                                        json::string(e.user), json::string(e.group),
+                                        e.ttl ? json::value(e.ttl->count()) : json::value()});
+        }
+        json::object message{{"op", "user-groups"}, {"entries", std::move(batch)}};
+        bus_.publish(answer_to, make_shared_buffer(json::serialize(message)));
+    }
+}
+
+void rest_api::receive_user_groups(const json::object& message) {
+    const auto* entries = message.if_contains("entries");
+    if (entries == nullptr || !entries->is_array()) {
+        return;
+    }
+    const auto now = user_group_store::clock::now();
+    for (const auto& item : entries->get_array()) {
+        const auto* e = item.if_array();
+        if (e == nullptr || e->size() != 4 || !(*e)[0].is_string() || !(*e)[1].is_string() ||
+            !(*e)[2].is_string()) {
+            continue;
+        }
+        const auto hub = find_hub((*e)[0].get_string());
+        const std::string user((*e)[1].get_string());
+        const std::string group((*e)[2].get_string());
+        if (!hub || user_groups_.contains(*hub, user, group, now)) {
+            continue;  // every instance answers: the first copy is enough
+        }
+        std::optional<std::int64_t> ttl;
+        if ((*e)[3].is_int64()) {
+            ttl = std::clamp<std::int64_t>((*e)[3].get_int64(), 1, max_ttl_seconds);
+        }
+        apply_user_group(*hub, user, group, "add", ttl, [](std::size_t) {});
     }
 }
 

@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,7 +48,8 @@ public:
     void handle(http::request& req, const std::shared_ptr<http::exchange>& ex);
     // Commands and answers of other instances, on the control shard.
     void on_backplane_message(std::string_view channel, const shared_buffer& payload) override;
-    // Ends expired user-group memberships; about once a second, from any thread.
+    // Ends expired user-group memberships, and once the bus is up asks the other instances for
+    // the memberships made before this one started; about once a second, from any thread.
     void sweep();
 
 private:
@@ -81,6 +83,9 @@ private:
     void query(routing::hub_id hub, const routing::selection& which,
                std::function<void(bool)> answer);
     void on_command(const boost::json::object& command);
+    // Control shard: answers a starting instance's request for every user-group membership.
+    void send_user_groups(const std::string& asker);
+    void receive_user_groups(const boost::json::object& message);
 
     [[nodiscard]] std::optional<routing::hub_id> find_hub(std::string_view key) const;
     void respond(const exchange_ptr& ex, const head& h, unsigned status);
@@ -102,6 +107,7 @@ private:
     std::string bus_prefix_;
     std::string all_channel_;
     std::string reply_channel_;
+    std::atomic<bool> synced_{false};  // asked the others for their user-group memberships
     // Control shard only.
     std::uint64_t last_query_id_ = 0;
     std::unordered_map<std::uint64_t, pending_query> pending_;

@@ -114,6 +114,29 @@ std::vector<user_group_store::expired> user_group_store::sweep(clock::time_point
     return out;
 }
 
+std::vector<user_group_store::entry> user_group_store::snapshot(clock::time_point now) const {
+    std::vector<entry> out;
+    std::lock_guard lock(mutex_);
+    out.reserve(entries_);
+    for (const auto& [key, groups] : users_) {
+        const auto newline = key.find('\n');
+        std::size_t hub = 0;
+        std::from_chars(key.data(), key.data() + newline, hub);
+        for (const auto& m : groups) {
+            if (m.expires <= now) {
+                continue;
+            }
+            std::optional<std::chrono::seconds> left;
+            if (!m.lasting) {
+                // Rounded up: a membership in force is never sent as ttl 0 (current only).
+                left = std::chrono::ceil<std::chrono::seconds>(m.expires - now);
+            }
+            out.push_back(entry{hub, key.substr(newline + 1), m.group, left});
+        }
+    }
+    return out;
+}
+
 std::size_t user_group_store::size() const {
     std::lock_guard lock(mutex_);
     return entries_;

@@ -46,6 +46,15 @@ public:
     std::vector<expired> sweep(clock::time_point now);
     [[nodiscard]] std::size_t size() const;
 
+    // Every membership in force, for an instance that starts later (it asks the others).
+    struct entry {
+        std::size_t hub;
+        std::string user;
+        std::string group;
+        std::optional<std::chrono::seconds> ttl;  // left; empty: joined without ttl
+    };
+    [[nodiscard]] std::vector<entry> snapshot(clock::time_point now) const;
+
 private:
     struct membership {
         std::string group;

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { encode } from '@msgpack/msgpack';
-import { RS, clientFor, serverFor, unique, waitFor } from './server.mjs';
+import { RS, clientFor, serverFor, startServer, unique, waitFor } from './server.mjs';
 import { redisAvailable } from './redis.mjs';
 import { startCluster, suiteScope } from './scaleout/cluster.mjs';
 
@@ -123,12 +123,11 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
   const scope = suiteScope();
   let a;
   let b;
+  let cluster;
+  const ARGS = ['--connection-string', `Endpoint=http://localhost;AccessKey=${KEY};Version=1.0;`,
+    '--group-ack-timeout', '1s', '--rest-query-timeout', '300ms'];
   before(async () => {
-    const cluster = await startCluster(scope, {
-      instances: 2,
-      args: ['--connection-string', `Endpoint=http://localhost;AccessKey=${KEY};Version=1.0;`,
-        '--group-ack-timeout', '1s', '--rest-query-timeout', '300ms'],
-    });
+    cluster = await startCluster(scope, { instances: 2, args: ARGS });
     [a, b] = cluster.servers;
     await cluster.redis.waitForSubscribers('switchboard:rest:all', 2);
   });
@@ -281,6 +280,21 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
     await waitFor(async () => (await call(a, 'HEAD', `/api/hubs/chat/groups/${now0}`)).status === 200, TIMEOUT, { message: 'ttl=0 join' });
     assert.equal((await call(a, 'DELETE', `/api/hubs/chat/users/${user}/groups`)).status, 204);
     await waitFor(async () => (await call(a, 'HEAD', `/api/hubs/chat/groups/${now0}`)).status === 404, TIMEOUT, { message: 'left all groups' });
+  });
+
+  test('an instance that starts later learns the user-group memberships made before', async (t) => {
+    const user = unique('frank'); // no connection anywhere: only the stored membership says yes
+    const group = unique('late');
+    assert.equal((await call(a, 'PUT', `/api/hubs/chat/users/${user}/groups/${group}`)).status, 200);
+    const c = await startServer(['--backplane', cluster.redis.url, '--server-name', unique('sb-late'), ...ARGS]);
+    t.after(() => c.stop());
+    await waitFor(async () => (await call(c, 'GET', `/api/hubs/chat/users/${user}/groups/${group}`)).status === 200, TIMEOUT,
+      { interval: 100, message: 'the late instance to learn the membership' });
+    // The user's first connection, on the late instance, joins the group there.
+    const tab = await listener(t, c, user);
+    const marker = unique('late');
+    await call(a, 'POST', `/api/hubs/chat/groups/${group}/:send`, { body: { target: 'Notify', arguments: [marker] } });
+    await waitGot(tab, marker);
   });
 
   test('existence checks see connections and users of the other instance', async (t) => {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace switchboard::api {
 namespace {
 
@@ -56,6 +58,21 @@ TEST(user_group_store, bounded) {
     EXPECT_EQ(lasting.size(), user_group_store::max_lasting_groups_per_user);
     EXPECT_FALSE(lasting.contains(0, "u", "g49", t0));
     EXPECT_TRUE(lasting.contains(0, "u", "g50", t0));
+}
+
+TEST(user_group_store, snapshot_for_a_later_instance) {
+    user_group_store store;
+    store.add(2, "ann", "a", std::nullopt, t0);
+    store.add(2, "ann", "b", seconds(10), t0);
+    store.add(2, "bob", "c", seconds(1), t0);
+    auto entries = store.snapshot(t0 + std::chrono::milliseconds(1500));
+    ASSERT_EQ(entries.size(), 2u);  // bob's has expired
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& x, const auto& y) { return x.group < y.group; });
+    EXPECT_EQ(entries[0].hub, 2u);
+    EXPECT_EQ(entries[0].user, "ann");
+    EXPECT_FALSE(entries[0].ttl.has_value());
+    EXPECT_EQ(entries[1].ttl, seconds(9));  // 8.5 s left, rounded up
 }
 
 }  // namespace
