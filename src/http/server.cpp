@@ -90,15 +90,21 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             settings.cors_origins.begin(), settings.cors_origins.end(),
             [&](const std::string& allowed) { return allowed == "*" || allowed == origin; });
     }
+    // The longest matching prefix wins, whatever the order routes were added in: "/api" (the
+    // REST API) must not shadow "/api/events" or a later "/api/<something>".
     const route* find_route(std::string_view lower_path, std::string_view& subpath) const {
+        const route* best = nullptr;
         for (const auto& r : routes) {
             if (lower_path.starts_with(r.prefix) &&
-                (lower_path.size() == r.prefix.size() || lower_path[r.prefix.size()] == '/')) {
-                subpath = lower_path.substr(r.prefix.size());
-                return &r;
+                (lower_path.size() == r.prefix.size() || lower_path[r.prefix.size()] == '/') &&
+                (best == nullptr || r.prefix.size() > best->prefix.size())) {
+                best = &r;
             }
         }
-        return nullptr;
+        if (best != nullptr) {
+            subpath = lower_path.substr(best->prefix.size());
+        }
+        return best;
     }
 };
 

@@ -72,7 +72,8 @@ public:
     server(shard_pool& shards, server_settings settings);
     ~server();
 
-    // Routes `prefix` (matched case-insensitively, on path segment boundaries) to `handler`.
+    // Routes `prefix` (matched case-insensitively, on path segment boundaries) to `handler`;
+    // the longest matching prefix wins.
     void add_prefix_handler(std::string prefix, prefix_handler handler);
     // /readyz answers 200 only while this returns true (e.g. the backplane is connected).
     void set_readiness_check(std::function<bool()> check);

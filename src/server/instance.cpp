@@ -257,7 +257,7 @@ instance::instance(server_options options) {
     if (p.rest.enabled()) {
         p.router.add_channel_listener(p.rest.bus_prefix(), p.rest);
     }
-    // After /api/events: routes match in the order they were added.
+    // Everything under /api that a longer prefix (/api/events) does not take.
     p.http.add_prefix_handler(
         "/api", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
             p.rest.handle(req, ex);
