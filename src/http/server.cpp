@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "core/ascii.hpp"
 #include "http/static_files.hpp"
 #include "http/stream.hpp"
 
@@ -8,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message_generator.hpp>
@@ -207,6 +209,22 @@ private:
         if (parser_->is_done()) {
             return on_read({});
         }
+        // curl asks before sending a body over 1 KiB and waits a second for the answer.
+        if (ascii_iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+            static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+            return asio::async_write(
+                stream_, asio::buffer(go_on.data(), go_on.size()),
+                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    if (ec) {
+                        return;
+                    }
+                    self->read_body();
+                });
+        }
+        read_body();
+    }
+
+    void read_body() {
         bhttp::async_read(
             stream_, buffer_, *parser_,
             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });

@@ -425,6 +425,30 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
     assert.equal(await post(['json']), 400);
   });
 
+  test('Expect: 100-continue (curl, bodies over 1 KiB) is answered before the body is sent', async () => {
+    const port = Number(new URL(a.url).port);
+    const path = '/api/hubs/chat/:send';
+    const body = JSON.stringify({ target: 'Notify', arguments: ['x'.repeat(4000)] });
+    const response = await new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(
+        `POST ${path}?${VERSION} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${sdkToken(`http://localhost${path}?${VERSION}`)}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      let sent = false;
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk) => {
+        text += chunk;
+        if (!sent && text.includes('100 Continue\r\n\r\n')) {
+          sent = true; // only now, as curl does
+          socket.write(body);
+        }
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(response, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 /);
+  });
+
   test('bad input gets a clear 4xx', async () => {
     const send = '/api/hubs/chat/:send';
     const malformed = await call(a, 'POST', send, { body: '{"target": ' });
