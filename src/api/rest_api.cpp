@@ -214,12 +214,13 @@ std::optional<payload> parse_binary_payload(std::string_view body, std::string& 
 }  // namespace
 
 rest_api::rest_api(shard_pool& shards, routing::router& router, routing::backplane& bus,
-                   hub::hub_server& hubs, rest_options options)
+                   hub::hub_server& hubs, rest_options options, switchboard::metrics* counters)
     : shards_(shards),
       router_(router),
       bus_(bus),
       hubs_(hubs),
       options_(std::move(options)),
+      counters_(counters),
       auth_(make_auth(options_)) {
     bus_prefix_ = router.options().channel_prefix + std::string(rest_infix);
     all_channel_ = bus_prefix_ + "all";
@@ -282,6 +283,12 @@ void rest_api::respond_error(const exchange_ptr& ex, const head& h, unsigned sta
     ex->respond(std::move(res));
 }
 
+void rest_api::count(outcome what) {
+    if (counters_ != nullptr) {
+        (what == executed ? counters_->rest_requests : counters_->rest_refused).add();
+    }
+}
+
 void rest_api::handle(http::request& req, const std::shared_ptr<http::exchange>& ex) {
     const head h{req.version(), req.keep_alive(), req.method() == bhttp::verb::head};
     const auto target = std::string_view(req.target());
@@ -305,6 +312,7 @@ void rest_api::handle(http::request& req, const std::shared_ptr<http::exchange>&
     if (const auto refused =
             auth_->check(req[bhttp::field::authorization], path, req[bhttp::field::host],
                          std::chrono::system_clock::now())) {
+        count(rest_api::refused);
         spdlog::debug("rest: 401 for {}: {}", ex->remote_address(), refused->description);
         // The reason may quote the token: printable ASCII only, bounded, before it becomes a
         // header value.
@@ -329,15 +337,18 @@ void rest_api::handle(http::request& req, const std::shared_ptr<http::exchange>&
         return ex->respond(std::move(res));
     }
     if (!parsed.request) {
+        count(refused);
         const auto& f = parsed.failure;
         return respond_error(ex, h, f.status, f.code, f.message);
     }
     const auto& request = *parsed.request;
     const auto hub = find_hub(request.hub);
     if (!hub) {
+        count(refused);
         return respond_error(ex, h, 404, "Error.Hub.NotExisted",
                              "No hub named '" + request.hub + "' is served here.");
     }
+    count(executed);
     execute(request, *hub, req, ex, h);
 }
 

@@ -7,6 +7,7 @@
 #include "api/request.hpp"
 #include "api/rest_options.hpp"
 #include "api/user_groups.hpp"
+#include "core/metrics.hpp"
 #include "core/shard_pool.hpp"
 #include "http/server.hpp"
 #include "hub/hub_server.hpp"
@@ -36,7 +37,7 @@ class rest_api final : public routing::backplane_handler {
 public:
     // Throws std::runtime_error for a bad key or connection string (configuration time).
     rest_api(shard_pool& shards, routing::router& router, routing::backplane& bus,
-             hub::hub_server& hubs, rest_options options);
+             hub::hub_server& hubs, rest_options options, switchboard::metrics* counters);
 
     [[nodiscard]] bool enabled() const noexcept { return auth_.has_value(); }
     // "<prefix>switchboard:rest:": the bus channels to route here.
@@ -88,6 +89,8 @@ private:
     void receive_user_groups(const boost::json::object& message);
 
     [[nodiscard]] std::optional<routing::hub_id> find_hub(std::string_view key) const;
+    enum outcome : unsigned char { executed, refused };
+    void count(outcome what);
     void respond(const exchange_ptr& ex, const head& h, unsigned status);
     void respond_error(const exchange_ptr& ex, const head& h, unsigned status,
                        std::string_view code, std::string_view message);
@@ -102,6 +105,7 @@ private:
     routing::backplane& bus_;
     hub::hub_server& hubs_;
     rest_options options_;
+    switchboard::metrics* counters_;  // may be null (tests)
     std::optional<access_key_auth> auth_;
     user_group_store user_groups_;
     std::string bus_prefix_;

@@ -99,7 +99,7 @@ struct instance::parts {
                  &counters),
           events_http(events, authenticate, router_options.server_name, &counters),
           hubs(shards, router, options.hub),
-          rest(shards, router, *backplane, hubs, options.rest),
+          rest(shards, router, *backplane, hubs, options.rest, &counters),
           connections(options.hub.disconnect_timeout),
           http(shards, http_settings(options, tls)) {}
 

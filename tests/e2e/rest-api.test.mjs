@@ -484,6 +484,10 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
     const big = Buffer.alloc(2 * 1024 * 1024, 'a');
     const response = await rawHttp(port, `POST ${send}?${VERSION} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n`, big);
     assert.match(response, /^HTTP\/1\.1 413 /);
+    // Counted for operators.
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    assert.ok(Number(metrics.match(/^switchboard_rest_requests_total (\d+)/m)[1]) > 0);
+    assert.ok(Number(metrics.match(/^switchboard_rest_refused_total (\d+)/m)[1]) > 0);
     // Just under the limit is fine.
     const near = JSON.stringify({ target: 'Notify', arguments: ['x'.repeat(900 * 1024)] });
     assert.equal((await call(a, 'POST', send, { body: near })).status, 202);
