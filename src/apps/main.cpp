@@ -465,6 +465,26 @@ int main(int argc, char** argv) {
     add_duration(*serve, "--events-keep-alive", options.events.keep_alive,
                  "SWITCHBOARD_EVENTS_KEEP_ALIVE",
                  "Silence before an event stream keep-alive comment");
+
+    serve
+        ->add_option("--access-key", options.rest.access_keys,
+                     "Access key (32+ bytes) signing REST API tokens, as Azure SignalR's; repeat "
+                     "for a secondary key. No key: the REST API is off")
+        ->envname("SWITCHBOARD_ACCESS_KEY")
+        ->delimiter(',');
+    serve
+        ->add_option("--connection-string", options.rest.connection_string,
+                     "Azure-style 'Endpoint=https://host;AccessKey=KEY;Version=1.0;': enables the "
+                     "REST API; token audiences must name Endpoint's host")
+        ->envname("SWITCHBOARD_CONNECTION_STRING");
+    add_duration(*serve, "--rest-query-timeout", options.rest.query_timeout,
+                 "SWITCHBOARD_REST_QUERY_TIMEOUT",
+                 "How long a REST existence check waits for other instances before 404");
+    serve
+        ->add_option("--rest-max-body-size", options.rest.max_body_size,
+                     "Largest REST API request body, bytes")
+        ->envname("SWITCHBOARD_REST_MAX_BODY_SIZE")
+        ->capture_default_str();
     serve
         ->add_option("--events-channel", options.events.channels,
                      "Channels (* ?, {user}) that may be subscribed; repeat (default: any)")

@@ -32,6 +32,8 @@ public:
     [[nodiscard]] const hub_definition& definition(routing::hub_id hub) const {
         return *hubs_[hub];
     }
+    // Hubs added so far; ids run from 0 to hub_count() - 1.
+    [[nodiscard]] std::size_t hub_count() const noexcept { return hubs_.size(); }
 
     // The transport endpoint's factory: a new hub connection on the calling shard.
     std::shared_ptr<transport::connection_application> create_connection(

@@ -62,6 +62,9 @@ void router::add_connection(hub_id hub, const std::string& connection_id,
                 static_cast<std::uint64_t>(
                     std::chrono::duration_cast<std::chrono::milliseconds>(now).count())});
     }
+    if (connection_observer_) {
+        connection_observer_(hub, connection_id, user_id);
+    }
 }
 
 void router::remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard) {
@@ -318,6 +321,80 @@ void router::invoke_connection(hub_id hub, const std::string& connection_id, mes
                       [this, hub, connection_id, message, timeout, reply] {
                           request_remote_result(hub, connection_id, message, timeout, reply);
                       });
+}
+
+std::vector<local_connection> router::select_on(std::size_t shard, hub_id hub,
+                                                const selection& which) const {
+    const auto& registry = shards_[shard].hubs[hub];
+    std::vector<local_connection> found;
+    const auto take = [&](const std::string& id, const connection_entry& entry) {
+        if (std::find(which.excluded.begin(), which.excluded.end(), id) == which.excluded.end()) {
+            found.push_back(local_connection{id, entry.user_id, entry.groups, entry.target});
+        }
+    };
+    switch (which.target) {
+    case selection::kind::all:
+        for (const auto& [id, entry] : registry.connections) {
+            take(id, entry);
+        }
+        break;
+    case selection::kind::connection:
+        if (const auto it = registry.connections.find(which.name);
+            it != registry.connections.end()) {
+            take(it->first, it->second);
+        }
+        break;
+    case selection::kind::user:
+    case selection::kind::user_in_group:
+    case selection::kind::group:
+        // Few connections per user, and the group index holds recipients, not ids: walking the
+        // connections of this shard is bounded and keeps the registries as they are.
+        for (const auto& [id, entry] : registry.connections) {
+            const bool user_matches = entry.user_id == which.name;
+            const auto& groups = entry.groups;
+            const auto in = [&](const std::string& group) {
+                return std::find(groups.begin(), groups.end(), group) != groups.end();
+            };
+            if ((which.target == selection::kind::user && user_matches) ||
+                (which.target == selection::kind::group && in(which.name)) ||
+                (which.target == selection::kind::user_in_group && user_matches &&
+                 in(which.group))) {
+                take(id, entry);
+            }
+        }
+        break;
+    }
+    return found;
+}
+
+void router::visit_local(hub_id hub, selection which,
+                         std::function<void(const local_connection&)> visit,
+                         std::function<void(std::size_t)> done) {
+    struct gathering {
+        selection which;
+        std::function<void(const local_connection&)> visit;
+        std::function<void(std::size_t)> done;
+        std::atomic<std::size_t> remaining;
+        std::atomic<std::size_t> count{0};
+    };
+    auto state = std::make_shared<gathering>();
+    state->which = std::move(which);
+    state->visit = std::move(visit);
+    state->done = on_calling_shard<std::size_t>(std::move(done));
+    state->remaining = shards_.size();
+    on_every_shard([this, hub, state](std::size_t shard) {
+        // Selected first, visited after: a visitor may change the registry it walks.
+        const auto found = select_on(shard, hub, state->which);
+        for (const auto& connection : found) {
+            if (state->visit) {
+                state->visit(connection);
+            }
+        }
+        state->count += found.size();
+        if (--state->remaining == 0) {
+            state->done(state->count.load());
+        }
+    });
 }
 
 std::size_t router::local_connection_count(hub_id hub, std::size_t shard) const {

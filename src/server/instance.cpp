@@ -1,5 +1,6 @@
 #include "server/instance.hpp"
 
+#include "api/rest_api.hpp"
 #include "auth/bearer.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
@@ -143,10 +144,9 @@ struct instance::parts {
                  &counters, event_history.get()),
           events_http(events, authenticate, router_options.server_name, &counters),
           hubs(shards, router, options.hub),
+          rest(shards, router, *backplane, hubs, options.rest, &counters),
           connections(options.hub.disconnect_timeout),
-          http(shards, http::server_settings{options.cors_origins, options.static_dir,
-                                             options.max_header_size, options.max_body_size, tls}) {
-    }
+          http(shards, http_settings(options, tls)) {}
 
     server_options options;
     // Before everything else: bad key files (JWT, TLS) stop startup before threads or Redis.
@@ -166,10 +166,21 @@ struct instance::parts {
     events::registry events;
     events::http_api events_http;
     hub::hub_server hubs;
+    api::rest_api rest;
     transport::connection_manager connections;
     http::server http;
     std::vector<std::shared_ptr<transport::endpoint>> endpoints;
     bool running = false;
+
+    static http::server_settings http_settings(const server_options& o,
+                                               std::shared_ptr<boost::asio::ssl::context> tls) {
+        http::server_settings settings{o.cors_origins,  o.static_dir,   o.max_header_size,
+                                       o.max_body_size, std::move(tls), {}};
+        // REST calls carry messages up to the service's 1 MB; hub endpoints keep their limit.
+        settings.body_limits.emplace_back("/api/hubs", o.rest.max_body_size);
+        settings.body_limits.emplace_back("/api/v1/hubs", o.rest.max_body_size);
+        return settings;
+    }
 
     static events::events_options events_settings(const server_options& o) {
         auto settings = o.events;
@@ -291,6 +302,14 @@ instance::instance(server_options options) {
                                                   std::shared_ptr<http::exchange> ex) {
         p.events_http.handle_api(req, ex);
     });
+    if (p.rest.enabled()) {
+        p.router.add_channel_listener(p.rest.bus_prefix(), p.rest);
+    }
+    // Everything under /api that a longer prefix (/api/events) does not take.
+    p.http.add_prefix_handler(
+        "/api", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
+            p.rest.handle(req, ex);
+        });
     // Prometheus scrapes it; plain text, rendered on the requesting shard from atomics.
     p.http.add_prefix_handler("/metrics", [&p](http::request& req, std::string_view subpath,
                                                std::shared_ptr<http::exchange> ex) {
@@ -383,6 +402,7 @@ asio::ip::tcp::endpoint instance::start() {
     const auto endpoint = p.http.listen(parse_listen_address(p.options.listen));
     asio::post(p.shards.context(routing::router::control_shard), [&p] {
         p.events.start();  // subscribes before the bus starts, as the router does
+        p.rest.start();
         p.router.start();
         if (p.event_history) {
             p.event_history->start();
@@ -478,6 +498,7 @@ void instance::sweep() {
     parts_->connections.sweep(now);
     parts_->admission.sweep(now);
     parts_->events.sweep();
+    parts_->rest.sweep();
 }
 
 std::size_t instance::connection_count() const {

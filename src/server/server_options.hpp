@@ -2,6 +2,7 @@
 // Every field has a flag and an environment variable (src/apps/main.cpp).
 #pragma once
 
+#include "api/rest_options.hpp"
 #include "auth/auth_options.hpp"
 #include "core/config.hpp"
 #include "events/events_options.hpp"
@@ -74,6 +75,8 @@ struct server_options {
     bool presence = true;
     // An instance silent this long is dead to presence queries (presence::store_options).
     std::chrono::milliseconds presence_expiry{15'000};
+    // The REST API in Azure SignalR Service's shape (docs/rest-api.md); off without a key.
+    api::rest_options rest;
 };
 
 }  // namespace switchboard
