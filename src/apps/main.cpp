@@ -6,6 +6,7 @@
 #include "chat/chat_client.hpp"
 #include "core/duration.hpp"
 #include "events/snapshot.hpp"
+#include "hub/calls_hub.hpp"
 #include "hub/chat_hub.hpp"
 #include "hub/relay_hub.hpp"
 #include "loadgen/backplane_publish.hpp"
@@ -183,9 +184,10 @@ std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_r
         if (!spec) {
             throw std::runtime_error("--hub " + spec.error_message());
         }
-        if (spec->path == "/hubs/chat" || spec->name == "chat") {
+        if (spec->path == "/hubs/chat" || spec->name == "chat" || spec->path == "/hubs/calls" ||
+            spec->name == "calls") {
             throw std::runtime_error("--hub '" + text +
-                                     "': the chat hub is /hubs/chat, named chat");
+                                     "': /hubs/chat and /hubs/calls (chat, calls) are built in");
         }
         // Two hubs on one backplane name would each deliver what is published to it.
         if (spec->backplane_name == chat_backplane_name) {
@@ -205,7 +207,8 @@ std::vector<std::pair<std::string, std::shared_ptr<hub::hub_definition>>> make_r
     return out;
 }
 
-int run_serve(server_options options, chat_settings chat_flags, const relay_settings& relay) {
+int run_serve(server_options options, chat_settings chat_flags, const relay_settings& relay,
+              hub::calls_hub_options calls) {
     const bool authenticated = options.auth.enabled();
     const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
     spdlog::info("switchboard {} starting: backplane={}, threads={}, tls={}", SWITCHBOARD_VERSION,
@@ -229,7 +232,8 @@ int run_serve(server_options options, chat_settings chat_flags, const relay_sett
         chat_flags.max_message_length, std::move(*groups), chat_flags.presence_events});
     chat->set_backplane_name(chat_flags.backplane_name);
     auto relays = make_relay_hubs(relay, chat->backplane_name());
-    std::vector<hub::hub_definition*> all_hubs{chat.get()};
+    auto calls_hub = hub::make_calls_hub(calls);
+    std::vector<hub::hub_definition*> all_hubs{chat.get(), calls_hub.get()};
     for (auto& [path, definition] : relays) {
         all_hubs.push_back(definition.get());
     }
@@ -241,6 +245,7 @@ int run_serve(server_options options, chat_settings chat_flags, const relay_sett
         relay_paths.push_back(path);
         server.add_hub(path, std::move(definition));
     }
+    server.add_hub("/hubs/calls", std::move(calls_hub));
     server.run_until_signal([authenticated, tls, relay_paths](const std::string& url) {
         std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
         for (const auto& path : relay_paths) {
@@ -277,6 +282,7 @@ int main(int argc, char** argv) {
     server_options options;
     chat_settings chat;
     relay_settings relay;
+    hub::calls_hub_options calls;
     std::string log_level = "info";
     auto* serve = app.add_subcommand("serve", "Run the server");
     serve->add_option("--listen", options.listen, "Address and port to listen on (port 0: any)")
@@ -504,6 +510,19 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_JWT_ROLE_CLAIMS")
         ->delimiter(',');
 
+    add_duration(*serve, "--calls-session-ttl", calls.session_ttl, "SWITCHBOARD_CALLS_SESSION_TTL",
+                 "Longest life of a call session (/hubs/calls)");
+    add_duration(*serve, "--calls-grace", calls.grace, "SWITCHBOARD_CALLS_GRACE",
+                 "A call party offline everywhere this long ends its calls");
+    serve
+        ->add_option("--presence", options.presence,
+                     "Cluster-wide presence: who is online, group members (true/false; in Redis "
+                     "beside a Redis backplane, else per instance)")
+        ->envname("SWITCHBOARD_PRESENCE")
+        ->capture_default_str();
+    add_duration(*serve, "--presence-expiry", options.presence_expiry,
+                 "SWITCHBOARD_PRESENCE_EXPIRY",
+                 "An instance silent this long leaves presence (its users go offline)");
     serve
         ->add_option("--events-history", options.events.history,
                      "Events kept per channel for Last-Event-ID resume")
@@ -511,6 +530,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     add_duration(*serve, "--events-history-age", options.events.history_age,
                  "SWITCHBOARD_EVENTS_HISTORY_AGE", "Longest an event stays in channel history");
+    serve
+        ->add_option("--events-shared-history", options.events.shared_history,
+                     "Keep channel history in Redis Streams too, so a client resumes exactly on "
+                     "any instance (true/false; Redis backplane only)")
+        ->envname("SWITCHBOARD_EVENTS_SHARED_HISTORY")
+        ->capture_default_str();
     serve
         ->add_option("--events-retain", options.events.retain,
                      "Channels (* ?) whose last event new subscribers start with; repeat")
@@ -545,6 +570,26 @@ int main(int argc, char** argv) {
     add_duration(*serve, "--events-keep-alive", options.events.keep_alive,
                  "SWITCHBOARD_EVENTS_KEEP_ALIVE",
                  "Silence before an event stream keep-alive comment");
+
+    serve
+        ->add_option("--access-key", options.rest.access_keys,
+                     "Access key (32+ bytes) signing REST API tokens, as Azure SignalR's; repeat "
+                     "for a secondary key. No key: the REST API is off")
+        ->envname("SWITCHBOARD_ACCESS_KEY")
+        ->delimiter(',');
+    serve
+        ->add_option("--connection-string", options.rest.connection_string,
+                     "Azure-style 'Endpoint=https://host;AccessKey=KEY;Version=1.0;': enables the "
+                     "REST API; token audiences must name Endpoint's host")
+        ->envname("SWITCHBOARD_CONNECTION_STRING");
+    add_duration(*serve, "--rest-query-timeout", options.rest.query_timeout,
+                 "SWITCHBOARD_REST_QUERY_TIMEOUT",
+                 "How long a REST existence check waits for other instances before 404");
+    serve
+        ->add_option("--rest-max-body-size", options.rest.max_body_size,
+                     "Largest REST API request body, bytes")
+        ->envname("SWITCHBOARD_REST_MAX_BODY_SIZE")
+        ->capture_default_str();
     serve
         ->add_option("--events-channel", options.events.channels,
                      "Channels (* ?, {user}) that may be subscribed; repeat (default: any)")
@@ -821,7 +866,7 @@ int main(int argc, char** argv) {
 
     try {
         if (serve->parsed()) {
-            return run_serve(std::move(options), std::move(chat), relay);
+            return run_serve(std::move(options), std::move(chat), relay, calls);
         }
         if (token_command->parsed()) {
             return run_token(token);

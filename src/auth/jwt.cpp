@@ -336,7 +336,7 @@ expected<principal> jwt_validator::validate(std::string_view token,
             break;
         }
     }
-    if (result.user_id.empty()) {
+    if (result.user_id.empty() && options_.require_user) {
         return make_error("no user id claim (looked for " + join(options_.user_claims) + ")");
     }
 

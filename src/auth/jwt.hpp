@@ -34,6 +34,8 @@ struct jwt_options {
     bool require_expiration = true;
     // The user id is the first of these claims that holds a non-empty string: the JWT standard
     // claim, then the two names .NET issuers write (JwtRegisteredClaimNames / ClaimTypes).
+    // Service tokens (the REST API's access-key tokens) need not name a user.
+    bool require_user = true;
     std::vector<std::string> user_claims{
         "sub", "nameid", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"};
     // Roles come from all of these (a string or an array of strings each): `role` as .NET's

@@ -147,6 +147,11 @@ void metrics::render(std::string& out) const {
            events_reset.value());
     single(out, "switchboard_events_subscribers", "gauge", "Open event stream subscribers.",
            events_subscribers.value());
+    single(out, "switchboard_rest_requests_total", "counter",
+           "REST API operations executed (authenticated, valid).", rest_requests.value());
+    single(out, "switchboard_rest_refused_total", "counter",
+           "REST API requests refused before execution (401, 400, 404, 405).",
+           rest_refused.value());
     single(out, "switchboard_backplane_publish_drops_total", "counter",
            "Backplane publications dropped because the outage buffer was full.",
            backplane_drops ? backplane_drops() : std::uint64_t{0});

@@ -93,6 +93,10 @@ struct metrics {
     counter events_resumed;
     counter events_reset;
     gauge events_subscribers;
+    // The REST API (docs/rest-api.md): operations executed, and requests refused before that
+    // (401 and the other 4xx answers).
+    counter rest_requests;
+    counter rest_refused;
     // Publications the backplane could not buffer while the bus was unreachable. The backplane
     // keeps that count itself; set before the shards start, read by render() only.
     std::function<std::uint64_t()> backplane_drops;

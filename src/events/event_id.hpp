@@ -24,6 +24,13 @@ constexpr event_id before_ms(std::uint64_t ms) {
     return ms == 0 ? event_id{} : event_id{ms - 1, UINT64_MAX};
 }
 
+// The largest id of millisecond `ms`: "everything up to and including this millisecond". A
+// floor set while other instances publish uses it: an event they assigned in this same
+// millisecond may not have been heard here, so it must not count as covered.
+constexpr event_id through_ms(std::uint64_t ms) {
+    return event_id{ms, UINT64_MAX};
+}
+
 // "1764758400000-0"; both parts decimal, no sign, no leading '+', at most 20 digits each.
 std::optional<event_id> parse_event_id(std::string_view text);
 std::string format_event_id(event_id id);

@@ -20,6 +20,10 @@ struct events_options {
     std::size_t history = 100;
     // ...and for at most this long: a client away for longer reloads its state anyway.
     std::chrono::milliseconds history_age{std::chrono::minutes(5)};
+    // Keep the history in the backplane too (Redis Streams), so that a client resumes exactly
+    // on any instance; costs one round trip to Redis per publication. Off, or on a bus without
+    // a history store: each instance vouches only for what it heard (docs/events.md).
+    bool shared_history = true;
     // After its last subscriber here leaves, a channel stays subscribed on the bus this long,
     // so an EventSource that reconnects here (its retry is 3 s) resumes instead of resetting.
     std::chrono::milliseconds linger{30'000};

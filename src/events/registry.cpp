@@ -29,14 +29,17 @@ constexpr std::size_t control_shard = 0;
 }  // namespace
 
 registry::registry(shard_pool& shards, routing::backplane& bus, std::string channel_prefix,
-                   events_options options, switchboard::metrics* counters)
+                   events_options options, switchboard::metrics* counters,
+                   history_store* shared_history)
     : pool_(shards),
       bus_(bus),
       bus_prefix_(std::move(channel_prefix)),
       options_(std::move(options)),
       retain_(options_.retain),
       counters_(counters),
+      store_(shared_history),
       shards_(shards.size()),
+      appends_(shards.size()),
       homes_(shards.size()),
       overflow_clocks_(shards.size()) {
     channel_prefix_ = bus_prefix_;
@@ -109,9 +112,13 @@ registry::channel_state& registry::state_of(std::size_t home, const std::string&
     auto& channels = homes_[home];
     auto it = channels.find(channel);
     if (it == channels.end()) {
-        // Nothing before now is known here: a resume from an older id gets a reset.
-        it =
-            channels.try_emplace(channel, options_, shards_.size(), before_ms(unix_ms_now())).first;
+        // Nothing before now is known here: a resume from an older id gets a reset. With other
+        // instances, not even this millisecond: they may have assigned ids in it already.
+        const auto now = unix_ms_now();
+        it = channels
+                 .try_emplace(channel, options_, shards_.size(), before_ms(now),
+                              bus_.shared() ? through_ms(now) : before_ms(now))
+                 .first;
     }
     return it->second;
 }
@@ -138,9 +145,9 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
     if (state.subscribers++ == 0 && bus_.shared() && !state.on_bus) {
         state.on_bus = true;
         // Events published elsewhere while nobody here listened are not in this history.
-        const auto now = before_ms(unix_ms_now());
-        state.events.raise_floor(now);
-        state.clock.observe(now);
+        const auto now = unix_ms_now();
+        state.events.raise_floor(through_ms(now));
+        state.clock.observe(before_ms(now));
         bus_.subscribe(bus_prefix_ + channel);
         // Until the bus confirms, events from elsewhere may pass by unseen: the history vouches
         // only from then on (a resume from an id in between gets a reset rather than a gap).
@@ -148,7 +155,7 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
             boost::asio::post(pool_.context(home), [this, home, channel] {
                 const auto it = homes_[home].find(channel);
                 if (it != homes_[home].end()) {
-                    it->second.events.raise_floor(before_ms(unix_ms_now()));
+                    it->second.events.raise_floor(through_ms(unix_ms_now()));
                 }
             });
         });
@@ -163,6 +170,8 @@ void registry::attach(std::size_t home, std::size_t shard, std::uint64_t serial,
             for (auto& event : slice.events) {
                 reply.events.push_back(std::move(event.sse));
             }
+        } else if (store_ != nullptr && bus_.shared() && store_->available()) {
+            return resume_from_store(home, shard, serial, channel, *resume_from);
         } else {
             reply.reset = true;
             reply.events.push_back(make_shared_buffer(format_reset_event(channel)));
@@ -286,44 +295,159 @@ void registry::publish_here(std::string channel, std::string type, std::string d
     const auto home = home_shard(channel);
     run_on(home, [this, home, to_bus, envelope, channel = std::move(channel),
                   type = std::move(type), data_json = std::move(data_json),
-                  done = std::move(done)] {
-        auto& channels = homes_[home];
-        const bool keep = channels.contains(channel) || channels.size() < idle_channels_per_home();
-        // Beyond the bound, a channel with no subscriber here (a subscribed channel always has
-        // its state) keeps no history: the event goes to the bus only, with the shard's clock.
-        auto* state = keep ? &state_of(home, channel) : nullptr;
-        const auto id = state != nullptr ? state->clock.next(unix_ms_now())
-                                         : overflow_clocks_[home].next(unix_ms_now());
-        if (bus_.shared() && to_bus) {
-            if (state != nullptr && state->subscribers == 0) {
-                // Not listening to the bus: events from other instances are missing here, so
-                // this history cannot vouch for anything before this id.
-                state->events.raise_floor(id.seq > 0 ? event_id{id.ms, id.seq - 1}
-                                                     : event_id{id.ms - 1, UINT64_MAX});
-            }
-            bus_.publish(bus_prefix_ + channel,
-                         make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
-            if (envelope) {
-                publish_envelope(channel, type, data_json, format_event_id(id));
-            }
+                  done = std::move(done)]() mutable {
+        if (store_ == nullptr || !to_bus || !bus_.shared()) {
+            return publish_with_id(home, std::move(channel), std::move(type), std::move(data_json),
+                                   to_bus, envelope, std::nullopt, std::move(done));
+        }
+        auto& queue = appends_[home];
+        const auto serial = queue.front_serial + queue.entries.size();
+        store_->append(
+            channel, type, data_json, executor(home),
+            [this, home, serial](std::optional<event_id> id) { on_appended(home, serial, id); });
+        queue.entries.push_back(pending_append{std::move(channel), std::move(type),
+                                               std::move(data_json), envelope, std::move(done),
+                                               false, std::nullopt});
+    });
+}
+
+void registry::on_appended(std::size_t home, std::uint64_t serial, std::optional<event_id> id) {
+    auto& queue = appends_[home];
+    auto& entry = queue.entries[serial - queue.front_serial];
+    entry.answered = true;
+    entry.id = id;
+    while (!queue.entries.empty() && queue.entries.front().answered) {
+        auto next = std::move(queue.entries.front());
+        queue.entries.pop_front();
+        ++queue.front_serial;
+        publish_with_id(home, std::move(next.channel), std::move(next.type),
+                        std::move(next.data_json), true, next.envelope, next.id,
+                        std::move(next.done));
+    }
+}
+
+void registry::publish_with_id(std::size_t home, std::string channel, std::string type,
+                               std::string data_json, bool to_bus, bool envelope,
+                               std::optional<event_id> assigned, published_callback done) {
+    auto& channels = homes_[home];
+    const bool keep = channels.contains(channel) || channels.size() < idle_channels_per_home();
+    // Beyond the bound, a channel with no subscriber here (a subscribed channel always has
+    // its state) keeps no history: the event goes to the bus only, with the shard's clock.
+    auto* state = keep ? &state_of(home, channel) : nullptr;
+    auto& clock = state != nullptr ? state->clock : overflow_clocks_[home];
+    event_id id;
+    if (assigned) {
+        id = *assigned;
+        clock.observe(id);  // a later id of this clock (the store refused) sorts after it
+    } else {
+        id = clock.next(unix_ms_now());
+    }
+    if (bus_.shared() && to_bus) {
+        if (state != nullptr && state->subscribers == 0) {
+            // Not listening to the bus: events from other instances are missing here, so
+            // this history cannot vouch for anything before this id.
+            state->events.raise_floor(id.seq > 0 ? event_id{id.ms, id.seq - 1}
+                                                 : event_id{id.ms - 1, UINT64_MAX});
+        }
+        bus_.publish(bus_prefix_ + channel,
+                     make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
+        if (envelope) {
+            publish_envelope(channel, type, data_json, format_event_id(id));
+        }
+    }
+    if (state != nullptr) {
+        distribute(home, channel, *state, id,
+                   make_shared_buffer(format_sse_event(id, type, channel, data_json)));
+    }
+    if (counters_ != nullptr) {
+        counters_->events_published.add();
+    }
+    if (done) {
+        done(id);
+    }
+}
+
+void registry::resume_from_store(std::size_t home, std::size_t shard, std::uint64_t serial,
+                                 const std::string& channel, event_id after) {
+    auto& state = homes_[home].at(channel);  // attach() made it
+    if (!state.recorder) {
+        state.recorder = std::make_shared<read_recorder>();
+    }
+    ++state.recorder->readers;
+    bus_.when_subscribed(bus_prefix_ + channel, [this, home, shard, serial, channel, after,
+                                                 recorder = state.recorder] {
+        store_->read_after(
+            channel, after, options_.history, executor(home),
+            [this, home, shard, serial, channel, after, recorder](history_range range) {
+                on_store_range(home, shard, serial, channel, after, recorder, std::move(range));
+            });
+    });
+}
+
+void registry::on_store_range(std::size_t home, std::size_t shard, std::uint64_t serial,
+                              const std::string& channel, event_id after,
+                              const std::shared_ptr<read_recorder>& recorder, history_range range) {
+    const auto it = homes_[home].find(channel);
+    auto* state = it != homes_[home].end() ? &it->second : nullptr;
+    if (state != nullptr && state->recorder == recorder && --recorder->readers == 0) {
+        state->recorder.reset();
+    }
+    answer reply;
+    if (range.result != history_range::outcome::complete || recorder->overflowed) {
+        reply.reset = true;
+        reply.events.push_back(make_shared_buffer(format_reset_event(channel)));
+        reply.watermark = std::max(after, state != nullptr ? state->clock.last() : event_id{});
+    } else {
+        // The store's events, and what passed by here since (the subscriber skipped those
+        // while pending) or earlier: merged by id, each once.
+        std::vector<std::pair<event_id, shared_buffer>> merged;
+        event_id covered = after;
+        for (const auto& record : range.events) {
+            covered = std::max(covered, record.id);
+            merged.emplace_back(record.id, make_shared_buffer(format_sse_event(
+                                               record.id, record.type, channel, record.data_json)));
         }
         if (state != nullptr) {
-            distribute(home, channel, *state, id,
-                       make_shared_buffer(format_sse_event(id, type, channel, data_json)));
+            for (auto& event : state->events.after(after, unix_ms_now()).events) {
+                merged.emplace_back(event.id, std::move(event.sse));
+            }
         }
-        if (counters_ != nullptr) {
-            counters_->events_published.add();
+        for (const auto& event : recorder->events) {
+            if (event.id > after) {
+                merged.emplace_back(event.id, event.sse);
+            }
         }
-        if (done) {
-            done(id);
+        std::stable_sort(merged.begin(), merged.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        merged.erase(std::unique(merged.begin(), merged.end(),
+                                 [](const auto& a, const auto& b) { return a.first == b.first; }),
+                     merged.end());
+        reply.resumed = true;
+        for (auto& [id, sse] : merged) {
+            reply.events.push_back(std::move(sse));
         }
-    });
+        // Store events whose bus message is still on its way are skipped when it comes; an
+        // event after `covered` was appended after the read, so it is not in the store's part.
+        reply.watermark = covered;
+    }
+    boost::asio::post(pool_.context(shard),
+                      [this, shard, serial, channel, reply = std::move(reply)]() mutable {
+                          complete(shard, serial, channel, std::move(reply));
+                      });
 }
 
 void registry::distribute(std::size_t home, const std::string& channel, channel_state& state,
                           event_id id, const shared_buffer& sse) {
     (void)home;
     state.events.append(stored_event{id, sse, unix_ms_now()}, unix_ms_now());
+    if (state.recorder) {
+        auto& recorded = *state.recorder;
+        if (recorded.events.size() < std::max<std::size_t>(options_.history, 1)) {
+            recorded.events.push_back(stored_event{id, sse, 0});
+        } else {
+            recorded.overflowed = true;
+        }
+    }
     if (id > state.retained_id && retain_.matches(channel)) {
         state.retained = sse;
         state.retained_id = id;

@@ -9,6 +9,7 @@
 #include "events/event_id.hpp"
 #include "events/events_options.hpp"
 #include "events/history.hpp"
+#include "events/history_store.hpp"
 #include "events/names.hpp"
 #include "routing/backplane.hpp"
 
@@ -19,7 +20,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,9 +58,12 @@ struct channel_count {
 // Invariant: a subscriber stays alive until unsubscribe() on its shard.
 class registry final : public routing::backplane_handler {
 public:
-    // `channel_prefix` is the router's (raw bytes before every bus channel name).
+    // `channel_prefix` is the router's (raw bytes before every bus channel name). With
+    // `shared_history` (it outlives the registry), ids come from it and a resume this
+    // instance's history cannot vouch for is answered from it (history_store.hpp).
     registry(shard_pool& shards, routing::backplane& bus, std::string channel_prefix,
-             events_options options, switchboard::metrics* counters = nullptr);
+             events_options options, switchboard::metrics* counters = nullptr,
+             history_store* shared_history = nullptr);
 
     [[nodiscard]] const events_options& options() const noexcept { return options_; }
     // "<channel_prefix>switchboard:events:": the router hands these channels to this registry.
@@ -136,9 +142,19 @@ private:
         std::unordered_map<std::string, std::vector<subscription>> subscriptions;
         std::uint64_t next_serial = 0;
     };
+    // Events a channel distributed while reads of the shared history were in flight: the
+    // reads' answers include them, since their subscribers skipped them while pending.
+    struct read_recorder {
+        std::vector<stored_event> events;
+        std::size_t readers = 0;
+        bool overflowed = false;  // more than options_.history: those answers are resets
+    };
     struct channel_state {
-        channel_state(const events_options& o, std::size_t shard_count, event_id start)
-            : clock(start), events(o.history, o.history_age, start), per_shard(shard_count, 0) {}
+        channel_state(const events_options& o, std::size_t shard_count, event_id clock_start,
+                      event_id floor)
+            : clock(clock_start),
+              events(o.history, o.history_age, floor),
+              per_shard(shard_count, 0) {}
         id_clock clock;
         history events;
         shared_buffer retained;  // the last event when the channel matches --events-retain
@@ -148,6 +164,22 @@ private:
         // Subscribed on the bus: while there are subscribers, and for `linger` after the last.
         bool on_bus = false;
         std::chrono::steady_clock::time_point linger_until{};
+        std::shared_ptr<read_recorder> recorder;  // while reads of the shared history run
+    };
+    // A publication waiting for the shared history's id. Answers may come in any order (a
+    // refused append answers at once); they are published in the order they were made.
+    struct pending_append {
+        std::string channel;
+        std::string type;
+        std::string data_json;
+        bool envelope = true;
+        published_callback done;
+        bool answered = false;
+        std::optional<event_id> id;  // nullopt: not stored, an id of this instance's clock
+    };
+    struct append_queue {
+        std::deque<pending_append> entries;
+        std::uint64_t front_serial = 0;  // the serial of entries.front()
     };
     // What the home shard answers a subscription.
     struct answer {
@@ -161,6 +193,19 @@ private:
     // `envelope` false: no StateleSSE envelope (publish_all sends one for all channels).
     void publish_here(std::string channel, std::string type, std::string data_json, bool to_bus,
                       bool envelope, published_callback done);
+    // On the home shard: the id is `assigned` (the shared history's), else the next of the
+    // channel's clock; then the bus, the envelope, local subscribers and `done`.
+    void publish_with_id(std::size_t home, std::string channel, std::string type,
+                         std::string data_json, bool to_bus, bool envelope,
+                         std::optional<event_id> assigned, published_callback done);
+    void on_appended(std::size_t home, std::uint64_t serial, std::optional<event_id> id);
+    // On the home shard: answers a resume from the shared history once the bus subscription
+    // is in effect (so every later event either is in the answer or arrives afterwards).
+    void resume_from_store(std::size_t home, std::size_t shard, std::uint64_t serial,
+                           const std::string& channel, event_id after);
+    void on_store_range(std::size_t home, std::size_t shard, std::uint64_t serial,
+                        const std::string& channel, event_id after,
+                        const std::shared_ptr<read_recorder>& recorder, history_range range);
     void on_all_message(const shared_buffer& payload);
     // Any shard: the StateleSSE envelope of an event published here, when the mode is on.
     void publish_envelope(std::string_view group_id, std::string_view type,
@@ -200,7 +245,9 @@ private:
     events_options options_;
     channel_patterns retain_;
     switchboard::metrics* counters_;
+    history_store* store_;  // null: histories per instance only
     std::vector<shard_state> shards_;
+    std::vector<append_queue> appends_;                                  // per home shard
     std::vector<std::unordered_map<std::string, channel_state>> homes_;  // per home shard
     // Ids for publications to channels over the idle limit, per home shard.
     std::vector<id_clock> overflow_clocks_;

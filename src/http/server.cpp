@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "core/ascii.hpp"
 #include "http/static_files.hpp"
 #include "http/stream.hpp"
 
@@ -8,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message_generator.hpp>
@@ -17,6 +19,7 @@
 #include <boost/beast/version.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <optional>
@@ -36,6 +39,10 @@ constexpr auto idle_timeout = std::chrono::seconds(30);
 constexpr auto tls_handshake_timeout = std::chrono::seconds(10);
 // How long a TLS peer may take to answer our close_notify before the socket is just closed.
 constexpr auto tls_shutdown_timeout = std::chrono::seconds(5);
+// After a last response on a plain socket, the rest of the request (a refused body) is read
+// and dropped for at most this long and this many bytes, so the answer is not lost to a reset.
+constexpr auto linger_timeout = std::chrono::seconds(2);
+constexpr std::size_t linger_limit = 16 * 1024 * 1024;
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
@@ -85,15 +92,21 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             settings.cors_origins.begin(), settings.cors_origins.end(),
             [&](const std::string& allowed) { return allowed == "*" || allowed == origin; });
     }
+    // The longest matching prefix wins, whatever the order routes were added in: "/api" (the
+    // REST API) must not shadow "/api/events" or a later "/api/<something>".
     const route* find_route(std::string_view lower_path, std::string_view& subpath) const {
+        const route* best = nullptr;
         for (const auto& r : routes) {
             if (lower_path.starts_with(r.prefix) &&
-                (lower_path.size() == r.prefix.size() || lower_path[r.prefix.size()] == '/')) {
-                subpath = lower_path.substr(r.prefix.size());
-                return &r;
+                (lower_path.size() == r.prefix.size() || lower_path[r.prefix.size()] == '/') &&
+                (best == nullptr || r.prefix.size() > best->prefix.size())) {
+                best = &r;
             }
         }
-        return nullptr;
+        if (best != nullptr) {
+            subpath = lower_path.substr(best->prefix.size());
+        }
+        return best;
     }
 };
 
@@ -155,8 +168,63 @@ private:
     void do_read() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_->settings.max_header_size));
-        parser_->body_limit(server_->settings.max_body_size);
+        body_limit_ = server_->settings.max_body_size;
         stream_.next_layer().expires_after(idle_timeout);
+        if (server_->settings.body_limits.empty()) {
+            parser_->body_limit(body_limit_);
+            return bhttp::async_read(stream_, buffer_, *parser_,
+                                     [self = shared_from_this()](
+                                         beast::error_code ec, std::size_t) { self->on_read(ec); });
+        }
+        // The parser checks Content-Length against its limit while it reads the header, before
+        // the path is known: the largest limit here, the path's own once the header is in.
+        std::size_t largest = body_limit_;
+        for (const auto& [prefix, limit] : server_->settings.body_limits) {
+            largest = std::max(largest, limit);
+        }
+        parser_->body_limit(largest);
+        bhttp::async_read_header(stream_, buffer_, *parser_,
+                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                     self->on_header(ec);
+                                 });
+    }
+
+    // Applies the body limit of the request's path, then reads the body.
+    void on_header(beast::error_code ec) {
+        if (ec) {
+            return on_read(ec);
+        }
+        const std::string lower_path = to_lower(path_of(parser_->get().target()));
+        for (const auto& [prefix, limit] : server_->settings.body_limits) {
+            if (lower_path.starts_with(prefix) &&
+                (lower_path.size() == prefix.size() || lower_path[prefix.size()] == '/')) {
+                body_limit_ = limit;
+                break;
+            }
+        }
+        if (const auto length = parser_->content_length(); length && *length > body_limit_) {
+            return on_read(bhttp::error::body_limit);
+        }
+        parser_->body_limit(body_limit_);  // chunked bodies: checked as they arrive
+        if (parser_->is_done()) {
+            return on_read({});
+        }
+        // curl asks before sending a body over 1 KiB and waits a second for the answer.
+        if (ascii_iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+            static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+            return asio::async_write(
+                stream_, asio::buffer(go_on.data(), go_on.size()),
+                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    if (ec) {
+                        return;
+                    }
+                    self->read_body();
+                });
+        }
+        read_body();
+    }
+
+    void read_body() {
         bhttp::async_read(
             stream_, buffer_, *parser_,
             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -170,8 +238,7 @@ private:
         }
         if (ec == bhttp::error::body_limit) {
             return reject(bhttp::status::payload_too_large,
-                          "Request body exceeds " +
-                              std::to_string(server_->settings.max_body_size) + " bytes.");
+                          "Request body exceeds " + std::to_string(body_limit_) + " bytes.");
         }
         if (ec) {
             return;  // client left, idle timeout, or garbage: nothing to answer
@@ -283,9 +350,27 @@ private:
             }
             beast::error_code ignored;
             stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-            return;
+            // Closing with unread bytes (a refused body still arriving) makes the kernel send a
+            // reset, which can destroy our answer before the client reads it: read and drop
+            // what is left, bounded in bytes and time, before the socket closes.
+            stream_.next_layer().expires_after(linger_timeout);
+            return linger(0);
         }
         do_read();
+    }
+
+    void linger(std::size_t dropped) {
+        if (dropped >= linger_limit) {
+            return;
+        }
+        // Through the tcp_stream, whose expiry bounds the whole linger.
+        stream_.next_layer().async_read_some(
+            asio::buffer(scratch_),
+            [self = shared_from_this(), dropped](beast::error_code ec, std::size_t n) {
+                if (!ec) {
+                    self->linger(dropped + n);
+                }
+            });
     }
 
     std::shared_ptr<server::impl> server_;
@@ -294,6 +379,8 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     request request_;
     std::size_t shard_;
+    std::size_t body_limit_ = 0;             // of the request being read
+    std::array<char, 16 * 1024> scratch_{};  // what linger() drops
     std::string remote_address_;
     bool taken_ = false;
 };

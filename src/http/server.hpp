@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace boost::asio::ssl {
@@ -58,6 +59,9 @@ struct server_settings {
     std::size_t max_body_size = 64 * 1024;
     // Set: every connection starts with a TLS handshake (https, wss); null: plain TCP.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    // Body limits of path prefixes (lower case) that differ from max_body_size, applied once
+    // the headers are read: the REST API takes larger bodies than the hub endpoints.
+    std::vector<std::pair<std::string, std::size_t>> body_limits;
 };
 
 // Builds a plain-text response (the error bodies ASP.NET sends are text/plain).
@@ -68,7 +72,8 @@ public:
     server(shard_pool& shards, server_settings settings);
     ~server();
 
-    // Routes `prefix` (matched case-insensitively, on path segment boundaries) to `handler`.
+    // Routes `prefix` (matched case-insensitively, on path segment boundaries) to `handler`;
+    // the longest matching prefix wins.
     void add_prefix_handler(std::string prefix, prefix_handler handler);
     // /readyz answers 200 only while this returns true (e.g. the backplane is connected).
     void set_readiness_check(std::function<bool()> check);

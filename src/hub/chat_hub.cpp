@@ -30,6 +30,30 @@ std::string for_user(std::string_view pattern, std::string_view user) {
     return out.append(pattern);
 }
 
+// The most a presence list answers: beyond it the list says it is cut (one JSON array must
+// stay far below --max-message-size; 1,000 names of ~30 bytes is ~30 KB).
+constexpr std::size_t max_listed = 1000;
+
+// Collects pages of a presence query until the last one or max_listed entries.
+template <class T, class Ask>
+void collect(Ask ask, std::string cursor, std::vector<T> so_far,
+             std::function<void(expected<std::vector<T>>)> done) {
+    ask(cursor, [ask, so_far = std::move(so_far), done](expected<presence::page<T>> page) mutable {
+        if (!page) {
+            return done(page.get_error());
+        }
+        for (auto& entry : page->entries) {
+            if (so_far.size() < max_listed) {
+                so_far.push_back(std::move(entry));
+            }
+        }
+        if (page->next.empty() || so_far.size() >= max_listed) {
+            return done(std::move(so_far));
+        }
+        collect<T>(ask, std::move(page->next), std::move(so_far), std::move(done));
+    });
+}
+
 }  // namespace
 
 bool chat_group_policy::allows(const hub_context& caller, std::string_view group) const {
@@ -92,6 +116,15 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
 
     const bool presence = options.presence_events;
     if (presence) {
+        // Once per user cluster-wide, however many tabs and instances (presence_store.hpp);
+        // to everyone but the connection that made it, as UserConnected.
+        hub->on_presence_change(
+            [](const hub_clients& clients, const presence::user_change& change) {
+                auto audience = change.connection_id.empty()
+                                    ? clients.all()
+                                    : clients.all_except({change.connection_id});
+                audience.send(change.online ? "UserOnline" : "UserOffline", change.user_id);
+            });
         hub->on_connected([](hub_context& context) {
             context.others().send("UserConnected", display_name(context), context.connection_id());
         });
@@ -179,6 +212,54 @@ std::shared_ptr<hub_definition> make_chat_hub(chat_hub_options options) {
         }
         return {};
     });
+
+    // Users online on any instance, sorted (at most max_listed).
+    hub->method("GetOnlineUsers",
+                [](hub_context& context, reply<std::vector<std::string>> answer) -> hub_result<> {
+                    hub_clients clients = context;
+                    collect<std::string>(
+                        [clients](const std::string& cursor, auto done) {
+                            clients.online_users(cursor, 200, std::move(done));
+                        },
+                        {}, {},
+                        [answer](expected<std::vector<std::string>> users) mutable {
+                            if (!users) {
+                                return answer.fail(users.get_error());
+                            }
+                            std::sort(users->begin(), users->end());
+                            answer.ok(std::move(*users));
+                        });
+                    return {};
+                });
+
+    // A group's members on any instance: [{"connectionId", "userId"}], for callers the group
+    // policy lets send to the group.
+    hub->method(
+        "GetGroupMembers",
+        [check_access](hub_context& context, std::string group,
+                       reply<boost::json::array> answer) -> hub_result<> {
+            if (auto ok = check_access(context, group, "list"); !ok) {
+                return ok;
+            }
+            hub_clients clients = context;
+            collect<presence::connection_entry>(
+                [clients, group](const std::string& cursor, auto done) {
+                    clients.group_members(group, cursor, 200, std::move(done));
+                },
+                {}, {},
+                [answer](expected<std::vector<presence::connection_entry>> members) mutable {
+                    if (!members) {
+                        return answer.fail(members.get_error());
+                    }
+                    boost::json::array list;
+                    for (const auto& member : *members) {
+                        list.push_back(boost::json::object{{"connectionId", member.connection_id},
+                                                           {"userId", member.user_id}});
+                    }
+                    answer.ok(std::move(list));
+                });
+            return {};
+        });
 
     hub->method("SendToGroup",
                 [check_message, check_access](hub_context& context, std::string group,

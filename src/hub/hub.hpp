@@ -273,6 +273,21 @@ public:
         on_disconnected_ = std::move(handler);
         return *this;
     }
+    // A user of this hub came online (its first connection on any instance) or went offline
+    // (its last one anywhere closed, or its instance died): once per change cluster-wide, on
+    // the instance that saw it, on the control shard. `clients` reaches everyone (its
+    // connection id is empty). What it throws is logged only.
+    using presence_handler =
+        std::function<void(const hub_clients& clients, const presence::user_change& change)>;
+    hub_definition& on_presence_change(presence_handler handler) {
+        on_presence_change_ = std::move(handler);
+        return *this;
+    }
+    void presence_changed(const hub_clients& clients, const presence::user_change& change) const {
+        if (on_presence_change_) {
+            on_presence_change_(clients, change);
+        }
+    }
 
     struct method_entry {
         std::string name;  // as declared
@@ -301,6 +316,7 @@ private:
     std::unordered_map<std::string, method_entry> methods_;  // key: lower-case name
     std::function<void(hub_context&)> on_connected_;
     std::function<void(hub_context&)> on_disconnected_;
+    presence_handler on_presence_change_;
 };
 
 }  // namespace switchboard::hub

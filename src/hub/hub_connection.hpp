@@ -42,6 +42,8 @@ public:
     void deliver(const routing::message_ptr& message) override;
     void invoke(const routing::message_ptr& message, std::chrono::milliseconds timeout,
                 routing::result_callback on_result) override;
+    // A REST close: Close without allowReconnect, so the client does not come straight back.
+    void disconnect(std::optional<std::string> reason) override { close(std::move(reason), false); }
 
     // Used by the dispatcher and by stream_writer and reply handles (hub/streams.hpp), on
     // this shard.

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,10 @@ public:
           counters_(counters) {}
 
     [[nodiscard]] const std::string& connection_id() const noexcept { return connection_id_; }
+    // The calling shard's executor (timers of hub code; answers come back here).
+    [[nodiscard]] boost::asio::any_io_executor shard_executor() const {
+        return router_->current_executor();
+    }
 
     client_proxy all() const { return proxy(routing::audience::all_except()); }
     client_proxy all_except(ids excluded) const {
@@ -103,6 +108,84 @@ public:
         router_->remove_from_group(hub_, connection_id, group, guarded(std::move(done)));
     }
 
+    // Cluster-wide presence of this hub (presence/presence_store.hpp: pages, costs); `done`
+    // runs on the calling shard, with an error when presence is off (--presence false).
+    void online_users(std::string cursor, std::size_t limit,
+                      std::function<void(expected<presence::page<std::string>>)> done) const {
+        ask_presence<presence::page<std::string>>(
+            [=, this](presence::store& store, auto answer) {
+                store.online_users(router_->hub_name(hub_), cursor, limit, std::move(answer));
+            },
+            std::move(done));
+    }
+    void user_connections(
+        std::string user, std::string cursor, std::size_t limit,
+        std::function<void(expected<presence::page<presence::connection_entry>>)> done) const {
+        ask_presence<presence::page<presence::connection_entry>>(
+            [=, this](presence::store& store, auto answer) {
+                store.user_connections(router_->hub_name(hub_), user, cursor, limit,
+                                       std::move(answer));
+            },
+            std::move(done));
+    }
+    void group_members(
+        std::string group, std::string cursor, std::size_t limit,
+        std::function<void(expected<presence::page<presence::connection_entry>>)> done) const {
+        ask_presence<presence::page<presence::connection_entry>>(
+            [=, this](presence::store& store, auto answer) {
+                store.group_members(router_->hub_name(hub_), group, cursor, limit,
+                                    std::move(answer));
+            },
+            std::move(done));
+    }
+    void is_online(std::string user, std::function<void(expected<bool>)> done) const {
+        ask_presence<bool>(
+            [=, this](presence::store& store, auto answer) {
+                store.is_online(router_->hub_name(hub_), user, std::move(answer));
+            },
+            std::move(done));
+    }
+
+    // Shared state on the presence store's backend (presence_store.hpp, state_*): keys with
+    // an optional time to live, the same on every instance. `done` runs on the calling shard.
+    void state_get(std::string key,
+                   std::function<void(expected<std::optional<std::string>>)> done) const {
+        ask_presence<std::optional<std::string>>(
+            [key = std::move(key)](presence::store& store, auto answer) mutable {
+                store.state_get(std::move(key), std::move(answer));
+            },
+            std::move(done));
+    }
+    void state_set(
+        std::string key, std::string value, std::chrono::milliseconds ttl,
+        std::function<void(expected<void>)> done = [](expected<void>) {}) const {
+        ask_presence<void>(
+            [key = std::move(key), value = std::move(value), ttl](presence::store& store,
+                                                                  auto answer) mutable {
+                store.state_set(std::move(key), std::move(value), ttl, std::move(answer));
+            },
+            std::move(done));
+    }
+    void state_erase(
+        std::string key, std::function<void(expected<bool>)> done = [](expected<bool>) {}) const {
+        ask_presence<bool>(
+            [key = std::move(key)](presence::store& store, auto answer) mutable {
+                store.state_erase(std::move(key), std::move(answer));
+            },
+            std::move(done));
+    }
+    void state_compare_and_set(std::string key, std::optional<std::string> current,
+                               std::string value, std::chrono::milliseconds ttl,
+                               std::function<void(expected<bool>)> done) const {
+        ask_presence<bool>(
+            [key = std::move(key), current = std::move(current), value = std::move(value), ttl](
+                presence::store& store, auto answer) mutable {
+                store.state_compare_and_set(std::move(key), std::move(current), std::move(value),
+                                            ttl, std::move(answer));
+            },
+            std::move(done));
+    }
+
     // Invokes `target` on one connection and waits for its Completion (a client result).
     // `on_result` runs on the calling shard with the client's value or an error.
     void invoke_client(const std::string& connection_id, std::string target,
@@ -116,6 +199,24 @@ public:
 
 private:
     client_proxy proxy(routing::audience to) const { return {*router_, hub_, std::move(to)}; }
+
+    // The store answers on its own shard: the answer goes back to the asking one, through
+    // the guard (it is user code).
+    template <class T, class Query>
+    void ask_presence(Query query, std::function<void(expected<T>)> done) const {
+        auto executor = router_->current_executor();
+        auto answer = [executor, done = guard(metric_hub_error::callback, "presence callback",
+                                              std::move(done))](expected<T> result) mutable {
+            boost::asio::post(executor, [done, result = std::move(result)]() mutable {
+                done(std::move(result));
+            });
+        };
+        auto* store = router_->presence();
+        if (store == nullptr) {
+            return answer(make_error("Presence is off on this server."));
+        }
+        query(*store, std::function<void(expected<T>)>(std::move(answer)));
+    }
 
     // The router calls these on a shard thread: what they throw must stop at this boundary.
     routing::done_callback guarded(routing::done_callback done) const {

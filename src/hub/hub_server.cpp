@@ -37,6 +37,20 @@ std::shared_ptr<transport::connection_application> hub_server::create_connection
     return created;
 }
 
+void hub_server::on_presence_change(const presence::user_change& change) {
+    for (routing::hub_id id = 0; id < hubs_.size(); ++id) {
+        if (router_.hub_name(id) != change.hub) {
+            continue;
+        }
+        const hub_clients clients(router_, id, {});
+        if (auto failure = call_user([&] { hubs_[id]->presence_changed(clients, change); })) {
+            report_user_error(
+                {metric_hub_error::callback, change.hub, "presence change handler", {}}, *failure,
+                nullptr);
+        }
+    }
+}
+
 void hub_server::forget(hub_connection* connection, std::size_t shard) {
     auto& live = shards_[shard]->live;
     if (live.erase(connection) > 0) {

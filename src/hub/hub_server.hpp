@@ -32,6 +32,8 @@ public:
     [[nodiscard]] const hub_definition& definition(routing::hub_id hub) const {
         return *hubs_[hub];
     }
+    // Hubs added so far; ids run from 0 to hub_count() - 1.
+    [[nodiscard]] std::size_t hub_count() const noexcept { return hubs_.size(); }
 
     // The transport endpoint's factory: a new hub connection on the calling shard.
     std::shared_ptr<transport::connection_application> create_connection(
@@ -49,6 +51,9 @@ public:
 
     routing::router& router() noexcept { return router_; }
     const hub_options& options() const noexcept { return options_; }
+
+    // From the presence store, on the control shard: the hub named by the change hears it.
+    void on_presence_change(const presence::user_change& change);
 
     // Called by hub connections when they end, on their shard.
     void forget(hub_connection* connection, std::size_t shard);

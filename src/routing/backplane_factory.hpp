@@ -2,6 +2,8 @@
 // recognising its own forms (a URL scheme or a connection-string shape).
 #pragma once
 
+#include "events/history_store.hpp"
+#include "presence/presence_store.hpp"
 #include "routing/backplane.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -35,6 +37,13 @@ struct made_backplane {
     std::string channel_prefix;
     // Worth a warning, not an error: ignored keys, unused endpoints. Free of secrets.
     std::vector<std::string> notes;
+    // Builds the cluster-wide event history on the same server (Redis Streams), on the control
+    // shard; empty when the bus keeps none: event histories then stay per instance.
+    std::function<std::unique_ptr<events::history_store>(events::history_store_options)>
+        make_event_history;
+    // Builds the presence store on the same server, on the control shard; empty when the bus
+    // has none shared by its instances (the composition root then keeps presence per instance).
+    std::function<std::unique_ptr<presence::store>(presence::store_options)> make_presence;
 };
 
 // One bus as the registry sees it. The functions run at startup only, so they may throw.

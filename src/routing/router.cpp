@@ -51,6 +51,20 @@ void router::add_connection(hub_id hub, const std::string& connection_id,
         registry.users[user_id].push_back(&target);
         subscribe(channels.user(user_id));
     }
+    if (presence_ != nullptr) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        presence_->connection_added(
+            hubs_[hub].name,
+            presence::connection_entry{
+                connection_id,
+                user_id,
+                {},
+                static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now).count())});
+    }
+    if (connection_observer_) {
+        connection_observer_(hub, connection_id, user_id);
+    }
 }
 
 void router::remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard) {
@@ -81,6 +95,9 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
         forget(registry.groups, group);
         unsubscribe(channels.group(group));
     }
+    if (presence_ != nullptr) {
+        presence_->connection_removed(hubs_[hub].name, connection_id, entry.user_id);
+    }
     registry.connections.erase(it);
     directory_.remove(hub, connection_id);
 }
@@ -107,6 +124,9 @@ router::group_change router::change_group_on(std::size_t shard, hub_id hub,
         groups.push_back(group);
         registry.groups[group].insert(it->second.target);
         subscribe(hubs_[hub].channels.group(group));
+        if (presence_ != nullptr) {
+            presence_->group_joined(hubs_[hub].name, connection_id, it->second.user_id, group);
+        }
     } else if (!join && g != groups.end()) {
         groups.erase(g);
         const auto members = registry.groups.find(group);
@@ -117,6 +137,9 @@ router::group_change router::change_group_on(std::size_t shard, hub_id hub,
             }
         }
         unsubscribe(hubs_[hub].channels.group(group));
+        if (presence_ != nullptr) {
+            presence_->group_left(hubs_[hub].name, connection_id, group);
+        }
     }
     return group_change::applied;
 }
@@ -298,6 +321,80 @@ void router::invoke_connection(hub_id hub, const std::string& connection_id, mes
                       [this, hub, connection_id, message, timeout, reply] {
                           request_remote_result(hub, connection_id, message, timeout, reply);
                       });
+}
+
+std::vector<local_connection> router::select_on(std::size_t shard, hub_id hub,
+                                                const selection& which) const {
+    const auto& registry = shards_[shard].hubs[hub];
+    std::vector<local_connection> found;
+    const auto take = [&](const std::string& id, const connection_entry& entry) {
+        if (std::find(which.excluded.begin(), which.excluded.end(), id) == which.excluded.end()) {
+            found.push_back(local_connection{id, entry.user_id, entry.groups, entry.target});
+        }
+    };
+    switch (which.target) {
+    case selection::kind::all:
+        for (const auto& [id, entry] : registry.connections) {
+            take(id, entry);
+        }
+        break;
+    case selection::kind::connection:
+        if (const auto it = registry.connections.find(which.name);
+            it != registry.connections.end()) {
+            take(it->first, it->second);
+        }
+        break;
+    case selection::kind::user:
+    case selection::kind::user_in_group:
+    case selection::kind::group:
+        // Few connections per user, and the group index holds recipients, not ids: walking the
+        // connections of this shard is bounded and keeps the registries as they are.
+        for (const auto& [id, entry] : registry.connections) {
+            const bool user_matches = entry.user_id == which.name;
+            const auto& groups = entry.groups;
+            const auto in = [&](const std::string& group) {
+                return std::find(groups.begin(), groups.end(), group) != groups.end();
+            };
+            if ((which.target == selection::kind::user && user_matches) ||
+                (which.target == selection::kind::group && in(which.name)) ||
+                (which.target == selection::kind::user_in_group && user_matches &&
+                 in(which.group))) {
+                take(id, entry);
+            }
+        }
+        break;
+    }
+    return found;
+}
+
+void router::visit_local(hub_id hub, selection which,
+                         std::function<void(const local_connection&)> visit,
+                         std::function<void(std::size_t)> done) {
+    struct gathering {
+        selection which;
+        std::function<void(const local_connection&)> visit;
+        std::function<void(std::size_t)> done;
+        std::atomic<std::size_t> remaining;
+        std::atomic<std::size_t> count{0};
+    };
+    auto state = std::make_shared<gathering>();
+    state->which = std::move(which);
+    state->visit = std::move(visit);
+    state->done = on_calling_shard<std::size_t>(std::move(done));
+    state->remaining = shards_.size();
+    on_every_shard([this, hub, state](std::size_t shard) {
+        // Selected first, visited after: a visitor may change the registry it walks.
+        const auto found = select_on(shard, hub, state->which);
+        for (const auto& connection : found) {
+            if (state->visit) {
+                state->visit(connection);
+            }
+        }
+        state->count += found.size();
+        if (--state->remaining == 0) {
+            state->done(state->count.load());
+        }
+    });
 }
 
 std::size_t router::local_connection_count(hub_id hub, std::size_t shard) const {

@@ -5,6 +5,7 @@
 #include "core/expected.hpp"
 #include "core/metrics.hpp"
 #include "core/shard_pool.hpp"
+#include "presence/presence_store.hpp"
 #include "routing/backplane.hpp"
 #include "routing/connection_directory.hpp"
 #include "routing/scaleout/channels.hpp"
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,6 +47,29 @@ public:
     // recipient's shard), or an error after `timeout`.
     virtual void invoke(const message_ptr& message, std::chrono::milliseconds timeout,
                         result_callback on_result) = 0;
+    // Ends the connection from the server side (REST close): a Close message with `reason`
+    // as its error, then the transport closes. Called on the recipient's shard. The default
+    // does nothing, for recipients that cannot be closed (test doubles).
+    virtual void disconnect(std::optional<std::string> reason) { (void)reason; }
+};
+
+// Which connections of this instance a local query or action (the REST API's existence
+// checks, closes, group sweeps) applies to.
+struct selection {
+    enum class kind : unsigned char { all, connection, user, group, user_in_group };
+    kind target = kind::all;
+    std::string name;   // connection id, user id or group; user_in_group: the user
+    std::string group;  // user_in_group only
+    std::vector<std::string> excluded;
+};
+
+// One selected connection, as the visitor of router::visit_local sees it (copies: the visitor
+// may change the groups it lists).
+struct local_connection {
+    std::string connection_id;
+    std::string user_id;
+    std::vector<std::string> groups;
+    recipient* target = nullptr;
 };
 
 // Who receives a message. `excluded` connection ids are skipped whatever the kind.
@@ -121,6 +146,16 @@ public:
     void start();
     void stop();
 
+    // Before start(): every connection, disconnection, join and leave of this instance is
+    // reported to `store` (it outlives the router), whatever asked for it (a hub method,
+    // another instance, the REST API).
+    void set_presence(presence::store* store) noexcept { presence_ = store; }
+    [[nodiscard]] presence::store* presence() const noexcept { return presence_; }
+    // The executor of the shard this thread runs (hub code answering asynchronously).
+    [[nodiscard]] boost::asio::any_io_executor current_executor() {
+        return executor(pool_.current_shard());
+    }
+
     // Called on the connection's shard.
     void add_connection(hub_id hub, const std::string& connection_id, const std::string& user_id,
                         recipient& target);
@@ -160,6 +195,21 @@ public:
     void add_channel_listener(std::string prefix, backplane_handler& listener) {
         listeners_.push_back({std::move(prefix), &listener});
     }
+
+    // Before start(): runs after every add_connection, on the connection's shard (the REST
+    // API joins a new connection to its user's groups there).
+    using connection_observer =
+        std::function<void(hub_id hub, const std::string& connection_id, const std::string& user)>;
+    void set_connection_observer(connection_observer observer) {
+        connection_observer_ = std::move(observer);
+    }
+
+    // This instance only: calls `visit` (on each shard, for that shard's connections) with every
+    // connection of `hub` that `which` selects, then `done` with how many there were, on the
+    // calling shard. Bounded by the connections of this instance; never touches the bus.
+    void visit_local(hub_id hub, selection which,
+                     std::function<void(const local_connection&)> visit,
+                     std::function<void(std::size_t)> done);
 
     // Messages other instances published, on the control shard.
     void on_backplane_message(std::string_view channel, const shared_buffer& payload) override;
@@ -245,6 +295,8 @@ private:
     void deliver_local(hub_id hub, audience to, const message_ptr& message);
     void deliver_on(std::size_t shard, hub_id hub, const audience& to, const message_ptr& message);
     void send_to_connections(hub_id hub, audience to, message_ptr message);
+    [[nodiscard]] std::vector<local_connection> select_on(std::size_t shard, hub_id hub,
+                                                          const selection& which) const;
 
     // The backplane half (router_backplane.cpp).
     void subscribe(const std::string& channel) { bus_.subscribe(channel); }
@@ -276,7 +328,9 @@ private:
     shard_pool& pool_;
     backplane& bus_;
     router_options options_;
+    presence::store* presence_ = nullptr;
     std::vector<channel_listener> listeners_;  // fixed once started: read without a lock
+    connection_observer connection_observer_;  // fixed once started
     std::vector<hub_entry> hubs_;
     std::vector<shard_state> shards_;
     connection_directory directory_;

@@ -1,5 +1,6 @@
 #include "server/instance.hpp"
 
+#include "api/rest_api.hpp"
 #include "auth/bearer.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
@@ -9,6 +10,7 @@
 #include "http/server.hpp"
 #include "http/tls.hpp"
 #include "hub/hub_server.hpp"
+#include "presence/memory/memory_presence_store.hpp"
 #include "routing/router.hpp"
 #include "server/backends.hpp"
 #include "transport/admission.hpp"
@@ -51,9 +53,8 @@ std::string default_server_name() {
     return std::string(host.data()) + "_" + make_random_id();
 }
 
-std::unique_ptr<routing::backplane> make_backplane(const server_options& options,
-                                                   shard_pool& shards,
-                                                   routing::router_options& router) {
+routing::made_backplane make_backplane(const server_options& options, shard_pool& shards,
+                                       routing::router_options& router) {
     routing::backplane_settings settings;
     settings.control = &shards.context(routing::router::control_shard);
     settings.max_buffered_bytes = options.backplane_buffer_size;
@@ -63,7 +64,49 @@ std::unique_ptr<routing::backplane> make_backplane(const server_options& options
         spdlog::warn("--backplane: {}", note);
     }
     router.channel_prefix = options.channel_prefix.value_or(std::move(made.channel_prefix));
-    return std::move(made.bus);
+    return made;
+}
+
+// The bus's shared event history, unless turned off or the bus keeps none.
+std::unique_ptr<events::history_store> make_event_history(const server_options& options,
+                                                          const routing::made_backplane& made,
+                                                          const std::string& channel_prefix) {
+    if (!options.events.shared_history || !made.make_event_history) {
+        return nullptr;
+    }
+    events::history_store_options settings;
+    settings.key_prefix = channel_prefix;
+    settings.max_count = options.events.history;
+    settings.max_age = options.events.history_age;
+    return made.make_event_history(std::move(settings));
+}
+
+// The bus's presence store; per instance in memory when the bus shares none.
+std::unique_ptr<presence::store> make_presence(const server_options& options,
+                                               const routing::made_backplane& made,
+                                               const routing::backplane& bus,
+                                               const routing::router_options& router,
+                                               shard_pool& shards) {
+    if (!options.presence) {
+        return nullptr;
+    }
+    presence::store_options settings;
+    settings.key_prefix = router.channel_prefix;
+    // An incarnation: a restart under the same --server-name never revives the old entries.
+    settings.instance = router.server_name + "#" + make_random_id().substr(0, 8);
+    settings.expiry = options.presence_expiry;
+    settings.heartbeat_interval = std::max<std::chrono::milliseconds>(
+        options.presence_expiry / 3, std::chrono::milliseconds(100));
+    if (made.make_presence) {
+        return made.make_presence(std::move(settings));
+    }
+    if (bus.shared()) {
+        spdlog::warn(
+            "presence: this backplane keeps no shared presence yet; each instance "
+            "answers for its own connections");
+    }
+    return std::make_unique<presence::memory_store>(shards.context(routing::router::control_shard),
+                                                    settings.instance);
 }
 
 routing::router_options router_settings(const server_options& options, metrics& counters) {
@@ -92,16 +135,18 @@ struct instance::parts {
           admission(admission_settings(options), &counters),
           shards(shard_count(options)),
           router_options(router_settings(options, counters)),
-          backplane(make_backplane(options, shards, router_options)),
+          made_bus(make_backplane(options, shards, router_options)),
+          backplane(std::move(made_bus.bus)),
+          event_history(make_event_history(options, made_bus, router_options.channel_prefix)),
+          presence(make_presence(options, made_bus, *backplane, router_options, shards)),
           router(shards, *backplane, router_options),
           events(shards, *backplane, router_options.channel_prefix, events_settings(options),
-                 &counters),
+                 &counters, event_history.get()),
           events_http(events, authenticate, router_options.server_name, &counters),
           hubs(shards, router, options.hub),
+          rest(shards, router, *backplane, hubs, options.rest, &counters),
           connections(options.hub.disconnect_timeout),
-          http(shards, http::server_settings{options.cors_origins, options.static_dir,
-                                             options.max_header_size, options.max_body_size, tls}) {
-    }
+          http(shards, http_settings(options, tls)) {}
 
     server_options options;
     // Before everything else: bad key files (JWT, TLS) stop startup before threads or Redis.
@@ -112,17 +157,30 @@ struct instance::parts {
     transport::admission_control admission;
     shard_pool shards;
     routing::router_options router_options;
+    routing::made_backplane made_bus;  // its bus moves to `backplane`
     std::unique_ptr<routing::backplane> backplane;
-    // Beside the backplane, built from the same kind of factory once presence backends exist.
-    std::unique_ptr<presence::store> presence;
+    // Redis Streams beside a Redis bus (events/history_store.hpp); null: per-instance only.
+    std::unique_ptr<events::history_store> event_history;
+    std::unique_ptr<presence::store> presence;  // null: --presence false
     routing::router router;
     events::registry events;
     events::http_api events_http;
     hub::hub_server hubs;
+    api::rest_api rest;
     transport::connection_manager connections;
     http::server http;
     std::vector<std::shared_ptr<transport::endpoint>> endpoints;
     bool running = false;
+
+    static http::server_settings http_settings(const server_options& o,
+                                               std::shared_ptr<boost::asio::ssl::context> tls) {
+        http::server_settings settings{o.cors_origins,  o.static_dir,   o.max_header_size,
+                                       o.max_body_size, std::move(tls), {}};
+        // REST calls carry messages up to the service's 1 MB; hub endpoints keep their limit.
+        settings.body_limits.emplace_back("/api/hubs", o.rest.max_body_size);
+        settings.body_limits.emplace_back("/api/v1/hubs", o.rest.max_body_size);
+        return settings;
+    }
 
     static events::events_options events_settings(const server_options& o) {
         auto settings = o.events;
@@ -230,6 +288,7 @@ instance::instance(server_options options) {
         return p.backplane->rejected_messages() + p.router.malformed_backplane_messages() +
                p.events.malformed_messages();
     };
+    p.router.set_presence(p.presence.get());
     p.router.add_channel_listener(p.events.bus_prefix(), p.events);
     p.router.add_channel_listener(p.events.all_channel(), p.events);
     if (!p.events.statelesse_channel().empty()) {
@@ -243,6 +302,14 @@ instance::instance(server_options options) {
                                                   std::shared_ptr<http::exchange> ex) {
         p.events_http.handle_api(req, ex);
     });
+    if (p.rest.enabled()) {
+        p.router.add_channel_listener(p.rest.bus_prefix(), p.rest);
+    }
+    // Everything under /api that a longer prefix (/api/events) does not take.
+    p.http.add_prefix_handler(
+        "/api", [&p](http::request& req, std::string_view, std::shared_ptr<http::exchange> ex) {
+            p.rest.handle(req, ex);
+        });
     // Prometheus scrapes it; plain text, rendered on the requesting shard from atomics.
     p.http.add_prefix_handler("/metrics", [&p](http::request& req, std::string_view subpath,
                                                std::shared_ptr<http::exchange> ex) {
@@ -270,6 +337,12 @@ instance::~instance() {
         parts_->hubs.stop();
         parts_->shards.stop_and_join();
         parts_->router.stop();
+        if (parts_->event_history) {
+            parts_->event_history->stop();
+        }
+        if (parts_->presence) {
+            parts_->presence->stop();
+        }
     }
 }
 
@@ -329,7 +402,15 @@ asio::ip::tcp::endpoint instance::start() {
     const auto endpoint = p.http.listen(parse_listen_address(p.options.listen));
     asio::post(p.shards.context(routing::router::control_shard), [&p] {
         p.events.start();  // subscribes before the bus starts, as the router does
+        p.rest.start();
         p.router.start();
+        if (p.event_history) {
+            p.event_history->start();
+        }
+        if (p.presence) {
+            p.presence->start(
+                [&p](const presence::user_change& change) { p.hubs.on_presence_change(change); });
+        }
     });
     p.hubs.start();
     p.shards.start();
@@ -369,6 +450,12 @@ void instance::drain_and_stop() {
     p.shards.stop_and_join();
     // With no shard thread left, the router and the backplane are stopped single-threaded.
     p.router.stop();
+    if (p.event_history) {
+        p.event_history->stop();
+    }
+    if (p.presence) {
+        p.presence->stop();
+    }
     p.running = false;
 }
 
@@ -411,6 +498,7 @@ void instance::sweep() {
     parts_->connections.sweep(now);
     parts_->admission.sweep(now);
     parts_->events.sweep();
+    parts_->rest.sweep();
 }
 
 std::size_t instance::connection_count() const {

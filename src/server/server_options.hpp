@@ -2,6 +2,7 @@
 // Every field has a flag and an environment variable (src/apps/main.cpp).
 #pragma once
 
+#include "api/rest_options.hpp"
 #include "auth/auth_options.hpp"
 #include "core/config.hpp"
 #include "events/events_options.hpp"
@@ -73,6 +74,13 @@ struct server_options {
     auth_options auth;
     // Event streams (docs/events.md); their queue limit is hub.send_queue_limit.
     events::events_options events;
+    // Cluster-wide presence (who is online, group members): in Redis beside a Redis backplane,
+    // in memory for a single instance. One script per connect, join, leave and disconnect.
+    bool presence = true;
+    // An instance silent this long is dead to presence queries (presence::store_options).
+    std::chrono::milliseconds presence_expiry{15'000};
+    // The REST API in Azure SignalR Service's shape (docs/rest-api.md); off without a key.
+    api::rest_options rest;
 };
 
 }  // namespace switchboard

@@ -217,19 +217,28 @@ void websocket_session::do_write() {
     if (!close_sent_) {
         connection_->take_output(writing_);
         if (!writing_.empty()) {
-            std::size_t payload_size = 0;
-            for (const auto& buffer : writing_) {
-                payload_size += buffer->size();
-            }
             // Frame type follows the negotiated hub protocol: the JS client rejects JSON in
             // Binary frames.
             const auto op = connection_->format() == transfer_format::text
                                 ? websocket::opcode::text
                                 : websocket::opcode::binary;
+            std::size_t first = 0;
+            if (!first_frame_written_ && writing_.size() > 1) {
+                const auto size =
+                    websocket::write_frame_header(op, writing_.front()->size(), first_header_);
+                write_buffers_.emplace_back(first_header_.data(), size);
+                write_buffers_.emplace_back(writing_.front()->data(), writing_.front()->size());
+                first = 1;
+            }
+            first_frame_written_ = true;
+            std::size_t payload_size = 0;
+            for (std::size_t i = first; i < writing_.size(); ++i) {
+                payload_size += writing_[i]->size();
+            }
             const auto header_size = websocket::write_frame_header(op, payload_size, header_);
             write_buffers_.emplace_back(header_.data(), header_size);
-            for (const auto& buffer : writing_) {
-                write_buffers_.emplace_back(buffer->data(), buffer->size());
+            for (std::size_t i = first; i < writing_.size(); ++i) {
+                write_buffers_.emplace_back(writing_[i]->data(), writing_[i]->size());
             }
         } else if (write_buffers_.empty() && connection_->close_requested()) {
             return do_close(websocket::close_code::normal, {});

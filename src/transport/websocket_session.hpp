@@ -76,6 +76,11 @@ private:
     std::string control_writing_;
     std::unique_ptr<boost::asio::steady_timer> close_timer_;  // only while closing
     websocket::frame_header header_{};
+    // The first data write puts its first message (the hub handshake response) in a frame of
+    // its own: the JS client sets up its stateful-reconnect count only after handling the
+    // handshake, so a message in the same frame would go uncounted and be replayed twice.
+    websocket::frame_header first_header_{};
+    bool first_frame_written_ = false;
     bool accepted_ = false;
     bool write_in_flight_ = false;
     bool close_sent_ = false;      // our Close frame is queued or written

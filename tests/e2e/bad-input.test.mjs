@@ -3,6 +3,7 @@
 // server still serves a normal client and that its memory came back near where it started.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -40,6 +41,16 @@ const invocation = (id, target, args, extra = {}) =>
 const completionOf = (socket, id, timeoutMs) =>
   socket.waitForMessage((m) => m.type === 3 && m.invocationId === id, timeoutMs);
 
+const REST_KEY = 'bad-input-rest-access-key-0123456789abcdef';
+
+/** An access-key token for a REST call to `path` on 127.0.0.1 (the audience the API checks). */
+function restToken(path) {
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ nbf: now, iat: now, exp: now + 600, aud: `http://127.0.0.1${path}` })}`;
+  return `${body}.${createHmac('sha256', REST_KEY).update(body).digest('base64url')}`;
+}
+
 describe('bad input against the chat server', () => {
   let server;
   let wsUrl;
@@ -48,7 +59,7 @@ describe('bad input against the chat server', () => {
   const IP_LIMIT = 300;
 
   before(async () => {
-    server = await startServer(['--max-groups-per-connection', String(GROUP_LIMIT),
+    server = await startServer(['--access-key', REST_KEY, '--max-groups-per-connection', String(GROUP_LIMIT),
       '--max-connections-per-ip', String(IP_LIMIT), '--max-messages-per-second', '100000']);
     wsUrl = `${server.url.replace(/^http/, 'ws')}/hubs/chat`;
     // Warm up the allocator and the shards with one normal client, then take the baseline.
@@ -214,6 +225,38 @@ describe('bad input against the chat server', () => {
     assert.match(await exchange(`GET /hubs/chat HTTP/1.1\r\nHost: x\r\nX: ${'a'.repeat(64 * 1024)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
     assert.match(await exchange(`POST /hubs/chat?id=x HTTP/1.1\r\nHost: x\r\nContent-Length: ${1024 * 1024}\r\n\r\n${'b'.repeat(1024)}`),
       /^HTTP\/1\.1 413 /);
+  });
+
+  test('REST API: hostile names, bodies and tokens get clear 4xx answers', async () => {
+    const exchange = (method, target, body = '', { token = restToken(target.split('?')[0]), extra = '' } = {}) =>
+      new Promise((resolve) => {
+        const socket = net.connect(server.port, '127.0.0.1', () => socket.write(
+          `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`));
+        let response = '';
+        socket.on('data', (chunk) => { response += chunk; });
+        socket.on('close', () => resolve(response));
+        socket.on('error', () => resolve(response));
+      });
+    const status = async (...args) => Number((await exchange(...args)).slice(9, 12));
+    const send = { target: 'x', arguments: [] };
+    assert.equal(await status('POST', '/api/hubs/chat/:send', JSON.stringify(send)), 202);
+    assert.equal(await status('POST', '/api/hubs/chat/:send', '{"target":'), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/:send', '{"arguments":[]}'), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/:send', `${'['.repeat(10_000)}`), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/groups/a%00b/:send', JSON.stringify(send)), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/groups/../:send', JSON.stringify(send)), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/groups/%2e%2e/:send', JSON.stringify(send)), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/users/%FF/:send', JSON.stringify(send)), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/groups/a/b/:send', JSON.stringify(send)), 404);
+    assert.equal(await status('POST', '/api/hubs/..%2Fetc/:send', JSON.stringify(send)), 400);
+    assert.equal(await status('POST', '/api/hubs/unknown/:send', JSON.stringify(send)), 404);
+    assert.equal(await status('POST', `/api/hubs/chat/groups/${'g'.repeat(1025)}/:send`, JSON.stringify(send)), 400);
+    assert.equal(await status('POST', '/api/hubs/chat/:send', JSON.stringify(send), { token: 'x.y.z' }), 401);
+    assert.equal(await status('POST', '/api/hubs/chat/:send', JSON.stringify(send), { token: restToken('/api/hubs/chat/users/u/:send') }), 401);
+    // 2 MB: refused with 413 from the Content-Length, the rest dropped unread.
+    const big = await exchange('POST', '/api/hubs/chat/:send', 'x'.repeat(2 * 1024 * 1024));
+    assert.match(big, /^HTTP\/1\.1 413 /);
   });
 
   test('afterwards a normal client still chats', async (t) => {

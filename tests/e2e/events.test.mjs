@@ -325,11 +325,11 @@ describe('keep-alive and slow subscribers', () => {
   });
 });
 
-describe('event streams across instances on Redis', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+describe('event streams across instances on Redis, histories per instance', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
   const scope = suiteScope();
   let cluster;
   before(async () => {
-    cluster = await startCluster(scope, { args: ['--events-publish-key', KEY] });
+    cluster = await startCluster(scope, { args: ['--events-publish-key', KEY, '--events-shared-history', 'false'] });
   });
 
   test('subscribers on A and B get what C publishes; resume on B and on A (lingering), reset on C', async (t) => {
@@ -426,7 +426,9 @@ describe('event streams across instances without linger', { skip: redisAvailable
   const scope = suiteScope();
   let cluster;
   before(async () => {
-    cluster = await startCluster(scope, { instances: 2, args: ['--events-publish-key', KEY, '--events-linger', '0'] });
+    cluster = await startCluster(scope, {
+      instances: 2, args: ['--events-publish-key', KEY, '--events-linger', '0', '--events-shared-history', 'false'],
+    });
   });
 
   test('an instance that stopped listening answers a resume with reset', async (t) => {
@@ -443,6 +445,98 @@ describe('event streams across instances without linger', { skip: redisAvailable
     const again = subscribe(t, a, `/events/${channel}`, { headers: { 'Last-Event-ID': onA.events[0].id } });
     await waitFor(() => again.events.length === 1, TIMEOUT);
     assert.equal(again.events[0].type, 'reset');
+  });
+});
+
+describe('event history shared through Redis Streams', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+  const scope = suiteScope();
+  let cluster;
+  before(async () => {
+    cluster = await startCluster(scope, { args: ['--events-publish-key', KEY, '--events-history', '20'] });
+  });
+  const byId = (x, y) => x.localeCompare(y, undefined, { numeric: true });
+
+  test('a gap beyond the history gets a reset, then live events', async (t) => {
+    const [, b, c] = cluster.servers;
+    const channel = unique('long');
+    const first = await publishOne(b, channel, 'T', 0);
+    for (let i = 1; i <= 25; i += 1) await publishOne(b, channel, 'T', i);
+    const sub = subscribe(t, c, `/events/${channel}`, { headers: { 'Last-Event-ID': first } });
+    await waitFor(() => sub.events.length === 1, TIMEOUT);
+    assert.equal(sub.events[0].type, 'reset');
+    await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 1);
+    await publishOne(b, channel, 'T', 'live');
+    await waitFor(() => sub.events.length === 2, TIMEOUT);
+    assert.deepEqual(datas(sub), ['live']);
+  });
+
+  test('ids come from the stream: racing publishers on two instances get increasing, distinct ids', async () => {
+    const [a, b] = cluster.servers;
+    const channel = unique('race');
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => publishOne(i % 2 ? a : b, channel, 'T', i)));
+    assert.equal(new Set(ids).size, 10);
+    const connection = await cluster.redis.connect();
+    const entries = await connection.command('XRANGE', `switchboard:events-history:${channel}`, '-', '+');
+    assert.deepEqual(entries.map((e) => e[0].toString()), [...ids].sort(byId));
+  });
+
+  // Last: it kills the first instance.
+  test('a subscriber whose instance is killed resumes on one that never served the channel: no gap, no duplicate', async (t) => {
+    const [a, b, c] = cluster.servers;
+    const channel = unique('game');
+    const onA = subscribe(t, a, `/events/${channel}`);
+    await onA.opened;
+    await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 1);
+    await publishOne(b, channel, 'T', 1);
+    await publishOne(c, channel, 'T', 2);
+    await waitFor(() => onA.events.length === 2, TIMEOUT);
+    const lastSeen = onA.events[1].id;
+    onA.source.close();
+    a.process.kill('SIGKILL');
+    await a.exited;
+
+    // Two publishers racing, and an event on a channel the subscriber does not follow.
+    const missed = await Promise.all([3, 4, 5, 6, 7].map((i) => publishOne(i % 2 ? b : c, channel, 'T', i)));
+    await publishOne(b, unique('other'), 'T', 'elsewhere');
+
+    const onC = subscribe(t, c, `/events/${channel}`, { headers: { 'Last-Event-ID': lastSeen } });
+    await waitFor(() => onC.events.length === 5, TIMEOUT, { message: () => JSON.stringify(onC.events) });
+    assert.ok(onC.events.every((e) => e.type === 'T'), JSON.stringify(onC.events));
+    assert.deepEqual(onC.events.map((e) => e.id), [...missed].sort(byId));
+    assert.deepEqual([...datas(onC)].sort(), [3, 4, 5, 6, 7]);
+
+    // Live events follow, once each: a marker after the last proves no late duplicate came.
+    await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 1);
+    await publishOne(b, channel, 'T', 8);
+    await publishOne(c, channel, 'T', 'marker');
+    await waitFor(() => onC.events.some((e) => e.data === 'marker'), TIMEOUT);
+    assert.deepEqual(datas(onC).slice(5), [8, 'marker']);
+  });
+});
+
+describe('event history while Redis is away', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+  const scope = suiteScope();
+  let cluster;
+  before(async () => {
+    cluster = await startCluster(scope, { instances: 2, args: ['--events-publish-key', KEY] });
+  });
+
+  test('publications keep flowing with local ids; a resume nobody can vouch for is a reset', async (t) => {
+    const [a, b] = cluster.servers;
+    const channel = unique('outage');
+    const onA = subscribe(t, a, `/events/${channel}`);
+    await onA.opened;
+    await cluster.redis.waitForSubscribers(`switchboard:events:${channel}`, 1);
+    const before = await publishOne(b, channel, 'T', 1);
+    await waitFor(() => onA.events.length === 1, TIMEOUT);
+    await cluster.redis.stop();
+    await publishOne(a, channel, 'T', 2);
+    await waitFor(() => onA.events.length === 2, TIMEOUT);
+    // B never listened to the channel and cannot read the stream: reset, not a silent gap.
+    const onB = subscribe(t, b, `/events/${channel}`, { headers: { 'Last-Event-ID': before } });
+    await waitFor(() => onB.events.length === 1, TIMEOUT);
+    assert.equal(onB.events[0].type, 'reset');
+    await cluster.redis.start();
   });
 });
 

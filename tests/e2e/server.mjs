@@ -34,6 +34,8 @@ export const CHAT_EVENTS = [
   'UserLeftGroup',
   'UserConnected',
   'UserDisconnected',
+  'UserOnline',
+  'UserOffline',
 ];
 
 const READY_PATTERN = /listening on (https?:\/\/[^\s]+)/;

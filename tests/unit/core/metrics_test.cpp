@@ -101,8 +101,8 @@ TEST(metrics, render_is_prometheus_text_format) {
         EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
         ++samples;
     }
-    // ... + the six event stream series.
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6);
+    // ... + the six event stream series + the two REST API series.
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2);
 }
 
 TEST(metrics, event_stream_series) {

@@ -7,10 +7,14 @@
 #include "routing/router.hpp"
 
 #include <gtest/gtest.h>
+#include <boost/asio/post.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -33,9 +37,10 @@ public:
 // One instance: shards, a member of the memory bus, the router that hands event channels
 // over, and the registry.
 struct node {
-    node(const std::shared_ptr<routing::memory_bus>& bus, events_options options)
+    node(const std::shared_ptr<routing::memory_bus>& bus, events_options options,
+         history_store* shared_history = nullptr)
         : backplane(bus, pool.context(0).get_executor()),
-          events(pool, backplane, "app:", std::move(options), &counters) {
+          events(pool, backplane, "app:", std::move(options), &counters, shared_history) {
         router.add_channel_listener(events.bus_prefix(), events);
         router.add_channel_listener(events.all_channel(), events);
         if (!events.statelesse_channel().empty()) {
@@ -201,10 +206,18 @@ TEST_F(registry_test, events_cross_instances_over_the_bus) {
     ASSERT_TRUE(eventually([&] { return b.received(0, on_b).size() == 1; }));
     EXPECT_EQ(b.received(0, on_b), strings{expected});
 
-    // b's history holds it: a resume there is served, not reset.
+    // b's history holds what came after its subscription's millisecond (ids of that
+    // millisecond may predate it): a resume from there is served, not reset.
+    event_id later = id;
+    for (int i = 0; later.ms <= id.ms && i < 1'000'000; ++i) {
+        later = a.publish("c", "T", "0");
+    }
+    const auto last = a.publish("c", "T", R"("last")");
+    ASSERT_TRUE(
+        eventually([&] { return b.received(0, on_b).back().find("last") != std::string::npos; }));
     fake_subscriber resumed;
-    b.subscribe(1, resumed, {"c"}, before_ms(id.ms));
-    EXPECT_EQ(b.received(1, resumed), strings{expected});
+    b.subscribe(1, resumed, {"c"}, later);
+    EXPECT_EQ(b.received(1, resumed), strings{sse(last, "T", "c", R"("last")")});
 
     // A later id on b sorts after the one a assigned.
     EXPECT_GT(b.publish("c", "T", "2"), id);
@@ -440,6 +453,127 @@ TEST_F(registry_test, keeps_a_bounded_number_of_channels_without_subscribers) {
     a.subscribe(1, local, {"fresh"});
     const auto id = a.publish("fresh", "T", "2");
     EXPECT_EQ(a.received(1, local), strings{sse(id, "T", "fresh", "2")});
+}
+
+// A shared history in memory that behaves as Redis Streams do: ids (ms, seq) increasing per
+// channel. `hold` keeps append answers until release(); `refuse` answers nullopt at once;
+// `outcome` is what reads answer.
+class fake_history_store final : public history_store {
+public:
+    void append(const std::string& channel, const std::string& type, const std::string& data_json,
+                boost::asio::any_io_executor reply_on, append_callback done) override {
+        std::lock_guard lock(mutex_);
+        if (refuse) {
+            boost::asio::post(reply_on, [done] { done(std::nullopt); });
+            return;
+        }
+        auto& stream = streams_[channel];
+        const auto now = unix_ms_now();
+        const event_id id = stream.empty() || now > stream.back().id.ms
+                                ? event_id{now, 0}
+                                : event_id{stream.back().id.ms, stream.back().id.seq + 1};
+        stream.push_back(history_record{id, type, data_json});
+        auto answer = [reply_on, done, id] {
+            boost::asio::post(reply_on, [done, id] { done(id); });
+        };
+        if (hold) {
+            held_.push_back(answer);
+        } else {
+            answer();
+        }
+    }
+    void read_after(const std::string& channel, event_id after, std::size_t,
+                    boost::asio::any_io_executor reply_on, range_callback done) override {
+        std::lock_guard lock(mutex_);
+        history_range range;
+        range.result = outcome;
+        for (const auto& record : streams_[channel]) {
+            if (record.id > after) {
+                range.events.push_back(record);
+            }
+        }
+        ++reads;
+        boost::asio::post(reply_on, [done, range] { done(range); });
+    }
+    [[nodiscard]] bool available() const noexcept override { return true; }
+
+    void release() {
+        std::vector<std::function<void()>> answers;
+        {
+            std::lock_guard lock(mutex_);
+            answers.swap(held_);
+        }
+        for (auto& answer : answers) {
+            answer();
+        }
+    }
+
+    std::atomic<bool> hold = false;
+    std::atomic<bool> refuse = false;
+    std::atomic<history_range::outcome> outcome = history_range::outcome::complete;
+    std::atomic<std::size_t> reads = 0;
+
+private:
+    std::mutex mutex_;
+    std::map<std::string, std::vector<history_record>> streams_;
+    std::vector<std::function<void()>> held_;
+};
+
+TEST_F(registry_test, publications_take_the_shared_history_ids_in_the_order_made) {
+    fake_history_store store;
+    node a(bus_, {}, &store);
+    node b(bus_, {});  // makes the bus shared: only then is the store used
+    fake_subscriber s;
+    a.subscribe(0, s, {"c"});
+    store.hold = true;
+    std::promise<event_id> first, second;
+    a.events.publish(std::string("c"), "T", "1", [&](event_id id) { first.set_value(id); });
+    ASSERT_TRUE(drain(a.pool));
+    store.refuse = true;  // answered at once, yet published after the held one
+    a.events.publish(std::string("c"), "T", "2", [&](event_id id) { second.set_value(id); });
+    ASSERT_TRUE(drain(a.pool));
+    EXPECT_TRUE(a.received(0, s).empty());
+    store.release();
+    const auto id1 = first.get_future().get();
+    const auto id2 = second.get_future().get();
+    EXPECT_GT(id2, id1);  // the local clock observed the store's id first
+    ASSERT_TRUE(drain(a.pool));
+    EXPECT_EQ(a.received(0, s), (strings{sse(id1, "T", "c", "1"), sse(id2, "T", "c", "2")}));
+}
+
+TEST_F(registry_test, an_instance_that_never_listened_resumes_from_the_shared_history) {
+    fake_history_store store;
+    node a(bus_, {}, &store);
+    node b(bus_, {}, &store);
+    const auto id1 = b.publish("c", "T", "1");
+    const auto id2 = b.publish("c", "T", "2");
+    const auto id3 = b.publish("c", "T", "3");
+    fake_subscriber resumed;
+    a.subscribe(1, resumed, {"c"}, id1);
+    ASSERT_TRUE(eventually([&] { return a.received(1, resumed).size() == 2; }));
+    EXPECT_EQ(a.received(1, resumed), (strings{sse(id2, "T", "c", "2"), sse(id3, "T", "c", "3")}));
+    EXPECT_EQ(a.counters.events_resumed.value(), 1U);
+    EXPECT_EQ(store.reads, 1U);
+    const auto id4 = b.publish("c", "T", "4");
+    ASSERT_TRUE(eventually([&] { return a.received(1, resumed).size() == 3; }));
+    EXPECT_EQ(a.received(1, resumed).back(), sse(id4, "T", "c", "4"));
+}
+
+TEST_F(registry_test, a_shared_history_that_cannot_vouch_answers_reset) {
+    fake_history_store store;
+    node a(bus_, {}, &store);
+    node b(bus_, {}, &store);
+    const auto id1 = b.publish("c", "T", "1");
+    b.publish("c", "T", "2");
+    for (const auto outcome : {history_range::outcome::trimmed, history_range::outcome::too_many,
+                               history_range::outcome::unavailable}) {
+        store.outcome = outcome;
+        fake_subscriber resumed;
+        a.subscribe(0, resumed, {"c"}, id1);
+        ASSERT_TRUE(eventually([&] { return a.received(0, resumed).size() == 1; }));
+        EXPECT_EQ(a.received(0, resumed), strings{format_reset_event("c")});
+        a.unsubscribe(0, resumed, {"c"});
+    }
 }
 
 }  // namespace

@@ -308,3 +308,36 @@ TEST(router_group_limit, a_join_beyond_the_limit_fails_and_the_memberships_stay)
 
 }  // namespace
 }  // namespace switchboard::routing
+
+namespace switchboard::routing {
+namespace {
+
+class router_visit_test : public router_test {
+protected:
+    std::size_t count(selection which) {
+        std::promise<std::size_t> counted;
+        EXPECT_TRUE(run_on(pool_, 0, [&] {
+            router_.visit_local(hub_, which, {}, [&](std::size_t n) { counted.set_value(n); });
+        }));
+        return counted.get_future().get();
+    }
+};
+
+TEST_F(router_visit_test, selects_local_connections_on_every_shard) {
+    connect(0, "a", a_, "u1");
+    connect(1, "b", b_, "u1");
+    connect(1, "c", c_, "u2");
+    join(0, "a", "g");
+    join(0, "c", "g");
+    using kind = selection::kind;
+    EXPECT_EQ(count({kind::all, {}, {}, {}}), 3u);
+    EXPECT_EQ(count({kind::all, {}, {}, {"b"}}), 2u);
+    EXPECT_EQ(count({kind::user, "u1", {}, {}}), 2u);
+    EXPECT_EQ(count({kind::group, "g", {}, {}}), 2u);
+    EXPECT_EQ(count({kind::user_in_group, "u1", "g", {}}), 1u);
+    EXPECT_EQ(count({kind::connection, "b", {}, {}}), 1u);
+    EXPECT_EQ(count({kind::connection, "zz", {}, {}}), 0u);
+}
+
+}  // namespace
+}  // namespace switchboard::routing

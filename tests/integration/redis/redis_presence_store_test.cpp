@@ -1,0 +1,59 @@
+// The Redis presence store passes the presence conformance suite against a real redis-server,
+// as several instances; and survives a Redis restart by writing its entries again.
+#include "presence/redis/redis_presence_store.hpp"
+
+#include "../../unit/presence/presence_conformance.hpp"
+#include "redis_server.hpp"
+
+namespace switchboard::presence::conformance {
+namespace {
+
+using testing::redis_server;
+
+// One redis-server for the whole suite: each test's keys are its own (a fresh server per
+// test would cost a process start each).
+redis_server& shared_server() {
+    static redis_server server;
+    if (!server.running()) {
+        EXPECT_TRUE(server.start());
+    }
+    return server;
+}
+
+routing::redis::client_options client_for(const redis_server& server) {
+    routing::redis::client_options client;
+    client.connection.host = "127.0.0.1";
+    client.connection.port = server.port();
+    return client;
+}
+
+struct redis_factory {
+    static bool available() { return redis_server::available(); }
+    static constexpr bool shared = true;
+    void set_up() { shared_server().string_command({"FLUSHALL"}); }
+    std::unique_ptr<store> make(boost::asio::io_context& control, store_options options) {
+        return std::make_unique<presence::redis::redis_store>(control, client_for(shared_server()),
+                                                              std::move(options));
+    }
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(redis, presence_conformance, redis_factory);
+
+TEST(RedisPresenceStore, WritesItsEntriesAgainAfterRedisLostThem) {
+    if (!redis_server::available()) {
+        GTEST_SKIP() << "redis-server not installed";
+    }
+    redis_factory factory;
+    factory.set_up();
+    instance a(factory, "a-1", std::chrono::milliseconds(500));
+    a.add("chat", "c1", "alice");
+    a.presence().group_joined("chat", "c1", "alice", "room");
+    ASSERT_TRUE(a.online("chat", "alice"));
+    shared_server().string_command({"FLUSHALL"});  // as a restart without persistence
+    EXPECT_FALSE(a.online("chat", "alice"));
+    ASSERT_TRUE(eventually([&] { return a.online("chat", "alice"); }));
+    EXPECT_EQ(a.members_of("chat", "room"), string_set{"c1/alice"});
+}
+
+}  // namespace
+}  // namespace switchboard::presence::conformance
