@@ -54,7 +54,7 @@ test('serve refuses --hub flags it cannot honour, naming the flag and the fault'
   const cases = [
     [['--hub', 'hubs/x'], /--hub 'hubs\/x': the path must start with '\/'/],
     [['--hub', '/hubs/../admin'], /no '\.\.' or '\/\/'/],
-    [['--hub', '/hubs/chat'], /the chat hub is \/hubs\/chat/],
+    [['--hub', '/hubs/chat'], /\/hubs\/chat and \/hubs\/calls \(chat, calls\) are built in/],
     [['--hub', '/a/x', '--hub', '/b/y=x'], /a second hub at \/b\/y/],
     [['--hub', '/a/x', '--hub-groups', 'maybe'], /--hub-groups: unknown group policy 'maybe'/],
     [['--hub', '/a/x', '--hub-groups', 'roles'], /need JWT authentication/],
