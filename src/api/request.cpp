@@ -52,6 +52,8 @@ struct query {
     std::vector<std::string> excluded;
     std::optional<std::string> ttl;
     std::optional<std::string> reason;
+    std::optional<std::string> cursor;
+    std::optional<std::string> limit;
 };
 
 // Reads the query parameters the API knows; others (api-version, ...) are ignored as the
@@ -84,6 +86,10 @@ std::optional<api_error> parse_query(std::string_view text, query& out) {
             out.excluded.push_back(std::move(*value));
         } else if (key == "ttl") {
             out.ttl = std::move(*value);
+        } else if (key == "cursor") {
+            out.cursor = std::move(*value);
+        } else if (key == "limit") {
+            out.limit = std::move(*value);
         } else if (key == "reason") {
             if (value->size() > 1024 || std::any_of(value->begin(), value->end(), [](char c) {
                     return is_control(static_cast<unsigned char>(c));
@@ -154,7 +160,13 @@ route_match match(verb method, const std::vector<std::string>& rest, bool v1) {
         }
         return m;
     }
-    if (n == 1 && rest[0] == ":send") {
+    if (n == 1 && rest[0] == "users") {
+        pick(get_or_head, operation::online_users);
+    } else if (n == 3 && rest[0] == "users" && rest[2] == "connections") {
+        pick(get_or_head, operation::user_connections);
+    } else if (n == 3 && rest[0] == "groups" && rest[2] == "members") {
+        pick(get_or_head, operation::group_members);
+    } else if (n == 1 && rest[0] == ":send") {
         pick(method == verb::post, operation::broadcast);
     } else if (n == 1 && rest[0] == ":closeconnections") {
         pick(method == verb::post, operation::close_all);
@@ -394,6 +406,22 @@ parse_result parse_request(verb method, std::string_view target) {
     }
     request.excluded = std::move(q.excluded);
     request.reason = std::move(q.reason);
+    request.cursor = q.cursor.value_or(std::string());
+    if (q.cursor && q.cursor->size() > 256) {
+        result.failure = bad_request("Invalid cursor: at most 256 characters.");
+        return result;
+    }
+    if (q.limit) {
+        std::size_t limit = 0;
+        const auto* first = q.limit->data();
+        const auto [end, ec] = std::from_chars(first, first + q.limit->size(), limit);
+        if (ec != std::errc{} || end != first + q.limit->size() || limit == 0 || limit > max_page) {
+            result.failure = bad_request("Invalid limit: a whole number from 1 to " +
+                                         std::to_string(max_page) + ".");
+            return result;
+        }
+        request.limit = limit;
+    }
     if (q.ttl && request.op == operation::add_user_to_group) {
         std::int64_t ttl = -1;
         const auto* first = q.ttl->data();

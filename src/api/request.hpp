@@ -35,7 +35,14 @@ enum class operation : unsigned char {
     close_all,
     close_group,
     close_user,
+    // Switchboard's own reads of cluster-wide presence (docs/presence.md), paged.
+    online_users,
+    user_connections,
+    group_members,
 };
+
+// A presence page holds at most this many entries (`limit`, default 100).
+inline constexpr std::size_t max_page = 1000;
 
 // At most this many `excluded` ids per request: bounds the per-recipient exclusion checks.
 inline constexpr std::size_t max_excluded = 1000;
@@ -54,6 +61,8 @@ struct api_request {
     std::vector<std::string> excluded;
     std::optional<std::int64_t> ttl;  // seconds, add_user_to_group only
     std::optional<std::string> reason;
+    std::string cursor;       // presence reads: where the page starts (empty: the first)
+    std::size_t limit = 100;  // presence reads: entries per page, 1..max_page
     // Whether the operation takes a PayloadMessage body.
     [[nodiscard]] bool has_body() const noexcept;
 };

@@ -265,6 +265,69 @@ void rest_api::respond(const exchange_ptr& ex, const head& h, unsigned status) {
     ex->respond(std::move(res));
 }
 
+void rest_api::respond_json(const exchange_ptr& ex, const head& h, const json::object& body) {
+    http::response res{bhttp::status::ok, h.version};
+    res.keep_alive(h.keep_alive);
+    res.set(bhttp::field::cache_control, "no-store");
+    res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+    if (!h.is_head) {
+        res.body() = json::serialize(body);
+    }
+    res.prepare_payload();
+    ex->respond(std::move(res));
+}
+
+void rest_api::read_presence(const api_request& request, routing::hub_id hub,
+                             const exchange_ptr& ex, const head& h) {
+    const auto& name = router_.hub_name(hub);
+    auto* store = router_.presence();
+    if (store == nullptr) {
+        return respond_error(ex, h, 404, "Error.Presence.Off", "Presence is off on this server.");
+    }
+    // The store answers on its own shard; the response is written on the request's.
+    auto executor = router_.current_executor();
+    const auto entries_answer =
+        [this, ex, h, executor](expected<presence::page<presence::connection_entry>> page) {
+            boost::asio::post(executor, [this, ex, h, page = std::move(page)] {
+                if (!page) {
+                    return respond_error(ex, h, 503, "Error.Presence.Unavailable",
+                                         page.error_message());
+                }
+                json::array list;
+                for (const auto& entry : page->entries) {
+                    list.push_back(json::object{{"connectionId", entry.connection_id},
+                                                {"userId", entry.user_id},
+                                                {"instance", entry.instance},
+                                                {"connectedAt", entry.connected_at_ms}});
+                }
+                respond_json(ex, h,
+                             json::object{{"connections", std::move(list)}, {"next", page->next}});
+            });
+        };
+    switch (request.op) {
+    case operation::online_users:
+        return store->online_users(
+            name, request.cursor, request.limit,
+            [this, ex, h, executor](expected<presence::page<std::string>> page) {
+                boost::asio::post(executor, [this, ex, h, page = std::move(page)] {
+                    if (!page) {
+                        return respond_error(ex, h, 503, "Error.Presence.Unavailable",
+                                             page.error_message());
+                    }
+                    json::array users(page->entries.begin(), page->entries.end());
+                    respond_json(ex, h,
+                                 json::object{{"users", std::move(users)}, {"next", page->next}});
+                });
+            });
+    case operation::user_connections:
+        return store->user_connections(name, request.user, request.cursor, request.limit,
+                                       entries_answer);
+    default:
+        return store->group_members(name, request.group, request.cursor, request.limit,
+                                    entries_answer);
+    }
+}
+
 void rest_api::respond_error(const exchange_ptr& ex, const head& h, unsigned status,
                              std::string_view code, std::string_view message) {
     http::response res{static_cast<bhttp::status>(status), h.version};
@@ -359,6 +422,10 @@ void rest_api::execute(const api_request& request, routing::hub_id hub, http::re
     switch (request.op) {
     case operation::health:
         return respond(ex, h, 200);
+    case operation::online_users:
+    case operation::user_connections:
+    case operation::group_members:
+        return read_presence(request, hub, ex, h);
     case operation::broadcast:
     case operation::send_to_user:
     case operation::send_to_connection:

@@ -69,6 +69,11 @@ private:
     void exists(routing::hub_id hub, routing::selection which, std::string code,
                 std::string message, const exchange_ptr& ex, const head& h);
 
+    // Presence reads (docs/presence.md): a page as JSON, answered on the request's shard.
+    void read_presence(const api_request& request, routing::hub_id hub, const exchange_ptr& ex,
+                       const head& h);
+    void respond_json(const exchange_ptr& ex, const head& h, const boost::json::object& body);
+
     // Applies a command on this instance (the caller's request, or another instance's).
     void apply_close(routing::hub_id hub, routing::selection which,
                      std::optional<std::string> reason, std::function<void(std::size_t)> done);

@@ -312,6 +312,32 @@ describe('REST API on two instances over Redis', { skip: !redisAvailable() && 'r
     assert.equal(noUser.json.code, 'Warning.User.NotExisted');
   });
 
+  test('presence reads: online users, a user\'s connections and a group\'s members, from either instance, paged', async (t) => {
+    const user = unique('erin');
+    const c = await listener(t, b, user);
+    const group = unique('ward');
+    assert.equal((await call(a, 'PUT', `/api/hubs/chat/groups/${group}/connections/${c.id}`)).status, 200);
+    await waitFor(async () => (await call(a, 'GET', '/api/hubs/chat/users', { query: 'limit=1000' })).json?.users?.includes(user), TIMEOUT);
+    const connections = await call(a, 'GET', `/api/hubs/chat/users/${user}/connections`);
+    assert.equal(connections.status, 200);
+    assert.deepEqual(connections.json.connections.map((x) => [x.connectionId, x.userId]), [[c.id, user]]);
+    assert.equal(connections.json.next, '');
+    await waitFor(async () => (await call(a, 'GET', `/api/hubs/chat/groups/${group}/members`)).json?.connections?.length === 1, TIMEOUT);
+    // Pages of one: every online user once, however many pages.
+    const seen = [];
+    let cursor = '';
+    do {
+      const page = await call(b, 'GET', '/api/hubs/chat/users', { query: `limit=1${cursor ? `&cursor=${cursor}` : ''}` });
+      assert.equal(page.status, 200);
+      seen.push(...page.json.users);
+      cursor = page.json.next;
+    } while (cursor);
+    assert.ok(seen.includes(user));
+    assert.equal(new Set(seen).size, seen.length);
+    assert.equal((await call(a, 'GET', '/api/hubs/chat/users', { query: 'limit=0' })).status, 400);
+    assert.equal((await call(a, 'GET', '/api/hubs/chat/users', { token: '' })).status, 401);
+  });
+
   test('close one connection with a reason, a group\'s, a user\'s, all but excluded', async (t) => {
     const one = await listener(t, b, unique('u'));
     assert.equal((await call(a, 'DELETE', `/api/hubs/chat/connections/${one.id}`, { query: 'reason=maintenance' })).status, 200);

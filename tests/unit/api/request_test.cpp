@@ -51,6 +51,26 @@ TEST(rest_paths, every_2022_06_01_operation) {
     EXPECT_EQ(parsed(verb::post, path("/users/u1/:closeConnections")).op, operation::close_user);
 }
 
+TEST(rest_paths, presence_reads_with_cursor_and_limit) {
+    const auto users = parsed(verb::get, "/api/hubs/chat/users?api-version=2022-06-01");
+    EXPECT_EQ(users.op, operation::online_users);
+    EXPECT_EQ(users.limit, 100U);
+    EXPECT_TRUE(users.cursor.empty());
+    const auto page = parsed(verb::get, "/api/hubs/chat/users/u%2F1/connections?cursor=17&limit=5");
+    EXPECT_EQ(page.op, operation::user_connections);
+    EXPECT_EQ(page.user, "u/1");
+    EXPECT_EQ(page.cursor, "17");
+    EXPECT_EQ(page.limit, 5U);
+    const auto members = parsed(verb::get, "/api/hubs/chat/groups/g1/members");
+    EXPECT_EQ(members.op, operation::group_members);
+    EXPECT_EQ(members.group, "g1");
+    EXPECT_EQ(failure(verb::post, "/api/hubs/chat/users"), 405U);
+    EXPECT_EQ(failure(verb::get, "/api/hubs/chat/users?limit=0"), 400U);
+    EXPECT_EQ(failure(verb::get, "/api/hubs/chat/users?limit=1001"), 400U);
+    EXPECT_EQ(failure(verb::get, "/api/hubs/chat/users?limit=x"), 400U);
+    EXPECT_EQ(failure(verb::get, "/api/hubs/chat/users?cursor=" + std::string(300, 'c')), 400U);
+}
+
 TEST(rest_paths, v1_paths_and_their_success_codes) {
     auto r = parsed(verb::post, "/api/v1/hubs/chat");
     EXPECT_EQ(r.op, operation::broadcast);
