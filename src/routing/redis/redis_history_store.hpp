@@ -32,9 +32,8 @@ public:
     void start() override;
     void stop() override;
 
-    void append(const std::string& channel, const std::string& type,
-                const std::string& data_json, boost::asio::any_io_executor reply_on,
-                append_callback done) override;
+    void append(const std::string& channel, const std::string& type, const std::string& data_json,
+                boost::asio::any_io_executor reply_on, append_callback done) override;
     void read_after(const std::string& channel, events::event_id after, std::size_t limit,
                     boost::asio::any_io_executor reply_on, range_callback done) override;
     [[nodiscard]] bool available() const noexcept override {

@@ -92,10 +92,11 @@ TEST(StreamHistory, MalformedRangeReplies) {
 
 TEST(StreamHistory, InfoReply) {
     // Redis 7.x (fields abridged; order as Redis sends them).
-    const auto info = parse_info_reply(*read_reply(
-        "*10\r\n$6\r\nlength\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n9-1\r\n"
-        "$20\r\nmax-deleted-entry-id\r\n$3\r\n4-0\r\n$13\r\nentries-added\r\n:5\r\n"
-        "$11\r\nfirst-entry\r\n*2\r\n$3\r\n8-0\r\n*4\r\n$1\r\nt\r\n$1\r\ne\r\n$1\r\nd\r\n$1\r\n1\r\n"));
+    const auto info = parse_info_reply(
+        *read_reply("*10\r\n$6\r\nlength\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n9-1\r\n"
+                    "$20\r\nmax-deleted-entry-id\r\n$3\r\n4-0\r\n$13\r\nentries-added\r\n:5\r\n"
+                    "$11\r\nfirst-entry\r\n*2\r\n$3\r\n8-0\r\n*4\r\n$1\r\nt\r\n$1\r\ne\r\n$"
+                    "1\r\nd\r\n$1\r\n1\r\n"));
     ASSERT_TRUE(info);
     EXPECT_TRUE(info->exists);
     EXPECT_EQ(info->first_entry, (event_id{8, 0}));
@@ -104,8 +105,8 @@ TEST(StreamHistory, InfoReply) {
     EXPECT_EQ(info->removed, 3U);  // entries-added 5, length 2
 
     // Empty stream (first-entry nil), Redis 6 (no max-deleted-entry-id).
-    const auto empty = parse_info_reply(
-        *read_reply("*4\r\n$6\r\nlength\r\n:0\r\n$11\r\nfirst-entry\r\n$-1\r\n"));
+    const auto empty =
+        parse_info_reply(*read_reply("*4\r\n$6\r\nlength\r\n:0\r\n$11\r\nfirst-entry\r\n$-1\r\n"));
     ASSERT_TRUE(empty);
     EXPECT_TRUE(empty->exists);
     EXPECT_FALSE(empty->first_entry);
@@ -150,9 +151,9 @@ TEST(StreamHistory, JudgeExactResume) {
     EXPECT_EQ(range.result, history_range::outcome::complete);
     EXPECT_EQ(range.events.size(), 2U);
     // Nothing new: complete and empty.
-    EXPECT_EQ(judge_range({990000, 0}, 10, {}, stream(event_id{940000, 0}, event_id{}), now, age)
-                  .result,
-              history_range::outcome::complete);
+    EXPECT_EQ(
+        judge_range({990000, 0}, 10, {}, stream(event_id{940000, 0}, event_id{}), now, age).result,
+        history_range::outcome::complete);
 }
 
 TEST(StreamHistory, JudgeTrimmedByCount) {
