@@ -824,12 +824,21 @@ int main(int argc, char** argv) {
     publish_command
         ->add_option("--backplane", publish.backplane,
                      "The servers' scale-out bus: " + backplanes().describe())
-        ->envname("SWITCHBOARD_BACKPLANE")
-        ->required();
+        ->envname("SWITCHBOARD_BACKPLANE");
+    publish_command->add_option("--url", publish.url,
+                                "Or through this server's REST API (http(s)://host:port)");
+    publish_command
+        ->add_option("--access-key", publish.access_key,
+                     "The server's --access-key, to sign REST API tokens")
+        ->envname("SWITCHBOARD_ACCESS_KEY");
+    publish_command
+        ->add_option("--connection-string", publish.connection_string,
+                     "Or Endpoint=...;AccessKey=...;Version=1.0; (the REST API's URL and key)")
+        ->envname("SWITCHBOARD_CONNECTION_STRING");
     publish_command
         ->add_option("--hub", publish.hub,
                      "The hub's backplane name (a relay hub's name, or a .NET hub's full type "
-                     "name)")
+                     "name); with --url, its name in the REST API")
         ->required();
     auto* publish_prefix_option =
         publish_command->add_option("--prefix,--channel-prefix", publish_prefix,

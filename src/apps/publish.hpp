@@ -13,7 +13,12 @@ namespace switchboard::apps {
 
 struct publish_options {
     std::string backplane;  // a --backplane spec of a shared bus (redis://..., postgres, nats)
-    std::string hub;        // the hub's backplane name
+    // Or through a server's REST API (docs/rest-api.md): its URL and access key, or an
+    // Azure-style connection string naming both. Then `hub` is the hub's name there.
+    std::string url;
+    std::string access_key;
+    std::string connection_string;
+    std::string hub;                            // the hub's backplane name
     std::optional<std::string> channel_prefix;  // nullopt: the bus spec's (channelPrefix=...)
     std::vector<std::string> users;
     std::vector<std::string> groups;
@@ -37,5 +42,10 @@ expected<routing::recipients> recipients_of(const publish_options& options);
 // publication not confirmed, 2 bad input (each bad stdin line is reported with its number and
 // skipped; the good ones are still published).
 int run_publish(const publish_options& options);
+
+// One publication as REST API requests: (path, query) per request, the path under the server
+// URL (`/api/hubs/{hub}/...:send`, names percent-encoded), the query with the exclusions.
+std::vector<std::pair<std::string, std::string>> rest_requests(const std::string& hub,
+                                                               const routing::recipients& to);
 
 }  // namespace switchboard::apps

@@ -317,3 +317,48 @@ describe('switchboard publish into Redis with prefix Diquis, relay hub /hubs/not
     assert.deepEqual(tenants(clients.bob), []);
   });
 });
+
+describe('switchboard publish --url: through a server\'s REST API', () => {
+  const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH';
+
+  test('a user, a group with an exclusion, stdin lines; a wrong key or hub is refused', async (t) => {
+    const server = await serverFor(t, ['--jwt-secret', SECRET, '--hub', '/hubs/notifications',
+      '--hub-groups', 'open', '--access-key', KEY]);
+    const alice = await notificationsClient(t, server, unique('alice'));
+    const bob = await notificationsClient(t, server, unique('bob'));
+    const carol = await notificationsClient(t, server, unique('carol'));
+    const group = unique('tenant');
+    for (const c of [alice, bob, carol]) await c.connection.invoke('JoinGroup', group);
+
+    const ok = await run(BIN, ['publish', '--url', server.url, '--access-key', KEY, '--hub', HUB,
+      '--user', alice.user, 'TenantCreated', '{"tenantName":"acme"}']);
+    assert.equal(ok.code, 0, ok.stderr);
+    await waitFor(() => alice.got.TenantCreated.length === 1);
+    assert.deepEqual(alice.got.TenantCreated[0], [{ tenantName: 'acme' }]);
+
+    const lines = [
+      JSON.stringify({ target: 'TenantProgress', arguments: [50], group, exclude: [carol.connection.connectionId] }),
+      JSON.stringify({ target: 'Fence', arguments: [], all: true }),
+    ].join('\n');
+    const piped = await run(BIN, ['publish', '--connection-string', `Endpoint=${server.url};AccessKey=${KEY};Version=1.0;`,
+      '--hub', HUB], { input: `${lines}\n` });
+    assert.equal(piped.code, 0, piped.stderr);
+    for (const c of [alice, bob, carol]) await waitFor(() => c.got.Fence.length === 1);
+    assert.equal(alice.got.TenantProgress.length, 1);
+    assert.equal(bob.got.TenantProgress.length, 1);
+    assert.equal(carol.got.TenantProgress.length, 0, 'excluded');
+    assert.equal(bob.got.TenantCreated.length, 0, 'only alice was addressed');
+
+    const wrongKey = await run(BIN, ['publish', '--url', server.url, '--access-key', 'Z'.repeat(44), '--hub', HUB, 'Fence']);
+    assert.equal(wrongKey.code, 2);
+    assert.match(wrongKey.stderr, /the server answered 401/);
+    const wrongHub = await run(BIN, ['publish', '--url', server.url, '--access-key', KEY, '--hub', 'nosuchhub', 'Fence']);
+    assert.equal(wrongHub.code, 2);
+    assert.match(wrongHub.stderr, /the server answered 404/);
+    const both = await run(BIN, ['publish', '--url', server.url, '--backplane', 'redis://127.0.0.1:1', '--hub', HUB, 'Fence']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exclude each other/);
+    const gone = await run(BIN, ['publish', '--url', `http://127.0.0.1:${await freePort()}`, '--access-key', KEY, '--hub', HUB, 'Fence']);
+    assert.equal(gone.code, 1);
+  });
+});
