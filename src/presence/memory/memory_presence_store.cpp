@@ -28,18 +28,15 @@ void memory_store::report(std::string_view hub, const std::string& user, bool on
 }
 
 void memory_store::connection_added(std::string_view hub, const connection_entry& entry) {
-    run([this, hub = std::string(hub), given = entry] {
-        auto entry = given;
-        entry.instance = instance_;
-        auto& state = hubs_[hub];
-        state.connections[entry.connection_id] = entry;
-        if (entry.user_id.empty()) {
-            return;
-        }
-        auto& connections = state.users[entry.user_id];
-        connections[entry.connection_id] = entry;
+    if (entry.user_id.empty()) {
+        return;  // anonymous: in no user's list; a group join records it there
+    }
+    run([this, hub = std::string(hub), id = entry.connection_id, user = entry.user_id,
+         since = entry.connected_at_ms] {
+        auto& connections = hubs_[hub].users[user];
+        connections[id] = since;
         if (connections.size() == 1) {
-            report(hub, entry.user_id, true, entry.connection_id);
+            report(hub, user, true, id);
         }
     });
 }
@@ -53,14 +50,13 @@ void memory_store::connection_removed(std::string_view hub, std::string_view con
             return;
         }
         auto& state = found->second;
-        state.connections.erase(id);
         if (const auto groups = state.connection_groups.find(id);
             groups != state.connection_groups.end()) {
             for (const auto& group : groups->second) {
-                if (auto members = state.groups.find(group); members != state.groups.end()) {
-                    members->second.erase(id);
-                    if (members->second.empty()) {
-                        state.groups.erase(members);
+                if (auto listed = state.groups.find(group); listed != state.groups.end()) {
+                    listed->second.erase(id);
+                    if (listed->second.empty()) {
+                        state.groups.erase(listed);
                     }
                 }
             }
@@ -80,10 +76,13 @@ void memory_store::group_joined(std::string_view hub, std::string_view connectio
     run([this, hub = std::string(hub), id = std::string(connection_id), user = std::string(user_id),
          group = std::string(group)] {
         auto& state = hubs_[hub];
-        const auto known = state.connections.find(id);
-        state.groups[group][id] = known != state.connections.end()
-                                      ? known->second
-                                      : connection_entry{id, user, instance_, 0};
+        std::uint64_t since = 0;
+        if (const auto it = state.users.find(user); it != state.users.end()) {
+            if (const auto connection = it->second.find(id); connection != it->second.end()) {
+                since = connection->second;
+            }
+        }
+        state.groups[group][id] = member{user, since};
         state.connection_groups[id].insert(group);
     });
 }
@@ -97,10 +96,10 @@ void memory_store::group_left(std::string_view hub, std::string_view connection_
             return;
         }
         auto& state = found->second;
-        if (auto members = state.groups.find(group); members != state.groups.end()) {
-            members->second.erase(id);
-            if (members->second.empty()) {
-                state.groups.erase(members);
+        if (auto listed = state.groups.find(group); listed != state.groups.end()) {
+            listed->second.erase(id);
+            if (listed->second.empty()) {
+                state.groups.erase(listed);
             }
         }
         if (auto groups = state.connection_groups.find(id);
@@ -113,15 +112,16 @@ void memory_store::group_left(std::string_view hub, std::string_view connection_
     });
 }
 
-page<connection_entry> memory_store::page_of(const entries* all, const std::string& cursor,
-                                             std::size_t limit) {
+template <class Map, class Entry>
+page<connection_entry> memory_store::page_of(const Map* all, const std::string& cursor,
+                                             std::size_t limit, Entry to_entry) const {
     page<connection_entry> result;
     if (all == nullptr) {
         return result;
     }
     auto it = cursor.empty() ? all->begin() : all->upper_bound(cursor);
     for (; it != all->end() && result.entries.size() < limit; ++it) {
-        result.entries.push_back(it->second);
+        result.entries.push_back(to_entry(*it));
     }
     if (it != all->end() && !result.entries.empty()) {
         result.next = result.entries.back().connection_id;
@@ -152,13 +152,15 @@ void memory_store::user_connections(std::string_view hub, std::string_view user_
                                     page_callback<connection_entry> done) {
     run([this, hub = std::string(hub), user = std::string(user_id), cursor = std::move(cursor),
          limit, done = std::move(done)] {
-        const entries* all = nullptr;
+        const std::map<std::string, std::uint64_t>* all = nullptr;
         if (const auto found = hubs_.find(hub); found != hubs_.end()) {
             if (const auto it = found->second.users.find(user); it != found->second.users.end()) {
                 all = &it->second;
             }
         }
-        done(page_of(all, cursor, limit));
+        done(page_of(all, cursor, limit, [&](const auto& entry) {
+            return connection_entry{entry.first, user, instance_, entry.second};
+        }));
     });
 }
 
@@ -166,14 +168,17 @@ void memory_store::group_members(std::string_view hub, std::string_view group, s
                                  std::size_t limit, page_callback<connection_entry> done) {
     run([this, hub = std::string(hub), group = std::string(group), cursor = std::move(cursor),
          limit, done = std::move(done)] {
-        const entries* all = nullptr;
+        const members* all = nullptr;
         if (const auto found = hubs_.find(hub); found != hubs_.end()) {
             if (const auto it = found->second.groups.find(group);
                 it != found->second.groups.end()) {
                 all = &it->second;
             }
         }
-        done(page_of(all, cursor, limit));
+        done(page_of(all, cursor, limit, [&](const auto& entry) {
+            return connection_entry{entry.first, entry.second.user_id, instance_,
+                                    entry.second.connected_at_ms};
+        }));
     });
 }
 

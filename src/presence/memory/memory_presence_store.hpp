@@ -55,12 +55,17 @@ public:
     static constexpr std::size_t max_state_keys = 100'000;
 
 private:
-    using entries = std::map<std::string, connection_entry>;  // by connection id
+    // Lean on purpose (it sits beside every connection): an anonymous connection outside
+    // groups costs nothing, a user's one map node; the instance is filled in on reads.
+    struct member {
+        std::string user_id;
+        std::uint64_t connected_at_ms = 0;
+    };
+    using members = std::map<std::string, member>;  // by connection id
     struct hub_state {
-        entries connections;                    // every connection, anonymous ones too
-        std::map<std::string, entries> users;   // user -> its connections
-        std::map<std::string, entries> groups;  // group -> its members
-        std::map<std::string, std::set<std::string>> connection_groups;
+        std::map<std::string, std::map<std::string, std::uint64_t>> users;  // -> id -> since
+        std::map<std::string, members> groups;
+        std::map<std::string, std::set<std::string>> connection_groups;  // members only
     };
     struct state_entry {
         std::string value;
@@ -74,8 +79,9 @@ private:
                              std::chrono::milliseconds ttl);
     void report(std::string_view hub, const std::string& user, bool online,
                 const std::string& connection_id);
-    static page<connection_entry> page_of(const entries* all, const std::string& cursor,
-                                          std::size_t limit);
+    template <class Map, class Entry>
+    page<connection_entry> page_of(const Map* all, const std::string& cursor, std::size_t limit,
+                                   Entry to_entry) const;
 
     boost::asio::io_context& context_;
     std::string instance_;
