@@ -2,6 +2,7 @@
 // assigns them, strictly increasing even when the system clock steps back.
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -49,6 +50,18 @@ public:
 
     event_id next(std::uint64_t now_ms) {
         last_ = now_ms > last_.ms ? event_id{now_ms, 0} : event_id{last_.ms, last_.seq + 1};
+        return last_;
+    }
+    // Ids of this instance's own making while a shared history (Redis) assigns the others:
+    // their sequence lies in a range Redis never reaches (it counts from 0 within each
+    // millisecond), so the two kinds never collide. Still strictly increasing.
+    static constexpr std::uint64_t reserved_base = std::uint64_t{1} << 62;
+    event_id next_reserved(std::uint64_t now_ms) {
+        if (now_ms > last_.ms) {
+            last_ = event_id{now_ms, reserved_base};
+        } else {
+            last_ = event_id{last_.ms, std::max(last_.seq + 1, reserved_base)};
+        }
         return last_;
     }
     void observe(event_id seen) {

@@ -340,7 +340,7 @@ void registry::publish_with_id(std::size_t home, std::string channel, std::strin
         id = *assigned;
         clock.observe(id);  // a later id of this clock (the store refused) sorts after it
     } else {
-        id = clock.next(unix_ms_now());
+        id = next_local_id(clock);
     }
     if (bus_.shared() && to_bus) {
         if (state != nullptr && state->subscribers == 0) {
@@ -367,8 +367,19 @@ void registry::publish_with_id(std::size_t home, std::string channel, std::strin
     }
 }
 
+event_id registry::next_local_id(id_clock& clock) {
+    const bool shared_ids = store_ != nullptr && bus_.shared();
+    return shared_ids ? clock.next_reserved(unix_ms_now()) : clock.next(unix_ms_now());
+}
+
 void registry::resume_from_store(std::size_t home, std::size_t shard, std::uint64_t serial,
                                  const std::string& channel, event_id after) {
+    // After an id of this instance's making (an event not in the stream), read the stream from
+    // the start of its millisecond: events of that millisecond may follow it in the stream's
+    // order. Some may come twice; none is missed.
+    if (after.seq >= id_clock::reserved_base) {
+        after = before_ms(after.ms);
+    }
     auto& state = homes_[home].at(channel);  // attach() made it
     if (!state.recorder) {
         state.recorder = std::make_shared<read_recorder>();
@@ -611,7 +622,7 @@ void registry::deliver_foreign(std::string channel, std::string type, std::strin
             return;
         }
         auto& state = it->second;
-        const auto id = state.clock.next(unix_ms_now());
+        const auto id = next_local_id(state.clock);
         distribute(home, channel, state, id,
                    make_shared_buffer(format_sse_event(id, type, channel, data_json)));
     });

@@ -199,6 +199,9 @@ private:
                          std::string data_json, bool to_bus, bool envelope,
                          std::optional<event_id> assigned, published_callback done);
     void on_appended(std::size_t home, std::uint64_t serial, std::optional<event_id> id);
+    // An id assigned here (the store refused, or an event that never goes to the bus): in the
+    // reserved range while the store assigns the others.
+    event_id next_local_id(id_clock& clock);
     // On the home shard: answers a resume from the shared history once the bus subscription
     // is in effect (so every later event either is in the answer or arrives afterwards).
     void resume_from_store(std::size_t home, std::size_t shard, std::uint64_t serial,

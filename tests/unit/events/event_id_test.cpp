@@ -57,5 +57,17 @@ TEST(id_clock, sorts_after_ids_observed_from_elsewhere) {
     EXPECT_EQ(clock.next(2001), (event_id{2001, 0}));
 }
 
+TEST(id_clock, reserved_ids_never_meet_the_ones_redis_assigns_and_keep_increasing) {
+    id_clock clock;
+    clock.observe(event_id{1000, 3});  // from the stream
+    const auto a = clock.next_reserved(1000);
+    EXPECT_EQ(a, (event_id{1000, id_clock::reserved_base}));
+    const auto b = clock.next_reserved(999);  // the clock stepped back
+    EXPECT_EQ(b, (event_id{1000, id_clock::reserved_base + 1}));
+    clock.observe(event_id{1000, 4});  // a later stream id of the same millisecond: below
+    EXPECT_EQ(clock.next_reserved(1000), (event_id{1000, id_clock::reserved_base + 2}));
+    EXPECT_EQ(clock.next_reserved(1001), (event_id{1001, id_clock::reserved_base}));
+}
+
 }  // namespace
 }  // namespace switchboard::events
