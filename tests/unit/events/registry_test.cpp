@@ -220,7 +220,12 @@ TEST_F(registry_test, events_cross_instances_over_the_bus) {
     EXPECT_EQ(b.received(1, resumed), strings{sse(last, "T", "c", R"("last")")});
 
     // A later id on b sorts after the one a assigned.
-    EXPECT_GT(b.publish("c", "T", "2"), id);
+    const auto from_b = b.publish("c", "T", "2");
+    EXPECT_GT(from_b, id);
+    // Its delivery to a's subscriber is on its way: wait for it, or it could land after the
+    // subscriber (a local of this test) is gone.
+    ASSERT_TRUE(eventually(
+        [&] { return a.received(1, on_a).back() == sse(from_b, "T", "c", "2"); }));
 }
 
 TEST_F(registry_test, counts_and_drops_malformed_bus_payloads) {
