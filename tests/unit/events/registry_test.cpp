@@ -224,8 +224,8 @@ TEST_F(registry_test, events_cross_instances_over_the_bus) {
     EXPECT_GT(from_b, id);
     // Its delivery to a's subscriber is on its way: wait for it, or it could land after the
     // subscriber (a local of this test) is gone.
-    ASSERT_TRUE(eventually(
-        [&] { return a.received(1, on_a).back() == sse(from_b, "T", "c", "2"); }));
+    ASSERT_TRUE(
+        eventually([&] { return a.received(1, on_a).back() == sse(from_b, "T", "c", "2"); }));
 }
 
 TEST_F(registry_test, counts_and_drops_malformed_bus_payloads) {
