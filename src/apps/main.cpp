@@ -247,7 +247,8 @@ int run_serve(server_options options, chat_settings chat_flags, const relay_sett
     }
     server.add_hub("/hubs/calls", std::move(calls_hub));
     server.run_until_signal([authenticated, tls, relay_paths](const std::string& url) {
-        std::printf("  chat hub:  %s/hubs/chat\n  demo page: %s/\n", url.c_str(), url.c_str());
+        std::printf("  chat hub:  %s/hubs/chat\n  calls hub: %s/hubs/calls\n  demo page: %s/\n",
+                    url.c_str(), url.c_str(), url.c_str());
         for (const auto& path : relay_paths) {
             std::printf("  relay hub: %s%s\n", url.c_str(), path.c_str());
         }
