@@ -1,7 +1,7 @@
 // Cluster-wide presence through the chat hub (docs/presence.md): three instances on a real Redis,
 // official clients; who is online agrees from every instance, UserOnline/UserOffline once per user
 // however many tabs and instances, group members, and an instance killed with SIGKILL leaving
-// presence within the expiry.
+// presence within the expiry (and a user who reconnects elsewhere reappearing).
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientFor, countEvents, unique, waitFor } from './server.mjs';
@@ -83,5 +83,11 @@ describe('presence across three instances', { skip: redisAvailable() ? false : '
     const gone = Date.now() - killed;
     assert.ok(gone < EXPIRY_MS + 3_000, `left presence after ${gone} ms`);
     await waitFor(() => offlineOf(watcher, victim) === 1, TIMEOUT);
+
+    // Reconnecting elsewhere, the user reappears and comes online again.
+    const [, b] = cluster.servers;
+    await clientFor(t, b.url, victim);
+    await waitFor(async () => (await online(watcher)).includes(victim), TIMEOUT);
+    await waitFor(() => onlineOf(watcher, victim) === 2, TIMEOUT); // its first arrival, then this one
   });
 });
