@@ -200,7 +200,7 @@ bool eventually(F condition, std::chrono::milliseconds limit = deadline) {
         if (std::chrono::steady_clock::now() >= until) {
             return false;
         }
-        std::this_thread::sleep_for(5ms);  // polling interval, not a wait for an event
+        std::this_thread::yield();
     }
     return true;
 }
