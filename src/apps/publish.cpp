@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 namespace switchboard::apps {
@@ -166,6 +167,40 @@ expected<routing::recipients> recipients_of(const publish_options& options) {
     return to;
 }
 
+namespace {
+
+// Publishes each non-blank stdin line (defaults from the flags) with `publish`, which answers
+// 0, publish_exit_usage (that line is refused; go on) or publish_exit_failed (stop). Returns
+// the exit status: the failure, else publish_exit_usage when a line was bad, else 0.
+int publish_lines(
+    const routing::publication& defaults,
+    const std::function<int(const routing::publication&, const std::string&)>& publish) {
+    int status = 0;
+    std::string line;
+    for (std::size_t number = 1; std::getline(std::cin, line); ++number) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) {
+            continue;
+        }
+        // By appends: GCC 12 warns falsely (-Wrestrict) on "line " + std::to_string(...).
+        std::string at = "line ";
+        at.append(std::to_string(number)).append(": ");
+        auto publication = routing::parse_publication_line(line, defaults);
+        if (!publication) {
+            report(at, publication.error_message());
+            status = publish_exit_usage;
+            continue;
+        }
+        if (const int sent = publish(*publication, at); sent == publish_exit_failed) {
+            return sent;  // the next lines would fail the same way
+        } else if (sent != 0) {
+            status = sent;
+        }
+    }
+    return status;
+}
+
+}  // namespace
+
 int run_publish(const publish_options& options) {
     if (options.hub.empty()) {
         report("", "--hub is required (the hub's backplane name)");
@@ -248,28 +283,9 @@ int run_publish(const publish_options& options) {
         if (single) {
             return sender->send(*single, {});
         }
-        int status = 0;
-        std::string line;
-        for (std::size_t number = 1; std::getline(std::cin, line); ++number) {
-            if (line.find_first_not_of(" \t\r") == std::string::npos) {
-                continue;
-            }
-            std::string at = "line ";
-            at.append(std::to_string(number)).append(": ");
-            auto publication = routing::parse_publication_line(line, defaults);
-            if (!publication) {
-                report(at, publication.error_message());
-                status = publish_exit_usage;
-                continue;
-            }
-            if (const int sent = sender->send(*publication, at); sent != 0) {
-                if (sent == publish_exit_failed) {
-                    return sent;  // the server is gone: the next lines would fail the same way
-                }
-                status = sent;
-            }
-        }
-        return status;
+        return publish_lines(defaults, [&](const routing::publication& p, const std::string& at) {
+            return sender->send(p, at);
+        });
     }
 
     std::unique_ptr<routing::blocking_publisher> publisher;
@@ -296,26 +312,13 @@ int run_publish(const publish_options& options) {
             return publish_exit_usage;
         }
     } else {
-        std::string line;
-        for (std::size_t number = 1; std::getline(std::cin, line); ++number) {
-            if (line.find_first_not_of(" \t\r") == std::string::npos) {
-                continue;
-            }
-            // By appends: GCC 12 warns falsely (-Wrestrict) on "line " + std::to_string(...).
-            std::string at = "line ";
-            at.append(std::to_string(number)).append(": ");
-            auto publication = routing::parse_publication_line(line, defaults);
-            if (!publication) {
-                report(at, publication.error_message());
-                status = publish_exit_usage;
-                continue;
-            }
-            if (auto ok = publisher->publish(*publication); !ok) {
+        status = publish_lines(defaults, [&](const routing::publication& p, const std::string& at) {
+            if (auto ok = publisher->publish(p); !ok) {
                 report(at, ok.error_message());
-                status = publish_exit_usage;
-                continue;
+                return publish_exit_usage;
             }
-        }
+            return 0;
+        });
     }
     // Exiting before the bus confirmed would lose what is still in the socket's buffers.
     if (auto flushed = publisher->flush(options.timeout); !flushed) {
