@@ -112,10 +112,14 @@ void edit_index(hub_clients clients, std::string user, std::string call_id, bool
     });
 }
 
-// Loads a session the caller is a party to; `then` gets it with its stored text (for
-// compare-and-set), or the answer fails with the reason.
+// Loads a session the caller (a signed-in user) is a party to; `then` gets it with its stored
+// text (for compare-and-set), or the answer fails with the reason.
 template <class Reply, class Then>
-void with_session(const hub_context& context, const std::string& call_id, Reply answer, Then then) {
+hub_result<> with_session(const hub_context& context, const std::string& call_id, Reply answer,
+                          Then then) {
+    if (auto ok = require_user(context); !ok) {
+        return ok;
+    }
     const hub_clients clients = context;
     clients.state_get(
         session_key(call_id),
@@ -131,15 +135,16 @@ void with_session(const hub_context& context, const std::string& call_id, Reply 
             }
             then(*found, **stored, caller, answer);
         });
+    return {};
 }
 
 // Removes a session and tells both parties; `why` is "ended", "rejected" or "disconnected".
-void finish(hub_clients clients, const session& call, const std::string& by,
-            const std::string& target, const std::string& why, std::chrono::milliseconds ttl) {
+void finish(hub_clients clients, const session& call, const std::string& by, const std::string& why,
+            std::chrono::milliseconds ttl) {
     clients.state_erase(session_key(call.call_id));
     edit_index(clients, call.initiator, call.call_id, false, ttl);
     edit_index(clients, call.recipient, call.call_id, false, ttl);
-    clients.users({call.initiator, call.recipient}).send(target, call.call_id, by, why);
+    clients.users({call.initiator, call.recipient}).send("CallEnded", call.call_id, by, why);
 }
 
 }  // namespace
@@ -187,11 +192,8 @@ std::shared_ptr<hub_definition> make_calls_hub(calls_hub_options options) {
     hub->method(
         "AcceptCall",
         [ttl](hub_context& context, std::string call_id, reply<> answer) -> hub_result<> {
-            if (auto ok = require_user(context); !ok) {
-                return ok;
-            }
             const hub_clients clients = context;
-            with_session(
+            return with_session(
                 context, call_id, answer,
                 [clients, ttl](session call, const std::string& stored, const std::string& caller,
                                reply<> answer) mutable {
@@ -215,52 +217,42 @@ std::shared_ptr<hub_definition> make_calls_hub(calls_hub_options options) {
                             answer.ok();
                         });
                 });
-            return {};
         });
 
     hub->method("RejectCall",
                 [ttl](hub_context& context, std::string call_id, reply<> answer) -> hub_result<> {
-                    if (auto ok = require_user(context); !ok) {
-                        return ok;
-                    }
                     const hub_clients clients = context;
-                    with_session(context, call_id, answer,
-                                 [clients, ttl](const session& call, const std::string&,
-                                                const std::string& caller, reply<> answer) mutable {
-                                     if (caller != call.recipient || call.status != "ringing") {
-                                         return answer.fail(make_error(
-                                             "Only the recipient rejects a ringing call."));
-                                     }
-                                     finish(clients, call, caller, "CallEnded", "rejected", ttl);
-                                     answer.ok();
-                                 });
-                    return {};
+                    return with_session(
+                        context, call_id, answer,
+                        [clients, ttl](const session& call, const std::string&,
+                                       const std::string& caller, reply<> answer) mutable {
+                            if (caller != call.recipient || call.status != "ringing") {
+                                return answer.fail(
+                                    make_error("Only the recipient rejects a ringing call."));
+                            }
+                            finish(clients, call, caller, "rejected", ttl);
+                            answer.ok();
+                        });
                 });
 
     hub->method("EndCall",
                 [ttl](hub_context& context, std::string call_id, reply<> answer) -> hub_result<> {
-                    if (auto ok = require_user(context); !ok) {
-                        return ok;
-                    }
                     const hub_clients clients = context;
-                    with_session(context, call_id, answer,
-                                 [clients, ttl](const session& call, const std::string&,
-                                                const std::string& caller, reply<> answer) mutable {
-                                     finish(clients, call, caller, "CallEnded", "ended", ttl);
-                                     answer.ok();
-                                 });
-                    return {};
+                    return with_session(
+                        context, call_id, answer,
+                        [clients, ttl](const session& call, const std::string&,
+                                       const std::string& caller, reply<> answer) mutable {
+                            finish(clients, call, caller, "ended", ttl);
+                            answer.ok();
+                        });
                 });
 
     // Offers, answers and ICE candidates, relayed to the other party's connections only.
     hub->method("SendSignal",
                 [](hub_context& context, std::string call_id, json::value payload,
                    reply<> answer) -> hub_result<> {
-                    if (auto ok = require_user(context); !ok) {
-                        return ok;
-                    }
                     const hub_clients clients = context;
-                    with_session(
+                    return with_session(
                         context, call_id, answer,
                         [clients, payload](const session& call, const std::string&,
                                            const std::string& caller, reply<> answer) mutable {
@@ -268,20 +260,16 @@ std::shared_ptr<hub_definition> make_calls_hub(calls_hub_options options) {
                                 .send("ReceiveSignal", call.call_id, caller, payload);
                             answer.ok();
                         });
-                    return {};
                 });
 
     // The session, for a page that reloads mid-call.
     hub->method(
         "GetCall",
         [](hub_context& context, std::string call_id, reply<json::object> answer) -> hub_result<> {
-            if (auto ok = require_user(context); !ok) {
-                return ok;
-            }
-            with_session(context, call_id, answer,
-                         [](const session& call, const std::string&, const std::string&,
-                            reply<json::object> answer) mutable { answer.ok(call.to_object()); });
-            return {};
+            return with_session(
+                context, call_id, answer,
+                [](const session& call, const std::string&, const std::string&,
+                   reply<json::object> answer) mutable { answer.ok(call.to_object()); });
         });
 
     // A party gone from every instance for the grace period ends its calls. The instance that
@@ -315,15 +303,15 @@ std::shared_ptr<hub_definition> make_calls_hub(calls_hub_options options) {
                         if (!id.is_string()) {
                             continue;
                         }
-                        clients.state_get(
-                            session_key(std::string(id.get_string())),
-                            [=](expected<std::optional<std::string>> stored) {
-                                const auto call =
-                                    stored && *stored ? session::from_json(**stored) : std::nullopt;
-                                if (call) {
-                                    finish(clients, *call, user, "CallEnded", "disconnected", ttl);
-                                }
-                            });
+                        clients.state_get(session_key(std::string(id.get_string())),
+                                          [=](expected<std::optional<std::string>> stored) {
+                                              const auto call = stored && *stored
+                                                                    ? session::from_json(**stored)
+                                                                    : std::nullopt;
+                                              if (call) {
+                                                  finish(clients, *call, user, "disconnected", ttl);
+                                              }
+                                          });
                     }
                 });
             });

@@ -25,6 +25,24 @@ async function caller(scope, server, user) {
   return { user, connection, events, invoke: (...args) => connection.invoke(...args) };
 }
 
+/**
+ * Calls `recipient` from `from`, retrying while the recipient's presence (written by its own
+ * instance) has not reached the caller's yet; any other refusal fails the test.
+ */
+async function initiate(from, recipient) {
+  let callId;
+  await waitFor(async () => {
+    try {
+      callId = await from.invoke('InitiateCall', recipient);
+      return true;
+    } catch (error) {
+      assert.match(String(error), /is not online/);
+      return false;
+    }
+  }, TIMEOUT);
+  return callId;
+}
+
 describe('calls across three instances', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
   const scope = suiteScope();
   let cluster;
@@ -40,16 +58,7 @@ describe('calls across three instances', { skip: redisAvailable() ? false : 'red
     const patientTab2 = await caller(t, c, patient);
     const doc = await caller(t, a, doctor);
     const stranger = await caller(t, a, unique('stranger'));
-    let callId;
-    await waitFor(async () => {
-      try {
-        callId = await doc.invoke('InitiateCall', patient);
-        return true;
-      } catch (error) {
-        assert.match(String(error), /is not online/); // presence from b and c may still be on its way
-        return false;
-      }
-    }, TIMEOUT);
+    const callId = await initiate(doc, patient);
     for (const tab of [patientTab1, patientTab2]) {
       await waitFor(() => tab.events.IncomingCall.length === 1, TIMEOUT);
       assert.deepEqual(tab.events.IncomingCall[0], [callId, doctor]);
@@ -81,15 +90,7 @@ describe('calls across three instances', { skip: redisAvailable() ? false : 'red
     const [a, b] = cluster.servers;
     const doc = await caller(t, a, unique('doctor'));
     const patient = await caller(t, b, unique('patient'));
-    let callId;
-    await waitFor(async () => {
-      try {
-        callId = await doc.invoke('InitiateCall', patient.user);
-        return true;
-      } catch {
-        return false;
-      }
-    }, TIMEOUT);
+    const callId = await initiate(doc, patient.user);
     await waitFor(() => patient.events.IncomingCall.length === 1, TIMEOUT);
     await patient.connection.stop();
     await waitFor(() => doc.events.CallEnded.length === 1, TIMEOUT);
@@ -102,15 +103,7 @@ describe('calls across three instances', { skip: redisAvailable() ? false : 'red
     const doctor = unique('doctor');
     const patient = await caller(t, a, unique('patient'));
     let doc = await caller(t, c, doctor);
-    let callId;
-    await waitFor(async () => {
-      try {
-        callId = await doc.invoke('InitiateCall', patient.user);
-        return true;
-      } catch {
-        return false;
-      }
-    }, TIMEOUT);
+    const callId = await initiate(doc, patient.user);
     await doc.connection.stop();
     c.process.kill('SIGKILL');
     await c.exited;
