@@ -44,9 +44,9 @@ async function monitor(port, what) {
  * Returns { port, url, clusterPort, running, start(), stop(), routes(), destroy(), log() }.
  */
 async function startNode(dir, { cluster = false, routes = [], name = 'n', readyTimeoutMs = 10_000 } = {}) {
-  const port = await freePort();
-  const monitorPort = await freePort();
-  const clusterPort = cluster ? await freePort() : undefined;
+  let port = await freePort();
+  let monitorPort = await freePort();
+  let clusterPort = cluster ? await freePort() : undefined;
   let service = null;
   let routeUrls = routes;
 
@@ -61,6 +61,17 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
       { spawnOptions: { cwd: dir }, ready: () => greets(port), readyTimeoutMs });
   }
 
+  // Ports picked by freePort() can be taken by someone else before nats-server binds them: try others.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await spawnOnce();
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(error.message)) throw error;
+      [port, monitorPort] = [await freePort(), await freePort()];
+      if (cluster) clusterPort = await freePort();
+    }
+  }
   const node = {
     port,
     monitorPort,
@@ -85,7 +96,6 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
       return (subs.subscriptions_list ?? []).map((s) => s.subject);
     },
   };
-  await spawnOnce();
   return node;
 }
 
