@@ -1,11 +1,12 @@
-// Cluster-wide presence through the chat hub (docs/presence.md): three instances on a real Redis,
-// official clients; who is online agrees from every instance, UserOnline/UserOffline once per user
+// Cluster-wide presence through the chat hub (docs/presence.md): three instances on each backplane
+// that shares presence (real Redis, PostgreSQL, NATS), official clients; who is online agrees from every instance, UserOnline/UserOffline once per user
 // however many tabs and instances, group members, and an instance killed with SIGKILL leaving
 // presence within the expiry (and a user who reconnects elsewhere reappearing).
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientFor, countEvents, unique, waitFor } from './server.mjs';
 import { redisAvailable } from './redis.mjs';
+import { BUSES, startInstances } from './scaleout/buses.mjs';
 import { startCluster, suiteScope } from './scaleout/cluster.mjs';
 
 const TIMEOUT = 10_000; // cross-instance, on a loaded 2-core machine
@@ -15,11 +16,29 @@ const online = (client) => client.connection.invoke('GetOnlineUsers');
 const onlineOf = (client, name) => countEvents(client, 'UserOnline', ([u]) => u === name);
 const offlineOf = (client, name) => countEvents(client, 'UserOffline', ([u]) => u === name);
 
-describe('presence across three instances', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+// The backplanes whose instances share one presence store; each starts three instances with `args`.
+const SHARED_PRESENCE = new Set([]);
+const BACKPLANES = [
+  {
+    name: 'Redis',
+    skip: redisAvailable() ? false : 'redis-server is not installed',
+    start: (scope, args) => startCluster(scope, { args }),
+  },
+  ...BUSES.filter((bus) => SHARED_PRESENCE.has(bus.name)).map((bus) => ({
+    name: bus.name,
+    skip: bus.skip,
+    start: async (scope, args) => {
+      const started = await bus.start(scope);
+      return startInstances(scope, (i) => bus.spec(started, i), { args });
+    },
+  })),
+];
+
+for (const backplane of BACKPLANES) describe(`presence across three instances on ${backplane.name}`, { skip: backplane.skip }, () => {
   const scope = suiteScope();
   let cluster;
   before(async () => {
-    cluster = await startCluster(scope, { args: ['--presence-expiry', `${EXPIRY_MS}ms`] });
+    cluster = await backplane.start(scope, ['--presence-expiry', `${EXPIRY_MS}ms`]);
   });
 
   test('every instance agrees who is online; each user comes online and goes offline once', async (t) => {
