@@ -266,7 +266,9 @@ std::vector<std::string> load_command(const script& s) {
 
 std::string key_base(std::string_view key_prefix) {
     std::string base(key_prefix);
-    base += "switchboard:presence:";
+    // A hash tag: on Redis Cluster every presence key hashes to one slot, so one script can
+    // touch them all (on that slot's master).
+    base += "{switchboard:presence}:";
     return base;
 }
 

@@ -14,7 +14,7 @@ struct redisReply;  // hiredis
 
 namespace switchboard::presence::redis {
 
-// Layout, under base = <key_prefix> "switchboard:presence:" and, per hub,
+// Layout, under base = <key_prefix> "{switchboard:presence}:" (one Cluster slot) and, per hub,
 // h = base <len(hub)> ":" <hub> ":" (length-prefixed, so no hub name can alias another's keys):
 //   base "instances"     ZSET incarnation -> last heartbeat (Redis TIME, ms)
 //   base "i:" <instance> SET  "<hub>\x1f<connection>\x1f<user>" it holds (what a reaper deletes)

@@ -1,6 +1,7 @@
 #include "presence/redis/redis_presence_store.hpp"
 
 #include "presence/redis/presence_scripts.hpp"
+#include "routing/redis/client_factory.hpp"
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
@@ -26,12 +27,9 @@ redis_store::redis_store(boost::asio::io_context& context, routing::redis::clien
       options_(std::move(options)),
       base_(key_base(options_.key_prefix)),
       heartbeat_timer_(context) {
-    if (client.connection.sharded) {
-        throw std::invalid_argument("presence on Redis Cluster is not supported yet");
-    }
     // Updates wait for nothing after a reconnect: the heartbeat decides what to write again.
     client.resume_delay = std::chrono::milliseconds(0);
-    client_ = std::make_unique<routing::redis::redis_client>(context_, std::move(client));
+    client_ = routing::redis::make_pubsub_client(context_, std::move(client));
     client_->set_state_handler([this](bool up) {
         connected_.store(up, std::memory_order_relaxed);
         scripts_loaded_ = false;
@@ -71,7 +69,7 @@ void redis_store::load_scripts() {
     const auto scripts = all_scripts();
     auto remaining = std::make_shared<std::size_t>(scripts.size());
     for (const auto* which : scripts) {
-        client_->command(load_command(*which),
+        client_->command(base_, load_command(*which),
                          [this, remaining, epoch = connects_](const redisReply* reply) {
                              if (reply != nullptr && reply->type != REDIS_REPLY_ERROR &&
                                  --*remaining == 0 && epoch == connects_) {
@@ -84,17 +82,17 @@ void redis_store::load_scripts() {
 void redis_store::run_script(const script& which, std::vector<std::string> arguments,
                              reply_handler handler) {
     if (!scripts_loaded_) {
-        if (!client_->command(eval_command(which, std::move(arguments)), handler)) {
+        if (!client_->command(base_, eval_command(which, std::move(arguments)), handler)) {
             boost::asio::post(context_, [handler] { handler(nullptr); });
         }
         return;
     }
     auto retry = std::make_shared<std::vector<std::string>>(eval_command(which, arguments));
     const bool queued =
-        client_->command(evalsha_command(which, std::move(arguments)),
+        client_->command(base_, evalsha_command(which, std::move(arguments)),
                          [this, retry, handler](const redisReply* reply) {
                              if (reply != nullptr && is_noscript(*reply)) {
-                                 if (!client_->command(*retry, handler)) {
+                                 if (!client_->command(base_, *retry, handler)) {
                                      handler(nullptr);
                                  }
                                  return;
@@ -307,7 +305,7 @@ void redis_store::is_online(std::string_view hub, std::string_view user_id,
 void redis_store::command(std::vector<std::string> arguments, reply_handler handler) {
     boost::asio::dispatch(context_,
                           [this, arguments = std::move(arguments), handler = std::move(handler)] {
-                              if (!client_->command(arguments, handler)) {
+                              if (!client_->command(base_, arguments, handler)) {
                                   boost::asio::post(context_, [handler] { handler(nullptr); });
                               }
                           });

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "presence/presence_store.hpp"
+#include "routing/redis/pubsub_client.hpp"
 #include "routing/redis/redis_client.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -105,7 +106,7 @@ private:
     [[nodiscard]] std::string expiry_ms() const;
 
     boost::asio::io_context& context_;
-    std::unique_ptr<routing::redis::redis_client> client_;
+    std::unique_ptr<routing::redis::pubsub_client> client_;
     store_options options_;
     std::string base_;
     change_handler on_change_;

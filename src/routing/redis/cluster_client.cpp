@@ -176,13 +176,34 @@ public:
         }
         // Roughly what the node client will count for it once encoded.
         const auto size = channel.size() + payload->size() + 32;
-        if (pending_bytes_ + size > options_.max_queued_bytes) {
-            ++statistics_.dropped;
-            statistics_.dropped_bytes += size;
+        if (!reserve_pending(size)) {
             return false;
         }
-        pending_bytes_ += size;
-        pending_.push_back({std::string(channel), std::move(payload), size});
+        pending_.push_back({std::string(channel), std::move(payload), {}, {}, size});
+        return true;
+    }
+
+    bool command(std::string_view key, const std::vector<std::string>& arguments,
+                 reply_handler handler) {
+        // Raw `this`: as the node clients' other handlers (ensure_node).
+        reply_handler follow = [this, handler = std::move(handler)](const redisReply* reply) {
+            if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+                is_redirection(reply_string(reply))) {
+                request_discovery();
+            }
+            handler(reply);
+        };
+        if (auto* owner = slots_[key_slot(key)]) {
+            return owner->client->command(arguments, std::move(follow));
+        }
+        std::size_t size = 16;
+        for (const auto& argument : arguments) {
+            size += argument.size() + 16;
+        }
+        if (!reserve_pending(size)) {
+            return false;
+        }
+        pending_.push_back({std::string(key), nullptr, arguments, std::move(follow), size});
         return true;
     }
 
@@ -271,11 +292,39 @@ private:
         int count = 0;
         node* owner = nullptr;
     };
-    struct pending_publish {
-        std::string channel;
+    // A publish (payload set) or a command (handler set) waiting for its slot's master.
+    struct pending_send {
+        std::string channel;  // or the command's key
         shared_buffer payload;
+        std::vector<std::string> arguments;
+        reply_handler handler;
         std::size_t size = 0;
+
+        // A command the node's full queue refuses gets nullptr, as if its connection broke.
+        void send_to(redis_client& client) {
+            if (!handler) {
+                client.publish(channel, std::move(payload));
+            } else if (auto refused = handler; !client.command(arguments, std::move(handler))) {
+                refused(nullptr);
+            }
+        }
     };
+
+    // Redirections a node answers while the cluster reshards or fails over.
+    static bool is_redirection(std::string_view error) {
+        return error.starts_with("MOVED ") || error.starts_with("ASK ") ||
+               error.starts_with("TRYAGAIN") || error.starts_with("CLUSTERDOWN");
+    }
+
+    bool reserve_pending(std::size_t size) {
+        if (pending_bytes_ + size > options_.max_queued_bytes) {
+            ++statistics_.dropped;
+            statistics_.dropped_bytes += size;
+            return false;
+        }
+        pending_bytes_ += size;
+        return true;
+    }
 
     static std::string key_of(const std::string& host, std::uint16_t port) {
         return host + ":" + std::to_string(port);
@@ -467,13 +516,13 @@ private:
                 state.owner = owner;
             }
         }
-        // Publishes that waited for their slot's master, in order.
-        std::deque<pending_publish> waiting;
+        // Publishes and commands that waited for their slot's master, in order.
+        std::deque<pending_send> waiting;
         waiting.swap(pending_);
         pending_bytes_ = 0;
         for (auto& entry : waiting) {
             if (auto* owner = slots_[key_slot(entry.channel)]) {
-                owner->client->publish(entry.channel, std::move(entry.payload));
+                entry.send_to(*owner->client);
             } else {
                 pending_bytes_ += entry.size;
                 pending_.push_back(std::move(entry));
@@ -521,7 +570,7 @@ private:
     std::array<node*, cluster_slot_count> slots_{};
     std::size_t owned_slots_ = 0;
     std::map<std::string, channel_state, std::less<>> channels_;
-    std::deque<pending_publish> pending_;
+    std::deque<pending_send> pending_;
     std::size_t pending_bytes_ = 0;
     client_statistics statistics_;  // this object's drops plus closed nodes' totals
     asio::steady_timer timer_;
@@ -561,6 +610,11 @@ void cluster_client::subscribe(const std::string& channel) {
 void cluster_client::unsubscribe(const std::string& channel) {
     impl_->unsubscribe(channel);
 }
+bool cluster_client::command(std::string_view key, const std::vector<std::string>& arguments,
+                             reply_handler handler) {
+    return impl_->command(key, arguments, std::move(handler));
+}
+
 void cluster_client::when_subscribed(const std::string& channel, std::function<void()> then) {
     impl_->when_subscribed(channel, std::move(then));
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::routing::redis {
 
@@ -31,7 +32,8 @@ inline constexpr std::uint16_t cluster_slot_count = 16384;
 // subscribed on the new one, and masters that own no slot any more are closed.
 // connected(): every slot has a master and every master's connections are up.
 // Delivery: at most once, as redis_client; publishes answered -MOVED during a resharding are
-// lost. Publishes to a slot with no known master yet (before the first discovery) wait,
+// lost, and commands get the -MOVED/-ASK/-TRYAGAIN reply (their callers decide; it also
+// starts a discovery). Commands, like publishes, to a slot with no known master yet wait. Publishes to a slot with no known master yet (before the first discovery) wait,
 // bounded by max_queued_bytes; each node's client has the same bound of its own.
 // Against a Redis that is not a cluster, the seed serves every slot: sharded pub/sub works
 // on a single Redis 7 as well.
@@ -53,6 +55,8 @@ public:
     void unsubscribe(const std::string& channel) override;
     // Asks the master owning the channel's slot; at once when none is known yet.
     void when_subscribed(const std::string& channel, std::function<void()> then) override;
+    bool command(std::string_view key, const std::vector<std::string>& arguments,
+                 reply_handler handler) override;
     [[nodiscard]] bool connected() const noexcept override;
     // Summed over the node clients, including those closed since.
     [[nodiscard]] client_statistics statistics() const noexcept override;

@@ -1,5 +1,6 @@
-// What the Redis backplane needs of a Redis connection: publish, reference-counted subscribe,
-// and a connected flag. One server (redis_client) and a cluster in sharded mode implement it.
+// What the Redis backplane and stores need of a Redis connection: publish, reference-counted
+// subscribe, commands routed by key, and a connected flag. One server (redis_client) and a
+// cluster in sharded mode (cluster_client) implement it.
 #pragma once
 
 #include "core/shared_buffer.hpp"
@@ -9,6 +10,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+struct redisReply;  // hiredis
 
 namespace switchboard::routing::redis {
 
@@ -28,6 +32,9 @@ class pubsub_client {
 public:
     using message_handler = std::function<void(std::string_view channel, shared_buffer payload)>;
     using state_handler = std::function<void(bool connected)>;
+    // A reply, or nullptr when the connection broke before it came (the handler is dropped,
+    // not called, by stop()).
+    using reply_handler = std::function<void(const redisReply* reply)>;
 
     virtual ~pubsub_client() = default;
 
@@ -49,6 +56,11 @@ public:
     // Runs `then` once the subscriptions to `channel` asked for so far are in effect (Redis
     // confirmed them), or at once while disconnected: the reconnect resubscribes anyway.
     virtual void when_subscribed(const std::string& channel, std::function<void()> then) = 0;
+    // Queues a command on the connection serving `key` (on a cluster, its slot's master: every
+    // key the command touches must hash to that slot), in order with what else goes there.
+    // False when the bounded queue is full; the handler then never runs.
+    virtual bool command(std::string_view key, const std::vector<std::string>& arguments,
+                         reply_handler handler) = 0;
 
     // True when publishes go out at once and every subscription is confirmed.
     [[nodiscard]] virtual bool connected() const noexcept = 0;

@@ -679,6 +679,11 @@ bool redis_client::command(const std::vector<std::string>& arguments, reply_hand
     return impl_->command(arguments, std::move(handler));
 }
 
+bool redis_client::command(std::string_view /*key*/, const std::vector<std::string>& arguments,
+                           reply_handler handler) {
+    return impl_->command(arguments, std::move(handler));
+}
+
 void redis_client::start() {
     impl_->start();
 }

@@ -96,12 +96,12 @@ public:
     // Encoded publishes waiting (not yet handed to the socket); at most max_queued_bytes.
     [[nodiscard]] std::size_t queued_bytes() const noexcept override;
 
-    // For cluster_client: a reply, or nullptr when the connection broke before it came (the
-    // handler is dropped, not called, by stop()).
-    using reply_handler = std::function<void(const redisReply* reply)>;
     // Queues a command on the publish connection, in order with publishes (so sent once
     // connected()), and hands its reply to the handler. False when the queue is full.
     bool command(const std::vector<std::string>& arguments, reply_handler handler);
+    // One server serves every key.
+    bool command(std::string_view key, const std::vector<std::string>& arguments,
+                 reply_handler handler) override;
     // Sharded mode: called with the reason when the node answers -MOVED, -ASK or
     // -CLUSTERDOWN, or drops a subscribed channel on its own (its slot moved away).
     using topology_handler = std::function<void(std::string_view reason)>;

@@ -1,5 +1,6 @@
 #include "routing/redis/redis_history_store.hpp"
 
+#include "routing/redis/client_factory.hpp"
 #include "routing/redis/stream_history.hpp"
 
 #include <hiredis/hiredis.h>
@@ -8,7 +9,6 @@
 #include <boost/asio/post.hpp>
 
 #include <optional>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -17,11 +17,7 @@ namespace switchboard::routing::redis {
 redis_history_store::redis_history_store(boost::asio::io_context& context, client_options client,
                                          events::history_store_options options)
     : context_(context), options_(std::move(options)) {
-    if (client.connection.sharded) {
-        throw std::invalid_argument(
-            "the Redis event history does not support cluster (sharded) connections yet");
-    }
-    client_ = std::make_unique<redis_client>(context_, std::move(client));
+    client_ = make_pubsub_client(context_, std::move(client));
     client_->set_state_handler(
         [this](bool up) { available_.store(up, std::memory_order_relaxed); });
 }
@@ -61,9 +57,10 @@ void redis_history_store::do_append(std::string key, std::string type, std::stri
         answer(std::nullopt);
         return;
     }
-    // Publications from this instance keep their order: one connection, replies in order.
+    // Publications from this instance to a channel keep their order: its stream lives on one
+    // server, reached over one connection, which answers in order.
     const bool queued = client_->command(
-        stream_history::xadd_command(key, options_.max_count, type, data_json),
+        key, stream_history::xadd_command(key, options_.max_count, type, data_json),
         [answer](const redisReply* reply) {
             answer(reply != nullptr ? stream_history::parse_id_reply(*reply) : std::nullopt);
         });
@@ -72,7 +69,7 @@ void redis_history_store::do_append(std::string key, std::string type, std::stri
         return;
     }
     // The expiry moves with every event; its reply (0/1) says nothing the store needs.
-    client_->command(stream_history::pexpire_command(key, options_.max_age),
+    client_->command(key, stream_history::pexpire_command(key, options_.max_age),
                      [](const redisReply*) {});
 }
 
@@ -109,7 +106,7 @@ void redis_history_store::do_read(std::string key, events::event_id after, std::
     }
     const auto max_bytes = options_.max_reply_bytes;
     const bool range_queued = client_->command(
-        stream_history::xrange_command(key, after, limit), [state, max_bytes](const redisReply* r) {
+        key, stream_history::xrange_command(key, after, limit), [state, max_bytes](const redisReply* r) {
             if (r != nullptr) {
                 state->entries = stream_history::parse_range_reply(*r, max_bytes);
             }
@@ -120,7 +117,7 @@ void redis_history_store::do_read(std::string key, events::event_id after, std::
     }
     const auto max_age = options_.max_age;
     const bool info_queued = client_->command(
-        stream_history::xinfo_command(key),
+        key, stream_history::xinfo_command(key),
         [state, answer, after, limit, max_age](const redisReply* r) {
             const auto info = r != nullptr ? stream_history::parse_info_reply(*r) : std::nullopt;
             if (!info || !state->entries) {

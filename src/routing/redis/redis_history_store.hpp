@@ -3,6 +3,7 @@
 #pragma once
 
 #include "events/history_store.hpp"
+#include "routing/redis/pubsub_client.hpp"
 #include "routing/redis/redis_client.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -47,7 +48,7 @@ private:
                  boost::asio::any_io_executor reply_on, range_callback done);
 
     boost::asio::io_context& context_;
-    std::unique_ptr<redis_client> client_;
+    std::unique_ptr<pubsub_client> client_;
     events::history_store_options options_;
     std::atomic<bool> available_{false};
 };

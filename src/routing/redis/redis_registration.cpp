@@ -26,28 +26,22 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
     made_backplane made;
     made.notes = std::move(connection->notes);
     made.channel_prefix = connection->channel_prefix;
-    if (connection->sharded) {
-        made.notes.emplace_back(
-            "event histories stay per instance on Redis Cluster (the shared history needs "
-            "key-slot routing, not built yet)");
-    } else {
-        made.make_event_history = [control = settings.control, history_connection = *connection](
-                                      events::history_store_options history) {
-            client_options client;
-            client.connection = history_connection;
-            // A publication waits for its XADD: nothing to hold back after a reconnect.
-            client.resume_delay = std::chrono::milliseconds(0);
-            return std::unique_ptr<events::history_store>(std::make_unique<redis_history_store>(
-                *control, std::move(client), std::move(history)));
-        };
-        made.make_presence = [control = settings.control,
-                              presence_connection = *connection](presence::store_options options) {
-            client_options client;
-            client.connection = presence_connection;
-            return std::unique_ptr<presence::store>(std::make_unique<presence::redis::redis_store>(
-                *control, std::move(client), std::move(options)));
-        };
-    }
+    made.make_event_history = [control = settings.control, history_connection = *connection](
+                                  events::history_store_options history) {
+        client_options client;
+        client.connection = history_connection;
+        // A publication waits for its XADD: nothing to hold back after a reconnect.
+        client.resume_delay = std::chrono::milliseconds(0);
+        return std::unique_ptr<events::history_store>(std::make_unique<redis_history_store>(
+            *control, std::move(client), std::move(history)));
+    };
+    made.make_presence = [control = settings.control,
+                          presence_connection = *connection](presence::store_options options) {
+        client_options client;
+        client.connection = presence_connection;
+        return std::unique_ptr<presence::store>(std::make_unique<presence::redis::redis_store>(
+            *control, std::move(client), std::move(options)));
+    };
     backplane_options options;
     options.client.connection = std::move(*connection);
     options.client.max_queued_bytes = settings.max_buffered_bytes;

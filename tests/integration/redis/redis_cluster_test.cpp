@@ -1,9 +1,14 @@
 // cluster_client against a local three-master Redis Cluster: sharded pub/sub routed to each
-// channel's master, exactly-once delivery, reference counts, a slot moved while subscribed.
+// channel's master, exactly-once delivery, reference counts, a slot moved while subscribed;
+// commands routed by key, and the event history's streams on their channels' masters.
 #include "redis_cluster.hpp"
 #include "redis_test_support.hpp"
 #include "routing/redis/client_factory.hpp"
 #include "routing/redis/cluster_client.hpp"
+#include "routing/redis/redis_history_store.hpp"
+#include "routing/redis/stream_history.hpp"
+
+#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <map>
@@ -56,11 +61,12 @@ protected:
 
     // `per_node` channel names owned by each master.
     static std::vector<std::string> channels_on_every_node(const redis_cluster& cluster,
-                                                           std::size_t per_node) {
+                                                           std::size_t per_node,
+                                                           const std::string& prefix = "chat:") {
         std::vector<std::string> channels;
         std::map<int, std::size_t> counts;
         for (int i = 0; channels.size() < per_node * cluster.size(); ++i) {
-            std::string channel = "chat:";
+            std::string channel = prefix;
             channel += std::to_string(i);
             if (counts[cluster.owner_of(key_slot(channel))]++ < per_node) {
                 channels.push_back(channel);
@@ -142,6 +148,64 @@ TEST_F(RedisClusterTest, ShardedPubSubAcrossThreeMasters) {
     EXPECT_FALSE(publisher->connected());
     context_.run_for(20ms);
     EXPECT_EQ(states, std::vector<bool>{true});  // no handler after stop()
+}
+
+TEST_F(RedisClusterTest, RoutesCommandsToTheMasterOfTheirKey) {
+    auto& cluster = *cluster_;
+    cluster_client client(context_, sharded_options(cluster.node(1)));
+    // Keys of their own: the slot-move test needs its slot empty.
+    const auto keys = channels_on_every_node(cluster, 2, "routed:");
+    std::vector<std::string> replies;
+    // Before start, so before the slots are known: the commands wait for their masters.
+    for (const auto& key : keys) {
+        ASSERT_TRUE(client.command(key, {"SET", key, "v:" + key}, [&](const redisReply* reply) {
+            replies.emplace_back(reply != nullptr ? std::string(reply->str, reply->len) : "(none)");
+        }));
+    }
+    client.start();
+    ASSERT_TRUE(run_until([&] { return replies.size() == keys.size(); }));
+    EXPECT_EQ(replies, std::vector<std::string>(keys.size(), "OK"));  // no -MOVED
+    for (const auto& key : keys) {
+        auto& owner = cluster.node(cluster.owner_of(key_slot(key)));
+        EXPECT_EQ(owner.string_command({"GET", key}), "v:" + key);
+        owner.string_command({"DEL", key});
+    }
+    client.stop();
+}
+
+TEST_F(RedisClusterTest, KeepsEachChannelsEventHistoryOnItsMaster) {
+    auto& cluster = *cluster_;
+    auto client = sharded_options(cluster.node(0));
+    client.resume_delay = 0ms;
+    events::history_store_options options;
+    options.key_prefix = "cluster-history:";
+    redis_history_store store(context_, std::move(client), std::move(options));
+    store.start();
+    ASSERT_TRUE(run_until([&] { return store.available(); }));
+    for (const auto& channel : channels_on_every_node(cluster, 1, "history:")) {
+        std::vector<events::event_id> ids;
+        for (int i = 0; i < 2; ++i) {
+            store.append(channel, "T", "{}", context_.get_executor(),
+                         [&](std::optional<events::event_id> id) {
+                             ids.push_back(id.value_or(events::event_id{}));
+                         });
+        }
+        ASSERT_TRUE(run_until([&] { return ids.size() == 2; })) << channel;
+        EXPECT_LT(events::event_id{}, ids[0]) << channel;
+        EXPECT_LT(ids[0], ids[1]) << channel;
+        std::optional<events::history_range> range;
+        store.read_after(channel, ids[0], 10, context_.get_executor(),
+                         [&](events::history_range got) { range = std::move(got); });
+        ASSERT_TRUE(run_until([&] { return range.has_value(); }));
+        EXPECT_EQ(range->result, events::history_range::outcome::complete) << channel;
+        ASSERT_EQ(range->events.size(), 1u) << channel;
+        EXPECT_EQ(range->events[0].id, ids[1]);
+        const auto key = stream_history::stream_key("cluster-history:", channel);
+        auto& owner = cluster.node(cluster.owner_of(key_slot(key)));
+        EXPECT_EQ(owner.integer_command({}, {"XLEN", key}), 2) << channel;
+        owner.string_command({"DEL", key});
+    }
+    store.stop();
 }
 
 TEST_F(RedisClusterTest, FollowsAChannelWhoseSlotMoves) {

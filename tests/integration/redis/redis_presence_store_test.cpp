@@ -1,8 +1,10 @@
-// The Redis presence store passes the presence conformance suite against a real redis-server,
-// as several instances; and survives a Redis restart by writing its entries again.
+// The Redis presence store passes the presence conformance suite against a real redis-server
+// and a three-master Redis Cluster, as several instances; and survives a Redis restart by
+// writing its entries again.
 #include "presence/redis/redis_presence_store.hpp"
 
 #include "../../unit/presence/presence_conformance.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
 namespace switchboard::presence::conformance {
@@ -38,6 +40,37 @@ struct redis_factory {
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(redis, presence_conformance, redis_factory);
+
+// One cluster for the suite: a fresh master waits 2 s before it declares the cluster ok.
+testing::redis_cluster& shared_cluster() {
+    static testing::redis_cluster cluster(3);
+    static const bool formed = cluster.start();
+    EXPECT_TRUE(formed);
+    return cluster;
+}
+
+// Every presence key hashes to one slot (a hash tag): the scripts run on its master, reached
+// through seeds that are the other masters.
+struct redis_cluster_factory {
+    static bool available() { return redis_server::available(); }
+    static constexpr bool shared = true;
+    void set_up() {
+        for (int i = 0; i < shared_cluster().size(); ++i) {
+            shared_cluster().node(i).string_command({"FLUSHALL"});
+        }
+    }
+    std::unique_ptr<store> make(boost::asio::io_context& control, store_options options) {
+        routing::redis::client_options client;
+        client.connection.host = "127.0.0.1";
+        client.connection.port = shared_cluster().node(seed_++ % shared_cluster().size()).port();
+        client.connection.sharded = true;
+        return std::make_unique<presence::redis::redis_store>(control, std::move(client),
+                                                              std::move(options));
+    }
+    int seed_ = 0;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(redis_cluster, presence_conformance, redis_cluster_factory);
 
 TEST(RedisPresenceStore, WritesItsEntriesAgainAfterRedisLostThem) {
     if (!redis_server::available()) {
