@@ -33,10 +33,10 @@ inline constexpr std::uint16_t cluster_slot_count = 16384;
 // connected(): every slot has a master and every master's connections are up.
 // Delivery: at most once, as redis_client; publishes answered -MOVED during a resharding are
 // lost, and commands get the -MOVED/-ASK/-TRYAGAIN reply (their callers decide; it also
-// starts a discovery). Commands, like publishes, to a slot with no known master yet wait. Publishes to a slot with no known master yet (before the first discovery) wait,
-// bounded by max_queued_bytes; each node's client has the same bound of its own.
-// Against a Redis that is not a cluster, the seed serves every slot: sharded pub/sub works
-// on a single Redis 7 as well.
+// starts a discovery). Commands, like publishes, to a slot with no known master yet wait. Publishes
+// to a slot with no known master yet (before the first discovery) wait, bounded by
+// max_queued_bytes; each node's client has the same bound of its own. Against a Redis that is not a
+// cluster, the seed serves every slot: sharded pub/sub works on a single Redis 7 as well.
 // Threading: as pubsub_client; the node clients live on the same io_context.
 class cluster_client final : public pubsub_client {
 public:

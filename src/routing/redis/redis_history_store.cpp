@@ -105,12 +105,13 @@ void redis_history_store::do_read(std::string key, events::event_id after, std::
         return;
     }
     const auto max_bytes = options_.max_reply_bytes;
-    const bool range_queued = client_->command(
-        key, stream_history::xrange_command(key, after, limit), [state, max_bytes](const redisReply* r) {
-            if (r != nullptr) {
-                state->entries = stream_history::parse_range_reply(*r, max_bytes);
-            }
-        });
+    const bool range_queued =
+        client_->command(key, stream_history::xrange_command(key, after, limit),
+                         [state, max_bytes](const redisReply* r) {
+                             if (r != nullptr) {
+                                 state->entries = stream_history::parse_range_reply(*r, max_bytes);
+                             }
+                         });
     if (!range_queued) {
         answer({});  // unavailable
         return;

@@ -32,8 +32,8 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         client.connection = history_connection;
         // A publication waits for its XADD: nothing to hold back after a reconnect.
         client.resume_delay = std::chrono::milliseconds(0);
-        return std::unique_ptr<events::history_store>(std::make_unique<redis_history_store>(
-            *control, std::move(client), std::move(history)));
+        return std::unique_ptr<events::history_store>(
+            std::make_unique<redis_history_store>(*control, std::move(client), std::move(history)));
     };
     made.make_presence = [control = settings.control,
                           presence_connection = *connection](presence::store_options options) {
