@@ -18,6 +18,10 @@ namespace {
 // runs nothing else meanwhile) to a few milliseconds; more waits for the next call, which
 // follows at once.
 constexpr std::size_t reap_batch = 1000;
+// Unsettled connections remembered at most: far more than a pipeline holds in flight when a
+// connection breaks; beyond it (a long outage with heavy churn) entries may stay stale until
+// their instance restarts, and a warning says so.
+constexpr std::size_t max_unsettled = 100'000;
 
 }  // namespace
 
@@ -120,7 +124,10 @@ void redis_store::write_connection(const local_connection& entry) {
                 entry.user_id, std::to_string(entry.connected_at_ms)},
                [this, hub = entry.hub, user = entry.user_id,
                 id = entry.connection_id](const redisReply* reply) {
-                   if (reply != nullptr && parse_integer(*reply) == 1) {
+                   if (reply == nullptr) {
+                       return unsettle(hub, id, user);
+                   }
+                   if (parse_integer(*reply) == 1) {
                        report(user_change{hub, user, true, id});
                    }
                });
@@ -130,7 +137,80 @@ void redis_store::write_group(const local_connection& entry, const std::string& 
     run_script(join_script(),
                {base_, options_.instance, expiry_ms(), entry.hub, entry.connection_id,
                 entry.user_id, group, std::to_string(entry.connected_at_ms)},
-               [](const redisReply*) {});
+               [this, hub = entry.hub, id = entry.connection_id,
+                user = entry.user_id](const redisReply* reply) {
+                   if (reply == nullptr && local_.contains(id)) {
+                       unsettle(hub, id, user);
+                   }
+               });
+}
+
+void redis_store::send_remove(const std::string& hub, const std::string& id,
+                              const std::string& user) {
+    run_script(remove_script(), {base_, options_.instance, expiry_ms(), hub, id, user},
+               [this, hub, user, id](const redisReply* reply) {
+                   if (reply == nullptr) {
+                       return unsettle(hub, id, user);
+                   }
+                   if (parse_integer(*reply) == 1) {
+                       report(user_change{hub, user, false, id});
+                   }
+               });
+}
+
+void redis_store::send_leave(const std::string& hub, const std::string& id,
+                             const std::string& group) {
+    run_script(leave_script(), {base_, options_.instance, expiry_ms(), hub, id, group},
+               [this, hub, id, group](const redisReply* reply) {
+                   if (reply == nullptr) {
+                       const auto found = local_.find(id);
+                       // A connection gone since is settled by its removal.
+                       if (found != local_.end()) {
+                           unsettle(hub, id, found->second.user_id, &group);
+                       }
+                   }
+               });
+}
+
+void redis_store::unsettle(const std::string& hub, const std::string& id, const std::string& user,
+                           const std::string* group_left) {
+    if (!running_) {
+        return;
+    }
+    auto found = unsettled_.find(id);
+    if (found == unsettled_.end()) {
+        if (unsettled_.size() >= max_unsettled) {
+            spdlog::warn(
+                "presence: over {} writes without an answer from Redis; some entries "
+                "of this instance may stay stale",
+                max_unsettled);
+            return;
+        }
+        found = unsettled_.emplace(id, unsettled_connection{hub, user, {}}).first;
+    }
+    if (group_left != nullptr) {
+        found->second.groups_left.insert(*group_left);
+    }
+}
+
+void redis_store::settle() {
+    auto unsettled = std::exchange(unsettled_, {});
+    for (auto& [id, entry] : unsettled) {
+        const auto local = local_.find(id);
+        if (local == local_.end()) {
+            send_remove(entry.hub, id, entry.user_id);
+            continue;
+        }
+        write_connection(local->second);
+        for (const auto& group : local->second.groups) {
+            write_group(local->second, group);
+        }
+        for (const auto& group : entry.groups_left) {
+            if (!local->second.groups.contains(group)) {
+                send_leave(entry.hub, id, group);
+            }
+        }
+    }
 }
 
 void redis_store::connection_added(std::string_view hub, const connection_entry& entry) {
@@ -147,12 +227,7 @@ void redis_store::connection_removed(std::string_view hub, std::string_view conn
     boost::asio::dispatch(context_, [this, hub = std::string(hub), id = std::string(connection_id),
                                      user = std::string(user_id)] {
         local_.erase(id);
-        run_script(remove_script(), {base_, options_.instance, expiry_ms(), hub, id, user},
-                   [this, hub, user, id](const redisReply* reply) {
-                       if (reply != nullptr && parse_integer(*reply) == 1) {
-                           report(user_change{hub, user, false, id});
-                       }
-                   });
+        send_remove(hub, id, user);
     });
 }
 
@@ -178,8 +253,7 @@ void redis_store::group_left(std::string_view hub, std::string_view connection_i
         if (const auto found = local_.find(id); found != local_.end()) {
             found->second.groups.erase(group);
         }
-        run_script(leave_script(), {base_, options_.instance, expiry_ms(), hub, id, group},
-                   [](const redisReply*) {});
+        send_leave(hub, id, group);
     });
 }
 
@@ -219,6 +293,7 @@ void redis_store::heartbeat() {
                        for (const auto& change : result->offline) {
                            report(change);
                        }
+                       settle();
                    }
                    if (result && result->more) {
                        boost::asio::post(context_, [this] {

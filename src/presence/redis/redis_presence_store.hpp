@@ -84,11 +84,28 @@ private:
         std::set<std::string> groups;
     };
 
+    // A connection of this instance whose last write has an unknown outcome (no reply: the
+    // connection broke with it in flight, or the queue was full). The next heartbeat Redis
+    // answers settles it from the mirror; the groups it left meanwhile are kept here, since
+    // the mirror no longer names them.
+    struct unsettled_connection {
+        std::string hub;
+        std::string user_id;
+        std::set<std::string> groups_left;
+    };
+
     // EVALSHA, and EVAL once when the server does not know the script. The handler gets
     // nullptr when the command could not be sent or the connection broke.
     void run_script(const script& which, std::vector<std::string> arguments, reply_handler handler);
     void write_connection(const local_connection& entry);
     void write_group(const local_connection& entry, const std::string& group);
+    void send_remove(const std::string& hub, const std::string& id, const std::string& user);
+    void send_leave(const std::string& hub, const std::string& id, const std::string& group);
+    void unsettle(const std::string& hub, const std::string& id, const std::string& user,
+                  const std::string* group_left = nullptr);
+    // Writes every unsettled connection as the mirror has it now: idempotent, so a write
+    // that did arrive before its reply was lost is harmless.
+    void settle();
     void heartbeat();
     // After a connect: SCRIPT LOAD for every script; until all are answered, scripts go out as
     // EVAL (which caches them too), so that no NOSCRIPT retry can reorder commands.
@@ -116,7 +133,8 @@ private:
     std::uint64_t connects_ = 0;  // tells a late SCRIPT LOAD answer from a current one
     // The first heartbeat precedes every write of this incarnation: nothing to write again.
     bool announced_ = false;
-    std::map<std::string, local_connection> local_;  // by connection id
+    std::map<std::string, local_connection> local_;          // by connection id
+    std::map<std::string, unsettled_connection> unsettled_;  // by connection id
     std::atomic<bool> connected_{false};
 };
 

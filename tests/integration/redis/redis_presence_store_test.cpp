@@ -88,5 +88,32 @@ TEST(RedisPresenceStore, WritesItsEntriesAgainAfterRedisLostThem) {
     EXPECT_EQ(a.members_of("chat", "room"), string_set{"c1/alice"});
 }
 
+TEST(RedisPresenceStore, SettlesWritesLostWithABrokenConnection) {
+    if (!redis_server::available()) {
+        GTEST_SKIP() << "redis-server not installed";
+    }
+    redis_factory factory;
+    factory.set_up();
+    instance a(factory, "a-1", std::chrono::milliseconds(500));
+    a.add("chat", "c1", "alice");
+    a.presence().group_joined("chat", "c1", "alice", "room");
+    a.presence().group_joined("chat", "c1", "alice", "hall");
+    ASSERT_TRUE(eventually([&] { return a.members_of("chat", "hall").size() == 1; }));
+    // Redis holds the store's scripts unanswered, then its connection breaks with them in
+    // flight: whether they ran is unknown to the store.
+    auto& server = shared_server();
+    server.string_command({"CLIENT", "PAUSE", "10000", "WRITE"});
+    a.add("chat", "c2", "bob");
+    a.presence().connection_removed("chat", "c1", "alice");
+    a.add("chat", "c3", "carol");
+    a.presence().group_joined("chat", "c3", "carol", "room");
+    a.presence().group_left("chat", "c3", "room");
+    server.string_command({"CLIENT", "KILL", "TYPE", "normal"});
+    server.string_command({"CLIENT", "UNPAUSE"});
+    ASSERT_TRUE(eventually([&] { return a.users("chat") == string_set{"bob", "carol"}; }));
+    EXPECT_EQ(a.members_of("chat", "room"), string_set{});
+    EXPECT_EQ(a.members_of("chat", "hall"), string_set{});
+}
+
 }  // namespace
 }  // namespace switchboard::presence::conformance
