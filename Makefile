@@ -1,5 +1,5 @@
 # Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
-.PHONY: all deps test-deps build run test unit unit-asan integration fuzz e2e browser format clean conformance \
+.PHONY: all deps test-deps build run test unit unit-asan integration fuzz e2e faults browser format clean conformance \
         bench-micro
 
 BUILD_DIR ?= build
@@ -67,6 +67,10 @@ fuzz:
 
 e2e: build
 	@scripts/run-tests e2e
+
+# The fault-injection harness (docs/reliability.md): each fault under steady traffic, with its ledger.
+faults: test-deps build
+	@scripts/run-tests faults
 
 browser: build
 	@scripts/run-tests browser

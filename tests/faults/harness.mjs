@@ -1,0 +1,233 @@
+// The fault-injection harness (issue 20): three `switchboard serve` instances on a real Redis with
+// nginx in front (examples/multi-instance/nginx.conf, ports rewritten), official clients through
+// nginx with automatic reconnect, steady numbered traffic to everyone, to each user and to a group,
+// and a ledger that counts, per client, what was lost, duplicated and reordered.
+// (Not a test file: node --test only runs *.test.mjs.)
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, clientFor, onCleanup, startServer, unique, waitFor } from '../e2e/server.mjs';
+import { freePort, redisFor } from '../e2e/redis.mjs';
+import { startService } from '../e2e/service.mjs';
+import { waitForReady } from '../e2e/scaleout/cluster.mjs';
+
+export const nginxAvailable = () => spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
+
+// Reconnect delays of the clients: at once, then quickly; a client gives up after the last.
+const RECONNECT_DELAYS = [0, 100, 250, 500, 1000, 2000, 2000, 2000, 2000, 2000];
+
+/** nginx with the example's configuration, pointed at `ports`, listening on a free port. */
+async function startNginx(scope, ports) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-faults-nginx-'));
+  let lastError;
+  // A port picked by freePort() can be taken before nginx binds it: try another.
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    const port = await freePort();
+    let config = fs.readFileSync(path.join(ROOT, 'examples/multi-instance/nginx.conf'), 'utf8');
+    ports.forEach((p, i) => { config = config.replaceAll(`127.0.0.1:500${i}`, `127.0.0.1:${p}`); });
+    config = config.replace('listen 8080;', `listen 127.0.0.1:${port};`);
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), config);
+    try {
+      const service = await startService('nginx', 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+        ready: async () => {
+          try {
+            return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+          } catch {
+            return false;
+          }
+        },
+      });
+      onCleanup(scope, async () => {
+        await service.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
+      return { url: `http://127.0.0.1:${port}` };
+    } catch (error) {
+      lastError = error;
+      if (!/Address already in use/i.test(error.message)) break;
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  throw lastError;
+}
+
+/**
+ * Redis, `instances` servers on fixed ports (a restarted instance keeps its port, as behind a real
+ * balancer) and nginx. Returns { redis, servers, nginx, restart(i), kill(i), drain(i) }.
+ */
+export async function startTopology(scope, { instances = 3, args = [] } = {}) {
+  const redis = await redisFor(scope);
+  const ports = [];
+  for (let i = 0; i < instances; i += 1) ports.push(await freePort());
+  const names = ports.map((_, i) => unique(`sb${i}`));
+  const servers = [];
+  const start = async (i) => {
+    servers[i] = await startServer(['--backplane', redis.url, '--server-name', names[i], ...args], { port: ports[i] });
+  };
+  for (let i = 0; i < instances; i += 1) await start(i);
+  onCleanup(scope, () => Promise.all(servers.map((s) => s.stop())));
+  await waitForReady(servers);
+  await redis.waitForSubscribers('chat:all', instances);
+  const nginx = await startNginx(scope, ports);
+  return {
+    redis,
+    servers,
+    nginx,
+    /** SIGKILL: no close frames, no drain. */
+    async kill(i) {
+      servers[i].process.kill('SIGKILL');
+      await servers[i].exited;
+    },
+    /** SIGTERM: the instance drains (closes its connections) and exits. */
+    async drain(i) {
+      await servers[i].stop(30_000);
+    },
+    async restart(i) {
+      await start(i);
+      await waitForReady([servers[i]]);
+    },
+  };
+}
+
+/**
+ * Numbered traffic and its ledger. A sender connected straight to `senderUrl` (an instance no fault
+ * touches) sends, every `intervalMs`, one message to everyone, one to the group and one to a user (each
+ * receiver in turn); each receiver (through `lbUrl`) records what it got per stream. Only messages whose
+ * invocation the server completed count as sent.
+ */
+export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, intervalMs = 10 }) {
+  const tag = unique('faults');
+  const group = `${tag}-group`;
+  const sent = { all: [], group: [], user: new Map() };
+  const clients = [];
+  for (let i = 0; i < receivers; i += 1) {
+    const client = await clientFor(scope, lbUrl, `${tag}-r${i}`, { reconnect: RECONNECT_DELAYS });
+    client.got = { all: [], group: [], user: [] };
+    client.warm = new Set();
+    // "<tag>:<label>:<n>"; label "warm" proves the stream reaches this client before counting starts.
+    const record = (stream) => (...args) => {
+      const text = args[args.length - 1];
+      if (typeof text !== 'string' || !text.startsWith(`${tag}:`)) return;
+      const [, label, n] = text.split(':');
+      if (label === 'warm') client.warm.add(stream);
+      else client.got[stream].push(Number(n));
+    };
+    client.connection.on('ReceiveMessage', record('all'));
+    client.connection.on('ReceiveGroupMessage', record('group'));
+    client.connection.on('ReceiveDirectMessage', record('user'));
+    // A new connection after a reconnect: back into the group (memberships belong to connections).
+    client.connection.onreconnected(() => client.connection.invoke('JoinGroup', group).catch(() => {}));
+    await client.connection.invoke('JoinGroup', group);
+    sent.user.set(client.user, []);
+    clients.push(client);
+  }
+  const sender = await clientFor(scope, senderUrl, `${tag}-sender`);
+  // Every stream reaches every receiver (subscriptions in place on every instance) before counting.
+  await waitFor(async () => {
+    await sender.connection.invoke('SendMessage', `${tag}:warm:0`);
+    await sender.connection.invoke('SendToGroup', group, `${tag}:warm:0`);
+    for (const c of clients) if (!c.warm.has('user')) await sender.connection.invoke('SendToUser', c.user, `${tag}:warm:0`);
+    return clients.every((c) => c.warm.size === 3);
+  }, 15_000, { interval: 50, message: 'every stream to reach every receiver' });
+
+  let n = 0;
+  let running = true;
+  let failures = 0;
+  const send = async (method, args, list, number) => {
+    try {
+      await sender.connection.invoke(method, ...args);
+      list.push(number);
+    } catch {
+      failures += 1;
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      const number = n;
+      n += 1;
+      const target = clients[number % clients.length].user;
+      const userList = sent.user.get(target);
+      await Promise.all([
+        send('SendMessage', [`${tag}:all:${number}`], sent.all, number),
+        send('SendToGroup', [group, `${tag}:group:${number}`], sent.group, number),
+        send('SendToUser', [target, `${tag}:user:${number}`], userList, number),
+      ]);
+      await new Promise((resolve) => { setTimeout(resolve, intervalMs); });
+    }
+  })();
+
+  return {
+    clients,
+    get sentCount() { return n; },
+    /** Stops sending; resolves once every connected receiver got the last message of each of its streams. */
+    async stop(timeoutMs = 20_000) {
+      running = false;
+      await loop;
+      const lastOf = (list) => list[list.length - 1];
+      await waitFor(() => clients.every((c) => c.connection.state !== 'Connected' || (
+        c.got.all.includes(lastOf(sent.all))
+        && c.got.group.includes(lastOf(sent.group))
+        && (sent.user.get(c.user).length === 0 || c.got.user.includes(lastOf(sent.user.get(c.user)))))),
+      timeoutMs, { interval: 50, message: 'every connected receiver to get the last message of each stream' }).catch(() => {});
+      return { sent, failures };
+    },
+  };
+}
+
+/** Lost (sent, never received), duplicated and reordered counts of one stream. */
+export function compare(sentList, gotList) {
+  const got = new Set(gotList);
+  const lost = sentList.filter((x) => !got.has(x)).length;
+  const duplicated = gotList.length - got.size;
+  let reordered = 0;
+  for (let i = 1; i < gotList.length; i += 1) if (gotList[i] < gotList[i - 1]) reordered += 1;
+  return { lost, duplicated, reordered };
+}
+
+/**
+ * The ledger of a run: per client and stream, and totals split by whether the client kept its
+ * connection (never reconnecting) or had to reconnect.
+ */
+export function ledger(traffic, { sent }) {
+  const rows = traffic.clients.map((c) => {
+    const streams = {
+      all: compare(sent.all, c.got.all),
+      group: compare(sent.group, c.got.group),
+      user: compare(sent.user.get(c.user), c.got.user),
+    };
+    const sum = (key) => Object.values(streams).reduce((a, s) => a + s[key], 0);
+    return {
+      user: c.user,
+      reconnected: c.reconnecting.length > 0,
+      connected: c.connection.state === 'Connected',
+      lost: sum('lost'),
+      duplicated: sum('duplicated'),
+      reordered: sum('reordered'),
+      streams,
+    };
+  });
+  const total = (filter, key) => rows.filter(filter).reduce((a, r) => a + r[key], 0);
+  const kept = (r) => !r.reconnected;
+  const moved = (r) => r.reconnected;
+  return {
+    rows,
+    sent: sent.all.length + sent.group.length + [...sent.user.values()].reduce((a, l) => a + l.length, 0),
+    clients: rows.length,
+    reconnectedClients: rows.filter(moved).length,
+    disconnectedClients: rows.filter((r) => !r.connected).length,
+    lostKept: total(kept, 'lost'),
+    lostReconnected: total(moved, 'lost'),
+    duplicated: total(() => true, 'duplicated'),
+    reordered: total(() => true, 'reordered'),
+  };
+}
+
+/** One line per fault for the log (and docs/reliability.md). */
+export function describeLedger(fault, result) {
+  return `faults: ${fault}: ${result.clients} clients (${result.reconnectedClients} reconnected, `
+    + `${result.disconnectedClients} gave up), ${result.sent} messages sent; lost by clients that kept their `
+    + `connection ${result.lostKept}, by clients that reconnected ${result.lostReconnected}; duplicated `
+    + `${result.duplicated}; reordered ${result.reordered}`;
+}
