@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { waitFor } from '../e2e/server.mjs';
 import { redisAvailable } from '../e2e/redis.mjs';
 import { waitForReady } from '../e2e/scaleout/cluster.mjs';
-import { describeLedger, ledger, nginxAvailable, startTopology, startTraffic } from './harness.mjs';
+import { connectionsOn, describeLedger, isolatedHost, ledger, netnsAvailable, nginxAvailable, startTopology, startTraffic } from './harness.mjs';
 
 const skip = !redisAvailable() ? 'redis-server is not installed'
   : !nginxAvailable() ? 'nginx is not installed' : false;
@@ -20,8 +20,8 @@ const STEADY_MS = 1_000; // traffic before and after each fault
 const flow = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Runs `fault` under steady traffic; returns the ledger once every client is connected again. */
-async function run(t, name, fault) {
-  const topology = await startTopology(t);
+async function run(t, name, fault, options = {}) {
+  const topology = await startTopology(t, options);
   const traffic = await startTraffic(t, { lbUrl: topology.nginx.url, senderUrl: topology.servers[0].url });
   await flow(STEADY_MS);
   await fault(topology, traffic);
@@ -72,5 +72,26 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
     assert.equal(result.duplicated, 0);
     assert.equal(result.reordered, 0);
     assert.equal(result.reconnectedClients, 0, 'a Redis outage must not disconnect clients');
+  });
+
+  test('one instance cut off from Redis longer than its health check: its clients keep their sockets', {
+    skip: netnsAvailable() ? false : 'network namespaces need root with CAP_NET_ADMIN',
+  }, async (t) => {
+    const isolate = isolatedHost(t);
+    const result = await run(t, 'partition of one instance from Redis', async (topology) => {
+      const cut = topology.servers[2];
+      // The sender's own and a probe aside, receivers sit on the cut instance (nginx spreads them).
+      assert.ok(await connectionsOn(cut) >= 1, 'no client on the instance to cut off');
+      isolate.partition();
+      const cutAt = Date.now();
+      // Until the instance gave its Redis connection up (no PING answer for two intervals).
+      await waitForReady([cut], 503, RECOVERY_TIMEOUT);
+      isolate.heal();
+      t.diagnostic(`faults: the partition lasted ${Date.now() - cutAt} ms`);
+      await waitForReady(topology.servers, 200, RECOVERY_TIMEOUT);
+    }, { isolate });
+    assert.equal(result.duplicated, 0);
+    assert.equal(result.reordered, 0);
+    assert.equal(result.reconnectedClients, 0, 'a partition from Redis must not disconnect clients');
   });
 });

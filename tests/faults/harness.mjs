@@ -8,25 +8,75 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, clientFor, onCleanup, startServer, unique, waitFor } from '../e2e/server.mjs';
+import { ROOT, clientFor, onCleanup, startBinary, startServer, unique, waitFor } from '../e2e/server.mjs';
 import { freePort, redisFor } from '../e2e/redis.mjs';
 import { startService } from '../e2e/service.mjs';
 import { waitForReady } from '../e2e/scaleout/cluster.mjs';
 
 export const nginxAvailable = () => spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
 
+/** Runs `ip ...`; throws with its stderr when it fails. */
+function ip(...args) {
+  const result = spawnSync('ip', args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr || result.error?.message}`);
+}
+
+/** True when this process may create network namespaces (root with CAP_NET_ADMIN, `ip` installed). */
+export function netnsAvailable() {
+  const name = `sbf-probe-${process.pid}`;
+  try {
+    ip('netns', 'add', name);
+    ip('netns', 'del', name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A network namespace for one instance, reached over two veth pairs: one its clients (and nginx) use,
+ * one to Redis. Cutting the second partitions the instance from Redis while its clients keep their
+ * sockets. Addresses are private /30s that exist only on this machine's veths.
+ * Returns { name, address (the instance's, for clients), redisAddress (the host's, for Redis),
+ * partition(), heal() }; removed on cleanup.
+ */
+export function isolatedHost(scope) {
+  const k = 1 + (process.pid % 250);
+  const name = `sbf-${process.pid}`;
+  const [clientHost, clientNs, redisHost, redisNs] = ['ca', 'cb', 'ra', 'rb'].map((s) => `sbf${k}${s}`);
+  ip('netns', 'add', name);
+  onCleanup(scope, () => ip('netns', 'del', name)); // takes its veths and their peers along
+  const inNs = (...args) => ip('netns', 'exec', name, 'ip', ...args);
+  inNs('link', 'set', 'lo', 'up');
+  for (const [host, peer, subnet] of [[clientHost, clientNs, `10.231.${k}`], [redisHost, redisNs, `10.232.${k}`]]) {
+    ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
+    ip('link', 'set', peer, 'netns', name);
+    ip('addr', 'add', `${subnet}.1/30`, 'dev', host);
+    ip('link', 'set', host, 'up');
+    inNs('addr', 'add', `${subnet}.2/30`, 'dev', peer);
+    inNs('link', 'set', peer, 'up');
+  }
+  return {
+    name,
+    address: `10.231.${k}.2`,
+    redisAddress: `10.232.${k}.1`,
+    partition: () => inNs('link', 'set', redisNs, 'down'),
+    heal: () => inNs('link', 'set', redisNs, 'up'),
+  };
+}
+
 // Reconnect delays of the clients: at once, then quickly; a client gives up after the last.
 const RECONNECT_DELAYS = [0, 100, 250, 500, 1000, 2000, 2000, 2000, 2000, 2000];
 
-/** nginx with the example's configuration, pointed at `ports`, listening on a free port. */
-async function startNginx(scope, ports) {
+/** nginx with the example's configuration, pointed at `backends` ("host:port"), on a free port. */
+async function startNginx(scope, backends) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-faults-nginx-'));
   let lastError;
   // A port picked by freePort() can be taken before nginx binds it: try another.
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     const port = await freePort();
     let config = fs.readFileSync(path.join(ROOT, 'examples/multi-instance/nginx.conf'), 'utf8');
-    ports.forEach((p, i) => { config = config.replaceAll(`127.0.0.1:500${i}`, `127.0.0.1:${p}`); });
+    backends.forEach((b, i) => { config = config.replaceAll(`127.0.0.1:500${i}`, b); });
     config = config.replace('listen 8080;', `listen 127.0.0.1:${port};`);
     fs.writeFileSync(path.join(dir, 'nginx.conf'), config);
     try {
@@ -55,22 +105,31 @@ async function startNginx(scope, ports) {
 
 /**
  * Redis, `instances` servers on fixed ports (a restarted instance keeps its port, as behind a real
- * balancer) and nginx. Returns { redis, servers, nginx, restart(i), kill(i), drain(i) }.
+ * balancer) and nginx. With `isolate` (an isolatedHost()), the last instance runs in that namespace.
+ * Returns { redis, servers, nginx, restart(i), kill(i), drain(i) }.
  */
-export async function startTopology(scope, { instances = 3, args = [] } = {}) {
-  const redis = await redisFor(scope);
+export async function startTopology(scope, { instances = 3, args = [], isolate } = {}) {
+  const redis = await redisFor(scope, isolate ? { extraArgs: ['--bind', '127.0.0.1', isolate.redisAddress] } : {});
   const ports = [];
   for (let i = 0; i < instances; i += 1) ports.push(await freePort());
+  const hosts = ports.map((_, i) => (isolate && i === instances - 1 ? isolate.address : '127.0.0.1'));
   const names = ports.map((_, i) => unique(`sb${i}`));
   const servers = [];
   const start = async (i) => {
-    servers[i] = await startServer(['--backplane', redis.url, '--server-name', names[i], ...args], { port: ports[i] });
+    const common = ['--server-name', names[i], ...args];
+    if (hosts[i] === '127.0.0.1') {
+      servers[i] = await startServer(['--backplane', redis.url, ...common], { port: ports[i] });
+      return;
+    }
+    const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
+    servers[i] = await startBinary('ip', ['netns', 'exec', isolate.name, bin, 'serve', '--listen', `${hosts[i]}:${ports[i]}`,
+      '--static-dir', 'web', '--backplane', `redis://${isolate.redisAddress}:${redis.port}`, ...common]);
   };
   for (let i = 0; i < instances; i += 1) await start(i);
   onCleanup(scope, () => Promise.all(servers.map((s) => s.stop())));
   await waitForReady(servers);
   await redis.waitForSubscribers('chat:all', instances);
-  const nginx = await startNginx(scope, ports);
+  const nginx = await startNginx(scope, ports.map((p, i) => `${hosts[i]}:${p}`));
   return {
     redis,
     servers,
@@ -174,6 +233,12 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
       return { sent, failures };
     },
   };
+}
+
+/** WebSocket connections an instance holds now (its /metrics gauge). */
+export async function connectionsOn(server) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^switchboard_connections\{transport="websockets"\} (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
 /** Lost (sent, never received), duplicated and reordered counts of one stream. */
