@@ -204,6 +204,7 @@ export async function waitFor(predicate, timeoutMs = 5_000, { interval = 10, mes
  *   start                            false to only build (default true)
  *   transport, messagepack           transport (default WebSockets) and hub protocol (default JSON)
  *   logLevel                         signalR LogLevel (default None; SIGNALR_LOG=debug|info|warn for more)
+ *   stateful                         withStatefulReconnect(): a dropped socket resumes the same connection
  *
  * Returns { connection, user, events, closes, reconnecting, reconnected, start(), stop() } where
  * events[name] is an array of argument arrays, one per received invocation of that event.
@@ -219,6 +220,7 @@ export async function connect(baseUrl, user, options = {}) {
     transport = HttpTransportType.WebSockets,
     messagepack = false,
     accessTokenFactory,
+    stateful = false,
   } = options;
 
   const url = new URL(hub, baseUrl);
@@ -230,6 +232,7 @@ export async function connect(baseUrl, user, options = {}) {
   if (messagepack) builder = builder.withHubProtocol(new MessagePackHubProtocol());
   if (reconnect === true) builder = builder.withAutomaticReconnect();
   else if (reconnect) builder = builder.withAutomaticReconnect(reconnect);
+  if (stateful) builder = builder.withStatefulReconnect();
   const connection = builder.build();
   if (serverTimeoutInMilliseconds !== undefined) connection.serverTimeoutInMilliseconds = serverTimeoutInMilliseconds;
   if (keepAliveIntervalInMilliseconds !== undefined) connection.keepAliveIntervalInMilliseconds = keepAliveIntervalInMilliseconds;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { waitFor } from '../e2e/server.mjs';
 import { redisAvailable } from '../e2e/redis.mjs';
 import { waitForReady } from '../e2e/scaleout/cluster.mjs';
-import { connectionsOn, describeLedger, isolatedHost, ledger, netnsAvailable, nginxAvailable, startTopology, startTraffic } from './harness.mjs';
+import { connectionsOn, describeLedger, dropSocket, isolatedHost, ledger, netnsAvailable, nginxAvailable, startTopology, startTraffic } from './harness.mjs';
 
 const skip = !redisAvailable() ? 'redis-server is not installed'
   : !nginxAvailable() ? 'nginx is not installed' : false;
@@ -20,9 +20,9 @@ const STEADY_MS = 1_000; // traffic before and after each fault
 const flow = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Runs `fault` under steady traffic; returns the ledger once every client is connected again. */
-async function run(t, name, fault, options = {}) {
+async function run(t, name, fault, { stateful = false, ...options } = {}) {
   const topology = await startTopology(t, options);
-  const traffic = await startTraffic(t, { lbUrl: topology.nginx.url, senderUrl: topology.servers[0].url });
+  const traffic = await startTraffic(t, { lbUrl: topology.nginx.url, senderUrl: topology.servers[0].url, stateful });
   await flow(STEADY_MS);
   await fault(topology, traffic);
   await waitFor(() => traffic.clients.every((c) => c.connection.state === 'Connected'), RECOVERY_TIMEOUT,
@@ -43,8 +43,24 @@ function assertHeld(result) {
 }
 
 describe('faults under steady traffic (three instances, Redis, nginx)', { skip }, () => {
+  test('sockets dropped mid-traffic, stateful reconnect: every client resumes and loses nothing', async (t) => {
+    const result = await run(t, 'dropped sockets with stateful reconnect', async (topology, traffic) => {
+      for (let round = 0; round < 3; round += 1) {
+        for (const client of traffic.clients) dropSocket(client);
+        await flow(200);
+      }
+    }, { stateful: true });
+    assertHeld(result);
+    assert.equal(result.reconnectedClients, 0, 'a resume is not a new connection');
+  });
+
   test('kill -9 of an instance: its clients reconnect elsewhere, the others lose nothing', async (t) => {
     const result = await run(t, 'kill -9 of one instance', (topology) => topology.kill(2));
+    assertHeld(result);
+  });
+
+  test('kill -9 of an instance under stateful-reconnect clients: a resume elsewhere is not possible yet', async (t) => {
+    const result = await run(t, 'kill -9 of one instance, stateful reconnect clients', (topology) => topology.kill(2), { stateful: true });
     assertHeld(result);
   });
 

@@ -156,13 +156,13 @@ export async function startTopology(scope, { instances = 3, args = [], isolate }
  * receiver in turn); each receiver (through `lbUrl`) records what it got per stream. Only messages whose
  * invocation the server completed count as sent.
  */
-export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, intervalMs = 10 }) {
+export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, intervalMs = 10, stateful = false }) {
   const tag = unique('faults');
   const group = `${tag}-group`;
   const sent = { all: [], group: [], user: new Map() };
   const clients = [];
   for (let i = 0; i < receivers; i += 1) {
-    const client = await clientFor(scope, lbUrl, `${tag}-r${i}`, { reconnect: RECONNECT_DELAYS });
+    const client = await clientFor(scope, lbUrl, `${tag}-r${i}`, { reconnect: RECONNECT_DELAYS, stateful });
     client.got = { all: [], group: [], user: [] };
     client.warm = new Set();
     // "<tag>:<label>:<n>"; label "warm" proves the stream reaches this client before counting starts.
@@ -233,6 +233,11 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
       return { sent, failures };
     },
   };
+}
+
+/** Destroys a client's TCP socket without a close frame, as a network failure would (WebSockets only). */
+export function dropSocket(client) {
+  client.connection.connection.transport?._webSocket?._socket?.destroy();
 }
 
 /** WebSocket connections an instance holds now (its /metrics gauge). */
