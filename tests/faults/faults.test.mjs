@@ -20,9 +20,10 @@ const STEADY_MS = 1_000; // traffic before and after each fault
 const flow = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Runs `fault` under steady traffic; returns the ledger once every client is connected again. */
-async function run(t, name, fault, { stateful = false, ...options } = {}) {
+async function run(t, name, fault, { stateful = false, senderThroughBalancer = false, ...options } = {}) {
   const topology = await startTopology(t, options);
-  const traffic = await startTraffic(t, { lbUrl: topology.nginx.url, senderUrl: topology.servers[0].url, stateful });
+  const lbUrl = topology.nginx.url;
+  const traffic = await startTraffic(t, { lbUrl, senderUrl: senderThroughBalancer ? lbUrl : topology.servers[0].url, stateful });
   await flow(STEADY_MS);
   await fault(topology, traffic);
   await waitFor(() => traffic.clients.every((c) => c.connection.state === 'Connected'), RECOVERY_TIMEOUT,
@@ -75,6 +76,21 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
       await topology.restart(2);
     });
     assertHeld(result);
+  });
+
+  test('a rolling restart (each instance drained and started again in turn): each client reconnects at most once per restart', async (t) => {
+    const result = await run(t, 'rolling restart of three instances, stateful reconnect clients', async (topology, traffic) => {
+      for (let i = 0; i < topology.servers.length; i += 1) {
+        await topology.drain(i);
+        await topology.restart(i);
+        await waitFor(() => traffic.clients.every((c) => c.connection.state === 'Connected'), RECOVERY_TIMEOUT,
+          { interval: 50, message: `every client connected again after restarting instance ${i}` });
+      }
+    }, { stateful: true, senderThroughBalancer: true });
+    assert.equal(result.duplicated, 0);
+    assert.equal(result.reordered, 0);
+    assert.ok(result.maxReconnects <= 3, `a client reconnected ${result.maxReconnects} times over three restarts`);
+    assert.equal(result.disconnectedClients, 0);
   });
 
   test('Redis restarted: clients keep their connections; what the outage cost is counted', async (t) => {

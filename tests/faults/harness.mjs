@@ -182,7 +182,9 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
     sent.user.set(client.user, []);
     clients.push(client);
   }
-  const sender = await clientFor(scope, senderUrl, `${tag}-sender`);
+  // Through the balancer (a fault may touch any instance), the sender reconnects too; what it
+  // could not send meanwhile does not count as sent.
+  const sender = await clientFor(scope, senderUrl, `${tag}-sender`, senderUrl === lbUrl ? { reconnect: RECONNECT_DELAYS } : {});
   // Every stream reaches every receiver (subscriptions in place on every instance) before counting.
   await waitFor(async () => {
     await sender.connection.invoke('SendMessage', `${tag}:warm:0`);
@@ -272,7 +274,8 @@ export function ledger(traffic, { sent }) {
       user: c.user,
       reconnected: c.reconnecting.length > 0,
       connected: c.connection.state === 'Connected',
-      lost: sum('lost'),
+      reconnects: c.reconnecting.length,
+    lost: sum('lost'),
       duplicated: sum('duplicated'),
       reordered: sum('reordered'),
       streams,
@@ -286,6 +289,8 @@ export function ledger(traffic, { sent }) {
     sent: sent.all.length + sent.group.length + [...sent.user.values()].reduce((a, l) => a + l.length, 0),
     clients: rows.length,
     reconnectedClients: rows.filter(moved).length,
+    // The most times one client had to reconnect.
+    maxReconnects: Math.max(0, ...traffic.clients.map((c) => c.reconnecting.length)),
     disconnectedClients: rows.filter((r) => !r.connected).length,
     lostKept: total(kept, 'lost'),
     lostReconnected: total(moved, 'lost'),
@@ -296,7 +301,7 @@ export function ledger(traffic, { sent }) {
 
 /** One line per fault for the log (and docs/reliability.md). */
 export function describeLedger(fault, result) {
-  return `faults: ${fault}: ${result.clients} clients (${result.reconnectedClients} reconnected, `
+  return `faults: ${fault}: ${result.clients} clients (${result.reconnectedClients} reconnected, at most ${result.maxReconnects} times, `
     + `${result.disconnectedClients} gave up), ${result.sent} messages sent; lost by clients that kept their `
     + `connection ${result.lostKept}, by clients that reconnected ${result.lostReconnected}; duplicated `
     + `${result.duplicated}; reordered ${result.reordered}`;
