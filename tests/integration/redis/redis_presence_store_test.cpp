@@ -72,13 +72,20 @@ struct redis_cluster_factory {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(redis_cluster, presence_conformance, redis_cluster_factory);
 
-TEST(RedisPresenceStore, WritesItsEntriesAgainAfterRedisLostThem) {
-    if (!redis_server::available()) {
-        GTEST_SKIP() << "redis-server not installed";
+// One instance on the shared server, emptied first.
+class RedisPresenceStore : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!redis_server::available()) {
+            GTEST_SKIP() << "redis-server not installed";
+        }
+        factory_.set_up();
     }
-    redis_factory factory;
-    factory.set_up();
-    instance a(factory, "a-1", std::chrono::milliseconds(500));
+    redis_factory factory_;
+};
+
+TEST_F(RedisPresenceStore, WritesItsEntriesAgainAfterRedisLostThem) {
+    instance a(factory_, "a-1", std::chrono::milliseconds(500));
     a.add("chat", "c1", "alice");
     a.presence().group_joined("chat", "c1", "alice", "room");
     ASSERT_TRUE(a.online("chat", "alice"));
@@ -88,13 +95,8 @@ TEST(RedisPresenceStore, WritesItsEntriesAgainAfterRedisLostThem) {
     EXPECT_EQ(a.members_of("chat", "room"), string_set{"c1/alice"});
 }
 
-TEST(RedisPresenceStore, SettlesWritesLostWithABrokenConnection) {
-    if (!redis_server::available()) {
-        GTEST_SKIP() << "redis-server not installed";
-    }
-    redis_factory factory;
-    factory.set_up();
-    instance a(factory, "a-1", std::chrono::milliseconds(500));
+TEST_F(RedisPresenceStore, SettlesWritesLostWithABrokenConnection) {
+    instance a(factory_, "a-1", std::chrono::milliseconds(500));
     a.add("chat", "c1", "alice");
     a.presence().group_joined("chat", "c1", "alice", "room");
     a.presence().group_joined("chat", "c1", "alice", "hall");
