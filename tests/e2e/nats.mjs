@@ -52,7 +52,7 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
 
   async function spawnOnce() {
     const argv = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', name,
-      '-P', path.join(dir, `${name}.pid`)];
+      '-P', path.join(dir, `${name}.pid`), '-js', '-sd', path.join(dir, `${name}-jetstream`)];
     if (cluster) {
       argv.push('--cluster_name', 'switchboard-test', '--cluster', `nats://127.0.0.1:${clusterPort}`);
       if (routeUrls.length) argv.push('--routes', routeUrls.join(','));

@@ -1,0 +1,123 @@
+// The NATS presence store passes the presence conformance suite against a real nats-server with
+// JetStream, as several instances; writes its entries again after the server lost its bucket;
+// and keeps presence per instance, with an error, on a server without JetStream.
+#include "presence/nats/nats_presence_store.hpp"
+
+#include "../../unit/presence/presence_conformance.hpp"
+#include "nats_server.hpp"
+
+#include <nats/nats.h>
+
+namespace switchboard::presence::conformance {
+namespace {
+
+using testing::nats_server;
+
+// One nats-server for the whole suite: each test clears the bucket instead (a fresh server per
+// test would cost a process start each).
+nats_server& shared_server() {
+    static nats_server server;
+    if (!server.running()) {
+        EXPECT_TRUE(server.start());
+    }
+    return server;
+}
+
+constexpr const char* bucket = "switchboard_presence";
+
+// Runs `f(js)` on a connection of its own to `url`.
+template <class F>
+void with_jetstream(const std::string& url, F f) {
+    natsConnection* nc = nullptr;
+    ASSERT_EQ(natsConnection_ConnectTo(&nc, url.c_str()), NATS_OK);
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+    f(js);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+presence::nats::nats_store_options options_for(const nats_server& server) {
+    presence::nats::nats_store_options options;
+    options.connection.servers = {server.url()};
+    return options;
+}
+
+struct nats_factory {
+    static bool available() { return nats_server::available(); }
+    static constexpr bool shared = true;
+    void set_up() {
+        with_jetstream(shared_server().url(), [](jsCtx* js) { js_DeleteKeyValue(js, bucket); });
+    }
+    std::unique_ptr<store> make(boost::asio::io_context& control, store_options options) {
+        return std::make_unique<presence::nats::nats_store>(control, options_for(shared_server()),
+                                                            std::move(options));
+    }
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(nats, presence_conformance, nats_factory);
+
+TEST(NatsPresenceStore, WritesItsEntriesAgainAfterTheServerLostTheBucket) {
+    if (!nats_server::available()) {
+        GTEST_SKIP() << "nats-server not installed";
+    }
+    nats_factory factory;
+    factory.set_up();
+    instance a(factory, "a-1", std::chrono::milliseconds(500));
+    a.add("chat", "c1", "alice");
+    a.presence().group_joined("chat", "c1", "alice", "room");
+    ASSERT_TRUE(a.online("chat", "alice"));
+    // As a server that restarted without its JetStream files.
+    with_jetstream(shared_server().url(),
+                   [](jsCtx* js) { ASSERT_EQ(js_DeleteKeyValue(js, bucket), NATS_OK); });
+    // Read through another connection: the bucket is back and holds alice again.
+    ASSERT_TRUE(eventually([&] {
+        bool back = false;
+        with_jetstream(shared_server().url(), [&](jsCtx* js) {
+            kvStore* kv = nullptr;
+            if (js_KeyValue(&kv, js, bucket) == NATS_OK) {
+                kvKeysList keys;
+                if (kvStore_Keys(&keys, kv, nullptr) == NATS_OK) {
+                    for (int i = 0; i < keys.Count; ++i) {
+                        back = back || std::string(keys.Keys[i]).find(".u.alice") !=
+                                           std::string::npos;
+                    }
+                    kvKeysList_Destroy(&keys);
+                }
+                kvStore_Destroy(kv);
+            }
+        });
+        return back;
+    }));
+    EXPECT_TRUE(a.online("chat", "alice"));
+    EXPECT_EQ(a.members_of("chat", "room"), string_set{"c1/alice"});
+    EXPECT_EQ(a.connections_of("chat", "alice"), string_set{"c1/alice"});
+}
+
+TEST(NatsPresenceStore, KeepsPresencePerInstanceWithoutJetStream) {
+    if (!nats_server::available()) {
+        GTEST_SKIP() << "nats-server not installed";
+    }
+    nats_server plain;
+    plain.disable_jetstream();
+    ASSERT_TRUE(plain.start());
+    struct plain_factory {
+        nats_server* server;
+        std::unique_ptr<store> make(boost::asio::io_context& control, store_options options) {
+            return std::make_unique<presence::nats::nats_store>(control, options_for(*server),
+                                                                std::move(options));
+        }
+    } factory{&plain};
+    instance a(factory, "a-1");
+    instance b(factory, "b-1");
+    a.add("chat", "a1", "alice");
+    b.add("chat", "b1", "bob");
+    // Each answers for its own connections once it knows the server has no JetStream.
+    ASSERT_TRUE(eventually([&] { return a.presence().connected(); }));
+    ASSERT_TRUE(eventually([&] { return a.users("chat") == string_set{"alice"}; }));
+    ASSERT_TRUE(eventually([&] { return b.users("chat") == string_set{"bob"}; }));
+    ASSERT_TRUE(eventually([&] { return a.change_log("chat") == strings{"+alice"}; }));
+}
+
+}  // namespace
+}  // namespace switchboard::presence::conformance
