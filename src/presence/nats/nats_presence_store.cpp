@@ -31,6 +31,9 @@ constexpr std::size_t reap_batch = 1000;
 // Compare-and-set rounds before an update gives up: each lost round means another instance
 // changed the same record meanwhile, so 64 covers any realistic contention on one user.
 constexpr int cas_attempts = 64;
+// Delete markers one sweep purges at most (one request each, ~0.2 ms on a LAN): about two
+// seconds of the worker; more waits for the next sweep.
+constexpr std::size_t max_sweep_purges = 10'000;
 
 std::int64_t system_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -121,6 +124,7 @@ struct listed {
     std::string value;
     std::uint64_t revision = 0;
     std::int64_t created_ns = 0;
+    bool present = true;  // false: a delete marker
 };
 
 // Why a write failed: the stream is gone (the bucket was deleted, or JetStream lost it).
@@ -716,7 +720,52 @@ private:
         if (renew && !start_incarnation()) {
             return false;
         }
-        return reap();
+        const bool more = reap();
+        if (!more && now >= next_sweep_) {
+            next_sweep_ = now + nats_.sweep_interval;
+            sweep();
+        }
+        return more;
+    }
+
+    // Deletes leave a marker per key (connection ids are never reused, so markers would pile
+    // up and every listing would wade through them): each marker is purged up to its own
+    // sequence, so a value written after it survives. Values of shared state past their
+    // deadline are deleted the same way. Bounded per sweep; the next one takes the rest.
+    void sweep() {
+        auto all = list(keys_.root + ".>", SIZE_MAX, true);
+        if (!all) {
+            return;
+        }
+        std::size_t purged = 0;
+        const auto state_prefix = keys_.state("");
+        const auto state_root = state_prefix.substr(0, state_prefix.size() - 1);  // without '='
+        for (const auto& item : *all) {
+            if (purged == max_sweep_purges) {
+                break;
+            }
+            if (item.present) {
+                if (item.key.starts_with(state_root)) {
+                    const auto value = decode_state(item.value);
+                    if (value && value->deadline_ms != 0 &&
+                        static_cast<std::int64_t>(value->deadline_ms) * 1'000'000 <=
+                            server_now_ns()) {
+                        erase(item.key, item.revision);
+                    }
+                }
+                continue;
+            }
+            const auto subject = subject_prefix_ + item.key;
+            jsOptions options;
+            jsOptions_Init(&options);
+            options.Wait = nats_.request_timeout.count();
+            options.Stream.Purge.Subject = subject.c_str();
+            options.Stream.Purge.Sequence = item.revision + 1;
+            if (js_PurgeStream(js_, stream_.c_str(), &options, nullptr) != NATS_OK) {
+                return;
+            }
+            ++purged;
+        }
     }
 
     // Continues under a new incarnation (unless the current one never wrote anything) and
@@ -1012,10 +1061,12 @@ private:
     }
 
     // Up to `max` keys matching `filter` with their values (delete markers left out).
-    std::optional<std::vector<listed>> list(const std::string& filter, std::size_t max) {
+    std::optional<std::vector<listed>> list(const std::string& filter, std::size_t max,
+                                            bool markers = false) {
         kvWatchOptions options;
         kvWatchOptions_Init(&options);
-        options.IgnoreDeletes = true;
+        // Delete markers are skipped here, not by cnats: its skipping charges the time since
+        // the call began to the timeout once per marker, so thousands of markers time out.
         options.Timeout = nats_.request_timeout.count();
         kvWatcher* watcher = nullptr;
         if (kvStore_Watch(&watcher, kv_, filter.c_str(), &options) != NATS_OK) {
@@ -1033,11 +1084,16 @@ private:
             if (entry == nullptr) {
                 break;  // the initial values are all there
             }
+            const bool present = kvEntry_Operation(entry) == kvOp_Put;
+            if (!present && !markers) {
+                kvEntry_Destroy(entry);
+                continue;
+            }
             const auto* data = static_cast<const char*>(kvEntry_Value(entry));
             out.push_back(listed{kvEntry_Key(entry),
                                  std::string(data, static_cast<std::size_t>(
                                                        std::max(0, kvEntry_ValueLen(entry)))),
-                                 kvEntry_Revision(entry), kvEntry_Created(entry)});
+                                 kvEntry_Revision(entry), kvEntry_Created(entry), present});
             kvEntry_Destroy(entry);
         }
         kvWatcher_Destroy(watcher);
@@ -1175,6 +1231,7 @@ private:
     bool async_pending_ = false;
     std::atomic<bool> async_failed_{false};  // set by cnats' thread
     steady::time_point last_beat_;
+    steady::time_point next_sweep_ = steady::now() + nats_.sweep_interval;
     steady::time_point last_setup_warning_;
 };
 

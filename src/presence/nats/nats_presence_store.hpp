@@ -27,6 +27,9 @@ struct nats_store_options {
     // connects an instance takes, at ~200 bytes each); beyond it updates are dropped and the
     // next heartbeat writes every local entry again.
     std::size_t max_queued_jobs = 262'144;
+    // How often delete markers and expired shared state are purged from the bucket: 5 min
+    // keeps listings free of old markers at the cost of one listing of the deployment's keys.
+    std::chrono::milliseconds sweep_interval{300'000};
     // One KV request: 2 s, cnats' JetStream default, so a dead server shows within a heartbeat.
     std::chrono::milliseconds request_timeout{2'000};
 };

@@ -94,6 +94,51 @@ TEST(NatsPresenceStore, WritesItsEntriesAgainAfterTheServerLostTheBucket) {
     EXPECT_EQ(a.connections_of("chat", "alice"), string_set{"c1/alice"});
 }
 
+// Messages in the bucket's stream (values and delete markers), read on a connection of its own.
+std::uint64_t stored_messages() {
+    std::uint64_t count = 0;
+    with_jetstream(shared_server().url(), [&](jsCtx* js) {
+        kvStore* kv = nullptr;
+        kvStatus* status = nullptr;
+        if (js_KeyValue(&kv, js, bucket) == NATS_OK && kvStore_Status(&status, kv) == NATS_OK) {
+            count = kvStatus_Values(status);
+        }
+        kvStatus_Destroy(status);
+        kvStore_Destroy(kv);
+    });
+    return count;
+}
+
+TEST(NatsPresenceStore, PurgesDeleteMarkersAndExpiredStateInItsSweeps) {
+    if (!nats_server::available()) {
+        GTEST_SKIP() << "nats-server not installed";
+    }
+    struct sweeping_factory : nats_factory {
+        std::unique_ptr<store> make(boost::asio::io_context& control, store_options options) {
+            auto nats = options_for(shared_server());
+            nats.sweep_interval = std::chrono::milliseconds(100);
+            return std::make_unique<presence::nats::nats_store>(control, std::move(nats),
+                                                                std::move(options));
+        }
+    } factory;
+    factory.set_up();
+    instance a(factory, "a-1", std::chrono::milliseconds(500));
+    for (int i = 0; i < 50; ++i) {
+        std::string id = "c";  // (a literal + a string trips GCC 12 -Wrestrict)
+        id += std::to_string(i);
+        a.add("chat", id, i % 2 == 0 ? "alice" : "");
+        a.presence().group_joined("chat", id, "", "room");
+        a.presence().connection_removed("chat", id, i % 2 == 0 ? "alice" : "");
+    }
+    a.set("forgotten", "value", std::chrono::milliseconds(50));  // never read again
+    a.set("kept", "value");
+    EXPECT_TRUE(a.users("chat").empty());
+    EXPECT_TRUE(a.members_of("chat", "room").empty());
+    // Left: the heartbeat and the kept value; no marker of 50 connections, groups, a user.
+    ASSERT_TRUE(eventually([] { return stored_messages() == 2; })) << stored_messages();
+    EXPECT_EQ(a.get("kept"), std::optional<std::string>("value"));
+}
+
 TEST(NatsPresenceStore, KeepsPresencePerInstanceWithoutJetStream) {
     if (!nats_server::available()) {
         GTEST_SKIP() << "nats-server not installed";
