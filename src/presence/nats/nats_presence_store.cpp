@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -34,6 +35,9 @@ constexpr int cas_attempts = 64;
 // Delete markers one sweep purges at most (one request each, ~0.2 ms on a LAN): about two
 // seconds of the worker; more waits for the next sweep.
 constexpr std::size_t max_sweep_purges = 10'000;
+// Record changes per batch at most: 512 keeps one round's replies (~100 KB) small and its
+// latency to a few milliseconds, while a burst of thousands of connects takes few rounds.
+constexpr std::size_t max_batch = 512;
 
 std::int64_t system_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -119,6 +123,16 @@ struct kv_read {
 
 enum class write_status { ok, conflict, failed };
 
+// A connect (add) or disconnect of one user's connection, waiting for its batch.
+struct user_op {
+    std::string hub;
+    std::string user;
+    std::string connection;
+    bool add = false;
+    std::string incarnation;
+    std::uint64_t connected_at_ms = 0;
+};
+
 struct listed {
     std::string key;
     std::string value;
@@ -152,6 +166,9 @@ public:
 
     ~worker() {
         stop();
+        if (inbox_subscription_ != nullptr) {
+            natsSubscription_Destroy(inbox_subscription_);
+        }
         if (kv_ != nullptr) {
             kvStore_Destroy(kv_);
         }
@@ -208,7 +225,7 @@ public:
                 overflowed_ = overflowed_ || update;
                 return;
             }
-            jobs_.push_back(std::move(job));
+            jobs_.push_back(queued_job{std::move(job), update});
         }
         wake_.notify_one();
     }
@@ -252,14 +269,7 @@ public:
         if (user.empty()) {
             return;
         }
-        const auto flipped = update_user(hub, user, [&](user_record& record) {
-            std::erase_if(record.connections, [&](const auto& c) { return c.id == id; });
-        });
-        if (!flipped) {
-            dirty_ = true;
-        } else if (*flipped < 0) {
-            report(user_change{hub, user, false, id});
-        }
+        queue_user_op(user_op{hub, user, id, false, {}, 0});
     }
 
     void join(const std::string& hub, const std::string& id, const std::string& user,
@@ -579,11 +589,13 @@ private:
         }
         auto next_beat = steady::now();
         for (;;) {
-            std::function<void()> job;
+            queued_job job;
             bool overflowed = false;
             {
                 std::unique_lock lock(mutex_);
-                wake_.wait_until(lock, next_beat, [&] { return stopping_ || !jobs_.empty(); });
+                if (batch_.empty()) {
+                    wake_.wait_until(lock, next_beat, [&] { return stopping_ || !jobs_.empty(); });
+                }
                 if (stopping_) {
                     return;
                 }
@@ -598,8 +610,17 @@ private:
                              "every local entry again");
                 dirty_ = true;
             }
-            if (job) {
-                job();
+            if (job.run && job.update) {
+                job.run();  // its record change joins the batch
+                continue;
+            }
+            // A query reads what came before it; a heartbeat or an idle moment sends it too.
+            run_batch();
+            if (job.run) {
+                job.run();
+                continue;
+            }
+            if (steady::now() < next_beat) {
                 continue;
             }
             const bool more = heartbeat();
@@ -793,6 +814,7 @@ private:
                 write_group(entry, group);
             }
         }
+        run_batch();
         return true;
     }
 
@@ -828,7 +850,8 @@ private:
         if (dead == nullptr) {
             return false;
         }
-        auto entries = list(keys_.index_of(dead_incarnation), reap_batch + 1);
+        // Markers too: the batch is full (more to come) only by what the listing holds.
+        auto entries = list(keys_.index_of(dead_incarnation), reap_batch + 1, true);
         if (!entries) {
             return false;
         }
@@ -836,6 +859,9 @@ private:
         for (const auto& item : *entries) {
             if (done++ == reap_batch) {
                 break;
+            }
+            if (!item.present) {
+                continue;
             }
             const auto entry = decode_index(item.value);
             if (entry && !reap_connection(dead_incarnation, *entry)) {
@@ -866,16 +892,29 @@ private:
         if (entry.user.empty()) {
             return true;
         }
-        const auto flipped = update_user(entry.hub, entry.user, [&](user_record& record) {
-            std::erase_if(record.connections, [&](const auto& c) {
-                return c.id == entry.connection && c.incarnation == dead;
-            });
-        });
-        if (!flipped) {
+        // Removes the connection only while the dead incarnation holds it (a renewed instance
+        // may have written it again under its new one).
+        const auto key = keys_.user(entry.hub, entry.user);
+        const auto read = read_key(key);
+        if (!read) {
             return false;
         }
-        if (*flipped < 0) {
-            report(user_change{entry.hub, entry.user, false, {}});
+        const auto record = read->present ? decode_user(read->value) : std::nullopt;
+        const bool held = record && std::any_of(record->connections.begin(),
+                                                record->connections.end(), [&](const auto& c) {
+                                                    return c.id == entry.connection &&
+                                                           c.incarnation == dead;
+                                                });
+        if (!held) {
+            return true;
+        }
+        const user_op op{entry.hub, entry.user, entry.connection, false, {}, 0};
+        const auto changes = update_user(key, {&op});
+        if (!changes) {
+            return false;
+        }
+        for (const auto& change : *changes) {
+            report(user_change{change.hub, change.user_id, change.online, {}});
         }
         return true;
     }
@@ -921,17 +960,253 @@ private:
         if (entry.user_id.empty()) {
             return;
         }
-        const auto flipped = update_user(entry.hub, entry.user_id, [&](user_record& record) {
-            std::erase_if(record.connections,
-                          [&](const auto& c) { return c.id == entry.connection_id; });
-            record.connections.push_back(
-                {entry.connection_id, incarnation_, entry.connected_at_ms});
-        });
-        if (!flipped) {
-            dirty_ = true;
-        } else if (*flipped > 0) {
-            report(user_change{entry.hub, entry.user_id, true, entry.connection_id});
+        queue_user_op(user_op{entry.hub, entry.user_id, entry.connection_id, true, incarnation_,
+                              entry.connected_at_ms});
+    }
+
+    // ---- user records: batched ----
+
+    void queue_user_op(user_op op) {
+        batch_.push_back(std::move(op));
+        if (batch_.size() >= max_batch) {
+            run_batch();
         }
+    }
+
+    // Applies one connect or disconnect to a record: +1 the user came online, -1 went offline.
+    static int apply(user_record& record, const user_op& op) {
+        std::erase_if(record.connections, [&](const auto& c) { return c.id == op.connection; });
+        if (op.add) {
+            record.connections.push_back({op.connection, op.incarnation, op.connected_at_ms});
+        }
+        if (!record.connections.empty() && !record.reported) {
+            record.reported = true;
+            return 1;
+        }
+        if (record.connections.empty() && record.reported) {
+            record.reported = false;
+            return -1;
+        }
+        return 0;
+    }
+
+    // Every record change queued since the last batch: one pipelined round of reads (direct
+    // gets) and one of compare-and-set writes, instead of two round trips per connect. A key
+    // whose read or write did not succeed in the round goes the one-by-one way.
+    void run_batch() {
+        if (batch_.empty()) {
+            return;
+        }
+        auto ops = std::exchange(batch_, {});
+        if (!ready()) {
+            dirty_ = true;
+            return;
+        }
+        std::vector<std::string> keys;
+        std::unordered_map<std::string, std::vector<const user_op*>> by_key;
+        for (const auto& op : ops) {
+            auto key = keys_.user(op.hub, op.user);
+            auto& list = by_key[key];
+            if (list.empty()) {
+                keys.push_back(std::move(key));
+            }
+            list.push_back(&op);
+        }
+        std::vector<request> reads;
+        reads.reserve(keys.size());
+        for (const auto& key : keys) {
+            reads.push_back(request{direct_get_prefix_ + subject_prefix_ + key, {}, {}});
+        }
+        const auto read_replies = request_many(reads);
+        std::vector<request> writes;
+        std::vector<std::size_t> written;  // index into keys per write
+        std::vector<std::vector<user_change>> changes(keys.size());
+        std::vector<bool> one_by_one(keys.size(), false);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            const auto read = parse_direct_get(read_replies[i]);
+            if (!read) {
+                one_by_one[i] = true;
+                continue;
+            }
+            auto record = read->present ? decode_user(read->value) : std::nullopt;
+            if (!record) {
+                record = user_record{by_key[keys[i]].front()->user, false, {}};
+            }
+            std::erase_if(record->connections,
+                          [&](const auto& c) { return !alive(c.incarnation); });
+            for (const auto* op : by_key[keys[i]]) {
+                if (const int flip = apply(*record, *op); flip != 0) {
+                    changes[i].push_back(user_change{op->hub, op->user, flip > 0, op->connection});
+                }
+            }
+            request write{subject_prefix_ + keys[i], {}, {}};
+            write.headers.emplace_back("Nats-Expected-Last-Subject-Sequence",
+                                       std::to_string(read->revision));
+            if (record->connections.empty()) {
+                if (!read->present) {
+                    continue;  // nothing stored, nothing to store
+                }
+                write.headers.emplace_back("KV-Operation", "DEL");
+            } else {
+                write.data = encode(*record);
+            }
+            writes.push_back(std::move(write));
+            written.push_back(i);
+        }
+        const auto acks = request_many(writes);
+        for (std::size_t w = 0; w < writes.size(); ++w) {
+            if (acknowledged(acks[w])) {
+                continue;
+            }
+            one_by_one[written[w]] = true;
+        }
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (one_by_one[i]) {
+                changes[i].clear();
+                auto done = update_user(keys[i], by_key[keys[i]]);
+                if (!done) {
+                    dirty_ = true;
+                    continue;
+                }
+                changes[i] = std::move(*done);
+            }
+            for (auto& change : changes[i]) {
+                report(std::move(change));
+            }
+        }
+    }
+
+    // ---- pipelined requests ----
+
+    struct request {
+        std::string subject;
+        std::string data;
+        std::vector<std::pair<std::string, std::string>> headers;
+    };
+
+    // Sends every request at once on one connection and collects the replies (nullptr: none
+    // within the request timeout). The caller owns the replies.
+    std::vector<std::unique_ptr<natsMsg, void (*)(natsMsg*)>> request_many(
+        const std::vector<request>& requests) {
+        std::vector<std::unique_ptr<natsMsg, void (*)(natsMsg*)>> replies;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            replies.emplace_back(nullptr, natsMsg_Destroy);
+        }
+        auto* nc = connection_.load();
+        if (requests.empty() || nc == nullptr || !subscribe_inbox(nc)) {
+            return replies;
+        }
+        const auto round = std::to_string(++round_) + ".";
+        std::size_t sent = 0;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            natsMsg* msg = nullptr;
+            const auto reply = inbox_ + "." + round + std::to_string(i);
+            if (natsMsg_Create(&msg, requests[i].subject.c_str(), reply.c_str(),
+                               requests[i].data.data(),
+                               static_cast<int>(requests[i].data.size())) != NATS_OK) {
+                continue;
+            }
+            for (const auto& [name, value] : requests[i].headers) {
+                natsMsgHeader_Set(msg, name.c_str(), value.c_str());
+            }
+            if (natsConnection_PublishMsg(nc, msg) == NATS_OK) {
+                ++sent;
+            }
+            natsMsg_Destroy(msg);
+        }
+        const auto deadline = steady::now() + nats_.request_timeout;
+        const auto prefix = inbox_ + "." + round;
+        for (std::size_t got = 0; got < sent;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - steady::now());
+            natsMsg* msg = nullptr;
+            if (left.count() <= 0) {
+                break;
+            }
+            if (const auto status = natsSubscription_NextMsg(&msg, inbox_subscription_, left.count());
+                status != NATS_OK) {
+                if (status == NATS_TIMEOUT) {
+                    break;
+                }
+                continue;  // a status reply (no responders): its request stays unanswered
+            }
+            const std::string_view subject = natsMsg_GetSubject(msg);
+            std::size_t index = requests.size();
+            if (subject.starts_with(prefix)) {
+                const auto tail = subject.substr(prefix.size());
+                std::from_chars(tail.data(), tail.data() + tail.size(), index);
+            }
+            if (index < requests.size() && !replies[index]) {
+                replies[index].reset(msg);
+                ++got;
+            } else {
+                natsMsg_Destroy(msg);  // a late reply of an earlier round
+            }
+        }
+        return replies;
+    }
+
+    bool subscribe_inbox(natsConnection* nc) {
+        if (inbox_subscription_ != nullptr) {
+            return true;
+        }
+        natsInbox* inbox = nullptr;
+        if (natsInbox_Create(&inbox) != NATS_OK) {
+            return false;
+        }
+        inbox_ = inbox;
+        natsInbox_Destroy(inbox);
+        const auto filter = inbox_ + ".>";
+        if (natsConnection_SubscribeSync(&inbox_subscription_, nc, filter.c_str()) != NATS_OK) {
+            inbox_subscription_ = nullptr;
+            return false;
+        }
+        // A batch's replies all wait here until read: no cnats limit may drop them.
+        natsSubscription_SetPendingLimits(inbox_subscription_, -1, -1);
+        return true;
+    }
+
+    // A direct get's reply: the key's last message, "not found" (revision 0), or nullopt
+    // (no reply, an error, or a stream that does not allow direct gets).
+    static std::optional<kv_read> parse_direct_get(
+        const std::unique_ptr<natsMsg, void (*)(natsMsg*)>& reply) {
+        if (!reply) {
+            return std::nullopt;
+        }
+        auto* msg = reply.get();
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(msg, "Nats-Sequence", &value) != NATS_OK || value == nullptr) {
+            const char* status = nullptr;
+            if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status != nullptr &&
+                std::string_view(status) == "404") {
+                return kv_read{};
+            }
+            return std::nullopt;
+        }
+        kv_read read;
+        const std::string_view sequence(value);
+        if (std::from_chars(sequence.data(), sequence.data() + sequence.size(), read.revision)
+                .ec != std::errc()) {
+            return std::nullopt;
+        }
+        const char* operation = nullptr;
+        read.present = natsMsgHeader_Get(msg, "KV-Operation", &operation) != NATS_OK;
+        if (read.present) {
+            read.value.assign(natsMsg_GetData(msg),
+                              static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        }
+        return read;
+    }
+
+    // A JetStream publish acknowledgement ({"stream":...,"seq":N}), not an error.
+    static bool acknowledged(const std::unique_ptr<natsMsg, void (*)(natsMsg*)>& reply) {
+        if (!reply) {
+            return false;
+        }
+        const std::string_view body(natsMsg_GetData(reply.get()),
+                                    static_cast<std::size_t>(natsMsg_GetDataLength(reply.get())));
+        return body.find("\"error\"") == std::string_view::npos &&
+               body.find("\"seq\"") != std::string_view::npos;
     }
 
     void write_index(const local_connection& entry) {
@@ -953,12 +1228,10 @@ private:
                   encode(member_entry{incarnation_, entry.connected_at_ms, entry.user_id}));
     }
 
-    // Applies `change` to a user's record by compare-and-set, drops entries of dead
-    // incarnations, and flips the record's `reported` guard: +1 the user came online, -1 it
-    // went offline, 0 neither; nullopt when NATS failed.
-    template <class Change>
-    std::optional<int> update_user(const std::string& hub, const std::string& user, Change change) {
-        const auto key = keys_.user(hub, user);
+    // The one-by-one way: a read and a compare-and-set of the record until it holds; the
+    // reports to make, or nullopt when NATS failed.
+    std::optional<std::vector<user_change>> update_user(const std::string& key,
+                                                        const std::vector<const user_op*>& ops) {
         for (int attempt = 0; attempt < cas_attempts; ++attempt) {
             const auto read = read_key(key);
             if (!read) {
@@ -966,17 +1239,14 @@ private:
             }
             auto record = read->present ? decode_user(read->value) : std::nullopt;
             if (!record) {
-                record = user_record{user, false, {}};
+                record = user_record{ops.front()->user, false, {}};
             }
-            change(*record);
             std::erase_if(record->connections, [&](const auto& c) { return !alive(c.incarnation); });
-            int flipped = 0;
-            if (!record->connections.empty() && !record->reported) {
-                record->reported = true;
-                flipped = 1;
-            } else if (record->connections.empty() && record->reported) {
-                record->reported = false;
-                flipped = -1;
+            std::vector<user_change> changes;
+            for (const auto* op : ops) {
+                if (const int flip = apply(*record, *op); flip != 0) {
+                    changes.push_back(user_change{op->hub, op->user, flip > 0, op->connection});
+                }
             }
             write_status status = write_status::ok;
             if (record->connections.empty()) {
@@ -987,7 +1257,7 @@ private:
                 status = write(key, encode(*record), read->revision);
             }
             if (status == write_status::ok) {
-                return flipped;
+                return changes;
             }
             if (status == write_status::failed) {
                 return std::nullopt;
@@ -1073,7 +1343,10 @@ private:
             lost(NATS_ERR, static_cast<jsErrCode>(0));
             return std::nullopt;
         }
+        // The watch goes on past the values it started with: a key changed meanwhile comes again,
+        // and its last message counts.
         std::vector<listed> out;
+        std::unordered_map<std::string, std::size_t> seen;
         bool ok = true;
         while (out.size() < max) {
             kvEntry* entry = nullptr;
@@ -1084,21 +1357,25 @@ private:
             if (entry == nullptr) {
                 break;  // the initial values are all there
             }
-            const bool present = kvEntry_Operation(entry) == kvOp_Put;
-            if (!present && !markers) {
-                kvEntry_Destroy(entry);
-                continue;
-            }
             const auto* data = static_cast<const char*>(kvEntry_Value(entry));
-            out.push_back(listed{kvEntry_Key(entry),
-                                 std::string(data, static_cast<std::size_t>(
-                                                       std::max(0, kvEntry_ValueLen(entry)))),
-                                 kvEntry_Revision(entry), kvEntry_Created(entry), present});
+            listed item{kvEntry_Key(entry),
+                        std::string(data, static_cast<std::size_t>(
+                                              std::max(0, kvEntry_ValueLen(entry)))),
+                        kvEntry_Revision(entry), kvEntry_Created(entry),
+                        kvEntry_Operation(entry) == kvOp_Put};
             kvEntry_Destroy(entry);
+            if (const auto [at, fresh] = seen.try_emplace(item.key, out.size()); !fresh) {
+                out[at->second] = std::move(item);
+            } else {
+                out.push_back(std::move(item));
+            }
         }
         kvWatcher_Destroy(watcher);
         if (!ok) {
             return std::nullopt;
+        }
+        if (!markers) {
+            std::erase_if(out, [](const listed& item) { return !item.present; });
         }
         return out;
     }
@@ -1214,7 +1491,11 @@ private:
 
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::function<void()>> jobs_;
+    struct queued_job {
+        std::function<void()> run;
+        bool update = false;  // may join the batch of record changes before it
+    };
+    std::deque<queued_job> jobs_;
     bool overflowed_ = false;
     bool stopping_ = false;
     std::thread thread_;
@@ -1229,6 +1510,11 @@ private:
     bool announced_ = false;  // a heartbeat of this incarnation is stored
     bool dirty_ = false;      // an update was lost: write everything again
     bool async_pending_ = false;
+    std::vector<user_op> batch_;
+    std::string inbox_;
+    natsSubscription* inbox_subscription_ = nullptr;
+    std::uint64_t round_ = 0;
+    std::string direct_get_prefix_ = "$JS.API.DIRECT.GET." + stream_ + ".";
     std::atomic<bool> async_failed_{false};  // set by cnats' thread
     steady::time_point last_beat_;
     steady::time_point next_sweep_ = steady::now() + nats_.sweep_interval;
