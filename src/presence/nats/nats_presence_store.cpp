@@ -154,6 +154,15 @@ error unavailable() {
 
 class nats_store::worker {
 public:
+    // This instance's connections, to write them again under a new incarnation.
+    struct local_connection {
+        std::string hub;
+        std::string connection_id;
+        std::string user_id;
+        std::uint64_t connected_at_ms = 0;
+        std::set<std::string> groups;
+    };
+
     worker(boost::asio::io_context& context, nats_store_options nats, store_options options)
         : context_(context),
           nats_(std::move(nats)),
@@ -213,21 +222,82 @@ public:
         connected_.store(false, std::memory_order_relaxed);
     }
 
-    // Any thread. An update that does not fit is dropped: the mirror (kept by the jobs) would
-    // miss it too, so the worker is told to write everything again instead.
-    void push(std::function<void()> job, bool update) {
+    // Any thread. A job that does not fit is dropped: an update is in the mirror already, so
+    // the worker is told to write everything again; a query is refused (its callback gets an
+    // error).
+    void push(std::function<void()> job, bool update, const std::function<void()>& refuse = {}) {
         {
             std::lock_guard lock(mutex_);
             if (stopping_) {
                 return;
             }
-            if (jobs_.size() >= nats_.max_queued_jobs) {
-                overflowed_ = overflowed_ || update;
+            if (jobs_.size() < nats_.max_queued_jobs) {
+                jobs_.push_back(queued_job{std::move(job), update});
+                wake_.notify_one();
                 return;
             }
-            jobs_.push_back(queued_job{std::move(job), update});
+            overflowed_ = overflowed_ || update;
         }
-        wake_.notify_one();
+        if (refuse) {
+            refuse();
+        }
+    }
+
+    // Any thread: what a dropped query's callback gets instead of an answer.
+    template <class Callback, class Value>
+    std::function<void()> refusal(const Callback& done, Value value) {
+        if (!done) {
+            return {};
+        }
+        return [this, done, value = std::move(value)] { post(done, value); };
+    }
+
+    // Any thread: the mirror changes at once, the bucket when the worker gets to it.
+    void connection_added(const std::string& hub, const connection_entry& entry) {
+        local_connection snapshot{hub, entry.connection_id, entry.user_id, entry.connected_at_ms,
+                                  {}};
+        std::lock_guard lock(mirror_mutex_);  // with the push: see cover_queued_updates
+        mirror_[entry.connection_id] = snapshot;
+        push([this, snapshot = std::move(snapshot)] { add(snapshot); }, true);
+    }
+
+    void connection_removed(const std::string& hub, const std::string& id,
+                            const std::string& user) {
+        std::vector<std::string> groups;
+        std::lock_guard lock(mirror_mutex_);
+        if (const auto found = mirror_.find(id); found != mirror_.end()) {
+            groups.assign(found->second.groups.begin(), found->second.groups.end());
+            mirror_.erase(found);
+        }
+        push([this, hub, id, user, groups = std::move(groups)] { remove(hub, id, user, groups); },
+             true);
+    }
+
+    void group_joined(const std::string& hub, const std::string& id, const std::string& user,
+                      const std::string& group) {
+        std::optional<local_connection> snapshot;
+        std::lock_guard lock(mirror_mutex_);
+        if (const auto found = mirror_.find(id); found != mirror_.end()) {
+            found->second.groups.insert(group);
+            snapshot = found->second;
+        }
+        push([this, hub, id, user, group, snapshot = std::move(snapshot)] {
+            join(hub, id, user, group, snapshot);
+        },
+             true);
+    }
+
+    void group_left(const std::string& hub, const std::string& id, const std::string& group) {
+        std::optional<local_connection> snapshot;
+        std::lock_guard lock(mirror_mutex_);
+        if (const auto found = mirror_.find(id); found != mirror_.end()) {
+            found->second.groups.erase(group);
+            snapshot = found->second;
+        }
+        push([this, hub, id, group, snapshot = std::move(snapshot)] {
+            leave(hub, id, group, snapshot);
+        },
+             true);
     }
 
     [[nodiscard]] bool connected() const {
@@ -240,23 +310,19 @@ public:
 
     // ---- jobs (worker thread) ----
 
-    void add(const std::string& hub, const connection_entry& entry) {
+    void add(const local_connection& entry) {
         if (fallback_) {
-            return fallback_->connection_added(hub, entry);
+            return fallback_->connection_added(
+                entry.hub, connection_entry{entry.connection_id, entry.user_id, {},
+                                            entry.connected_at_ms});
         }
-        auto& local = local_[entry.connection_id];
-        local = local_connection{hub, entry.connection_id, entry.user_id, entry.connected_at_ms, {}};
-        write_connection(local);
+        write_connection(entry);
     }
 
-    void remove(const std::string& hub, const std::string& id, const std::string& user) {
+    void remove(const std::string& hub, const std::string& id, const std::string& user,
+                const std::vector<std::string>& groups) {
         if (fallback_) {
             return fallback_->connection_removed(hub, id, user);
-        }
-        std::vector<std::string> groups;
-        if (const auto found = local_.find(id); found != local_.end()) {
-            groups.assign(found->second.groups.begin(), found->second.groups.end());
-            local_.erase(found);
         }
         if (!ready()) {
             dirty_ = true;
@@ -266,45 +332,39 @@ public:
             erase_async(keys_.member(hub, group, id));
         }
         erase_async(keys_.index(incarnation_, hub, id));
-        if (user.empty()) {
-            return;
+        if (!user.empty()) {
+            queue_user_op(user_op{hub, user, id, false, {}, 0});
         }
-        queue_user_op(user_op{hub, user, id, false, {}, 0});
     }
 
     void join(const std::string& hub, const std::string& id, const std::string& user,
-              const std::string& group) {
+              const std::string& group, const std::optional<local_connection>& local) {
         if (fallback_) {
             return fallback_->group_joined(hub, id, user, group);
         }
-        const auto found = local_.find(id);
-        if (found == local_.end()) {
+        if (!local) {
             // Not (or no longer) a connection of this instance: written as it is, not mirrored.
             if (ready()) {
                 put_async(keys_.member(hub, group, id), encode(member_entry{incarnation_, 0, user}));
             }
             return;
         }
-        found->second.groups.insert(group);
-        write_group(found->second, group);
-        write_index(found->second);
+        write_group(*local, group);
+        write_index(*local);
     }
 
-    void leave(const std::string& hub, const std::string& id, const std::string& group) {
+    void leave(const std::string& hub, const std::string& id, const std::string& group,
+               const std::optional<local_connection>& local) {
         if (fallback_) {
             return fallback_->group_left(hub, id, group);
-        }
-        const auto found = local_.find(id);
-        if (found != local_.end()) {
-            found->second.groups.erase(group);
         }
         if (!ready()) {
             dirty_ = true;
             return;
         }
         erase_async(keys_.member(hub, group, id));
-        if (found != local_.end()) {
-            write_index(found->second);
+        if (local) {
+            write_index(*local);
         }
     }
 
@@ -492,14 +552,6 @@ public:
     }
 
 private:
-    // This instance's connections, to write them again under a new incarnation.
-    struct local_connection {
-        std::string hub;
-        std::string connection_id;
-        std::string user_id;
-        std::uint64_t connected_at_ms = 0;
-        std::set<std::string> groups;
-    };
     // What this worker knows of another incarnation's heartbeat.
     struct peer {
         bool exists = false;
@@ -571,6 +623,23 @@ private:
 
     [[nodiscard]] std::int64_t server_now_ns() const { return system_ns() + offset_ns_; }
 
+    std::map<std::string, local_connection> mirror() {
+        std::lock_guard lock(mirror_mutex_);
+        return mirror_;
+    }
+
+    // The mirror, with every update queued so far marked as part of it (a memory store that
+    // takes the copy must not take them again). Callers change the mirror and queue under
+    // one lock, so no update is in one and not the other.
+    std::map<std::string, local_connection> cover_queued_updates() {
+        std::lock_guard mirror_lock(mirror_mutex_);
+        std::lock_guard lock(mutex_);
+        for (auto& job : jobs_) {
+            job.covered = job.update;
+        }
+        return mirror_;
+    }
+
     // ---- the loop ----
 
     void run() {
@@ -611,6 +680,9 @@ private:
                 dirty_ = true;
             }
             if (job.run && job.update) {
+                if (job.covered && fallback_) {
+                    continue;
+                }
                 job.run();  // its record change joins the batch
                 continue;
             }
@@ -688,14 +760,13 @@ private:
             fallback_ = std::make_unique<memory_store>(context_, options_.instance);
             fallback_->start(on_change_);
             connected_.store(true, std::memory_order_relaxed);
-            for (const auto& [id, entry] : local_) {
+            for (const auto& [id, entry] : cover_queued_updates()) {
                 fallback_->connection_added(entry.hub, connection_entry{id, entry.user_id, {},
                                                                         entry.connected_at_ms});
                 for (const auto& group : entry.groups) {
                     fallback_->group_joined(entry.hub, id, entry.user_id, group);
                 }
             }
-            local_.clear();
             return;
         }
         const auto now = steady::now();
@@ -804,11 +875,12 @@ private:
         }
         announced_ = true;
         last_beat_ = steady::now();
-        if (!local_.empty()) {
-            spdlog::info("presence: writing {} connection(s) again as {}", local_.size(),
+        const auto local = mirror();
+        if (!local.empty()) {
+            spdlog::info("presence: writing {} connection(s) again as {}", local.size(),
                          incarnation_);
         }
-        for (const auto& [id, entry] : local_) {
+        for (const auto& [id, entry] : local) {
             write_connection(entry);
             for (const auto& group : entry.groups) {
                 write_group(entry, group);
@@ -1489,11 +1561,17 @@ private:
     change_handler on_change_;
     std::atomic<bool> connected_{false};
 
+    // This instance's connections by id, changed by the callers (never across I/O), copied by
+    // the worker when it writes everything again.
+    std::mutex mirror_mutex_;
+    std::map<std::string, local_connection> mirror_;
+
     std::mutex mutex_;
     std::condition_variable wake_;
     struct queued_job {
         std::function<void()> run;
         bool update = false;  // may join the batch of record changes before it
+        bool covered = false;  // in the mirror a memory store took over: nothing to do
     };
     std::deque<queued_job> jobs_;
     bool overflowed_ = false;
@@ -1502,7 +1580,6 @@ private:
 
     // Worker thread only.
     std::unique_ptr<memory_store> fallback_;  // set when the server has no JetStream
-    std::map<std::string, local_connection> local_;  // by connection id
     std::unordered_map<std::string, peer> peers_;
     std::int64_t offset_ns_ = 0;  // server clock minus system clock, from our own heartbeat
     std::uint64_t heartbeat_revision_ = 0;
@@ -1542,97 +1619,100 @@ bool nats_store::connected() const {
 }
 
 void nats_store::connection_added(std::string_view hub, const connection_entry& entry) {
-    worker_->push([w = worker_.get(), hub = std::string(hub), entry] { w->add(hub, entry); }, true);
+    worker_->connection_added(std::string(hub), entry);
 }
 
 void nats_store::connection_removed(std::string_view hub, std::string_view connection_id,
                                     std::string_view user_id) {
-    worker_->push([w = worker_.get(), hub = std::string(hub), id = std::string(connection_id),
-                   user = std::string(user_id)] { w->remove(hub, id, user); },
-                  true);
+    worker_->connection_removed(std::string(hub), std::string(connection_id),
+                                std::string(user_id));
 }
 
 void nats_store::group_joined(std::string_view hub, std::string_view connection_id,
                               std::string_view user_id, std::string_view group) {
-    worker_->push([w = worker_.get(), hub = std::string(hub), id = std::string(connection_id),
-                   user = std::string(user_id),
-                   group = std::string(group)] { w->join(hub, id, user, group); },
-                  true);
+    worker_->group_joined(std::string(hub), std::string(connection_id), std::string(user_id),
+                          std::string(group));
 }
 
 void nats_store::group_left(std::string_view hub, std::string_view connection_id,
                             std::string_view group) {
-    worker_->push([w = worker_.get(), hub = std::string(hub), id = std::string(connection_id),
-                   group = std::string(group)] { w->leave(hub, id, group); },
-                  true);
+    worker_->group_left(std::string(hub), std::string(connection_id), std::string(group));
 }
 
 void nats_store::online_users(std::string_view hub, std::string cursor, std::size_t limit,
                               page_callback<std::string> done) {
+    auto refuse = worker_->refusal(done, expected<page<std::string>>(unavailable()));
     worker_->push([w = worker_.get(), hub = std::string(hub), cursor = std::move(cursor), limit,
                    done = std::move(done)]() mutable {
         w->online_users(hub, cursor, limit, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::user_connections(std::string_view hub, std::string_view user_id,
                                   std::string cursor, std::size_t limit,
                                   page_callback<connection_entry> done) {
+    auto refuse = worker_->refusal(done, expected<page<connection_entry>>(unavailable()));
     worker_->push([w = worker_.get(), hub = std::string(hub), user = std::string(user_id),
                    cursor = std::move(cursor), limit, done = std::move(done)]() mutable {
         w->user_connections(hub, user, cursor, limit, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::group_members(std::string_view hub, std::string_view group, std::string cursor,
                                std::size_t limit, page_callback<connection_entry> done) {
+    auto refuse = worker_->refusal(done, expected<page<connection_entry>>(unavailable()));
     worker_->push([w = worker_.get(), hub = std::string(hub), group = std::string(group),
                    cursor = std::move(cursor), limit, done = std::move(done)]() mutable {
         w->group_members(hub, group, cursor, limit, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::is_online(std::string_view hub, std::string_view user_id,
                            std::function<void(expected<bool>)> done) {
+    auto refuse = worker_->refusal(done, expected<bool>(unavailable()));
     worker_->push([w = worker_.get(), hub = std::string(hub), user = std::string(user_id),
                    done = std::move(done)]() mutable { w->is_online(hub, user, std::move(done)); },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::state_get(std::string key, value_callback done) {
+    auto refuse = worker_->refusal(done, expected<std::optional<std::string>>(unavailable()));
     worker_->push([w = worker_.get(), key = std::move(key), done = std::move(done)]() mutable {
         w->state_get(key, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
                            std::function<void(expected<void>)> done) {
+    auto refuse = worker_->refusal(done, expected<void>(unavailable()));
     worker_->push([w = worker_.get(), key = std::move(key), value = std::move(value), ttl,
                    done = std::move(done)]() mutable {
         w->state_set(key, std::move(value), ttl, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::state_erase(std::string key, flag_callback done) {
+    auto refuse = worker_->refusal(done, expected<bool>(unavailable()));
     worker_->push([w = worker_.get(), key = std::move(key), done = std::move(done)]() mutable {
         w->state_erase(key, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 void nats_store::state_compare_and_set(std::string key, std::optional<std::string> expected,
                                        std::string value, std::chrono::milliseconds ttl,
                                        flag_callback done) {
+    auto refuse = worker_->refusal(done, switchboard::expected<bool>(unavailable()));
     worker_->push([w = worker_.get(), key = std::move(key), expected = std::move(expected),
                    value = std::move(value), ttl, done = std::move(done)]() mutable {
         w->state_compare_and_set(key, expected, value, ttl, std::move(done));
     },
-                  false);
+                  false, refuse);
 }
 
 }  // namespace switchboard::presence::nats
