@@ -548,7 +548,9 @@ public:
                 break;
             }
         }
-        post(std::move(done), expected<bool>(unavailable()));
+        if (done) {
+            post(std::move(done), expected<bool>(unavailable()));
+        }
     }
 
 private:
@@ -705,13 +707,17 @@ private:
     // True once the bucket is bound. Binds or creates it; on a server without JetStream,
     // turns into a memory store for good (with an error in the log).
     bool ready() {
-        if (kv_ != nullptr || fallback_) {
-            connected_.store(kv_ != nullptr || fallback_, std::memory_order_relaxed);
-            return kv_ != nullptr;
+        if (fallback_) {
+            return false;
         }
+        // While cnats reconnects, calls fail at once rather than each wait out its timeout:
+        // what they miss is written again once the heartbeat gets through.
         auto* nc = connection_.load();
         if (nc == nullptr || natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED) {
             return false;
+        }
+        if (kv_ != nullptr) {
+            return true;
         }
         if (js_ == nullptr) {
             jsOptions js_options;

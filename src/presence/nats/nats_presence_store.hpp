@@ -34,14 +34,15 @@ struct nats_store_options {
     std::chrono::milliseconds request_timeout{2'000};
 };
 
-// Costs: a connect or disconnect is one read and one compare-and-set of the user's record
-// (two round trips on the worker; no user: none) and one pipelined write of the instance's
-// index; a join or leave is two pipelined writes. A query reads one record (a user's
-// connections, is_online) or lists one key range (online users, group members: every key of
-// the range per page). Crash safety: as the Redis store (docs/presence.md); an instance that
-// was taken for dead, or whose bucket was lost, continues under a new incarnation and writes
-// every local entry again from the mirror it keeps. Threading: methods may be called from any
-// thread; they queue work for the worker, which posts callbacks to `context`.
+// Costs: a connect or disconnect is one read and one compare-and-set of the user's record,
+// batched with the others queued (one pipelined round of each per batch of up to 512), and one
+// pipelined write of the instance's index; a join or leave is two pipelined writes. A query
+// reads one record (a user's connections, is_online) or lists one key range (online users,
+// group members: every key of the range per page). Crash safety: as the Redis store
+// (docs/presence.md); an instance that was taken for dead, or whose bucket was lost, continues
+// under a new incarnation and writes every local entry again from the mirror it keeps.
+// Threading: methods may be called from any thread; they update the mirror (under a mutex,
+// never across I/O) and queue work for the worker, which posts callbacks to `context`.
 class nats_store final : public store {
 public:
     nats_store(boost::asio::io_context& context, nats_store_options nats, store_options options);
