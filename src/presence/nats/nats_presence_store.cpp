@@ -8,8 +8,8 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -254,8 +254,8 @@ public:
 
     // Any thread: the mirror changes at once, the bucket when the worker gets to it.
     void connection_added(const std::string& hub, const connection_entry& entry) {
-        local_connection snapshot{hub, entry.connection_id, entry.user_id, entry.connected_at_ms,
-                                  {}};
+        local_connection snapshot{
+            hub, entry.connection_id, entry.user_id, entry.connected_at_ms, {}};
         std::lock_guard lock(mirror_mutex_);  // with the push: see cover_queued_updates
         mirror_[entry.connection_id] = snapshot;
         push([this, snapshot = std::move(snapshot)] { add(snapshot); }, true);
@@ -281,9 +281,8 @@ public:
             found->second.groups.insert(group);
             snapshot = found->second;
         }
-        push([this, hub, id, user, group, snapshot = std::move(snapshot)] {
-            join(hub, id, user, group, snapshot);
-        },
+        push([this, hub, id, user, group,
+              snapshot = std::move(snapshot)] { join(hub, id, user, group, snapshot); },
              true);
     }
 
@@ -294,9 +293,8 @@ public:
             found->second.groups.erase(group);
             snapshot = found->second;
         }
-        push([this, hub, id, group, snapshot = std::move(snapshot)] {
-            leave(hub, id, group, snapshot);
-        },
+        push([this, hub, id, group,
+              snapshot = std::move(snapshot)] { leave(hub, id, group, snapshot); },
              true);
     }
 
@@ -313,8 +311,8 @@ public:
     void add(const local_connection& entry) {
         if (fallback_) {
             return fallback_->connection_added(
-                entry.hub, connection_entry{entry.connection_id, entry.user_id, {},
-                                            entry.connected_at_ms});
+                entry.hub,
+                connection_entry{entry.connection_id, entry.user_id, {}, entry.connected_at_ms});
         }
         write_connection(entry);
     }
@@ -345,7 +343,8 @@ public:
         if (!local) {
             // Not (or no longer) a connection of this instance: written as it is, not mirrored.
             if (ready()) {
-                put_async(keys_.member(hub, group, id), encode(member_entry{incarnation_, 0, user}));
+                put_async(keys_.member(hub, group, id),
+                          encode(member_entry{incarnation_, 0, user}));
             }
             return;
         }
@@ -410,9 +409,8 @@ public:
         post(std::move(done), expected<page<connection_entry>>(cut(std::move(entries), limit)));
     }
 
-    void group_members(const std::string& hub, const std::string& group,
-                       const std::string& cursor, std::size_t limit,
-                       page_callback<connection_entry> done) {
+    void group_members(const std::string& hub, const std::string& group, const std::string& cursor,
+                       std::size_t limit, page_callback<connection_entry> done) {
         if (fallback_) {
             return fallback_->group_members(hub, group, cursor, limit, std::move(done));
         }
@@ -474,9 +472,9 @@ public:
             return post(std::move(done), expected<std::optional<std::string>>(unavailable()));
         }
         auto value = live_state(*read, keys_.state(key));
-        post(std::move(done), expected<std::optional<std::string>>(
-                                  value ? std::optional<std::string>(std::move(value->value))
-                                        : std::nullopt));
+        post(std::move(done),
+             expected<std::optional<std::string>>(
+                 value ? std::optional<std::string>(std::move(value->value)) : std::nullopt));
     }
 
     void state_set(const std::string& key, std::string value, std::chrono::milliseconds ttl,
@@ -518,7 +516,8 @@ public:
         }
     }
 
-    void state_compare_and_set(const std::string& key, const std::optional<std::string>& expected_value,
+    void state_compare_and_set(const std::string& key,
+                               const std::optional<std::string>& expected_value,
                                const std::string& value, std::chrono::milliseconds ttl,
                                flag_callback done) {
         if (fallback_) {
@@ -574,9 +573,8 @@ private:
     }
     void report(user_change change) {
         if (on_change_) {
-            boost::asio::post(context_, [handler = on_change_, change = std::move(change)] {
-                handler(change);
-            });
+            boost::asio::post(
+                context_, [handler = on_change_, change = std::move(change)] { handler(change); });
         }
     }
 
@@ -677,8 +675,9 @@ private:
                 overflowed = std::exchange(overflowed_, false);
             }
             if (overflowed) {
-                spdlog::warn("presence: updates arrived faster than NATS took them; writing "
-                             "every local entry again");
+                spdlog::warn(
+                    "presence: updates arrived faster than NATS took them; writing "
+                    "every local entry again");
                 dirty_ = true;
             }
             if (job.run && job.update) {
@@ -767,8 +766,8 @@ private:
             fallback_->start(on_change_);
             connected_.store(true, std::memory_order_relaxed);
             for (const auto& [id, entry] : cover_queued_updates()) {
-                fallback_->connection_added(entry.hub, connection_entry{id, entry.user_id, {},
-                                                                        entry.connected_at_ms});
+                fallback_->connection_added(
+                    entry.hub, connection_entry{id, entry.user_id, {}, entry.connected_at_ms});
                 for (const auto& group : entry.groups) {
                     fallback_->group_joined(entry.hub, id, entry.user_id, group);
                 }
@@ -795,8 +794,7 @@ private:
         const auto now = steady::now();
         bool renew = dirty_;
         if (!renew) {
-            const auto status =
-                write(keys_.heartbeat(incarnation_), {}, heartbeat_revision_);
+            const auto status = write(keys_.heartbeat(incarnation_), {}, heartbeat_revision_);
             if (status == write_status::failed) {
                 return false;
             }
@@ -805,10 +803,11 @@ private:
                 renew = true;
             } else if (announced_ &&
                        now - last_beat_ >= options_.expiry - options_.heartbeat_interval) {
-                spdlog::warn("presence: no heartbeat for {} ms; this instance may have been "
-                             "taken for dead",
-                             std::chrono::duration_cast<std::chrono::milliseconds>(now - last_beat_)
-                                 .count());
+                spdlog::warn(
+                    "presence: no heartbeat for {} ms; this instance may have been "
+                    "taken for dead",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - last_beat_)
+                        .count());
                 renew = true;
             } else {
                 last_beat_ = now;
@@ -978,11 +977,11 @@ private:
             return false;
         }
         const auto record = read->present ? decode_user(read->value) : std::nullopt;
-        const bool held = record && std::any_of(record->connections.begin(),
-                                                record->connections.end(), [&](const auto& c) {
-                                                    return c.id == entry.connection &&
-                                                           c.incarnation == dead;
-                                                });
+        const bool held =
+            record &&
+            std::any_of(record->connections.begin(), record->connections.end(), [&](const auto& c) {
+                return c.id == entry.connection && c.incarnation == dead;
+            });
         if (!held) {
             return true;
         }
@@ -1006,8 +1005,8 @@ private:
         const auto horizon = server_now_ns() - to_ns(options_.expiry);
         const auto now = steady::now();
         auto found = peers_.find(incarnation);
-        const bool fresh = found != peers_.end() &&
-                           now - found->second.checked < options_.heartbeat_interval / 2;
+        const bool fresh =
+            found != peers_.end() && now - found->second.checked < options_.heartbeat_interval / 2;
         if (found != peers_.end() && (found->second.created_ns >= horizon || fresh)) {
             return found->second.exists && found->second.created_ns >= horizon;
         }
@@ -1195,13 +1194,14 @@ private:
         const auto deadline = steady::now() + nats_.request_timeout;
         const auto prefix = inbox_ + "." + round;
         for (std::size_t got = 0; got < sent;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - steady::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
             natsMsg* msg = nullptr;
             if (left.count() <= 0) {
                 break;
             }
-            if (const auto status = natsSubscription_NextMsg(&msg, inbox_subscription_, left.count());
+            if (const auto status =
+                    natsSubscription_NextMsg(&msg, inbox_subscription_, left.count());
                 status != NATS_OK) {
                 if (status == NATS_TIMEOUT) {
                     break;
@@ -1263,8 +1263,8 @@ private:
         }
         kv_read read;
         const std::string_view sequence(value);
-        if (std::from_chars(sequence.data(), sequence.data() + sequence.size(), read.revision)
-                .ec != std::errc()) {
+        if (std::from_chars(sequence.data(), sequence.data() + sequence.size(), read.revision).ec !=
+            std::errc()) {
             return std::nullopt;
         }
         const char* operation = nullptr;
@@ -1293,7 +1293,9 @@ private:
             return;
         }
         put_async(keys_.index(incarnation_, entry.hub, entry.connection_id),
-                  encode(index_entry{entry.hub, entry.connection_id, entry.user_id,
+                  encode(index_entry{entry.hub,
+                                     entry.connection_id,
+                                     entry.user_id,
                                      {entry.groups.begin(), entry.groups.end()}}));
     }
 
@@ -1319,7 +1321,8 @@ private:
             if (!record) {
                 record = user_record{ops.front()->user, false, {}};
             }
-            std::erase_if(record->connections, [&](const auto& c) { return !alive(c.incarnation); });
+            std::erase_if(record->connections,
+                          [&](const auto& c) { return !alive(c.incarnation); });
             std::vector<user_change> changes;
             for (const auto* op : ops) {
                 if (const int flip = apply(*record, *op); flip != 0) {
@@ -1385,7 +1388,8 @@ private:
         jsOptions options;
         jsOptions_Init(&options);
         options.Wait = nats_.request_timeout.count();
-        const auto status = js_GetLastMsg(&msg, js_, stream_.c_str(), subject.c_str(), &options, &code);
+        const auto status =
+            js_GetLastMsg(&msg, js_, stream_.c_str(), subject.c_str(), &options, &code);
         if (status == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
             natsMsg_Destroy(msg);
             return kv_read{};
@@ -1436,11 +1440,11 @@ private:
                 break;  // the initial values are all there
             }
             const auto* data = static_cast<const char*>(kvEntry_Value(entry));
-            listed item{kvEntry_Key(entry),
-                        std::string(data, static_cast<std::size_t>(
-                                              std::max(0, kvEntry_ValueLen(entry)))),
-                        kvEntry_Revision(entry), kvEntry_Created(entry),
-                        kvEntry_Operation(entry) == kvOp_Put};
+            listed item{
+                kvEntry_Key(entry),
+                std::string(data, static_cast<std::size_t>(std::max(0, kvEntry_ValueLen(entry)))),
+                kvEntry_Revision(entry), kvEntry_Created(entry),
+                kvEntry_Operation(entry) == kvOp_Put};
             kvEntry_Destroy(entry);
             if (const auto [at, fresh] = seen.try_emplace(item.key, out.size()); !fresh) {
                 out[at->second] = std::move(item);
@@ -1544,8 +1548,7 @@ private:
     // After a failed call: a bucket that no longer exists is bound (or created) again.
     void lost(natsStatus status, jsErrCode code) {
         if (stream_gone(status, code) && kv_ != nullptr) {
-            spdlog::warn("presence: NATS KV bucket {} is gone; creating it again",
-                         nats_.bucket);
+            spdlog::warn("presence: NATS KV bucket {} is gone; creating it again", nats_.bucket);
             kvStore_Destroy(kv_);
             kv_ = nullptr;
             connected_.store(false, std::memory_order_relaxed);
@@ -1576,7 +1579,7 @@ private:
     std::condition_variable wake_;
     struct queued_job {
         std::function<void()> run;
-        bool update = false;  // may join the batch of record changes before it
+        bool update = false;   // may join the batch of record changes before it
         bool covered = false;  // in the mirror a memory store took over: nothing to do
     };
     std::deque<queued_job> jobs_;
@@ -1630,8 +1633,7 @@ void nats_store::connection_added(std::string_view hub, const connection_entry& 
 
 void nats_store::connection_removed(std::string_view hub, std::string_view connection_id,
                                     std::string_view user_id) {
-    worker_->connection_removed(std::string(hub), std::string(connection_id),
-                                std::string(user_id));
+    worker_->connection_removed(std::string(hub), std::string(connection_id), std::string(user_id));
 }
 
 void nats_store::group_joined(std::string_view hub, std::string_view connection_id,
@@ -1649,9 +1651,8 @@ void nats_store::online_users(std::string_view hub, std::string cursor, std::siz
                               page_callback<std::string> done) {
     auto refuse = worker_->refusal(done, expected<page<std::string>>(unavailable()));
     worker_->push([w = worker_.get(), hub = std::string(hub), cursor = std::move(cursor), limit,
-                   done = std::move(done)]() mutable {
-        w->online_users(hub, cursor, limit, std::move(done));
-    },
+                   done = std::move(
+                       done)]() mutable { w->online_users(hub, cursor, limit, std::move(done)); },
                   false, refuse);
 }
 
@@ -1659,21 +1660,23 @@ void nats_store::user_connections(std::string_view hub, std::string_view user_id
                                   std::string cursor, std::size_t limit,
                                   page_callback<connection_entry> done) {
     auto refuse = worker_->refusal(done, expected<page<connection_entry>>(unavailable()));
-    worker_->push([w = worker_.get(), hub = std::string(hub), user = std::string(user_id),
-                   cursor = std::move(cursor), limit, done = std::move(done)]() mutable {
-        w->user_connections(hub, user, cursor, limit, std::move(done));
-    },
-                  false, refuse);
+    worker_->push(
+        [w = worker_.get(), hub = std::string(hub), user = std::string(user_id),
+         cursor = std::move(cursor), limit, done = std::move(done)]() mutable {
+            w->user_connections(hub, user, cursor, limit, std::move(done));
+        },
+        false, refuse);
 }
 
 void nats_store::group_members(std::string_view hub, std::string_view group, std::string cursor,
                                std::size_t limit, page_callback<connection_entry> done) {
     auto refuse = worker_->refusal(done, expected<page<connection_entry>>(unavailable()));
-    worker_->push([w = worker_.get(), hub = std::string(hub), group = std::string(group),
-                   cursor = std::move(cursor), limit, done = std::move(done)]() mutable {
-        w->group_members(hub, group, cursor, limit, std::move(done));
-    },
-                  false, refuse);
+    worker_->push(
+        [w = worker_.get(), hub = std::string(hub), group = std::string(group),
+         cursor = std::move(cursor), limit, done = std::move(done)]() mutable {
+            w->group_members(hub, group, cursor, limit, std::move(done));
+        },
+        false, refuse);
 }
 
 void nats_store::is_online(std::string_view hub, std::string_view user_id,
@@ -1686,27 +1689,26 @@ void nats_store::is_online(std::string_view hub, std::string_view user_id,
 
 void nats_store::state_get(std::string key, value_callback done) {
     auto refuse = worker_->refusal(done, expected<std::optional<std::string>>(unavailable()));
-    worker_->push([w = worker_.get(), key = std::move(key), done = std::move(done)]() mutable {
-        w->state_get(key, std::move(done));
-    },
+    worker_->push([w = worker_.get(), key = std::move(key),
+                   done = std::move(done)]() mutable { w->state_get(key, std::move(done)); },
                   false, refuse);
 }
 
 void nats_store::state_set(std::string key, std::string value, std::chrono::milliseconds ttl,
                            std::function<void(expected<void>)> done) {
     auto refuse = worker_->refusal(done, expected<void>(unavailable()));
-    worker_->push([w = worker_.get(), key = std::move(key), value = std::move(value), ttl,
-                   done = std::move(done)]() mutable {
-        w->state_set(key, std::move(value), ttl, std::move(done));
-    },
-                  false, refuse);
+    worker_->push(
+        [w = worker_.get(), key = std::move(key), value = std::move(value), ttl,
+         done = std::move(done)]() mutable {
+            w->state_set(key, std::move(value), ttl, std::move(done));
+        },
+        false, refuse);
 }
 
 void nats_store::state_erase(std::string key, flag_callback done) {
     auto refuse = worker_->refusal(done, expected<bool>(unavailable()));
-    worker_->push([w = worker_.get(), key = std::move(key), done = std::move(done)]() mutable {
-        w->state_erase(key, std::move(done));
-    },
+    worker_->push([w = worker_.get(), key = std::move(key),
+                   done = std::move(done)]() mutable { w->state_erase(key, std::move(done)); },
                   false, refuse);
 }
 
@@ -1714,11 +1716,12 @@ void nats_store::state_compare_and_set(std::string key, std::optional<std::strin
                                        std::string value, std::chrono::milliseconds ttl,
                                        flag_callback done) {
     auto refuse = worker_->refusal(done, switchboard::expected<bool>(unavailable()));
-    worker_->push([w = worker_.get(), key = std::move(key), expected = std::move(expected),
-                   value = std::move(value), ttl, done = std::move(done)]() mutable {
-        w->state_compare_and_set(key, expected, value, ttl, std::move(done));
-    },
-                  false, refuse);
+    worker_->push(
+        [w = worker_.get(), key = std::move(key), expected = std::move(expected),
+         value = std::move(value), ttl, done = std::move(done)]() mutable {
+            w->state_compare_and_set(key, expected, value, ttl, std::move(done));
+        },
+        false, refuse);
 }
 
 }  // namespace switchboard::presence::nats

@@ -79,8 +79,8 @@ TEST(NatsPresenceStore, WritesItsEntriesAgainAfterTheServerLostTheBucket) {
                 kvKeysList keys;
                 if (kvStore_Keys(&keys, kv, nullptr) == NATS_OK) {
                     for (int i = 0; i < keys.Count; ++i) {
-                        back = back || std::string(keys.Keys[i]).find(".u.alice") !=
-                                           std::string::npos;
+                        back =
+                            back || std::string(keys.Keys[i]).find(".u.alice") != std::string::npos;
                     }
                     kvKeysList_Destroy(&keys);
                 }

@@ -135,9 +135,9 @@ bool nats_server::start() {
         // JetStream clusters need a name per node; the port makes it unique.
         std::string name = "n";  // (a literal + a string trips GCC 12 -Wrestrict)
         name += std::to_string(port_);
-        arguments.insert(arguments.end(), {"-n", name, "--cluster_name", "switchboard-test",
-                                           "--cluster",
-                                           "nats://127.0.0.1:" + std::to_string(cluster_port_)});
+        arguments.insert(arguments.end(),
+                         {"-n", name, "--cluster_name", "switchboard-test", "--cluster",
+                          "nats://127.0.0.1:" + std::to_string(cluster_port_)});
         std::string routes;
         for (const auto route : routes_) {
             routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +

@@ -24,8 +24,18 @@ bool valid_token(const std::string& token) {
 }
 
 TEST(NatsPresenceLayout, EncodesAnyNameAsOneTokenThatDecodesBack) {
-    const std::vector<std::string> names{"",        "alice", "a.b",   "a_b",  "_41", "=",
-                                         "x:u:y",   "*",     ">",     "日本", "a b", "-",
+    const std::vector<std::string> names{"",
+                                         "alice",
+                                         "a.b",
+                                         "a_b",
+                                         "_41",
+                                         "=",
+                                         "x:u:y",
+                                         "*",
+                                         ">",
+                                         "日本",
+                                         "a b",
+                                         "-",
                                          std::string("\0\x1f\xff", 3)};
     std::set<std::string> tokens;
     for (const auto& name : names) {
@@ -77,9 +87,11 @@ TEST(NatsPresenceLayout, ValuesReadBackAsWritten) {
 
 TEST(NatsPresenceLayout, RefusesValuesItDidNotWrite) {
     EXPECT_FALSE(decode_user("alice"));
-    EXPECT_FALSE(decode_user("5:alice1:1" "2:c1"));  // a connection cut short
+    EXPECT_FALSE(
+        decode_user("5:alice1:1"
+                    "2:c1"));  // a connection cut short
     EXPECT_FALSE(decode_member("99:x"));
-    EXPECT_FALSE(decode_state("1:x1:y"));  // not a number
+    EXPECT_FALSE(decode_state("1:x1:y"));     // not a number
     EXPECT_FALSE(decode_state("1:51:y1:z"));  // a field too many
 }
 
