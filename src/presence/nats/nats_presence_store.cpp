@@ -1375,7 +1375,13 @@ private:
             return std::nullopt;
         }
         flush();
-        return list(filter, SIZE_MAX);
+        // Once more after a failure: a listing is a consumer the server creates on demand,
+        // and one that stalled (a busy server) should not fail the query while NATS is up.
+        auto all = list(filter, SIZE_MAX);
+        if (!all && ready()) {
+            all = list(filter, SIZE_MAX);
+        }
+        return all;
     }
 
     std::optional<kv_read> read_key(const std::string& key) {
@@ -1421,7 +1427,9 @@ private:
         // the call began to the timeout once per marker, so thousands of markers time out.
         options.Timeout = nats_.request_timeout.count();
         kvWatcher* watcher = nullptr;
-        if (kvStore_Watch(&watcher, kv_, filter.c_str(), &options) != NATS_OK) {
+        if (const auto status = kvStore_Watch(&watcher, kv_, filter.c_str(), &options);
+            status != NATS_OK) {
+            spdlog::warn("presence: listing {} failed: {}", filter, natsStatus_GetText(status));
             lost(NATS_ERR, static_cast<jsErrCode>(0));
             return std::nullopt;
         }
@@ -1432,7 +1440,10 @@ private:
         bool ok = true;
         while (out.size() < max) {
             kvEntry* entry = nullptr;
-            if (kvWatcher_Next(&entry, watcher, nats_.request_timeout.count()) != NATS_OK) {
+            if (const auto status = kvWatcher_Next(&entry, watcher, nats_.request_timeout.count());
+                status != NATS_OK) {
+                spdlog::warn("presence: listing {} stopped after {} keys: {}", filter, seen.size(),
+                             natsStatus_GetText(status));
                 ok = false;
                 break;
             }
