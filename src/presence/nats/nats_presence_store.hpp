@@ -20,8 +20,7 @@ struct nats_store_options {
     // One bucket for every deployment on the server (store_options::key_prefix keeps them
     // apart), so an operator grants or inspects one name.
     std::string bucket = "switchboard_presence";
-    // Copies of the bucket in a JetStream cluster: 1, the KV default; 3 survives a node loss
-    // at the cost of a Raft round per write.
+    // Copies of the bucket when this store creates it (connection_options::presence_replicas).
     int replicas = 1;
     // Updates and queries waiting for the worker: 262,144 (a few times the largest burst of
     // connects an instance takes, at ~200 bytes each); beyond it updates are dropped and the

@@ -29,6 +29,7 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         presence.key_prefix = connection.subject_prefix + presence.key_prefix;
         presence::nats::nats_store_options nats;
         nats.connection = connection;
+        nats.replicas = connection.presence_replicas;
         return std::unique_ptr<presence::store>(std::make_unique<presence::nats::nats_store>(
             *control, std::move(nats), std::move(presence)));
     };
@@ -44,7 +45,7 @@ void register_nats_backplane(backplane_factory& factory) {
     factory.add({"nats",
                  "nats://[user:password@|token@]host:4222[,nats://host2:4222...], tls://... "
                  "[?creds=FILE&tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_hostname=NAME&"
-                 "tls_insecure=true&prefix=TOKENS.&name=NAME]",
+                 "tls_insecure=true&prefix=TOKENS.&name=NAME&presence_replicas=N]",
                  accepts, make, redact_connection_string});
 }
 

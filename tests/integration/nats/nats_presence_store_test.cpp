@@ -139,6 +139,39 @@ TEST(NatsPresenceStore, PurgesDeleteMarkersAndExpiredStateInItsSweeps) {
     EXPECT_EQ(a.get("kept"), std::optional<std::string>("value"));
 }
 
+TEST(NatsPresenceStore, AReplicatedBucketOutlivesANodeOfTheCluster) {
+    if (!nats_server::available()) {
+        GTEST_SKIP() << "nats-server not installed";
+    }
+    testing::nats_cluster cluster(3);
+    ASSERT_TRUE(cluster.start());
+    struct cluster_factory {
+        testing::nats_cluster* cluster;
+        std::size_t next = 0;
+        std::unique_ptr<store> make(boost::asio::io_context& control, store_options options) {
+            auto nats = options_for(cluster->node(next++));  // one node each
+            nats.replicas = 3;
+            // A cluster elects its JetStream leaders first: more than the single server needs.
+            nats.request_timeout = std::chrono::seconds(5);
+            return std::make_unique<presence::nats::nats_store>(control, std::move(nats),
+                                                                std::move(options));
+        }
+    } factory{&cluster};
+    instance a(factory, "a-1");
+    instance b(factory, "b-1");
+    ASSERT_TRUE(eventually([&] { return a.presence().connected(); }, std::chrono::seconds(30)));
+    a.add("chat", "a1", "alice");
+    ASSERT_TRUE(eventually([&] { return b.presence().connected() && b.online("chat", "alice"); },
+                           std::chrono::seconds(30)));
+    cluster.node(2).kill();  // holds no client; may have led the bucket
+    b.add("chat", "b1", "bob");
+    ASSERT_TRUE(eventually(
+        [&] {
+            return a.users("chat") == string_set{"alice", "bob"};
+        },
+        std::chrono::seconds(30)));
+}
+
 TEST(NatsPresenceStore, KeepsPresencePerInstanceWithoutJetStream) {
     if (!nats_server::available()) {
         GTEST_SKIP() << "nats-server not installed";
