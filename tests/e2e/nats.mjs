@@ -43,16 +43,16 @@ async function monitor(port, what) {
  * One nats-server. `routes`: cluster route URLs of the other nodes (a cluster node gets its own cluster port).
  * Returns { port, url, clusterPort, running, start(), stop(), routes(), destroy(), log() }.
  */
-async function startNode(dir, { cluster = false, routes = [], name = 'n', readyTimeoutMs = 10_000 } = {}) {
+async function startNode(dir, { cluster = false, clusterPort: givenClusterPort, routes = [], name = 'n', readyTimeoutMs = 10_000 } = {}) {
   let port = await freePort();
   let monitorPort = await freePort();
-  let clusterPort = cluster ? await freePort() : undefined;
+  let clusterPort = cluster ? givenClusterPort ?? await freePort() : undefined;
   let service = null;
-  let routeUrls = routes;
+  const routeUrls = routes;
 
   async function spawnOnce() {
     const argv = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', name,
-      '-P', path.join(dir, `${name}.pid`)];
+      '-P', path.join(dir, `${name}.pid`), '-js', '-sd', path.join(dir, `${name}-jetstream`)];
     if (cluster) {
       argv.push('--cluster_name', 'switchboard-test', '--cluster', `nats://127.0.0.1:${clusterPort}`);
       if (routeUrls.length) argv.push('--routes', routeUrls.join(','));
@@ -69,7 +69,7 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
     } catch (error) {
       if (attempt >= 3 || !/address already in use/.test(error.message)) throw error;
       [port, monitorPort] = [await freePort(), await freePort()];
-      if (cluster) clusterPort = await freePort();
+      if (cluster && givenClusterPort === undefined) clusterPort = await freePort();
     }
   }
   const node = {
@@ -81,7 +81,6 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
     get running() { return Boolean(service?.running); },
     get pid() { return service?.pid; },
     log: () => service?.log() ?? '',
-    setRoutes(urls) { routeUrls = urls; },
     async start() {
       if (!node.running) await spawnOnce();
     },
@@ -100,7 +99,7 @@ async function startNode(dir, { cluster = false, routes = [], name = 'n', readyT
 }
 
 /**
- * A single nats-server, or with `nodes` > 1 a cluster whose nodes all route to the first. Returns
+ * A single nats-server, or with `nodes` > 1 a cluster whose nodes all route to each other. Returns
  * { url (all client URLs, comma-separated), nodes: [...], stop(), start(), destroy() }. Waits until every
  * node has a route to every other one.
  */
@@ -110,14 +109,15 @@ export async function startNats({ nodes = 1 } = {}) {
   const cluster = nodes > 1;
   const started = [];
   try {
-    const seed = await startNode(dir, { cluster, name: 'n0' });
-    started.push(seed);
-    for (let i = 1; i < nodes; i += 1) {
-      started.push(await startNode(dir, { cluster, routes: [seed.routeUrl], name: `n${i}` }));
+    // Every node routes to every other from the start: a JetStream cluster refuses to start a node
+    // without configured routes.
+    const clusterPorts = [];
+    for (let i = 0; i < (cluster ? nodes : 0); i += 1) clusterPorts.push(await freePort());
+    const routeTo = (i) => clusterPorts.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`);
+    for (let i = 0; i < nodes; i += 1) {
+      started.push(await startNode(dir, { cluster, clusterPort: clusterPorts[i], routes: cluster ? routeTo(i) : [], name: `n${i}` }));
     }
     if (cluster) {
-      // The seed keeps the others' routes across its own restarts.
-      seed.setRoutes(started.slice(1).map((n) => n.routeUrl));
       await waitFor(async () => (await Promise.all(started.map((n) => n.routeCount()))).every((c) => c >= nodes - 1),
         15_000, { interval: 50, message: 'every NATS node routed to every other' });
     }

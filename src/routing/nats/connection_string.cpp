@@ -84,10 +84,17 @@ void apply_parameter(connection_options& options, std::string_view key, std::str
         options.subject_prefix = std::move(value);
     } else if (key == "name") {
         options.name = std::move(value);
+    } else if (key == "presence_replicas") {
+        // JetStream's own bounds: a stream has 1 to 5 replicas.
+        if (value.size() != 1 || value[0] < '1' || value[0] > '5') {
+            fail("invalid value '" + value +
+                 "' for NATS parameter 'presence_replicas': expected 1 to 5");
+        }
+        options.presence_replicas = value[0] - '0';
     } else {
         fail("unknown NATS parameter '" + std::string(key) +
-             "': expected creds, tls_ca, tls_cert, tls_key, tls_hostname, tls_insecure, prefix "
-             "or name");
+             "': expected creds, tls_ca, tls_cert, tls_key, tls_hostname, tls_insecure, prefix, "
+             "name or presence_replicas");
     }
 }
 

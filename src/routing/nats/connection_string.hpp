@@ -36,6 +36,9 @@ struct connection_options {
     std::string subject_prefix = "switchboard.";
     // The connection name the server shows in /connz and its logs.
     std::string name = "switchboard";
+    // Copies of the presence KV bucket when the server creates it: 1, the KV default; 3 in a
+    // cluster keeps presence through the loss of a node, at a Raft round per write.
+    int presence_replicas = 1;
 };
 
 // Accepted forms (scheme case-insensitive; port 4222 when omitted):
@@ -56,6 +59,7 @@ struct connection_options {
 //   prefix=TOKENS       subject prefix (default "switchboard."; '.' appended when missing;
 //                       empty: none); tokens of [A-Za-z0-9_-]
 //   name=NAME           connection name (default "switchboard")
+//   presence_replicas=N presence bucket replicas, 1 to 5 (default 1), used when creating it
 // tls_* parameters need tls:// URLs. Credentials repeated on several URLs must agree.
 // Throws std::invalid_argument naming the offending key or URL (with its secrets redacted).
 connection_options parse_connection_string(std::string_view text);

@@ -1,6 +1,7 @@
 #include "routing/nats/nats_registration.hpp"
 
 #include "core/ascii.hpp"
+#include "presence/nats/nats_presence_store.hpp"
 #include "routing/nats/connection_string.hpp"
 #include "routing/nats/nats_backplane.hpp"
 
@@ -21,6 +22,17 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         options.max_buffered_bytes = settings.max_buffered_bytes;
     }
     made_backplane made;
+    // Presence in a JetStream KV bucket of the same servers, on a connection of its own.
+    made.make_presence = [control = settings.control,
+                          connection = options.connection](presence::store_options presence) {
+        // Deployments apart by subject prefix on the bus are apart in the bucket too.
+        presence.key_prefix = connection.subject_prefix + presence.key_prefix;
+        presence::nats::nats_store_options nats;
+        nats.connection = connection;
+        nats.replicas = connection.presence_replicas;
+        return std::unique_ptr<presence::store>(std::make_unique<presence::nats::nats_store>(
+            *control, std::move(nats), std::move(presence)));
+    };
     // The subject prefix lives in the bus's codec, not in the router's channel names: ASP.NET
     // has no NATS backplane whose channel names these would have to match.
     made.bus = std::make_unique<nats_backplane>(*settings.control, std::move(options));
@@ -33,7 +45,7 @@ void register_nats_backplane(backplane_factory& factory) {
     factory.add({"nats",
                  "nats://[user:password@|token@]host:4222[,nats://host2:4222...], tls://... "
                  "[?creds=FILE&tls_ca=FILE&tls_cert=FILE&tls_key=FILE&tls_hostname=NAME&"
-                 "tls_insecure=true&prefix=TOKENS.&name=NAME]",
+                 "tls_insecure=true&prefix=TOKENS.&name=NAME&presence_replicas=N]",
                  accepts, make, redact_connection_string});
 }
 

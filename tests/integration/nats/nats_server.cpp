@@ -127,9 +127,17 @@ bool nats_server::start() {
     }
     std::vector<std::string> arguments{
         binary, "-a", "127.0.0.1", "-p", std::to_string(port_), "-l", directory_ + "/nats.log"};
+    if (jetstream_) {
+        // JetStream (the presence store's KV bucket), its files in the server's directory.
+        arguments.insert(arguments.end(), {"-js", "-sd", directory_ + "/jetstream"});
+    }
     if (cluster_port_ != 0) {
-        arguments.insert(arguments.end(), {"--cluster_name", "switchboard-test", "--cluster",
-                                           "nats://127.0.0.1:" + std::to_string(cluster_port_)});
+        // JetStream clusters need a name per node; the port makes it unique.
+        std::string name = "n";  // (a literal + a string trips GCC 12 -Wrestrict)
+        name += std::to_string(port_);
+        arguments.insert(arguments.end(),
+                         {"-n", name, "--cluster_name", "switchboard-test", "--cluster",
+                          "nats://127.0.0.1:" + std::to_string(cluster_port_)});
         std::string routes;
         for (const auto route : routes_) {
             routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +

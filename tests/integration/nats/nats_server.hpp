@@ -33,6 +33,9 @@ public:
         return directory_ + "/" + name;
     }
 
+    // Before start(): no JetStream (on by default, as the presence store needs it).
+    void disable_jetstream() noexcept { jetstream_ = false; }
+
     // Starts on port() and returns once it sent its INFO line; false after a deadline or if
     // the process exited.
     bool start();
@@ -59,6 +62,7 @@ private:
     std::uint16_t cluster_port_ = 0;
     std::vector<std::uint16_t> routes_;
     bool tls_ = false;
+    bool jetstream_ = true;
     pid_t pid_ = -1;
 };
 

@@ -61,6 +61,8 @@ TEST(nats_connection_string, creds_prefix_and_name_from_the_query) {
     EXPECT_EQ(o.name, "edge-1");
     EXPECT_EQ(parse_connection_string("nats://a?prefix=").subject_prefix, "");
     EXPECT_EQ(parse_connection_string("nats://a?prefix=x.").subject_prefix, "x.");
+    EXPECT_EQ(o.presence_replicas, 1);
+    EXPECT_EQ(parse_connection_string("nats://a?presence_replicas=3").presence_replicas, 3);
 }
 
 TEST(nats_connection_string, tls_options) {
@@ -83,6 +85,10 @@ TEST(nats_connection_string, errors_name_the_key_or_the_url) {
     EXPECT_NE(parse_error("tls://a?tls_insecure=maybe").find("'tls_insecure'"), std::string::npos);
     EXPECT_NE(parse_error("nats://a?prefix=a..b").find("'prefix'"), std::string::npos);
     EXPECT_NE(parse_error("nats://a?prefix=a*").find("'prefix'"), std::string::npos);
+    EXPECT_NE(parse_error("nats://a?presence_replicas=6").find("'presence_replicas'"),
+              std::string::npos);
+    EXPECT_NE(parse_error("nats://a?presence_replicas=").find("'presence_replicas'"),
+              std::string::npos);
     EXPECT_NE(parse_error("nats://u:p@a?creds=/f").find("'creds'"), std::string::npos);
     EXPECT_NE(parse_error("nats://a:0").find("port '0'"), std::string::npos);
     EXPECT_NE(parse_error("nats://a:99999").find("port"), std::string::npos);
