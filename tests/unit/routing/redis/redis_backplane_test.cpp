@@ -29,6 +29,10 @@ public:
     void subscribe(const std::string& channel) override { ++subscribes[channel]; }
     void unsubscribe(const std::string& channel) override { ++unsubscribes[channel]; }
     void when_subscribed(const std::string&, std::function<void()> then) override { then(); }
+    // The backplane sends no commands.
+    bool command(std::string_view, const std::vector<std::string>&, reply_handler) override {
+        return false;
+    }
     [[nodiscard]] bool connected() const noexcept override { return true; }
     [[nodiscard]] client_statistics statistics() const noexcept override { return {}; }
     [[nodiscard]] std::size_t queued_bytes() const noexcept override { return 0; }
