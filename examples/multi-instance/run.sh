@@ -78,10 +78,17 @@ start_instances "$REDIS_URL" "$@"
 if [[ -n "$NGINX_PORT" ]]; then
   mkdir -p "$work/nginx"
   # nginx.conf names 127.0.0.1:5000-5002 and port 8080; rewrite them to this run's ports.
+  # With fewer than 3 instances the lines naming the others go: nginx refuses duplicate map keys.
   sed_args=()
-  for i in 0 1 2; do sed_args+=(-e "s/127\.0\.0\.1:500$i\b/@INSTANCE$i@/g"); done
   for i in 0 1 2; do
-    sed_args+=(-e "s/@INSTANCE$i@/$HOST:${ports[$((i < INSTANCES ? i : INSTANCES - 1))]}/g")
+    if ((i < INSTANCES)); then
+      sed_args+=(-e "s/127\.0\.0\.1:500$i\b/@INSTANCE$i@/g")
+    else
+      sed_args+=(-e "/127\.0\.0\.1:500$i\b/d")
+    fi
+  done
+  for ((i = 0; i < INSTANCES && i < 3; i++)); do
+    sed_args+=(-e "s/@INSTANCE$i@/$HOST:${ports[$i]}/g")
   done
   sed_args+=(-e "s/listen 8080;/listen 127.0.0.1:$NGINX_PORT;/")
   sed "${sed_args[@]}" "$here/nginx.conf" > "$work/nginx/nginx.conf"
