@@ -5,6 +5,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PORT ?= 5000
+DEMO_PORT ?= 8080
 WEB_DIST := web/dist
 # What the app is built from: a change to any of these rebuilds it.
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
@@ -45,9 +46,11 @@ run: deps build
 	$(BUILD_DIR)/switchboard serve --listen 0.0.0.0:$(PORT) --static-dir $(WEB_DIST) --backplane memory \
 	  --server-name local --hub /hubs/notifications --access-key $(DEV_ACCESS_KEY) --events-open
 
-# Redis, two instances, nginx in front and the example job worker (examples/demo/run.sh).
+# Redis, two instances with the app's flags and nginx in front on DEMO_PORT
+# (examples/multi-instance/run.sh; stop one instance and the app moves to the other).
 demo: deps build
-	examples/demo/run.sh
+	INSTANCES=2 NGINX_PORT=$(DEMO_PORT) STATIC_DIR=$(WEB_DIST) examples/multi-instance/run.sh \
+	  --hub /hubs/notifications --access-key $(DEV_ACCESS_KEY) --events-open
 
 # Type-check, lint and unit-test the app (also part of `make test`, suite "web").
 web-check: web/node_modules/.package-lock.stamp
