@@ -325,3 +325,60 @@ describe('the demo app in Chromium: two users, two instances on Redis behind ngi
     await line(bob, 'message', 'alice', 'me too');
   });
 });
+
+/** The flags `make run` starts the server with (the Makefile's run recipe), minus --listen and --static-dir. */
+async function makeRunFlags() {
+  const makefile = await readFile(path.join(ROOT, 'Makefile'), 'utf8');
+  const variables = Object.fromEntries([...makefile.matchAll(/^([A-Z_]+) *:?= *(.*)$/gm)].map((m) => [m[1], m[2].trim()]));
+  const recipe = /^run:.*\n((?:\t.*\n)+)/m.exec(makefile)?.[1].replace(/\\\n/g, ' ') ?? '';
+  const command = recipe.split('\n').find((l) => l.includes('switchboard serve'));
+  assert.ok(command, 'the Makefile has a run recipe with switchboard serve');
+  const words = command.trim().split(/\s+/).map((w) => w.replace(/\$\(([A-Z_]+)\)/g, (_, name) => variables[name] ?? ''));
+  const flags = words.slice(words.indexOf('serve') + 1);
+  for (const dropped of ['--listen', '--static-dir']) {
+    const at = flags.indexOf(dropped);
+    if (at >= 0) flags.splice(at, 2);
+  }
+  return flags;
+}
+
+describe('the demo app as `make run` serves it: one instance, in-memory bus', { skip: !existsSync(path.join(DIST, 'index.html')) && 'web/dist is not built (make web)' }, () => {
+  const scope = suiteScope();
+  let server;
+  let browser;
+
+  before(async () => {
+    const flags = await makeRunFlags();
+    assert.ok(flags.includes('memory') && flags.includes('--access-key'), flags.join(' '));
+    server = await startServer(flags, { staticDir: DIST });
+    scope(() => server.stop());
+    browser = await launchChromium();
+    scope(() => browser.close());
+  });
+
+  test('the page plays the tenant worker over the REST API; events publish from the panel', async () => {
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    const errors = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('User name').fill('dana');
+    await page.getByLabel('Protocol').selectOption('messagepack');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-testid=status][data-state=connected]').waitFor();
+    assert.equal(await page.getByTestId('protocol').textContent(), 'MessagePack');
+    assert.equal(await page.getByTestId('instance').textContent(), 'local');
+    await page.locator('[data-testid=online] li[data-user="dana"]').waitFor();
+
+    await page.locator('#tenant-name').fill('initech');
+    await page.getByLabel('Make the job fail').check();
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.locator('[data-testid=toasts] li[data-kind=error]', { hasText: 'Tenant "initech" failed: quota exceeded' }).waitFor();
+
+    await page.locator('[data-testid=events-status]', { hasText: 'open' }).waitFor();
+    await page.locator('#event-data').fill('{"text":"dev mode"}');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await page.locator('[data-testid=events] li[data-type=Announcement]', { hasText: 'dev mode' }).waitFor();
+    assert.deepEqual(errors, []);
+  });
+});
