@@ -122,7 +122,7 @@ export function Workspace({ settings, onSignOut }: { settings: ConnectionSetting
       )}
       {!reconnecting && down && (
         <div className="banner error" role="alert">
-          Disconnected: {hubs.find((h) => h.error)?.error}. Retrying…
+          Disconnected: {hubs.find((h) => h.error)?.error}
         </div>
       )}
       <main className="panels">
