@@ -381,4 +381,22 @@ describe('the demo app as `make run` serves it: one instance, in-memory bus', { 
     await page.locator('[data-testid=events] li[data-type=Announcement]', { hasText: 'dev mode' }).waitFor();
     assert.deepEqual(errors, []);
   });
+
+  test('sign-in with a token from `switchboard token` on a server with a JWT key', async () => {
+    const secret = 'browser-test-secret-of-at-least-32-bytes';
+    const secured = await startServer(['--jwt-secret', secret], { staticDir: DIST });
+    scope(() => secured.stop());
+    const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
+    const issued = spawnSync(bin, ['token', '--user', 'erin', '--jwt-secret', secret], { encoding: 'utf8' });
+    assert.equal(issued.status, 0, issued.stderr);
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    await page.goto(`${secured.url}/`);
+    await page.getByText('Sign in with a token instead').click();
+    await page.getByLabel(/JWT/).fill(issued.stdout.trim());
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-testid=status][data-state=connected]').waitFor();
+    assert.equal(await page.getByTestId('me').textContent(), 'erin');
+    await page.locator('[data-testid=online] li[data-user="erin"]').waitFor();
+  });
 });
