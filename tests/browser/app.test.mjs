@@ -306,7 +306,6 @@ describe('the demo app in Chromium: two users, two instances on Redis behind ngi
       if (response.headers.get('x-switchboard-instance') === before) index = i;
     }
     assert.ok(index >= 0, `no instance named ${before}`);
-    await shot(alice, 'workspace');
     // Unpinned, so nginx can send alice's reconnect to the instance that is left.
     await alice.context().clearCookies({ name: 'sb_pin' });
     const stopping = servers[index].stop();

@@ -25,6 +25,8 @@ export function Workspace({ settings, onSignOut }: { settings: ConnectionSetting
   const me = settings.identity.user;
   const [chat, dispatch] = useReducer(chatReducer, me, initialChat);
   const [notifications, notify] = useReducer(notificationsReducer, initialNotifications);
+  // Stable: a toast's timer restarts whenever its dismiss function changes.
+  const dismissToast = useCallback((id: number) => notify({ type: 'dismiss', id }), []);
   const chatRef = useRef<ChatState>(chat);
   useEffect(() => {
     chatRef.current = chat;
@@ -138,7 +140,7 @@ export function Workspace({ settings, onSignOut }: { settings: ConnectionSetting
           <Events />
         </aside>
       </main>
-      <Toasts toasts={notifications.toasts} dismiss={(id) => notify({ type: 'dismiss', id })} />
+      <Toasts toasts={notifications.toasts} dismiss={dismissToast} />
       <StatusBar hub={chatHub} protocol={settings.protocol} />
     </div>
   );
