@@ -1,11 +1,18 @@
 # Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
-.PHONY: all deps test-deps build run test unit unit-asan integration fuzz e2e faults browser format clean conformance \
-        bench-micro
+.PHONY: all deps test-deps build web run demo test unit unit-asan integration fuzz e2e faults browser \
+        web-check format clean conformance bench-micro screenshots
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PORT ?= 5000
-SIGNALR_BUNDLE := web/lib/signalr.min.js
+DEMO_PORT ?= 8080
+WEB_DIST := web/dist
+# What the app is built from: a change to any of these rebuilds it.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
+               web/tsconfig.json web/package-lock.json
+# The REST API key `make run` starts the server with, so the app's "create tenant" form can act as
+# the job worker (web/src/lib/notifications.ts). Public: development only.
+DEV_ACCESS_KEY := switchboard-development-access-key-make-run
 
 all: build
 
@@ -18,25 +25,40 @@ test-deps:
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWITCHBOARD_WERROR=ON
 
-# The npm packages, from the lock file, when they are missing or older than it (the stamp is the
-# one scripts/install-deps keeps, so neither installs twice).
-node_modules/.package-lock.stamp: package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# The demo app's packages, from its own lock file (offline-safe: npm ci never resolves anew).
+web/node_modules/.package-lock.stamp: web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	touch $@
 
-node_modules/@microsoft/signalr/dist/browser/signalr.min.js: node_modules/.package-lock.stamp
+# The demo app (Vite + React), rebuilt only when its sources changed.
+$(WEB_DIST)/index.html: web/node_modules/.package-lock.stamp $(WEB_SOURCES)
+	npm run --prefix web --silent build
 
-# The browser bundle of the official client, served by the demo page (never a CDN).
-$(SIGNALR_BUNDLE): node_modules/@microsoft/signalr/dist/browser/signalr.min.js
-	@mkdir -p web/lib
-	cp $< $@
+web: $(WEB_DIST)/index.html
 
 build: $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
-	@$(MAKE) --no-print-directory $(SIGNALR_BUNDLE)
+	@$(MAKE) --no-print-directory web
 
+# One instance on the in-memory bus, with what the app's panels use in development: the relay hub
+# /hubs/notifications, the REST API on the development key, open event publishing.
 run: deps build
-	$(BUILD_DIR)/switchboard serve --listen 0.0.0.0:$(PORT) --static-dir web --backplane memory
+	$(BUILD_DIR)/switchboard serve --listen 0.0.0.0:$(PORT) --static-dir $(WEB_DIST) --backplane memory \
+	  --server-name local --hub /hubs/notifications --access-key $(DEV_ACCESS_KEY) --events-open
+
+# Redis, two instances with the app's flags and nginx in front on DEMO_PORT
+# (examples/multi-instance/run.sh; stop one instance and the app moves to the other).
+demo: deps build
+	INSTANCES=2 NGINX_PORT=$(DEMO_PORT) STATIC_DIR=$(WEB_DIST) examples/multi-instance/run.sh \
+	  --hub /hubs/notifications --access-key $(DEV_ACCESS_KEY) --events-open
+
+# Type-check, lint and unit-test the app (also part of `make test`, suite "web").
+web-check: web/node_modules/.package-lock.stamp
+	@scripts/run-tests web
+
+# The screenshots in docs/images/, taken from the browser test's screens.
+screenshots: test-deps build
+	SCREENSHOTS=docs/images node --test --test-concurrency=1 tests/browser/app.test.mjs
 
 # The server app of the ASP.NET SignalR JS functional tests (tests/conformance/README.md).
 conformance: $(BUILD_DIR)/build.ninja
@@ -79,4 +101,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp')
 
 clean:
-	rm -rf build build-asan build-fuzz web/lib
+	rm -rf build build-asan build-fuzz $(WEB_DIST)

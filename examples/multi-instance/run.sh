@@ -12,7 +12,7 @@
 #   REDIS_URL        use this Redis instead of starting one (e.g. redis://10.0.0.5:6379 or
 #                    "host:6379,password=...,channelPrefix=app1")
 #   SWITCHBOARD_BIN  server binary (default build/switchboard of this repository)
-#   STATIC_DIR       demo page folder (default web/ of this repository)
+#   STATIC_DIR       the demo app (default web/dist of this repository: make build builds it)
 #   NGINX_PORT       also start nginx on this port with nginx.conf (ports rewritten to the ones above)
 #   NGINX_BIN        nginx binary (default nginx)
 #   REDIS_SERVER     redis-server binary (default redis-server)
@@ -30,7 +30,7 @@ INSTANCES=${INSTANCES:-3}
 HOST=${HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6380}
 SWITCHBOARD_BIN=${SWITCHBOARD_BIN:-$root/build/switchboard}
-STATIC_DIR=${STATIC_DIR:-$root/web}
+STATIC_DIR=${STATIC_DIR:-$root/web/dist}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 NGINX_BIN=${NGINX_BIN:-nginx}
 NGINX_PORT=${NGINX_PORT:-}
@@ -78,10 +78,17 @@ start_instances "$REDIS_URL" "$@"
 if [[ -n "$NGINX_PORT" ]]; then
   mkdir -p "$work/nginx"
   # nginx.conf names 127.0.0.1:5000-5002 and port 8080; rewrite them to this run's ports.
+  # With fewer than 3 instances the lines naming the others go: nginx refuses duplicate map keys.
   sed_args=()
-  for i in 0 1 2; do sed_args+=(-e "s/127\.0\.0\.1:500$i\b/@INSTANCE$i@/g"); done
   for i in 0 1 2; do
-    sed_args+=(-e "s/@INSTANCE$i@/$HOST:${ports[$((i < INSTANCES ? i : INSTANCES - 1))]}/g")
+    if ((i < INSTANCES)); then
+      sed_args+=(-e "s/127\.0\.0\.1:500$i\b/@INSTANCE$i@/g")
+    else
+      sed_args+=(-e "/127\.0\.0\.1:500$i\b/d")
+    fi
+  done
+  for ((i = 0; i < INSTANCES && i < 3; i++)); do
+    sed_args+=(-e "s/@INSTANCE$i@/$HOST:${ports[$i]}/g")
   done
   sed_args+=(-e "s/listen 8080;/listen 127.0.0.1:$NGINX_PORT;/")
   sed "${sed_args[@]}" "$here/nginx.conf" > "$work/nginx/nginx.conf"

@@ -15,7 +15,7 @@
 #                    a libpq conninfo ("host=... dbname=...") or a URL (postgres://user:pass@host/db)
 #   PG_BIN           PostgreSQL server binaries (default: the newest /usr/lib/postgresql/*/bin)
 #   SWITCHBOARD_BIN  server binary (default build/switchboard of this repository)
-#   STATIC_DIR       demo page folder (default web/ of this repository)
+#   STATIC_DIR       the demo app (default web/dist of this repository: make build builds it)
 #   Extra arguments are passed to every `switchboard serve`, e.g. run.sh --log-level debug
 #
 # Ctrl-C (or SIGTERM) stops everything: the instances drain (clients are told to reconnect), then
@@ -31,7 +31,7 @@ HOST=${HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5433}
 PG_CONNECTION=${PG_CONNECTION:-}
 SWITCHBOARD_BIN=${SWITCHBOARD_BIN:-$root/build/switchboard}
-STATIC_DIR=${STATIC_DIR:-$root/web}
+STATIC_DIR=${STATIC_DIR:-$root/web/dist}
 if [[ -z "${PG_BIN:-}" ]]; then
   PG_BIN=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)
 fi

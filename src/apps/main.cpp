@@ -298,8 +298,10 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_BACKPLANE")
         ->capture_default_str();
     serve
-        ->add_option("--server-name", options.server_name,
-                     "This instance's name on the backplane (default: hostname_random)")
+        ->add_option(
+            "--server-name", options.server_name,
+            "This instance's name on the backplane and in negotiate's X-Switchboard-Instance "
+            "header (default: hostname_random, not sent)")
         ->envname("SWITCHBOARD_SERVER_NAME");
     serve
         ->add_option("--backplane-buffer-size", options.backplane_buffer_size,

@@ -230,6 +230,7 @@ struct instance::parts {
     std::shared_ptr<transport::endpoint> make_endpoint(transport::endpoint_options settings,
                                                        transport::application_factory factory) {
         settings.long_polling.disconnect_timeout = options.hub.disconnect_timeout;
+        settings.instance_name = options.server_name;
         settings.admission = &admission;
         settings.metrics = &counters;
         return endpoints.emplace_back(std::make_shared<transport::endpoint>(

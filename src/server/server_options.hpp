@@ -34,8 +34,8 @@ struct server_options {
     std::string postgres_schema = "signalr";
     // A group change for a connection on another instance fails after this long without ack.
     std::chrono::milliseconds group_ack_timeout{10'000};
-    // Serves the demo page; empty disables static files.
-    std::string static_dir = "web";
+    // Serves the demo app as `make build` leaves it; empty disables static files.
+    std::string static_dir = "web/dist";
     // PEM certificate chain (server certificate first): set, the listener speaks https and wss
     // itself, for deployments without a TLS-terminating proxy in front.
     std::string tls_cert_file;

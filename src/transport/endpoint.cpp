@@ -188,9 +188,13 @@ void endpoint::handle_negotiate(http::request& req, http::exchange& ex, const id
     }
     const auto issued = connections_.issue(
         version, stateful, who != nullptr ? who->user_id : std::string(), std::move(lease));
-    ex.respond(
+    auto res =
         json_response(req, make_negotiate_response(version, issued.connection_id, issued.token,
-                                                   settings_.transports, stateful)));
+                                                   settings_.transports, stateful));
+    if (!settings_.instance_name.empty()) {
+        res.set("X-Switchboard-Instance", settings_.instance_name);
+    }
+    ex.respond(std::move(res));
 }
 
 bool endpoint::admit(http::request& req, http::exchange& ex, const identity* who,

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace switchboard::transport {
@@ -45,6 +46,10 @@ struct endpoint_options {
     admission_control* admission = nullptr;
     // Connection and message counters of the server; null: not counted.
     switchboard::metrics* metrics = nullptr;
+    // Sent as X-Switchboard-Instance on negotiate responses, so an app behind a load balancer
+    // can show which instance serves it; empty (the default name, which holds the hostname):
+    // no header.
+    std::string instance_name;
 };
 
 class endpoint {

@@ -1,7 +1,10 @@
 // Scenario 6: plain HTTP behaviour: status codes (§3.1), negotiate routing (§1, §2), health, CORS (§11), static files.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { rawSocket, startServer } from './server.mjs';
 
@@ -32,12 +35,26 @@ function request(url, { method = 'GET', headers = {}, body, rawPath } = {}) {
   });
 }
 
+// Static files from a folder of their own, so these checks do not depend on the demo app's build.
+async function staticFixture() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-static-'));
+  await writeFile(path.join(dir, 'index.html'), '<!doctype html><title>Static fixture</title><div id="root"></div>');
+  await writeFile(path.join(dir, 'app.js'), 'export const ready = true;\n');
+  await writeFile(path.join(dir, 'style.css'), 'body { margin: 0; }\n');
+  return dir;
+}
+
 describe('HTTP endpoints', () => {
   let server;
+  let staticDir;
   before(async () => {
-    server = await startServer(['--cors-origin', ALLOWED_ORIGIN]);
+    staticDir = await staticFixture();
+    server = await startServer(['--cors-origin', ALLOWED_ORIGIN, '--server-name', 'http-test-instance'], { staticDir });
   });
-  after(() => server?.stop());
+  after(async () => {
+    await server?.stop();
+    if (staticDir) await rm(staticDir, { recursive: true, force: true });
+  });
 
   test('WebSocket upgrade with an unknown id gets 404', async (t) => {
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/hubs/chat?id=doesnotexist`);
@@ -154,21 +171,32 @@ describe('HTTP endpoints', () => {
     assert.equal(actual.headers['access-control-allow-origin'], undefined);
   });
 
-  test('GET / serves the chat page', async () => {
+  test('GET / serves index.html of the static dir', async () => {
     const response = await fetch(`${server.url}/`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
-    const html = await response.text();
-    assert.match(html, /<title>Switchboard chat<\/title>/);
-    assert.match(html, /id="connect"/);
-    assert.match(html, /src="\/lib\/signalr\.min\.js"/);
+    assert.match(await response.text(), /<title>Static fixture<\/title>/);
+  });
+
+  test('negotiate names the instance (--server-name) in X-Switchboard-Instance', async (t) => {
+    const response = await fetch(`${server.url}/hubs/chat/negotiate?negotiateVersion=1`, { method: 'POST' });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-switchboard-instance'), 'http-test-instance');
+    await response.body?.cancel();
+    // Without --server-name the default name holds the hostname: it is not sent.
+    const unnamed = await startServer([]);
+    t.after(() => unnamed.stop());
+    const plain = await fetch(`${unnamed.url}/hubs/chat/negotiate?negotiateVersion=1`, { method: 'POST' });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers.get('x-switchboard-instance'), null);
+    await plain.body?.cancel();
   });
 
   test('static files: app.js and style.css are served with sensible types; traversal is refused', async () => {
     const js = await fetch(`${server.url}/app.js`);
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type') ?? '', /javascript/);
-    assert.match(await js.text(), /withAutomaticReconnect/);
+    assert.match(await js.text(), /export const ready/);
     const css = await fetch(`${server.url}/style.css`);
     assert.equal(css.status, 200);
     assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
