@@ -179,6 +179,7 @@ struct instance::parts {
         // REST calls carry messages up to the service's 1 MB; hub endpoints keep their limit.
         settings.body_limits.emplace_back("/api/hubs", o.rest.max_body_size);
         settings.body_limits.emplace_back("/api/v1/hubs", o.rest.max_body_size);
+        settings.access_log = o.access_log;
         return settings;
     }
 
