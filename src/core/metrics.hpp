@@ -102,6 +102,8 @@ struct metrics {
     std::function<std::uint64_t()> backplane_drops;
     // Messages from the bus dropped as not ours or broken (the bus's and the router's counts).
     std::function<std::uint64_t()> backplane_rejected;
+    // Whether the bus is connected now (what /readyz also answers); unset: no bus, reported as 1.
+    std::function<bool()> backplane_connected;
 
     gauge& connections_of(metric_transport transport) {
         return connections[static_cast<std::size_t>(transport)];

@@ -285,6 +285,7 @@ instance::instance(server_options options) {
     parts_->http.set_readiness_check([this] { return parts_->backplane->connected(); });
     auto& p = *parts_;
     p.counters.backplane_drops = [&p] { return p.backplane->dropped_publications(); };
+    p.counters.backplane_connected = [&p] { return p.backplane->connected(); };
     p.counters.backplane_rejected = [&p] {
         return p.backplane->rejected_messages() + p.router.malformed_backplane_messages() +
                p.events.malformed_messages();
