@@ -93,7 +93,8 @@ TEST(metrics, render_is_prometheus_text_format) {
         }
         // Every sample belongs to the family announced just before it.
         EXPECT_TRUE(line.starts_with(last_type)) << line;
-        EXPECT_TRUE(line.starts_with("switchboard_")) << line;
+        // The process collector's series keep their standard names.
+        EXPECT_TRUE(line.starts_with("switchboard_") || line.starts_with("process_")) << line;
         const auto space = line.rfind(' ');
         ASSERT_NE(space, std::string::npos) << line;
         const auto value = line.substr(space + 1);
@@ -101,8 +102,9 @@ TEST(metrics, render_is_prometheus_text_format) {
         EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
         ++samples;
     }
-    // ... + the six event stream series + the two REST API series.
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2);
+    // ... + the six event stream series + the two REST API series + backplane connected + the
+    // three process series.
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2 + 1 + 3);
 }
 
 TEST(metrics, event_stream_series) {
