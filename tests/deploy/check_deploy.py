@@ -43,8 +43,8 @@ def nginx_configs():
     for conf in configs:
         with tempfile.TemporaryDirectory() as tmp:
             text = open(conf).read()
-            # Compose service names resolve only inside Docker's network.
-            text = re.sub(r"switchboard-\d:5000", "127.0.0.1:5000", text)
+            # Compose's fixed addresses exist only inside Docker's network: loopback ports stand in.
+            text = re.sub(r"172\.28\.0\.(\d+):5000", r"127.0.0.1:50\1", text)
             path = os.path.join(tmp, "nginx.conf")
             open(path, "w").write(text)
             extra = [] if re.search(r"^pid ", text, re.M) else ["-g", f"pid {tmp}/nginx.pid;"]
@@ -85,7 +85,8 @@ def compose():
     assert os.path.exists(os.path.join(DEPLOY, conf)), conf
     text = open(os.path.join(DEPLOY, conf)).read()
     for name in instances:
-        assert f"{name}:5000" in text, f"nginx does not route to {name}"
+        address = services[name]["networks"]["switchboard"]["ipv4_address"]
+        assert f"{address}:5000" in text, f"nginx does not route to {name} ({address})"
     for directive in ["proxy_set_header Upgrade", "proxy_buffering off", "proxy_read_timeout"]:
         assert directive in text, directive
 
