@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, serverFor, waitFor } from './server.mjs';
+import { ROOT, clientFor, serverFor, waitFor } from './server.mjs';
 import { freePort, redisAvailable, redisFor } from './redis.mjs';
 
 const BIN = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
@@ -156,6 +156,32 @@ test('serve: no access log by default', async (t) => {
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
   assert.doesNotMatch(server.stdout(), /access .* GET/);
+});
+
+// One sample of /metrics, e.g. metric(text, 'switchboard_hub_connections{protocol="json"}').
+function metric(text, series) {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test('/metrics: connections by hub protocol, messages by kind, deliveries, backplane, process', async (t) => {
+  const server = await serverFor(t, []);
+  const json = await clientFor(t, server.url, 'metrics-json');
+  const msgpack = await clientFor(t, server.url, 'metrics-msgpack', { messagepack: true });
+  await json.connection.invoke('SendMessage', 'hello');
+  await waitFor(() => msgpack.events.ReceiveMessage.some(([, m]) => m === 'hello'));
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  assert.equal(metric(text, 'switchboard_hub_connections{protocol="json"}'), 1);
+  assert.equal(metric(text, 'switchboard_hub_connections{protocol="messagepack"}'), 1);
+  assert.ok(metric(text, 'switchboard_messages_received_by_kind_total{kind="invocation"}') >= 1);
+  assert.ok(metric(text, 'switchboard_deliveries_total') >= 2, 'the broadcast reached both');
+  assert.equal(metric(text, 'switchboard_backplane_connected'), 1);
+  assert.ok(metric(text, 'process_resident_memory_bytes') > 1_000_000);
+  assert.ok(metric(text, 'process_open_fds') > 3);
+  assert.ok(metric(text, 'process_max_fds') >= metric(text, 'process_open_fds'));
+  await msgpack.connection.stop();
+  await waitFor(async () => metric(await (await fetch(`${server.url}/metrics`)).text(),
+    'switchboard_hub_connections{protocol="messagepack"}') === 0, 5_000, { message: 'the gauge back to 0' });
 });
 
 test('doctor: a healthy Redis with a password passes every check', { skip: !redisAvailable() }, async (t) => {
