@@ -141,8 +141,8 @@ public:
     }
 
     stream take_stream() override {
-        // Upgrades and event streams: logged when they start, their status is the stream's.
-        log_access(101);
+        // WebSocket upgrades and event streams: logged as they are handed over ("stream").
+        log_access(0);
         taken_ = true;
         stream_.next_layer().expires_never();
         return std::move(stream_);
@@ -332,8 +332,8 @@ private:
         }
     }
 
-    // One line per answered request when --access-log is on. The path only: query strings
-    // carry access tokens (?access_token=) and connection tokens.
+    // One line per answered request when --access-log is on; status 0: a stream handed over.
+    // The path only: query strings carry access tokens (?access_token=) and connection tokens.
     void log_access(unsigned status) {
         if (!server_->settings.access_log) {
             return;
@@ -341,7 +341,8 @@ private:
         const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - request_start_);
         spdlog::info("access {} {} {} {} {:.3f}ms", remote_address_,
-                     std::string_view(request_.method_string()), path_of(request_.target()), status,
+                     std::string_view(request_.method_string()), path_of(request_.target()),
+                     status == 0 ? std::string("stream") : std::to_string(status),
                      static_cast<double>(elapsed.count()) / 1000.0);
     }
 
