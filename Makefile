@@ -1,6 +1,6 @@
 # Switchboard: `make run` sets up, builds and starts the server; `make test` runs every suite.
 .PHONY: all deps test-deps build web run demo test unit unit-asan integration fuzz e2e faults browser \
-        web-check format clean conformance bench-micro screenshots
+        web-check format clean conformance bench-micro screenshots install install-files deploy-check
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -96,6 +96,28 @@ faults: test-deps build
 
 browser: build
 	@scripts/run-tests browser
+
+# FHS places (deploy/systemd): `sudo make install`, then `systemctl enable --now switchboard`.
+# PREFIX=/usr for a package; DESTDIR stages the tree; WEB_DIR is the demo app's built files.
+PREFIX ?= /usr/local
+WEB_DIR ?= $(WEB_DIST)
+install: build install-files
+
+install-files:
+	install -D -m 0755 $(BUILD_DIR)/switchboard $(DESTDIR)$(PREFIX)/bin/switchboard
+	install -d $(DESTDIR)$(PREFIX)/share/switchboard/web
+	cp -R $(WEB_DIR)/. $(DESTDIR)$(PREFIX)/share/switchboard/web/
+	sed 's|/usr/local/|$(PREFIX)/|g' deploy/systemd/switchboard.service > switchboard.service.tmp
+	install -D -m 0644 switchboard.service.tmp $(DESTDIR)/etc/systemd/system/switchboard.service
+	rm -f switchboard.service.tmp
+	@# The settings file is the operator's: never overwritten.
+	test -e $(DESTDIR)/etc/switchboard/switchboard.env || \
+	  sed 's|/usr/local/|$(PREFIX)/|g' deploy/systemd/switchboard.env | \
+	  install -D -m 0640 /dev/stdin $(DESTDIR)/etc/switchboard/switchboard.env
+
+# Static checks of deploy/ (nginx -t, systemd-analyze verify, manifests, dashboards).
+deploy-check: build
+	@scripts/run-tests deploy
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp')

@@ -1,4 +1,6 @@
 // The switchboard binary: subcommands over the library; parses flags, builds config, runs.
+#include "apps/config_command.hpp"
+#include "apps/doctor.hpp"
 #include "apps/publish.hpp"
 #include "apps/publish_event.hpp"
 #include "auth/jwt.hpp"
@@ -13,6 +15,7 @@
 #include "loadgen/bench.hpp"
 #include "server/backends.hpp"
 #include "server/instance.hpp"
+#include "server/log_format.hpp"
 
 #ifdef SWITCHBOARD_BACKPLANE_REDIS
 #include "loadgen/redis_publish.hpp"
@@ -36,6 +39,12 @@ namespace {
 
 using namespace switchboard;
 
+// "15s" when whole seconds, else "250ms": as a duration flag takes it back.
+std::string format_duration(std::chrono::milliseconds value) {
+    return value.count() % 1000 == 0 ? std::to_string(value.count() / 1000) + "s"
+                                     : std::to_string(value.count()) + "ms";
+}
+
 // Adds a duration flag ("15s", "250ms") bound to `target`, with an environment variable.
 void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
                   const std::string& env, const std::string& help) {
@@ -48,9 +57,10 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
                }
                target = *parsed;
            },
-           help + " (default " + std::to_string(target.count()) + "ms)")
+           help)
         ->envname(env)
-        ->type_name("DURATION");
+        ->type_name("DURATION")
+        ->default_str(format_duration(target));
 }
 
 // `switchboard token`: a signed HS256 development token, printed on stdout.
@@ -285,7 +295,21 @@ int main(int argc, char** argv) {
     relay_settings relay;
     hub::calls_hub_options calls;
     std::string log_level = "info";
+    // Text for a terminal; json is opt-in, for collectors (Loki, Elasticsearch, CloudWatch).
+    std::string log_format = "text";
+    std::string config_file;
     auto* serve = app.add_subcommand("serve", "Run the server");
+    serve->footer(
+        "Each setting is taken from, in order: its flag, its SWITCHBOARD_* variable, the ASP.NET "
+        "variables (Redis__ConnectionString, ConnectionStrings__RedisConnection, "
+        "SignalR__MaximumMessageSize, ...), the --config file, the default.");
+    serve
+        ->add_option(
+            "--config", config_file,
+            "JSON file of settings: keys are these flags without --; an appsettings.json's "
+            "ConnectionStrings, Redis, SignalR and Logging sections are read too")
+        ->envname("SWITCHBOARD_CONFIG")
+        ->type_name("FILE");
     serve->add_option("--listen", options.listen, "Address and port to listen on (port 0: any)")
         ->envname("SWITCHBOARD_LISTEN")
         ->capture_default_str();
@@ -458,6 +482,18 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_DETAILED_ERRORS");
     serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->envname("SWITCHBOARD_LOG_LEVEL")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+        ->capture_default_str();
+    serve
+        ->add_option("--log-format", log_format,
+                     "text, or json: one object per line (time, level, msg) for log collectors")
+        ->envname("SWITCHBOARD_LOG_FORMAT")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    serve
+        ->add_option("--access-log", options.access_log,
+                     "Log every HTTP request (method, path, status, duration; true/false)")
+        ->envname("SWITCHBOARD_ACCESS_LOG")
         ->capture_default_str();
     serve
         ->add_option("--jwt-secret", options.auth.jwt_secret,
@@ -865,18 +901,63 @@ int main(int argc, char** argv) {
     publish_command->add_option("arguments", publish.arguments,
                                 "Its arguments: a JSON array, or one JSON value");
 
+    std::string check_file;
+    auto* config_command = app.add_subcommand("config", "Configuration tools");
+    config_command->require_subcommand(1);
+    auto* config_check = config_command->add_subcommand(
+        "check",
+        "Print serve's effective configuration for FILE (with the environment) as JSON, secrets "
+        "redacted; exits 2 when a setting is unusable");
+    config_check->add_option("file", check_file, "The --config file (appsettings.json works)")
+        ->required();
+
+    // `doctor` takes serve's flags: argv is parsed as serve's (below); this entry is its help.
+    app.add_subcommand("doctor",
+                       "Check what bites operators first (descriptor limit, backplane and its "
+                       "latency, clock skew, TLS files, port) for serve's flags, variables and "
+                       "--config; exits 1 with the fix for each failure")
+        ->allow_extras()
+        ->prefix_command();
+
     // Bad flags of `chat` exit with 2, its documented status; the other subcommands keep
     // CLI11's codes.
     const bool chat_requested = argc > 1 && std::string_view(argv[1]) == "chat";
+    const bool doctor_requested = argc > 1 && std::string_view(argv[1]) == "doctor";
+    std::string serve_word = "serve";
+    if (doctor_requested) {
+        argv[1] = serve_word.data();
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);
         return chat_requested && code != 0 ? chat::exit_usage : code;
     }
+    const std::vector<std::string> args(argv, argv + argc);
+    if (config_check->parsed()) {
+        return apps::run_config_check(app, *serve, check_file, args);
+    }
+    std::vector<std::string> config_warnings;
+    if (serve->parsed()) {
+        try {
+            config_warnings = apps::apply_config(app, *serve, config_file, args).warnings;
+        } catch (const apps::config_error& e) {
+            std::fprintf(stderr, "switchboard: %s\n", e.what());
+            return apps::exit_bad_config;
+        }
+    }
+    if (log_format == "json") {
+        use_json_log_format();
+    }
     spdlog::set_level(spdlog::level::from_str(log_level));
+    for (const auto& warning : config_warnings) {
+        spdlog::warn("configuration: {}", warning);
+    }
 
     try {
+        if (doctor_requested) {
+            return apps::run_doctor(options);
+        }
         if (serve->parsed()) {
             return run_serve(std::move(options), std::move(chat), relay, calls);
         }

@@ -1,5 +1,11 @@
 #include "core/metrics.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
 namespace switchboard {
 
 std::uint64_t counter::value() const noexcept {
@@ -48,6 +54,35 @@ std::string_view label_value(metric_limit limit) {
         break;
     }
     return "unknown";
+}
+
+std::string_view label_value(metric_protocol protocol) {
+    switch (protocol) {
+    case metric_protocol::json:
+        return "json";
+    case metric_protocol::messagepack:
+        return "messagepack";
+    case metric_protocol::count:
+        break;
+    }
+    return "unknown";
+}
+
+std::string_view label_value(metric_message_kind kind) {
+    static constexpr std::array<std::string_view,
+                                static_cast<std::size_t>(metric_message_kind::count)>
+        names{"invocation",
+              "stream_invocation",
+              "stream_item",
+              "completion",
+              "cancel_invocation",
+              "ping",
+              "close",
+              "ack",
+              "sequence",
+              "other"};
+    const auto index = static_cast<std::size_t>(kind);
+    return index < names.size() ? names[index] : "unknown";
 }
 
 std::string_view label_value(metric_hub_error place) {
@@ -106,6 +141,36 @@ void by_label(std::string& out, std::string_view name, std::string_view type, st
     }
 }
 
+// The process collector's standard series (as Prometheus client libraries name them), read from
+// /proc at scrape time: memory and descriptors are what run out first on a busy instance.
+void render_process(std::string& out) {
+    std::uint64_t resident_pages = 0;
+    if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+        unsigned long long size = 0;
+        unsigned long long resident = 0;
+        if (std::fscanf(statm, "%llu %llu", &size, &resident) == 2) {
+            resident_pages = resident;
+        }
+        std::fclose(statm);
+    }
+    const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+    single(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           resident_pages * page);
+    std::uint64_t open = 0;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        ++open;
+    }
+    single(out, "process_open_fds", "gauge", "Number of open file descriptors.", open);
+    rlimit limit{};
+    std::uint64_t max = 0;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        max = static_cast<std::uint64_t>(limit.rlim_cur);
+    }
+    single(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.", max);
+}
+
 }  // namespace
 
 void metrics::render(std::string& out) const {
@@ -117,8 +182,16 @@ void metrics::render(std::string& out) const {
     by_label<metric_transport>(out, "switchboard_connections_opened_total", "counter",
                                "Client connections opened since start, by transport.", "transport",
                                connections_opened, counter_value);
+    by_label<metric_protocol>(out, "switchboard_hub_connections", "gauge",
+                              "Connections past their hub handshake, by hub protocol.", "protocol",
+                              hub_connections, gauge_value);
     single(out, "switchboard_messages_received_total", "counter",
            "Hub messages received from clients (pings included).", messages_received.value());
+    by_label<metric_message_kind>(out, "switchboard_messages_received_by_kind_total", "counter",
+                                  "Hub messages received from clients, by message type.", "kind",
+                                  received_by_kind, counter_value);
+    single(out, "switchboard_deliveries_total", "counter",
+           "Routed messages queued for a connection (one per recipient).", deliveries.value());
     single(out, "switchboard_messages_sent_total", "counter",
            "Hub messages queued for clients (pings included).", messages_sent.value());
     single(out, "switchboard_bytes_sent_total", "counter",
@@ -158,6 +231,16 @@ void metrics::render(std::string& out) const {
     single(out, "switchboard_backplane_rejected_messages_total", "counter",
            "Messages from the backplane dropped as malformed, foreign or unfetchable.",
            backplane_rejected ? backplane_rejected() : std::uint64_t{0});
+    single(out, "switchboard_backplane_published_total", "counter",
+           "Publications handed to the backplane.",
+           backplane_published ? backplane_published() : std::uint64_t{0});
+    single(out, "switchboard_backplane_received_total", "counter",
+           "Messages the backplane delivered from other instances.",
+           backplane_received ? backplane_received() : std::uint64_t{0});
+    single(out, "switchboard_backplane_connected", "gauge",
+           "1 while the backplane is connected (0: publications are buffered, /readyz is 503).",
+           std::uint64_t{!backplane_connected || backplane_connected() ? 1U : 0U});
+    render_process(out);
 }
 
 }  // namespace switchboard

@@ -69,6 +69,27 @@ enum class metric_hub_error : std::uint8_t {
     count,
 };
 
+// Values of the `protocol` label of switchboard_hub_connections.
+enum class metric_protocol : std::uint8_t { json, messagepack, count };
+
+// Values of the `kind` label of switchboard_messages_received_by_kind_total: the hub protocol's
+// message types in its numbering (protocol/hub_message.hpp), then anything else.
+enum class metric_message_kind : std::uint8_t {
+    invocation,
+    stream_invocation,
+    stream_item,
+    completion,
+    cancel_invocation,
+    ping,
+    close,
+    ack,
+    sequence,
+    other,
+    count,
+};
+
+std::string_view label_value(metric_protocol protocol);
+std::string_view label_value(metric_message_kind kind);
 std::string_view label_value(metric_transport transport);
 std::string_view label_value(metric_limit limit);
 std::string_view label_value(metric_hub_error place);
@@ -78,8 +99,13 @@ std::string_view label_value(metric_hub_error place);
 struct metrics {
     std::array<gauge, static_cast<std::size_t>(metric_transport::count)> connections;
     std::array<counter, static_cast<std::size_t>(metric_transport::count)> connections_opened;
+    // Connections past their handshake, by hub protocol (the transport gauge counts sockets).
+    std::array<gauge, static_cast<std::size_t>(metric_protocol::count)> hub_connections;
     counter messages_received;
+    std::array<counter, static_cast<std::size_t>(metric_message_kind::count)> received_by_kind;
     counter messages_sent;
+    // Messages routed to a connection (a broadcast to 1,000 is 1,000 deliveries).
+    counter deliveries;
     counter bytes_sent;
     std::array<counter, static_cast<std::size_t>(metric_limit::count)> limit_rejections;
     counter slow_consumer_disconnects;
@@ -102,6 +128,11 @@ struct metrics {
     std::function<std::uint64_t()> backplane_drops;
     // Messages from the bus dropped as not ours or broken (the bus's and the router's counts).
     std::function<std::uint64_t()> backplane_rejected;
+    // Publications handed to the bus and messages it delivered here, since start.
+    std::function<std::uint64_t()> backplane_published;
+    std::function<std::uint64_t()> backplane_received;
+    // Whether the bus is connected now (what /readyz also answers); unset: no bus, reported as 1.
+    std::function<bool()> backplane_connected;
 
     gauge& connections_of(metric_transport transport) {
         return connections[static_cast<std::size_t>(transport)];
@@ -111,6 +142,12 @@ struct metrics {
     }
     counter& rejections_of(metric_limit limit) {
         return limit_rejections[static_cast<std::size_t>(limit)];
+    }
+    gauge& hub_connections_of(metric_protocol protocol) {
+        return hub_connections[static_cast<std::size_t>(protocol)];
+    }
+    counter& received_of(metric_message_kind kind) {
+        return received_by_kind[static_cast<std::size_t>(kind)];
     }
     counter& hub_errors_of(metric_hub_error place) {
         return hub_errors[static_cast<std::size_t>(place)];

@@ -22,6 +22,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <optional>
 
 namespace switchboard::http {
@@ -132,6 +133,7 @@ public:
 
     void respond(response res) override {
         // Deferred answers (long polls) come back here; the session may meanwhile be gone.
+        log_access(res.result_int());
         apply_cors(res);
         const bool keep_alive = res.keep_alive() && !server_->draining;
         res.keep_alive(keep_alive);
@@ -139,6 +141,8 @@ public:
     }
 
     stream take_stream() override {
+        // WebSocket upgrades and event streams: logged as they are handed over ("stream").
+        log_access(0);
         taken_ = true;
         stream_.next_layer().expires_never();
         return std::move(stream_);
@@ -244,6 +248,7 @@ private:
             return;  // client left, idle timeout, or garbage: nothing to answer
         }
         request_ = parser_->release();
+        request_start_ = std::chrono::steady_clock::now();
         route_request();
     }
 
@@ -280,6 +285,7 @@ private:
                 apply_cors(*file);
                 const bool keep_alive = file->keep_alive() && !server_->draining;
                 file->keep_alive(keep_alive);
+                log_access(file->result_int());
                 return write(bhttp::message_generator(std::move(*file)), keep_alive);
             }
         }
@@ -324,6 +330,20 @@ private:
             res.erase(bhttp::field::access_control_allow_headers);
             res.erase(bhttp::field::access_control_max_age);
         }
+    }
+
+    // One line per answered request when --access-log is on; status 0: a stream handed over.
+    // The path only: query strings carry access tokens (?access_token=) and connection tokens.
+    void log_access(unsigned status) {
+        if (!server_->settings.access_log) {
+            return;
+        }
+        const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - request_start_);
+        spdlog::info("access {} {} {} {} {:.3f}ms", remote_address_,
+                     std::string_view(request_.method_string()), path_of(request_.target()),
+                     status == 0 ? std::string("stream") : std::to_string(status),
+                     static_cast<double>(elapsed.count()) / 1000.0);
     }
 
     void write(bhttp::message_generator message, bool keep_alive) {
@@ -378,6 +398,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     request request_;
+    std::chrono::steady_clock::time_point request_start_;
     std::size_t shard_;
     std::size_t body_limit_ = 0;             // of the request being read
     std::array<char, 16 * 1024> scratch_{};  // what linger() drops

@@ -62,6 +62,9 @@ struct server_settings {
     // Body limits of path prefixes (lower case) that differ from max_body_size, applied once
     // the headers are read: the REST API takes larger bodies than the hub endpoints.
     std::vector<std::pair<std::string, std::size_t>> body_limits;
+    // One log line per request; off by default: at thousands of negotiates and polls a second
+    // the log would cost more than the requests, and a proxy in front usually logs them.
+    bool access_log = false;
 };
 
 // Builds a plain-text response (the error bodies ASP.NET sends are text/plain).

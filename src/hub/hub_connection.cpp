@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 
 namespace switchboard::hub {
@@ -188,6 +189,10 @@ void hub_connection::on_handshake(std::string_view record) {
     protocol::write_handshake_response(std::nullopt, response);
     send_bytes(std::move(response));
     state_ = state::connected;
+    if (auto* counters = connection_->metrics()) {
+        protocol_ = codec_->binary ? metric_protocol::messagepack : metric_protocol::json;
+        counters->hub_connections_of(*protocol_).add(1);
+    }
     last_ping_sent_ = clock::now();
     server_.router().add_connection(hub_, connection_->id(), user_id_, *this);
     registered_ = true;
@@ -207,6 +212,12 @@ void hub_connection::run_connected() {
 }
 
 void hub_connection::on_message(protocol::hub_message&& message) {
+    if (auto* counters = connection_->metrics()) {
+        // The variant's alternatives follow the protocol's numbering; unknown_message is last.
+        const auto index = std::min<std::size_t>(
+            message.index(), static_cast<std::size_t>(metric_message_kind::other));
+        counters->received_of(static_cast<metric_message_kind>(index)).add();
+    }
     std::visit(
         [this](auto&& m) {
             using type = std::decay_t<decltype(m)>;
@@ -277,6 +288,9 @@ void hub_connection::send_bytes(std::string bytes) {
 void hub_connection::deliver(const routing::message_ptr& message) {
     if (state_ != state::connected) {
         return;
+    }
+    if (auto* counters = connection_->metrics()) {
+        counters->deliveries.add();
     }
     if (const auto& bytes = message->encoded(codec_->protocol)) {
         send_tracked(bytes);
@@ -385,6 +399,10 @@ void hub_connection::on_heartbeat(clock::time_point now) {
 
 void hub_connection::on_transport_closed() {
     state_ = state::closed;
+    if (auto* counters = connection_->metrics(); counters != nullptr && protocol_) {
+        counters->hub_connections_of(*protocol_).add(-1);
+        protocol_.reset();
+    }
     server_.forget(this, connection_->shard());
     dispatcher_.on_closed();
     if (!registered_) {

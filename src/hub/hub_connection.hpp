@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/metrics.hpp"
 #include "core/token_bucket.hpp"
 #include "hub/dispatcher.hpp"
 #include "hub/guard.hpp"
@@ -116,6 +117,8 @@ private:
     state state_ = state::handshaking;
     // ASP.NET enables the client timeout only after the client's first Ping (back-compat).
     bool client_pings_ = false;
+    // Counted in switchboard_hub_connections from the handshake until the transport closes.
+    std::optional<metric_protocol> protocol_;
     bool registered_ = false;  // in the router: the handshake succeeded
     // on_connected returned normally: on_disconnected runs only then, as in ASP.NET.
     bool hub_connected_ = false;

@@ -13,6 +13,7 @@
 #include "presence/memory/memory_presence_store.hpp"
 #include "routing/router.hpp"
 #include "server/backends.hpp"
+#include "server/counting_backplane.hpp"
 #include "transport/admission.hpp"
 #include "transport/connection_manager.hpp"
 #include "transport/endpoint.hpp"
@@ -136,7 +137,7 @@ struct instance::parts {
           shards(shard_count(options)),
           router_options(router_settings(options, counters)),
           made_bus(make_backplane(options, shards, router_options)),
-          backplane(std::move(made_bus.bus)),
+          backplane(std::make_unique<counting_backplane>(std::move(made_bus.bus))),
           event_history(make_event_history(options, made_bus, router_options.channel_prefix)),
           presence(make_presence(options, made_bus, *backplane, router_options, shards)),
           router(shards, *backplane, router_options),
@@ -158,7 +159,7 @@ struct instance::parts {
     shard_pool shards;
     routing::router_options router_options;
     routing::made_backplane made_bus;  // its bus moves to `backplane`
-    std::unique_ptr<routing::backplane> backplane;
+    std::unique_ptr<counting_backplane> backplane;
     // Redis Streams beside a Redis bus (events/history_store.hpp); null: per-instance only.
     std::unique_ptr<events::history_store> event_history;
     std::unique_ptr<presence::store> presence;  // null: --presence false
@@ -179,6 +180,7 @@ struct instance::parts {
         // REST calls carry messages up to the service's 1 MB; hub endpoints keep their limit.
         settings.body_limits.emplace_back("/api/hubs", o.rest.max_body_size);
         settings.body_limits.emplace_back("/api/v1/hubs", o.rest.max_body_size);
+        settings.access_log = o.access_log;
         return settings;
     }
 
@@ -285,6 +287,9 @@ instance::instance(server_options options) {
     parts_->http.set_readiness_check([this] { return parts_->backplane->connected(); });
     auto& p = *parts_;
     p.counters.backplane_drops = [&p] { return p.backplane->dropped_publications(); };
+    p.counters.backplane_connected = [&p] { return p.backplane->connected(); };
+    p.counters.backplane_published = [&p] { return p.backplane->published(); };
+    p.counters.backplane_received = [&p] { return p.backplane->received(); };
     p.counters.backplane_rejected = [&p] {
         return p.backplane->rejected_messages() + p.router.malformed_backplane_messages() +
                p.events.malformed_messages();

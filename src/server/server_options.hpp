@@ -70,6 +70,8 @@ struct server_options {
     // connection (specs/anchors.md): far more than clients join, and it bounds the memory and
     // backplane subscriptions one client can create.
     std::size_t max_groups_per_connection = 256;
+    // One log line per HTTP request (http::server_settings::access_log): off by default.
+    bool access_log = false;
     hub_options hub;
     auth_options auth;
     // Event streams (docs/events.md); their queue limit is hub.send_queue_limit.

@@ -93,7 +93,8 @@ TEST(metrics, render_is_prometheus_text_format) {
         }
         // Every sample belongs to the family announced just before it.
         EXPECT_TRUE(line.starts_with(last_type)) << line;
-        EXPECT_TRUE(line.starts_with("switchboard_")) << line;
+        // The process collector's series keep their standard names.
+        EXPECT_TRUE(line.starts_with("switchboard_") || line.starts_with("process_")) << line;
         const auto space = line.rfind(' ');
         ASSERT_NE(space, std::string::npos) << line;
         const auto value = line.substr(space + 1);
@@ -101,8 +102,31 @@ TEST(metrics, render_is_prometheus_text_format) {
         EXPECT_EQ(value.find_first_not_of("-0123456789"), std::string::npos) << line;
         ++samples;
     }
-    // ... + the six event stream series + the two REST API series.
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2);
+    // ... + the six event stream series + the two REST API series + backplane connected + the
+    // three process series + hub connections by protocol (2), messages by kind (10),
+    // deliveries, backplane published and received.
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2 + 1 + 3 + 2 + 10 + 1 + 2);
+}
+
+TEST(metrics, hub_protocol_and_message_kind_series) {
+    metrics m;
+    m.hub_connections_of(metric_protocol::messagepack).add(2);
+    m.received_of(metric_message_kind::ping).add();
+    m.received_of(metric_message_kind::invocation).add(3);
+    m.deliveries.add(5);
+    m.backplane_published = [] { return std::uint64_t{7}; };
+    std::string text;
+    m.render(text);
+    EXPECT_NE(text.find("switchboard_hub_connections{protocol=\"messagepack\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("switchboard_hub_connections{protocol=\"json\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("switchboard_messages_received_by_kind_total{kind=\"invocation\"} 3\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("switchboard_messages_received_by_kind_total{kind=\"ping\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("switchboard_deliveries_total 5\n"), std::string::npos);
+    EXPECT_NE(text.find("switchboard_backplane_published_total 7\n"), std::string::npos);
+    EXPECT_NE(text.find("switchboard_backplane_received_total 0\n"), std::string::npos);
 }
 
 TEST(metrics, event_stream_series) {
