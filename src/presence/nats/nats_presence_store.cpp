@@ -2,6 +2,7 @@
 
 #include "presence/memory/memory_presence_store.hpp"
 #include "presence/nats/presence_layout.hpp"
+#include "routing/nats/cnats_options.hpp"
 
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
@@ -50,54 +51,17 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 }
 
 void check(natsStatus status, const char* what) {
-    if (status != NATS_OK) {
-        throw std::invalid_argument(std::string("NATS presence store: ") + what + ": " +
-                                    natsStatus_GetText(status));
-    }
+    routing::nats::check(status, "NATS presence store", what);
 }
 
-// The cnats options of the backplane's connection string (the backplane builds its own the
-// same way; presence has a connection of its own so that KV round trips never queue behind
-// the bus's traffic).
+// The cnats options of the backplane's connection string (presence has a connection of its own so
+// that KV round trips never queue behind the bus's traffic).
 natsOptions* make_options(const routing::nats::connection_options& c,
                           std::chrono::milliseconds timeout) {
     natsOptions* opts = nullptr;
     check(natsOptions_Create(&opts), "options");
     try {
-        std::vector<const char*> servers;
-        for (const auto& s : c.servers) {
-            servers.push_back(s.c_str());
-        }
-        check(natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size())),
-              "server list");
-        if (!c.user.empty() || !c.password.empty()) {
-            check(natsOptions_SetUserInfo(opts, c.user.c_str(), c.password.c_str()), "user");
-        }
-        if (!c.token.empty()) {
-            check(natsOptions_SetToken(opts, c.token.c_str()), "token");
-        }
-        if (!c.creds_file.empty()) {
-            check(natsOptions_SetUserCredentialsFromFiles(opts, c.creds_file.c_str(), nullptr),
-                  "creds");
-        }
-        if (c.tls) {
-            check(natsOptions_SetSecure(opts, true), "TLS");
-            if (!c.tls_ca_file.empty()) {
-                check(natsOptions_LoadCATrustedCertificates(opts, c.tls_ca_file.c_str()), "tls_ca");
-            }
-            if (!c.tls_cert_file.empty()) {
-                check(natsOptions_LoadCertificatesChain(opts, c.tls_cert_file.c_str(),
-                                                        c.tls_key_file.c_str()),
-                      "tls_cert/tls_key");
-            }
-            if (!c.tls_hostname.empty()) {
-                check(natsOptions_SetExpectedHostname(opts, c.tls_hostname.c_str()),
-                      "tls_hostname");
-            }
-            if (c.tls_insecure_skip_verify) {
-                check(natsOptions_SkipServerVerification(opts, true), "tls_insecure");
-            }
-        }
+        routing::nats::apply_connection(opts, c, "NATS presence store");
         const auto name = c.name + " presence";
         check(natsOptions_SetName(opts, name.c_str()), "name");
         check(natsOptions_SetTimeout(opts, timeout.count()), "timeout");

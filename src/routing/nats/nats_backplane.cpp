@@ -1,5 +1,7 @@
 #include "routing/nats/nats_backplane.hpp"
 
+#include "routing/nats/cnats_options.hpp"
+
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
@@ -29,17 +31,6 @@ using clock = std::chrono::steady_clock;
 constexpr std::size_t max_subject_bytes = 4000;
 // NATS's default max_payload, until the server's INFO tells the real one.
 constexpr std::int64_t default_max_payload = 1024 * 1024;
-
-void open_library() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        // -1: cnats' default spin count for its locks. Never closed: the library's threads are
-        // shared by every connection of the process and end with it.
-        if (const auto status = nats_Open(-1); status != NATS_OK) {
-            throw std::runtime_error(std::string("NATS library: ") + natsStatus_GetText(status));
-        }
-    });
-}
 
 // Counts events that are worth a warning, with at most one log line per second: a long outage
 // or a flood of bad input must not flood the log. Any thread.
@@ -96,40 +87,7 @@ public:
         check(natsOptions_Create(&opts), "options");
         nats_options_ = opts;
         const auto& c = options_.connection;
-        std::vector<const char*> servers;
-        for (const auto& s : c.servers) {
-            servers.push_back(s.c_str());
-        }
-        check(natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size())),
-              "server list");
-        if (!c.user.empty() || !c.password.empty()) {
-            check(natsOptions_SetUserInfo(opts, c.user.c_str(), c.password.c_str()), "user");
-        }
-        if (!c.token.empty()) {
-            check(natsOptions_SetToken(opts, c.token.c_str()), "token");
-        }
-        if (!c.creds_file.empty()) {
-            check(natsOptions_SetUserCredentialsFromFiles(opts, c.creds_file.c_str(), nullptr),
-                  "creds");
-        }
-        if (c.tls) {
-            check(natsOptions_SetSecure(opts, true), "TLS");
-            if (!c.tls_ca_file.empty()) {
-                check(natsOptions_LoadCATrustedCertificates(opts, c.tls_ca_file.c_str()), "tls_ca");
-            }
-            if (!c.tls_cert_file.empty()) {
-                check(natsOptions_LoadCertificatesChain(opts, c.tls_cert_file.c_str(),
-                                                        c.tls_key_file.c_str()),
-                      "tls_cert/tls_key");
-            }
-            if (!c.tls_hostname.empty()) {
-                check(natsOptions_SetExpectedHostname(opts, c.tls_hostname.c_str()),
-                      "tls_hostname");
-            }
-            if (c.tls_insecure_skip_verify) {
-                check(natsOptions_SkipServerVerification(opts, true), "tls_insecure");
-            }
-        }
+        apply_connection(opts, c, "NATS");
         check(natsOptions_SetName(opts, c.name.c_str()), "name");
         check(natsOptions_SetNoEcho(opts, true), "no_echo");
         check(natsOptions_SetTimeout(opts, options_.connect_timeout.count()), "timeout");
@@ -337,14 +295,8 @@ private:
         }
     };
 
-    void check(natsStatus status, const char* what) {
-        if (status != NATS_OK) {
-            const char* detail = nats_GetLastError(nullptr);
-            throw std::invalid_argument(
-                std::string("NATS ") + what + ": " + natsStatus_GetText(status) +
-                (detail != nullptr && *detail != '\0' ? std::string(" (") + detail + ")"
-                                                      : std::string()));
-        }
+    static void check(natsStatus status, const char* what) {
+        routing::nats::check(status, "NATS", what);
     }
 
     // Control shard.
