@@ -64,6 +64,22 @@ std::optional<long long> single_integer(const PGresult* result) {
     return integer_at(result, 0, 0);
 }
 
+// A batch's answer: (index from 0, code) per row, in the batch's order (the database works
+// through a batch in lock order), indexes out of range dropped. The code is column 1, or 0.
+std::vector<std::pair<std::size_t, long long>> indexed_rows(const PGresult* result,
+                                                            std::size_t size) {
+    std::vector<std::pair<std::size_t, long long>> rows;
+    for (int row = 0; row < PQntuples(result); ++row) {
+        const auto index = integer_at(result, row, 0).value_or(0);
+        if (index >= 1 && static_cast<std::size_t>(index) <= size) {
+            const auto code = PQnfields(result) > 1 ? integer_at(result, row, 1).value_or(0) : 0;
+            rows.emplace_back(static_cast<std::size_t>(index) - 1, code);
+        }
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
 std::string result_error(const PGresult* result) {
     if (result == nullptr) {
         return "connection lost";
@@ -89,6 +105,11 @@ public:
     statement& bytes(std::string_view value) {
         values_.emplace_back(value);
         formats_.push_back(1);
+        return *this;
+    }
+    statement& text(std::string value) {
+        values_.push_back(std::move(value));
+        formats_.push_back(0);
         return *this;
     }
     statement& number(long long value) {
@@ -171,6 +192,20 @@ void postgres_store::warn(std::string_view what, const PGresult* result) {
 
 bool postgres_store::send(const std::string& sql, statement& params,
                           std::function<void(const PGresult*)> handler) {
+    flush_batches();  // what was queued before goes before
+    return send_now(sql, params, std::move(handler));
+}
+
+bool postgres_store::send_after_removes(const std::string& sql, statement& params,
+                                        std::function<void(const PGresult*)> handler) {
+    if (!remove_batch_.empty()) {
+        flush_batches();  // a join or leave must not overtake a removal of its connection
+    }
+    return send_now(sql, params, std::move(handler));
+}
+
+bool postgres_store::send_now(const std::string& sql, statement& params,
+                              std::function<void(const PGresult*)> handler) {
     if (!running_ || !session_->up()) {
         return false;
     }
@@ -308,7 +343,7 @@ void postgres_store::write_again(bool everything, std::uint64_t before) {
     for (auto retries = std::exchange(retries_, {}); const auto& [key, user] : retries) {
         const auto& [hub, id, group] = key;
         if (group.empty()) {
-            send_remove(hub, id, user);
+            queue_remove(hub, id, user);
         } else {
             send_leave(hub, id, group);
         }
@@ -347,33 +382,145 @@ void postgres_store::reap() {
 
 void postgres_store::write_connection(const std::string& id, local_connection& entry) {
     entry.written = ++write_serial_;
+    if (!remove_batch_.empty()) {
+        flush_batches();  // a removal queued before stays before
+    }
+    add_batch_.push_back(id);
+    batch_added();
+    for (const auto& group : entry.groups) {
+        write_group(id, entry.hub, entry.user_id, entry.connected_at_ms, group);
+    }
+}
+
+void postgres_store::queue_remove(const std::string& hub, const std::string& id,
+                                  const std::string& user) {
+    if (!add_batch_.empty()) {
+        flush_batches();
+    }
+    remove_batch_.push_back({hub, id, user});
+    batch_added();
+}
+
+void postgres_store::batch_added() {
+    if (add_batch_.size() + remove_batch_.size() >= max_batch) {
+        return flush_batches();
+    }
+    // Whatever else arrives in this turn of the loop joins the batch.
+    if (!flush_posted_) {
+        flush_posted_ = true;
+        boost::asio::post(context_, [this] {
+            flush_posted_ = false;
+            flush_batches();
+        });
+    }
+}
+
+void postgres_store::flush_batches() {
+    if (!add_batch_.empty()) {
+        send_adds(std::exchange(add_batch_, {}));
+    }
+    if (!remove_batch_.empty()) {
+        send_removes(std::exchange(remove_batch_, {}));
+    }
+}
+
+void postgres_store::send_adds(std::vector<std::string> ids) {
+    struct item {
+        std::string id;
+        std::string hub;
+        std::string user;
+    };
+    std::vector<item> items;
+    std::vector<std::string_view> hubs;
+    std::vector<std::string_view> connections;
+    std::vector<std::string_view> users;
+    std::vector<long long> times;
+    for (auto& id : ids) {
+        const auto found = local_.find(id);
+        if (found == local_.end()) {
+            continue;  // removed meanwhile: its removal follows
+        }
+        const auto& entry = found->second;
+        items.push_back({std::move(id), entry.hub, entry.user_id});
+        hubs.emplace_back(entry.hub);
+        users.emplace_back(entry.user_id);
+        times.push_back(static_cast<long long>(entry.connected_at_ms));
+    }
+    if (items.empty()) {
+        return;
+    }
+    for (const auto& it : items) {
+        connections.emplace_back(it.id);
+    }
     statement params;
     params.bytes(options_.key_prefix)
         .bytes(options_.instance)
         .number(options_.expiry.count())
-        .bytes(entry.hub)
-        .bytes(id)
-        .bytes(entry.user_id)
-        .number(static_cast<long long>(entry.connected_at_ms));
-    const bool sent = send(sql_.add, params,
-                           [this, id, hub = entry.hub, user = entry.user_id](const PGresult* r) {
-                               const auto answer = single_integer(r);
-                               if (answer == 1) {
-                                   report(user_change{hub, user, true, id});
-                               } else if (answer != 0 && local_.contains(id)) {
-                                   // Lost, failed, or this instance not live: again later.
-                                   if (!answer) {
-                                       warn("connect", r);
-                                   }
-                                   dirty_.insert(id);
-                               }
-                           });
+        .text(hex_array(hubs))
+        .text(hex_array(connections))
+        .text(hex_array(users))
+        .text(number_array(times));
+    auto shared = std::make_shared<std::vector<item>>(std::move(items));
+    const auto all_again = [this, shared] {
+        for (const auto& it : *shared) {
+            if (local_.contains(it.id)) {
+                dirty_.insert(it.id);
+            }
+        }
+    };
+    const bool sent = send_now(sql_.add, params, [this, shared, all_again](const PGresult* r) {
+        if (!succeeded(r) || PQnfields(r) != 2) {
+            // Lost or failed: again after the next heartbeat.
+            warn("connect", r);
+            return all_again();
+        }
+        for (const auto& [index, code] : indexed_rows(r, shared->size())) {
+            const auto& it = (*shared)[index];
+            if (code == 1) {
+                report(user_change{it.hub, it.user, true, it.id});
+            } else if (local_.contains(it.id)) {
+                dirty_.insert(it.id);  // this instance was not live: written again after
+            }
+        }
+    });
     if (!sent) {
-        dirty_.insert(id);
-        return;
+        all_again();
     }
-    for (const auto& group : entry.groups) {
-        write_group(id, entry.hub, entry.user_id, entry.connected_at_ms, group);
+}
+
+void postgres_store::send_removes(std::vector<pending_remove> items) {
+    std::vector<std::string_view> hubs;
+    std::vector<std::string_view> connections;
+    std::vector<std::string_view> users;
+    for (const auto& it : items) {
+        hubs.emplace_back(it.hub);
+        connections.emplace_back(it.id);
+        users.emplace_back(it.user);
+    }
+    statement params;
+    params.bytes(options_.key_prefix)
+        .number(options_.expiry.count())
+        .text(hex_array(hubs))
+        .text(hex_array(connections))
+        .text(hex_array(users));
+    auto shared = std::make_shared<std::vector<pending_remove>>(std::move(items));
+    const auto all_again = [this, shared] {
+        for (const auto& it : *shared) {
+            retry_later({it.hub, it.id, {}}, it.user);
+        }
+    };
+    const bool sent = send_now(sql_.remove, params, [this, shared, all_again](const PGresult* r) {
+        if (!succeeded(r) || PQnfields(r) != 1) {
+            warn("disconnect", r);
+            return all_again();
+        }
+        for (const auto& [index, code] : indexed_rows(r, shared->size())) {
+            const auto& it = (*shared)[index];
+            report(user_change{it.hub, it.user, false, it.id});
+        }
+    });
+    if (!sent) {
+        all_again();
     }
 }
 
@@ -398,30 +545,8 @@ void postgres_store::write_group(const std::string& id, const std::string& hub,
             dirty_.insert(id);
         }
     };
-    if (!send(sql_.join, params, on_result) && local_.contains(id)) {
+    if (!send_after_removes(sql_.join, params, on_result) && local_.contains(id)) {
         dirty_.insert(id);
-    }
-}
-
-void postgres_store::send_remove(const std::string& hub, const std::string& id,
-                                 const std::string& user) {
-    statement params;
-    params.bytes(options_.key_prefix)
-        .number(options_.expiry.count())
-        .bytes(hub)
-        .bytes(id)
-        .bytes(user);
-    const bool sent = send(sql_.remove, params, [this, hub, id, user](const PGresult* r) {
-        const auto answer = single_integer(r);
-        if (answer == 1) {
-            report(user_change{hub, user, false, id});
-        } else if (!answer) {
-            warn("disconnect", r);
-            retry_later({hub, id, {}}, user);
-        }
-    });
-    if (!sent) {
-        retry_later({hub, id, {}}, user);
     }
 }
 
@@ -429,12 +554,13 @@ void postgres_store::send_leave(const std::string& hub, const std::string& id,
                                 const std::string& group) {
     statement params;
     params.bytes(options_.key_prefix).bytes(hub).bytes(group).bytes(id);
-    const bool sent = send(sql_.leave, params, [this, hub, id, group](const PGresult* r) {
-        if (!succeeded(r)) {
-            warn("group leave", r);
-            retry_later({hub, id, group}, {});
-        }
-    });
+    const bool sent =
+        send_after_removes(sql_.leave, params, [this, hub, id, group](const PGresult* r) {
+            if (!succeeded(r)) {
+                warn("group leave", r);
+                retry_later({hub, id, group}, {});
+            }
+        });
     if (!sent) {
         retry_later({hub, id, group}, {});
     }
@@ -479,7 +605,7 @@ void postgres_store::connection_removed(std::string_view hub, std::string_view c
         dirty_.erase(id);
         submit([this, hub, id, user](bool up) {
             if (up) {
-                send_remove(hub, id, user);
+                queue_remove(hub, id, user);
             } else {
                 retry_later({hub, id, {}}, user);
             }

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 struct pg_result;  // libpq's PGresult
 
@@ -99,6 +100,10 @@ public:
     // Operations waiting for a session (the first, or the next after a loss), in order, at
     // most: beyond it updates are written after the next heartbeat instead and queries fail.
     static constexpr std::size_t max_waiting = 16'384;
+    // Entries per connect or disconnect statement: a burst costs one statement per 128, while
+    // one transaction holds at most 128 advisory locks (the server's lock table is shared:
+    // 64 per connection by default).
+    static constexpr std::size_t max_batch = 128;
 
 private:
     class statement;
@@ -122,7 +127,19 @@ private:
     void write_connection(const std::string& id, local_connection& entry);
     void write_group(const std::string& id, const std::string& hub, const std::string& user,
                      std::uint64_t connected_at_ms, const std::string& group);
-    void send_remove(const std::string& hub, const std::string& id, const std::string& user);
+    // Connects and disconnects go out in batches (one statement for up to max_batch), sent at
+    // the end of the loop's turn or when full; at most one of the two batches is non-empty,
+    // so their order is kept.
+    struct pending_remove {
+        std::string hub;
+        std::string id;
+        std::string user;
+    };
+    void queue_remove(const std::string& hub, const std::string& id, const std::string& user);
+    void batch_added();
+    void flush_batches();
+    void send_adds(std::vector<std::string> ids);
+    void send_removes(std::vector<pending_remove> items);
     void send_leave(const std::string& hub, const std::string& id, const std::string& group);
     void retry_later(retry_key key, std::string user);
     // Runs `operation(true)` now while the session is up, else once it is (after the session's
@@ -133,8 +150,14 @@ private:
                std::function<void(const pg_result*)> handler);
     // Sends one statement and its Sync; false (the handler never runs) while the session is
     // down. The handler gets nullptr when the session broke first.
+    // After the pending batches (`send`), after a pending removal batch only
+    // (`send_after_removes`: joins and leaves), or at once (`send_now`).
     bool send(const std::string& sql, statement& params,
               std::function<void(const pg_result*)> handler);
+    bool send_after_removes(const std::string& sql, statement& params,
+                            std::function<void(const pg_result*)> handler);
+    bool send_now(const std::string& sql, statement& params,
+                  std::function<void(const pg_result*)> handler);
     void report(user_change change);
     void warn(std::string_view what, const pg_result* result);
 
@@ -151,6 +174,9 @@ private:
     std::set<std::string> dirty_;                    // local connections to write again
     std::map<retry_key, std::string> retries_;       // -> user (removals)
     std::deque<std::function<void(bool)>> waiting_;
+    std::vector<std::string> add_batch_;  // connection ids (their entries are in local_)
+    std::vector<pending_remove> remove_batch_;
+    bool flush_posted_ = false;
     std::chrono::steady_clock::time_point last_warning_{};
     std::atomic<bool> connected_{false};
 };

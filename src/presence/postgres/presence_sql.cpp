@@ -53,11 +53,17 @@ constexpr auto setup_texts = std::to_array<std::string_view>({
     "value bytea NOT NULL, expires_at timestamptz, PRIMARY KEY (scope, key))",
     "CREATE INDEX IF NOT EXISTS presence_state_expiry ON @.presence_state (expires_at) WHERE "
     "expires_at IS NOT NULL",
-    // Serializes the first/last decisions of one user (hash collisions only serialize more).
+    // One key per (scope, hub, user); a collision only serializes two users.
+    R"sql(CREATE OR REPLACE FUNCTION @.presence_key(p_scope bytea, p_hub bytea, p_user bytea)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+SELECT hashtextextended(encode(p_scope, 'hex') || ':' || encode(p_hub, 'hex') || ':' ||
+  encode(p_user, 'hex'), 0)
+$$)sql",
+    // Serializes the first/last decisions of one user. A transaction that takes several takes
+    // them in ascending key order (batches and reaps sort by it), so none waits in a cycle.
     R"sql(CREATE OR REPLACE FUNCTION @.presence_lock(p_scope bytea, p_hub bytea, p_user bytea)
 RETURNS void LANGUAGE sql AS $$
-SELECT pg_advisory_xact_lock(hashtextextended(encode(p_scope, 'hex') || ':' ||
-  encode(p_hub, 'hex') || ':' || encode(p_user, 'hex'), 0))
+SELECT pg_advisory_xact_lock(@.presence_key(p_scope, p_hub, p_user))
 $$)sql",
     // Under the user's lock: 1 when the user has no live connection left and was reported online
     // (the DELETE makes that report happen once).
@@ -76,36 +82,66 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$)sql",
-    // The instance's row is share-locked first, the user second: a reaper holding a dead
+    // A batch of connects (hex-encoded identifiers, one array element each): rows (index, 1)
+    // for users that came online, (index, 2) for entries not written (the instance is not
+    // live). The instance's row is share-locked first, users second: a reaper holding a dead
     // instance's row takes user locks after it, so the two never wait on each other in a cycle.
     R"sql(CREATE OR REPLACE FUNCTION @.presence_add(p_scope bytea, p_instance bytea,
-  p_expiry bigint, p_hub bytea, p_connection bytea, p_user bytea, p_connected bigint)
-RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE n integer;
+  p_expiry bigint, p_hubs text[], p_connections text[], p_users text[], p_connected bigint[])
+RETURNS TABLE (r_index integer, r_code integer) LANGUAGE plpgsql AS $$
+DECLARE
+  entry record;
+  n integer;
 BEGIN
   PERFORM 1 FROM @.presence_instances WHERE scope = p_scope AND instance = p_instance
     AND heartbeat >= clock_timestamp() - p_expiry * interval '1 millisecond' FOR KEY SHARE;
-  IF NOT FOUND THEN RETURN 2; END IF;
-  IF length(p_user) > 0 THEN PERFORM @.presence_lock(p_scope, p_hub, p_user); END IF;
-  INSERT INTO @.presence_connections VALUES (p_scope, p_hub, p_connection, p_user, p_instance,
-    p_connected) ON CONFLICT (scope, hub, connection_id) DO UPDATE SET user_id = EXCLUDED.user_id,
-    instance = EXCLUDED.instance, connected_at = EXCLUDED.connected_at;
-  IF length(p_user) = 0 THEN RETURN 0; END IF;
-  INSERT INTO @.presence_users VALUES (p_scope, p_hub, p_user) ON CONFLICT DO NOTHING;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN n;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT g, 2 FROM generate_subscripts(p_hubs, 1) g;
+    RETURN;
+  END IF;
+  FOR entry IN SELECT x.i::integer AS i, decode(x.h, 'hex') AS hub, decode(x.c, 'hex') AS id,
+      decode(x.u, 'hex') AS user_id, x.t FROM unnest(p_hubs, p_connections, p_users,
+      p_connected) WITH ORDINALITY AS x(h, c, u, t, i)
+      ORDER BY @.presence_key(p_scope, decode(x.h, 'hex'), decode(x.u, 'hex')), x.i LOOP
+    IF length(entry.user_id) > 0 THEN
+      PERFORM @.presence_lock(p_scope, entry.hub, entry.user_id);
+    END IF;
+    INSERT INTO @.presence_connections VALUES (p_scope, entry.hub, entry.id, entry.user_id,
+      p_instance, entry.t) ON CONFLICT (scope, hub, connection_id) DO UPDATE
+      SET user_id = EXCLUDED.user_id, instance = EXCLUDED.instance,
+      connected_at = EXCLUDED.connected_at;
+    IF length(entry.user_id) > 0 THEN
+      INSERT INTO @.presence_users VALUES (p_scope, entry.hub, entry.user_id)
+        ON CONFLICT DO NOTHING;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n = 1 THEN
+        r_index := entry.i; r_code := 1; RETURN NEXT;
+      END IF;
+    END IF;
+  END LOOP;
 END $$)sql",
+    // A batch of disconnects: rows (index) of the ones whose user went offline.
     R"sql(CREATE OR REPLACE FUNCTION @.presence_remove(p_scope bytea, p_expiry bigint,
-  p_hub bytea, p_connection bytea, p_user bytea)
-RETURNS integer LANGUAGE plpgsql AS $$
+  p_hubs text[], p_connections text[], p_users text[])
+RETURNS TABLE (r_index integer) LANGUAGE plpgsql AS $$
+DECLARE entry record;
 BEGIN
-  IF length(p_user) > 0 THEN PERFORM @.presence_lock(p_scope, p_hub, p_user); END IF;
-  DELETE FROM @.presence_groups WHERE scope = p_scope AND hub = p_hub
-    AND connection_id = p_connection;
-  DELETE FROM @.presence_connections WHERE scope = p_scope AND hub = p_hub
-    AND connection_id = p_connection;
-  IF length(p_user) = 0 THEN RETURN 0; END IF;
-  RETURN @.presence_settle(p_scope, p_expiry, p_hub, p_user);
+  FOR entry IN SELECT x.i::integer AS i, decode(x.h, 'hex') AS hub, decode(x.c, 'hex') AS id,
+      decode(x.u, 'hex') AS user_id FROM unnest(p_hubs, p_connections, p_users)
+      WITH ORDINALITY AS x(h, c, u, i)
+      ORDER BY @.presence_key(p_scope, decode(x.h, 'hex'), decode(x.u, 'hex')), x.i LOOP
+    IF length(entry.user_id) > 0 THEN
+      PERFORM @.presence_lock(p_scope, entry.hub, entry.user_id);
+    END IF;
+    DELETE FROM @.presence_groups WHERE scope = p_scope AND hub = entry.hub
+      AND connection_id = entry.id;
+    DELETE FROM @.presence_connections WHERE scope = p_scope AND hub = entry.hub
+      AND connection_id = entry.id;
+    IF length(entry.user_id) > 0
+        AND @.presence_settle(p_scope, p_expiry, entry.hub, entry.user_id) = 1 THEN
+      r_index := entry.i; RETURN NEXT;
+    END IF;
+  END LOOP;
 END $$)sql",
     R"sql(CREATE OR REPLACE FUNCTION @.presence_join(p_scope bytea, p_instance bytea,
   p_expiry bigint, p_hub bytea, p_connection bytea, p_user bytea, p_group bytea,
@@ -140,8 +176,8 @@ BEGIN
   RETURN 0;
 END $$)sql",
     // Deletes up to p_batch entries of one dead instance (SKIP LOCKED: reapers share the work),
-    // user by user in (hub, user) order under each user's lock, so that two reapers take locks
-    // in one order; its instance row goes last, once nothing references it.
+    // user by user in key order under each user's lock; its instance row goes last, once
+    // nothing references it.
     R"sql(CREATE OR REPLACE FUNCTION @.presence_reap(p_scope bytea, p_expiry bigint,
   p_batch integer)
 RETURNS TABLE (r_hub bytea, r_user bytea) LANGUAGE plpgsql AS $$
@@ -158,7 +194,8 @@ BEGIN
     ORDER BY heartbeat LIMIT 1 FOR UPDATE SKIP LOCKED;
   IF dead IS NULL THEN RETURN; END IF;
   FOR entry IN SELECT c.hub, c.user_id, c.connection_id FROM @.presence_connections c
-      WHERE c.scope = p_scope AND c.instance = dead ORDER BY c.hub, c.user_id
+      WHERE c.scope = p_scope AND c.instance = dead
+      ORDER BY @.presence_key(p_scope, c.hub, c.user_id), c.hub, c.user_id
       LIMIT p_batch LOOP
     done := done + 1;
     IF last_user IS NOT NULL AND (entry.hub <> last_hub OR entry.user_id <> last_user) THEN
@@ -214,6 +251,37 @@ std::string entries_page(std::string_view table, std::string_view key_column,
 
 }  // namespace
 
+std::string hex_array(const std::vector<std::string_view>& values) {
+    constexpr std::string_view digits = "0123456789abcdef";
+    std::string out = "{";
+    for (const auto value : values) {
+        if (out.size() > 1) {
+            out.push_back(',');
+        }
+        out.push_back('"');
+        for (const char c : value) {
+            const auto byte = static_cast<unsigned char>(c);
+            out.push_back(digits[byte >> 4U]);
+            out.push_back(digits[byte & 0x0FU]);
+        }
+        out.push_back('"');
+    }
+    out.push_back('}');
+    return out;
+}
+
+std::string number_array(const std::vector<long long>& values) {
+    std::string out = "{";
+    for (const auto value : values) {
+        if (out.size() > 1) {
+            out.push_back(',');
+        }
+        out += std::to_string(value);
+    }
+    out.push_back('}');
+    return out;
+}
+
 std::string quote_identifier(std::string_view name) {
     std::string out = "\"";
     for (const char c : name) {
@@ -236,11 +304,13 @@ presence_sql::presence_sql(std::string_view schema_name) {
     reap = in_schema(
         "SELECT r_hub, r_user FROM @.presence_reap($1::bytea, $2::bigint, $3::integer)", schema);
     add = in_schema(
-        "SELECT @.presence_add($1::bytea, $2::bytea, $3::bigint, $4::bytea, $5::bytea, $6::bytea, "
-        "$7::bigint)",
+        "SELECT r_index, r_code FROM @.presence_add($1::bytea, $2::bytea, $3::bigint, $4::text[], "
+        "$5::text[], $6::text[], $7::bigint[])",
         schema);
     remove = in_schema(
-        "SELECT @.presence_remove($1::bytea, $2::bigint, $3::bytea, $4::bytea, $5::bytea)", schema);
+        "SELECT r_index FROM @.presence_remove($1::bytea, $2::bigint, $3::text[], $4::text[], "
+        "$5::text[])",
+        schema);
     join = in_schema(
         "SELECT @.presence_join($1::bytea, $2::bytea, $3::bigint, $4::bytea, $5::bytea, $6::bytea, "
         "$7::bytea, $8::bigint)",

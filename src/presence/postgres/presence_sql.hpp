@@ -35,10 +35,12 @@ struct presence_sql {
     // (scope b, expiry ms n, batch n) -> rows (hub, user) gone offline; a last row of NULLs
     // when the dead instance has more entries.
     std::string reap;
-    // (scope b, instance b, expiry ms n, hub b, connection b, user b, connected ms n) ->
-    // integer 1: the user came online; 2: not written (this instance is not live).
+    // A batch (arrays of one element per entry, identifiers hex-encoded: text_array()):
+    // (scope b, instance b, expiry ms n, hubs, connections, users, connected ms) -> rows
+    // (index from 1, 1: the user came online / 2: not written, this instance is not live).
     std::string add;
-    // (scope b, expiry ms n, hub b, connection b, user b) -> integer 1: the user went offline.
+    // A batch: (scope b, expiry ms n, hubs, connections, users) -> rows (index from 1) of the
+    // entries whose user went offline.
     std::string remove;
     // (scope b, instance b, expiry ms n, hub b, connection b, user b, group b, connected ms n)
     // -> integer 2: not written (this instance is not live).
@@ -69,6 +71,11 @@ struct presence_sql {
     // () deletes a bounded batch of expired state rows
     std::string state_cleanup;
 };
+
+// A text[] literal of the values hex-encoded: {"6869",""}.
+std::string hex_array(const std::vector<std::string_view>& values);
+// A bigint[] literal: {1,2}.
+std::string number_array(const std::vector<long long>& values);
 
 // "name" with its double quotes doubled.
 std::string quote_identifier(std::string_view name);
