@@ -40,11 +40,12 @@ struct connection_options {
     std::chrono::milliseconds max_backoff{5'000};
 };
 
-// Costs: a connect, disconnect, join or leave is one statement (one plpgsql call, its own
-// transaction: its own Sync), pipelined with the others on the store's session, so thousands
-// arriving at once share writes and round trips, and no lock is held from one update to the
-// next (instances never deadlock; one failure loses one update). A query is one statement whose
-// work is bounded by its page (a keyset LIMIT on an index) and one liveness probe per entry.
+// Costs: connects and disconnects go out in batches (one function call for up to max_batch,
+// each its own transaction: its own Sync), pipelined with the others on the store's session, so
+// thousands arriving at once share statements, writes and round trips; a join or leave is one
+// statement. Every transaction that takes several user locks takes them in key order: instances
+// never deadlock. A query is one statement whose work is bounded by its page (a keyset LIMIT
+// on an index) and one liveness probe per entry.
 // Crash safety: as the Redis store's. The heartbeat keeps this incarnation live; entries of an
 // incarnation silent for `expiry` leave every query at once, and live instances delete them (a
 // bounded batch per call) and report their users offline. Writes are mirrored locally: one
