@@ -174,7 +174,7 @@ void postgres_store::stop() {
     session_->stop();
 }
 
-void postgres_store::report(user_change change) {
+void postgres_store::report(const user_change& change) {
     if (on_change_) {
         on_change_(change);
     }
@@ -435,6 +435,11 @@ void postgres_store::send_adds(std::vector<std::string> ids) {
     std::vector<std::string_view> connections;
     std::vector<std::string_view> users;
     std::vector<long long> times;
+    items.reserve(ids.size());
+    hubs.reserve(ids.size());
+    connections.reserve(ids.size());
+    users.reserve(ids.size());
+    times.reserve(ids.size());
     for (auto& id : ids) {
         const auto found = local_.find(id);
         if (found == local_.end()) {
@@ -492,6 +497,9 @@ void postgres_store::send_removes(std::vector<pending_remove> items) {
     std::vector<std::string_view> hubs;
     std::vector<std::string_view> connections;
     std::vector<std::string_view> users;
+    hubs.reserve(items.size());
+    connections.reserve(items.size());
+    users.reserve(items.size());
     for (const auto& it : items) {
         hubs.emplace_back(it.hub);
         connections.emplace_back(it.id);

@@ -159,7 +159,7 @@ private:
                             std::function<void(const pg_result*)> handler);
     bool send_now(const std::string& sql, statement& params,
                   std::function<void(const pg_result*)> handler);
-    void report(user_change change);
+    void report(const user_change& change);
     void warn(std::string_view what, const pg_result* result);
 
     boost::asio::io_context& context_;

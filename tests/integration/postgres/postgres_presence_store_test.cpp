@@ -89,7 +89,7 @@ TEST(PostgresPresenceStore, ReportsEachUserOnceWhenInstancesRaceOnIt) {
         b.presence().connection_removed("chat", numbered("b", i), user);
     }
     const auto total = [&] { return a.change_log("chat").size() + b.change_log("chat").size(); };
-    ASSERT_TRUE(eventually([&] { return total() == 2 * users; })) << total();
+    ASSERT_TRUE(eventually([&] { return total() == std::size_t{2} * users; })) << total();
     std::map<std::string, std::string> seen;  // user -> "+-"
     for (auto* node : {&a, &b}) {
         for (const auto& change : node->changes()) {
