@@ -82,14 +82,25 @@ TEST(PostgresPresenceStore, ReportsEachUserOnceWhenInstancesRaceOnIt) {
         a.add("chat", numbered("a", i), user);
         b.add("chat", numbered("b", i), user);
     }
+    // Each instance's query follows its own writes: both instances' connects are done.
     ASSERT_TRUE(eventually([&] { return a.users("chat").size() == users; }));
+    ASSERT_TRUE(eventually([&] { return b.users("chat").size() == users; }));
     for (int i = 0; i < users; ++i) {
         const auto user = numbered("user-", i);
         a.presence().connection_removed("chat", numbered("a", i), user);
         b.presence().connection_removed("chat", numbered("b", i), user);
     }
     const auto total = [&] { return a.change_log("chat").size() + b.change_log("chat").size(); };
-    ASSERT_TRUE(eventually([&] { return total() == std::size_t{2} * users; })) << total();
+    ASSERT_TRUE(eventually([&] { return total() == std::size_t{2} * users; })) << total() << [&] {
+        std::string all;
+        for (auto* node : {&a, &b}) {
+            all += "\n";
+            for (const auto& change : node->changes()) {
+                all += (change.online ? " +" : " -") + change.user_id + "/" + change.connection_id;
+            }
+        }
+        return all;
+    }();
     std::map<std::string, std::string> seen;  // user -> "+-"
     for (auto* node : {&a, &b}) {
         for (const auto& change : node->changes()) {
