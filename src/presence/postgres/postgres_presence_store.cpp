@@ -332,8 +332,9 @@ void postgres_store::write_again(bool everything, std::uint64_t before) {
         }
     }
     if (!dirty_.empty()) {
-        spdlog::info("presence: writing {} connection(s) again{}", dirty_.size(),
-                     everything ? " (this instance was missing from PostgreSQL)" : "");
+        spdlog::info(
+            "presence: writing {} connection(s) again{}", dirty_.size(),
+            everything ? " (PostgreSQL had taken this instance for dead or lost its rows)" : "");
     }
     for (auto dirty = std::exchange(dirty_, {}); const auto& id : dirty) {
         if (const auto found = local_.find(id); found != local_.end()) {

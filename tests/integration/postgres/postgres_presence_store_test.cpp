@@ -140,6 +140,36 @@ TEST(PostgresPresenceStore, WritesItsEntriesAgainAfterTheDatabaseLostThem) {
     EXPECT_EQ(a.members_of("chat", "room"), string_set{"c1/alice"});
 }
 
+TEST(PostgresPresenceStore, WritesItsEntriesAgainAfterItWasTakenForDead) {
+    if (!postgres_server::available()) {
+        GTEST_SKIP() << "PostgreSQL not installed";
+    }
+    postgres_factory factory;
+    factory.set_up();
+    instance a(factory, "a-1", 500ms);
+    instance b(factory, "b-1", 500ms);
+    a.add("chat", "c1", "alice");
+    a.presence().group_joined("chat", "c1", "alice", "room");
+    ASSERT_TRUE(eventually([&] { return b.online("chat", "alice"); }));
+    // As after a stall longer than the expiry: b may reap a's entries before a's next
+    // heartbeat finds itself expired; either way a writes them again.
+    std::string stall = "UPDATE ";
+    stall += factory.schema;
+    stall +=
+        ".presence_instances SET heartbeat = now() - interval '1 hour' WHERE instance = "
+        "'a-1'::bytea";
+    ASSERT_EQ(factory.server->query(stall), "");
+    ASSERT_TRUE(eventually([&] {
+        return factory.server->query("SELECT count(*) FROM " + factory.schema +
+                                     ".presence_instances WHERE heartbeat < now() - interval "
+                                     "'1 minute'") == "0";
+    }));
+    ASSERT_TRUE(eventually([&] {
+        return b.online("chat", "alice") && b.members_of("chat", "room") == string_set{"c1/alice"};
+    }));
+    EXPECT_EQ(b.connections_of("chat", "alice"), string_set{"c1/alice"});
+}
+
 TEST(PostgresPresenceStore, WritesItsEntriesAgainAfterTheServerCrashed) {
     if (!postgres_server::available()) {
         GTEST_SKIP() << "PostgreSQL not installed";
