@@ -1,4 +1,5 @@
-// Call sessions (/hubs/calls, docs/presence.md "Calls") across three instances on a real Redis:
+// Call sessions (/hubs/calls, docs/presence.md "Calls") across three instances on a real Redis, and
+// on PostgreSQL (whose presence store keeps the sessions there):
 // ring every tab of the recipient wherever it is, accept, relay signals to the other party only,
 // end; strangers are refused; a restarted instance loses no session; a party gone past the grace
 // period ends the call; the session TTL ends a stale one.
@@ -7,6 +8,7 @@ import assert from 'node:assert/strict';
 import { HubConnectionBuilder, HttpTransportType, LogLevel } from '@microsoft/signalr';
 import { onCleanup, startServer, unique, waitFor } from './server.mjs';
 import { redisAvailable } from './redis.mjs';
+import { BUSES, startInstances } from './scaleout/buses.mjs';
 import { startCluster, suiteScope } from './scaleout/cluster.mjs';
 
 const TIMEOUT = 10_000;
@@ -43,11 +45,34 @@ async function initiate(from, recipient) {
   return callId;
 }
 
-describe('calls across three instances', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+const ARGS = ['--presence-expiry', '2s', '--calls-grace', '1s'];
+const postgres = BUSES.find((bus) => bus.name === 'PostgreSQL');
+// Each starts three instances with `args`; `spec` is the --backplane of one started again.
+const BACKPLANES = [
+  {
+    name: 'Redis',
+    skip: redisAvailable() ? false : 'redis-server is not installed',
+    start: async (scope, args) => {
+      const cluster = await startCluster(scope, { args });
+      return { servers: cluster.servers, spec: cluster.redis.url };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    skip: postgres.skip,
+    start: async (scope, args) => {
+      const started = await postgres.start(scope);
+      const { servers } = await startInstances(scope, (i) => postgres.spec(started, i), { args });
+      return { servers, spec: postgres.spec(started, 2) };
+    },
+  },
+];
+
+for (const backplane of BACKPLANES) describe(`calls across three instances on ${backplane.name}`, { skip: backplane.skip }, () => {
   const scope = suiteScope();
   let cluster;
   before(async () => {
-    cluster = await startCluster(scope, { args: ['--presence-expiry', '2s', '--calls-grace', '1s'] });
+    cluster = await backplane.start(scope, ARGS);
   });
 
   test('ring, accept, signal both ways, end; strangers get an error', async (t) => {
@@ -107,7 +132,7 @@ describe('calls across three instances', { skip: redisAvailable() ? false : 'red
     await doc.connection.stop();
     c.process.kill('SIGKILL');
     await c.exited;
-    const again = await startServer(['--backplane', cluster.redis.url, '--presence-expiry', '2s', '--calls-grace', '1s']);
+    const again = await startServer(['--backplane', cluster.spec, ...ARGS]);
     onCleanup(t, () => again.stop());
     doc = await caller(t, again, doctor);
     assert.equal((await doc.invoke('GetCall', callId)).status, 'ringing');

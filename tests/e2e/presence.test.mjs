@@ -17,7 +17,7 @@ const onlineOf = (client, name) => countEvents(client, 'UserOnline', ([u]) => u 
 const offlineOf = (client, name) => countEvents(client, 'UserOffline', ([u]) => u === name);
 
 // The backplanes whose instances share one presence store; each starts three instances with `args`.
-const SHARED_PRESENCE = new Set(['NATS']);
+const SHARED_PRESENCE = new Set(['PostgreSQL', 'NATS']);
 const BACKPLANES = [
   {
     name: 'Redis',

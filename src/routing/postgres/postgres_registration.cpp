@@ -1,5 +1,6 @@
 #include "routing/postgres/postgres_registration.hpp"
 
+#include "presence/postgres/postgres_presence_store.hpp"
 #include "routing/postgres/connection_string.hpp"
 #include "routing/postgres/postgres_backplane.hpp"
 
@@ -28,6 +29,15 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
     options.connect_timeout = connection->connect_timeout;
     options.schema = schema;
     options.max_buffered_bytes = settings.max_buffered_bytes;
+    made.make_presence = [control = settings.control,
+                          presence_connection = presence::postgres::connection_options{
+                              options.conninfo, options.connect_timeout, options.schema,
+                              options.initial_backoff,
+                              options.max_backoff}](presence::store_options store) {
+        return std::unique_ptr<presence::store>(
+            std::make_unique<presence::postgres::postgres_store>(*control, presence_connection,
+                                                                 std::move(store)));
+    };
     made.bus = std::make_unique<postgres_backplane>(*settings.control, std::move(options));
     return made;
 }
