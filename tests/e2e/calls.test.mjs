@@ -1,5 +1,5 @@
-// Call sessions (/hubs/calls, docs/presence.md "Calls") across three instances on a real Redis, and
-// on PostgreSQL (whose presence store keeps the sessions there):
+// Call sessions (/hubs/calls, docs/presence.md "Calls") across three instances on a real Redis,
+// PostgreSQL and NATS (whose presence stores keep the sessions there):
 // ring every tab of the recipient wherever it is, accept, relay signals to the other party only,
 // end; strangers are refused; a restarted instance loses no session; a party gone past the grace
 // period ends the call; the session TTL ends a stale one.
@@ -46,7 +46,6 @@ async function initiate(from, recipient) {
 }
 
 const ARGS = ['--presence-expiry', '2s', '--calls-grace', '1s'];
-const postgres = BUSES.find((bus) => bus.name === 'PostgreSQL');
 // Each starts three instances with `args`; `spec` is the --backplane of one started again.
 const BACKPLANES = [
   {
@@ -57,15 +56,15 @@ const BACKPLANES = [
       return { servers: cluster.servers, spec: cluster.redis.url };
     },
   },
-  {
-    name: 'PostgreSQL',
-    skip: postgres.skip,
+  ...BUSES.map((bus) => ({
+    name: bus.name,
+    skip: bus.skip,
     start: async (scope, args) => {
-      const started = await postgres.start(scope);
-      const { servers } = await startInstances(scope, (i) => postgres.spec(started, i), { args });
-      return { servers, spec: postgres.spec(started, 2) };
+      const started = await bus.start(scope);
+      const { servers } = await startInstances(scope, (i) => bus.spec(started, i), { args });
+      return { servers, spec: bus.spec(started, 2) };
     },
-  },
+  })),
 ];
 
 for (const backplane of BACKPLANES) describe(`calls across three instances on ${backplane.name}`, { skip: backplane.skip }, () => {
