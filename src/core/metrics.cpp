@@ -240,6 +240,20 @@ void metrics::render(std::string& out) const {
     single(out, "switchboard_backplane_connected", "gauge",
            "1 while the backplane is connected (0: publications are buffered, /readyz is 503).",
            std::uint64_t{!backplane_connected || backplane_connected() ? 1U : 0U});
+    single(out, "switchboard_backplane_reconnects_total", "counter",
+           "Times the backplane came back after it had been connected.",
+           backplane_reconnects ? backplane_reconnects() : std::uint64_t{0});
+    single(out, "switchboard_presence_online_total", "counter",
+           "Users this instance reported online (a first connection anywhere).",
+           presence_online.value());
+    single(out, "switchboard_presence_offline_total", "counter",
+           "Users this instance reported offline (a last connection anywhere, or reaped).",
+           presence_offline.value());
+    if (presence_connected) {
+        single(out, "switchboard_presence_connected", "gauge",
+               "1 while the presence store is reachable.",
+               std::uint64_t{presence_connected() ? 1U : 0U});
+    }
     render_process(out);
 }
 

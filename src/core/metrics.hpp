@@ -133,6 +133,12 @@ struct metrics {
     std::function<std::uint64_t()> backplane_received;
     // Whether the bus is connected now (what /readyz also answers); unset: no bus, reported as 1.
     std::function<bool()> backplane_connected;
+    std::function<std::uint64_t()> backplane_reconnects;
+    // Presence (docs/presence.md): users reported online and offline by this instance, and
+    // whether its store is reachable; unset: presence is off, and the gauge is left out.
+    counter presence_online;
+    counter presence_offline;
+    std::function<bool()> presence_connected;
 
     gauge& connections_of(metric_transport transport) {
         return connections[static_cast<std::size_t>(transport)];

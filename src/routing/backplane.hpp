@@ -71,6 +71,8 @@ public:
     // payload it could not fetch, no room for them (a metric; the router counts the ones it
     // cannot decode). Any thread.
     [[nodiscard]] virtual std::uint64_t rejected_messages() const { return 0; }
+    // Times the bus came back after it had been connected, since start (a metric). Any thread.
+    [[nodiscard]] virtual std::uint64_t reconnects() const { return 0; }
 };
 
 }  // namespace switchboard::routing

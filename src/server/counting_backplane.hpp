@@ -46,6 +46,7 @@ public:
     [[nodiscard]] std::uint64_t rejected_messages() const override {
         return inner_->rejected_messages();
     }
+    [[nodiscard]] std::uint64_t reconnects() const override { return inner_->reconnects(); }
 
     // Since start; any thread.
     [[nodiscard]] std::uint64_t published() const noexcept {

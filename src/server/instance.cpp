@@ -290,6 +290,10 @@ instance::instance(server_options options) {
     p.counters.backplane_connected = [&p] { return p.backplane->connected(); };
     p.counters.backplane_published = [&p] { return p.backplane->published(); };
     p.counters.backplane_received = [&p] { return p.backplane->received(); };
+    p.counters.backplane_reconnects = [&p] { return p.backplane->reconnects(); };
+    if (p.presence) {
+        p.counters.presence_connected = [&p] { return p.presence->connected(); };
+    }
     p.counters.backplane_rejected = [&p] {
         return p.backplane->rejected_messages() + p.router.malformed_backplane_messages() +
                p.events.malformed_messages();
@@ -414,8 +418,10 @@ asio::ip::tcp::endpoint instance::start() {
             p.event_history->start();
         }
         if (p.presence) {
-            p.presence->start(
-                [&p](const presence::user_change& change) { p.hubs.on_presence_change(change); });
+            p.presence->start([&p](const presence::user_change& change) {
+                (change.online ? p.counters.presence_online : p.counters.presence_offline).add();
+                p.hubs.on_presence_change(change);
+            });
         }
     });
     p.hubs.start();

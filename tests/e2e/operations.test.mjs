@@ -176,12 +176,17 @@ test('/metrics: connections by hub protocol, messages by kind, deliveries, backp
   assert.ok(metric(text, 'switchboard_messages_received_by_kind_total{kind="invocation"}') >= 1);
   assert.ok(metric(text, 'switchboard_deliveries_total') >= 2, 'the broadcast reached both');
   assert.equal(metric(text, 'switchboard_backplane_connected'), 1);
+  assert.equal(metric(text, 'switchboard_backplane_reconnects_total'), 0);
+  assert.equal(metric(text, 'switchboard_presence_online_total'), 2, 'two users came online');
+  assert.equal(metric(text, 'switchboard_presence_connected'), 1);
   assert.ok(metric(text, 'process_resident_memory_bytes') > 1_000_000);
   assert.ok(metric(text, 'process_open_fds') > 3);
   assert.ok(metric(text, 'process_max_fds') >= metric(text, 'process_open_fds'));
   await msgpack.connection.stop();
   await waitFor(async () => metric(await (await fetch(`${server.url}/metrics`)).text(),
     'switchboard_hub_connections{protocol="messagepack"}') === 0, 5_000, { message: 'the gauge back to 0' });
+  await waitFor(async () => metric(await (await fetch(`${server.url}/metrics`)).text(),
+    'switchboard_presence_offline_total') === 1, 5_000, { message: 'one user went offline' });
 });
 
 test('doctor: a healthy Redis with a password passes every check', { skip: !redisAvailable() }, async (t) => {

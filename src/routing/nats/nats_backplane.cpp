@@ -685,6 +685,10 @@ std::uint64_t nats_backplane::rejected_messages() const {
     return s.undecodable_subjects + s.dropped_deliveries;
 }
 
+std::uint64_t nats_backplane::reconnects() const {
+    return state_->statistics().reconnects;
+}
+
 backplane_statistics nats_backplane::statistics() const {
     return state_->statistics();
 }

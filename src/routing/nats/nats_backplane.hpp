@@ -88,6 +88,7 @@ public:
     [[nodiscard]] bool connected() const override;
     [[nodiscard]] std::uint64_t dropped_publications() const override;
     [[nodiscard]] std::uint64_t rejected_messages() const override;
+    [[nodiscard]] std::uint64_t reconnects() const override;
 
     // Any thread.
     [[nodiscard]] backplane_statistics statistics() const;

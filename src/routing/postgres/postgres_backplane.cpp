@@ -9,6 +9,7 @@
 
 #include <array>
 #include <limits>
+#include <utility>
 #include <variant>
 
 namespace switchboard::routing::postgres {
@@ -134,6 +135,9 @@ void postgres_backplane::update_connected() {
     const bool up = started_ && listener_->up() && publisher_->up() && publisher_prepared_;
     if (up != connected_) {
         if (up) {
+            if (std::exchange(was_up_, true)) {
+                reconnects_.fetch_add(1, std::memory_order_relaxed);
+            }
             unreachable_reported_ = false;
             spdlog::info("backplane: connected to PostgreSQL");
         } else {

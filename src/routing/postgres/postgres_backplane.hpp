@@ -103,6 +103,9 @@ public:
     [[nodiscard]] std::uint64_t unconfirmed_publications() const override {
         return queue_.size() + (batch_in_flight_ ? 1 : 0);
     }
+    [[nodiscard]] std::uint64_t reconnects() const override {
+        return reconnects_.load(std::memory_order_relaxed);
+    }
     [[nodiscard]] std::uint64_t dropped_publications() const override {
         return dropped_.load(std::memory_order_relaxed);
     }
@@ -216,6 +219,8 @@ private:
     std::vector<std::pair<int, clock::time_point>> own_pids_;
 
     std::atomic<bool> connected_{false};
+    bool was_up_ = false;  // connected at least once: the next connect is a reconnect
+    std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<int> sessions_up_{0};
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> published_{0};

@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace switchboard::routing::redis {
 
@@ -125,6 +126,9 @@ void redis_backplane::on_message(std::string_view channel, const shared_buffer& 
 void redis_backplane::on_state(bool up) {
     if (up != connected_) {
         if (up) {
+            if (std::exchange(was_up_, true)) {
+                reconnects_.fetch_add(1, std::memory_order_relaxed);
+            }
             spdlog::info("backplane: connected to Redis");
         } else {
             spdlog::warn(

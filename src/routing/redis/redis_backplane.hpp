@@ -57,6 +57,9 @@ public:
     // `then` runs on the control shard.
     void when_subscribed(const std::string& channel, std::function<void()> then) override;
     [[nodiscard]] bool connected() const override { return connected_; }
+    [[nodiscard]] std::uint64_t reconnects() const override {
+        return reconnects_.load(std::memory_order_relaxed);
+    }
     [[nodiscard]] std::uint64_t dropped_publications() const override {
         return dropped_total_.load(std::memory_order_relaxed);
     }
@@ -93,6 +96,8 @@ private:
     std::chrono::milliseconds echo_window_;
     backplane_handler* handler_ = nullptr;
     std::atomic<bool> connected_{false};
+    bool was_up_ = false;  // connected at least once: the next connect is a reconnect
+    std::atomic<std::uint64_t> reconnects_{0};
     std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>> channels_;
     std::uint64_t echoes_filtered_ = 0;
     // PUBLISH commands the client queued (not dropped): the client's replies count against it.

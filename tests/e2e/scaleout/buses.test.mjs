@@ -200,6 +200,7 @@ for (const bus of BUSES) {
 
       await started.start();
       await waitForReady(servers, 200, RECOVERY_TIMEOUT);
+      for (const s of servers) assert.ok(await metric(s, 'switchboard_backplane_reconnects_total') >= 1, `${s.url} counted no reconnect`);
       for (const client of [b1, c2]) await waitForEvent(client, 'ReceiveMessage', ([, m]) => m === during, RECOVERY_TIMEOUT);
       await waitForMesh(t, servers, RECOVERY_TIMEOUT);
 

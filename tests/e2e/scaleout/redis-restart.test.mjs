@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countEvents, unique, waitForEvent } from '../server.mjs';
 import { redisAvailable, redisFor } from '../redis.mjs';
+import { metric } from './buses.mjs';
 import { BY_NAME, clientOn, joinGroup, marker, readyStatus, received, startCluster, stillConnected, waitForReady } from './cluster.mjs';
 
 const skip = redisAvailable() ? false : 'redis-server is not installed';
@@ -62,6 +63,7 @@ describe('Redis restarted under three instances', { skip }, () => {
     await waitForEvent(c2, 'ReceiveGroupMessage', ([, , m]) => m === localGroup, TIMEOUT);
 
     await recover(env);
+    for (const s of cluster.servers) assert.ok(await metric(s, 'switchboard_backplane_reconnects_total') >= 1, `${s.url} counted no reconnect`);
     assert.equal(await redis.numsub(cluster.channel('all')), 3);
     // Re-subscribed: the dynamic channels too (the group on three instances, each user's channel).
     assert.equal(await redis.numsub(cluster.channel(`group:${group}`)), 3);
