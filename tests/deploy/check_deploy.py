@@ -2,15 +2,18 @@
 """Static checks of deploy/ (Docker and Kubernetes cannot run here): nginx -t on every nginx config,
 systemd-analyze verify on the unit, the Compose file and Kubernetes manifests parsed with their required
 fields, the Grafana dashboard and alert rules referencing only metrics the server exports, and the
-Dockerfile's runtime libraries matching what the binary links. Prints one line per check and
+Dockerfile's runtime libraries matching what the binary links, and the Dockerfile's steps that can run
+here run (its runtime packages install, its HEALTHCHECK against a live server). Prints one line per check and
 `N passed, N failed`; exits non-zero on a failure."""
 
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import yaml  # Debian python3-yaml
 
@@ -203,6 +206,58 @@ def dockerfile():
     direct = {p for p in packages if re.match(r"lib(boost|spdlog|fmt|ssl|hiredis|pq|nats|edit)", p)}
     missing = {p for p in direct if p not in text}
     assert not missing, f"the runtime stage lacks {missing}"
+
+
+def dockerfile_stages():
+    """The Dockerfile's stages: [(FROM line, [RUN commands with continuations joined])]."""
+    text = open(os.path.join(DEPLOY, "Dockerfile")).read().replace("\\\n", " ")
+    stages = []
+    for line in text.splitlines():
+        if line.startswith("FROM "):
+            stages.append((line, []))
+        elif line.startswith("RUN ") and stages:
+            stages[-1][1].append(line[4:].strip())
+    return stages
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@check("Dockerfile steps run here: the build stage is what make test runs, the runtime packages install, "
+       "the HEALTHCHECK passes against a live server and fails without one")
+def dockerfile_steps():
+    (_, build), (_, runtime) = dockerfile_stages()
+    # The build stage's own work is scripts/install-deps and make build, which `make test` runs.
+    assert any("scripts/install-deps" in r for r in build) and any("make build" in r for r in build), build
+    packages = re.search(r"apt-get install -y --no-install-recommends ([^&]+)&&", runtime[0]).group(1).split()
+    r = subprocess.run(["apt-get", "install", "-s", "--no-install-recommends", *packages],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not re.search(r"^Remv libboost1\.81", r.stdout, re.M), "the runtime packages would remove Boost 1.81"
+    text = open(os.path.join(DEPLOY, "Dockerfile")).read()
+    command = json.loads(re.search(r"^\s*CMD (\[.*\])$", text, re.M).group(1))
+    assert command[:2] == ["bash", "-c"], command
+    if not os.path.exists(BINARY):
+        raise RuntimeError("build/switchboard is missing: make build first")
+    port = free_port()
+    probe = command[2].replace("127.0.0.1/5000", f"127.0.0.1/{port}")
+    assert probe != command[2], "the HEALTHCHECK no longer names 127.0.0.1/5000"
+    assert subprocess.run(["bash", "-c", probe], capture_output=True, timeout=10).returncode != 0, \
+        "the HEALTHCHECK passed with no server"
+    server = subprocess.Popen([BINARY, "serve", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["bash", "-c", probe], capture_output=True, timeout=10).returncode != 0:
+            assert time.monotonic() < deadline, "the HEALTHCHECK never passed against a live server"
+            assert server.poll() is None, "the server exited"
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @check("make install DESTDIR: binary, unit, env file and demo files in FHS places")
