@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include "core/ascii.hpp"
+#include "core/log_context.hpp"
 #include "http/static_files.hpp"
 #include "http/stream.hpp"
 
@@ -249,6 +250,8 @@ private:
         }
         request_ = parser_->release();
         request_start_ = std::chrono::steady_clock::now();
+        request_id_ = next_request_id();
+        const log_scope scope(request_id_);
         route_request();
     }
 
@@ -340,6 +343,7 @@ private:
         }
         const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - request_start_);
+        const log_scope scope(request_id_);  // answered later than it was routed
         spdlog::info("access {} {} {} {} {:.3f}ms", remote_address_,
                      std::string_view(request_.method_string()), path_of(request_.target()),
                      status == 0 ? std::string("stream") : std::to_string(status),
@@ -399,6 +403,7 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     request request_;
     std::chrono::steady_clock::time_point request_start_;
+    std::uint64_t request_id_ = 0;  // this request's number in the logs (log_context.hpp)
     std::size_t shard_;
     std::size_t body_limit_ = 0;             // of the request being read
     std::array<char, 16 * 1024> scratch_{};  // what linger() drops

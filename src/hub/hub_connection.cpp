@@ -1,5 +1,6 @@
 #include "hub/hub_connection.hpp"
 
+#include "core/log_context.hpp"
 #include "hub/hub_server.hpp"
 #include "protocol/handshake.hpp"
 
@@ -57,6 +58,7 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
 }
 
 void hub_connection::on_received(std::string_view bytes) {
+    const log_scope scope(connection_->id());
     if (state_ != state::handshaking && state_ != state::connected) {
         return;
     }
@@ -342,11 +344,13 @@ void hub_connection::close_for_shutdown() {
 }
 
 void hub_connection::on_transport_paused() {
+    const log_scope scope(connection_->id());
     paused_ = true;
     paused_since_ = clock::now();
 }
 
 void hub_connection::on_transport_resumed() {
+    const log_scope scope(connection_->id());
     paused_ = false;
     // Sequence tells the client where our replay starts; then every unacked message again.
     send_message(protocol::sequence_message{replay_.first_kept()});
@@ -354,6 +358,7 @@ void hub_connection::on_transport_resumed() {
 }
 
 void hub_connection::on_heartbeat(clock::time_point now) {
+    const log_scope scope(connection_->id());
     const auto& options = server_.options();
     if (state_ == state::handshaking) {
         if (now - opened_at_ >= options.handshake_timeout) {
@@ -398,6 +403,7 @@ void hub_connection::on_heartbeat(clock::time_point now) {
 }
 
 void hub_connection::on_transport_closed() {
+    const log_scope scope(connection_->id());
     state_ = state::closed;
     if (auto* counters = connection_->metrics(); counters != nullptr && protocol_) {
         counters->hub_connections_of(*protocol_).add(-1);

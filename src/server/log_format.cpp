@@ -1,5 +1,7 @@
 #include "server/log_format.hpp"
 
+#include "core/log_context.hpp"
+
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 #include <boost/json/serialize.hpp>
@@ -45,6 +47,17 @@ public:
         // serialize() escapes quotes, control characters and invalid UTF-8 stays as given bytes.
         line += boost::json::serialize(
             boost::json::value(boost::json::string_view(msg.payload.data(), msg.payload.size())));
+        // spdlog formats on the logging thread (no async sink): its context is the line's.
+        const auto& context = current_log_context();
+        if (context.request != 0) {
+            line += ",\"request\":";
+            line += std::to_string(context.request);
+        }
+        if (!context.connection.empty()) {
+            line += ",\"connection\":";
+            line += boost::json::serialize(boost::json::value(
+                boost::json::string_view(context.connection.data(), context.connection.size())));
+        }
         line += "}\n";
         dest.append(line.data(), line.data() + line.size());
     }

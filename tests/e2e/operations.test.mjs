@@ -134,7 +134,7 @@ test('bad values exit 2 naming the key and the file', async () => {
 
 test('serve: a flag beats the file; the file sets JSON logs and the access log', async (t) => {
   const file = writeJson('serve.json', { listen: '127.0.0.1:1', 'log-format': 'json', 'access-log': true });
-  const server = await serverFor(t, ['--config', file]);
+  const server = await serverFor(t, ['--config', file, '--log-level', 'debug']);
   assert.notEqual(server.port, 1, '--listen on the command line wins over the file');
   const response = await fetch(`${server.url}/healthz?access_token=SECRET`);
   assert.equal(response.status, 200);
@@ -143,11 +143,21 @@ test('serve: a flag beats the file; the file sets JSON logs and the access log',
   assert.ok(lines.length >= 2, server.stdout());
   for (const line of lines) {
     const entry = JSON.parse(line);
-    assert.deepEqual(Object.keys(entry).filter((k) => k !== 'logger'), ['time', 'level', 'msg']);
+    // Fixed fields first; the request or connection a line concerns, when there is one.
+    assert.deepEqual(Object.keys(entry).filter((k) => !['logger', 'request', 'connection'].includes(k)), ['time', 'level', 'msg']);
     assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   }
   const access = lines.map((l) => JSON.parse(l)).find((e) => e.msg.includes('/healthz'));
   assert.match(access.msg, /^access 127\.0\.0\.1 GET \/healthz 200 /);
+  assert.ok(Number.isInteger(access.request) && access.request > 0, JSON.stringify(access));
+
+  // A line about a connection names it: a hub client that sends a broken frame is closed (a debug line).
+  const client = await clientFor(t, server.url, 'json-log');
+  const id = client.connection.connectionId;
+  client.connection.connection.transport._webSocket.send('not json\u001e');
+  const closed = await waitFor(() => server.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+    .find((e) => e.msg.startsWith(`closing connection ${id}`)), 5_000, { message: () => `the close line\n${server.stdout()}` });
+  assert.equal(closed.connection, id);
   assert.doesNotMatch(server.stdout(), /SECRET/, 'query strings (tokens) stay out of the access log');
 });
 
