@@ -240,6 +240,9 @@ void metrics::render(std::string& out) const {
     single(out, "switchboard_backplane_connected", "gauge",
            "1 while the backplane is connected (0: publications are buffered, /readyz is 503).",
            std::uint64_t{!backplane_connected || backplane_connected() ? 1U : 0U});
+    single(out, "switchboard_backplane_buffered_bytes", "gauge",
+           "Bytes of publications waiting for the backplane (sampled every second).",
+           backplane_buffered_bytes.value());
     single(out, "switchboard_backplane_reconnects_total", "counter",
            "Times the backplane came back after it had been connected.",
            backplane_reconnects ? backplane_reconnects() : std::uint64_t{0});

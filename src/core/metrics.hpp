@@ -36,6 +36,7 @@ class gauge {
 public:
     void add(std::int64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
     void sub(std::int64_t n = 1) noexcept { value_.fetch_sub(n, std::memory_order_relaxed); }
+    void set(std::int64_t n) noexcept { value_.store(n, std::memory_order_relaxed); }
     [[nodiscard]] std::int64_t value() const noexcept {
         return value_.load(std::memory_order_relaxed);
     }
@@ -134,6 +135,8 @@ struct metrics {
     // Whether the bus is connected now (what /readyz also answers); unset: no bus, reported as 1.
     std::function<bool()> backplane_connected;
     std::function<std::uint64_t()> backplane_reconnects;
+    // The bus's buffered bytes, sampled on its shard once a second (the sweep).
+    gauge backplane_buffered_bytes;
     // Presence (docs/presence.md): users reported online and offline by this instance, and
     // whether its store is reachable; unset: presence is off, and the gauge is left out.
     counter presence_online;

@@ -5,6 +5,7 @@
 #include "core/shared_buffer.hpp"
 #include "routing/channel_codec.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -73,6 +74,9 @@ public:
     [[nodiscard]] virtual std::uint64_t rejected_messages() const { return 0; }
     // Times the bus came back after it had been connected, since start (a metric). Any thread.
     [[nodiscard]] virtual std::uint64_t reconnects() const { return 0; }
+    // Bytes of publications waiting for the bus (its outage buffer and unsent writes). On the
+    // control shard.
+    [[nodiscard]] virtual std::size_t buffered_bytes() const { return 0; }
 };
 
 }  // namespace switchboard::routing

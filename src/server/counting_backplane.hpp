@@ -47,6 +47,7 @@ public:
         return inner_->rejected_messages();
     }
     [[nodiscard]] std::uint64_t reconnects() const override { return inner_->reconnects(); }
+    [[nodiscard]] std::size_t buffered_bytes() const override { return inner_->buffered_bytes(); }
 
     // Since start; any thread.
     [[nodiscard]] std::uint64_t published() const noexcept {

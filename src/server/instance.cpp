@@ -511,6 +511,11 @@ void instance::sweep() {
     parts_->admission.sweep(now);
     parts_->events.sweep();
     parts_->rest.sweep();
+    // The bus's buffer is its shard's to read.
+    asio::post(parts_->shards.context(routing::router::control_shard), [&p = *parts_] {
+        p.counters.backplane_buffered_bytes.set(
+            static_cast<std::int64_t>(p.backplane->buffered_bytes()));
+    });
 }
 
 std::size_t instance::connection_count() const {

@@ -278,6 +278,8 @@ public:
 
     [[nodiscard]] const channel_codec& codec() const noexcept { return codec_; }
     [[nodiscard]] bool connected() const { return connected_; }
+    // Control shard.
+    [[nodiscard]] std::size_t held_bytes() const noexcept { return held_bytes_; }
     [[nodiscard]] backplane_statistics statistics() const {
         return {dropped_.total(), oversized_.total(), undecodable_.total(),
                 dropped_deliveries_.total(), reconnects_.load(std::memory_order_relaxed)};
@@ -683,6 +685,10 @@ std::uint64_t nats_backplane::dropped_publications() const {
 std::uint64_t nats_backplane::rejected_messages() const {
     const auto s = state_->statistics();
     return s.undecodable_subjects + s.dropped_deliveries;
+}
+
+std::size_t nats_backplane::buffered_bytes() const {
+    return state_->held_bytes();
 }
 
 std::uint64_t nats_backplane::reconnects() const {

@@ -89,6 +89,7 @@ public:
     [[nodiscard]] std::uint64_t dropped_publications() const override;
     [[nodiscard]] std::uint64_t rejected_messages() const override;
     [[nodiscard]] std::uint64_t reconnects() const override;
+    [[nodiscard]] std::size_t buffered_bytes() const override;
 
     // Any thread.
     [[nodiscard]] backplane_statistics statistics() const;

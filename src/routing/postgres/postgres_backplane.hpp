@@ -103,6 +103,7 @@ public:
     [[nodiscard]] std::uint64_t unconfirmed_publications() const override {
         return queue_.size() + (batch_in_flight_ ? 1 : 0);
     }
+    [[nodiscard]] std::size_t buffered_bytes() const override { return buffered_bytes_; }
     [[nodiscard]] std::uint64_t reconnects() const override {
         return reconnects_.load(std::memory_order_relaxed);
     }

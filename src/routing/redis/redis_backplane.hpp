@@ -57,6 +57,7 @@ public:
     // `then` runs on the control shard.
     void when_subscribed(const std::string& channel, std::function<void()> then) override;
     [[nodiscard]] bool connected() const override { return connected_; }
+    [[nodiscard]] std::size_t buffered_bytes() const override { return client_->queued_bytes(); }
     [[nodiscard]] std::uint64_t reconnects() const override {
         return reconnects_.load(std::memory_order_relaxed);
     }

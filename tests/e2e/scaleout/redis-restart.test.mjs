@@ -5,7 +5,7 @@
 // Each test starts its own Redis and instances (they restart Redis, so nothing is shared).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countEvents, unique, waitForEvent } from '../server.mjs';
+import { countEvents, unique, waitFor, waitForEvent } from '../server.mjs';
 import { redisAvailable, redisFor } from '../redis.mjs';
 import { metric } from './buses.mjs';
 import { BY_NAME, clientOn, joinGroup, marker, readyStatus, received, startCluster, stillConnected, waitForReady } from './cluster.mjs';
@@ -58,12 +58,18 @@ describe('Redis restarted under three instances', { skip }, () => {
     for (const client of [a0, a0b]) {
       assert.deepEqual(await waitForEvent(client, 'ReceiveMessage', ([, m]) => m === during, TIMEOUT), [a0.user, during]);
     }
+    // The publication for the other instances waits in the bus's buffer, which /metrics shows.
+    const [s0] = cluster.servers;
+    await waitFor(async () => (await metric(s0, 'switchboard_backplane_buffered_bytes')) > 0, TIMEOUT,
+      { interval: 100, message: 'the buffered publication in /metrics' });
     const localGroup = unique('local group');
     await c2.connection.invoke('SendToGroup', group, localGroup);
     await waitForEvent(c2, 'ReceiveGroupMessage', ([, , m]) => m === localGroup, TIMEOUT);
 
     await recover(env);
     for (const s of cluster.servers) assert.ok(await metric(s, 'switchboard_backplane_reconnects_total') >= 1, `${s.url} counted no reconnect`);
+    await waitFor(async () => (await metric(cluster.servers[0], 'switchboard_backplane_buffered_bytes')) === 0, RECOVERY_TIMEOUT,
+      { interval: 100, message: 'the buffer emptied in /metrics' });
     assert.equal(await redis.numsub(cluster.channel('all')), 3);
     // Re-subscribed: the dynamic channels too (the group on three instances, each user's channel).
     assert.equal(await redis.numsub(cluster.channel(`group:${group}`)), 3);

@@ -104,9 +104,9 @@ TEST(metrics, render_is_prometheus_text_format) {
     }
     // ... + the six event stream series + the two REST API series + backplane connected + the
     // three process series + hub connections by protocol (2), messages by kind (10),
-    // deliveries, backplane published and received, backplane reconnects, presence online and
-    // offline (the presence gauge only when presence is on).
-    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2 + 1 + 3 + 2 + 10 + 1 + 2 + 1 + 2);
+    // deliveries, backplane published and received, backplane buffered bytes and reconnects,
+    // presence online and offline (the presence gauge only when presence is on).
+    EXPECT_EQ(samples, 3 + 3 + 3 + 6 + 2 + 8 + 6 + 2 + 1 + 3 + 2 + 10 + 1 + 2 + 2 + 2);
 }
 
 TEST(metrics, hub_protocol_and_message_kind_series) {
