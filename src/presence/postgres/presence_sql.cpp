@@ -1,9 +1,13 @@
 #include "presence/postgres/presence_sql.hpp"
 
+#include "routing/postgres/identifier.hpp"
+
 #include <array>
 #include <string_view>
 
 namespace switchboard::presence::postgres {
+
+using routing::postgres::quote_identifier;
 
 namespace {
 
@@ -279,18 +283,6 @@ std::string number_array(const std::vector<long long>& values) {
         out += std::to_string(value);
     }
     out.push_back('}');
-    return out;
-}
-
-std::string quote_identifier(std::string_view name) {
-    std::string out = "\"";
-    for (const char c : name) {
-        if (c == '"') {
-            out.push_back('"');
-        }
-        out.push_back(c);
-    }
-    out.push_back('"');
     return out;
 }
 

@@ -77,7 +77,4 @@ std::string hex_array(const std::vector<std::string_view>& values);
 // A bigint[] literal: {1,2}.
 std::string number_array(const std::vector<long long>& values);
 
-// "name" with its double quotes doubled.
-std::string quote_identifier(std::string_view name);
-
 }  // namespace switchboard::presence::postgres

@@ -1,5 +1,6 @@
 #include "routing/postgres/postgres_backplane.hpp"
 
+#include "routing/postgres/identifier.hpp"
 #include "routing/postgres/notify_payload.hpp"
 #include "routing/postgres/payload_table.hpp"
 #include "routing/postgres/pg_connection.hpp"
@@ -29,18 +30,6 @@ const std::string schema_lock = schema_lock_sql;
 // Received references waiting for their row, at most: beyond it a flood of them is dropped
 // rather than queued without bound (each is one round trip on the listening session).
 constexpr std::size_t max_pending_deliveries = 65'536;
-
-std::string quote_identifier(std::string_view name) {
-    std::string out = "\"";
-    for (const char c : name) {
-        if (c == '"') {
-            out.push_back('"');
-        }
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
 
 std::string result_error(const PGresult* result) {
     if (result == nullptr) {

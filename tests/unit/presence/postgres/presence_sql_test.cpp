@@ -2,6 +2,8 @@
 // the schema placed in every statement (no server needed).
 #include "presence/postgres/presence_sql.hpp"
 
+#include "routing/postgres/identifier.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,6 +11,8 @@
 
 namespace switchboard::presence::postgres {
 namespace {
+
+using routing::postgres::quote_identifier;
 
 TEST(PresenceSql, HexArraysCarryAnyBytesQuotedAndEmptyOnes) {
     const std::string odd("\"\\,{}\0\xff", 7);
