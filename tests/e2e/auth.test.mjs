@@ -167,6 +167,37 @@ describe('JWT authentication', () => {
       });
       assert.equal(ok, true);
     });
+
+    // Stateful reconnect's tokens (issue 20): a dropped connection waits for its owner only.
+    test('WebSockets, stateful reconnect: a paused connection resumes for its owner, not for another user, a forged id or after it ended', async () => {
+      const res = await fetch(`${hub()}/negotiate?negotiateVersion=1&useStatefulReconnect=true`, { method: 'POST', headers: auth(aliceToken) });
+      const negotiated = await res.json();
+      assert.equal(negotiated.useStatefulReconnect, true);
+      const open = (id, accessToken) => new Promise((resolve) => {
+        const ws = new WebSocket(`${hub().replace(/^http/, 'ws')}?id=${encodeURIComponent(id)}&access_token=${accessToken}`);
+        const frames = [];
+        ws.on('message', (data) => frames.push(String(data)));
+        ws.on('open', () => resolve({ status: 101, ws, frames }));
+        ws.on('unexpected-response', (_req, r) => { resolve({ status: r.statusCode }); ws.terminate(); });
+        ws.on('error', () => {});
+      });
+      const first = await open(negotiated.connectionToken, aliceToken);
+      assert.equal(first.status, 101);
+      first.ws.send('{"protocol":"json","version":2}\u001e');
+      await waitFor(() => first.frames.length > 0, 5_000, { message: 'the handshake answer' });
+      first.ws._socket.destroy(); // dropped without a close frame: the connection pauses
+      assert.equal((await open(negotiated.connectionToken, bobToken)).status, 403, "another user's token");
+      assert.equal((await open('AAAAAAAAAAAAAAAAAAAAAA', aliceToken)).status, 404, 'a forged id');
+      const resumed = await open(negotiated.connectionToken, aliceToken);
+      assert.equal(resumed.status, 101, 'its owner resumes it');
+      // The resume starts with the server's Sequence message (no new handshake).
+      await waitFor(() => resumed.frames.some((f) => f.startsWith('{"type":9')), 5_000, { message: 'the Sequence message' });
+      // A clean close ends the connection (the server closes the socket): its id resumes nothing after.
+      const closed = new Promise((resolve) => { resumed.ws.on('close', resolve); });
+      resumed.ws.send('{"type":7}\u001e');
+      await closed;
+      assert.equal((await open(negotiated.connectionToken, aliceToken)).status, 404, 'an ended connection');
+    });
   });
 });
 
