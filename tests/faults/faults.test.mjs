@@ -47,8 +47,11 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
   test('sockets dropped mid-traffic, stateful reconnect: every client resumes and loses nothing', async (t) => {
     const result = await run(t, 'dropped sockets with stateful reconnect', async (topology, traffic) => {
       for (let round = 0; round < 3; round += 1) {
+        const before = traffic.clients.map((c) => c.got.all.length);
         for (const client of traffic.clients) dropSocket(client);
-        await flow(200);
+        // Until every client resumed: traffic reaches it again.
+        await waitFor(() => traffic.clients.every((c, i) => c.got.all.length > before[i] + 1), RECOVERY_TIMEOUT,
+          { interval: 20, message: 'every client to resume and receive again' });
       }
     }, { stateful: true });
     assertHeld(result);
