@@ -5,9 +5,11 @@
 #include "events/history_store.hpp"
 #include "presence/presence_store.hpp"
 #include "routing/backplane.hpp"
+#include "routing/durable_log.hpp"
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -27,6 +29,11 @@ struct backplane_settings {
     // The schema a database bus keeps its tables in (--postgres-schema); "signalr", as the
     // ASP.NET Npgsql backplane deployments this replaces configure it.
     std::string database_schema = "signalr";
+    // Durable mode (--durable-window): a bus that can keep every publication in one ordered
+    // log for this long (made_backplane::log); 0 is the plain pub/sub bus.
+    std::chrono::milliseconds durable_window{0};
+    // Entries the log keeps at most, whatever their age (--durable-max-entries).
+    std::size_t durable_max_entries = 0;
 };
 
 // A bus built from a spec, with what the composition root applies around it.
@@ -44,6 +51,9 @@ struct made_backplane {
     // Builds the presence store on the same server, on the control shard; empty when the bus
     // has none shared by its instances (the composition root then keeps presence per instance).
     std::function<std::unique_ptr<presence::store>(presence::store_options)> make_presence;
+    // Durable mode: the bus's log (it lives inside `bus`); null when the bus keeps none or
+    // durable_window was 0.
+    durable_log* log = nullptr;
 };
 
 // One bus as the registry sees it. The functions run at startup only, so they may throw.
