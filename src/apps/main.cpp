@@ -332,6 +332,15 @@ int main(int argc, char** argv) {
                      "Bytes of publications kept while the backplane is unreachable")
         ->envname("SWITCHBOARD_BACKPLANE_BUFFER_SIZE")
         ->capture_default_str();
+    add_duration(*serve, "--durable-window", options.durable_window,
+                 "SWITCHBOARD_DURABLE_WINDOW",
+                 "Durable mode: keep every publication this long in one Redis stream, so "
+                 "stateful reconnects resume on any instance (0: off)");
+    serve
+        ->add_option("--durable-max-entries", options.durable_max_entries,
+                     "Durable mode: entries the log keeps at most, whatever their age")
+        ->envname("SWITCHBOARD_DURABLE_MAX_ENTRIES")
+        ->capture_default_str();
     serve
         ->add_option("--postgres-schema", options.postgres_schema,
                      "Schema of the PostgreSQL backplane's tables (created on first use)")

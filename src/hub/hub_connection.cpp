@@ -198,7 +198,81 @@ void hub_connection::on_handshake(std::string_view record) {
     last_ping_sent_ = clock::now();
     server_.router().add_connection(hub_, connection_->id(), user_id_, *this);
     registered_ = true;
+    sessions_ = stateful ? server_.router().durable_sessions() : nullptr;
+    if (sessions_ != nullptr) {
+        durable_ = true;
+        sessions_->add(hub_, connection_->id(), connection_->token(), user_id_, codec_->protocol,
+                       weak_from_this(), connection_->shard());
+    }
     run_connected();
+}
+
+void hub_connection::adopt(const routing::durable::claimed_session& claimed) {
+    const auto& record = claimed.record;
+    codec_ = &protocol::codec_of(record.protocol);
+    connection_->set_format(codec_->binary ? transport::transfer_format::binary
+                                           : transport::transfer_format::text);
+    reader_.start(codec_->framing);
+    user_id_ = record.user;
+    replay_.adopt(record.sequence);
+    connection_->set_stateful(true);
+    state_ = state::connected;
+    if (auto* counters = connection_->metrics()) {
+        protocol_ = codec_->binary ? metric_protocol::messagepack : metric_protocol::json;
+        counters->hub_connections_of(*protocol_).add(1);
+    }
+    last_ping_sent_ = clock::now();
+    auto& router = server_.router();
+    router.add_connection(hub_, connection_->id(), user_id_, *this);
+    registered_ = true;
+    // The hub saw this connection connect on the instance that first held it.
+    hub_connected_ = true;
+    sessions_ = router.durable_sessions();
+    durable_ = true;
+    // The client waits for Sequence before anything else; the log's messages follow it, each
+    // under the number the old instance gave it.
+    send_message(protocol::sequence_message{record.sequence + 1});
+    sessions_->attach(hub_, claimed, weak_from_this(), connection_->shard());
+}
+
+void hub_connection::deliver_logged(std::int64_t sequence, const shared_buffer& frame) {
+    if (state_ != state::connected || !durable_) {
+        return;
+    }
+    if (auto* counters = connection_->metrics()) {
+        counters->deliveries.add();
+    }
+    if (!replay_.track(frame)) {
+        // The client does not ack: as without durable mode, it cannot resume any more.
+        spdlog::debug("connection {}: replay buffer full, stateful reconnect off",
+                      connection_->id());
+        connection_->set_stateful(false);
+        durable_ = false;
+        sessions_->remove(connection_->id(), true);
+    } else if (replay_.sent() != sequence) {
+        spdlog::error("connection {}: logged message {} arrived as {}", connection_->id(),
+                      sequence, replay_.sent());
+    }
+    if (!paused_) {
+        connection_->send(frame);
+    }
+}
+
+void hub_connection::on_caught_up(std::vector<std::string> groups) {
+    if (state_ == state::connected) {
+        server_.router().restore_groups(hub_, connection_->id(), groups);
+    }
+}
+
+void hub_connection::on_moved() {
+    const log_scope scope(connection_->id());
+    spdlog::debug("connection {}: taken over by another instance", connection_->id());
+    moved_ = true;
+    connection_->terminate();
+}
+
+void hub_connection::on_state_lost() {
+    close_with_error("The server lost this connection's message history; reconnect.", true);
 }
 
 void hub_connection::run_connected() {
@@ -252,6 +326,9 @@ void hub_connection::on_message(protocol::hub_message&& message) {
                 close(std::nullopt, false);
             } else if constexpr (std::is_same_v<type, protocol::ack_message>) {
                 replay_.on_ack(m.sequence_id);
+                if (durable_) {
+                    sessions_->on_ack(connection_->id(), m.sequence_id);
+                }
             } else if constexpr (std::is_same_v<type, protocol::sequence_message>) {
                 if (replay_.enabled() && !replay_.on_sequence(m.sequence_id)) {
                     close_with_error(
@@ -271,6 +348,10 @@ void hub_connection::invoke(const routing::message_ptr& message, std::chrono::mi
 }
 
 void hub_connection::send_tracked(shared_buffer bytes) {
+    if (durable_) {
+        // Numbered when it comes back from the log, in order with everything else.
+        return sessions_->publish_frame(hub_, connection_->id(), codec_->protocol, bytes);
+    }
     if (replay_.enabled() && !replay_.track(bytes)) {
         // The client does not ack fast enough to keep a bounded replay: stay connected, but a
         // dropped socket now ends the connection instead of pausing it.
@@ -290,6 +371,9 @@ void hub_connection::send_bytes(std::string bytes) {
 void hub_connection::deliver(const routing::message_ptr& message) {
     if (state_ != state::connected) {
         return;
+    }
+    if (durable_) {
+        return;  // its messages come from the log, numbered (deliver_logged)
     }
     if (auto* counters = connection_->metrics()) {
         counters->deliveries.add();
@@ -340,6 +424,12 @@ void hub_connection::terminate() {
 }
 
 void hub_connection::close_for_shutdown() {
+    if (durable_) {
+        // No Close: the client's stateful reconnect takes the same connection to another
+        // instance, which resumes it from the log. It does not end for the hub either.
+        moved_ = true;
+        return connection_->terminate();
+    }
     close(std::nullopt, true);
 }
 
@@ -411,12 +501,15 @@ void hub_connection::on_transport_closed() {
     }
     server_.forget(this, connection_->shard());
     dispatcher_.on_closed();
+    if (durable_) {
+        sessions_->remove(connection_->id(), !moved_);
+    }
     if (!registered_) {
         return;
     }
     server_.router().remove_connection(hub_, connection_->id(), connection_->shard());
-    if (!hub_connected_) {
-        return;  // on_connected failed: the hub never saw this connection
+    if (!hub_connected_ || moved_) {
+        return;  // on_connected failed (the hub never saw it), or it lives on elsewhere
     }
     auto context = make_context();
     if (auto failure = call_user([&] { definition_.disconnected(context); })) {

@@ -13,6 +13,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/hub_message.hpp"
 #include "protocol/message_reader.hpp"
+#include "routing/durable/sessions.hpp"
 #include "routing/router.hpp"
 #include "transport/connection.hpp"
 
@@ -29,6 +30,7 @@ class hub_server;
 // Thread safety: lives on its connection's shard; every member runs there.
 class hub_connection final : public transport::connection_application,
                              public routing::recipient,
+                             public routing::durable::logged_recipient,
                              public std::enable_shared_from_this<hub_connection> {
 public:
     using clock = std::chrono::steady_clock;
@@ -45,6 +47,16 @@ public:
                 routing::result_callback on_result) override;
     // A REST close: Close without allowReconnect, so the client does not come straight back.
     void disconnect(std::optional<std::string> reason) override { close(std::move(reason), false); }
+    [[nodiscard]] bool durable() const noexcept override { return durable_; }
+
+    // Durable mode (routing/durable/sessions.hpp), on this shard.
+    void deliver_logged(std::int64_t sequence, const shared_buffer& frame) override;
+    void on_caught_up(std::vector<std::string> groups) override;
+    void on_moved() override;
+    void on_state_lost() override;
+    // Right after construction: continues `claimed`, a connection another instance held,
+    // instead of waiting for a handshake (the client sends none when it resumes).
+    void adopt(const routing::durable::claimed_session& claimed);
 
     // Used by the dispatcher and by stream_writer and reply handles (hub/streams.hpp), on
     // this shard.
@@ -128,6 +140,11 @@ private:
     // hub_options::max_messages_per_second; starts full.
     token_bucket message_budget_;
     replay_buffer replay_;
+    // Durable mode: trackable messages go through the cluster's log (sessions_ is set).
+    bool durable_ = false;
+    // Another instance took this connection over: it ends here, not for the hub.
+    bool moved_ = false;
+    routing::durable::sessions* sessions_ = nullptr;
     dispatcher dispatcher_{*this};
 };
 

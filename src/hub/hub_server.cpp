@@ -34,6 +34,9 @@ std::shared_ptr<transport::connection_application> hub_server::create_connection
     auto created = std::make_shared<hub_connection>(*this, hub, *hubs_[hub], connection);
     shards_[connection->shard()]->live.insert(created.get());
     ++live_count_;
+    if (const auto& adopted = connection->adopted()) {
+        created->adopt(*std::static_pointer_cast<const routing::durable::claimed_session>(adopted));
+    }
     return created;
 }
 

@@ -44,6 +44,13 @@ bool replay_buffer::accept() noexcept {
 }
 
 bool replay_buffer::on_sequence(std::int64_t sequence_id) noexcept {
+    if (adopted_) {
+        adopted_ = false;
+        next_receiving_id_ = sequence_id;
+        latest_received_id_ = sequence_id - 1;
+        last_acked_id_ = sequence_id - 1;
+        return true;
+    }
     if (sequence_id > next_receiving_id_) {
         return false;
     }

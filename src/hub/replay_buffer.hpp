@@ -25,6 +25,14 @@ public:
     // track() keeps nothing and accept() accepts everything.
     [[nodiscard]] bool enabled() const noexcept { return enabled_; }
     void enable() noexcept { enabled_ = true; }
+    // Continues a connection taken over from another instance (durable mode), which had sent
+    // `sent` messages. What the old instance received is unknown: the client's first Sequence
+    // is taken as it comes, and every message it replays is accepted (at least once).
+    void adopt(std::int64_t sent) noexcept {
+        enabled_ = true;
+        sent_ = sent;
+        adopted_ = true;
+    }
 
     // Sending side. Numbers `bytes` and keeps it for replay. False when it overflowed the
     // bound: the client does not ack fast enough, so stateful reconnect is now off and
@@ -67,6 +75,7 @@ private:
     std::int64_t next_receiving_id_ = 1;
     std::int64_t latest_received_id_ = 0;
     std::int64_t last_acked_id_ = 0;
+    bool adopted_ = false;  // the next Sequence sets the receiving count
 };
 
 }  // namespace switchboard::hub

@@ -1,5 +1,7 @@
 #include "routing/router.hpp"
 
+#include "routing/durable/sessions.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -104,7 +106,8 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
 
 router::group_change router::change_group_on(std::size_t shard, hub_id hub,
                                              const std::string& connection_id,
-                                             const std::string& group, bool join) {
+                                             const std::string& group, bool join,
+                                             bool logged) {
     auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);
     if (it == registry.connections.end()) {
@@ -127,6 +130,9 @@ router::group_change router::change_group_on(std::size_t shard, hub_id hub,
         if (presence_ != nullptr) {
             presence_->group_joined(hubs_[hub].name, connection_id, it->second.user_id, group);
         }
+        if (logged && durable_ != nullptr && it->second.target->durable()) {
+            durable_->group_changed(hub, connection_id, group, true);
+        }
     } else if (!join && g != groups.end()) {
         groups.erase(g);
         const auto members = registry.groups.find(group);
@@ -140,8 +146,30 @@ router::group_change router::change_group_on(std::size_t shard, hub_id hub,
         if (presence_ != nullptr) {
             presence_->group_left(hubs_[hub].name, connection_id, group);
         }
+        if (logged && durable_ != nullptr && it->second.target->durable()) {
+            durable_->group_changed(hub, connection_id, group, false);
+        }
     }
     return group_change::applied;
+}
+
+void router::restore_groups(hub_id hub, const std::string& connection_id,
+                            const std::vector<std::string>& groups) {
+    const auto shard = pool_.current_shard();
+    auto& registry = shards_[shard].hubs[hub];
+    const auto it = registry.connections.find(connection_id);
+    if (it == registry.connections.end()) {
+        return;
+    }
+    const auto current = it->second.groups;
+    for (const auto& group : current) {
+        if (!std::binary_search(groups.begin(), groups.end(), group)) {
+            change_group_on(shard, hub, connection_id, group, false, false);
+        }
+    }
+    for (const auto& group : groups) {
+        change_group_on(shard, hub, connection_id, group, true, false);
+    }
 }
 
 error router::group_limit_error() const {
@@ -235,7 +263,7 @@ void router::send_to_connections(hub_id hub, audience to, message_ptr message) {
                     it->second.target->deliver(message);
                 }
             });
-        if (!local && bus_.shared()) {
+        if ((!local || durable_ != nullptr) && bus_.shared()) {
             remote.push_back(hubs_[hub].channels.connection(id));
         }
     }

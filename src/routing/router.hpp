@@ -31,6 +31,10 @@
 
 namespace switchboard::routing {
 
+namespace durable {
+class sessions;
+}
+
 // A client result (or why there is none), delivered on the shard that asked.
 using result_callback = std::function<void(expected<boost::json::value>)>;
 // Completion of a group change: an error when no instance holds the connection in time.
@@ -51,6 +55,9 @@ public:
     // as its error, then the transport closes. Called on the recipient's shard. The default
     // does nothing, for recipients that cannot be closed (test doubles).
     virtual void disconnect(std::optional<std::string> reason) { (void)reason; }
+    // Durable mode serves this recipient from the log (routing/durable/): the router's own
+    // deliveries are not its messages, and its group changes go into the log as markers.
+    [[nodiscard]] virtual bool durable() const noexcept { return false; }
 };
 
 // Which connections of this instance a local query or action (the REST API's existence
@@ -151,6 +158,19 @@ public:
     // another instance, the REST API).
     void set_presence(presence::store* store) noexcept { presence_ = store; }
     [[nodiscard]] presence::store* presence() const noexcept { return presence_; }
+    // Before start(): durable mode's sessions (they outlive the router). Sends to connection
+    // ids are then published even for connections of this instance, so that durable ones get
+    // them from the log.
+    void set_durable(durable::sessions* sessions) noexcept { durable_ = sessions; }
+    [[nodiscard]] durable::sessions* durable_sessions() const noexcept { return durable_; }
+    [[nodiscard]] const scaleout::channels& hub_channels(hub_id hub) const {
+        return hubs_[hub].channels;
+    }
+    [[nodiscard]] std::size_t hub_count() const noexcept { return hubs_.size(); }
+    // On the connection's shard: makes a taken-over connection's groups `groups` (sorted)
+    // without logging the changes (the log already holds them).
+    void restore_groups(hub_id hub, const std::string& connection_id,
+                        const std::vector<std::string>& groups);
     // The executor of the shard this thread runs (hub code answering asynchronously).
     [[nodiscard]] boost::asio::any_io_executor current_executor() {
         return executor(pool_.current_shard());
@@ -281,8 +301,9 @@ private:
                       bool join, done_callback done);
     enum class group_change : unsigned char { applied, unknown_connection, limit_reached };
     // unknown_connection when the connection is not on `shard`.
+    // `logged`: a durable connection's change goes into the log (not when restoring groups).
     group_change change_group_on(std::size_t shard, hub_id hub, const std::string& connection_id,
-                                 const std::string& group, bool join);
+                                 const std::string& group, bool join, bool logged = true);
     // The error of a join refused by max_groups_per_connection.
     [[nodiscard]] error group_limit_error() const;
     // Answers `reply` for a change made (or refused) on this instance.
@@ -329,6 +350,7 @@ private:
     backplane& bus_;
     router_options options_;
     presence::store* presence_ = nullptr;
+    durable::sessions* durable_ = nullptr;
     std::vector<channel_listener> listeners_;  // fixed once started: read without a lock
     connection_observer connection_observer_;  // fixed once started
     std::vector<hub_entry> hubs_;

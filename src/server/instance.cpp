@@ -1,5 +1,7 @@
 #include "server/instance.hpp"
 
+#include "routing/durable/sessions.hpp"
+
 #include "api/rest_api.hpp"
 #include "auth/bearer.hpp"
 #include "core/metrics.hpp"
@@ -60,7 +62,13 @@ routing::made_backplane make_backplane(const server_options& options, shard_pool
     settings.control = &shards.context(routing::router::control_shard);
     settings.max_buffered_bytes = options.backplane_buffer_size;
     settings.database_schema = options.postgres_schema;
+    settings.durable_window = options.durable_window;
+    settings.durable_max_entries = options.durable_max_entries;
     auto made = backplanes().make(options.backplane, settings);
+    if (options.durable_window.count() > 0 && made.log == nullptr) {
+        throw std::runtime_error(
+            "--durable-window: durable mode needs a backplane that keeps a log (Redis)");
+    }
     for (const auto& note : made.notes) {
         spdlog::warn("--backplane: {}", note);
     }
@@ -164,6 +172,8 @@ struct instance::parts {
     std::unique_ptr<events::history_store> event_history;
     std::unique_ptr<presence::store> presence;  // null: --presence false
     routing::router router;
+    // Durable mode's stateful connections; made at start(), once every hub is added.
+    std::unique_ptr<routing::durable::sessions> durable;
     events::registry events;
     events::http_api events_http;
     hub::hub_server hubs;
@@ -201,6 +211,35 @@ struct instance::parts {
         auto validator = auth::make_jwt_validator(auth);
         return validator ? auth::make_jwt_authenticator(std::move(validator))
                          : http::authenticate_hook{};
+    }
+
+    // Durable mode: a stateful reconnect unknown here may be a connection another instance
+    // held; the sessions exist once the instance started, before any request.
+    void set_adopt(transport::endpoint_options& settings, routing::hub_id hub) {
+        if (made_bus.log == nullptr) {
+            return;
+        }
+        settings.adopt = [this, hub](std::string token, std::string user,
+                                     std::function<void(transport::endpoint_options::adopted_connection)>
+                                         done) {
+            durable->claim(hub, std::move(token), std::move(user),
+                           [done = std::move(done)](routing::durable::claim_outcome outcome) {
+                               transport::endpoint_options::adopted_connection adopted;
+                               if (outcome.claimed) {
+                                   adopted.connection_id = outcome.claimed->record.connection_id;
+                                   adopted.state =
+                                       std::make_shared<const routing::durable::claimed_session>(
+                                           std::move(*outcome.claimed));
+                               } else if (outcome.failure ==
+                                          routing::durable::claim_failure::forbidden) {
+                                   adopted.refusal = 403;
+                               } else if (outcome.failure ==
+                                          routing::durable::claim_failure::unavailable) {
+                                   adopted.refusal = 503;
+                               }
+                               done(std::move(adopted));
+                           });
+        };
     }
 
     // Hub endpoints authenticate with the configured keys unless the caller brought its own
@@ -347,6 +386,9 @@ instance::~instance() {
         parts_->hubs.stop();
         parts_->shards.stop_and_join();
         parts_->router.stop();
+        if (parts_->durable) {
+            parts_->durable->stop();
+        }
         if (parts_->event_history) {
             parts_->event_history->stop();
         }
@@ -362,6 +404,7 @@ routing::hub_id instance::add_hub(const std::string& path,
     auto& p = *parts_;
     settings.authorize = p.authorizer(*definition, settings);
     const auto id = p.hubs.add_hub(std::move(definition));
+    p.set_adopt(settings, id);
     p.add_endpoint(
         path, std::move(settings),
         [&p, id](const transport::connection_ptr& connection) {
@@ -376,6 +419,7 @@ std::shared_ptr<transport::endpoint> instance::make_hub_endpoint(
     auto& p = *parts_;
     settings.authorize = p.authorizer(*definition, settings);
     const auto id = p.hubs.add_hub(std::move(definition));
+    p.set_adopt(settings, id);
     return p.make_hub_endpoint(std::move(settings), [&p, id](const transport::connection_ptr& c) {
         return p.hubs.create_connection(id, c);
     });
@@ -410,7 +454,24 @@ events::registry& instance::events() {
 asio::ip::tcp::endpoint instance::start() {
     auto& p = *parts_;
     const auto endpoint = p.http.listen(parse_listen_address(p.options.listen));
+    if (p.made_bus.log != nullptr) {
+        std::vector<routing::scaleout::channels> hubs;
+        for (routing::hub_id hub = 0; hub < p.router.hub_count(); ++hub) {
+            hubs.push_back(p.router.hub_channels(hub));
+        }
+        routing::durable::sessions_options settings;
+        settings.server_name = p.router_options.server_name;
+        settings.channel_prefix = p.router_options.channel_prefix;
+        settings.checkpoint_interval = std::max<std::chrono::milliseconds>(
+            p.options.durable_window / 4, std::chrono::milliseconds(100));
+        p.durable = std::make_unique<routing::durable::sessions>(
+            p.shards, *p.backplane, *p.made_bus.log, std::move(hubs), std::move(settings));
+        p.router.set_durable(p.durable.get());
+    }
     asio::post(p.shards.context(routing::router::control_shard), [&p] {
+        if (p.durable) {
+            p.durable->start();  // observes the log from its first entry
+        }
         p.events.start();  // subscribes before the bus starts, as the router does
         p.rest.start();
         p.router.start();
@@ -462,6 +523,9 @@ void instance::drain_and_stop() {
     p.shards.stop_and_join();
     // With no shard thread left, the router and the backplane are stopped single-threaded.
     p.router.stop();
+    if (p.durable) {
+        p.durable->stop();
+    }
     if (p.event_history) {
         p.event_history->stop();
     }

@@ -32,6 +32,11 @@ struct server_options {
     std::size_t backplane_buffer_size = 16 * 1024 * 1024;
     // Where the PostgreSQL backplane creates its tables (routing/backplane_factory.hpp).
     std::string postgres_schema = "signalr";
+    // Durable mode (docs/reliability.md): every publication kept this long in one log on the
+    // backplane (Redis), so stateful connections resume on any instance; 0 is off.
+    std::chrono::milliseconds durable_window{0};
+    // Entries that log keeps at most whatever their age; a million covers 30 s at 33k/s.
+    std::size_t durable_max_entries = 1'000'000;
     // A group change for a connection on another instance fails after this long without ack.
     std::chrono::milliseconds group_ack_timeout{10'000};
     // Serves the demo app as `make build` leaves it; empty disables static files.

@@ -100,6 +100,11 @@ public:
     // Chosen by the handshake: the hub protocol decides Text or Binary frames.
     void set_format(transfer_format format) noexcept { format_ = format; }
     [[nodiscard]] const request_info& request() const noexcept { return request_; }
+    // What the application continues when this connection was taken over from another
+    // instance (durable mode; the hub layer knows its type), or null. Set before the
+    // application is created.
+    [[nodiscard]] const std::shared_ptr<const void>& adopted() const noexcept { return adopted_; }
+    void set_adopted(std::shared_ptr<const void> state) noexcept { adopted_ = std::move(state); }
     // The server's counters (null in tests that need none); they outlive every connection.
     void set_metrics(switchboard::metrics* counters) noexcept { metrics_ = counters; }
     [[nodiscard]] switchboard::metrics* metrics() const noexcept { return metrics_; }
@@ -168,6 +173,7 @@ private:
     std::uint16_t abort_code_ = 0;
     std::string abort_reason_;
     switchboard::metrics* metrics_ = nullptr;
+    std::shared_ptr<const void> adopted_;
 };
 
 using connection_ptr = std::shared_ptr<connection>;

@@ -34,6 +34,16 @@ connection_manager::issued connection_manager::issue_active(transport_kind trans
     return result;
 }
 
+bool connection_manager::adopt(std::string connection_id, std::string token, std::string owner,
+                               connection_lease lease) {
+    std::lock_guard lock(mutex_);
+    return entries_
+        .try_emplace(std::move(token),
+                     entry{std::move(connection_id), clock::now(), transport_kind::websockets, true,
+                           true, {}, std::move(owner), std::move(lease)})
+        .second;
+}
+
 connection_manager::claim_result connection_manager::claim(std::string_view token,
                                                            transport_kind transport,
                                                            const std::string* user) {

@@ -47,6 +47,10 @@ public:
     // Registers a connection created without negotiate (WebSockets with skipNegotiation).
     issued issue_active(transport_kind transport, std::string owner = {},
                         connection_lease lease = {});
+    // Registers a stateful WebSocket connection another instance held (durable mode), under its
+    // old id and token, active. False when the token is known here already.
+    bool adopt(std::string connection_id, std::string token, std::string owner,
+               connection_lease lease = {});
     // A transport connects with `token`: the first claim activates it. With `user` set, a token
     // owned by another user is refused as forbidden and stays unclaimed, so that the rightful
     // client can still connect with it.

@@ -226,7 +226,8 @@ bool endpoint::admit(http::request& req, http::exchange& ex, const identity* who
 
 connection_ptr endpoint::create_connection(http::request& req, http::exchange& ex,
                                            transport_kind kind, std::string connection_id,
-                                           std::string token, const identity* who, bool stateful) {
+                                           std::string token, const identity* who, bool stateful,
+                                           std::shared_ptr<const void> adopted) {
     request_info info{parse_query(req.target()), ex.remote_address(), {}, {}};
     if (who != nullptr) {
         info.identity = *who;
@@ -246,6 +247,7 @@ connection_ptr endpoint::create_connection(http::request& req, http::exchange& e
         counters->opened_of(metric_of(kind)).add();
         counters->connections_of(metric_of(kind)).add();
     }
+    conn->set_adopted(std::move(adopted));
     conn->set_on_ended([this, counters, kind, token = conn->token()] {
         if (counters != nullptr) {
             counters->connections_of(metric_of(kind)).sub();
@@ -296,6 +298,9 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
         auto claim = connections_.claim(*token, transport_kind::websockets, user_of(who));
         if (claim.status == connection_manager::claim_status::resumable) {
             return resume_websocket(req, ex, claim.target);
+        }
+        if (claim.status == connection_manager::claim_status::unknown && settings_.adopt) {
+            return adopt_websocket(req, ex, *token, who);
         }
         if (claim.status != connection_manager::claim_status::claimed) {
             return ex->respond(claim_failure(req, claim.status));
@@ -353,6 +358,54 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
         session->set_resuming();
         session->run(req);
     });
+}
+
+void endpoint::adopt_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                               std::string token, const identity* who) {
+    // As the hub names users: the token's user, or in development mode the query's.
+    std::string user;
+    if (who != nullptr) {
+        user = who->user_id;
+    } else if (const auto query_user = find_param(parse_query(req.target()), "user")) {
+        user = *query_user;
+    }
+    std::optional<identity> verified;
+    if (who != nullptr) {
+        verified = *who;
+    }
+    auto request = std::make_shared<http::request>(std::move(req));
+    settings_.adopt(
+        token, user,
+        [this, ex, request, token,
+         verified = std::move(verified)](endpoint_options::adopted_connection adopted) {
+            boost::asio::post(shards_.context(ex->shard()), [this, ex, request, token, verified,
+                                                             adopted = std::move(adopted)] {
+                auto& req = *request;
+                if (!adopted.state) {
+                    return ex->respond(
+                        adopted.refusal == 403
+                            ? empty_response(req, bhttp::status::forbidden)
+                            : http::make_text_response(req,
+                                                       static_cast<bhttp::status>(adopted.refusal),
+                                                       "No Connection with that ID"));
+                }
+                const auto* who = verified ? &*verified : nullptr;
+                connection_lease lease;
+                if (!admit(req, *ex, who, lease)) {
+                    return;
+                }
+                if (!connections_.adopt(adopted.connection_id, token,
+                                        who != nullptr ? who->user_id : std::string(),
+                                        std::move(lease))) {
+                    return ex->respond(http::make_text_response(req, bhttp::status::conflict,
+                                                                "Connection already in use"));
+                }
+                auto conn = create_connection(req, *ex, transport_kind::websockets,
+                                              adopted.connection_id, token, who, true,
+                                              adopted.state);
+                std::make_shared<websocket_session>(ex->take_stream(), conn)->run(req);
+            });
+        });
 }
 
 void endpoint::handle_sse(http::request& req, const std::shared_ptr<http::exchange>& ex,

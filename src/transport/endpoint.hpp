@@ -50,6 +50,18 @@ struct endpoint_options {
     // can show which instance serves it; empty (the default name, which holds the hostname):
     // no header.
     std::string instance_name;
+    // Durable mode: asked for a stateful reconnect whose token this instance does not know
+    // (its instance died or drained). `done` (any thread) gets the connection id and the state
+    // to continue from, or the HTTP status to refuse with (404 unknown or lost, 403 another
+    // user's). `user`: as the hub sees it. Unset: such a request gets 404.
+    struct adopted_connection {
+        std::string connection_id;
+        std::shared_ptr<const void> state;
+        unsigned refusal = 404;  // when state is null
+    };
+    std::function<void(std::string token, std::string user,
+                       std::function<void(adopted_connection)> done)>
+        adopt;
 };
 
 class endpoint {
@@ -75,9 +87,13 @@ private:
                        const std::string& token, const identity* who);
     connection_ptr create_connection(http::request& req, http::exchange& ex, transport_kind kind,
                                      std::string connection_id, std::string token,
-                                     const identity* who, bool stateful = false);
+                                     const identity* who, bool stateful = false,
+                                     std::shared_ptr<const void> adopted = nullptr);
     void resume_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
                           const std::weak_ptr<connection>& target);
+    // Durable mode: takes over a stateful connection another instance held, or refuses.
+    void adopt_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                         std::string token, const identity* who);
     bool enabled(transport_kind kind) const;
     // Answers 404 (unknown) or 403 (negotiated by another user than `who`) and returns false
     // unless `token` names a connection `who` may use.

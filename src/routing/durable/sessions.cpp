@@ -1,0 +1,561 @@
+#include "routing/durable/sessions.hpp"
+
+#include "routing/scaleout/messages.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace switchboard::routing::durable {
+
+namespace {
+
+// The router's control shard (router::control_shard): the bus and the log deliver there.
+constexpr std::size_t control_shard = 0;
+// Entries per catch-up read: large enough that a window's worth of a busy hub takes a few
+// round trips, small enough that one reply stays a few hundred KiB.
+constexpr std::size_t catch_up_batch = 512;
+// Checkpoints kept per connection while its client has not acked them: the oldest unacked one
+// and a few newer; a client that never acks keeps its old checkpoint (and loses the takeover
+// once the log moves past it).
+constexpr std::size_t max_pending_checkpoints = 4;
+
+void insert_sorted(std::vector<std::string>& names, const std::string& name) {
+    const auto at = std::lower_bound(names.begin(), names.end(), name);
+    if (at == names.end() || *at != name) {
+        names.insert(at, name);
+    }
+}
+
+void erase_sorted(std::vector<std::string>& names, const std::string& name) {
+    const auto at = std::lower_bound(names.begin(), names.end(), name);
+    if (at != names.end() && *at == name) {
+        names.erase(at);
+    }
+}
+
+}  // namespace
+
+sessions::sessions(shard_pool& shards, backplane& bus, durable_log& log,
+                   std::vector<scaleout::channels> hubs, sessions_options options)
+    : shards_(shards),
+      bus_(bus),
+      log_(log),
+      hubs_(std::move(hubs)),
+      options_(std::move(options)),
+      timer_(shards.context(control_shard)),
+      users_(hubs_.size()),
+      groups_(hubs_.size()) {}
+
+sessions::~sessions() = default;
+
+void sessions::start() {
+    log_.set_observer(this);
+    if (options_.checkpoint_interval.count() > 0) {
+        do_checkpoints();
+    }
+}
+
+void sessions::stop() {
+    timer_.cancel();
+    sessions_.clear();
+    for (auto& index : users_) {
+        index.clear();
+    }
+    for (auto& index : groups_) {
+        index.clear();
+    }
+}
+
+void sessions::on_control(std::function<void()> work) {
+    if (shards_.current_shard() == control_shard) {
+        return work();
+    }
+    boost::asio::post(shards_.context(control_shard), std::move(work));
+}
+
+std::string sessions::marker_channel() const {
+    return options_.channel_prefix + "switchboard:durable";
+}
+
+void sessions::add(std::size_t hub, std::string connection_id, std::string token,
+                   std::string user, protocol::wire_protocol protocol,
+                   std::weak_ptr<logged_recipient> target, std::size_t shard) {
+    on_control([this, hub, connection_id = std::move(connection_id), token = std::move(token),
+                user = std::move(user), protocol, target = std::move(target), shard]() mutable {
+        session s;
+        s.hub = hub;
+        s.record.connection_id = connection_id;
+        s.record.hub = hubs_[hub].hub_name();
+        s.record.user = std::move(user);
+        s.record.protocol = protocol;
+        s.record.position = log_.position();
+        s.record.instance = options_.server_name;
+        s.key = record_key(token);
+        s.target = std::move(target);
+        s.shard = shard;
+        // Numbered from here: the first checkpoint holds at once (nothing sent, nothing to ack).
+        s.written = encode_record(s.record);
+        log_.put_record(s.key, s.written, log_.window());
+        auto [it, inserted] = sessions_.insert_or_assign(connection_id, std::move(s));
+        (void)inserted;
+        index(it->second, true);
+    });
+}
+
+void sessions::remove(std::string connection_id, bool ended) {
+    on_control([this, connection_id = std::move(connection_id), ended] {
+        const auto it = sessions_.find(connection_id);
+        if (it == sessions_.end()) {
+            return;
+        }
+        if (ended) {
+            // Only while the record is still ours: a takeover elsewhere replaced it.
+            log_.compare_and_set_record(it->second.key, it->second.written, "",
+                                        std::chrono::milliseconds(1), [](expected<bool>) {});
+        }
+        forget(connection_id);
+    });
+}
+
+void sessions::forget(const std::string& connection_id) {
+    const auto it = sessions_.find(connection_id);
+    if (it == sessions_.end()) {
+        return;
+    }
+    if (!it->second.catching_up) {
+        index(it->second, false);
+    }
+    sessions_.erase(it);
+}
+
+void sessions::index(session& s, bool add) {
+    const auto& id = s.record.connection_id;
+    const auto change = [&](auto& table, const std::string& name) {
+        if (add) {
+            table[name].insert(id);
+            return;
+        }
+        const auto found = table.find(name);
+        if (found != table.end()) {
+            found->second.erase(id);
+            if (found->second.empty()) {
+                table.erase(found);
+            }
+        }
+    };
+    if (!s.record.user.empty()) {
+        change(users_[s.hub], s.record.user);
+    }
+    for (const auto& group : s.record.groups) {
+        change(groups_[s.hub], group);
+    }
+}
+
+void sessions::on_ack(std::string connection_id, std::int64_t sequence) {
+    on_control([this, connection_id = std::move(connection_id), sequence] {
+        const auto it = sessions_.find(connection_id);
+        if (it == sessions_.end()) {
+            return;
+        }
+        it->second.acked = std::max(it->second.acked, sequence);
+        commit(it->second);
+    });
+}
+
+void sessions::publish_frame(std::size_t hub, const std::string& connection_id,
+                             protocol::wire_protocol protocol, const shared_buffer& frame) {
+    scaleout::invocation invocation;
+    invocation.payloads.push_back({std::string(scaleout::protocol_name(protocol)), frame});
+    bus_.publish(hubs_[hub].connection(connection_id),
+                 make_shared_buffer(scaleout::encode_invocation(invocation)));
+}
+
+void sessions::group_changed(std::size_t hub, const std::string& connection_id,
+                             const std::string& group, bool join) {
+    const boost::json::object marker{{"k", join ? "j" : "l"},
+                                     {"h", hubs_[hub].hub_name()},
+                                     {"c", connection_id},
+                                     {"v", group}};
+    bus_.publish(marker_channel(), make_shared_buffer(boost::json::serialize(marker)));
+}
+
+std::optional<sessions::marker> sessions::parse_marker(std::string_view payload) {
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(payload, ec);
+    if (ec || !parsed.is_object()) {
+        return std::nullopt;
+    }
+    const auto& object = parsed.as_object();
+    marker m;
+    for (auto [name, out] : {std::pair{"k", static_cast<std::string*>(nullptr)},
+                             std::pair{"h", &m.hub}, std::pair{"c", &m.connection_id},
+                             std::pair{"v", &m.value}}) {
+        const auto* value = object.if_contains(name);
+        if (value == nullptr || !value->is_string()) {
+            return std::nullopt;
+        }
+        if (out != nullptr) {
+            *out = value->get_string();
+        } else if (value->get_string().size() == 1) {
+            m.kind = value->get_string()[0];
+        }
+    }
+    if (m.kind != 'j' && m.kind != 'l' && m.kind != 'm') {
+        return std::nullopt;
+    }
+    return m;
+}
+
+bool sessions::apply_marker(session& s, const marker& m) {
+    if (m.connection_id != s.record.connection_id || m.hub != s.record.hub) {
+        return true;
+    }
+    if (m.kind == 'm') {
+        // Our own claim carries our epoch: only a later claim moves the connection away.
+        if (std::strtoull(m.value.c_str(), nullptr, 10) <= s.record.epoch) {
+            return true;
+        }
+        if (auto target = s.target.lock()) {
+            boost::asio::post(shards_.context(s.shard), [target] { target->on_moved(); });
+        }
+        forget(s.record.connection_id);
+        return false;
+    }
+    const bool live = !s.catching_up;
+    if (live) {
+        index(s, false);
+    }
+    if (m.kind == 'j') {
+        insert_sorted(s.record.groups, m.value);
+    } else {
+        erase_sorted(s.record.groups, m.value);
+    }
+    if (live) {
+        index(s, true);
+    }
+    return true;
+}
+
+void sessions::deliver(session& s, const shared_buffer& frame) {
+    const auto sequence = ++s.record.sequence;
+    if (auto target = s.target.lock()) {
+        boost::asio::post(shards_.context(s.shard), [target, sequence, frame] {
+            target->deliver_logged(sequence, frame);
+        });
+    }
+}
+
+void sessions::apply(session& s, const log_entry& entry) {
+    if (entry.channel == marker_channel()) {
+        if (const auto m = parse_marker(*entry.payload)) {
+            apply_marker(s, *m);
+        }
+        return;
+    }
+    const auto parsed = hubs_[s.hub].parse(entry.channel);
+    if (!parsed) {
+        return;
+    }
+    bool addressed = false;
+    switch (parsed->kind) {
+    case scaleout::channel_kind::all:
+        addressed = true;
+        break;
+    case scaleout::channel_kind::user:
+        addressed = parsed->id == s.record.user && !s.record.user.empty();
+        break;
+    case scaleout::channel_kind::group:
+        addressed = std::binary_search(s.record.groups.begin(), s.record.groups.end(),
+                                       std::string(parsed->id));
+        break;
+    case scaleout::channel_kind::connection:
+        addressed = parsed->id == s.record.connection_id;
+        break;
+    default:
+        break;
+    }
+    if (!addressed) {
+        return;
+    }
+    const auto decoded = scaleout::decode_invocation(*entry.payload);
+    // A client-result request reaches the client through its hub connection, which logs the
+    // invocation it sends as a frame of its own; the request itself is not a message.
+    if (!decoded || decoded->excludes(s.record.connection_id) ||
+        (parsed->kind == scaleout::channel_kind::connection && decoded->invocation_id)) {
+        return;
+    }
+    if (const auto* frame = decoded->payload(s.record.protocol)) {
+        deliver(s, *frame);
+    }
+}
+
+void sessions::on_log_entry(const log_entry& entry) {
+    if (sessions_.empty()) {
+        return;
+    }
+    const auto live_after_catch_up = [&entry](const session& s) {
+        return !s.catching_up &&
+               (s.caught_up_through.empty() ||
+                compare_log_ids(entry.id, s.caught_up_through) > 0);
+    };
+    if (entry.channel == marker_channel()) {
+        const auto m = parse_marker(*entry.payload);
+        const auto it = m ? sessions_.find(m->connection_id) : sessions_.end();
+        if (it != sessions_.end() && live_after_catch_up(it->second)) {
+            apply_marker(it->second, *m);
+        }
+        return;
+    }
+    // The candidates first: delivering never changes who is addressed by this entry.
+    std::vector<session*> candidates;
+    for (std::size_t hub = 0; hub < hubs_.size() && candidates.empty(); ++hub) {
+        const auto parsed = hubs_[hub].parse(entry.channel);
+        if (!parsed) {
+            continue;
+        }
+        const auto add_ids = [&](const auto& table) {
+            const auto found = table.find(std::string(parsed->id));
+            if (found == table.end()) {
+                return;
+            }
+            for (const auto& id : found->second) {
+                candidates.push_back(&sessions_.at(id));
+            }
+        };
+        switch (parsed->kind) {
+        case scaleout::channel_kind::all:
+            for (auto& [id, s] : sessions_) {
+                if (s.hub == hub) {
+                    candidates.push_back(&s);
+                }
+            }
+            break;
+        case scaleout::channel_kind::user:
+            add_ids(users_[hub]);
+            break;
+        case scaleout::channel_kind::group:
+            add_ids(groups_[hub]);
+            break;
+        case scaleout::channel_kind::connection:
+            if (const auto it = sessions_.find(std::string(parsed->id));
+                it != sessions_.end() && it->second.hub == hub) {
+                candidates.push_back(&it->second);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    for (auto* s : candidates) {
+        if (live_after_catch_up(*s)) {
+            apply(*s, entry);
+        }
+    }
+}
+
+void sessions::on_log_gap() {
+    spdlog::warn("durable mode: the log lost entries this instance had not read; {} stateful "
+                 "connection(s) must start over",
+                 sessions_.size());
+    for (auto& [id, s] : sessions_) {
+        if (auto target = s.target.lock()) {
+            boost::asio::post(shards_.context(s.shard), [target] { target->on_state_lost(); });
+        }
+    }
+    stop();
+    if (options_.checkpoint_interval.count() > 0) {
+        do_checkpoints();
+    }
+}
+
+void sessions::claim(std::size_t hub, std::string token, std::string user, claim_handler done) {
+    on_control([this, hub, token = std::move(token), user = std::move(user),
+                done = std::move(done)]() mutable {
+        const auto key = record_key(token);
+        log_.get_record(key, [this, hub, key, token = std::move(token), user = std::move(user),
+                              done = std::move(done)](
+                                 expected<std::optional<std::string>> found) mutable {
+            if (!found) {
+                return done({std::nullopt, claim_failure::unavailable});
+            }
+            if (!*found || (*found)->empty()) {
+                return done({std::nullopt, claim_failure::unknown});
+            }
+            auto record = decode_record(**found);
+            if (!record || record->hub != hubs_[hub].hub_name()) {
+                return done({std::nullopt, claim_failure::unknown});
+            }
+            if (record->user != user) {
+                return done({std::nullopt, claim_failure::forbidden});
+            }
+            if (sessions_.contains(record->connection_id)) {
+                return done({std::nullopt, claim_failure::taken});
+            }
+            auto desired = *record;
+            ++desired.epoch;
+            desired.instance = options_.server_name;
+            auto text = encode_record(desired);
+            log_.compare_and_set_record(
+                key, **found, text, log_.window(),
+                [this, hub, desired = std::move(desired), token = std::move(token),
+                 done = std::move(done)](expected<bool> swapped) mutable {
+                    if (!swapped) {
+                        return done({std::nullopt, claim_failure::unavailable});
+                    }
+                    if (!*swapped) {
+                        return done({std::nullopt, claim_failure::taken});
+                    }
+                    // The old owner, if it lives, lets go when it reads this.
+                    const boost::json::object marker{{"k", "m"},
+                                                     {"h", hubs_[hub].hub_name()},
+                                                     {"c", desired.connection_id},
+                                                     {"v", std::to_string(desired.epoch)}};
+                    bus_.publish(marker_channel(),
+                                 make_shared_buffer(boost::json::serialize(marker)));
+                    done({claimed_session{std::move(desired), std::move(token)},
+                          claim_failure::unknown});
+                });
+        });
+    });
+}
+
+void sessions::attach(std::size_t hub, claimed_session claimed,
+                      std::weak_ptr<logged_recipient> target, std::size_t shard) {
+    on_control([this, hub, claimed = std::move(claimed), target = std::move(target),
+                shard]() mutable {
+        session s;
+        s.hub = hub;
+        s.key = record_key(claimed.token);
+        s.written = encode_record(claimed.record);
+        s.acked = claimed.record.sequence;
+        s.caught_up_through = claimed.record.position;
+        s.record = std::move(claimed.record);
+        s.target = std::move(target);
+        s.shard = shard;
+        s.catching_up = true;
+        const auto id = s.record.connection_id;
+        sessions_.insert_or_assign(id, std::move(s));
+        read_on(id);
+    });
+}
+
+void sessions::read_on(const std::string& connection_id) {
+    const auto it = sessions_.find(connection_id);
+    if (it == sessions_.end()) {
+        return;
+    }
+    log_.read_after(
+        it->second.caught_up_through, catch_up_batch,
+        [this, connection_id](expected<std::vector<log_entry>> entries) {
+            const auto found = sessions_.find(connection_id);
+            if (found == sessions_.end()) {
+                return;
+            }
+            auto& s = found->second;
+            if (!entries) {
+                spdlog::info("durable mode: connection {} cannot resume: {}", connection_id,
+                             entries.error_message());
+                if (auto target = s.target.lock()) {
+                    boost::asio::post(shards_.context(s.shard),
+                                      [target] { target->on_state_lost(); });
+                }
+                log_.erase_record(s.key);
+                return forget(connection_id);
+            }
+            for (const auto& entry : *entries) {
+                s.caught_up_through = entry.id;
+                if (entry.channel == marker_channel()) {
+                    const auto m = parse_marker(*entry.payload);
+                    if (m && !apply_marker(s, *m)) {
+                        return;  // claimed again meanwhile: s is gone
+                    }
+                    continue;
+                }
+                apply(s, entry);
+            }
+            if (entries->size() == catch_up_batch ||
+                compare_log_ids(s.caught_up_through, log_.position()) < 0) {
+                return read_on(connection_id);
+            }
+            // Every entry up to the live reader's position is applied: live from here, skipping
+            // what the catch-up read beyond it.
+            s.catching_up = false;
+            index(s, true);
+            if (auto target = s.target.lock()) {
+                boost::asio::post(shards_.context(s.shard),
+                                  [target, groups = s.record.groups]() mutable {
+                                      target->on_caught_up(std::move(groups));
+                                  });
+            }
+        });
+}
+
+void sessions::do_checkpoints() {
+    timer_.expires_after(options_.checkpoint_interval);
+    timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) {
+            return;
+        }
+        for (auto& [id, s] : sessions_) {
+            if (s.catching_up) {
+                continue;
+            }
+            if (s.pending.size() == max_pending_checkpoints) {
+                s.pending.erase(s.pending.begin() + 1);  // keep the oldest, drop the next
+            }
+            s.pending.push_back({log_.position(), s.record.sequence, s.record.groups});
+            commit(s);
+        }
+        do_checkpoints();
+    });
+}
+
+void sessions::commit(session& s) {
+    if (s.writing) {
+        return;
+    }
+    // The newest checkpoint the client has acked every message of.
+    std::optional<checkpoint> chosen;
+    while (!s.pending.empty() && s.pending.front().sequence <= s.acked) {
+        chosen = std::move(s.pending.front());
+        s.pending.pop_front();
+    }
+    if (!chosen) {
+        return;
+    }
+    auto record = s.record;
+    record.position = std::move(chosen->position);
+    record.sequence = chosen->sequence;
+    record.groups = std::move(chosen->groups);
+    auto text = encode_record(record);
+    s.writing = true;
+    const auto id = s.record.connection_id;
+    log_.compare_and_set_record(
+        s.key, s.written, text, log_.window(),
+        [this, id, text](expected<bool> swapped) mutable {
+            const auto it = sessions_.find(id);
+            if (it == sessions_.end()) {
+                return;
+            }
+            auto& s = it->second;
+            s.writing = false;
+            if (!swapped) {
+                // Redis away: the next checkpoint tries again; the last one written stands.
+                return;
+            }
+            if (!*swapped) {
+                // Another instance claimed the connection; its marker will follow.
+                if (auto target = s.target.lock()) {
+                    boost::asio::post(shards_.context(s.shard), [target] { target->on_moved(); });
+                }
+                return forget(id);
+            }
+            s.written = std::move(text);
+        });
+}
+
+}  // namespace switchboard::routing::durable
