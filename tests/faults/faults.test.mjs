@@ -68,6 +68,22 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
     assertHeld(result);
   });
 
+  test('durable mode, kill -9 under stateful-reconnect clients: each resumes its connection on another instance, nothing lost', async (t) => {
+    const result = await run(t, 'durable mode (--durable-window 30s), kill -9 of one instance, stateful reconnect clients',
+      (topology) => topology.kill(2), { stateful: true, args: ['--durable-window', '30s'] });
+    assertHeld(result);
+    assert.equal(result.lostReconnected, 0, JSON.stringify(result.rows.filter((r) => r.lost)));
+    assert.equal(result.reconnectedClients, 0, 'a resume elsewhere is the same connection');
+  });
+
+  test('durable mode, SIGTERM drain under stateful-reconnect clients: each resumes on another instance, nothing lost', async (t) => {
+    const result = await run(t, 'durable mode (--durable-window 30s), SIGTERM drain of one instance, stateful reconnect clients',
+      (topology) => topology.drain(1), { stateful: true, args: ['--durable-window', '30s'] });
+    assertHeld(result);
+    assert.equal(result.lostReconnected, 0, JSON.stringify(result.rows.filter((r) => r.lost)));
+    assert.equal(result.reconnectedClients, 0, 'a resume elsewhere is the same connection');
+  });
+
   test('SIGTERM drain of an instance: its clients reconnect elsewhere, the others lose nothing', async (t) => {
     const result = await run(t, 'SIGTERM drain of one instance', (topology) => topology.drain(1));
     assertHeld(result);
