@@ -133,6 +133,8 @@ void stream_backplane::stop() {
     trim_timer_.cancel();
     retry_timer_.cancel();
     reading_ = false;
+    synced_ = false;
+    discard_read_ = false;
     connected_ = false;
     subscriptions_.clear();
 }
@@ -205,7 +207,8 @@ void stream_backplane::count_drop() {
 }
 
 void stream_backplane::on_state() {
-    const bool up = writer_->connected() && reader_->connected();
+    // Up once the reader knows where it stands: from then on every entry is handed on.
+    const bool up = writer_->connected() && reader_->connected() && synced_;
     if (up == connected_.load(std::memory_order_relaxed)) {
         return;
     }
@@ -312,6 +315,7 @@ void stream_backplane::on_info(const redisReply* reply) {
         }
         resync(*state);
         synced_ = true;
+        on_state();
         return do_round();
     }
     // The XREAD that follows answers for the round (a broken connection fails both).

@@ -75,6 +75,7 @@ public:
     void unsubscribe(const std::string& channel) override;
     void publish(const std::string& channel, shared_buffer payload) override;
     void when_subscribed(const std::string& channel, std::function<void()> then) override;
+    // Both connections up and the reader's starting point known.
     [[nodiscard]] bool connected() const override {
         return connected_.load(std::memory_order_relaxed);
     }

@@ -1,0 +1,545 @@
+// Durable mode's bus on a real redis-server: the backplane conformance suite, one entry order
+// on every instance, catch-up after an instance's link to Redis was cut, gaps (a restarted
+// Redis, trimming past a reader), read_after and the records.
+#include "../../unit/routing/backplane_conformance.hpp"
+
+#include "redis_server.hpp"
+#include "redis_test_support.hpp"
+#include "routing/backplane_factory.hpp"
+#include "routing/redis/redis_registration.hpp"
+#include "routing/redis/stream_backplane.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace switchboard::routing::conformance {
+namespace {
+
+struct redis_stream_factory {
+    static bool available() { return testing::redis_server::available(); }
+    void set_up() { ASSERT_TRUE(server.start()); }
+    std::unique_ptr<backplane> make(boost::asio::io_context& control) {
+        redis::stream_options options;
+        options.client.connection.host = "127.0.0.1";
+        options.client.connection.port = server.port();
+        options.server_name = std::string("instance-").append(std::to_string(++made));
+        options.window = std::chrono::minutes(1);
+        return std::make_unique<redis::stream_backplane>(control, std::move(options));
+    }
+    testing::redis_server server;
+    int made = 0;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(redis_stream, backplane_conformance, redis_stream_factory);
+
+}  // namespace
+}  // namespace switchboard::routing::conformance
+
+namespace switchboard::routing::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::redis_server;
+
+// Forwards 127.0.0.1:port() to a target; close() cuts every connection and refuses new ones
+// (accepted, then closed at once) until open(): an instance partitioned from Redis while the
+// others are not. Runs on a thread of its own.
+class pausable_proxy {
+public:
+    explicit pausable_proxy(std::uint16_t target_port)
+        : target_(boost::asio::ip::make_address("127.0.0.1"), target_port),
+          acceptor_(context_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+        do_accept();
+        thread_ = std::thread([this] { context_.run(); });
+    }
+    ~pausable_proxy() {
+        context_.stop();
+        thread_.join();
+    }
+    pausable_proxy(const pausable_proxy&) = delete;
+    pausable_proxy& operator=(const pausable_proxy&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    // Connections refused since the last close(): each is a reconnect attempt that failed.
+    [[nodiscard]] int refused() const { return refused_.load(); }
+
+    void close() {
+        boost::asio::post(context_, [this] {
+            open_ = false;
+            refused_ = 0;
+            for (auto& weak : pairs_) {
+                if (auto p = weak.lock()) {
+                    boost::system::error_code ec;
+                    p->client.close(ec);
+                    p->server.close(ec);
+                }
+            }
+            pairs_.clear();
+        });
+    }
+    void open() {
+        boost::asio::post(context_, [this] { open_ = true; });
+    }
+
+private:
+    struct pair {
+        explicit pair(boost::asio::io_context& context) : client(context), server(context) {}
+        boost::asio::ip::tcp::socket client;
+        boost::asio::ip::tcp::socket server;
+        std::array<char, 16384> up{};
+        std::array<char, 16384> down{};
+    };
+
+    void do_accept() {
+        auto p = std::make_shared<pair>(context_);
+        acceptor_.async_accept(p->client, [this, p](const boost::system::error_code& ec) {
+            if (ec) {
+                return;
+            }
+            do_accept();
+            if (!open_) {
+                boost::system::error_code ignored;
+                p->client.close(ignored);
+                ++refused_;
+                return;
+            }
+            p->server.async_connect(target_, [this, p](const boost::system::error_code& error) {
+                if (error) {
+                    return;
+                }
+                pairs_.push_back(p);
+                pump(p, p->client, p->server, p->up);
+                pump(p, p->server, p->client, p->down);
+            });
+        });
+    }
+
+    static void pump(const std::shared_ptr<pair>& p, boost::asio::ip::tcp::socket& from,
+                     boost::asio::ip::tcp::socket& to, std::array<char, 16384>& buffer) {
+        from.async_read_some(
+            boost::asio::buffer(buffer),
+            [p, &from, &to, &buffer](const boost::system::error_code& ec, std::size_t n) {
+                if (ec) {
+                    boost::system::error_code ignored;
+                    to.close(ignored);
+                    return;
+                }
+                boost::asio::async_write(
+                    to, boost::asio::buffer(buffer.data(), n),
+                    [p, &from, &to, &buffer](const boost::system::error_code& error, std::size_t) {
+                        if (!error) {
+                            pump(p, from, to, buffer);
+                        }
+                    });
+            });
+    }
+
+    boost::asio::io_context context_;
+    boost::asio::ip::tcp::endpoint target_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::vector<std::weak_ptr<pair>> pairs_;
+    bool open_ = true;  // on the proxy's thread
+    std::atomic<int> refused_{0};
+    std::thread thread_;
+};
+
+// What one instance sees: the handler's messages and the observer's entries and gaps.
+struct instance final : backplane_handler, log_observer {
+    void on_backplane_message(std::string_view channel, const shared_buffer& payload) override {
+        messages.push_back({std::string(channel), *payload});
+    }
+    void on_log_entry(const log_entry& entry) override { entries.push_back(entry); }
+    void on_log_gap() override { ++gaps; }
+
+    std::unique_ptr<stream_backplane> bus;
+    std::vector<testing::received_message> messages;
+    std::vector<log_entry> entries;
+    int gaps = 0;
+};
+
+class StreamBackplaneTest : public testing::redis_test {
+protected:
+    void SetUp() override {
+        if (!redis_server::available()) {
+            GTEST_SKIP() << "redis-server not installed (scripts/install-deps --test)";
+        }
+        ASSERT_TRUE(server_.start());
+    }
+    void TearDown() override {
+        for (auto& i : instances_) {
+            if (i->bus) {
+                i->bus->stop();
+            }
+        }
+    }
+
+    // An instance named `name`, on the server directly or through `port`.
+    instance& make(const std::string& name, std::uint16_t port = 0) {
+        stream_options options;
+        options.client.connection.host = "127.0.0.1";
+        options.client.connection.port = port != 0 ? port : server_.port();
+        // Quick retries: the tests cut links and wait for them to come back.
+        options.client.initial_backoff = 20ms;
+        options.client.max_backoff = 200ms;
+        options.server_name = name;
+        options.key_prefix = "app:";
+        options.window = std::chrono::minutes(1);
+        auto& i = *instances_.emplace_back(std::make_unique<instance>());
+        i.bus = std::make_unique<stream_backplane>(context_, std::move(options));
+        i.bus->set_observer(&i);
+        i.bus->start(i);
+        EXPECT_TRUE(run_until([&] { return i.bus->connected(); }));
+        return i;
+    }
+
+    void publish(instance& from, const std::string& channel, const std::string& payload) {
+        from.bus->publish(channel, make_shared_buffer(payload));
+    }
+
+    // Every instance has read up to a marker each one published after it started reading.
+    void settle() {
+        for (auto& from : instances_) {
+            const auto marker = std::string("settle-").append(std::to_string(++markers_));
+            publish(*from, "settle", marker);
+            for (auto& to : instances_) {
+                ASSERT_TRUE(run_until([&] {
+                    return std::any_of(to->entries.begin(), to->entries.end(),
+                                       [&](const log_entry& e) { return *e.payload == marker; });
+                })) << marker;
+            }
+        }
+        for (auto& i : instances_) {
+            i->entries.clear();
+            i->messages.clear();
+        }
+    }
+
+    static std::vector<std::string> payloads(const std::vector<testing::received_message>& in) {
+        std::vector<std::string> out;
+        for (const auto& m : in) {
+            out.push_back(m.payload);
+        }
+        return out;
+    }
+
+    expected<std::vector<log_entry>> read_after(instance& i, const std::string& after,
+                                                std::size_t count) {
+        std::optional<expected<std::vector<log_entry>>> got;
+        i.bus->read_after(after, count, [&](expected<std::vector<log_entry>> r) { got = r; });
+        EXPECT_TRUE(run_until([&] { return got.has_value(); }));
+        return got.value_or(make_error("no answer"));
+    }
+
+    std::optional<std::string> get(instance& i, const std::string& key) {
+        std::optional<expected<std::optional<std::string>>> got;
+        i.bus->get_record(key, [&](expected<std::optional<std::string>> r) { got = r; });
+        EXPECT_TRUE(run_until([&] { return got.has_value(); }));
+        EXPECT_TRUE(got && got->has_value());
+        return got && got->has_value() ? **got : std::nullopt;
+    }
+
+    bool swap(instance& i, const std::string& key, const std::string& expected_value,
+              const std::string& desired) {
+        std::optional<expected<bool>> got;
+        i.bus->compare_and_set_record(key, expected_value, desired, 1min,
+                                      [&](expected<bool> r) { got = r; });
+        EXPECT_TRUE(run_until([&] { return got.has_value(); }));
+        EXPECT_TRUE(got && got->has_value());
+        return got && got->has_value() && **got;
+    }
+
+    redis_server server_;
+    std::vector<std::unique_ptr<instance>> instances_;
+    int markers_ = 0;
+};
+
+TEST_F(StreamBackplaneTest, every_instance_observes_every_entry_in_one_order) {
+    auto& a = make("a");
+    auto& b = make("b");
+    a.bus->subscribe("chat");
+    b.bus->subscribe("chat");
+    settle();
+    for (int n = 0; n < 20; ++n) {
+        publish(n % 2 == 0 ? a : b, "chat", std::to_string(n));
+    }
+    ASSERT_TRUE(run_until([&] { return a.entries.size() == 20 && b.entries.size() == 20; }));
+    for (std::size_t n = 0; n < 20; ++n) {
+        EXPECT_EQ(a.entries[n].id, b.entries[n].id);
+        EXPECT_EQ(*a.entries[n].payload, *b.entries[n].payload);
+        EXPECT_EQ(a.entries[n].channel, "chat");
+        if (n > 0) {
+            EXPECT_GT(compare_log_ids(a.entries[n].id, a.entries[n - 1].id), 0);
+        }
+    }
+    EXPECT_EQ(a.bus->position(), a.entries.back().id);
+    // Each publisher's own order holds in the log.
+    std::vector<std::string> from_a;
+    for (const auto& e : b.entries) {
+        if (e.origin == "a") {
+            from_a.push_back(*e.payload);
+        }
+    }
+    EXPECT_EQ(from_a, (std::vector<std::string>{"0", "2", "4", "6", "8", "10", "12", "14", "16",
+                                                "18"}));
+    // The handler hears the others only, in their order.
+    ASSERT_TRUE(run_until([&] { return b.messages.size() == 10; }));
+    EXPECT_EQ(payloads(b.messages), from_a);
+    EXPECT_EQ(a.messages.size(), 10U);
+    for (const auto& m : a.messages) {
+        EXPECT_EQ(std::stoi(m.payload) % 2, 1) << m.payload;
+    }
+    EXPECT_EQ(a.gaps + b.gaps, 0);
+    EXPECT_EQ(a.bus->unconfirmed_publications(), 0U);
+    EXPECT_EQ(a.bus->refused_publications(), 0U);
+}
+
+TEST_F(StreamBackplaneTest, the_handler_hears_subscribed_channels_only) {
+    auto& a = make("a");
+    auto& b = make("b");
+    a.bus->subscribe("chat");
+    a.bus->subscribe("chat");
+    a.bus->unsubscribe("chat");  // still one subscription left
+    settle();
+    publish(b, "news", "not subscribed");
+    publish(b, "chat", "subscribed");
+    ASSERT_TRUE(run_until([&] { return a.entries.size() == 2; }));
+    ASSERT_EQ(a.messages.size(), 1U);
+    EXPECT_EQ(a.messages[0].channel, "chat");
+    EXPECT_EQ(a.messages[0].payload, "subscribed");
+
+    a.bus->unsubscribe("chat");
+    bool then = false;
+    a.bus->when_subscribed("news", [&] { then = true; });
+    a.bus->subscribe("news");
+    ASSERT_TRUE(run_until([&] { return then; }));
+    publish(b, "chat", "after unsubscribe");
+    publish(b, "news", "now subscribed");
+    ASSERT_TRUE(run_until([&] { return a.entries.size() == 4; }));
+    ASSERT_EQ(a.messages.size(), 2U);
+    EXPECT_EQ(a.messages[1].payload, "now subscribed");
+    // The log lives under the connection string's prefix, with the publisher's name.
+    EXPECT_EQ(a.bus->log_key(), "app:switchboard:log");
+    EXPECT_EQ(server_.integer_command({}, {"XLEN", "app:switchboard:log"}), 6);
+    EXPECT_EQ(a.entries[0].origin, "b");
+}
+
+TEST_F(StreamBackplaneTest, publications_made_while_an_instance_was_cut_off_reach_it_late) {
+    pausable_proxy proxy(server_.port());
+    auto& a = make("a", proxy.port());
+    auto& b = make("b");
+    a.bus->subscribe("chat");
+    b.bus->subscribe("chat");
+    settle();
+
+    proxy.close();
+    // Both of a's connections are down: each tried again and was refused.
+    ASSERT_TRUE(run_until([&] { return !a.bus->connected() && proxy.refused() >= 2; }));
+    std::vector<std::string> from_b;
+    for (int n = 0; n < 50; ++n) {
+        from_b.push_back(std::string("b").append(std::to_string(n)));
+        publish(b, "chat", from_b.back());
+    }
+    // a's own publications wait in its buffer meanwhile.
+    publish(a, "chat", "a0");
+    publish(a, "chat", "a1");
+    run_for(300ms);  // only to show that nothing arrives while cut off
+    EXPECT_TRUE(a.messages.empty());
+    EXPECT_EQ(b.messages.size(), 0U);
+
+    proxy.open();
+    ASSERT_TRUE(run_until([&] { return a.messages.size() == 50 && b.messages.size() == 2; }));
+    EXPECT_EQ(payloads(a.messages), from_b);
+    EXPECT_EQ(payloads(b.messages), (std::vector<std::string>{"a0", "a1"}));
+    EXPECT_EQ(a.gaps, 0);
+    EXPECT_GE(a.bus->reconnects(), 1U);
+    ASSERT_TRUE(run_until([&] { return a.entries.size() == 52 && b.entries.size() == 52; }));
+    for (std::size_t n = 0; n < 52; ++n) {
+        EXPECT_EQ(a.entries[n].id, b.entries[n].id);
+    }
+}
+
+TEST_F(StreamBackplaneTest, trimming_past_a_cut_off_reader_is_a_gap) {
+    pausable_proxy proxy(server_.port());
+    auto& a = make("a", proxy.port());
+    auto& b = make("b");
+    a.bus->subscribe("chat");
+    settle();
+
+    proxy.close();
+    ASSERT_TRUE(run_until([&] { return !a.bus->connected() && proxy.refused() >= 2; }));
+    for (int n = 0; n < 10; ++n) {
+        publish(b, "chat", std::string("lost").append(std::to_string(n)));
+    }
+    ASSERT_TRUE(run_until([&] { return b.entries.size() == 10; }));
+    ASSERT_EQ(server_.integer_command({}, {"XTRIM", "app:switchboard:log", "MAXLEN", "1"}), 11);
+    proxy.open();
+    ASSERT_TRUE(run_until([&] { return a.gaps == 1; }));
+    EXPECT_EQ(a.bus->position(), b.entries.back().id);  // on from the stream's end
+    EXPECT_TRUE(a.messages.empty());
+    // And reading goes on.
+    publish(b, "chat", "after the gap");
+    ASSERT_TRUE(run_until([&] { return a.messages.size() == 1; }));
+    EXPECT_EQ(a.messages[0].payload, "after the gap");
+    EXPECT_EQ(a.gaps, 1);
+    EXPECT_EQ(b.gaps, 0);
+}
+
+TEST_F(StreamBackplaneTest, trimming_what_every_reader_read_is_no_gap) {
+    auto& a = make("a");
+    auto& b = make("b");
+    a.bus->subscribe("chat");
+    settle();
+    ASSERT_EQ(server_.integer_command({}, {"XTRIM", "app:switchboard:log", "MAXLEN", "0"}), 2);
+    publish(b, "chat", "next");
+    ASSERT_TRUE(run_until([&] { return a.messages.size() == 1; }));
+    run_for(1200ms);  // past a quiet XREAD round and its check: still no gap
+    EXPECT_EQ(a.gaps, 0);
+    EXPECT_EQ(b.gaps, 0);
+}
+
+TEST_F(StreamBackplaneTest, a_redis_restart_without_persistence_is_a_gap) {
+    auto& a = make("a");
+    auto& b = make("b");
+    a.bus->subscribe("chat");
+    settle();
+    server_.kill();
+    ASSERT_TRUE(run_until([&] { return !a.bus->connected() && !b.bus->connected(); }));
+    ASSERT_TRUE(server_.start());
+    ASSERT_TRUE(run_until([&] { return a.gaps == 1 && b.gaps == 1; }));
+    // Publications after it flow again (the first may land before a's check moves it to the
+    // new stream's end: sent until one arrives).
+    ASSERT_TRUE(run_until([&] {
+        if (a.messages.empty()) {
+            publish(b, "chat", "after the restart");
+            run_for(100ms);
+        }
+        return !a.messages.empty();
+    }));
+    EXPECT_EQ(a.messages[0].payload, "after the restart");
+    EXPECT_EQ(a.gaps, 1);
+}
+
+TEST_F(StreamBackplaneTest, read_after_is_exact_or_says_trimmed) {
+    auto& a = make("a");
+    settle();
+    for (int n = 0; n < 5; ++n) {
+        publish(a, "chat", std::to_string(n));
+    }
+    ASSERT_TRUE(run_until([&] { return a.entries.size() == 5; }));
+    const auto& e = a.entries;
+
+    auto range = read_after(a, e[1].id, 10);
+    ASSERT_TRUE(range.has_value()) << range.error_message();
+    ASSERT_EQ(range->size(), 3U);
+    EXPECT_EQ((*range)[0].id, e[2].id);
+    EXPECT_EQ(*(*range)[2].payload, "4");
+    EXPECT_EQ((*range)[2].origin, "a");
+    EXPECT_EQ((*range)[2].channel, "chat");
+
+    range = read_after(a, e[1].id, 2);
+    ASSERT_TRUE(range.has_value());
+    ASSERT_EQ(range->size(), 2U);
+    EXPECT_EQ((*range)[1].id, e[3].id);
+
+    range = read_after(a, e[4].id, 10);
+    ASSERT_TRUE(range.has_value());
+    EXPECT_TRUE(range->empty());
+
+    ASSERT_EQ(server_.integer_command({}, {"XTRIM", "app:switchboard:log", "MAXLEN", "2"}), 4);
+    range = read_after(a, e[1].id, 10);
+    ASSERT_FALSE(range.has_value());
+    EXPECT_EQ(range.error_message(), "trimmed");
+
+    range = read_after(a, "0-0", 10);
+    ASSERT_TRUE(range.has_value());
+    ASSERT_EQ(range->size(), 2U);
+    EXPECT_EQ((*range)[0].id, e[3].id);
+    EXPECT_EQ((*range)[1].id, e[4].id);
+}
+
+TEST_F(StreamBackplaneTest, records_put_get_expire_swap_and_erase) {
+    auto& a = make("a");
+    auto& b = make("b");
+    EXPECT_EQ(get(a, "k"), std::nullopt);
+    a.bus->put_record("k", "v1", 1min);
+    EXPECT_EQ(get(b, "k"), std::optional<std::string>("v1"));
+    EXPECT_EQ(server_.string_command({"GET", "app:switchboard:record:k"}), "v1");
+
+    // Of two claims from the same value one wins; a claim on a stale value loses.
+    EXPECT_TRUE(swap(a, "k", "v1", "a's"));
+    EXPECT_FALSE(swap(b, "k", "v1", "b's"));
+    EXPECT_EQ(get(b, "k"), std::optional<std::string>("a's"));
+    EXPECT_FALSE(swap(b, "missing", "", "x"));
+    EXPECT_EQ(get(b, "missing"), std::nullopt);
+
+    a.bus->erase_record("k");
+    EXPECT_EQ(get(b, "k"), std::nullopt);
+
+    a.bus->put_record("short", "lived", 100ms);
+    EXPECT_EQ(get(a, "short"), std::optional<std::string>("lived"));
+    EXPECT_GT(server_.integer_command({}, {"PTTL", "app:switchboard:record:short"}), 0);
+    EXPECT_TRUE(run_until([&] { return !get(a, "short").has_value(); }, 5s));
+}
+
+TEST_F(StreamBackplaneTest, max_entries_caps_the_log) {
+    stream_options options;
+    options.client.connection.host = "127.0.0.1";
+    options.client.connection.port = server_.port();
+    options.server_name = "capped";
+    options.max_entries = 10;
+    options.trim_interval = 50ms;
+    auto& i = *instances_.emplace_back(std::make_unique<instance>());
+    i.bus = std::make_unique<stream_backplane>(context_, std::move(options));
+    i.bus->set_observer(&i);
+    i.bus->start(i);
+    ASSERT_TRUE(run_until([&] { return i.bus->connected(); }));
+    // MAXLEN ~ trims whole nodes (100 entries each by default): 1000 entries leave at most
+    // one node's worth beyond the cap.
+    for (int n = 0; n < 1000; ++n) {
+        publish(i, "c", std::to_string(n));
+    }
+    EXPECT_TRUE(run_until(
+        [&] { return server_.integer_command({}, {"XLEN", "switchboard:log"}) <= 110; }));
+}
+
+TEST(StreamBackplaneRegistration, durable_mode_builds_the_stream_bus_on_one_server_only) {
+    boost::asio::io_context control;
+    backplane_factory factory;
+    register_redis_backplane(factory);
+    backplane_settings settings;
+    settings.control = &control;
+    settings.max_buffered_bytes = 1 << 20;
+    settings.server_name = "me";
+    const auto plain = factory.make("127.0.0.1:6379", settings);
+    EXPECT_EQ(plain.log, nullptr);
+    EXPECT_EQ(dynamic_cast<stream_backplane*>(plain.bus.get()), nullptr);
+
+    settings.durable_window = std::chrono::minutes(2);
+    const auto durable = factory.make("127.0.0.1:6379,channelPrefix=app:", settings);
+    ASSERT_NE(durable.log, nullptr);
+    auto* stream = dynamic_cast<stream_backplane*>(durable.bus.get());
+    ASSERT_NE(stream, nullptr);
+    EXPECT_EQ(static_cast<durable_log*>(stream), durable.log);
+    EXPECT_EQ(stream->log_key(), "app:switchboard:log");
+    EXPECT_EQ(durable.log->window(), std::chrono::minutes(2));
+    EXPECT_EQ(durable.log->position(), "0-0");
+
+    try {
+        (void)factory.make("127.0.0.1:7000,shardedPubSub=true", settings);
+        ADD_FAILURE() << "a cluster connection string was accepted for durable mode";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("single Redis server"), std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace switchboard::routing::redis
