@@ -152,8 +152,7 @@ void stream_backplane::unsubscribe(const std::string& channel) {
     });
 }
 
-void stream_backplane::when_subscribed(const std::string& /*channel*/,
-                                       std::function<void()> then) {
+void stream_backplane::when_subscribed(const std::string& /*channel*/, std::function<void()> then) {
     // A subscription counts for every entry not handed on yet: once the reference count is
     // up (run() orders this after the subscribe), the next message from anywhere is heard.
     run([this, then = std::move(then)]() mutable { boost::asio::post(context_, std::move(then)); });
@@ -219,9 +218,10 @@ void stream_backplane::on_state() {
         }
         spdlog::info("backplane: connected to Redis (log {})", log_key_);
     } else {
-        spdlog::warn("backplane: lost Redis; publishing into a bounded buffer, reading on from "
-                     "{} once it is back",
-                     position_);
+        spdlog::warn(
+            "backplane: lost Redis; publishing into a bounded buffer, reading on from "
+            "{} once it is back",
+            position_);
     }
 }
 
@@ -230,9 +230,8 @@ void stream_backplane::do_trim() {
         return;
     }
     if (options_.max_entries > 0 && writer_->connected()) {
-        writer_->command(
-            {"XTRIM", log_key_, "MAXLEN", "~", std::to_string(options_.max_entries)},
-            [](const redisReply*) {});
+        writer_->command({"XTRIM", log_key_, "MAXLEN", "~", std::to_string(options_.max_entries)},
+                         [](const redisReply*) {});
     }
     trim_timer_.expires_after(options_.trim_interval);
     trim_timer_.async_wait([this](boost::system::error_code ec) {
@@ -253,10 +252,10 @@ void stream_backplane::do_round() {
     const bool queued =
         reader_->command({"XINFO", "STREAM", log_key_},
                          [this](const redisReply* reply) { on_info(reply); }) &&
-        (!synced_ || reader_->command({"XREAD", "COUNT", std::to_string(options_.read_batch),
-                                       "BLOCK", std::to_string(options_.block.count()),
-                                       "STREAMS", log_key_, position_},
-                                      [this](const redisReply* reply) { on_entries(reply); }));
+        (!synced_ ||
+         reader_->command({"XREAD", "COUNT", std::to_string(options_.read_batch), "BLOCK",
+                           std::to_string(options_.block.count()), "STREAMS", log_key_, position_},
+                          [this](const redisReply* reply) { on_entries(reply); }));
     if (!queued) {
         reading_ = false;
         retry_later();
@@ -320,9 +319,10 @@ void stream_backplane::on_info(const redisReply* reply) {
     }
     // The XREAD that follows answers for the round (a broken connection fails both).
     if (state && lost_entries(*state)) {
-        spdlog::warn("backplane: entries of {} after {} are gone (trimmed, or Redis lost the "
-                     "stream); reading on from its end",
-                     log_key_, position_);
+        spdlog::warn(
+            "backplane: entries of {} after {} are gone (trimmed, or Redis lost the "
+            "stream); reading on from its end",
+            log_key_, position_);
         resync(*state);
         discard_read_ = true;
         if (observer_ != nullptr) {
@@ -403,8 +403,7 @@ void stream_backplane::on_entries(const redisReply* reply) {
     do_round();
 }
 
-void stream_backplane::read_after(const std::string& after, std::size_t count,
-                                  read_handler done) {
+void stream_backplane::read_after(const std::string& after, std::size_t count, read_handler done) {
     if (!writer_->connected()) {
         return answer(std::move(done),
                       expected<std::vector<log_entry>>(make_error("log unavailable")));
@@ -435,9 +434,9 @@ void stream_backplane::read_after(const std::string& after, std::size_t count,
         }
         done(result(std::move(out)));
     };
-    if (!writer_->command({"XRANGE", log_key_, from_start ? std::string("-") : after, "+",
-                           "COUNT", limit},
-                          std::move(handler))) {
+    if (!writer_->command(
+            {"XRANGE", log_key_, from_start ? std::string("-") : after, "+", "COUNT", limit},
+            std::move(handler))) {
         answer(std::move(done), expected<std::vector<log_entry>>(make_error("log unavailable")));
     }
 }

@@ -120,8 +120,8 @@ private:
     // What XINFO STREAM tells the reader.
     struct stream_state {
         bool exists = false;
-        std::string first_entry;  // empty: none
-        std::string last_entry;   // empty: none
+        std::string first_entry;               // empty: none
+        std::string last_entry;                // empty: none
         std::optional<std::uint64_t> added;    // entries-added (Redis 7.0+)
         std::optional<std::uint64_t> removed;  // entries-added - length (Redis 7.0+)
     };

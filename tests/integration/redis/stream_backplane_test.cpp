@@ -287,8 +287,8 @@ TEST_F(StreamBackplaneTest, every_instance_observes_every_entry_in_one_order) {
             from_a.push_back(*e.payload);
         }
     }
-    EXPECT_EQ(from_a, (std::vector<std::string>{"0", "2", "4", "6", "8", "10", "12", "14", "16",
-                                                "18"}));
+    EXPECT_EQ(from_a,
+              (std::vector<std::string>{"0", "2", "4", "6", "8", "10", "12", "14", "16", "18"}));
     // The handler hears the others only, in their order.
     ASSERT_TRUE(run_until([&] { return b.messages.size() == 10; }));
     EXPECT_EQ(payloads(b.messages), from_a);
@@ -510,8 +510,9 @@ TEST_F(StreamBackplaneTest, max_entries_caps_the_log) {
     for (int n = 0; n < 1000; ++n) {
         publish(i, "c", std::to_string(n));
     }
-    EXPECT_TRUE(run_until(
-        [&] { return server_.integer_command({}, {"XLEN", "switchboard:log"}) <= 110; }));
+    EXPECT_TRUE(run_until([&] {
+        return server_.integer_command({}, {"XLEN", "switchboard:log"}) <= 110;
+    }));
 }
 
 TEST(StreamBackplaneRegistration, durable_mode_builds_the_stream_bus_on_one_server_only) {
@@ -540,8 +541,7 @@ TEST(StreamBackplaneRegistration, durable_mode_builds_the_stream_bus_on_one_serv
         (void)factory.make("127.0.0.1:7000,shardedPubSub=true", settings);
         ADD_FAILURE() << "a cluster connection string was accepted for durable mode";
     } catch (const std::runtime_error& e) {
-        EXPECT_NE(std::string(e.what()).find("single Redis server"), std::string::npos)
-            << e.what();
+        EXPECT_NE(std::string(e.what()).find("single Redis server"), std::string::npos) << e.what();
     }
 }
 

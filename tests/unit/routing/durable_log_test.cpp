@@ -24,8 +24,8 @@ TEST(CompareLogIds, a_bare_millisecond_is_sequence_zero) {
 }
 
 TEST(CompareLogIds, malformed_ids_order_before_every_well_formed_one) {
-    for (const auto* bad : {"", "-", "x-1", "1-", "1-x", "-1", "1-2-3", "18446744073709551616-0",
-                            " 1-0"}) {
+    for (const auto* bad :
+         {"", "-", "x-1", "1-", "1-x", "-1", "1-2-3", "18446744073709551616-0", " 1-0"}) {
         EXPECT_LT(compare_log_ids(bad, "0-0"), 0) << bad;
         EXPECT_GT(compare_log_ids("0-0", bad), 0) << bad;
         EXPECT_EQ(compare_log_ids(bad, "garbage"), 0) << bad;
