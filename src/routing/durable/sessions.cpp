@@ -47,6 +47,7 @@ sessions::sessions(shard_pool& shards, backplane& bus, durable_log& log,
       hubs_(std::move(hubs)),
       options_(std::move(options)),
       timer_(shards.context(control_shard)),
+      outgoing_(shards.size()),
       users_(hubs_.size()),
       groups_(hubs_.size()) {}
 
@@ -254,10 +255,22 @@ bool sessions::apply_marker(session& s, const marker& m) {
 }
 
 void sessions::deliver(session& s, const shared_buffer& frame) {
-    const auto sequence = ++s.record.sequence;
-    if (auto target = s.target.lock()) {
-        boost::asio::post(shards_.context(s.shard),
-                          [target, sequence, frame] { target->deliver_logged(sequence, frame); });
+    outgoing_[s.shard].push_back({s.target, ++s.record.sequence, frame});
+}
+
+void sessions::flush() {
+    for (std::size_t shard = 0; shard < outgoing_.size(); ++shard) {
+        if (outgoing_[shard].empty()) {
+            continue;
+        }
+        boost::asio::post(shards_.context(shard), [batch = std::move(outgoing_[shard])] {
+            for (const auto& d : batch) {
+                if (auto target = d.target.lock()) {
+                    target->deliver_logged(d.sequence, d.frame);
+                }
+            }
+        });
+        outgoing_[shard].clear();
     }
 }
 
@@ -366,6 +379,7 @@ void sessions::on_log_entry(const log_entry& entry) {
             apply(*s, entry);
         }
     }
+    flush();
 }
 
 void sessions::on_log_gap() {
@@ -484,12 +498,13 @@ void sessions::read_on(const std::string& connection_id) {
                             if (entry.channel == marker_channel()) {
                                 const auto m = parse_marker(*entry.payload);
                                 if (m && !apply_marker(s, *m)) {
-                                    return;  // claimed again meanwhile: s is gone
+                                    return flush();  // claimed again meanwhile: s is gone
                                 }
                                 continue;
                             }
                             apply(s, entry);
                         }
+                        flush();
                         if (entries->size() == catch_up_batch ||
                             compare_log_ids(s.caught_up_through, log_.position()) < 0) {
                             return read_on(connection_id);

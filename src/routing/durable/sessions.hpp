@@ -160,7 +160,10 @@ private:
     void apply(session& s, const log_entry& entry);
     // Applies a marker to `s`; false when `s` ended here (moved).
     bool apply_marker(session& s, const marker& m);
+    // Numbers `frame` for `s` and queues it for s's shard; flush() posts each shard's queue
+    // once (one post per shard per log entry, not per recipient).
     void deliver(session& s, const shared_buffer& frame);
+    void flush();
     void index(session& s, bool add);
     void read_on(const std::string& connection_id);
     void do_checkpoints();
@@ -176,6 +179,12 @@ private:
     sessions_options options_;
     boost::asio::steady_timer timer_;
     std::unordered_map<std::string, session> sessions_;  // by connection id
+    struct delivery {
+        std::weak_ptr<logged_recipient> target;
+        std::int64_t sequence = 0;
+        shared_buffer frame;
+    };
+    std::vector<std::vector<delivery>> outgoing_;  // per shard, until flush()
     // Per hub: user -> connection ids, group -> connection ids (live sessions only).
     std::vector<std::unordered_map<std::string, std::unordered_set<std::string>>> users_;
     std::vector<std::unordered_map<std::string, std::unordered_set<std::string>>> groups_;
