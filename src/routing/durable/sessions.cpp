@@ -274,7 +274,7 @@ void sessions::flush() {
     }
 }
 
-void sessions::apply(session& s, const log_entry& entry) {
+void sessions::apply(session& s, const log_entry& entry, decoded_cache& decoded) {
     if (entry.channel == marker_channel()) {
         if (const auto m = parse_marker(*entry.payload)) {
             apply_marker(s, *m);
@@ -306,14 +306,17 @@ void sessions::apply(session& s, const log_entry& entry) {
     if (!addressed) {
         return;
     }
-    const auto decoded = scaleout::decode_invocation(*entry.payload);
+    if (!decoded) {
+        decoded.emplace(scaleout::decode_invocation(*entry.payload));  // once per entry
+    }
+    const auto& invocation = *decoded;
     // A client-result request reaches the client through its hub connection, which logs the
     // invocation it sends as a frame of its own; the request itself is not a message.
-    if (!decoded || decoded->excludes(s.record.connection_id) ||
-        (parsed->kind == scaleout::channel_kind::connection && decoded->invocation_id)) {
+    if (!invocation || invocation->excludes(s.record.connection_id) ||
+        (parsed->kind == scaleout::channel_kind::connection && invocation->invocation_id)) {
         return;
     }
-    if (const auto* frame = decoded->payload(s.record.protocol)) {
+    if (const auto* frame = invocation->payload(s.record.protocol)) {
         deliver(s, *frame);
     }
 }
@@ -374,9 +377,10 @@ void sessions::on_log_entry(const log_entry& entry) {
             break;
         }
     }
+    decoded_cache decoded;
     for (auto* s : candidates) {
         if (live_after_catch_up(*s)) {
-            apply(*s, entry);
+            apply(*s, entry, decoded);
         }
     }
     flush();
@@ -502,7 +506,8 @@ void sessions::read_on(const std::string& connection_id) {
                                 }
                                 continue;
                             }
-                            apply(s, entry);
+                            decoded_cache decoded;
+                            apply(s, entry, decoded);
                         }
                         flush();
                         if (entries->size() == catch_up_batch ||

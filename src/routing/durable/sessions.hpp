@@ -10,6 +10,7 @@
 #include "routing/durable/session_record.hpp"
 #include "routing/durable_log.hpp"
 #include "routing/scaleout/channels.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -157,7 +158,9 @@ private:
 
     void on_control(std::function<void()> work);
     // The entry's messages for one session (catch-up and live go through the same function).
-    void apply(session& s, const log_entry& entry);
+    // The entry's payload decoded at most once, however many sessions it addresses.
+    using decoded_cache = std::optional<expected<scaleout::invocation>>;
+    void apply(session& s, const log_entry& entry, decoded_cache& decoded);
     // Applies a marker to `s`; false when `s` ended here (moved).
     bool apply_marker(session& s, const marker& m);
     // Numbers `frame` for `s` and queues it for s's shard; flush() posts each shard's queue
