@@ -76,7 +76,8 @@ describe('durable mode: a stateful connection resumes on another instance', { sk
     first.ws.send(`{"protocol":"json","version":2}${RS}`);
     await waitFor(() => first.messages.length > 0, 5_000, { message: 'the handshake answer' });
 
-    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => tokenFor(unique('sender')) });
+    const senderToken = tokenFor(unique('sender'));
+    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => senderToken });
     const tag = unique('m');
     const send = async (from, to) => {
       for (let i = from; i <= to; i += 1) await sender.connection.invoke('SendMessage', `${tag}-${i}`);
