@@ -332,8 +332,7 @@ int main(int argc, char** argv) {
                      "Bytes of publications kept while the backplane is unreachable")
         ->envname("SWITCHBOARD_BACKPLANE_BUFFER_SIZE")
         ->capture_default_str();
-    add_duration(*serve, "--durable-window", options.durable_window,
-                 "SWITCHBOARD_DURABLE_WINDOW",
+    add_duration(*serve, "--durable-window", options.durable_window, "SWITCHBOARD_DURABLE_WINDOW",
                  "Durable mode: keep every publication this long in one Redis stream, so "
                  "stateful reconnects resume on any instance (0: off)");
     serve

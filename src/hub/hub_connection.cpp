@@ -242,16 +242,17 @@ void hub_connection::deliver_logged(std::int64_t sequence, const shared_buffer& 
     if (auto* counters = connection_->metrics()) {
         counters->deliveries.add();
     }
+    const bool kept = replay_.enabled();
     if (!replay_.track(frame)) {
-        // The client does not ack: as without durable mode, it cannot resume any more.
+        // The client does not ack: as without durable mode, it cannot resume any more. Its
+        // messages still come from the log, so none is skipped or doubled by switching paths.
         spdlog::debug("connection {}: replay buffer full, stateful reconnect off",
                       connection_->id());
         connection_->set_stateful(false);
-        durable_ = false;
-        sessions_->remove(connection_->id(), true);
-    } else if (replay_.sent() != sequence) {
-        spdlog::error("connection {}: logged message {} arrived as {}", connection_->id(),
-                      sequence, replay_.sent());
+        sessions_->stop_resuming(connection_->id());
+    } else if (kept && replay_.sent() != sequence) {
+        spdlog::error("connection {}: logged message {} arrived as {}", connection_->id(), sequence,
+                      replay_.sent());
     }
     if (!paused_) {
         connection_->send(frame);

@@ -106,8 +106,7 @@ void router::remove_connection(hub_id hub, const std::string& connection_id, std
 
 router::group_change router::change_group_on(std::size_t shard, hub_id hub,
                                              const std::string& connection_id,
-                                             const std::string& group, bool join,
-                                             bool logged) {
+                                             const std::string& group, bool join, bool logged) {
     auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);
     if (it == registry.connections.end()) {

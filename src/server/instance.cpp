@@ -220,27 +220,27 @@ struct instance::parts {
         if (made_bus.log == nullptr) {
             return;
         }
-        settings.adopt = [this, hub](std::string token, std::string user,
-                                     std::function<void(transport::endpoint_options::adopted_connection)>
-                                         done) {
-            durable->claim(hub, std::move(token), std::move(user),
-                           [done = std::move(done)](routing::durable::claim_outcome outcome) {
-                               transport::endpoint_options::adopted_connection adopted;
-                               if (outcome.claimed) {
-                                   adopted.connection_id = outcome.claimed->record.connection_id;
-                                   adopted.state =
-                                       std::make_shared<const routing::durable::claimed_session>(
-                                           std::move(*outcome.claimed));
-                               } else if (outcome.failure ==
-                                          routing::durable::claim_failure::forbidden) {
-                                   adopted.refusal = 403;
-                               } else if (outcome.failure ==
-                                          routing::durable::claim_failure::unavailable) {
-                                   adopted.refusal = 503;
-                               }
-                               done(std::move(adopted));
-                           });
-        };
+        settings.adopt =
+            [this, hub](std::string token, std::string user,
+                        std::function<void(transport::endpoint_options::adopted_connection)> done) {
+                durable->claim(
+                    hub, std::move(token), std::move(user),
+                    [done = std::move(done)](routing::durable::claim_outcome outcome) {
+                        transport::endpoint_options::adopted_connection adopted;
+                        if (outcome.claimed) {
+                            adopted.connection_id = outcome.claimed->record.connection_id;
+                            adopted.state =
+                                std::make_shared<const routing::durable::claimed_session>(
+                                    std::move(*outcome.claimed));
+                        } else if (outcome.failure == routing::durable::claim_failure::forbidden) {
+                            adopted.refusal = 403;
+                        } else if (outcome.failure ==
+                                   routing::durable::claim_failure::unavailable) {
+                            adopted.refusal = 503;
+                        }
+                        done(std::move(adopted));
+                    });
+            };
     }
 
     // Hub endpoints authenticate with the configured keys unless the caller brought its own
@@ -463,8 +463,8 @@ asio::ip::tcp::endpoint instance::start() {
         routing::durable::sessions_options settings;
         settings.server_name = p.router_options.server_name;
         settings.channel_prefix = p.router_options.channel_prefix;
-        settings.checkpoint_interval = std::max<std::chrono::milliseconds>(
-            p.options.durable_window / 4, std::chrono::milliseconds(100));
+        settings.refresh_interval = std::max<std::chrono::milliseconds>(
+            p.options.durable_window / 4, settings.checkpoint_interval);
         p.durable = std::make_unique<routing::durable::sessions>(
             p.shards, *p.backplane, *p.made_bus.log, std::move(hubs), std::move(settings));
         p.router.set_durable(p.durable.get());

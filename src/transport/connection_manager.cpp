@@ -38,9 +38,14 @@ bool connection_manager::adopt(std::string connection_id, std::string token, std
                                connection_lease lease) {
     std::lock_guard lock(mutex_);
     return entries_
-        .try_emplace(std::move(token),
-                     entry{std::move(connection_id), clock::now(), transport_kind::websockets, true,
-                           true, {}, std::move(owner), std::move(lease)})
+        .try_emplace(std::move(token), entry{std::move(connection_id),
+                                             clock::now(),
+                                             transport_kind::websockets,
+                                             true,
+                                             true,
+                                             {},
+                                             std::move(owner),
+                                             std::move(lease)})
         .second;
 }
 

@@ -382,12 +382,11 @@ void endpoint::adopt_websocket(http::request& req, const std::shared_ptr<http::e
                                                              adopted = std::move(adopted)] {
                 auto& req = *request;
                 if (!adopted.state) {
-                    return ex->respond(
-                        adopted.refusal == 403
-                            ? empty_response(req, bhttp::status::forbidden)
-                            : http::make_text_response(req,
-                                                       static_cast<bhttp::status>(adopted.refusal),
-                                                       "No Connection with that ID"));
+                    return ex->respond(adopted.refusal == 403
+                                           ? empty_response(req, bhttp::status::forbidden)
+                                           : http::make_text_response(
+                                                 req, static_cast<bhttp::status>(adopted.refusal),
+                                                 "No Connection with that ID"));
                 }
                 const auto* who = verified ? &*verified : nullptr;
                 connection_lease lease;
@@ -400,9 +399,9 @@ void endpoint::adopt_websocket(http::request& req, const std::shared_ptr<http::e
                     return ex->respond(http::make_text_response(req, bhttp::status::conflict,
                                                                 "Connection already in use"));
                 }
-                auto conn = create_connection(req, *ex, transport_kind::websockets,
-                                              adopted.connection_id, token, who, true,
-                                              adopted.state);
+                auto conn =
+                    create_connection(req, *ex, transport_kind::websockets, adopted.connection_id,
+                                      token, who, true, adopted.state);
                 std::make_shared<websocket_session>(ex->take_stream(), conn)->run(req);
             });
         });

@@ -1,7 +1,7 @@
 #include "routing/durable/session_record.hpp"
 
-#include <boost/json.hpp>
 #include <openssl/sha.h>
+#include <boost/json.hpp>
 
 #include <array>
 
@@ -70,16 +70,16 @@ expected<session_record> decode_record(std::string_view text) {
     }
     record.position = *position;
     record.sequence = sequence->get_int64();
-    record.epoch = epoch->is_uint64() ? epoch->get_uint64()
-                                      : static_cast<std::uint64_t>(epoch->get_int64());
+    record.epoch =
+        epoch->is_uint64() ? epoch->get_uint64() : static_cast<std::uint64_t>(epoch->get_int64());
     record.instance = *instance;
     return record;
 }
 
 std::string record_key(std::string_view connection_token) {
     std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-    SHA256(reinterpret_cast<const unsigned char*>(connection_token.data()),
-           connection_token.size(), digest.data());
+    SHA256(reinterpret_cast<const unsigned char*>(connection_token.data()), connection_token.size(),
+           digest.data());
     static constexpr char hex[] = "0123456789abcdef";
     std::string key;
     key.reserve(digest.size() * 2);

@@ -2,9 +2,9 @@
 
 #include "routing/scaleout/messages.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -47,6 +47,7 @@ sessions::sessions(shard_pool& shards, backplane& bus, durable_log& log,
       hubs_(std::move(hubs)),
       options_(std::move(options)),
       timer_(shards.context(control_shard)),
+      outgoing_(shards.size()),
       users_(hubs_.size()),
       groups_(hubs_.size()) {}
 
@@ -81,9 +82,9 @@ std::string sessions::marker_channel() const {
     return options_.channel_prefix + "switchboard:durable";
 }
 
-void sessions::add(std::size_t hub, std::string connection_id, std::string token,
-                   std::string user, protocol::wire_protocol protocol,
-                   std::weak_ptr<logged_recipient> target, std::size_t shard) {
+void sessions::add(std::size_t hub, std::string connection_id, std::string token, std::string user,
+                   protocol::wire_protocol protocol, std::weak_ptr<logged_recipient> target,
+                   std::size_t shard) {
     on_control([this, hub, connection_id = std::move(connection_id), token = std::move(token),
                 user = std::move(user), protocol, target = std::move(target), shard]() mutable {
         session s;
@@ -99,6 +100,7 @@ void sessions::add(std::size_t hub, std::string connection_id, std::string token
         s.shard = shard;
         // Numbered from here: the first checkpoint holds at once (nothing sent, nothing to ack).
         s.written = encode_record(s.record);
+        s.written_at = std::chrono::steady_clock::now();
         log_.put_record(s.key, s.written, log_.window());
         auto [it, inserted] = sessions_.insert_or_assign(connection_id, std::move(s));
         (void)inserted;
@@ -166,6 +168,20 @@ void sessions::on_ack(std::string connection_id, std::int64_t sequence) {
     });
 }
 
+void sessions::stop_resuming(std::string connection_id) {
+    on_control([this, connection_id = std::move(connection_id)] {
+        const auto it = sessions_.find(connection_id);
+        if (it == sessions_.end() || !it->second.resumable) {
+            return;
+        }
+        auto& s = it->second;
+        s.resumable = false;
+        s.pending.clear();
+        log_.compare_and_set_record(s.key, s.written, "", std::chrono::milliseconds(1),
+                                    [](expected<bool>) {});
+    });
+}
+
 void sessions::publish_frame(std::size_t hub, const std::string& connection_id,
                              protocol::wire_protocol protocol, const shared_buffer& frame) {
     scaleout::invocation invocation;
@@ -176,10 +192,8 @@ void sessions::publish_frame(std::size_t hub, const std::string& connection_id,
 
 void sessions::group_changed(std::size_t hub, const std::string& connection_id,
                              const std::string& group, bool join) {
-    const boost::json::object marker{{"k", join ? "j" : "l"},
-                                     {"h", hubs_[hub].hub_name()},
-                                     {"c", connection_id},
-                                     {"v", group}};
+    const boost::json::object marker{
+        {"k", join ? "j" : "l"}, {"h", hubs_[hub].hub_name()}, {"c", connection_id}, {"v", group}};
     bus_.publish(marker_channel(), make_shared_buffer(boost::json::serialize(marker)));
 }
 
@@ -191,9 +205,9 @@ std::optional<sessions::marker> sessions::parse_marker(std::string_view payload)
     }
     const auto& object = parsed.as_object();
     marker m;
-    for (auto [name, out] : {std::pair{"k", static_cast<std::string*>(nullptr)},
-                             std::pair{"h", &m.hub}, std::pair{"c", &m.connection_id},
-                             std::pair{"v", &m.value}}) {
+    for (auto [name, out] :
+         {std::pair{"k", static_cast<std::string*>(nullptr)}, std::pair{"h", &m.hub},
+          std::pair{"c", &m.connection_id}, std::pair{"v", &m.value}}) {
         const auto* value = object.if_contains(name);
         if (value == nullptr || !value->is_string()) {
             return std::nullopt;
@@ -241,15 +255,26 @@ bool sessions::apply_marker(session& s, const marker& m) {
 }
 
 void sessions::deliver(session& s, const shared_buffer& frame) {
-    const auto sequence = ++s.record.sequence;
-    if (auto target = s.target.lock()) {
-        boost::asio::post(shards_.context(s.shard), [target, sequence, frame] {
-            target->deliver_logged(sequence, frame);
+    outgoing_[s.shard].push_back({s.target, ++s.record.sequence, frame});
+}
+
+void sessions::flush() {
+    for (std::size_t shard = 0; shard < outgoing_.size(); ++shard) {
+        if (outgoing_[shard].empty()) {
+            continue;
+        }
+        boost::asio::post(shards_.context(shard), [batch = std::move(outgoing_[shard])] {
+            for (const auto& d : batch) {
+                if (auto target = d.target.lock()) {
+                    target->deliver_logged(d.sequence, d.frame);
+                }
+            }
         });
+        outgoing_[shard].clear();
     }
 }
 
-void sessions::apply(session& s, const log_entry& entry) {
+void sessions::apply(session& s, const log_entry& entry, decoded_cache& decoded) {
     if (entry.channel == marker_channel()) {
         if (const auto m = parse_marker(*entry.payload)) {
             apply_marker(s, *m);
@@ -281,14 +306,17 @@ void sessions::apply(session& s, const log_entry& entry) {
     if (!addressed) {
         return;
     }
-    const auto decoded = scaleout::decode_invocation(*entry.payload);
+    if (!decoded) {
+        decoded.emplace(scaleout::decode_invocation(*entry.payload));  // once per entry
+    }
+    const auto& invocation = *decoded;
     // A client-result request reaches the client through its hub connection, which logs the
     // invocation it sends as a frame of its own; the request itself is not a message.
-    if (!decoded || decoded->excludes(s.record.connection_id) ||
-        (parsed->kind == scaleout::channel_kind::connection && decoded->invocation_id)) {
+    if (!invocation || invocation->excludes(s.record.connection_id) ||
+        (parsed->kind == scaleout::channel_kind::connection && invocation->invocation_id)) {
         return;
     }
-    if (const auto* frame = decoded->payload(s.record.protocol)) {
+    if (const auto* frame = invocation->payload(s.record.protocol)) {
         deliver(s, *frame);
     }
 }
@@ -299,8 +327,7 @@ void sessions::on_log_entry(const log_entry& entry) {
     }
     const auto live_after_catch_up = [&entry](const session& s) {
         return !s.catching_up &&
-               (s.caught_up_through.empty() ||
-                compare_log_ids(entry.id, s.caught_up_through) > 0);
+               (s.caught_up_through.empty() || compare_log_ids(entry.id, s.caught_up_through) > 0);
     };
     if (entry.channel == marker_channel()) {
         const auto m = parse_marker(*entry.payload);
@@ -350,17 +377,20 @@ void sessions::on_log_entry(const log_entry& entry) {
             break;
         }
     }
+    decoded_cache decoded;
     for (auto* s : candidates) {
         if (live_after_catch_up(*s)) {
-            apply(*s, entry);
+            apply(*s, entry, decoded);
         }
     }
+    flush();
 }
 
 void sessions::on_log_gap() {
-    spdlog::warn("durable mode: the log lost entries this instance had not read; {} stateful "
-                 "connection(s) must start over",
-                 sessions_.size());
+    spdlog::warn(
+        "durable mode: the log lost entries this instance had not read; {} stateful "
+        "connection(s) must start over",
+        sessions_.size());
     for (auto& [id, s] : sessions_) {
         if (auto target = s.target.lock()) {
             boost::asio::post(shards_.context(s.shard), [target] { target->on_state_lost(); });
@@ -376,71 +406,73 @@ void sessions::claim(std::size_t hub, std::string token, std::string user, claim
     on_control([this, hub, token = std::move(token), user = std::move(user),
                 done = std::move(done)]() mutable {
         const auto key = record_key(token);
-        log_.get_record(key, [this, hub, key, token = std::move(token), user = std::move(user),
-                              done = std::move(done)](
-                                 expected<std::optional<std::string>> found) mutable {
-            if (!found) {
-                return done({std::nullopt, claim_failure::unavailable});
-            }
-            if (!*found || (*found)->empty()) {
-                return done({std::nullopt, claim_failure::unknown});
-            }
-            auto record = decode_record(**found);
-            if (!record || record->hub != hubs_[hub].hub_name()) {
-                return done({std::nullopt, claim_failure::unknown});
-            }
-            if (record->user != user) {
-                return done({std::nullopt, claim_failure::forbidden});
-            }
-            if (sessions_.contains(record->connection_id)) {
-                return done({std::nullopt, claim_failure::taken});
-            }
-            auto desired = *record;
-            ++desired.epoch;
-            desired.instance = options_.server_name;
-            auto text = encode_record(desired);
-            log_.compare_and_set_record(
-                key, **found, text, log_.window(),
-                [this, hub, desired = std::move(desired), token = std::move(token),
-                 done = std::move(done)](expected<bool> swapped) mutable {
-                    if (!swapped) {
-                        return done({std::nullopt, claim_failure::unavailable});
-                    }
-                    if (!*swapped) {
-                        return done({std::nullopt, claim_failure::taken});
-                    }
-                    // The old owner, if it lives, lets go when it reads this.
-                    const boost::json::object marker{{"k", "m"},
-                                                     {"h", hubs_[hub].hub_name()},
-                                                     {"c", desired.connection_id},
-                                                     {"v", std::to_string(desired.epoch)}};
-                    bus_.publish(marker_channel(),
-                                 make_shared_buffer(boost::json::serialize(marker)));
-                    done({claimed_session{std::move(desired), std::move(token)},
-                          claim_failure::unknown});
-                });
-        });
+        log_.get_record(
+            key, [this, hub, key, token = std::move(token), user = std::move(user),
+                  done = std::move(done)](expected<std::optional<std::string>> found) mutable {
+                if (!found) {
+                    return done({std::nullopt, claim_failure::unavailable});
+                }
+                if (!*found || (*found)->empty()) {
+                    return done({std::nullopt, claim_failure::unknown});
+                }
+                auto record = decode_record(**found);
+                if (!record || record->hub != hubs_[hub].hub_name()) {
+                    return done({std::nullopt, claim_failure::unknown});
+                }
+                if (record->user != user) {
+                    return done({std::nullopt, claim_failure::forbidden});
+                }
+                if (sessions_.contains(record->connection_id)) {
+                    return done({std::nullopt, claim_failure::taken});
+                }
+                auto desired = *record;
+                ++desired.epoch;
+                desired.instance = options_.server_name;
+                auto text = encode_record(desired);
+                log_.compare_and_set_record(
+                    key, **found, text, log_.window(),
+                    [this, hub, desired = std::move(desired), token = std::move(token),
+                     done = std::move(done)](expected<bool> swapped) mutable {
+                        if (!swapped) {
+                            return done({std::nullopt, claim_failure::unavailable});
+                        }
+                        if (!*swapped) {
+                            return done({std::nullopt, claim_failure::taken});
+                        }
+                        // The old owner, if it lives, lets go when it reads this.
+                        const boost::json::object marker{{"k", "m"},
+                                                         {"h", hubs_[hub].hub_name()},
+                                                         {"c", desired.connection_id},
+                                                         {"v", std::to_string(desired.epoch)}};
+                        bus_.publish(marker_channel(),
+                                     make_shared_buffer(boost::json::serialize(marker)));
+                        done({claimed_session{std::move(desired), std::move(token)},
+                              claim_failure::unknown});
+                    });
+            });
     });
 }
 
 void sessions::attach(std::size_t hub, claimed_session claimed,
                       std::weak_ptr<logged_recipient> target, std::size_t shard) {
-    on_control([this, hub, claimed = std::move(claimed), target = std::move(target),
-                shard]() mutable {
-        session s;
-        s.hub = hub;
-        s.key = record_key(claimed.token);
-        s.written = encode_record(claimed.record);
-        s.acked = claimed.record.sequence;
-        s.caught_up_through = claimed.record.position;
-        s.record = std::move(claimed.record);
-        s.target = std::move(target);
-        s.shard = shard;
-        s.catching_up = true;
-        const auto id = s.record.connection_id;
-        sessions_.insert_or_assign(id, std::move(s));
-        read_on(id);
-    });
+    on_control(
+        [this, hub, claimed = std::move(claimed), target = std::move(target), shard]() mutable {
+            session s;
+            s.hub = hub;
+            s.key = record_key(claimed.token);
+            s.written = encode_record(claimed.record);
+            s.written_at = std::chrono::steady_clock::now();
+            s.acked = claimed.record.sequence;
+            s.snapshot_sequence = claimed.record.sequence;
+            s.caught_up_through = claimed.record.position;
+            s.record = std::move(claimed.record);
+            s.target = std::move(target);
+            s.shard = shard;
+            s.catching_up = true;
+            const auto id = s.record.connection_id;
+            sessions_.insert_or_assign(id, std::move(s));
+            read_on(id);
+        });
 }
 
 void sessions::read_on(const std::string& connection_id) {
@@ -448,50 +480,51 @@ void sessions::read_on(const std::string& connection_id) {
     if (it == sessions_.end()) {
         return;
     }
-    log_.read_after(
-        it->second.caught_up_through, catch_up_batch,
-        [this, connection_id](expected<std::vector<log_entry>> entries) {
-            const auto found = sessions_.find(connection_id);
-            if (found == sessions_.end()) {
-                return;
-            }
-            auto& s = found->second;
-            if (!entries) {
-                spdlog::info("durable mode: connection {} cannot resume: {}", connection_id,
-                             entries.error_message());
-                if (auto target = s.target.lock()) {
-                    boost::asio::post(shards_.context(s.shard),
-                                      [target] { target->on_state_lost(); });
-                }
-                log_.erase_record(s.key);
-                return forget(connection_id);
-            }
-            for (const auto& entry : *entries) {
-                s.caught_up_through = entry.id;
-                if (entry.channel == marker_channel()) {
-                    const auto m = parse_marker(*entry.payload);
-                    if (m && !apply_marker(s, *m)) {
-                        return;  // claimed again meanwhile: s is gone
-                    }
-                    continue;
-                }
-                apply(s, entry);
-            }
-            if (entries->size() == catch_up_batch ||
-                compare_log_ids(s.caught_up_through, log_.position()) < 0) {
-                return read_on(connection_id);
-            }
-            // Every entry up to the live reader's position is applied: live from here, skipping
-            // what the catch-up read beyond it.
-            s.catching_up = false;
-            index(s, true);
-            if (auto target = s.target.lock()) {
-                boost::asio::post(shards_.context(s.shard),
-                                  [target, groups = s.record.groups]() mutable {
-                                      target->on_caught_up(std::move(groups));
-                                  });
-            }
-        });
+    log_.read_after(it->second.caught_up_through, catch_up_batch,
+                    [this, connection_id](expected<std::vector<log_entry>> entries) {
+                        const auto found = sessions_.find(connection_id);
+                        if (found == sessions_.end()) {
+                            return;
+                        }
+                        auto& s = found->second;
+                        if (!entries) {
+                            spdlog::info("durable mode: connection {} cannot resume: {}",
+                                         connection_id, entries.error_message());
+                            if (auto target = s.target.lock()) {
+                                boost::asio::post(shards_.context(s.shard),
+                                                  [target] { target->on_state_lost(); });
+                            }
+                            log_.erase_record(s.key);
+                            return forget(connection_id);
+                        }
+                        for (const auto& entry : *entries) {
+                            s.caught_up_through = entry.id;
+                            if (entry.channel == marker_channel()) {
+                                const auto m = parse_marker(*entry.payload);
+                                if (m && !apply_marker(s, *m)) {
+                                    return flush();  // claimed again meanwhile: s is gone
+                                }
+                                continue;
+                            }
+                            decoded_cache decoded;
+                            apply(s, entry, decoded);
+                        }
+                        flush();
+                        if (entries->size() == catch_up_batch ||
+                            compare_log_ids(s.caught_up_through, log_.position()) < 0) {
+                            return read_on(connection_id);
+                        }
+                        // Every entry up to the live reader's position is applied: live from here,
+                        // skipping what the catch-up read beyond it.
+                        s.catching_up = false;
+                        index(s, true);
+                        if (auto target = s.target.lock()) {
+                            boost::asio::post(shards_.context(s.shard),
+                                              [target, groups = s.record.groups]() mutable {
+                                                  target->on_caught_up(std::move(groups));
+                                              });
+                        }
+                    });
 }
 
 void sessions::do_checkpoints() {
@@ -500,14 +533,20 @@ void sessions::do_checkpoints() {
         if (ec) {
             return;
         }
+        const auto now = std::chrono::steady_clock::now();
         for (auto& [id, s] : sessions_) {
-            if (s.catching_up) {
+            if (s.catching_up || !s.resumable) {
                 continue;
+            }
+            if (s.record.sequence == s.snapshot_sequence &&
+                now - s.written_at < options_.refresh_interval) {
+                continue;  // nothing new, and the last checkpoint is recent enough
             }
             if (s.pending.size() == max_pending_checkpoints) {
                 s.pending.erase(s.pending.begin() + 1);  // keep the oldest, drop the next
             }
             s.pending.push_back({log_.position(), s.record.sequence, s.record.groups});
+            s.snapshot_sequence = s.record.sequence;
             commit(s);
         }
         do_checkpoints();
@@ -515,7 +554,7 @@ void sessions::do_checkpoints() {
 }
 
 void sessions::commit(session& s) {
-    if (s.writing) {
+    if (s.writing || !s.resumable) {
         return;
     }
     // The newest checkpoint the client has acked every message of.
@@ -535,8 +574,7 @@ void sessions::commit(session& s) {
     s.writing = true;
     const auto id = s.record.connection_id;
     log_.compare_and_set_record(
-        s.key, s.written, text, log_.window(),
-        [this, id, text](expected<bool> swapped) mutable {
+        s.key, s.written, text, log_.window(), [this, id, text](expected<bool> swapped) mutable {
             const auto it = sessions_.find(id);
             if (it == sessions_.end()) {
                 return;
@@ -555,6 +593,7 @@ void sessions::commit(session& s) {
                 return forget(id);
             }
             s.written = std::move(text);
+            s.written_at = std::chrono::steady_clock::now();
         });
 }
 

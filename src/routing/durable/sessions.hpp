@@ -10,6 +10,7 @@
 #include "routing/durable/session_record.hpp"
 #include "routing/durable_log.hpp"
 #include "routing/scaleout/channels.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -45,10 +46,13 @@ public:
 struct sessions_options {
     std::string server_name;
     std::string channel_prefix;
-    // How often each connection's checkpoint is renewed: a quarter of the log's window, so a
-    // checkpoint still lies inside the log after a renewal was missed and the client's ack came
-    // late.
-    std::chrono::milliseconds checkpoint_interval{0};
+    // How often each connection's checkpoint may move: a takeover replays from the last one
+    // the client acked, so this bounds what it sends again (a second of traffic stays well
+    // inside the client's 100 kB replay buffer) at the cost of a Redis write per connection.
+    std::chrono::milliseconds checkpoint_interval{1000};
+    // A connection with nothing new still rewrites its checkpoint this often, so that the
+    // checkpoint's log position never falls out of the window (a quarter of it).
+    std::chrono::milliseconds refresh_interval{7500};
 };
 
 // Why a takeover did not happen.
@@ -94,6 +98,9 @@ public:
     void remove(std::string connection_id, bool ended);
     // The client has every message up to `sequence`.
     void on_ack(std::string connection_id, std::int64_t sequence);
+    // The connection can no longer resume (its client stopped acking): its record goes, its
+    // messages still come from the log.
+    void stop_resuming(std::string connection_id);
     // A trackable message made for this connection alone (a completion, a stream item):
     // published to the log, and sent when it comes back in log order.
     void publish_frame(std::size_t hub, const std::string& connection_id,
@@ -134,7 +141,10 @@ private:
         std::int64_t acked = 0;
         std::deque<checkpoint> pending;  // taken, waiting for the client's ack; oldest first
         std::string written;             // the record's value as last written by us
-        bool writing = false;            // a write is in flight: the next waits for it
+        std::chrono::steady_clock::time_point written_at;
+        bool writing = false;                // a write is in flight: the next waits for it
+        bool resumable = true;               // checkpoints are kept
+        std::int64_t snapshot_sequence = 0;  // of the newest checkpoint taken
         // A takeover's catch-up: entries up to `caught_up_through` were read already.
         bool catching_up = false;
         std::string caught_up_through;
@@ -148,10 +158,15 @@ private:
 
     void on_control(std::function<void()> work);
     // The entry's messages for one session (catch-up and live go through the same function).
-    void apply(session& s, const log_entry& entry);
+    // The entry's payload decoded at most once, however many sessions it addresses.
+    using decoded_cache = std::optional<expected<scaleout::invocation>>;
+    void apply(session& s, const log_entry& entry, decoded_cache& decoded);
     // Applies a marker to `s`; false when `s` ended here (moved).
     bool apply_marker(session& s, const marker& m);
+    // Numbers `frame` for `s` and queues it for s's shard; flush() posts each shard's queue
+    // once (one post per shard per log entry, not per recipient).
     void deliver(session& s, const shared_buffer& frame);
+    void flush();
     void index(session& s, bool add);
     void read_on(const std::string& connection_id);
     void do_checkpoints();
@@ -167,6 +182,12 @@ private:
     sessions_options options_;
     boost::asio::steady_timer timer_;
     std::unordered_map<std::string, session> sessions_;  // by connection id
+    struct delivery {
+        std::weak_ptr<logged_recipient> target;
+        std::int64_t sequence = 0;
+        shared_buffer frame;
+    };
+    std::vector<std::vector<delivery>> outgoing_;  // per shard, until flush()
     // Per hub: user -> connection ids, group -> connection ids (live sessions only).
     std::vector<std::unordered_map<std::string, std::unordered_set<std::string>>> users_;
     std::vector<std::unordered_map<std::string, std::unordered_set<std::string>>> groups_;

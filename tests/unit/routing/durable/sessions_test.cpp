@@ -36,8 +36,8 @@ public:
     void unsubscribe(const std::string&) override {}
     void publish(const std::string& channel, shared_buffer payload) override {
         boost::asio::post(context_, [this, channel, payload] {
-            log_.entries.push_back({"1-" + std::to_string(log_.entries.size() + 1), origin_,
-                                    channel, payload});
+            log_.entries.push_back(
+                {"1-" + std::to_string(log_.entries.size() + 1), origin_, channel, payload});
             for (auto* member : members()) {
                 member->pump();
             }
@@ -61,8 +61,7 @@ public:
             done(std::move(out));
         });
     }
-    void put_record(const std::string& key, std::string value,
-                    std::chrono::milliseconds) override {
+    void put_record(const std::string& key, std::string value, std::chrono::milliseconds) override {
         log_.records[key] = std::move(value);
     }
     void get_record(const std::string& key, get_handler done) override {
@@ -164,7 +163,8 @@ protected:
     void publish(fake_log& bus, const std::string& channel, std::string payload) {
         bus.publish(channel, make_shared_buffer(std::move(payload)));
     }
-    static std::vector<std::string> texts(const std::vector<std::pair<std::int64_t, std::string>>& frames) {
+    static std::vector<std::string> texts(
+        const std::vector<std::pair<std::int64_t, std::string>>& frames) {
         std::vector<std::string> out;
         for (std::size_t i = 0; i < frames.size(); ++i) {
             EXPECT_EQ(frames[i].first, static_cast<std::int64_t>(i + 1));
@@ -249,9 +249,51 @@ TEST_F(sessions_test, an_ended_connection_cannot_be_claimed) {
     EXPECT_EQ(outcome->failure, claim_failure::unknown);
 }
 
+TEST_F(sessions_test, a_takeover_starts_from_the_last_checkpoint_the_client_acked) {
+    sessions checkpointing{
+        pool_, bus_a_, bus_a_, {chat_}, {"A", "", std::chrono::milliseconds(10)}};
+    fake_log::members() = {&bus_a_, &bus_b_};
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { checkpointing.start(); }));
+    auto on_a = std::make_shared<recorder>();
+    checkpointing.add(0, "c3", "token-3", "carol", protocol::wire_protocol::json, on_a, 0);
+    for (const auto* text : {"m1", "m2", "m3"}) {
+        publish(bus_b_, chat_.all(), invocation(text));
+    }
+    ASSERT_TRUE(eventually([&] { return on_a->frames().size() == 3; }));
+    checkpointing.on_ack("c3", 2);
+    // A checkpoint at 3 messages waits for the client's ack of all three.
+    const auto key = record_key("token-3");
+    const auto sequence_in_record = [&] {
+        std::int64_t sequence = -1;
+        EXPECT_TRUE(test::run_on(pool_, 0, [&] {
+            if (const auto record = decode_record(log_.records[key])) {
+                sequence = record->sequence;
+            }
+        }));
+        return sequence;
+    };
+    ASSERT_TRUE(eventually([&] {
+        checkpointing.on_ack("c3", 3);
+        return sequence_in_record() == 3;
+    }));
+    publish(bus_b_, chat_.all(), invocation("m4"));
+    ASSERT_TRUE(eventually([&] { return on_a->frames().size() == 4; }));
+
+    std::optional<claim_outcome> won;
+    b_.claim(0, "token-3", "carol", [&](claim_outcome outcome) { won = std::move(outcome); });
+    ASSERT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && won.has_value(); }));
+    ASSERT_TRUE(won->claimed);
+    EXPECT_EQ(won->claimed->record.sequence, 3);
+    auto on_b = std::make_shared<recorder>();
+    b_.attach(0, *won->claimed, on_b, 0);
+    ASSERT_TRUE(eventually([&] { return on_b->caught_up_.load(); }));
+    EXPECT_EQ(on_b->frames(), (std::vector<std::pair<std::int64_t, std::string>>{{4, "m4"}}));
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { checkpointing.stop(); }));
+}
+
 TEST(session_record_test, round_trips_and_rejects_garbage) {
-    session_record record{"c", "hub", "u", protocol::wire_protocol::messagepack, {"a", "b"},
-                          "12-3", 7, 2, "A"};
+    session_record record{"c", "hub", "u", protocol::wire_protocol::messagepack, {"a", "b"}, "12-3",
+                          7,   2,     "A"};
     const auto decoded = decode_record(encode_record(record));
     ASSERT_TRUE(decoded);
     EXPECT_EQ(*decoded, record);
