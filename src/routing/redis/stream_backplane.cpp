@@ -12,6 +12,8 @@ namespace switchboard::routing::redis {
 
 namespace {
 
+using boost::system::error_code;
+
 std::string_view text_of(const redisReply& reply) {
     return {reply.str, reply.len};
 }
@@ -234,8 +236,8 @@ void stream_backplane::do_trim() {
                          [](const redisReply*) {});
     }
     trim_timer_.expires_after(options_.trim_interval);
-    trim_timer_.async_wait([this](boost::system::error_code ec) {
-        if (!ec) {
+    trim_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+        if (!ec && !alive.expired()) {
             do_trim();
         }
     });
@@ -265,8 +267,8 @@ void stream_backplane::do_round() {
 void stream_backplane::retry_later() {
     // A second: the same pace as a quiet XREAD, no busy loop on a refusing server.
     retry_timer_.expires_after(std::chrono::seconds(1));
-    retry_timer_.async_wait([this](boost::system::error_code ec) {
-        if (!ec) {
+    retry_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+        if (!ec && !alive.expired()) {
             do_round();
         }
     });

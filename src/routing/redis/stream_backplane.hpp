@@ -175,6 +175,9 @@ private:
     std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> rejected_{0};
+    // A timer wait that completed before stop() cancelled it still runs its handler: it
+    // checks this first, since the bus may be gone by then.
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 }  // namespace switchboard::routing::redis
