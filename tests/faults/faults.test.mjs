@@ -164,4 +164,22 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
     assert.equal(result.reordered, 0);
     assert.equal(result.reconnectedClients, 0, 'a partition from Redis must not disconnect clients');
   });
+
+  test('durable mode, one instance cut off from Redis: it catches up from the stream, its clients lose nothing', {
+    skip: netnsAvailable() ? false : 'network namespaces need root with CAP_NET_ADMIN',
+  }, async (t) => {
+    const isolate = isolatedHost(t);
+    const result = await run(t, 'durable mode (--durable-window 30s), partition of one instance from Redis', async (topology) => {
+      const cut = topology.servers[2];
+      assert.ok(await connectionsOn(cut) >= 1, 'no client on the instance to cut off');
+      isolate.partition();
+      const cutAt = Date.now();
+      await waitForReady([cut], 503, RECOVERY_TIMEOUT);
+      isolate.heal();
+      t.diagnostic(`faults: the partition lasted ${Date.now() - cutAt} ms`);
+      await waitForReady(topology.servers, 200, RECOVERY_TIMEOUT);
+    }, { isolate, args: ['--durable-window', '30s'] });
+    assertHeld(result);
+    assert.equal(result.reconnectedClients, 0, 'a partition from Redis must not disconnect clients');
+  });
 });
