@@ -359,14 +359,10 @@ void stream_backplane::resync(const stream_state& state) {
 
 void stream_backplane::on_entries(const redisReply* reply) {
     reading_ = false;
-    if (reply == nullptr) {
-        return do_round();  // the connection broke: the next one starts with the check
-    }
-    if (std::exchange(discard_read_, false)) {
+    // A broken connection (the next one starts with the check), a read from a position given
+    // up, or BLOCK timed out with nothing new.
+    if (std::exchange(discard_read_, false) || reply == nullptr || reply->type == REDIS_REPLY_NIL) {
         return do_round();
-    }
-    if (reply->type == REDIS_REPLY_NIL) {
-        return do_round();  // BLOCK timed out: nothing new
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
         reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2 ||

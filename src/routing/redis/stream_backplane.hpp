@@ -152,7 +152,8 @@ private:
     boost::asio::steady_timer retry_timer_;
     backplane_handler* handler_ = nullptr;
     log_observer* observer_ = nullptr;
-    bool stopped_ = true;
+    // Until stop(): publications made before start() wait in the write client's queue.
+    bool stopped_ = false;
     std::unordered_map<std::string, int, string_hash, std::equal_to<>> subscriptions_;
 
     // Reader: the id reading continues after, and the entries-added ordinal of that entry

@@ -367,6 +367,25 @@ TEST_F(StreamBackplaneTest, publications_made_while_an_instance_was_cut_off_reac
     }
 }
 
+TEST_F(StreamBackplaneTest, publications_made_before_start_go_out_once_started) {
+    auto& a = make("a");
+    a.bus->subscribe("chat");
+    settle();
+    stream_options options;
+    options.client.connection.host = "127.0.0.1";
+    options.client.connection.port = server_.port();
+    options.server_name = "early";
+    options.key_prefix = "app:";
+    instance early;
+    early.bus = std::make_unique<stream_backplane>(context_, std::move(options));
+    publish(early, "chat", "before start");
+    early.bus->start(early);
+    ASSERT_TRUE(run_until([&] { return a.messages.size() == 1; }));
+    EXPECT_EQ(a.messages[0].payload, "before start");
+    EXPECT_TRUE(run_until([&] { return early.bus->unconfirmed_publications() == 0; }));
+    early.bus->stop();
+}
+
 TEST_F(StreamBackplaneTest, trimming_past_a_cut_off_reader_is_a_gap) {
     pausable_proxy proxy(server_.port());
     auto& a = make("a", proxy.port());
