@@ -458,7 +458,8 @@ void log_backplane::request_read() {
 }
 
 void log_backplane::do_read() {
-    if (stopped_ || !reader_->up()) {
+    // The first read waits for the tables (the writing session makes them, then reads).
+    if (stopped_ || !reader_->up() || (!synced_ && !writer_ready_)) {
         return;
     }
     reading_ = true;
