@@ -548,6 +548,9 @@ void log_backplane::on_page(page p) {
             last_error_log_ = now;
             spdlog::warn("backplane: cannot read the PostgreSQL durable log: {}", p.error);
         }
+        if (read_again_) {
+            do_read();  // woken meanwhile (a session came back): not a retry loop
+        }
         return;
     }
     const auto gap = [&](std::int64_t end) {
