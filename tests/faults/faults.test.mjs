@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../e2e/server.mjs';
 import { redisAvailable } from '../e2e/redis.mjs';
+import { postgresAvailable } from '../e2e/postgres.mjs';
 import { waitForReady } from '../e2e/scaleout/cluster.mjs';
 import { connectionsOn, describeLedger, dropSocket, isolatedHost, ledger, netnsAvailable, nginxAvailable, startTopology, startTraffic } from './harness.mjs';
 
@@ -145,4 +146,19 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
     assert.equal(result.reordered, 0);
     assert.equal(result.reconnectedClients, 0, 'a partition from Redis must not disconnect clients');
   });
+});
+
+const skipPostgres = !postgresAvailable() ? 'PostgreSQL server binaries are not installed'
+  : !nginxAvailable() ? 'nginx is not installed' : false;
+
+describe('durable mode on PostgreSQL under steady traffic (three instances, nginx)', { skip: skipPostgres }, () => {
+  for (const [fault, act] of [['kill -9', (topology) => topology.kill(2)], ['SIGTERM drain', (topology) => topology.drain(1)]]) {
+    test(`${fault} under stateful-reconnect clients: each resumes its connection on another instance, nothing lost`, async (t) => {
+      const result = await run(t, `durable mode on PostgreSQL (--durable-window 30s), ${fault} of one instance, stateful reconnect clients`,
+        act, { stateful: true, bus: 'postgres', args: ['--durable-window', '30s'] });
+      assertHeld(result);
+      assert.equal(result.lostReconnected, 0, JSON.stringify(result.rows.filter((r) => r.lost)));
+      assert.equal(result.reconnectedClients, 0, 'a resume elsewhere is the same connection');
+    });
+  }
 });
