@@ -388,8 +388,9 @@ void log_backplane::on_writer_up() {
             }
             if (!error->empty()) {
                 // connected() stays false: /readyz reports the bus as unusable.
-                spdlog::error("backplane: cannot set up the durable log in PostgreSQL schema {}: {}",
-                              options_.schema, *error);
+                spdlog::error(
+                    "backplane: cannot set up the durable log in PostgreSQL schema {}: {}",
+                    options_.schema, *error);
                 return;
             }
             writer_ready_ = true;
@@ -494,33 +495,33 @@ void log_backplane::read_page(pg_connection& session, std::int64_t after, std::s
     p.count = 2;
     p.values = values.data();
     p.result_format = 1;  // bytea as raw bytes
-    const bool sent = session.send_query(read_sql_.c_str(), p, [this, result,
-                                                                fail](const PGresult* r) {
-        fail(r);
-        if (!succeeded(r)) {
-            return;
-        }
-        const int rows = PQntuples(r);
-        if (PQnfields(r) != 4) {
-            result->error = "unexpected columns in the log table";
-            return;
-        }
-        result->entries.reserve(static_cast<std::size_t>(rows));
-        for (int i = 0; i < rows; ++i) {
-            const auto id = binary_int8(value_of(r, i, 0));
-            if (!id) {
-                rejected_.fetch_add(1, std::memory_order_relaxed);
-                result->error = "malformed log id";
+    const bool sent =
+        session.send_query(read_sql_.c_str(), p, [this, result, fail](const PGresult* r) {
+            fail(r);
+            if (!succeeded(r)) {
                 return;
             }
-            log_entry entry;
-            entry.id = std::to_string(*id);
-            entry.origin = std::string(value_of(r, i, 1));
-            entry.channel = std::string(value_of(r, i, 2));
-            entry.payload = make_shared_buffer(std::string(value_of(r, i, 3)));
-            result->entries.emplace_back(*id, std::move(entry));
-        }
-    });
+            const int rows = PQntuples(r);
+            if (PQnfields(r) != 4) {
+                result->error = "unexpected columns in the log table";
+                return;
+            }
+            result->entries.reserve(static_cast<std::size_t>(rows));
+            for (int i = 0; i < rows; ++i) {
+                const auto id = binary_int8(value_of(r, i, 0));
+                if (!id) {
+                    rejected_.fetch_add(1, std::memory_order_relaxed);
+                    result->error = "malformed log id";
+                    return;
+                }
+                log_entry entry;
+                entry.id = std::to_string(*id);
+                entry.origin = std::string(value_of(r, i, 1));
+                entry.channel = std::string(value_of(r, i, 2));
+                entry.payload = make_shared_buffer(std::string(value_of(r, i, 3)));
+                result->entries.emplace_back(*id, std::move(entry));
+            }
+        });
     if (!sent || !session.sync([result, done](bool synced) mutable {
             if (!synced && result->error.empty()) {
                 result->error = "connection lost";
@@ -575,9 +576,10 @@ void log_backplane::on_page(page p) {
     }
     if (p.last_id < last_id_) {
         // The counter went back: the tables were dropped and made again, the log is another.
-        spdlog::warn("backplane: the PostgreSQL durable log restarted at {} (this instance was "
-                     "at {})",
-                     p.last_id, last_id_);
+        spdlog::warn(
+            "backplane: the PostgreSQL durable log restarted at {} (this instance was "
+            "at {})",
+            p.last_id, last_id_);
         gap(p.last_id);
         return do_read();
     }
@@ -585,9 +587,10 @@ void log_backplane::on_page(page p) {
         if (id != last_id_ + 1) {
             // Ids have no holes: the ones before `id` were trimmed before this reader got to
             // them. On from the end, as the interface says.
-            spdlog::warn("backplane: the PostgreSQL durable log lost entries {} to {} before this "
-                         "instance read them",
-                         last_id_ + 1, id - 1);
+            spdlog::warn(
+                "backplane: the PostgreSQL durable log lost entries {} to {} before this "
+                "instance read them",
+                last_id_ + 1, id - 1);
             gap(std::max(p.last_id, id - 1));
             return do_read();
         }
@@ -731,20 +734,19 @@ void log_backplane::compare_and_set_record(const std::string& key, std::string e
     using result = switchboard::expected<bool>;
     // One statement: the row lock makes racing updates with the same `expected` queue, and
     // the second re-reads the value the first wrote, so exactly one of them matches.
-    const auto sql = "UPDATE " + records_table_ +
-                     " SET value = $3::text, expires_at = now() + $4::bigint * interval '1 "
-                     "millisecond' WHERE key = $1::text AND value = $2::text AND expires_at > now()";
+    const auto sql =
+        "UPDATE " + records_table_ +
+        " SET value = $3::text, expires_at = now() + $4::bigint * interval '1 "
+        "millisecond' WHERE key = $1::text AND value = $2::text AND expires_at > now()";
     auto shared = std::make_shared<swap_handler>(std::move(done));
-    if (!send_record(sql.c_str(), {key, std::move(expected), std::move(desired),
-                                   milliseconds_text(ttl)},
-                     [shared](const PGresult* r) {
-                         if (!succeeded(r)) {
-                             return (*shared)(
-                                 result(make_error("record unavailable: " + result_error(r))));
-                         }
-                         (*shared)(result(std::string_view(PQcmdTuples(const_cast<PGresult*>(r))) ==
-                                          "1"));
-                     })) {
+    if (!send_record(
+            sql.c_str(), {key, std::move(expected), std::move(desired), milliseconds_text(ttl)},
+            [shared](const PGresult* r) {
+                if (!succeeded(r)) {
+                    return (*shared)(result(make_error("record unavailable: " + result_error(r))));
+                }
+                (*shared)(result(std::string_view(PQcmdTuples(const_cast<PGresult*>(r))) == "1"));
+            })) {
         answer(std::move(*shared), result(make_error("record unavailable")));
     }
 }
@@ -785,8 +787,7 @@ void log_backplane::trim() {
                          : std::to_string(std::numeric_limits<std::int64_t>::max() / 2);
     const auto report = [](const PGresult* result) {
         if (result != nullptr && !succeeded(result)) {
-            spdlog::warn("backplane: PostgreSQL durable log trim failed: {}",
-                         result_error(result));
+            spdlog::warn("backplane: PostgreSQL durable log trim failed: {}", result_error(result));
         }
     };
     (void)send_record(log_sql.c_str(), {milliseconds_text(options_.window), cap}, report);

@@ -203,7 +203,7 @@ private:
     std::string position_ = "0-0";
     std::int64_t last_id_ = 0;
     bool synced_ = false;
-    bool reading_ = false;    // a page read is in flight
+    bool reading_ = false;     // a page read is in flight
     bool read_again_ = false;  // woken while reading: read once more right after
     // when_subscribed calls made before the starting point was known.
     std::vector<std::function<void()>> sync_waiters_;

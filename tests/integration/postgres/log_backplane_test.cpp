@@ -236,7 +236,8 @@ TEST_F(log_backplane_test, racing_publishers_never_make_a_reader_skip_an_entry) 
     // while the reader reads pages between their commits.
     for (int i = 0; i < each; ++i) {
         for (int w = 0; w < writers; ++w) {
-            buses[static_cast<std::size_t>(w)]->publish("race", make_shared_buffer(std::to_string(i)));
+            buses[static_cast<std::size_t>(w)]->publish("race",
+                                                        make_shared_buffer(std::to_string(i)));
         }
         if (i % 100 == 0) {
             context_.poll();
@@ -319,8 +320,7 @@ TEST_F(log_backplane_test, a_server_crash_loses_nothing_committed_or_buffered) {
         b->publish("news", make_shared_buffer(numbered("during", i)));
     }
     ASSERT_TRUE(server.start());
-    ASSERT_TRUE(run_until([&] { return at_a.messages.size() == 20; }, 30s))
-        << at_a.messages.size();
+    ASSERT_TRUE(run_until([&] { return at_a.messages.size() == 20; }, 30s)) << at_a.messages.size();
     for (int i = 0; i < 10; ++i) {
         EXPECT_EQ(at_a.messages[static_cast<std::size_t>(i) + 10].second, numbered("during", i));
     }
@@ -349,8 +349,8 @@ TEST_F(log_backplane_test, entries_trimmed_past_a_readers_position_are_a_gap) {
     }
     ASSERT_TRUE(run_until([&] { return at_b.entries.size() == 10; }));
     // Trimmed as the window would, while the reader is away: the first 6 go.
-    EXPECT_EQ(query("WITH d AS (DELETE FROM " + table("switchboard_log") + " WHERE id <= " +
-                    at_b.entries[5].id + " RETURNING 1) SELECT count(*) FROM d"),
+    EXPECT_EQ(query("WITH d AS (DELETE FROM " + table("switchboard_log") +
+                    " WHERE id <= " + at_b.entries[5].id + " RETURNING 1) SELECT count(*) FROM d"),
               "6");
     ASSERT_TRUE(run_until([&] { return at_a.gaps == 1; }));
     // On from the end: the entries still there are skipped, the next one arrives.
@@ -424,9 +424,9 @@ TEST_F(log_backplane_test, read_after_is_exact_or_an_error) {
     EXPECT_FALSE(*malformed);
 
     // The first two trimmed: reading after either of them is no longer exact.
-    EXPECT_EQ(query("DELETE FROM " + table("switchboard_log") + " WHERE id <= " +
-                    seen.entries[1].id),
-              "");
+    EXPECT_EQ(
+        query("DELETE FROM " + table("switchboard_log") + " WHERE id <= " + seen.entries[1].id),
+        "");
     auto trimmed = read(seen.entries[0].id, 10);
     ASSERT_TRUE(trimmed);
     ASSERT_FALSE(*trimmed);
