@@ -1,5 +1,6 @@
 #include "routing/postgres/log_backplane.hpp"
 
+#include "core/random.hpp"
 #include "routing/postgres/identifier.hpp"
 #include "routing/postgres/pg_connection.hpp"
 
@@ -105,6 +106,10 @@ log_backplane::log_backplane(boost::asio::io_context& context, log_options optio
       log_table_(quote_identifier(options_.schema) + ".\"switchboard_log\""),
       counter_table_(quote_identifier(options_.schema) + ".\"switchboard_log_counter\""),
       records_table_(quote_identifier(options_.schema) + ".\"switchboard_records\""),
+      writers_table_(quote_identifier(options_.schema) + ".\"switchboard_log_writers\""),
+      // Per process, not per server name: a name given with --server-name is reused by the
+      // next run, whose batch numbers start again at 1.
+      writer_key_(options_.server_name + "#" + make_random_id()),
       poll_timer_(context),
       trim_timer_(context) {
     // The id comes from the counter row in the same statement as the INSERT: the UPDATE holds
@@ -119,6 +124,14 @@ log_backplane::log_backplane(boost::asio::io_context& context, log_options optio
                   " (id, origin, channel, payload) SELECT last_id, $1::text, $2::bytea, $3::bytea "
                   "FROM n";
     notify_sql_ = std::string("SELECT pg_notify('") + notify_channel + "', '')";
+    mark_batch_sql_ = "INSERT INTO " + writers_table_ +
+                      " (writer, batch) VALUES ($1::text, $2::bigint) ON CONFLICT (writer) DO "
+                      "UPDATE SET batch = excluded.batch, at = now()";
+    create_mark_sql_ = "INSERT INTO " + writers_table_ +
+                       " (writer, batch) VALUES ($1::text, 0) ON CONFLICT (writer) DO UPDATE SET "
+                       "at = now()";
+    // FOR UPDATE: waits while the batch in doubt still runs on the old session's backend.
+    read_mark_sql_ = "SELECT batch FROM " + writers_table_ + " WHERE writer = $1::text FOR UPDATE";
     read_counter_sql_ = "SELECT last_id FROM " + counter_table_;
     read_sql_ = "SELECT id, origin, channel, payload FROM " + log_table_ +
                 " WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint";
@@ -145,6 +158,10 @@ log_backplane::~log_backplane() {
 
 int log_backplane::reader_pid() const noexcept {
     return reader_->backend_pid();
+}
+
+int log_backplane::writer_pid() const noexcept {
+    return writer_->backend_pid();
 }
 
 template <class F>
@@ -185,6 +202,8 @@ void log_backplane::stop() {
     connected_ = false;
     subscriptions_.clear();
     queue_.clear();
+    in_flight_.clear();
+    in_doubt_ = false;
     buffered_bytes_ = 0;
     sync_waiters_.clear();
 }
@@ -263,32 +282,46 @@ void log_backplane::publish_here(const std::string& channel, shared_buffer paylo
 }
 
 void log_backplane::flush_publications() {
-    if (!writer_ready_ || batch_in_flight_ || queue_.empty()) {
+    if (!writer_ready_ || batch_in_flight_ || in_doubt_ || queue_.empty()) {
         return;
     }
-    struct batch {
-        std::uint64_t count = 0;
-        std::size_t bytes = 0;
-        std::string error;  // the first statement's failure: the transaction rolled back
-    };
-    auto state = std::make_shared<batch>();
-    const auto on_result = [state](const PGresult* result) {
-        if (!succeeded(result) && state->error.empty()) {
-            state->error = result_error(result);
+    auto error = std::make_shared<std::string>();  // the first failure: the batch rolled back
+    const auto on_result = [error](const PGresult* result) {
+        if (!succeeded(result) && error->empty()) {
+            *error = result_error(result);
         }
     };
-    while (!queue_.empty() && state->count < options_.max_batch_messages) {
+    // Oversized ones first: they cannot be sent at all (libpq's parameter lengths are ints,
+    // and bytea stops at 1 GB).
+    const auto sendable = [](const outgoing& m) {
+        constexpr auto limit = static_cast<std::size_t>(std::numeric_limits<int>::max());
+        return m.payload->size() <= limit && m.channel.size() <= limit;
+    };
+    while (!queue_.empty() && !sendable(queue_.front())) {
+        ++answered_;
+        ++refused_;
+        buffered_bytes_ -= queue_.front().cost;
+        queue_.pop_front();
+    }
+    if (queue_.empty()) {
+        return;
+    }
+    // First in the batch's transaction: the batch's number for this writer. It tells a later
+    // session whether the batch committed when its answer was lost, and its row lock makes
+    // that session's check wait for the batch's transaction while it still runs.
+    const auto batch = std::to_string(++batch_seq_);
+    const std::array<const char*, 2> mark{writer_key_.c_str(), batch.c_str()};
+    pg_connection::parameters mark_parameters;
+    mark_parameters.count = 2;
+    mark_parameters.values = mark.data();
+    if (!writer_->send_query(mark_batch_sql_.c_str(), mark_parameters, on_result)) {
+        return;  // the session is going down; nothing of this batch went out
+    }
+    batch_in_flight_ = true;
+    while (!queue_.empty() && in_flight_.size() < options_.max_batch_messages &&
+           sendable(queue_.front())) {
         auto& message = queue_.front();
         const auto size = message.payload->size();
-        if (size > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
-            message.channel.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-            // libpq's parameter lengths are ints (and bytea stops at 1 GB): cannot be sent.
-            ++answered_;
-            ++refused_;
-            buffered_bytes_ -= message.cost;
-            queue_.pop_front();
-            continue;
-        }
         const std::array<const char*, 3> values{options_.server_name.c_str(),
                                                 message.channel.data(), message.payload->data()};
         const std::array<int, 3> lengths{0, static_cast<int>(message.channel.size()),
@@ -300,40 +333,84 @@ void log_backplane::flush_publications() {
         p.lengths = lengths.data();
         p.formats = formats.data();
         if (!writer_->send_prepared(append_statement, p, on_result)) {
-            break;  // the session is going down; the rest waits for the next one
+            break;  // the session is going down; what was sent is in doubt, the rest waits
         }
-        state->bytes += message.cost;
-        ++state->count;
+        in_flight_.push_back(std::move(message));
         queue_.pop_front();
     }
-    if (state->count == 0) {
-        return;
-    }
-    // In the batch's transaction: delivered to the listeners at its commit, once per batch.
-    (void)writer_->send_query(notify_sql_.c_str(), {}, on_result);
-    batch_in_flight_ = true;
-    const bool synced = writer_->sync([this, state](bool processed) {
-        batch_in_flight_ = false;
-        buffered_bytes_ -= state->bytes;
-        if (processed) {
-            // Lost batches (the session broke first) stay unconfirmed: they may have committed.
-            answered_ += state->count;
-            if (!state->error.empty()) {
-                refused_ += state->count;
-                const auto now = std::chrono::steady_clock::now();
-                if (now - last_error_log_ >= std::chrono::seconds(1)) {
-                    last_error_log_ = now;
-                    spdlog::warn("backplane: PostgreSQL refused {} log entries: {}", state->count,
-                                 state->error);
-                }
-            }
-        }
-        flush_publications();
-    });
+    // One NOTIFY in the batch's transaction, delivered to the listeners at commit.
+    const bool synced = writer_->send_query(notify_sql_.c_str(), {}, on_result) &&
+                        writer_->sync([this, error](bool processed) {
+                            batch_in_flight_ = false;
+                            if (!processed) {
+                                in_doubt_ =
+                                    true;  // the session broke first: resolved on the next one
+                                return;
+                            }
+                            answered_ += in_flight_.size();
+                            if (!error->empty()) {
+                                refused_ += in_flight_.size();
+                                const auto now = std::chrono::steady_clock::now();
+                                if (now - last_error_log_ >= std::chrono::seconds(1)) {
+                                    last_error_log_ = now;
+                                    spdlog::warn("backplane: PostgreSQL refused {} log entries: {}",
+                                                 in_flight_.size(), *error);
+                                }
+                            }
+                            release_in_flight();
+                            flush_publications();
+                        });
     if (!synced) {
-        // The session failed while the batch was written: no sync handler will run.
+        // The session failed while the batch was written: no sync handler will run, and
+        // without its Sync the transaction cannot have committed; checked all the same.
         batch_in_flight_ = false;
-        buffered_bytes_ -= state->bytes;
+        in_doubt_ = true;
+    }
+}
+
+void log_backplane::release_in_flight() {
+    for (const auto& message : in_flight_) {
+        buffered_bytes_ -= message.cost;
+    }
+    in_flight_.clear();
+}
+
+void log_backplane::resolve_in_doubt() {
+    // The batch whose answer was lost committed exactly when this writer's mark reached its
+    // number (the mark is written in the batch's transaction): then it is confirmed, else it
+    // goes out again, ahead of what was queued after it. Exactly once either way.
+    const auto batch = batch_seq_;
+    const std::array<const char*, 1> values{writer_key_.c_str()};
+    pg_connection::parameters p;
+    p.count = 1;
+    p.values = values.data();
+    const bool sent =
+        writer_->send_query(read_mark_sql_.c_str(), p, [this, batch](const PGresult* r) {
+            if (!succeeded(r)) {
+                if (r != nullptr) {
+                    spdlog::warn("backplane: cannot check the PostgreSQL log's last batch: {}",
+                                 result_error(r));
+                }
+                return;  // still in doubt: checked again on the next session
+            }
+            const auto marked = PQntuples(r) == 1 ? parse_int(value_of(r, 0, 0)) : std::nullopt;
+            const bool committed = marked && *marked >= static_cast<std::int64_t>(batch);
+            in_doubt_ = false;
+            spdlog::info("backplane: a PostgreSQL log batch of {} whose answer was lost {}",
+                         in_flight_.size(), committed ? "had committed" : "goes out again");
+            if (committed) {
+                answered_ += in_flight_.size();
+                release_in_flight();
+            } else {
+                for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
+                    queue_.push_front(std::move(*it));
+                }
+                in_flight_.clear();
+            }
+            flush_publications();
+        });
+    if (sent) {
+        (void)writer_->sync({});
     }
 }
 
@@ -362,6 +439,9 @@ void log_backplane::on_writer_up() {
         "CREATE TABLE IF NOT EXISTS " + counter_table_ +
             " (one boolean PRIMARY KEY DEFAULT true CHECK (one), last_id bigint NOT NULL)",
         "INSERT INTO " + counter_table_ + " (one, last_id) VALUES (true, 0) ON CONFLICT DO NOTHING",
+        "CREATE TABLE IF NOT EXISTS " + writers_table_ +
+            " (writer text PRIMARY KEY, batch bigint NOT NULL, at timestamptz NOT NULL DEFAULT "
+            "now())",
         "CREATE TABLE IF NOT EXISTS " + records_table_ +
             " (key text PRIMARY KEY, value text NOT NULL, expires_at timestamptz NOT NULL)",
         "CREATE INDEX IF NOT EXISTS \"switchboard_records_expires_at\" ON " + records_table_ +
@@ -378,7 +458,13 @@ void log_backplane::on_writer_up() {
             return;
         }
     }
-    if (!writer_->sync({})) {
+    // This writer's mark exists before its first batch, so that a batch updates (and locks) a
+    // row that a check from a later session can wait for.
+    const std::array<const char*, 1> key{writer_key_.c_str()};
+    pg_connection::parameters p;
+    p.count = 1;
+    p.values = key.data();
+    if (!writer_->send_query(create_mark_sql_.c_str(), p, on_result) || !writer_->sync({})) {
         return;
     }
     if (!writer_->send_prepare(append_statement, append_sql_.c_str(), 0, nullptr, on_result) ||
@@ -396,6 +482,9 @@ void log_backplane::on_writer_up() {
             writer_ready_ = true;
             update_connected();
             request_read();  // the tables exist now: a reader that found none reads again
+            if (in_doubt_) {
+                return resolve_in_doubt();
+            }
             flush_publications();
         })) {
         return;
@@ -793,6 +882,12 @@ void log_backplane::trim() {
     (void)send_record(log_sql.c_str(), {milliseconds_text(options_.window), cap}, report);
     const auto records_sql = "DELETE FROM " + records_table_ + " WHERE expires_at < now()";
     (void)send_record(records_sql.c_str(), {}, report);
+    // A writer's mark matters while its process lives (it is rewritten with every batch); a
+    // day past the window, its process is long gone.
+    const auto writers_sql = "DELETE FROM " + writers_table_ +
+                             " WHERE at < now() - interval '1 day' - $1::bigint * interval '1 "
+                             "millisecond'";
+    (void)send_record(writers_sql.c_str(), {milliseconds_text(options_.window)}, report);
 }
 
 }  // namespace switchboard::routing::postgres

@@ -62,7 +62,8 @@ struct log_options {
 };
 
 // Tables, in the schema: "switchboard_log" (id bigint, at timestamptz, origin text, channel
-// bytea, payload bytea), its one-row counter "switchboard_log_counter", and
+// bytea, payload bytea), its one-row counter "switchboard_log_counter", each writer's last
+// batch "switchboard_log_writers" (writer text, batch bigint, at timestamptz), and
 // "switchboard_records" (key text, value text, expires_at timestamptz). Channel names are
 // bytea: logical names are any bytes, which a text column (UTF-8, no NUL) would refuse.
 //
@@ -76,7 +77,9 @@ struct log_options {
 // what the others published meanwhile arrives late but is not lost, within the window.
 // Writing: appends (pipelined batches) and the record statements on a second session, whose
 // bounded queue holds an instance's publications while PostgreSQL is away and sends them in
-// order once it is back.
+// order once it is back. A batch whose answer was lost with the session is checked on the
+// next one (its writer mark, written in the same transaction) and sent again only if it did
+// not commit: appends are exactly once across session losses and server restarts.
 // Threading: the sessions and all state live on `context` (the control shard); the backplane
 // methods may be called from any shard and are dispatched there; the durable_log methods are
 // called there. Callbacks run there.
@@ -100,7 +103,8 @@ public:
     [[nodiscard]] std::uint64_t dropped_publications() const override {
         return dropped_.load(std::memory_order_relaxed);
     }
-    // Queued, plus sent and not answered (those lost with a session stay counted).
+    // Queued, plus sent and not answered (a batch whose answer was lost with its session
+    // counts until the next session found out whether it committed).
     [[nodiscard]] std::uint64_t unconfirmed_publications() const override {
         return accepted_ - answered_;
     }
@@ -129,8 +133,9 @@ public:
     // The quoted table names, for tests and operators.
     [[nodiscard]] const std::string& log_table() const noexcept { return log_table_; }
     [[nodiscard]] const std::string& records_table() const noexcept { return records_table_; }
-    // The reading session's server process (for tests that cut it); 0 while down.
+    // The sessions' server processes (for tests that cut them); 0 while down.
     [[nodiscard]] int reader_pid() const noexcept;
+    [[nodiscard]] int writer_pid() const noexcept;
 
 private:
     struct string_hash {
@@ -159,6 +164,8 @@ private:
     void answer(Handler done, Value value);
     void publish_here(const std::string& channel, shared_buffer payload);
     void flush_publications();
+    void release_in_flight();
+    void resolve_in_doubt();
     void count_drop();
     void update_connected();
 
@@ -185,9 +192,14 @@ private:
     std::string log_table_;
     std::string counter_table_;
     std::string records_table_;
+    std::string writers_table_;
+    std::string writer_key_;
     std::string notify_channel_;  // quoted
     std::string append_sql_;
     std::string notify_sql_;
+    std::string create_mark_sql_;
+    std::string mark_batch_sql_;
+    std::string read_mark_sql_;
     std::string read_counter_sql_;
     std::string read_sql_;
     std::shared_ptr<pg_connection> writer_;
@@ -211,8 +223,13 @@ private:
     // Writer.
     bool writer_ready_ = false;  // schema and statements ready on the current session
     std::deque<outgoing> queue_;
+    // The batch sent last, until it is answered; kept when its answer was lost (in doubt) until
+    // a later session finds out whether it committed.
+    std::deque<outgoing> in_flight_;
     std::size_t buffered_bytes_ = 0;  // queued and in flight
+    std::uint64_t batch_seq_ = 0;     // of the last batch sent
     bool batch_in_flight_ = false;
+    bool in_doubt_ = false;
     std::uint64_t accepted_ = 0;
     std::uint64_t answered_ = 0;
     std::uint64_t refused_ = 0;
