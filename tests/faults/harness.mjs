@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT, clientFor, onCleanup, startBinary, startServer, unique, waitFor } from '../e2e/server.mjs';
 import { freePort, redisFor } from '../e2e/redis.mjs';
+import { postgresFor } from '../e2e/postgres.mjs';
 import { startService } from '../e2e/service.mjs';
 import { waitForReady } from '../e2e/scaleout/cluster.mjs';
 
@@ -104,12 +105,16 @@ async function startNginx(scope, backends) {
 }
 
 /**
- * Redis, `instances` servers on fixed ports (a restarted instance keeps its port, as behind a real
- * balancer) and nginx. With `isolate` (an isolatedHost()), the last instance runs in that namespace.
- * Returns { redis, servers, nginx, restart(i), kill(i), drain(i) }.
+ * Redis (or PostgreSQL with `bus: 'postgres'`), `instances` servers on fixed ports (a restarted
+ * instance keeps its port, as behind a real balancer) and nginx. With `isolate` (an isolatedHost(),
+ * Redis only), the last instance runs in that namespace.
+ * Returns { redis, postgres, servers, nginx, restart(i), kill(i), drain(i) }.
  */
-export async function startTopology(scope, { instances = 3, args = [], isolate } = {}) {
-  const redis = await redisFor(scope, isolate ? { extraArgs: ['--bind', '127.0.0.1', isolate.redisAddress] } : {});
+export async function startTopology(scope, { instances = 3, args = [], isolate, bus = 'redis' } = {}) {
+  const postgres = bus === 'postgres' ? await postgresFor(scope) : undefined;
+  const redis = postgres ? undefined
+    : await redisFor(scope, isolate ? { extraArgs: ['--bind', '127.0.0.1', isolate.redisAddress] } : {});
+  const backplane = postgres ? postgres.url : redis.url;
   const ports = [];
   for (let i = 0; i < instances; i += 1) ports.push(await freePort());
   const hosts = ports.map((_, i) => (isolate && i === instances - 1 ? isolate.address : '127.0.0.1'));
@@ -118,7 +123,7 @@ export async function startTopology(scope, { instances = 3, args = [], isolate }
   const start = async (i) => {
     const common = ['--server-name', names[i], ...args];
     if (hosts[i] === '127.0.0.1') {
-      servers[i] = await startServer(['--backplane', redis.url, ...common], { port: ports[i] });
+      servers[i] = await startServer(['--backplane', backplane, ...common], { port: ports[i] });
       return;
     }
     const bin = path.resolve(ROOT, process.env.SWITCHBOARD_BIN ?? 'build/switchboard');
@@ -128,11 +133,13 @@ export async function startTopology(scope, { instances = 3, args = [], isolate }
   for (let i = 0; i < instances; i += 1) await start(i);
   onCleanup(scope, () => Promise.all(servers.map((s) => s.stop())));
   await waitForReady(servers);
-  // Durable mode reads one stream instead of subscribing channels: ready is all it has to say.
-  if (!args.includes('--durable-window')) await redis.waitForSubscribers('chat:all', instances);
+  // Durable mode reads one stream instead of subscribing channels: ready is all it has to say (so
+  // does PostgreSQL, whose durable bus is a log table).
+  if (redis && !args.includes('--durable-window')) await redis.waitForSubscribers('chat:all', instances);
   const nginx = await startNginx(scope, ports.map((p, i) => `${hosts[i]}:${p}`));
   return {
     redis,
+    postgres,
     servers,
     nginx,
     /** SIGKILL: no close frames, no drain. */

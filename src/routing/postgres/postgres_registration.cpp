@@ -2,6 +2,7 @@
 
 #include "presence/postgres/postgres_presence_store.hpp"
 #include "routing/postgres/connection_string.hpp"
+#include "routing/postgres/log_backplane.hpp"
 #include "routing/postgres/postgres_backplane.hpp"
 
 #include <stdexcept>
@@ -38,6 +39,20 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
             std::make_unique<presence::postgres::postgres_store>(*control, presence_connection,
                                                                  std::move(store)));
     };
+    if (settings.durable_window.count() > 0) {
+        log_options durable;
+        durable.conninfo = options.conninfo;
+        durable.connect_timeout = options.connect_timeout;
+        durable.schema = options.schema;
+        durable.server_name = settings.server_name;
+        durable.window = settings.durable_window;
+        durable.max_entries = settings.durable_max_entries;
+        durable.max_buffered_bytes = settings.max_buffered_bytes;
+        auto bus = std::make_unique<log_backplane>(*settings.control, std::move(durable));
+        made.log = bus.get();
+        made.bus = std::move(bus);
+        return made;
+    }
     made.bus = std::make_unique<postgres_backplane>(*settings.control, std::move(options));
     return made;
 }
