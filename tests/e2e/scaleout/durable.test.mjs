@@ -7,10 +7,15 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import { clientFor, onCleanup, startServer, unique, waitFor } from '../server.mjs';
+import { natsAvailable, natsFor } from '../nats.mjs';
 import { redisAvailable, redisFor } from '../redis.mjs';
 import { suiteScope, waitForReady } from './cluster.mjs';
 
-const skip = redisAvailable() ? false : 'redis-server is not installed';
+// Every bus that keeps durable mode's log, each on its own server.
+const backends = [
+  { name: 'Redis', skip: redisAvailable() ? false : 'redis-server is not installed', start: redisFor },
+  { name: 'NATS JetStream', skip: natsAvailable() ? false : 'nats-server is not installed', start: natsFor },
+];
 const SECRET = 'switchboard-e2e-durable-secret-0123456789';
 const RS = '\u001e';
 
@@ -48,14 +53,14 @@ function numbered(messages, first = 1) {
   return out;
 }
 
-describe('durable mode: a stateful connection resumes on another instance', { skip }, () => {
+for (const backend of backends) describe(`durable mode on ${backend.name}: a stateful connection resumes on another instance`, { skip: backend.skip }, () => {
   const scope = suiteScope();
   let servers;
   before(async () => {
-    const redis = await redisFor(scope);
+    const bus = await backend.start(scope);
     servers = [];
     for (let i = 0; i < 2; i += 1) {
-      const server = await startServer(['--backplane', redis.url, '--server-name', unique(`durable${i}`),
+      const server = await startServer(['--backplane', bus.url, '--server-name', unique(`durable${i}`),
         '--durable-window', '30s', '--jwt-secret', SECRET]);
       onCleanup(scope, () => server.stop());
       servers.push(server);
@@ -76,7 +81,9 @@ describe('durable mode: a stateful connection resumes on another instance', { sk
     first.ws.send(`{"protocol":"json","version":2}${RS}`);
     await waitFor(() => first.messages.length > 0, 5_000, { message: 'the handshake answer' });
 
-    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => tokenFor(unique('sender')) });
+    // One user for the negotiate and the transport: the factory is asked once for each.
+    const senderToken = tokenFor(unique('sender'));
+    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => senderToken });
     const tag = unique('m');
     const send = async (from, to) => {
       for (let i = from; i <= to; i += 1) await sender.connection.invoke('SendMessage', `${tag}-${i}`);
