@@ -116,8 +116,7 @@ std::optional<std::uint64_t> parse_sequence(std::string_view id) {
 
 // A record's stored form: "<deadline in ms since the epoch, 0: none>:<value>".
 std::string encode_record(std::string_view value, std::chrono::milliseconds ttl) {
-    std::string out =
-        std::to_string(ttl.count() > 0 ? system_ms() + ttl.count() : std::int64_t{0});
+    std::string out = std::to_string(ttl.count() > 0 ? system_ms() + ttl.count() : std::int64_t{0});
     out += ':';
     out += value;
     return out;
@@ -284,17 +283,15 @@ public:
         auto data = frame(options_.server_name, channel, *payload);
         const auto size = data.size();
         accepted_.fetch_add(1, std::memory_order_relaxed);
-        const bool queued = push(
-            job{[this, data = std::move(data)] { publish_now(data); }, {}, size, true});
+        const bool queued =
+            push(job{[this, data = std::move(data)] { publish_now(data); }, {}, size, true});
         if (!queued) {
             accepted_.fetch_sub(1, std::memory_order_relaxed);
             count_drop("the outage buffer is full");
         }
     }
 
-    void when_subscribed(std::function<void()> then) {
-        post_if_open(std::move(then));
-    }
+    void when_subscribed(std::function<void()> then) { post_if_open(std::move(then)); }
 
     [[nodiscard]] bool connected() const {
         auto* nc = connection_.load();
@@ -309,9 +306,8 @@ public:
         if (!from) {
             return answer(std::move(done), result(make_error("not a log id of this bus")));
         }
-        query([this, from = *from, count, done]() mutable {
-            answer(std::move(done), read_range(from, count));
-        },
+        query([this, from = *from, count,
+               done]() mutable { answer(std::move(done), read_range(from, count)); },
               [this, done]() mutable { answer(std::move(done), result(unavailable())); });
     }
 
@@ -322,7 +318,9 @@ public:
                          write_record(key, stored, std::nullopt);
                      }
                  },
-                 {}, 0, false});
+                 {},
+                 0,
+                 false});
     }
 
     void get_record(const std::string& key, get_handler done) {
@@ -344,7 +342,8 @@ public:
         using result = expected<bool>;
         query(
             [this, key, expected_value = std::move(expected_value), desired = std::move(desired),
-             ttl, done]() mutable { answer(std::move(done), swap(key, expected_value, desired, ttl)); },
+             ttl,
+             done]() mutable { answer(std::move(done), swap(key, expected_value, desired, ttl)); },
             [this, done]() mutable { answer(std::move(done), result(unavailable())); });
     }
 
@@ -354,7 +353,9 @@ public:
                          kvStore_Delete(kv_, encoded(key).c_str());
                      }
                  },
-                 {}, 0, false});
+                 {},
+                 0,
+                 false});
     }
 
     // ---- for the wrapper ----
@@ -392,9 +393,7 @@ private:
         std::size_t bytes = 0;
     };
 
-    void check(natsStatus status, const char* what) {
-        nats::check(status, "NATS log", what);
-    }
+    void check(natsStatus status, const char* what) { nats::check(status, "NATS log", what); }
 
     // ---- startup probe ----
 
@@ -668,9 +667,7 @@ private:
 
     // ---- records (worker) ----
 
-    static std::string encoded(const std::string& key) {
-        return presence::nats::encode_token(key);
-    }
+    static std::string encoded(const std::string& key) { return presence::nats::encode_token(key); }
 
     struct record_read {
         std::optional<std::string> value;  // nullopt: absent, erased or expired
@@ -725,8 +722,7 @@ private:
         if (status == NATS_OK) {
             return write_status::ok;
         }
-        return code == JSStreamWrongLastSequenceErr ? write_status::conflict
-                                                    : write_status::failed;
+        return code == JSStreamWrongLastSequenceErr ? write_status::conflict : write_status::failed;
     }
 
     expected<bool> swap(const std::string& key, const std::string& expected_value,
@@ -742,12 +738,12 @@ private:
                 return expected<bool>(false);  // as the Redis log: an absent value matches none
             }
             switch (write_record(key, encode_record(desired, ttl), read->revision)) {
-                case write_status::ok:
-                    return expected<bool>(true);
-                case write_status::failed:
-                    return expected<bool>(unavailable());
-                case write_status::conflict:
-                    break;
+            case write_status::ok:
+                return expected<bool>(true);
+            case write_status::failed:
+                return expected<bool>(unavailable());
+            case write_status::conflict:
+                break;
             }
         }
         return expected<bool>(unavailable());
@@ -799,10 +795,10 @@ private:
             NATS_OK) {
             return nullptr;
         }
-        natsSubscription_SetPendingLimits(sub, static_cast<int>(options_.max_in_flight_entries),
-                                          static_cast<int>(std::min<std::size_t>(
-                                              options_.max_in_flight_bytes,
-                                              std::numeric_limits<int>::max())));
+        natsSubscription_SetPendingLimits(
+            sub, static_cast<int>(options_.max_in_flight_entries),
+            static_cast<int>(std::min<std::size_t>(options_.max_in_flight_bytes,
+                                                   std::numeric_limits<int>::max())));
         return sub;
     }
 
@@ -847,8 +843,7 @@ private:
         auto expected_next = start;
         while (expected_next <= end) {
             natsMsg* msg = nullptr;
-            if (natsSubscription_NextMsg(&msg, sub, options_.request_timeout.count()) !=
-                NATS_OK) {
+            if (natsSubscription_NextMsg(&msg, sub, options_.request_timeout.count()) != NATS_OK) {
                 close_subscription(sub);
                 return result(unavailable());
             }
@@ -862,9 +857,9 @@ private:
                 close_subscription(sub);
                 return result(make_error("trimmed"));  // trimmed while being read
             }
-            auto entry = unframe(*sequence, std::string_view(natsMsg_GetData(msg),
-                                                             static_cast<std::size_t>(
-                                                                 natsMsg_GetDataLength(msg))));
+            auto entry = unframe(
+                *sequence, std::string_view(natsMsg_GetData(msg),
+                                            static_cast<std::size_t>(natsMsg_GetDataLength(msg))));
             natsMsg_Destroy(msg);
             expected_next = *sequence + 1;
             if (entry) {
@@ -892,9 +887,9 @@ private:
             room_.wait(lock, [&] { return stopped_ || ready_; });
         }
         natsSubscription* sub = nullptr;
-        std::uint64_t last = 0;      // the last sequence handed on
-        std::int64_t created = 0;    // the stream's creation time last seen
-        bool synced = false;         // the starting point is known
+        std::uint64_t last = 0;    // the last sequence handed on
+        std::int64_t created = 0;  // the stream's creation time last seen
+        bool synced = false;       // the starting point is known
         std::uint64_t seen_reconnects = reconnects_.load();
         int stale_checks = 0;
         const auto pause = [&](std::chrono::milliseconds how_long) {
