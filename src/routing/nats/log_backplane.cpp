@@ -293,10 +293,7 @@ public:
 
     void when_subscribed(std::function<void()> then) { post_if_open(std::move(then)); }
 
-    [[nodiscard]] bool connected() const {
-        auto* nc = connection_.load();
-        return ready_ && nc != nullptr && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
-    }
+    [[nodiscard]] bool connected() const { return synced_ && link_up(); }
 
     // ---- durable_log, control shard ----
 
@@ -475,6 +472,13 @@ private:
 
     [[nodiscard]] bool up() const { return connected(); }
 
+    // The stream and bucket are set up and the connection is up (the reader's condition;
+    // connected() also waits for its starting point).
+    [[nodiscard]] bool link_up() const {
+        auto* nc = connection_.load();
+        return ready_ && nc != nullptr && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
+    }
+
     void worker_main() {
         natsConnection* nc = nullptr;
         const auto status = natsConnection_Connect(&nc, nats_options_);
@@ -505,7 +509,9 @@ private:
             job next;
             {
                 std::unique_lock lock(mutex_);
-                wake_.wait(lock, [&] { return stopped_ || !jobs_.empty(); });
+                // Not before the reader took its starting point: an entry of ours published
+                // earlier would be behind it, and this instance's observer would miss it.
+                wake_.wait(lock, [&] { return stopped_ || (!jobs_.empty() && synced_); });
                 if (stopped_) {
                     return;
                 }
@@ -902,7 +908,7 @@ private:
             }
             if (sub == nullptr || reconnects_.load() != seen_reconnects) {
                 close_subscription(sub);
-                if (!up()) {
+                if (!link_up()) {
                     pause(std::chrono::milliseconds(100));
                     continue;
                 }
@@ -922,6 +928,11 @@ private:
                     last = view->last;  // reading begins at the stream's current end
                     synced = true;
                     hand_on(item{item::resync, last, std::nullopt, 0});
+                    {
+                        std::lock_guard lock(mutex_);
+                        synced_ = true;
+                    }
+                    wake_.notify_all();  // the worker holds the jobs until now
                 } else if (lost(*view, last, created)) {
                     spdlog::warn(
                         "backplane: entries of NATS stream {} after {} are gone (trimmed, or "
@@ -1115,6 +1126,7 @@ private:
     jsCtx* js_ = nullptr;
     kvStore* kv_ = nullptr;
     std::atomic<bool> ready_{false};
+    std::atomic<bool> synced_{false};  // the reader took its starting point
     std::atomic<bool> stopped_{false};
     std::atomic<bool> jetstream_missing_{false};
     std::atomic<bool> stream_lost_{false};  // a publish found no stream: make it again

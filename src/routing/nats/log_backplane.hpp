@@ -63,13 +63,14 @@ struct log_options {
 // Threads: a worker runs publications (asynchronous JetStream publishes, in order) and the
 // blocking KV and read calls from a bounded queue, and posts answers to `context` (the
 // control shard); a reader runs the ordered consumer from position()+1 and posts entries in
-// order. Every read is checked: a sequence past position()+1, a stream created anew, or one
-// whose first sequence is past position()+1 is a gap (observer->on_log_gap(), then reading
-// goes on from there). After a reconnect the reader subscribes again from position()+1, so
-// what the others published meanwhile arrives late but is not lost within the window.
-// Startup: a server that answers without JetStream stops the process (the constructor
-// throws); one unreachable at startup is checked once it is reached (an error in the log and
-// connected() false when it has none).
+// order. The worker starts on its queue, and connected() turns true, only once the reader
+// took its starting point (the stream's end), so no entry of this instance is behind it. Every read
+// is checked: a sequence past position()+1, a stream created anew, or one whose first sequence is
+// past position()+1 is a gap (observer->on_log_gap(), then reading goes on from there). After a
+// reconnect the reader subscribes again from position()+1, so what the others published meanwhile
+// arrives late but is not lost within the window. Startup: a server that answers without JetStream
+// stops the process (the constructor throws); one unreachable at startup is checked once it is
+// reached (an error in the log and connected() false when it has none).
 class log_backplane final : public backplane, public durable_log {
 public:
     // Throws std::invalid_argument for options cnats refuses or a server without JetStream.
