@@ -323,6 +323,28 @@ TEST_F(nats_log_test, entries_trimmed_past_the_position_are_a_gap) {
     EXPECT_FALSE(a.handler().has("during0"));
 }
 
+TEST_F(nats_log_test, channel_names_and_payloads_of_any_bytes_pass_unchanged) {
+    log_endpoint a(server_.url(), "a");
+    log_endpoint b(server_.url(), "b");
+    ASSERT_TRUE(a.wait_ready());
+    ASSERT_TRUE(b.wait_ready());
+    const std::string channel("hub:grp\0. *>\r\n\xc3\xbc:7", 18);
+    const std::string payload(
+        "\0\x01"
+        "binary\r\n\x1e\xff",
+        12);
+    ASSERT_TRUE(b.subscribe(channel));
+    a.publish(channel, payload);
+    ASSERT_TRUE(eventually([&] { return b.handler().size() == 1; }));
+    EXPECT_EQ(b.handler().received()[0].channel, channel);
+    EXPECT_EQ(b.handler().received()[0].payload, payload);
+    const auto own = a.observer().entries();
+    ASSERT_EQ(own.size(), 1u);
+    EXPECT_EQ(own[0].channel, channel);
+    EXPECT_EQ(own[0].payload, payload);
+    EXPECT_EQ(own[0].origin, "a");
+}
+
 TEST_F(nats_log_test, read_after_returns_exactly_the_entries_after_an_id) {
     log_endpoint a(server_.url(), "a", 8);
     ASSERT_TRUE(a.wait_ready());
