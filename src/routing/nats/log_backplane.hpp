@@ -1,5 +1,5 @@
 // Durable mode's bus on NATS JetStream: every publication is a message of one stream per
-// deployment, read back by every instance in stream order through an ordered consumer, plus
+// deployment, read back by every instance in stream order through a consumer of its own, plus
 // small records in a KV bucket with compare-and-set. Both routing::backplane and
 // routing::durable_log.
 #pragma once
@@ -62,7 +62,7 @@ struct log_options {
 //
 // Threads: a worker runs publications (asynchronous JetStream publishes, in order) and the
 // blocking KV and read calls from a bounded queue, and posts answers to `context` (the
-// control shard); a reader runs the ordered consumer from position()+1 and posts entries in
+// control shard); a reader runs a push consumer from position()+1 and posts entries in
 // order. The worker starts on its queue, and connected() turns true, only once the reader
 // took its starting point (the stream's end), so no entry of this instance is behind it. Every read
 // is checked: a sequence past position()+1, a stream created anew, or one whose first sequence is
