@@ -34,6 +34,23 @@ async function run(t, name, fault, { stateful = false, senderThroughBalancer = f
   return result;
 }
 
+/**
+ * Runs `fault` on instance `victim` and checks that its clients really moved: it held some of them, the
+ * other instances hold all of them afterwards, and every client kept its connection id (a resume, not a
+ * new connection).
+ */
+async function movedWithoutReconnecting(topology, traffic, victim, fault) {
+  const total = async (servers) => (await Promise.all(servers.map(connectionsOn))).reduce((a, b) => a + b, 0);
+  const ids = traffic.clients.map((c) => c.connection.connectionId);
+  assert.ok(await connectionsOn(topology.servers[victim]) > 0, 'the instance to fail holds clients');
+  const before = await total(topology.servers);
+  await fault();
+  const survivors = topology.servers.filter((_, i) => i !== victim);
+  await waitFor(async () => (await total(survivors)) === before, RECOVERY_TIMEOUT,
+    { interval: 50, message: 'every connection held by the other instances' });
+  assert.deepEqual(traffic.clients.map((c) => c.connection.connectionId), ids, 'the same connections');
+}
+
 /** What every fault must keep. */
 function assertHeld(result) {
   assert.ok(result.sent > 0, 'traffic flowed');
@@ -70,7 +87,8 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
 
   test('durable mode, kill -9 under stateful-reconnect clients: each resumes its connection on another instance, nothing lost', async (t) => {
     const result = await run(t, 'durable mode (--durable-window 30s), kill -9 of one instance, stateful reconnect clients',
-      (topology) => topology.kill(2), { stateful: true, args: ['--durable-window', '30s'] });
+      (topology, traffic) => movedWithoutReconnecting(topology, traffic, 2, () => topology.kill(2)),
+      { stateful: true, args: ['--durable-window', '30s'] });
     assertHeld(result);
     assert.equal(result.lostReconnected, 0, JSON.stringify(result.rows.filter((r) => r.lost)));
     assert.equal(result.reconnectedClients, 0, 'a resume elsewhere is the same connection');
@@ -78,7 +96,8 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
 
   test('durable mode, SIGTERM drain under stateful-reconnect clients: each resumes on another instance, nothing lost', async (t) => {
     const result = await run(t, 'durable mode (--durable-window 30s), SIGTERM drain of one instance, stateful reconnect clients',
-      (topology) => topology.drain(1), { stateful: true, args: ['--durable-window', '30s'] });
+      (topology, traffic) => movedWithoutReconnecting(topology, traffic, 1, () => topology.drain(1)),
+      { stateful: true, args: ['--durable-window', '30s'] });
     assertHeld(result);
     assert.equal(result.lostReconnected, 0, JSON.stringify(result.rows.filter((r) => r.lost)));
     assert.equal(result.reconnectedClients, 0, 'a resume elsewhere is the same connection');

@@ -81,7 +81,6 @@ for (const backend of backends) describe(`durable mode on ${backend.name}: a sta
     first.ws.send(`{"protocol":"json","version":2}${RS}`);
     await waitFor(() => first.messages.length > 0, 5_000, { message: 'the handshake answer' });
 
-    // One user for the negotiate and the transport: the factory is asked once for each.
     const senderToken = tokenFor(unique('sender'));
     const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => senderToken });
     const tag = unique('m');
