@@ -333,7 +333,8 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_BACKPLANE_BUFFER_SIZE")
         ->capture_default_str();
     add_duration(*serve, "--durable-window", options.durable_window, "SWITCHBOARD_DURABLE_WINDOW",
-                 "Durable mode: keep every publication this long in one Redis stream, so "
+                 "Durable mode: keep every publication this long in one log on the backplane "
+                 "(a Redis stream, a NATS JetStream stream), so "
                  "stateful reconnects resume on any instance (0: off)");
     serve
         ->add_option("--durable-max-entries", options.durable_max_entries,

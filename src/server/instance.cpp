@@ -68,7 +68,8 @@ routing::made_backplane make_backplane(const server_options& options, shard_pool
     auto made = backplanes().make(options.backplane, settings);
     if (options.durable_window.count() > 0 && made.log == nullptr) {
         throw std::runtime_error(
-            "--durable-window: durable mode needs a backplane that keeps a log (Redis or PostgreSQL)");
+            "--durable-window: durable mode needs a backplane that keeps a log (Redis, "
+            "PostgreSQL, NATS)");
     }
     for (const auto& note : made.notes) {
         spdlog::warn("--backplane: {}", note);

@@ -33,7 +33,7 @@ struct server_options {
     // Where the PostgreSQL backplane creates its tables (routing/backplane_factory.hpp).
     std::string postgres_schema = "signalr";
     // Durable mode (docs/reliability.md): every publication kept this long in one log on the
-    // backplane (Redis), so stateful connections resume on any instance; 0 is off.
+    // backplane (Redis, NATS JetStream), so stateful connections resume on any instance; 0 is off.
     std::chrono::milliseconds durable_window{0};
     // Entries that log keeps at most whatever their age; a million covers 30 s at 33k/s.
     std::size_t durable_max_entries = 1'000'000;

@@ -3,6 +3,7 @@
 #include "core/ascii.hpp"
 #include "presence/nats/nats_presence_store.hpp"
 #include "routing/nats/connection_string.hpp"
+#include "routing/nats/log_backplane.hpp"
 #include "routing/nats/nats_backplane.hpp"
 
 #include <utility>
@@ -33,6 +34,20 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         return std::unique_ptr<presence::store>(std::make_unique<presence::nats::nats_store>(
             *control, std::move(nats), std::move(presence)));
     };
+    if (settings.durable_window.count() > 0) {
+        // Durable mode: one JetStream stream carries every publication (log_backplane.hpp).
+        log_options durable;
+        durable.connection = options.connection;
+        durable.server_name = settings.server_name;
+        durable.window = settings.durable_window;
+        durable.max_entries = settings.durable_max_entries;
+        durable.replicas = options.connection.presence_replicas;
+        durable.max_buffered_bytes = options.max_buffered_bytes;
+        auto bus = std::make_unique<log_backplane>(*settings.control, std::move(durable));
+        made.log = bus.get();
+        made.bus = std::move(bus);
+        return made;
+    }
     // The subject prefix lives in the bus's codec, not in the router's channel names: ASP.NET
     // has no NATS backplane whose channel names these would have to match.
     made.bus = std::make_unique<nats_backplane>(*settings.control, std::move(options));

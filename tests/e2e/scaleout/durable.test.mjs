@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import { clientFor, onCleanup, startServer, unique, waitFor } from '../server.mjs';
+import { natsAvailable, natsFor } from '../nats.mjs';
 import { redisAvailable, redisFor } from '../redis.mjs';
 import { postgresAvailable, postgresFor } from '../postgres.mjs';
 import { suiteScope, waitForReady } from './cluster.mjs';
@@ -22,6 +23,11 @@ const DURABLE_BUSES = [
     name: 'PostgreSQL',
     skip: postgresAvailable() ? false : 'PostgreSQL server binaries are not installed',
     start: async (scope) => (await postgresFor(scope)).url,
+  },
+  {
+    name: 'NATS JetStream',
+    skip: natsAvailable() ? false : 'nats-server is not installed',
+    start: async (scope) => (await natsFor(scope)).url,
   },
 ];
 

@@ -23,8 +23,13 @@ std::string error_of(const backplane_factory& factory, std::string_view spec,
 
 class backplane_factory_test : public ::testing::Test {
 protected:
+    backplane_factory_test() {
+        settings_.control = &control_;
+        settings_.max_buffered_bytes = 1024;
+    }
+
     boost::asio::io_context control_;
-    backplane_settings settings_{&control_, 1024};
+    backplane_settings settings_;
 };
 
 TEST_F(backplane_factory_test, memory_is_always_there) {

@@ -186,7 +186,9 @@ TEST(postgres_connection_string, shapes_versus_redis_strings) {
 TEST(postgres_connection_string, the_factory_routes_each_form) {
     const auto& factory = backplanes();
     boost::asio::io_context control;
-    backplane_settings settings{&control, 1024};
+    backplane_settings settings;
+    settings.control = &control;
+    settings.max_buffered_bytes = 1024;
     auto made = factory.make("Host=127.0.0.1;Port=1;Database=d;Username=u;Password=p;Pooling=true",
                              settings);
     ASSERT_NE(made.bus, nullptr);
