@@ -34,6 +34,8 @@ struct backplane_settings {
     std::chrono::milliseconds durable_window{0};
     // Entries the log keeps at most, whatever their age (--durable-max-entries).
     std::size_t durable_max_entries = 0;
+    // router_options::server_name: a log names each entry's publisher with it.
+    std::string server_name;
 };
 
 // A bus built from a spec, with what the composition root applies around it.

@@ -47,6 +47,7 @@ sessions::sessions(shard_pool& shards, backplane& bus, durable_log& log,
       hubs_(std::move(hubs)),
       options_(std::move(options)),
       timer_(shards.context(control_shard)),
+      outgoing_(shards.size()),
       users_(hubs_.size()),
       groups_(hubs_.size()) {}
 
@@ -254,14 +255,26 @@ bool sessions::apply_marker(session& s, const marker& m) {
 }
 
 void sessions::deliver(session& s, const shared_buffer& frame) {
-    const auto sequence = ++s.record.sequence;
-    if (auto target = s.target.lock()) {
-        boost::asio::post(shards_.context(s.shard),
-                          [target, sequence, frame] { target->deliver_logged(sequence, frame); });
+    outgoing_[s.shard].push_back({s.target, ++s.record.sequence, frame});
+}
+
+void sessions::flush() {
+    for (std::size_t shard = 0; shard < outgoing_.size(); ++shard) {
+        if (outgoing_[shard].empty()) {
+            continue;
+        }
+        boost::asio::post(shards_.context(shard), [batch = std::move(outgoing_[shard])] {
+            for (const auto& d : batch) {
+                if (auto target = d.target.lock()) {
+                    target->deliver_logged(d.sequence, d.frame);
+                }
+            }
+        });
+        outgoing_[shard].clear();
     }
 }
 
-void sessions::apply(session& s, const log_entry& entry) {
+void sessions::apply(session& s, const log_entry& entry, decoded_cache& decoded) {
     if (entry.channel == marker_channel()) {
         if (const auto m = parse_marker(*entry.payload)) {
             apply_marker(s, *m);
@@ -293,14 +306,17 @@ void sessions::apply(session& s, const log_entry& entry) {
     if (!addressed) {
         return;
     }
-    const auto decoded = scaleout::decode_invocation(*entry.payload);
+    if (!decoded) {
+        decoded.emplace(scaleout::decode_invocation(*entry.payload));  // once per entry
+    }
+    const auto& invocation = *decoded;
     // A client-result request reaches the client through its hub connection, which logs the
     // invocation it sends as a frame of its own; the request itself is not a message.
-    if (!decoded || decoded->excludes(s.record.connection_id) ||
-        (parsed->kind == scaleout::channel_kind::connection && decoded->invocation_id)) {
+    if (!invocation || invocation->excludes(s.record.connection_id) ||
+        (parsed->kind == scaleout::channel_kind::connection && invocation->invocation_id)) {
         return;
     }
-    if (const auto* frame = decoded->payload(s.record.protocol)) {
+    if (const auto* frame = invocation->payload(s.record.protocol)) {
         deliver(s, *frame);
     }
 }
@@ -361,11 +377,13 @@ void sessions::on_log_entry(const log_entry& entry) {
             break;
         }
     }
+    decoded_cache decoded;
     for (auto* s : candidates) {
         if (live_after_catch_up(*s)) {
-            apply(*s, entry);
+            apply(*s, entry, decoded);
         }
     }
+    flush();
 }
 
 void sessions::on_log_gap() {
@@ -484,12 +502,14 @@ void sessions::read_on(const std::string& connection_id) {
                             if (entry.channel == marker_channel()) {
                                 const auto m = parse_marker(*entry.payload);
                                 if (m && !apply_marker(s, *m)) {
-                                    return;  // claimed again meanwhile: s is gone
+                                    return flush();  // claimed again meanwhile: s is gone
                                 }
                                 continue;
                             }
-                            apply(s, entry);
+                            decoded_cache decoded;
+                            apply(s, entry, decoded);
                         }
+                        flush();
                         if (entries->size() == catch_up_batch ||
                             compare_log_ids(s.caught_up_through, log_.position()) < 0) {
                             return read_on(connection_id);

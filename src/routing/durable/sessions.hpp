@@ -10,6 +10,7 @@
 #include "routing/durable/session_record.hpp"
 #include "routing/durable_log.hpp"
 #include "routing/scaleout/channels.hpp"
+#include "routing/scaleout/messages.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -157,10 +158,15 @@ private:
 
     void on_control(std::function<void()> work);
     // The entry's messages for one session (catch-up and live go through the same function).
-    void apply(session& s, const log_entry& entry);
+    // The entry's payload decoded at most once, however many sessions it addresses.
+    using decoded_cache = std::optional<expected<scaleout::invocation>>;
+    void apply(session& s, const log_entry& entry, decoded_cache& decoded);
     // Applies a marker to `s`; false when `s` ended here (moved).
     bool apply_marker(session& s, const marker& m);
+    // Numbers `frame` for `s` and queues it for s's shard; flush() posts each shard's queue
+    // once (one post per shard per log entry, not per recipient).
     void deliver(session& s, const shared_buffer& frame);
+    void flush();
     void index(session& s, bool add);
     void read_on(const std::string& connection_id);
     void do_checkpoints();
@@ -176,6 +182,12 @@ private:
     sessions_options options_;
     boost::asio::steady_timer timer_;
     std::unordered_map<std::string, session> sessions_;  // by connection id
+    struct delivery {
+        std::weak_ptr<logged_recipient> target;
+        std::int64_t sequence = 0;
+        shared_buffer frame;
+    };
+    std::vector<std::vector<delivery>> outgoing_;  // per shard, until flush()
     // Per hub: user -> connection ids, group -> connection ids (live sessions only).
     std::vector<std::unordered_map<std::string, std::unordered_set<std::string>>> users_;
     std::vector<std::unordered_map<std::string, std::unordered_set<std::string>>> groups_;

@@ -5,6 +5,7 @@
 #include "routing/redis/connection_string.hpp"
 #include "routing/redis/redis_backplane.hpp"
 #include "routing/redis/redis_history_store.hpp"
+#include "routing/redis/stream_backplane.hpp"
 
 #include <stdexcept>
 #include <utility>
@@ -42,6 +43,23 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         return std::unique_ptr<presence::store>(std::make_unique<presence::redis::redis_store>(
             *control, std::move(client), std::move(options)));
     };
+    if (settings.durable_window.count() > 0) {
+        if (connection->sharded || !connection->more_endpoints.empty()) {
+            throw std::invalid_argument(
+                "durable mode needs a single Redis server (a stream is one key)");
+        }
+        stream_options durable;
+        durable.client.connection = std::move(*connection);
+        durable.client.max_queued_bytes = settings.max_buffered_bytes;
+        durable.server_name = settings.server_name;
+        durable.key_prefix = made.channel_prefix;
+        durable.window = settings.durable_window;
+        durable.max_entries = settings.durable_max_entries;
+        auto bus = std::make_unique<stream_backplane>(*settings.control, std::move(durable));
+        made.log = bus.get();
+        made.bus = std::move(bus);
+        return made;
+    }
     backplane_options options;
     options.client.connection = std::move(*connection);
     options.client.max_queued_bytes = settings.max_buffered_bytes;

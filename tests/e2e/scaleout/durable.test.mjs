@@ -1,0 +1,122 @@
+// Durable mode (issue 20, docs/reliability.md): a stateful connection whose socket dropped resumes on
+// another instance with its token. Spoken at the protocol level (raw WebSockets, JSON hub protocol), so
+// every message's sequence number is checked: the new instance numbers each message as the old one did,
+// the client's missed ones arrive once, in order, and only the connection's owner can take it over.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import WebSocket from 'ws';
+import { clientFor, onCleanup, startServer, unique, waitFor } from '../server.mjs';
+import { redisAvailable, redisFor } from '../redis.mjs';
+import { suiteScope, waitForReady } from './cluster.mjs';
+
+const skip = redisAvailable() ? false : 'redis-server is not installed';
+const SECRET = 'switchboard-e2e-durable-secret-0123456789';
+const RS = '\u001e';
+
+const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+function tokenFor(user) {
+  const body = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: user, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+}
+
+/** A raw WebSocket to `hubUrl` with `?id=`: { status, ws, messages } (messages: parsed JSON hub messages). */
+function open(hubUrl, id, accessToken) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${hubUrl.replace(/^http/, 'ws')}?id=${encodeURIComponent(id)}&access_token=${accessToken}`);
+    const messages = [];
+    ws.on('message', (data) => {
+      for (const record of String(data).split(RS)) if (record) messages.push(JSON.parse(record));
+    });
+    ws.on('open', () => resolve({ status: 101, ws, messages }));
+    ws.on('unexpected-response', (_req, res) => { resolve({ status: res.statusCode }); ws.terminate(); });
+    ws.on('error', () => {});
+  });
+}
+
+/** The texts of the ReceiveMessage invocations in `messages`, numbered as the client numbers them. */
+function numbered(messages, first = 1) {
+  const out = new Map();
+  let id = first;
+  for (const m of messages) {
+    if (m.type === 9) id = m.sequenceId;
+    else if (m.type === 1) {
+      if (m.target === 'ReceiveMessage') out.set(id, m.arguments[1]);
+      id += 1;
+    }
+  }
+  return out;
+}
+
+describe('durable mode: a stateful connection resumes on another instance', { skip }, () => {
+  const scope = suiteScope();
+  let servers;
+  before(async () => {
+    const redis = await redisFor(scope);
+    servers = [];
+    for (let i = 0; i < 2; i += 1) {
+      const server = await startServer(['--backplane', redis.url, '--server-name', unique(`durable${i}`),
+        '--durable-window', '30s', '--jwt-secret', SECRET]);
+      onCleanup(scope, () => server.stop());
+      servers.push(server);
+    }
+    await waitForReady(servers);
+  });
+  const hub = (i) => `${servers[i].url}/hubs/chat`;
+
+  test('taken over by its owner only; every message numbered as the first instance did, once, in order', async (t) => {
+    const alice = unique('alice');
+    const aliceToken = tokenFor(alice);
+    const headers = { Authorization: `Bearer ${aliceToken}` };
+    const negotiated = await (await fetch(`${hub(0)}/negotiate?negotiateVersion=1&useStatefulReconnect=true`,
+      { method: 'POST', headers })).json();
+    assert.equal(negotiated.useStatefulReconnect, true);
+    const first = await open(hub(0), negotiated.connectionToken, aliceToken);
+    assert.equal(first.status, 101);
+    first.ws.send(`{"protocol":"json","version":2}${RS}`);
+    await waitFor(() => first.messages.length > 0, 5_000, { message: 'the handshake answer' });
+
+    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => tokenFor(unique('sender')) });
+    const tag = unique('m');
+    const send = async (from, to) => {
+      for (let i = from; i <= to; i += 1) await sender.connection.invoke('SendMessage', `${tag}-${i}`);
+    };
+    await send(1, 3);
+    await waitFor(() => numbered(first.messages).size === 3, 5_000, { message: 'three messages on the first instance' });
+    first.ws.send(`{"type":8,"sequenceId":2}${RS}`); // the client acks two of them
+    first.ws._socket.destroy(); // dropped without a close frame: the connection pauses
+    await send(4, 5);
+
+    assert.equal((await open(hub(1), negotiated.connectionToken, tokenFor(unique('bob')))).status, 403, "another user's token");
+    assert.equal((await open(hub(1), 'AAAAAAAAAAAAAAAAAAAAAA', aliceToken)).status, 404, 'a forged id');
+
+    const resumed = await open(hub(1), negotiated.connectionToken, aliceToken);
+    assert.equal(resumed.status, 101, 'its owner resumes it on the other instance');
+    // The client resends its own Sequence; nothing of the handshake again.
+    resumed.ws.send(`{"type":9,"sequenceId":1}${RS}`);
+    const texts = (map) => [...map.values()];
+    await waitFor(() => texts(numbered(resumed.messages)).includes(`${tag}-5`), 10_000,
+      { message: () => `the missed messages (${JSON.stringify(resumed.messages)})` });
+    assert.equal(resumed.messages[0].type, 9, 'Sequence comes first');
+    const before = numbered(first.messages);
+    assert.ok(resumed.messages[0].sequenceId <= Math.max(...before.keys()) + 1,
+      `replay starts at or before the first message the client missed (${resumed.messages[0].sequenceId})`);
+    await send(6, 6);
+    await waitFor(() => texts(numbered(resumed.messages)).includes(`${tag}-6`), 5_000, { message: 'a live message after the resume' });
+    const after = numbered(resumed.messages);
+    // What both instances sent under one number is the same message: the client drops the copies.
+    for (const [id, text] of after) if (before.has(id)) assert.equal(text, before.get(id), `message ${id} keeps its number`);
+    // What the client keeps (everything new, by number) is every message once, in order.
+    const kept = new Map([...before, ...after]);
+    const order = [...kept.keys()].sort((a, b) => a - b).map((id) => kept.get(id));
+    assert.deepEqual(order, [1, 2, 3, 4, 5, 6].map((i) => `${tag}-${i}`));
+
+    // A clean close ends it everywhere: the token resumes nothing after.
+    const closed = new Promise((resolve) => { resumed.ws.on('close', resolve); });
+    resumed.ws.send(`{"type":7}${RS}`);
+    await closed;
+    await waitFor(async () => (await open(hub(0), negotiated.connectionToken, aliceToken)).status === 404, 5_000,
+      { message: 'an ended connection refused on the first instance' });
+    assert.equal((await open(hub(1), negotiated.connectionToken, aliceToken)).status, 404, 'and on the second');
+  });
+});
