@@ -466,7 +466,7 @@ private:
     void do_ping() {
         ping_.expires_after(ping_interval);
         ping_.async_wait([this](boost::system::error_code ec) {
-            if (ec) {
+            if (ec || closing_) {  // as do_ack
                 return;
             }
             // Socket.IO's server pings the client instead, and Nchan needs no keep-alive.
@@ -484,7 +484,9 @@ private:
     void do_ack() {
         ack_.expires_after(ack_interval);
         ack_.async_wait([this](boost::system::error_code ec) {
-            if (ec) {
+            // A wait that had already fired when close_all() cancelled it must not re-arm:
+            // the thread would never run out of work and stop.
+            if (ec || closing_) {
                 return;
             }
             for (auto& s : slots_) {
