@@ -35,7 +35,7 @@ struct backplane_settings {
     // Entries the log keeps at most, whatever their age (--durable-max-entries).
     std::size_t durable_max_entries = 0;
     // router_options::server_name: a log names each entry's publisher with it.
-    std::string server_name;
+    std::string server_name{};  // {}: brace initialisations that stop before it stay warning-free
 };
 
 // A bus built from a spec, with what the composition root applies around it.
