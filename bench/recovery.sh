@@ -6,6 +6,8 @@
 #   stateful  no --durable-window, clients negotiate stateful reconnect and ack every second
 #             (`switchboard bench --stateful`): each instance keeps a replay buffer per client
 #   durable   --durable-window 30s (one Redis stream is the bus and the log), stateful clients
+#   durable-plain  the durable servers with plain clients: what durable mode costs the clients
+#             that do not ask for recovery (not in the default RECOVERY_MODES)
 # At each of RECOVERY_STEPS offered deliveries/s, every mode gets its own fresh instances (a
 # mode's RSS and stream must not carry into the next) and the modes alternate step by step, so a
 # noisy moment on a shared machine falls on all three alike. Prints and keeps
@@ -48,8 +50,8 @@ log_prefix=recovery
 source bench/compare-lib.sh
 
 # serve_args MODE / bench_args MODE: what a mode adds to `serve` and to `bench`.
-serve_args() { if [[ $1 == durable ]]; then echo "--durable-window $window"; fi; }
-bench_args() { if [[ $1 != plain ]]; then echo "--stateful"; fi; }
+serve_args() { if [[ $1 == durable* ]]; then echo "--durable-window $window"; fi; }
+bench_args() { if [[ $1 == stateful || $1 == durable ]]; then echo "--stateful"; fi; }
 # tree_cpu PID: user + system CPU seconds of the session PID leads (start.sh uses setsid), so
 # redis-server under its timeout(1) wrapper is counted.
 tree_cpu() {
