@@ -731,6 +731,9 @@ int main(int argc, char** argv) {
     bench_command->add_option("--protocol", bench_protocol, "json or messagepack")
         ->check(CLI::IsMember({"json", "messagepack"}))
         ->capture_default_str();
+    bench_command->add_flag("--stateful", bench.stateful,
+                            "Connections negotiate stateful reconnect (version 2 handshake) and "
+                            "ack what they receive every second");
     bench_command->add_option(
         "--source-addresses", bench.source_addresses,
         "Local addresses to spread connections over, e.g. 127.0.0.1-127.0.0.20");

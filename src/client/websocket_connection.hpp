@@ -142,6 +142,10 @@ public:
 
     [[nodiscard]] bool is_open() const noexcept { return state_ == state::open; }
     [[nodiscard]] bool writing() const noexcept { return write_in_flight_; }
+    // The owner's other I/O (a negotiate request) runs here too.
+    [[nodiscard]] boost::asio::any_io_executor get_executor() noexcept {
+        return socket_.get_executor();
+    }
     [[nodiscard]] std::size_t queued_bytes() const noexcept { return queued_.size(); }
 
 private:

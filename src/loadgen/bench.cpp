@@ -302,6 +302,7 @@ boost::json::object to_json(const bench_options& options, const bench_result& re
         {"protocol", is_sse(options.kind)                             ? "sse"
                      : options.protocol == client::hub_protocol::json ? "json"
                                                                       : "messagepack"},
+        {"stateful", options.stateful},
         {"connections", options.connections},
         {"senders", plan.senders()},
         {"rate_per_sender", options.rate},
@@ -442,6 +443,10 @@ int run_bench(bench_options options) {
     }
     if (const auto why = unsupported(options.system, options.kind)) {
         std::fprintf(stderr, "bench: %s\n", why->c_str());
+        return 2;
+    }
+    if (options.stateful && (options.system != system_kind::switchboard || is_sse(options.kind))) {
+        std::fprintf(stderr, "bench: --stateful: Switchboard hub scenarios only\n");
         return 2;
     }
     if (auto sources = parse_source_addresses(options.source_addresses); !sources) {

@@ -73,6 +73,9 @@ struct bench_options {
     // saturation a system delivers everything eventually, only late (bench/README.md).
     std::chrono::milliseconds deadline{1'000};
     client::hub_protocol protocol = client::hub_protocol::json;
+    // Switchboard hub scenarios: every connection negotiates stateful reconnect and acks what
+    // it receives once a second (client::connect_options::stateful).
+    bool stateful = false;
     std::string source_addresses;  // "127.0.0.1-127.0.0.20" or a comma list; empty: any
     std::size_t threads = 1;
     // Servers (with their child processes) to read CPU and memory of; none: no such figures.

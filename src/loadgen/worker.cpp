@@ -29,6 +29,8 @@ using namespace std::chrono_literals;
 
 // The server closes clients silent for 30 s by default; a ping every 10 s keeps listeners in.
 constexpr auto ping_interval = 10s;
+// Stateful connections acknowledge what arrived at the official clients' rate.
+constexpr auto ack_interval = 1s;
 
 struct slot {
     std::size_t index = 0;  // in the plan, across all processes
@@ -51,7 +53,8 @@ public:
           servers_(servers),
           sources_(sources),
           tick_(context_),
-          ping_(context_) {}
+          ping_(context_),
+          ack_(context_) {}
 
     asio::io_context& context() { return context_; }
 
@@ -99,6 +102,9 @@ public:
             connect_next();
         }
         do_ping();
+        if (options_.stateful) {
+            do_ack();
+        }
     }
 
     void start_sending(std::chrono::steady_clock::time_point start) {
@@ -127,6 +133,7 @@ public:
     void close_all() {
         tick_.cancel();
         ping_.cancel();
+        ack_.cancel();
         closing_ = true;
         for (auto& s : slots_) {
             if (s.client) {
@@ -190,6 +197,7 @@ private:
         client::connect_options connect;
         aim(connect, s, server.path + "?user=" + plan_.user_of(s.index));
         connect.protocol = options_.protocol;
+        connect.stateful = options_.stateful;
         client->set_record_filter([this](std::string_view record) {
             traffic.fetch_add(1, std::memory_order_relaxed);
             return might_be_measured(record);
@@ -458,7 +466,7 @@ private:
     void do_ping() {
         ping_.expires_after(ping_interval);
         ping_.async_wait([this](boost::system::error_code ec) {
-            if (ec) {
+            if (ec || closing_) {  // as do_ack
                 return;
             }
             // Socket.IO's server pings the client instead, and Nchan needs no keep-alive.
@@ -468,6 +476,25 @@ private:
                 }
             }
             do_ping();
+        });
+    }
+
+    // One timer for the shard's connections rather than one per connection: each acks what it
+    // received since its last Ack (nothing when nothing is new).
+    void do_ack() {
+        ack_.expires_after(ack_interval);
+        ack_.async_wait([this](boost::system::error_code ec) {
+            // A wait that had already fired when close_all() cancelled it must not re-arm:
+            // the thread would never run out of work and stop.
+            if (ec || closing_) {
+                return;
+            }
+            for (auto& s : slots_) {
+                if (s.client) {
+                    s.client->send_ack();
+                }
+            }
+            do_ack();
         });
     }
 
@@ -484,6 +511,7 @@ private:
     asio::io_context context_{1};
     asio::steady_timer tick_;
     asio::steady_timer ping_;
+    asio::steady_timer ack_;
     std::vector<slot> slots_;
     std::size_t next_ = 0;
     bool measuring_ = false;

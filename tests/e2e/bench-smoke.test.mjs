@@ -59,6 +59,33 @@ test('bench over two worker processes and several source addresses, MessagePack'
   assert.equal(report.protocol, 'messagepack');
 });
 
+test('bench --stateful: its acks keep the server\'s replay buffer from filling up', async (t) => {
+  // A 40 kB buffer, and debug logs: the server says when a client's buffer overflows.
+  const server = await serverFor(t, [...UNLIMITED, '--stateful-reconnect-buffer-size', '40000',
+    '--log-level', 'debug']);
+  const log = () => server.stdout() + server.stderr();
+  const base = ['broadcast', '--url', `${server.url}/hubs/chat`, '--connections', '10', '--stateful'];
+  // About 11 kB a second per connection for 5 s: more than the buffer holds in all, well under
+  // it between two acks (one a second).
+  const { report } = await bench(t, [...base, '--rate', '10', '--message-size', '1024',
+    '--duration', '5s']);
+  checkReport(report, { scenario: 'broadcast', connections: 10 });
+  assert.equal(report.stateful, true);
+  assert.doesNotMatch(log(), /replay buffer full/);
+  // The control: 100 kB a second overflows it between two acks, so the server did number and
+  // keep these connections' messages (a version 1 handshake would not have).
+  const control = await bench(t, [...base, '--rate', '50', '--message-size', '2048',
+    '--duration', '2s']);
+  checkReport(control.report, { scenario: 'broadcast', connections: 10 });
+  assert.match(log(), /replay buffer full/);
+});
+
+test('bench --stateful is for Switchboard hub scenarios only', async () => {
+  const { code, stderr } = await benchRefusal(['broadcast', '--target', 'socketio', '--stateful']);
+  assert.equal(code, 2);
+  assert.match(stderr, /--stateful: Switchboard hub scenarios only/);
+});
+
 test('bench refuses a server beyond loopback before any load', async () => {
   const { code, stderr } = await benchRefusal(['echo', '--url', 'http://192.0.2.1:5000/hubs/chat']);
   assert.equal(code, 2);
