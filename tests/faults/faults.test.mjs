@@ -132,6 +132,22 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
     assert.equal(result.disconnectedClients, 0);
   });
 
+  test('durable mode, a rolling restart under stateful-reconnect clients: every client keeps its connection, nothing lost', async (t) => {
+    const result = await run(t, 'durable mode (--durable-window 30s), rolling restart of three instances, stateful reconnect clients', async (topology, traffic) => {
+      const ids = traffic.clients.map((c) => c.connection.connectionId);
+      for (let i = 0; i < topology.servers.length; i += 1) {
+        await topology.drain(i);
+        await topology.restart(i);
+        await waitFor(() => traffic.clients.every((c) => c.connection.state === 'Connected'), RECOVERY_TIMEOUT,
+          { interval: 50, message: `every client connected again after restarting instance ${i}` });
+      }
+      assert.deepEqual(traffic.clients.map((c) => c.connection.connectionId), ids, 'the same connections throughout');
+    }, { stateful: true, senderThroughBalancer: true, args: ['--durable-window', '30s'] });
+    assertHeld(result);
+    assert.equal(result.lostReconnected, 0);
+    assert.equal(result.reconnectedClients, 0, 'resumes, never new connections');
+  });
+
   test('Redis restarted: clients keep their connections; what the outage cost is counted', async (t) => {
     const result = await run(t, 'Redis restart', async (topology) => {
       await topology.redis.stop();
