@@ -78,13 +78,14 @@ start_instances "$REDIS_URL" "$@"
 if [[ -n "$NGINX_PORT" ]]; then
   mkdir -p "$work/nginx"
   # nginx.conf names 127.0.0.1:5000-5002 and port 8080; rewrite them to this run's ports.
-  # With fewer than 3 instances the lines naming the others go: nginx refuses duplicate map keys.
+  # With fewer than 3 instances the others' upstreams and lines go: nginx refuses duplicate map
+  # keys and an upstream without a primary server.
   sed_args=()
   for i in 0 1 2; do
     if ((i < INSTANCES)); then
       sed_args+=(-e "s/127\.0\.0\.1:500$i\b/@INSTANCE$i@/g")
     else
-      sed_args+=(-e "/127\.0\.0\.1:500$i\b/d")
+      sed_args+=(-e "/upstream switchboard_$i {/,/}/d" -e "/127\.0\.0\.1:500$i\b/d")
     fi
   done
   for ((i = 0; i < INSTANCES && i < 3; i++)); do

@@ -36,8 +36,12 @@ async function startNginx(scope, ports) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-app-nginx-'));
   const port = await freePort();
   let conf = await readFile(path.join(ROOT, 'examples', 'multi-instance', 'nginx.conf'), 'utf8');
-  // Lines naming instances beyond ours go (nginx refuses duplicate map keys), then the ports change.
-  for (let i = ports.length; i < 3; i += 1) conf = conf.split('\n').filter((l) => !l.includes(`127.0.0.1:500${i}`)).join('\n');
+  // Instances beyond ours go, their upstreams and then every line naming them (nginx refuses
+  // duplicate map keys and an upstream with backups only), then the ports change.
+  for (let i = ports.length; i < 3; i += 1) {
+    conf = conf.replace(new RegExp(`\\n *upstream switchboard_${i} \\{[^}]*\\}`), '');
+    conf = conf.split('\n').filter((l) => !l.includes(`127.0.0.1:500${i}`)).join('\n');
+  }
   for (let i = 0; i < ports.length; i += 1) conf = conf.replaceAll(`127.0.0.1:500${i}`, `127.0.0.1:${ports[i]}`);
   conf = conf.replace('listen 8080;', `listen 127.0.0.1:${port};`);
   // A test cookie, sb_pin=N, sends a page's negotiates to instance N, so the two users are on two
