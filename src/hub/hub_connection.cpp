@@ -59,10 +59,16 @@ hub_connection::hub_connection(hub_server& server, routing::hub_id hub,
 
 void hub_connection::on_received(std::string_view bytes) {
     const log_scope scope(connection_->id());
-    if (state_ != state::handshaking && state_ != state::connected) {
+    if (state_ != state::handshaking && state_ != state::subscribing &&
+        state_ != state::connected) {
         return;
     }
     last_received_ = clock::now();
+    reader_.append(bytes);
+    read_records();
+}
+
+void hub_connection::read_records() {
     const auto too_large = [this] {
         if (state_ == state::handshaking) {
             return fail_handshake("Handshake was canceled.");
@@ -73,8 +79,8 @@ void hub_connection::on_received(std::string_view bytes) {
                              "AddHubOptions.",
                          true);
     };
-    reader_.append(bytes);
     std::string_view record;
+    // While subscribing, records wait in the reader: on_subscribed reads them.
     while (state_ == state::handshaking || state_ == state::connected) {
         switch (reader_.next(record)) {
         case protocol::message_reader::status::need_more:
@@ -187,6 +193,22 @@ void hub_connection::on_handshake(std::string_view record) {
         replay_.enable();
     }
     connection_->set_stateful(stateful);
+    state_ = state::subscribing;
+    auto& router = server_.router();
+    router.add_connection(hub_, connection_->id(), user_id_, *this);
+    registered_ = true;
+    router.when_connection_in_effect(hub_, connection_->id(), [weak = weak_from_this()] {
+        if (auto self = weak.lock()) {
+            self->on_subscribed();
+        }
+    });
+}
+
+void hub_connection::on_subscribed() {
+    if (state_ != state::subscribing) {
+        return;  // closed meanwhile
+    }
+    const log_scope scope(connection_->id());
     std::string response;
     protocol::write_handshake_response(std::nullopt, response);
     send_bytes(std::move(response));
@@ -196,15 +218,14 @@ void hub_connection::on_handshake(std::string_view record) {
         counters->hub_connections_of(*protocol_).add(1);
     }
     last_ping_sent_ = clock::now();
-    server_.router().add_connection(hub_, connection_->id(), user_id_, *this);
-    registered_ = true;
-    sessions_ = stateful ? server_.router().durable_sessions() : nullptr;
+    sessions_ = connection_->stateful() ? server_.router().durable_sessions() : nullptr;
     if (sessions_ != nullptr) {
         durable_ = true;
         sessions_->add(hub_, connection_->id(), connection_->token(), user_id_, codec_->protocol,
                        weak_from_this(), connection_->shard());
     }
     run_connected();
+    read_records();
 }
 
 void hub_connection::adopt(const routing::durable::claimed_session& claimed) {
@@ -410,7 +431,7 @@ void hub_connection::close(std::optional<std::string> error, bool allow_reconnec
     if (state_ == state::closing || state_ == state::closed) {
         return;
     }
-    if (state_ == state::handshaking) {
+    if (state_ == state::handshaking || state_ == state::subscribing) {
         state_ = state::closing;
         return connection_->close_after(nullptr);
     }
@@ -451,7 +472,7 @@ void hub_connection::on_transport_resumed() {
 void hub_connection::on_heartbeat(clock::time_point now) {
     const log_scope scope(connection_->id());
     const auto& options = server_.options();
-    if (state_ == state::handshaking) {
+    if (state_ == state::handshaking || state_ == state::subscribing) {
         if (now - opened_at_ >= options.handshake_timeout) {
             fail_handshake("Handshake was canceled.");
         }

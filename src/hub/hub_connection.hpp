@@ -98,9 +98,14 @@ public:
     [[nodiscard]] const std::string& user_id() const noexcept { return user_id_; }
 
 private:
-    enum class state : unsigned char { handshaking, connected, closing, closed };
+    // subscribing: the handshake was valid; its answer waits until the bus carries the
+    // connection's messages (router::when_connection_in_effect).
+    enum class state : unsigned char { handshaking, subscribing, connected, closing, closed };
 
     void on_handshake(std::string_view record);
+    // Answers the handshake once the bus carries the connection's messages.
+    void on_subscribed();
+    void read_records();
     // Runs on_connected; a throw closes the connection (ASP.NET, without reconnect).
     void run_connected();
     void on_message(protocol::hub_message&& message);

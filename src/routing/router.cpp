@@ -69,6 +69,36 @@ void router::add_connection(hub_id hub, const std::string& connection_id,
     }
 }
 
+void router::when_connection_in_effect(hub_id hub, const std::string& connection_id,
+                                       std::function<void()> then) {
+    const auto& registry = shards_[pool_.current_shard()].hubs[hub];
+    const auto it = registry.connections.find(connection_id);
+    if (!bus_.shared() || it == registry.connections.end()) {
+        return then();
+    }
+    const auto& channels = hubs_[hub].channels;
+    std::vector<std::string> subscribed{channels.connection(connection_id)};
+    if (!it->second.user_id.empty()) {
+        subscribed.push_back(channels.user(it->second.user_id));
+    }
+    for (const auto& group : it->second.groups) {
+        subscribed.push_back(channels.group(group));
+    }
+    struct pending {
+        std::atomic<std::size_t> remaining;
+        std::function<void()> then;
+    };
+    auto state = std::make_shared<pending>(subscribed.size(), std::move(then));
+    auto home = executor(pool_.current_shard());
+    for (const auto& channel : subscribed) {
+        bus_.when_subscribed(channel, [state, home] {
+            if (state->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                boost::asio::post(home, std::move(state->then));
+            }
+        });
+    }
+}
+
 void router::remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard) {
     auto& registry = shards_[shard].hubs[hub];
     const auto it = registry.connections.find(connection_id);

@@ -179,6 +179,12 @@ public:
     // Called on the connection's shard.
     void add_connection(hub_id hub, const std::string& connection_id, const std::string& user_id,
                         recipient& target);
+    // On the connection's shard, right after add_connection: runs `then` on this shard once
+    // the bus carries everything addressed to the connection, its user and its groups so far
+    // (at once on a private bus), so a send from another instance after the handshake reaches
+    // it. ASP.NET answers the handshake before its SUBSCRIBEs; such a send can be lost there.
+    void when_connection_in_effect(hub_id hub, const std::string& connection_id,
+                                   std::function<void()> then);
     // On the connection's shard, which is named because teardown may run after the shard
     // threads stopped.
     void remove_connection(hub_id hub, const std::string& connection_id, std::size_t shard);

@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -311,6 +315,86 @@ TEST(router_group_limit, a_join_beyond_the_limit_fails_and_the_memberships_stay)
 
 namespace switchboard::routing {
 namespace {
+
+// A shared bus whose subscriptions take effect when the test says so.
+class gated_bus final : public backplane {
+public:
+    void start(backplane_handler&) override {}
+    void stop() override {}
+    void subscribe(const std::string&) override {}
+    void unsubscribe(const std::string&) override {}
+    void publish(const std::string&, shared_buffer) override {}
+    void when_subscribed(const std::string& channel, std::function<void()> then) override {
+        std::lock_guard lock(mutex_);
+        waiting_.emplace_back(channel, std::move(then));
+    }
+    [[nodiscard]] bool connected() const override { return true; }
+    strings waiting_channels() {
+        std::lock_guard lock(mutex_);
+        strings channels;
+        for (const auto& entry : waiting_) {
+            channels.push_back(entry.first);
+        }
+        return channels;
+    }
+    // Confirms the subscriptions to `channel` (the callbacks run outside the lock, as a bus's do).
+    void confirm(const std::string& channel) {
+        std::vector<std::function<void()>> due;
+        {
+            std::lock_guard lock(mutex_);
+            std::erase_if(waiting_, [&](auto& entry) {
+                if (entry.first != channel) {
+                    return false;
+                }
+                due.push_back(std::move(entry.second));
+                return true;
+            });
+        }
+        for (auto& then : due) {
+            then();
+        }
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::pair<std::string, std::function<void()>>> waiting_;
+};
+
+// A hub connection answers its handshake after this: a send from another instance right after
+// the client's start() must reach it (ASP.NET answers before its SUBSCRIBEs complete).
+TEST(router_connection_in_effect, waits_for_the_connection_user_and_group_channels) {
+    shard_pool pool{2};
+    gated_bus bus;
+    router router{pool, bus};
+    const auto hub = router.add_hub("chat");
+    fake_recipient target;
+    pool.start();
+    std::atomic<bool> in_effect = false;
+    std::atomic<bool> on_its_shard = false;
+    ASSERT_TRUE(run_on(pool, 1, [&] {
+        router.add_connection(hub, "c1", "alice", target);
+        router.add_to_group(hub, "c1", "room");
+        router.when_connection_in_effect(hub, "c1", [&] {
+            on_its_shard = pool.current_shard() == 1;
+            in_effect = true;
+        });
+    }));
+    const auto& channels = router.hub_channels(hub);
+    // (add_to_group waits on the group's channel as well.)
+    const auto waiting = bus.waiting_channels();
+    EXPECT_EQ(std::set<std::string>(waiting.begin(), waiting.end()),
+              (std::set<std::string>{channels.connection("c1"), channels.user("alice"),
+                                     channels.group("room")}));
+    bus.confirm(channels.connection("c1"));
+    bus.confirm(channels.user("alice"));
+    ASSERT_TRUE(drain(pool));
+    EXPECT_FALSE(in_effect) << "the group's subscription is not in effect yet";
+    bus.confirm(channels.group("room"));
+    ASSERT_TRUE(drain(pool));
+    EXPECT_TRUE(in_effect);
+    EXPECT_TRUE(on_its_shard);
+    pool.stop_and_join();
+}
 
 class router_visit_test : public router_test {
 protected:
