@@ -16,6 +16,8 @@ namespace switchboard::presence::postgres {
 namespace {
 
 using routing::postgres::pg_connection;
+using routing::postgres::result_error;
+using routing::postgres::succeeded;
 
 // Entries a reap deletes of a dead instance at most: one transaction holds a lock per user it
 // settles, and the server's lock table is shared (64 per connection by default); more waits
@@ -24,14 +26,6 @@ constexpr int reap_batch = 256;
 
 // A page holds at most this many entries whatever the caller asks: one statement's work.
 constexpr std::size_t max_page = 1000;
-
-bool succeeded(const PGresult* result) {
-    if (result == nullptr) {
-        return false;
-    }
-    const auto status = PQresultStatus(result);
-    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
-}
 
 // Binary-format values (every statement asks for binary results).
 std::string bytes_at(const PGresult* result, int row, int column) {
@@ -78,14 +72,6 @@ std::vector<std::pair<std::size_t, long long>> indexed_rows(const PGresult* resu
     }
     std::sort(rows.begin(), rows.end());
     return rows;
-}
-
-std::string result_error(const PGresult* result) {
-    if (result == nullptr) {
-        return "connection lost";
-    }
-    auto text = routing::postgres::one_line(PQresultErrorMessage(result));
-    return text.empty() ? std::string(PQresStatus(PQresultStatus(result))) : text;
 }
 
 error unavailable() {

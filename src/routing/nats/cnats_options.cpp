@@ -1,5 +1,8 @@
 #include "routing/nats/cnats_options.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -73,6 +76,30 @@ void apply_connection(natsOptions* options, const connection_options& c, std::st
     if (c.tls_insecure_skip_verify) {
         ok(natsOptions_SkipServerVerification(options, true), "tls_insecure");
     }
+}
+
+void apply_reconnect(natsOptions* options, const reconnect_policy& policy,
+                     std::string_view context) {
+    check(natsOptions_SetTimeout(options, policy.connect_timeout.count()), context, "timeout");
+    check(natsOptions_SetReconnectWait(options, policy.wait.count()), context, "reconnect");
+    check(natsOptions_SetReconnectJitter(options, policy.jitter.count(), policy.jitter_tls.count()),
+          context, "reconnect");
+    // 0 would be cnats' 8 MiB default rather than no buffer: the option's own default.
+    const auto buffer = std::min<std::size_t>(policy.buffer_bytes, std::numeric_limits<int>::max());
+    check(natsOptions_SetReconnectBufSize(options, static_cast<int>(buffer)), context,
+          "reconnect buffer");
+}
+
+void apply_lifecycle(natsOptions* options, const lifecycle_callbacks& callbacks, void* closure,
+                     std::string_view context) {
+    check(natsOptions_SetMaxReconnect(options, -1), context, "reconnect");  // -1: for ever
+    check(natsOptions_SetRetryOnFailedConnect(options, true, callbacks.connected, closure), context,
+          "retry");
+    check(natsOptions_SetDisconnectedCB(options, callbacks.disconnected, closure), context,
+          "callbacks");
+    check(natsOptions_SetReconnectedCB(options, callbacks.reconnected, closure), context,
+          "callbacks");
+    check(natsOptions_SetClosedCB(options, callbacks.closed, closure), context, "callbacks");
 }
 
 }  // namespace switchboard::routing::nats

@@ -190,26 +190,17 @@ public:
         apply_connection(opts, options_.connection, "NATS log");
         const auto name = options_.connection.name + " log";
         check(natsOptions_SetName(opts, name.c_str()), "name");
-        check(natsOptions_SetTimeout(opts, options_.connect_timeout.count()), "timeout");
-        check(natsOptions_SetReconnectWait(opts, options_.reconnect_wait.count()), "reconnect");
-        check(natsOptions_SetReconnectJitter(opts, options_.reconnect_jitter.count(),
-                                             options_.reconnect_jitter.count()),
-              "reconnect");
-        check(natsOptions_SetReconnectBufSize(
-                  opts, static_cast<int>(std::min<std::size_t>(options_.max_buffered_bytes,
-                                                               std::numeric_limits<int>::max()))),
-              "reconnect buffer");
+        apply_reconnect(
+            opts,
+            {options_.connect_timeout, options_.reconnect_wait, options_.reconnect_jitter,
+             options_.reconnect_jitter, options_.max_buffered_bytes},
+            "NATS log");
         probe();
-        check(natsOptions_SetMaxReconnect(opts, -1), "reconnect");  // -1: for ever
         // Last: from here on the options hold the connection closure (released by the closed
         // callback, the connection's last).
         connection_closure_ = new std::shared_ptr<state>(shared_from_this());
-        check(natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, connection_closure_),
-              "retry");
-        check(natsOptions_SetDisconnectedCB(opts, on_disconnected, connection_closure_),
-              "callbacks");
-        check(natsOptions_SetReconnectedCB(opts, on_reconnected, connection_closure_), "callbacks");
-        check(natsOptions_SetClosedCB(opts, on_closed, connection_closure_), "callbacks");
+        apply_lifecycle(opts, {on_connected, on_disconnected, on_reconnected, on_closed},
+                        connection_closure_, "NATS log");
     }
 
     // Control shard.

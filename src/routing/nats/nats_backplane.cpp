@@ -56,10 +56,6 @@ private:
     std::atomic<clock::rep> last_log_{0};
 };
 
-int clamp_to_int(std::size_t value) {
-    return static_cast<int>(std::min<std::size_t>(value, std::numeric_limits<int>::max()));
-}
-
 }  // namespace
 
 // Everything cnats callbacks, the helper thread and posted jobs touch. cnats holds references
@@ -90,25 +86,17 @@ public:
         apply_connection(opts, c, "NATS");
         check(natsOptions_SetName(opts, c.name.c_str()), "name");
         check(natsOptions_SetNoEcho(opts, true), "no_echo");
-        check(natsOptions_SetTimeout(opts, options_.connect_timeout.count()), "timeout");
-        check(natsOptions_SetMaxReconnect(opts, -1), "reconnect");  // -1: for ever
-        check(natsOptions_SetReconnectWait(opts, options_.reconnect_wait.count()), "reconnect");
-        check(natsOptions_SetReconnectJitter(opts, options_.reconnect_jitter.count(),
-                                             options_.reconnect_jitter_tls.count()),
-              "reconnect");
-        // 0 would be cnats' 8 MiB default rather than no buffer: the option's own default.
-        check(natsOptions_SetReconnectBufSize(opts, clamp_to_int(options_.max_buffered_bytes)),
-              "reconnect buffer");
+        apply_reconnect(
+            opts,
+            {options_.connect_timeout, options_.reconnect_wait, options_.reconnect_jitter,
+             options_.reconnect_jitter_tls, options_.max_buffered_bytes},
+            "NATS");
         check(natsOptions_UseGlobalMessageDelivery(opts, true), "delivery");
         check(natsOptions_SetMaxPendingMsgs(opts, options_.pending_messages_limit), "pending");
         // Last: from here on the options hold the connection closure (see the class comment).
         connection_closure_ = new std::shared_ptr<state>(shared_from_this());
-        check(natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, connection_closure_),
-              "retry");
-        check(natsOptions_SetDisconnectedCB(opts, on_disconnected, connection_closure_),
-              "callbacks");
-        check(natsOptions_SetReconnectedCB(opts, on_reconnected, connection_closure_), "callbacks");
-        check(natsOptions_SetClosedCB(opts, on_closed, connection_closure_), "callbacks");
+        apply_lifecycle(opts, {on_connected, on_disconnected, on_reconnected, on_closed},
+                        connection_closure_, "NATS");
     }
 
     // Control shard.

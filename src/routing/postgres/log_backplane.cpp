@@ -32,24 +32,6 @@ constexpr const char* schema_lock_sql = "SELECT pg_advisory_xact_lock(6004234345
 // locks and find nothing left.
 constexpr const char* trim_lock_key = "6004234345505969201";
 
-using result_status = ExecStatusType;
-
-std::string result_error(const PGresult* result) {
-    if (result == nullptr) {
-        return "connection lost";
-    }
-    auto text = one_line(PQresultErrorMessage(result));
-    return text.empty() ? std::string(PQresStatus(PQresultStatus(result))) : text;
-}
-
-bool succeeded(const PGresult* result) {
-    if (result == nullptr) {
-        return false;
-    }
-    const result_status status = PQresultStatus(result);
-    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-}
-
 std::string_view value_of(const PGresult* result, int row, int column) {
     return {PQgetvalue(result, row, column),
             static_cast<std::size_t>(PQgetlength(result, row, column))};

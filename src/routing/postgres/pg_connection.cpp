@@ -27,6 +27,22 @@ std::string one_line(std::string_view message) {
     return text;
 }
 
+std::string result_error(const PGresult* result) {
+    if (result == nullptr) {
+        return "connection lost";
+    }
+    auto text = one_line(PQresultErrorMessage(result));
+    return text.empty() ? std::string(PQresStatus(PQresultStatus(result))) : text;
+}
+
+bool succeeded(const PGresult* result) {
+    if (result == nullptr) {
+        return false;
+    }
+    const auto status = PQresultStatus(result);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
 namespace {
 
 // A host name, not an IP literal or a Unix-socket directory (absolute path, '@' abstract).

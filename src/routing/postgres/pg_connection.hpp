@@ -25,6 +25,10 @@ namespace switchboard::routing::postgres {
 // libpq's messages span lines ("server closed the connection unexpectedly\n\tThis probably
 // means..."): one line each in our log.
 [[nodiscard]] std::string one_line(std::string_view message);
+// A statement's error in one line; "connection lost" for the nullptr a lost session answers.
+[[nodiscard]] std::string result_error(const PGresult* result);
+// True for a command or query that completed (not for nullptr, an error or a copy state).
+[[nodiscard]] bool succeeded(const PGresult* result);
 
 // Lifetime: owned by shared_ptr; every pending wait holds one, so stop() and destruction may
 // happen while waits are outstanding. Threading: one io_context (the control shard); every

@@ -31,22 +31,6 @@ const std::string schema_lock = schema_lock_sql;
 // rather than queued without bound (each is one round trip on the listening session).
 constexpr std::size_t max_pending_deliveries = 65'536;
 
-std::string result_error(const PGresult* result) {
-    if (result == nullptr) {
-        return "connection lost";
-    }
-    auto text = one_line(PQresultErrorMessage(result));
-    return text.empty() ? std::string(PQresStatus(PQresultStatus(result))) : text;
-}
-
-bool succeeded(const PGresult* result) {
-    if (result == nullptr) {
-        return false;
-    }
-    const auto status = PQresultStatus(result);
-    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-}
-
 }  // namespace
 
 bool postgres_backplane::rate_limited::due(clock::time_point now) {
