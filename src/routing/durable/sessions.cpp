@@ -281,24 +281,27 @@ void sessions::apply(session& s, const log_entry& entry, decoded_cache& decoded)
         }
         return;
     }
-    const auto parsed = hubs_[s.hub].parse(entry.channel);
-    if (!parsed) {
-        return;
+    if (const auto parsed = hubs_[s.hub].parse(entry.channel)) {
+        apply_addressed(s, entry, *parsed, decoded);
     }
+}
+
+void sessions::apply_addressed(session& s, const log_entry& entry,
+                               const scaleout::parsed_channel& to, decoded_cache& decoded) {
     bool addressed = false;
-    switch (parsed->kind) {
+    switch (to.kind) {
     case scaleout::channel_kind::all:
         addressed = true;
         break;
     case scaleout::channel_kind::user:
-        addressed = parsed->id == s.record.user && !s.record.user.empty();
+        addressed = to.id == s.record.user && !s.record.user.empty();
         break;
     case scaleout::channel_kind::group:
-        addressed = std::binary_search(s.record.groups.begin(), s.record.groups.end(),
-                                       std::string(parsed->id));
+        addressed =
+            std::binary_search(s.record.groups.begin(), s.record.groups.end(), std::string(to.id));
         break;
     case scaleout::channel_kind::connection:
-        addressed = parsed->id == s.record.connection_id;
+        addressed = to.id == s.record.connection_id;
         break;
     default:
         break;
@@ -313,7 +316,7 @@ void sessions::apply(session& s, const log_entry& entry, decoded_cache& decoded)
     // A client-result request reaches the client through its hub connection, which logs the
     // invocation it sends as a frame of its own; the request itself is not a message.
     if (!invocation || invocation->excludes(s.record.connection_id) ||
-        (parsed->kind == scaleout::channel_kind::connection && invocation->invocation_id)) {
+        (to.kind == scaleout::channel_kind::connection && invocation->invocation_id)) {
         return;
     }
     if (const auto* frame = invocation->payload(s.record.protocol)) {
@@ -339,8 +342,9 @@ void sessions::on_log_entry(const log_entry& entry) {
     }
     // The candidates first: delivering never changes who is addressed by this entry.
     std::vector<session*> candidates;
+    std::optional<scaleout::parsed_channel> parsed;
     for (std::size_t hub = 0; hub < hubs_.size() && candidates.empty(); ++hub) {
-        const auto parsed = hubs_[hub].parse(entry.channel);
+        parsed = hubs_[hub].parse(entry.channel);
         if (!parsed) {
             continue;
         }
@@ -380,7 +384,7 @@ void sessions::on_log_entry(const log_entry& entry) {
     decoded_cache decoded;
     for (auto* s : candidates) {
         if (live_after_catch_up(*s)) {
-            apply(*s, entry, decoded);
+            apply_addressed(*s, entry, *parsed, decoded);  // the candidates' hub parsed it
         }
     }
     flush();

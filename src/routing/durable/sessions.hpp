@@ -161,6 +161,9 @@ private:
     // The entry's payload decoded at most once, however many sessions it addresses.
     using decoded_cache = std::optional<expected<scaleout::invocation>>;
     void apply(session& s, const log_entry& entry, decoded_cache& decoded);
+    // As apply(), for an entry of the session's hub whose channel is parsed already.
+    void apply_addressed(session& s, const log_entry& entry, const scaleout::parsed_channel& to,
+                         decoded_cache& decoded);
     // Applies a marker to `s`; false when `s` ended here (moved).
     bool apply_marker(session& s, const marker& m);
     // Numbers `frame` for `s` and queues it for s's shard; flush() posts each shard's queue
