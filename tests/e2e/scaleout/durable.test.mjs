@@ -35,8 +35,8 @@ const SECRET = 'switchboard-e2e-durable-secret-0123456789';
 const RS = '\u001e';
 
 const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function tokenFor(user) {
-  const body = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: user, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+function tokenFor(user, lifetimeSeconds = 3600) {
+  const body = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: user, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}`;
   return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
 }
 
@@ -113,6 +113,9 @@ for (const bus of DURABLE_BUSES) {
 
       assert.equal((await open(hub(1), negotiated.connectionToken, tokenFor(unique('bob')))).status, 403, "another user's token");
       assert.equal((await open(hub(1), 'AAAAAAAAAAAAAAAAAAAAAA', aliceToken)).status, 404, 'a forged id');
+      assert.equal((await open(hub(1), negotiated.connectionToken, tokenFor(alice, -600))).status, 401, "the owner's expired token (past the 60 s clock skew)");
+      const forged = `${aliceToken.slice(0, aliceToken.lastIndexOf('.'))}.${'A'.repeat(43)}`;
+      assert.equal((await open(hub(1), negotiated.connectionToken, forged)).status, 401, "the owner's name under a forged signature");
 
       const resumed = await open(hub(1), negotiated.connectionToken, aliceToken);
       assert.equal(resumed.status, 101, 'its owner resumes it on the other instance');
