@@ -1,12 +1,14 @@
-// Durable mode's NATS bus on a real nats-server with JetStream: the backplane conformance
-// suite, one log order seen by every instance, catch-up and gaps after outages, exact reads,
-// and records with compare-and-set.
+// Durable mode's NATS bus on a real nats-server with JetStream: the backplane and durable_log
+// conformance suites, and what is NATS's own: catch-up after a server restart, a cap reached
+// while an instance was away, a server without JetStream.
 #include "../../unit/routing/backplane_conformance.hpp"
+#include "../../unit/routing/durable_log_conformance.hpp"
 #include "nats_server.hpp"
 #include "nats_test_support.hpp"
 #include "routing/nats/log_backplane.hpp"
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -43,6 +45,56 @@ INSTANTIATE_TYPED_TEST_SUITE_P(nats_log, backplane_conformance, nats_log_factory
 
 }  // namespace
 }  // namespace switchboard::routing::conformance
+
+namespace switchboard::routing::log_conformance {
+namespace {
+
+// Cut: the server is killed and started again on the same store (the stream survives); a slow
+// instance reconnects after 3 s, when the others have published and the test trimmed.
+struct nats_log_log_factory {
+    using bus_type = nats::log_backplane;
+    static constexpr log_capabilities capabilities{};
+    static bool available() { return testing::nats_server::available(); }
+    void set_up() { ASSERT_TRUE(server.start()); }
+    std::unique_ptr<bus_type> make(boost::asio::io_context& control,
+                                   const instance_options& options) {
+        nats::log_options log;
+        log.connection = nats::parse_connection_string(server.url());
+        log.server_name = options.name;
+        log.window = 1min;
+        log.max_entries = options.max_entries;
+        log.reconnect_wait = options.slow_reconnect ? 3000ms : 100ms;
+        log.reconnect_jitter = 10ms;
+        log.idle_check = 200ms;  // quick stale checks keep the tests short
+        return std::make_unique<bus_type>(control, std::move(log));
+    }
+    // JetStream's purge keeping the newest `keep` (0: purges all).
+    void trim(std::size_t keep) {
+        natsConnection* connection = nullptr;
+        ASSERT_EQ(natsConnection_ConnectTo(&connection, server.url().c_str()), NATS_OK);
+        jsCtx* js = nullptr;
+        jsOptions options;
+        jsOptions_Init(&options);
+        options.Stream.Purge.Keep = keep;
+        jsErrCode code{};
+        natsStatus status = natsConnection_JetStream(&js, connection, nullptr);
+        if (status == NATS_OK) {
+            status = js_PurgeStream(js, "switchboard_log", &options, &code);
+        }
+        jsCtx_Destroy(js);
+        natsConnection_Destroy(connection);
+        ASSERT_EQ(status, NATS_OK) << natsStatus_GetText(status) << " " << code;
+    }
+    void cut(bus_type&) { server.kill(); }
+    void backend_back() { ASSERT_TRUE(server.start()); }
+    void heal(bus_type&) {}
+    testing::nats_server server;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(nats_log, durable_log_conformance, nats_log_log_factory);
+
+}  // namespace
+}  // namespace switchboard::routing::log_conformance
 
 namespace switchboard::testing {
 namespace {
@@ -143,53 +195,6 @@ public:
         return eventually([&] { return done->load(); });
     }
 
-    // Runs `f` on the control thread and returns its result.
-    template <class F>
-    auto on_control(F f) -> decltype(f()) {
-        std::promise<decltype(f())> result;
-        auto future = result.get_future();
-        boost::asio::post(context_, [&] { result.set_value(f()); });
-        return future.get();
-    }
-
-    std::string position() {
-        return on_control([&] { return bus_->position(); });
-    }
-
-    expected<std::vector<routing::log_entry>> read_after(const std::string& after,
-                                                         std::size_t count) {
-        std::promise<expected<std::vector<routing::log_entry>>> result;
-        auto future = result.get_future();
-        boost::asio::post(context_, [&] {
-            bus_->read_after(after, count, [&](auto r) { result.set_value(std::move(r)); });
-        });
-        return future.get();
-    }
-    expected<std::optional<std::string>> get(const std::string& key) {
-        std::promise<expected<std::optional<std::string>>> result;
-        auto future = result.get_future();
-        boost::asio::post(context_, [&] {
-            bus_->get_record(key, [&](auto r) { result.set_value(std::move(r)); });
-        });
-        return future.get();
-    }
-    void put(const std::string& key, const std::string& value, std::chrono::milliseconds ttl) {
-        boost::asio::post(context_, [this, key, value, ttl] { bus_->put_record(key, value, ttl); });
-    }
-    void erase(const std::string& key) {
-        boost::asio::post(context_, [this, key] { bus_->erase_record(key); });
-    }
-    std::future<expected<bool>> swap(const std::string& key, const std::string& from,
-                                     const std::string& to) {
-        auto result = std::make_shared<std::promise<expected<bool>>>();
-        auto future = result->get_future();
-        boost::asio::post(context_, [this, result, key, from, to] {
-            bus_->compare_and_set_record(key, from, to, std::chrono::minutes(1),
-                                         [result](auto r) { result->set_value(std::move(r)); });
-        });
-        return future;
-    }
-
 private:
     boost::asio::io_context context_;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
@@ -207,14 +212,6 @@ std::string numbered(const char* prefix, std::size_t n) {
     return out;
 }
 
-std::vector<std::string> ids_of(const std::vector<seen_entry>& entries) {
-    std::vector<std::string> ids;
-    for (const auto& e : entries) {
-        ids.push_back(e.id);
-    }
-    return ids;
-}
-
 class nats_log_test : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -225,53 +222,6 @@ protected:
     }
     nats_server server_;
 };
-
-TEST_F(nats_log_test, every_instance_sees_one_order_including_its_own_entries) {
-    log_endpoint a(server_.url(), "a");
-    log_endpoint b(server_.url(), "b");
-    ASSERT_TRUE(a.wait_ready());
-    ASSERT_TRUE(b.wait_ready());
-    ASSERT_TRUE(a.subscribe("chat"));
-    ASSERT_TRUE(b.subscribe("chat"));
-    constexpr int per_instance = 50;
-    for (int i = 0; i < per_instance; ++i) {
-        a.publish("chat", numbered("a", i));
-        b.publish("chat", numbered("b", i));
-        a.publish("quiet", numbered("q", i));  // nobody subscribed
-    }
-    ASSERT_TRUE(eventually([&] {
-        return a.observer().size() == 3 * per_instance && b.observer().size() == 3 * per_instance;
-    }));
-    const auto seen_a = a.observer().entries();
-    const auto seen_b = b.observer().entries();
-    EXPECT_EQ(ids_of(seen_a), ids_of(seen_b));
-    for (std::size_t i = 0; i < seen_a.size(); ++i) {
-        EXPECT_EQ(seen_a[i].payload, seen_b[i].payload);
-        EXPECT_EQ(seen_a[i].origin, seen_b[i].origin);
-        if (i > 0) {
-            EXPECT_LT(routing::compare_log_ids(seen_a[i - 1].id, seen_a[i].id), 0);
-        }
-    }
-    // Each instance's own publications in publish order.
-    int next_a = 0;
-    for (const auto& e : seen_a) {
-        if (e.origin == "a" && e.channel == "chat") {
-            EXPECT_EQ(e.payload, numbered("a", next_a++));
-        }
-    }
-    EXPECT_EQ(next_a, per_instance);
-    // The handler: only the other instance's entries, only on subscribed channels.
-    ASSERT_TRUE(eventually([&] { return a.handler().size() == per_instance; }));
-    for (const auto& d : a.handler().received()) {
-        EXPECT_EQ(d.channel, "chat");
-        EXPECT_EQ(d.payload.front(), 'b');
-    }
-    EXPECT_EQ(b.handler().size(), static_cast<std::size_t>(per_instance));
-    EXPECT_EQ(a.position(), seen_a.back().id);
-    EXPECT_EQ(a.observer().gaps(), 0);
-    EXPECT_TRUE(eventually([&] { return a.bus().unconfirmed_publications() == 0; }));
-    EXPECT_EQ(a.bus().dropped_publications(), 0u);
-}
 
 TEST_F(nats_log_test, an_instance_cut_off_catches_up_from_its_position_after_a_restart) {
     // a retries slowly: b is back and publishing while a is still away.
@@ -297,146 +247,6 @@ TEST_F(nats_log_test, an_instance_cut_off_catches_up_from_its_position_after_a_r
     }
     EXPECT_EQ(a.observer().gaps(), 0);
     EXPECT_GE(a.bus().reconnects(), 1u);
-}
-
-TEST_F(nats_log_test, entries_trimmed_past_the_position_are_a_gap) {
-    // The stream keeps 5 entries; a is away while b publishes 20.
-    log_endpoint a(server_.url(), "a", 5, 3000ms);
-    log_endpoint b(server_.url(), "b", 5);
-    ASSERT_TRUE(a.wait_ready());
-    ASSERT_TRUE(b.wait_ready());
-    ASSERT_TRUE(a.subscribe("chat"));
-    b.publish("chat", "before");
-    ASSERT_TRUE(eventually([&] { return a.handler().has("before"); }));
-
-    server_.kill();
-    ASSERT_TRUE(eventually([&] { return !a.bus().connected(); }));
-    ASSERT_TRUE(server_.start());
-    ASSERT_TRUE(eventually([&] { return b.bus().connected(); }));
-    for (int i = 0; i < 20; ++i) {
-        b.publish("chat", numbered("during", i));
-    }
-    ASSERT_TRUE(eventually([&] { return a.observer().gaps() == 1; }, 20s));
-    // Reading goes on from the log's end: what b publishes next reaches a.
-    b.publish("chat", "after");
-    ASSERT_TRUE(eventually([&] { return a.handler().has("after"); }));
-    EXPECT_FALSE(a.handler().has("during0"));
-}
-
-TEST_F(nats_log_test, channel_names_and_payloads_of_any_bytes_pass_unchanged) {
-    log_endpoint a(server_.url(), "a");
-    log_endpoint b(server_.url(), "b");
-    ASSERT_TRUE(a.wait_ready());
-    ASSERT_TRUE(b.wait_ready());
-    const std::string channel("hub:grp\0. *>\r\n\xc3\xbc:7", 18);
-    const std::string payload(
-        "\0\x01"
-        "binary\r\n\x1e\xff",
-        12);
-    ASSERT_TRUE(b.subscribe(channel));
-    a.publish(channel, payload);
-    ASSERT_TRUE(eventually([&] { return b.handler().size() == 1; }));
-    EXPECT_EQ(b.handler().received()[0].channel, channel);
-    EXPECT_EQ(b.handler().received()[0].payload, payload);
-    const auto own = a.observer().entries();
-    ASSERT_EQ(own.size(), 1u);
-    EXPECT_EQ(own[0].channel, channel);
-    EXPECT_EQ(own[0].payload, payload);
-    EXPECT_EQ(own[0].origin, "a");
-}
-
-TEST_F(nats_log_test, read_after_returns_exactly_the_entries_after_an_id) {
-    log_endpoint a(server_.url(), "a", 8);
-    ASSERT_TRUE(a.wait_ready());
-    for (int i = 0; i < 6; ++i) {
-        a.publish("chat", numbered("m", i));
-    }
-    ASSERT_TRUE(eventually([&] { return a.observer().size() == 6; }));
-    const auto ids = ids_of(a.observer().entries());
-
-    auto some = a.read_after(ids[1], 3);
-    ASSERT_TRUE(some.has_value());
-    ASSERT_EQ(some->size(), 3u);
-    EXPECT_EQ((*some)[0].id, ids[2]);
-    EXPECT_EQ(*(*some)[0].payload, "m2");
-    EXPECT_EQ((*some)[2].id, ids[4]);
-    EXPECT_EQ((*some)[2].origin, "a");
-    EXPECT_EQ((*some)[2].channel, "chat");
-
-    auto rest = a.read_after(ids[5], 10);
-    ASSERT_TRUE(rest.has_value());
-    EXPECT_TRUE(rest->empty());
-
-    auto all = a.read_after("0-0", 100);
-    ASSERT_TRUE(all.has_value());
-    std::erase_if(*all, [](const auto& e) { return e.channel != "chat"; });  // warm-up markers
-    ASSERT_EQ(all->size(), 6u);
-    EXPECT_EQ(all->front().id, ids[0]);
-
-    // Past the cap of 8: the first entries are trimmed, and reading after them is refused.
-    for (int i = 6; i < 12; ++i) {
-        a.publish("chat", numbered("m", i));
-    }
-    ASSERT_TRUE(eventually([&] { return a.observer().size() == 12; }));
-    EXPECT_FALSE(a.read_after(ids[0], 10).has_value());
-    auto kept = a.read_after("0-0", 100);
-    ASSERT_TRUE(kept.has_value());
-    EXPECT_EQ(kept->size(), 8u);
-    // m4 is the oldest kept: reading after m3 is still exact, after m2 it is not.
-    const auto later = ids_of(a.observer().entries());
-    auto tail = a.read_after(later[3], 100);
-    ASSERT_TRUE(tail.has_value());
-    ASSERT_EQ(tail->size(), 8u);
-    EXPECT_EQ(*tail->front().payload, "m4");
-    EXPECT_FALSE(a.read_after(later[2], 100).has_value());
-}
-
-TEST_F(nats_log_test, records_put_get_compare_and_set_erase_and_expire) {
-    log_endpoint a(server_.url(), "a");
-    log_endpoint b(server_.url(), "b");
-    ASSERT_TRUE(a.wait_ready());
-    ASSERT_TRUE(b.wait_ready());
-
-    auto absent = a.get("session");
-    ASSERT_TRUE(absent.has_value());
-    EXPECT_FALSE(absent->has_value());
-    // An absent record matches no expected value.
-    EXPECT_FALSE(a.swap("session", "", "x").get().value());
-
-    a.put("session", "v1", std::chrono::minutes(1));
-    ASSERT_TRUE(eventually([&] {
-        auto read = b.get("session");
-        return read && *read == std::optional<std::string>("v1");
-    }));
-
-    // Two instances race to claim it from v1: one wins.
-    auto from_a = a.swap("session", "v1", "claimed-by-a");
-    auto from_b = b.swap("session", "v1", "claimed-by-b");
-    const auto won_a = from_a.get();
-    const auto won_b = from_b.get();
-    ASSERT_TRUE(won_a.has_value());
-    ASSERT_TRUE(won_b.has_value());
-    EXPECT_NE(*won_a, *won_b);
-    const auto winner = *won_a ? std::string("claimed-by-a") : std::string("claimed-by-b");
-    EXPECT_EQ(a.get("session").value(), std::optional<std::string>(winner));
-    // A stale expectation loses.
-    EXPECT_FALSE(a.swap("session", "v1", "late").get().value());
-
-    a.erase("session");
-    ASSERT_TRUE(eventually([&] {
-        auto read = a.get("session");
-        return read && !read->has_value();
-    }));
-
-    a.put("short", "lived", 300ms);
-    ASSERT_TRUE(eventually([&] {
-        auto read = a.get("short");
-        return read && read->has_value();
-    }));
-    EXPECT_TRUE(eventually([&] {
-        auto read = b.get("short");
-        return read && !read->has_value();
-    }));
 }
 
 TEST(nats_log_startup, a_server_without_jetstream_stops_durable_mode_at_startup) {

@@ -1,8 +1,9 @@
-// Durable mode's PostgreSQL log against a real, throwaway cluster: the scale-out conformance
-// suite, one order for every instance (own entries included), racing publishers never making a
-// reader skip an entry, catch-up after the reading session is cut, gaps, trimming, read_after
-// and the records.
+// Durable mode's PostgreSQL log against a real, throwaway cluster: the scale-out and durable_log
+// conformance suites, and what is PostgreSQL's own: racing publishers never making a reader skip
+// an entry, catch-up after the reading session is cut, a server crash, a writer cut mid-burst,
+// the window's trimming.
 #include "../../unit/routing/backplane_conformance.hpp"
+#include "../../unit/routing/durable_log_conformance.hpp"
 
 #include "postgres_server.hpp"
 #include "routing/postgres/log_backplane.hpp"
@@ -73,6 +74,48 @@ INSTANTIATE_TYPED_TEST_SUITE_P(postgres_log, backplane_conformance, postgres_log
 
 }  // namespace
 }  // namespace conformance
+
+namespace log_conformance {
+namespace {
+
+// Cut: the reading session is terminated; a slow instance stays away 1.5 s, enough to trim.
+struct postgres_log_log_factory {
+    using bus_type = postgres::log_backplane;
+    static constexpr log_capabilities capabilities{.binary_records = false};
+    static bool available() { return postgres_server::available(); }
+    void set_up() { ASSERT_NE(shared_server(), nullptr) << "the PostgreSQL cluster did not start"; }
+    std::unique_ptr<bus_type> make(boost::asio::io_context& control,
+                                   const instance_options& options) {
+        auto log = options_for(schema, options.name);
+        if (options.slow_reconnect) {
+            log.initial_backoff = 1500ms;
+            log.max_backoff = 1500ms;
+        }
+        log.window = 1min;
+        log.max_entries = options.max_entries;
+        log.trim_interval = 50ms;
+        return std::make_unique<bus_type>(control, std::move(log));
+    }
+    void trim(std::size_t keep) {
+        const auto table = "\"" + schema + "\".switchboard_log";
+        (void)shared_server()->query("DELETE FROM " + table + " WHERE id NOT IN (SELECT id FROM " +
+                                     table + " ORDER BY id DESC LIMIT " + std::to_string(keep) +
+                                     ")");
+    }
+    void cut(bus_type& bus) {
+        ASSERT_EQ(shared_server()->query("SELECT pg_terminate_backend(" +
+                                         std::to_string(bus.reader_pid()) + ")"),
+                  "t");
+    }
+    void backend_back() {}
+    void heal(bus_type&) {}
+    std::string schema = unique("log_conformance_");
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(postgres_log, durable_log_conformance, postgres_log_log_factory);
+
+}  // namespace
+}  // namespace log_conformance
 
 namespace {
 
@@ -158,67 +201,6 @@ std::string ids_of(const std::vector<log_entry>& entries) {
         out += e.id + " ";
     }
     return out;
-}
-
-TEST_F(log_backplane_test, every_instance_sees_one_order_including_its_own_entries) {
-    auto a = make("a");
-    auto b = make("b");
-    recorder at_a;
-    recorder at_b;
-    ASSERT_TRUE(start(*a, at_a));
-    ASSERT_TRUE(start(*b, at_b));
-    a->subscribe("room");
-    b->subscribe("room");
-    for (int i = 0; i < 50; ++i) {
-        a->publish("room", make_shared_buffer(numbered("a", i)));
-        b->publish("room", make_shared_buffer(numbered("b", i)));
-        // Nobody subscribes here: only the observers see it.
-        a->publish("elsewhere", make_shared_buffer(numbered("x", i)));
-    }
-    ASSERT_TRUE(run_until([&] { return at_a.entries.size() == 150 && at_b.entries.size() == 150; }))
-        << at_a.entries.size() << " " << at_b.entries.size();
-    for (std::size_t i = 0; i < 150; ++i) {
-        const auto& x = at_a.entries[i];
-        const auto& y = at_b.entries[i];
-        EXPECT_EQ(x.id, y.id);
-        EXPECT_EQ(x.origin, y.origin);
-        EXPECT_EQ(x.channel, y.channel);
-        EXPECT_EQ(*x.payload, *y.payload);
-        if (i > 0) {
-            EXPECT_EQ(compare_log_ids(at_a.entries[i - 1].id, x.id), -1);
-        }
-    }
-    EXPECT_EQ(at_a.entries.back().id, a->position());
-    EXPECT_EQ(a->position(), b->position());
-    // The handlers: the other instance's entries on subscribed channels only, in publish order.
-    ASSERT_EQ(at_a.messages.size(), 50u);
-    ASSERT_EQ(at_b.messages.size(), 50u);
-    for (int i = 0; i < 50; ++i) {
-        EXPECT_EQ(at_a.messages[static_cast<std::size_t>(i)],
-                  std::make_pair(std::string("room"), numbered("b", i)));
-        EXPECT_EQ(at_b.messages[static_cast<std::size_t>(i)],
-                  std::make_pair(std::string("room"), numbered("a", i)));
-    }
-    EXPECT_EQ(at_a.gaps + at_b.gaps, 0);
-    // Visible at commit, possibly before the writer has read its answers.
-    EXPECT_TRUE(run_until([&] { return a->unconfirmed_publications() == 0; }));
-    EXPECT_EQ(a->refused_publications(), 0u);
-}
-
-TEST_F(log_backplane_test, channel_names_and_payloads_are_any_bytes) {
-    auto a = make("a");
-    auto b = make("b");
-    recorder at_a;
-    recorder at_b;
-    ASSERT_TRUE(start(*a, at_a));
-    ASSERT_TRUE(start(*b, at_b));
-    const std::string channel("hub\0:all\xff\xfe", 11);
-    const std::string payload("\0\x01\x02\xff binary", 11);
-    b->subscribe(channel);
-    a->publish(channel, make_shared_buffer(payload));
-    ASSERT_TRUE(run_until([&] { return at_b.messages.size() == 1; }));
-    EXPECT_EQ(at_b.messages[0].first, channel);
-    EXPECT_EQ(at_b.messages[0].second, payload);
 }
 
 TEST_F(log_backplane_test, racing_publishers_never_make_a_reader_skip_an_entry) {
@@ -363,33 +345,6 @@ TEST_F(log_backplane_test, a_writer_cut_mid_burst_appends_each_entry_exactly_onc
     EXPECT_GE(writer->reconnects(), 1u);
 }
 
-TEST_F(log_backplane_test, entries_trimmed_past_a_readers_position_are_a_gap) {
-    auto a = make("a", 1500ms);
-    auto b = make("b");
-    recorder at_a;
-    recorder at_b;
-    ASSERT_TRUE(start(*a, at_a));
-    ASSERT_TRUE(start(*b, at_b));
-    a->subscribe("news");
-    EXPECT_EQ(query(numbered("SELECT pg_terminate_backend(", a->reader_pid()) + ")"), "t");
-    ASSERT_TRUE(run_until([&] { return !a->connected(); }));
-    for (int i = 0; i < 10; ++i) {
-        b->publish("news", make_shared_buffer(std::to_string(i)));
-    }
-    ASSERT_TRUE(run_until([&] { return at_b.entries.size() == 10; }));
-    // Trimmed as the window would, while the reader is away: the first 6 go.
-    EXPECT_EQ(query("WITH d AS (DELETE FROM " + table("switchboard_log") +
-                    " WHERE id <= " + at_b.entries[5].id + " RETURNING 1) SELECT count(*) FROM d"),
-              "6");
-    ASSERT_TRUE(run_until([&] { return at_a.gaps == 1; }));
-    // On from the end: the entries still there are skipped, the next one arrives.
-    EXPECT_EQ(a->position(), at_b.entries.back().id);
-    b->publish("news", make_shared_buffer("after"));
-    ASSERT_TRUE(run_until([&] { return at_a.messages.size() == 1; }));
-    EXPECT_EQ(at_a.messages[0].second, "after");
-    EXPECT_EQ(at_a.entries.size(), 1u);
-}
-
 TEST_F(log_backplane_test, the_window_and_the_cap_trim_the_log) {
     auto options = options_for(schema_, "trimmer");
     options.window = 2s;
@@ -408,134 +363,6 @@ TEST_F(log_backplane_test, the_window_and_the_cap_trim_the_log) {
     EXPECT_EQ(query("SELECT min(id) FROM " + table("switchboard_log")), seen.entries[15].id);
     ASSERT_TRUE(run_until([&] { return query(count) == "0"; }, 10s)) << query(count);
     EXPECT_EQ(seen.gaps, 0);
-}
-
-TEST_F(log_backplane_test, read_after_is_exact_or_an_error) {
-    auto bus = make("a");
-    recorder seen;
-    ASSERT_TRUE(start(*bus, seen));
-    const auto start_position = bus->position();
-    for (int i = 0; i < 5; ++i) {
-        bus->publish("c", make_shared_buffer(std::to_string(i)));
-    }
-    ASSERT_TRUE(run_until([&] { return seen.entries.size() == 5; }));
-    using result = expected<std::vector<log_entry>>;
-    const auto read = [&](const std::string& after, std::size_t count) {
-        return await<result>([&](auto done) { bus->read_after(after, count, std::move(done)); });
-    };
-
-    auto all = read(start_position, 100);
-    ASSERT_TRUE(all && *all) << (all ? all->error_message() : "no answer");
-    EXPECT_EQ(ids_of(**all), ids_of(seen.entries));
-    EXPECT_EQ(*(**all)[4].payload, "4");
-    EXPECT_EQ((**all)[4].origin, "a");
-    EXPECT_EQ((**all)[4].channel, "c");
-
-    auto from_start = read("0-0", 2);  // a fresh schema: the log starts at id 1
-    ASSERT_TRUE(from_start && *from_start);
-    ASSERT_EQ((*from_start)->size(), 2u);
-    EXPECT_EQ((**from_start)[0].id, "1");
-
-    auto middle = read(seen.entries[1].id, 2);
-    ASSERT_TRUE(middle && *middle);
-    ASSERT_EQ((*middle)->size(), 2u);
-    EXPECT_EQ((**middle)[0].id, seen.entries[2].id);
-
-    auto at_end = read(bus->position(), 10);
-    ASSERT_TRUE(at_end && *at_end);
-    EXPECT_TRUE((*at_end)->empty());
-
-    auto beyond = read(std::to_string(std::stoll(bus->position()) + 10), 10);
-    ASSERT_TRUE(beyond);
-    EXPECT_FALSE(*beyond);
-    auto malformed = read("not-an-id", 10);
-    ASSERT_TRUE(malformed);
-    EXPECT_FALSE(*malformed);
-
-    // The first two trimmed: reading after either of them is no longer exact.
-    EXPECT_EQ(
-        query("DELETE FROM " + table("switchboard_log") + " WHERE id <= " + seen.entries[1].id),
-        "");
-    auto trimmed = read(seen.entries[0].id, 10);
-    ASSERT_TRUE(trimmed);
-    ASSERT_FALSE(*trimmed);
-    EXPECT_EQ(trimmed->error_message(), "trimmed");
-    auto trimmed_start = read("0-0", 10);
-    ASSERT_TRUE(trimmed_start);
-    EXPECT_FALSE(*trimmed_start);
-    auto still = read(seen.entries[1].id, 10);
-    ASSERT_TRUE(still && *still);
-    EXPECT_EQ((*still)->size(), 3u);
-}
-
-TEST_F(log_backplane_test, records_put_get_expire_swap_and_erase) {
-    auto a = make("a");
-    auto b = make("b");
-    recorder at_a;
-    recorder at_b;
-    ASSERT_TRUE(start(*a, at_a));
-    ASSERT_TRUE(start(*b, at_b));
-    using got = expected<std::optional<std::string>>;
-    using swapped = expected<bool>;
-    const auto get = [&](postgres::log_backplane& bus, const std::string& key) {
-        return await<got>([&](auto done) { bus.get_record(key, std::move(done)); });
-    };
-    const auto swap = [&](postgres::log_backplane& bus, const std::string& key,
-                          const std::string& expected, const std::string& desired,
-                          std::chrono::milliseconds ttl = 60s) {
-        return await<swapped>([&](auto done) {
-            bus.compare_and_set_record(key, expected, desired, ttl, std::move(done));
-        });
-    };
-
-    auto none = get(*a, "k");
-    ASSERT_TRUE(none && *none);
-    EXPECT_FALSE(**none);
-
-    a->put_record("k", "v1", 60s);
-    auto one = get(*b, "k");  // another session: the put went first on a's
-    ASSERT_TRUE(run_until([&] {
-        one = get(*b, "k");
-        return one && *one && **one;
-    }));
-    EXPECT_EQ(***one, "v1");
-
-    // Two instances race with the same expected value: exactly one wins.
-    std::optional<swapped> first;
-    std::optional<swapped> second;
-    a->compare_and_set_record("k", "v1", "from a", 60s, [&](swapped s) { first.emplace(s); });
-    b->compare_and_set_record("k", "v1", "from b", 60s, [&](swapped s) { second.emplace(s); });
-    ASSERT_TRUE(run_until([&] { return first && second; }));
-    ASSERT_TRUE(*first && *second);
-    EXPECT_NE(**first, **second);
-    auto now = get(*a, "k");
-    ASSERT_TRUE(now && *now && **now);
-    EXPECT_EQ(***now, **first ? "from a" : "from b");
-
-    auto stale = swap(*a, "k", "v1", "late");
-    ASSERT_TRUE(stale && *stale);
-    EXPECT_FALSE(**stale);
-
-    // A short time to live: gone after it, and no swap on an expired record.
-    auto kept = swap(*a, "k", ***now, "brief", 300ms);
-    ASSERT_TRUE(kept && *kept);
-    EXPECT_TRUE(**kept);
-    ASSERT_TRUE(run_until([&] {
-        auto r = get(*a, "k");
-        return r && *r && !**r;
-    }));
-    auto expired = swap(*a, "k", "brief", "revived");
-    ASSERT_TRUE(expired && *expired);
-    EXPECT_FALSE(**expired);
-
-    b->put_record("gone", "soon", 60s);
-    b->erase_record("gone");
-    auto erased = get(*b, "gone");
-    ASSERT_TRUE(erased && *erased);
-    EXPECT_FALSE(**erased);
-    auto missing = swap(*b, "gone", "soon", "x");
-    ASSERT_TRUE(missing && *missing);
-    EXPECT_FALSE(**missing);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// Durable mode's bus on a real redis-server: the backplane conformance suite, one entry order
-// on every instance, catch-up after an instance's link to Redis was cut, gaps (a restarted
-// Redis, trimming past a reader), read_after and the records.
+// Durable mode's bus on a real redis-server: the backplane and durable_log conformance suites,
+// and what is Redis's own: catch-up after an instance's link to Redis was cut, publications made
+// before start, a restart without persistence, and how durable mode picks this bus.
 #include "../../unit/routing/backplane_conformance.hpp"
+#include "../../unit/routing/durable_log_conformance.hpp"
 
 #include "redis_server.hpp"
 #include "redis_test_support.hpp"
@@ -14,34 +15,12 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-namespace switchboard::routing::conformance {
-namespace {
-
-struct redis_stream_factory {
-    static bool available() { return testing::redis_server::available(); }
-    void set_up() { ASSERT_TRUE(server.start()); }
-    std::unique_ptr<backplane> make(boost::asio::io_context& control) {
-        redis::stream_options options;
-        options.client.connection.host = "127.0.0.1";
-        options.client.connection.port = server.port();
-        options.server_name = std::string("instance-").append(std::to_string(++made));
-        options.window = std::chrono::minutes(1);
-        return std::make_unique<redis::stream_backplane>(control, std::move(options));
-    }
-    testing::redis_server server;
-    int made = 0;
-};
-
-INSTANTIATE_TYPED_TEST_SUITE_P(redis_stream, backplane_conformance, redis_stream_factory);
-
-}  // namespace
-}  // namespace switchboard::routing::conformance
 
 namespace switchboard::routing::redis {
 namespace {
@@ -151,6 +130,85 @@ private:
     std::thread thread_;
 };
 
+}  // namespace
+}  // namespace switchboard::routing::redis
+
+namespace switchboard::routing::conformance {
+namespace {
+
+struct redis_stream_factory {
+    static bool available() { return testing::redis_server::available(); }
+    void set_up() { ASSERT_TRUE(server.start()); }
+    std::unique_ptr<backplane> make(boost::asio::io_context& control) {
+        redis::stream_options options;
+        options.client.connection.host = "127.0.0.1";
+        options.client.connection.port = server.port();
+        options.server_name = std::string("instance-").append(std::to_string(++made));
+        options.window = std::chrono::minutes(1);
+        return std::make_unique<redis::stream_backplane>(control, std::move(options));
+    }
+    testing::redis_server server;
+    int made = 0;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(redis_stream, backplane_conformance, redis_stream_factory);
+
+}  // namespace
+}  // namespace switchboard::routing::conformance
+
+namespace switchboard::routing::log_conformance {
+namespace {
+
+// Each instance reaches Redis through a proxy of its own, so that one can be cut off alone.
+struct redis_stream_log_factory {
+    using bus_type = redis::stream_backplane;
+    static constexpr log_capabilities capabilities{.cap_slack = 100};  // MAXLEN ~: whole nodes
+    static bool available() { return testing::redis_server::available(); }
+    void set_up() { ASSERT_TRUE(server.start()); }
+    std::unique_ptr<bus_type> make(boost::asio::io_context& control,
+                                   const instance_options& options) {
+        auto& proxy = proxies.emplace_back(std::make_unique<redis::pausable_proxy>(server.port()));
+        redis::stream_options stream;
+        stream.client.connection.host = "127.0.0.1";
+        stream.client.connection.port = proxy->port();
+        stream.client.initial_backoff = 20ms;
+        stream.client.max_backoff = 200ms;
+        stream.server_name = options.name;
+        stream.window = 1min;
+        stream.max_entries = options.max_entries;
+        stream.trim_interval = 50ms;
+        auto bus = std::make_unique<bus_type>(control, std::move(stream));
+        proxy_of[bus.get()] = proxy.get();
+        return bus;
+    }
+    void trim(std::size_t keep) {
+        (void)server.integer_command({},
+                                     {"XTRIM", "switchboard:log", "MAXLEN", std::to_string(keep)});
+    }
+    void cut(bus_type& bus) {
+        cut_off = proxy_of.at(&bus);
+        cut_off->close();
+    }
+    // Both of its connections tried again and were refused: it reads nothing meanwhile.
+    void backend_back() {
+        ASSERT_TRUE(eventually([&] { return cut_off->refused() >= 2; }));
+    }
+    void heal(bus_type& bus) { proxy_of.at(&bus)->open(); }
+
+    testing::redis_server server;
+    std::vector<std::unique_ptr<redis::pausable_proxy>> proxies;
+    std::map<const bus_type*, redis::pausable_proxy*> proxy_of;
+    redis::pausable_proxy* cut_off = nullptr;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(redis_stream, durable_log_conformance, redis_stream_log_factory);
+
+}  // namespace
+}  // namespace switchboard::routing::log_conformance
+
+namespace switchboard::routing::redis {
+namespace {
+
 // What one instance sees: the handler's messages and the observer's entries and gaps.
 struct instance final : backplane_handler, log_observer {
     void on_backplane_message(std::string_view channel, const shared_buffer& payload) override {
@@ -230,107 +288,10 @@ protected:
         return out;
     }
 
-    expected<std::vector<log_entry>> read_after(instance& i, const std::string& after,
-                                                std::size_t count) {
-        std::optional<expected<std::vector<log_entry>>> got;
-        i.bus->read_after(after, count, [&](expected<std::vector<log_entry>> r) { got = r; });
-        EXPECT_TRUE(run_until([&] { return got.has_value(); }));
-        return got.value_or(make_error("no answer"));
-    }
-
-    std::optional<std::string> get(instance& i, const std::string& key) {
-        std::optional<expected<std::optional<std::string>>> got;
-        i.bus->get_record(key, [&](expected<std::optional<std::string>> r) { got = r; });
-        EXPECT_TRUE(run_until([&] { return got.has_value(); }));
-        EXPECT_TRUE(got && got->has_value());
-        return got && got->has_value() ? **got : std::nullopt;
-    }
-
-    bool swap(instance& i, const std::string& key, const std::string& expected_value,
-              const std::string& desired) {
-        std::optional<expected<bool>> got;
-        i.bus->compare_and_set_record(key, expected_value, desired, 1min,
-                                      [&](expected<bool> r) { got = r; });
-        EXPECT_TRUE(run_until([&] { return got.has_value(); }));
-        EXPECT_TRUE(got && got->has_value());
-        return got && got->has_value() && **got;
-    }
-
     redis_server server_;
     std::vector<std::unique_ptr<instance>> instances_;
     int markers_ = 0;
 };
-
-TEST_F(StreamBackplaneTest, every_instance_observes_every_entry_in_one_order) {
-    auto& a = make("a");
-    auto& b = make("b");
-    a.bus->subscribe("chat");
-    b.bus->subscribe("chat");
-    settle();
-    for (int n = 0; n < 20; ++n) {
-        publish(n % 2 == 0 ? a : b, "chat", std::to_string(n));
-    }
-    ASSERT_TRUE(run_until([&] { return a.entries.size() == 20 && b.entries.size() == 20; }));
-    for (std::size_t n = 0; n < 20; ++n) {
-        EXPECT_EQ(a.entries[n].id, b.entries[n].id);
-        EXPECT_EQ(*a.entries[n].payload, *b.entries[n].payload);
-        EXPECT_EQ(a.entries[n].channel, "chat");
-        if (n > 0) {
-            EXPECT_GT(compare_log_ids(a.entries[n].id, a.entries[n - 1].id), 0);
-        }
-    }
-    EXPECT_EQ(a.bus->position(), a.entries.back().id);
-    // Each publisher's own order holds in the log.
-    std::vector<std::string> from_a;
-    for (const auto& e : b.entries) {
-        if (e.origin == "a") {
-            from_a.push_back(*e.payload);
-        }
-    }
-    EXPECT_EQ(from_a,
-              (std::vector<std::string>{"0", "2", "4", "6", "8", "10", "12", "14", "16", "18"}));
-    // The handler hears the others only, in their order.
-    ASSERT_TRUE(run_until([&] { return b.messages.size() == 10; }));
-    EXPECT_EQ(payloads(b.messages), from_a);
-    EXPECT_EQ(a.messages.size(), 10U);
-    for (const auto& m : a.messages) {
-        EXPECT_EQ(std::stoi(m.payload) % 2, 1) << m.payload;
-    }
-    EXPECT_EQ(a.gaps + b.gaps, 0);
-    // The XADD replies come on the write connection, the entries on the read one.
-    EXPECT_TRUE(run_until([&] { return a.bus->unconfirmed_publications() == 0; }));
-    EXPECT_EQ(a.bus->refused_publications(), 0U);
-}
-
-TEST_F(StreamBackplaneTest, the_handler_hears_subscribed_channels_only) {
-    auto& a = make("a");
-    auto& b = make("b");
-    a.bus->subscribe("chat");
-    a.bus->subscribe("chat");
-    a.bus->unsubscribe("chat");  // still one subscription left
-    settle();
-    publish(b, "news", "not subscribed");
-    publish(b, "chat", "subscribed");
-    ASSERT_TRUE(run_until([&] { return a.entries.size() == 2; }));
-    ASSERT_EQ(a.messages.size(), 1U);
-    EXPECT_EQ(a.messages[0].channel, "chat");
-    EXPECT_EQ(a.messages[0].payload, "subscribed");
-
-    a.bus->unsubscribe("chat");
-    bool then = false;
-    a.bus->when_subscribed("news", [&] { then = true; });
-    a.bus->subscribe("news");
-    ASSERT_TRUE(run_until([&] { return then; }));
-    publish(b, "chat", "after unsubscribe");
-    publish(b, "news", "now subscribed");
-    ASSERT_TRUE(run_until([&] { return a.entries.size() == 4; }));
-    ASSERT_EQ(a.messages.size(), 2U);
-    EXPECT_EQ(a.messages[1].payload, "now subscribed");
-    // The log lives under the connection string's prefix, with the publisher's name.
-    EXPECT_EQ(a.bus->log_key(), "app:switchboard:log");
-    EXPECT_EQ(server_.integer_command({}, {"XLEN", "app:switchboard:log"}), 6);
-    EXPECT_EQ(a.entries[0].origin, "b");
-}
 
 TEST_F(StreamBackplaneTest, publications_made_while_an_instance_was_cut_off_reach_it_late) {
     pausable_proxy proxy(server_.port());
@@ -386,45 +347,6 @@ TEST_F(StreamBackplaneTest, publications_made_before_start_go_out_once_started) 
     early.bus->stop();
 }
 
-TEST_F(StreamBackplaneTest, trimming_past_a_cut_off_reader_is_a_gap) {
-    pausable_proxy proxy(server_.port());
-    auto& a = make("a", proxy.port());
-    auto& b = make("b");
-    a.bus->subscribe("chat");
-    settle();
-
-    proxy.close();
-    ASSERT_TRUE(run_until([&] { return !a.bus->connected() && proxy.refused() >= 2; }));
-    for (int n = 0; n < 10; ++n) {
-        publish(b, "chat", std::string("lost").append(std::to_string(n)));
-    }
-    ASSERT_TRUE(run_until([&] { return b.entries.size() == 10; }));
-    ASSERT_EQ(server_.integer_command({}, {"XTRIM", "app:switchboard:log", "MAXLEN", "1"}), 11);
-    proxy.open();
-    ASSERT_TRUE(run_until([&] { return a.gaps == 1; }));
-    EXPECT_EQ(a.bus->position(), b.entries.back().id);  // on from the stream's end
-    EXPECT_TRUE(a.messages.empty());
-    // And reading goes on.
-    publish(b, "chat", "after the gap");
-    ASSERT_TRUE(run_until([&] { return a.messages.size() == 1; }));
-    EXPECT_EQ(a.messages[0].payload, "after the gap");
-    EXPECT_EQ(a.gaps, 1);
-    EXPECT_EQ(b.gaps, 0);
-}
-
-TEST_F(StreamBackplaneTest, trimming_what_every_reader_read_is_no_gap) {
-    auto& a = make("a");
-    auto& b = make("b");
-    a.bus->subscribe("chat");
-    settle();
-    ASSERT_EQ(server_.integer_command({}, {"XTRIM", "app:switchboard:log", "MAXLEN", "0"}), 2);
-    publish(b, "chat", "next");
-    ASSERT_TRUE(run_until([&] { return a.messages.size() == 1; }));
-    run_for(1200ms);  // past a quiet XREAD round and its check: still no gap
-    EXPECT_EQ(a.gaps, 0);
-    EXPECT_EQ(b.gaps, 0);
-}
-
 TEST_F(StreamBackplaneTest, a_redis_restart_without_persistence_is_a_gap) {
     auto& a = make("a");
     auto& b = make("b");
@@ -445,93 +367,6 @@ TEST_F(StreamBackplaneTest, a_redis_restart_without_persistence_is_a_gap) {
     }));
     EXPECT_EQ(a.messages[0].payload, "after the restart");
     EXPECT_EQ(a.gaps, 1);
-}
-
-TEST_F(StreamBackplaneTest, read_after_is_exact_or_says_trimmed) {
-    auto& a = make("a");
-    settle();
-    for (int n = 0; n < 5; ++n) {
-        publish(a, "chat", std::to_string(n));
-    }
-    ASSERT_TRUE(run_until([&] { return a.entries.size() == 5; }));
-    const auto& e = a.entries;
-
-    auto range = read_after(a, e[1].id, 10);
-    ASSERT_TRUE(range.has_value()) << range.error_message();
-    ASSERT_EQ(range->size(), 3U);
-    EXPECT_EQ((*range)[0].id, e[2].id);
-    EXPECT_EQ(*(*range)[2].payload, "4");
-    EXPECT_EQ((*range)[2].origin, "a");
-    EXPECT_EQ((*range)[2].channel, "chat");
-
-    range = read_after(a, e[1].id, 2);
-    ASSERT_TRUE(range.has_value());
-    ASSERT_EQ(range->size(), 2U);
-    EXPECT_EQ((*range)[1].id, e[3].id);
-
-    range = read_after(a, e[4].id, 10);
-    ASSERT_TRUE(range.has_value());
-    EXPECT_TRUE(range->empty());
-
-    ASSERT_EQ(server_.integer_command({}, {"XTRIM", "app:switchboard:log", "MAXLEN", "2"}), 4);
-    range = read_after(a, e[1].id, 10);
-    ASSERT_FALSE(range.has_value());
-    EXPECT_EQ(range.error_message(), "trimmed");
-
-    range = read_after(a, "0-0", 10);
-    ASSERT_TRUE(range.has_value());
-    ASSERT_EQ(range->size(), 2U);
-    EXPECT_EQ((*range)[0].id, e[3].id);
-    EXPECT_EQ((*range)[1].id, e[4].id);
-}
-
-TEST_F(StreamBackplaneTest, records_put_get_expire_swap_and_erase) {
-    auto& a = make("a");
-    auto& b = make("b");
-    EXPECT_EQ(get(a, "k"), std::nullopt);
-    // A record command and a read on the same instance's connection are answered in order;
-    // another instance sees it after that.
-    a.bus->put_record("k", "v1", 1min);
-    EXPECT_EQ(get(a, "k"), std::optional<std::string>("v1"));
-    EXPECT_EQ(get(b, "k"), std::optional<std::string>("v1"));
-    EXPECT_EQ(server_.string_command({"GET", "app:switchboard:record:k"}), "v1");
-
-    // Of two claims from the same value one wins; a claim on a stale value loses.
-    EXPECT_TRUE(swap(a, "k", "v1", "a's"));
-    EXPECT_FALSE(swap(b, "k", "v1", "b's"));
-    EXPECT_EQ(get(b, "k"), std::optional<std::string>("a's"));
-    EXPECT_FALSE(swap(b, "missing", "", "x"));
-    EXPECT_EQ(get(b, "missing"), std::nullopt);
-
-    a.bus->erase_record("k");
-    EXPECT_EQ(get(a, "k"), std::nullopt);
-
-    a.bus->put_record("short", "lived", 100ms);
-    EXPECT_EQ(get(a, "short"), std::optional<std::string>("lived"));
-    EXPECT_GT(server_.integer_command({}, {"PTTL", "app:switchboard:record:short"}), 0);
-    EXPECT_TRUE(run_until([&] { return !get(a, "short").has_value(); }, 5s));
-}
-
-TEST_F(StreamBackplaneTest, max_entries_caps_the_log) {
-    stream_options options;
-    options.client.connection.host = "127.0.0.1";
-    options.client.connection.port = server_.port();
-    options.server_name = "capped";
-    options.max_entries = 10;
-    options.trim_interval = 50ms;
-    auto& i = *instances_.emplace_back(std::make_unique<instance>());
-    i.bus = std::make_unique<stream_backplane>(context_, std::move(options));
-    i.bus->set_observer(&i);
-    i.bus->start(i);
-    ASSERT_TRUE(run_until([&] { return i.bus->connected(); }));
-    // MAXLEN ~ trims whole nodes (100 entries each by default): 1000 entries leave at most
-    // one node's worth beyond the cap.
-    for (int n = 0; n < 1000; ++n) {
-        publish(i, "c", std::to_string(n));
-    }
-    EXPECT_TRUE(run_until([&] {
-        return server_.integer_command({}, {"XLEN", "switchboard:log"}) <= 110;
-    }));
 }
 
 TEST(StreamBackplaneRegistration, durable_mode_builds_the_stream_bus_on_one_server_only) {
