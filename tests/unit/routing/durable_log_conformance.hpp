@@ -454,6 +454,46 @@ TYPED_TEST_P(durable_log_conformance, records_put_get_expire_swap_and_erase) {
     EXPECT_FALSE(b.swap("gone", "soon", "x").get().value());
 }
 
+TYPED_TEST_P(durable_log_conformance, an_instance_cut_off_catches_up_from_its_position) {
+    if (!TestFixture::capabilities.cut) {
+        GTEST_SKIP() << "this backend cannot cut one instance off from a test";
+    }
+    auto& a = this->start("a", 0, true);
+    auto& b = this->start("b");
+    ASSERT_TRUE(a.subscribe("chat"));
+    ASSERT_TRUE(b.subscribe("chat"));
+    b.publish("chat", "before");
+    ASSERT_TRUE(eventually([&] { return a.heard("before"); }));
+
+    this->factory_.cut(a.bus());
+    ASSERT_TRUE(eventually([&] { return !a.connected(); }));
+    this->factory_.backend_back();
+    ASSERT_TRUE(eventually([&] { return b.connected(); }));
+    std::vector<std::string> during;
+    for (std::size_t i = 0; i < 50; ++i) {
+        during.push_back(numbered("during", i));
+        b.publish("chat", during.back());
+    }
+    a.publish("chat", "a0");  // waits in a's buffer if its writer is cut off too
+    a.publish("chat", "a1");
+    ASSERT_TRUE(eventually([&] { return b.entries().size() >= 51; }));
+    EXPECT_FALSE(a.connected()) << "back before the others published: the case proves nothing";
+    this->factory_.heal(a.bus());
+
+    ASSERT_TRUE(eventually([&] { return a.messages().size() == 51; }, 30s)) << a.messages().size();
+    std::vector<std::string> heard;
+    for (const auto& m : a.messages()) {
+        heard.push_back(m.payload);
+    }
+    during.insert(during.begin(), "before");
+    EXPECT_EQ(heard, during);
+    ASSERT_TRUE(eventually([&] { return b.heard("a0") && b.heard("a1"); }));
+    EXPECT_EQ(b.messages().back().payload, "a1");
+    ASSERT_TRUE(eventually([&] { return a.entries().size() == 53; }));
+    EXPECT_EQ(a.entries(), b.entries());
+    EXPECT_EQ(a.gaps() + b.gaps(), 0);
+}
+
 TYPED_TEST_P(durable_log_conformance, entries_trimmed_past_a_readers_position_are_a_gap) {
     if (!TestFixture::capabilities.trim || !TestFixture::capabilities.cut) {
         GTEST_SKIP() << "this backend cannot trim past a reader from a test";
@@ -537,6 +577,7 @@ REGISTER_TYPED_TEST_SUITE_P(durable_log_conformance,
                             the_handler_hears_subscribed_channels_only,
                             channel_names_and_payloads_are_any_bytes,
                             read_after_is_exact_or_an_error, records_put_get_expire_swap_and_erase,
+                            an_instance_cut_off_catches_up_from_its_position,
                             entries_trimmed_past_a_readers_position_are_a_gap,
                             trimming_what_every_reader_read_is_no_gap, max_entries_caps_the_log);
 
