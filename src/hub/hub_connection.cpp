@@ -294,7 +294,11 @@ void hub_connection::on_moved() {
 }
 
 void hub_connection::on_state_lost() {
-    close_with_error("The server lost this connection's message history; reconnect.", true);
+    // The server's own condition, no exception text: named whatever detailed_errors says, so
+    // that the client can tell why its connection starts over (docs/reliability.md).
+    close(std::string(closed_with_error) +
+              " The server lost this connection's message history; reconnect.",
+          true);
 }
 
 void hub_connection::run_connected() {

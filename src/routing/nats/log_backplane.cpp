@@ -827,7 +827,8 @@ private:
         if (!view) {
             return result(unavailable());
         }
-        if (after != 0 && (!view->exists || after + 1 < view->first || after > view->last)) {
+        if ((after != 0 && (!view->exists || after > view->last)) ||
+            (view->exists && after + 1 < view->first)) {
             return result(make_error("trimmed"));  // or the log was lost: not in it any more
         }
         std::vector<log_entry> out;
@@ -852,7 +853,7 @@ private:
                 natsMsg_Destroy(msg);
                 continue;
             }
-            if (*sequence != expected_next && (after != 0 || !out.empty())) {
+            if (*sequence != expected_next) {
                 natsMsg_Destroy(msg);
                 close_subscription(sub);
                 return result(make_error("trimmed"));  // trimmed while being read

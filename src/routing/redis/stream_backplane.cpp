@@ -407,12 +407,39 @@ void stream_backplane::read_after(const std::string& after, std::size_t count, r
                       expected<std::vector<log_entry>>(make_error("log unavailable")));
     }
     const bool from_start = after == "0-0";
+    // From the start, nothing may have been trimmed yet: XINFO's entries-added (7.0+) above
+    // the length says something was, answered before the XRANGE on the same connection.
+    auto head_trimmed = std::make_shared<bool>(false);
+    if (from_start &&
+        !writer_->command({"XINFO", "STREAM", log_key_}, [head_trimmed](const redisReply* reply) {
+            if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
+                return;  // no stream yet: nothing trimmed
+            }
+            long long length = 0;
+            long long added = 0;
+            for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
+                const auto& value = *reply->element[i + 1];
+                const auto field = text_of(*reply->element[i]);
+                if (value.type == REDIS_REPLY_INTEGER && field == "length") {
+                    length = value.integer;
+                } else if (value.type == REDIS_REPLY_INTEGER && field == "entries-added") {
+                    added = value.integer;
+                }
+            }
+            *head_trimmed = added > length;
+        })) {
+        return answer(std::move(done),
+                      expected<std::vector<log_entry>>(make_error("log unavailable")));
+    }
     // From `after` inclusive: finding it first proves nothing after it was trimmed.
     const auto limit = std::to_string(from_start ? count : count + 1);
-    auto handler = [after, from_start, done](const redisReply* reply) mutable {
+    auto handler = [after, from_start, head_trimmed, done](const redisReply* reply) mutable {
         using result = expected<std::vector<log_entry>>;
         if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
             return done(result(make_error("log unavailable")));
+        }
+        if (*head_trimmed) {
+            return done(result(make_error("trimmed")));
         }
         std::vector<log_entry> out;
         for (std::size_t i = 0; i < reply->elements; ++i) {

@@ -4,11 +4,11 @@
 // the client's missed ones arrive once, in order, and only the connection's owner can take it over.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import { clientFor, onCleanup, startServer, unique, waitFor } from '../server.mjs';
 import { natsAvailable, natsFor } from '../nats.mjs';
-import { redisAvailable, redisFor } from '../redis.mjs';
+import { redisAvailable, redisConnection, redisFor } from '../redis.mjs';
 import { postgresAvailable, postgresFor } from '../postgres.mjs';
 import { suiteScope, waitForReady } from './cluster.mjs';
 
@@ -153,3 +153,72 @@ for (const bus of DURABLE_BUSES) {
     });
   });
 }
+
+/** Two instances on `backplane` with `extra` options; a stateful connection of `user` opened on the first. */
+async function statefulOnFirst(scope, backplane, extra, user) {
+  const servers = [];
+  for (let i = 0; i < 2; i += 1) {
+    const server = await startServer(['--backplane', backplane, '--server-name', unique(`beyond${i}`),
+      '--jwt-secret', SECRET, ...extra]);
+    onCleanup(scope, () => server.stop());
+    servers.push(server);
+  }
+  await waitForReady(servers);
+  const accessToken = tokenFor(user);
+  const negotiated = await (await fetch(`${servers[0].url}/hubs/chat/negotiate?negotiateVersion=1&useStatefulReconnect=true`,
+    { method: 'POST', headers: { Authorization: `Bearer ${accessToken}` } })).json();
+  const first = await open(`${servers[0].url}/hubs/chat`, negotiated.connectionToken, accessToken);
+  assert.equal(first.status, 101);
+  first.ws.send(`{"protocol":"json","version":2}${RS}`);
+  await waitFor(() => first.messages.length > 0, 5_000, { message: 'the handshake answer' });
+  return { servers, accessToken, token: negotiated.connectionToken, first };
+}
+
+// docs/reliability.md, "Beyond the window": never a silent gap. Redis only: the test reads the
+// record and the log's length straight from it (the behaviour is the sessions', the same on every bus).
+describe('durable mode on Redis beyond the window', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+  test('a connection whose record expired with the window is refused with 404 on takeover', async (t) => {
+    const redis = await redisFor(t);
+    const db = await redisConnection(redis.port);
+    onCleanup(t, () => db.close());
+    const alice = unique('alice');
+    const { servers, accessToken, token } = await statefulOnFirst(t, redis.url, ['--durable-window', '2s'], alice);
+    const key = `switchboard:record:${createHash('sha256').update(token).digest('hex')}`;
+    await waitFor(async () => (await db.command('EXISTS', key)) === 1, 5_000, { message: 'the record is written' });
+    // Its instance dies: nobody refreshes the record any more.
+    servers[0].process.kill('SIGKILL');
+    await servers[0].exited;
+    await waitFor(async () => (await db.command('EXISTS', key)) === 0, 10_000, { message: 'the record expires with the 2 s window' });
+    assert.equal((await open(`${servers[1].url}/hubs/chat`, token, accessToken)).status, 404,
+      'the client starts a new connection');
+  });
+
+  test('a takeover whose checkpoint was trimmed from the log is closed with an error, not resumed with a gap', async (t) => {
+    const redis = await redisFor(t);
+    const db = await redisConnection(redis.port);
+    onCleanup(t, () => db.close());
+    const alice = unique('alice');
+    const { servers, accessToken, token, first } = await statefulOnFirst(t, redis.url,
+      ['--durable-window', '30s', '--durable-max-entries', '10'], alice);
+    const senderToken = tokenFor(unique('sender'));
+    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => senderToken });
+    // The client acks none: its checkpoint stays where it connected while the cap trims past it
+    // (MAXLEN ~ drops whole nodes of 100 entries).
+    const count = 250;
+    for (let i = 1; i <= count; i += 1) await sender.connection.invoke('SendMessage', `m-${i}`);
+    await waitFor(() => numbered(first.messages).size === count, 10_000, { message: 'every message on the first instance' });
+    await waitFor(async () => (await db.command('XLEN', 'switchboard:log')) < 200, 10_000, { message: 'the cap trims the log' });
+    first.ws._socket.destroy();
+
+    const resumed = await open(`${servers[1].url}/hubs/chat`, token, accessToken);
+    assert.equal(resumed.status, 101, 'the owner may claim it');
+    resumed.ws.send(`{"type":9,"sequenceId":1}${RS}`);
+    await waitFor(() => resumed.messages.some((m) => m.type === 7), 10_000,
+      { message: () => `a Close (${JSON.stringify(resumed.messages)})` });
+    const close = resumed.messages.find((m) => m.type === 7);
+    assert.match(close.error, /lost this connection's message history/);
+    assert.equal(close.allowReconnect, true, 'the client starts over');
+    assert.equal(numbered(resumed.messages).size, 0, 'none of the messages after the trimmed checkpoint');
+    assert.equal((await open(`${servers[1].url}/hubs/chat`, token, accessToken)).status, 404, 'nothing left to resume');
+  });
+});

@@ -403,6 +403,10 @@ TYPED_TEST_P(durable_log_conformance, read_after_is_exact_or_an_error) {
     ASSERT_TRUE(trimmed);
     ASSERT_FALSE(*trimmed);
     EXPECT_EQ(trimmed->error_message(), "trimmed");
+    // From the start is after a trimmed entry too.
+    auto from_start = a.read_after("0-0", 10);
+    ASSERT_TRUE(from_start);
+    EXPECT_FALSE(*from_start);
     auto kept = a.read_after(seen[3].id, 10);
     ASSERT_TRUE(kept && *kept) << (kept ? kept->error_message() : "no answer");
     EXPECT_EQ(counted(**kept), std::vector<seen_entry>(seen.begin() + 4, seen.end()));

@@ -21,6 +21,7 @@ using conformance::eventually;
 struct shared_log {
     std::vector<log_entry> entries;
     std::map<std::string, std::string> records;
+    std::string trimmed_through = "0-0";  // entries up to this id are gone
 };
 
 // One instance's view: its publications append to the log, every entry reaches its observer
@@ -52,6 +53,9 @@ public:
     }
     void read_after(const std::string& after, std::size_t count, read_handler done) override {
         boost::asio::post(context_, [this, after, count, done = std::move(done)] {
+            if (compare_log_ids(after, log_.trimmed_through) < 0) {
+                return done(make_error("trimmed"));
+            }
             std::vector<log_entry> out;
             for (const auto& entry : log_.entries) {
                 if (compare_log_ids(entry.id, after) > 0 && out.size() < count) {
@@ -87,6 +91,10 @@ public:
     static std::vector<fake_log*>& members() {
         static std::vector<fake_log*> all;
         return all;
+    }
+    // The reader found entries gone it had not read.
+    void gap() {
+        boost::asio::post(context_, [this] { observer_->on_log_gap(); });
     }
     // Hands the observer every entry it has not seen.
     void pump() {
@@ -289,6 +297,68 @@ TEST_F(sessions_test, a_takeover_starts_from_the_last_checkpoint_the_client_acke
     ASSERT_TRUE(eventually([&] { return on_b->caught_up_.load(); }));
     EXPECT_EQ(on_b->frames(), (std::vector<std::pair<std::int64_t, std::string>>{{4, "m4"}}));
     ASSERT_TRUE(test::run_on(pool_, 0, [&] { checkpointing.stop(); }));
+}
+
+TEST_F(sessions_test, a_takeover_from_a_trimmed_checkpoint_says_the_state_is_lost) {
+    publish(bus_b_, chat_.all(), invocation("before"));
+    ASSERT_TRUE(eventually([&] {
+        std::string position;
+        EXPECT_TRUE(test::run_on(pool_, 0, [&] { position = bus_a_.position(); }));
+        return position == "1-1";
+    }));
+    auto on_a = std::make_shared<recorder>();
+    a_.add(0, "c5", "token-5", "dave", protocol::wire_protocol::json, on_a, 0);
+    publish(bus_b_, chat_.all(), invocation("m1"));
+    publish(bus_b_, chat_.all(), invocation("m2"));
+    ASSERT_TRUE(eventually([&] { return on_a->frames().size() == 2; }));
+    // The checkpoint (after "before") is past the log's head: m1 went.
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { log_.trimmed_through = "1-2"; }));
+
+    std::optional<claim_outcome> won;
+    b_.claim(0, "token-5", "dave", [&](claim_outcome outcome) { won = std::move(outcome); });
+    ASSERT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && won.has_value(); }));
+    ASSERT_TRUE(won->claimed);
+    auto on_b = std::make_shared<recorder>();
+    b_.attach(0, *won->claimed, on_b, 0);
+    ASSERT_TRUE(eventually([&] { return on_b->lost_.load(); }));
+    EXPECT_TRUE(on_b->frames().empty()) << "a silent gap: numbered from a trimmed position";
+    EXPECT_FALSE(on_b->caught_up_.load());
+    // Nothing left to resume from, here or anywhere.
+    bool erased = false;
+    ASSERT_TRUE(eventually([&] {
+        EXPECT_TRUE(test::run_on(pool_, 0, [&] {
+            erased = !log_.records.contains(record_key("token-5")) && b_.size() == 0;
+        }));
+        return erased;
+    }));
+    EXPECT_TRUE(eventually([&] { return on_a->moved_.load(); }));
+}
+
+TEST_F(sessions_test, a_gap_in_the_log_tells_every_live_stateful_connection_its_state_is_lost) {
+    auto first = std::make_shared<recorder>();
+    auto second = std::make_shared<recorder>();
+    a_.add(0, "c6", "token-6", "", protocol::wire_protocol::json, first, 0);
+    a_.add(0, "c7", "token-7", "", protocol::wire_protocol::json, second, 0);
+    auto elsewhere = std::make_shared<recorder>();
+    b_.add(0, "c8", "token-8", "", protocol::wire_protocol::json, elsewhere, 0);
+    publish(bus_b_, chat_.all(), invocation("m1"));
+    ASSERT_TRUE(eventually([&] { return first->frames().size() == 1; }));
+
+    bus_a_.gap();
+    ASSERT_TRUE(eventually([&] { return first->lost_.load() && second->lost_.load(); }));
+    EXPECT_FALSE(elsewhere->lost_.load());  // another instance's reader lost nothing
+    // They get nothing more; a connection made after the gap is numbered as usual.
+    auto after = std::make_shared<recorder>();
+    a_.add(0, "c9", "token-9", "", protocol::wire_protocol::json, after, 0);
+    publish(bus_b_, chat_.all(), invocation("m2"));
+    ASSERT_TRUE(eventually([&] { return after->frames().size() == 1; }));
+    EXPECT_EQ(texts(after->frames()), (std::vector<std::string>{"m2"}));
+    EXPECT_EQ(texts(first->frames()), (std::vector<std::string>{"m1"}));
+    EXPECT_EQ(texts(second->frames()), (std::vector<std::string>{"m1"}));
+    ASSERT_TRUE(eventually([&] { return elsewhere->frames().size() == 2; }));
+    std::size_t held = 0;
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { held = a_.size(); }));
+    EXPECT_EQ(held, 1U);
 }
 
 TEST(session_record_test, round_trips_and_rejects_garbage) {
