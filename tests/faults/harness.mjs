@@ -107,13 +107,14 @@ async function startNginx(scope, backends) {
 /**
  * Redis (or PostgreSQL with `bus: 'postgres'`), `instances` servers on fixed ports (a restarted
  * instance keeps its port, as behind a real balancer) and nginx. With `isolate` (an isolatedHost(),
- * Redis only), the last instance runs in that namespace.
+ * Redis only), the last instance runs in that namespace; `redisArgs` go to redis-server (after the
+ * fixture's own, so they win: `['--appendonly', 'yes']` keeps the stream across a restart).
  * Returns { redis, postgres, servers, nginx, restart(i), kill(i), drain(i) }.
  */
-export async function startTopology(scope, { instances = 3, args = [], isolate, bus = 'redis' } = {}) {
+export async function startTopology(scope, { instances = 3, args = [], isolate, bus = 'redis', redisArgs = [] } = {}) {
   const postgres = bus === 'postgres' ? await postgresFor(scope) : undefined;
   const redis = postgres ? undefined
-    : await redisFor(scope, isolate ? { extraArgs: ['--bind', '127.0.0.1', isolate.redisAddress] } : {});
+    : await redisFor(scope, { extraArgs: [...(isolate ? ['--bind', '127.0.0.1', isolate.redisAddress] : []), ...redisArgs] });
   const backplane = postgres ? postgres.url : redis.url;
   const ports = [];
   for (let i = 0; i < instances; i += 1) ports.push(await freePort());
@@ -121,7 +122,9 @@ export async function startTopology(scope, { instances = 3, args = [], isolate, 
   const names = ports.map((_, i) => unique(`sb${i}`));
   const servers = [];
   const start = async (i) => {
-    const common = ['--server-name', names[i], ...args];
+    // The one sender stands for many clients: at about 250 invocations a second it would pass the
+    // default limit (100 a second after a burst of 500) within seconds and be closed.
+    const common = ['--server-name', names[i], '--max-messages-per-second', '1000', ...args];
     if (hosts[i] === '127.0.0.1') {
       servers[i] = await startServer(['--backplane', backplane, ...common], { port: ports[i] });
       return;
@@ -162,17 +165,20 @@ export async function startTopology(scope, { instances = 3, args = [], isolate, 
  * Numbered traffic and its ledger. A sender connected straight to `senderUrl` (an instance no fault
  * touches) sends, every `intervalMs`, one message to everyone, one to the group and one to a user (each
  * receiver in turn); each receiver (through `lbUrl`) records what it got per stream. Only messages whose
- * invocation the server completed count as sent.
+ * invocation the server completed count as sent. Arrivals of the everyone stream are timed against the
+ * start of their invocation (latency()).
  */
 export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, intervalMs = 10, stateful = false }) {
   const tag = unique('faults');
   const group = `${tag}-group`;
   const sent = { all: [], group: [], user: new Map() };
+  const sentAt = new Map(); // number -> performance.now() when its invocations started
   const clients = [];
   for (let i = 0; i < receivers; i += 1) {
     const client = await clientFor(scope, lbUrl, `${tag}-r${i}`, { reconnect: RECONNECT_DELAYS, stateful });
     client.got = { all: [], group: [], user: [] };
     client.warm = new Set();
+    client.arrivals = []; // [number, performance.now()] of the everyone stream
     // "<tag>:<label>:<n>"; label "warm" proves the stream reaches this client before counting starts.
     const record = (stream) => (...args) => {
       const text = args[args.length - 1];
@@ -180,6 +186,7 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
       const [, label, n] = text.split(':');
       if (label === 'warm') client.warm.add(stream);
       else client.got[stream].push(Number(n));
+      if (label !== 'warm' && stream === 'all') client.arrivals.push([Number(n), performance.now()]);
     };
     client.connection.on('ReceiveMessage', record('all'));
     client.connection.on('ReceiveGroupMessage', record('group'));
@@ -218,6 +225,7 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
       n += 1;
       const target = clients[number % clients.length].user;
       const userList = sent.user.get(target);
+      sentAt.set(number, performance.now());
       await Promise.all([
         send('SendMessage', [`${tag}:all:${number}`], sent.all, number),
         send('SendToGroup', [group, `${tag}:group:${number}`], sent.group, number),
@@ -230,6 +238,22 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
   return {
     clients,
     get sentCount() { return n; },
+    /**
+     * Latency (ms) of the everyone stream's messages whose invocations started within [from, to]
+     * (performance.now() times), at the receivers `which` selects: { count, p50, p99, max }.
+     */
+    latency(from, to, which = () => true) {
+      const values = [];
+      for (const c of clients.filter(which)) {
+        for (const [number, at] of c.arrivals) {
+          const start = sentAt.get(number);
+          if (start !== undefined && start >= from && start <= to) values.push(at - start);
+        }
+      }
+      values.sort((a, b) => a - b);
+      const pick = (q) => (values.length ? Math.round(values[Math.min(values.length - 1, Math.floor(q * values.length))]) : 0);
+      return { count: values.length, p50: pick(0.5), p99: pick(0.99), max: Math.round(values[values.length - 1] ?? 0) };
+    },
     /** Stops sending; resolves once every connected receiver got the last message of each of its streams. */
     async stop(timeoutMs = 20_000) {
       running = false;
@@ -248,6 +272,52 @@ export async function startTraffic(scope, { lbUrl, senderUrl, receivers = 9, int
 /** Destroys a client's TCP socket without a close frame, as a network failure would (WebSockets only). */
 export function dropSocket(client) {
   client.connection.connection.transport?._webSocket?._socket?.destroy();
+}
+
+/** The TCP socket under a client's WebSocket (the official client runs on npm `ws` in Node). */
+const socketOf = (client) => client.connection.connection.transport?._webSocket?._socket;
+
+/** Stops reading a client's socket: the kernel's buffers fill and then nginx's and the server's. */
+export function pauseReading(client) {
+  socketOf(client).pause();
+}
+
+/** Reads a paused client's socket again (if it is still there). */
+export function resumeReading(client) {
+  socketOf(client)?.resume();
+}
+
+/**
+ * Clients on `url` that send `size`-character messages to `group`, `perSecond` each, fire and forget:
+ * paced, not in bursts, so that only a reader that stopped falls behind.
+ */
+export async function startFlood(scope, url, group, { flooders = 2, size = 4000, perSecond = 360 } = {}) {
+  const payload = 'x'.repeat(size);
+  const clients = [];
+  for (let i = 0; i < flooders; i += 1) clients.push(await clientFor(scope, url, unique('flood')));
+  let sent = 0;
+  const timer = setInterval(() => {
+    for (const c of clients) {
+      for (let k = 0; k < perSecond / 100; k += 1) {
+        c.connection.send('SendToGroup', group, payload).then(() => { sent += 1; }, () => {});
+      }
+    }
+  }, 10);
+  return {
+    get sent() { return sent; },
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(clients.map((c) => c.stop()));
+    },
+  };
+}
+
+/** The sum of a /metrics series (all its labels) on an instance. */
+export async function metricOf(server, name) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
 }
 
 /** WebSocket connections an instance holds now (its /metrics gauge). */
@@ -270,7 +340,7 @@ export function compare(sentList, gotList) {
  * The ledger of a run: per client and stream, and totals split by whether the client kept its
  * connection (never reconnecting) or had to reconnect.
  */
-export function ledger(traffic, { sent }) {
+export function ledger(traffic, { sent, failures }) {
   const rows = traffic.clients.map((c) => {
     const streams = {
       all: compare(sent.all, c.got.all),
@@ -300,6 +370,8 @@ export function ledger(traffic, { sent }) {
     // The most times one client had to reconnect.
     maxReconnects: Math.max(0, ...traffic.clients.map((c) => c.reconnecting.length)),
     disconnectedClients: rows.filter((r) => !r.connected).length,
+    // Invocations of the sender that failed (not counted as sent).
+    failures,
     lostKept: total(kept, 'lost'),
     lostReconnected: total(moved, 'lost'),
     duplicated: total(() => true, 'duplicated'),
@@ -310,7 +382,7 @@ export function ledger(traffic, { sent }) {
 /** One line per fault for the log (and docs/reliability.md). */
 export function describeLedger(fault, result) {
   return `faults: ${fault}: ${result.clients} clients (${result.reconnectedClients} reconnected, at most ${result.maxReconnects} times, `
-    + `${result.disconnectedClients} gave up), ${result.sent} messages sent; lost by clients that kept their `
+    + `${result.disconnectedClients} gave up), ${result.sent} messages sent (${result.failures} sends failed); lost by clients that kept their `
     + `connection ${result.lostKept}, by clients that reconnected ${result.lostReconnected}; duplicated `
     + `${result.duplicated}; reordered ${result.reordered}`;
 }

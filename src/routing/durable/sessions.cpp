@@ -396,9 +396,15 @@ void sessions::on_log_gap() {
         "connection(s) must start over",
         sessions_.size());
     for (auto& [id, s] : sessions_) {
-        if (auto target = s.target.lock()) {
-            boost::asio::post(shards_.context(s.shard), [target] { target->on_state_lost(); });
-        }
+        // The record goes first: the client's resume after the Close must get 404, not a takeover
+        // that reads from a position the log no longer has (and closes it a second time).
+        log_.compare_and_set_record(s.key, s.written, "", std::chrono::milliseconds(1),
+                                    [this, target = s.target, shard = s.shard](expected<bool>) {
+                                        if (auto alive = target.lock()) {
+                                            boost::asio::post(shards_.context(shard),
+                                                              [alive] { alive->on_state_lost(); });
+                                        }
+                                    });
     }
     stop();
     if (options_.checkpoint_interval.count() > 0) {

@@ -257,6 +257,21 @@ TEST_F(sessions_test, an_ended_connection_cannot_be_claimed) {
     EXPECT_EQ(outcome->failure, claim_failure::unknown);
 }
 
+TEST_F(sessions_test, a_log_gap_erases_the_record_before_the_connection_is_told) {
+    auto on_a = std::make_shared<recorder>();
+    a_.add(0, "c4", "token-4", "", protocol::wire_protocol::json, on_a, 0);
+    std::optional<claim_outcome> outcome;
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] {
+        a_.on_log_gap();
+        // The client's resume right after the Close finds nothing to take over.
+        b_.claim(0, "token-4", "", [&](claim_outcome result) { outcome = std::move(result); });
+    }));
+    ASSERT_TRUE(eventually([&] { return on_a->lost_.load(); }));
+    ASSERT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && outcome.has_value(); }));
+    EXPECT_FALSE(outcome->claimed);
+    EXPECT_EQ(outcome->failure, claim_failure::unknown);
+}
+
 TEST_F(sessions_test, a_takeover_starts_from_the_last_checkpoint_the_client_acked) {
     sessions checkpointing{
         pool_, bus_a_, bus_a_, {chat_}, {"A", "", std::chrono::milliseconds(10)}};
