@@ -113,8 +113,7 @@ TEST_F(RedisPresenceStore, SettlesWritesLostWithABrokenConnection) {
     server.string_command({"CLIENT", "KILL", "TYPE", "normal"});
     server.string_command({"CLIENT", "UNPAUSE"});
     // The store cannot answer until its connection is back: try_users, not users.
-    ASSERT_TRUE(
-        eventually([&] { return a.try_users("chat") == string_set{"bob", "carol"}; }));
+    ASSERT_TRUE(eventually([&] { return a.try_users("chat") == string_set{"bob", "carol"}; }));
     EXPECT_EQ(a.members_of("chat", "room"), string_set{});
     EXPECT_EQ(a.members_of("chat", "hall"), string_set{});
 }
