@@ -88,7 +88,9 @@ void router::when_connection_in_effect(hub_id hub, const std::string& connection
         std::atomic<std::size_t> remaining;
         std::function<void()> then;
     };
-    auto state = std::make_shared<pending>(subscribed.size(), std::move(then));
+    auto state = std::make_shared<pending>();  // (clang 14: no parenthesized aggregate init)
+    state->remaining = subscribed.size();
+    state->then = std::move(then);
     auto home = executor(pool_.current_shard());
     for (const auto& channel : subscribed) {
         bus_.when_subscribed(channel, [state, home] {
