@@ -279,6 +279,16 @@ protected:
         return n;
     }
 
+    // Cuts `cut` off the backend while `other` keeps it: true once `cut` is down and `other` up.
+    [[nodiscard]] bool cut_off(node& cut, node& other) {
+        factory_.cut(cut.bus());
+        if (!eventually([&] { return !cut.connected(); })) {
+            return false;
+        }
+        factory_.backend_back();
+        return eventually([&] { return other.connected(); });
+    }
+
     Factory factory_;
     std::vector<std::unique_ptr<node>> nodes_;
 };
@@ -469,10 +479,7 @@ TYPED_TEST_P(durable_log_conformance, an_instance_cut_off_catches_up_from_its_po
     b.publish("chat", "before");
     ASSERT_TRUE(eventually([&] { return a.heard("before"); }));
 
-    this->factory_.cut(a.bus());
-    ASSERT_TRUE(eventually([&] { return !a.connected(); }));
-    this->factory_.backend_back();
-    ASSERT_TRUE(eventually([&] { return b.connected(); }));
+    ASSERT_TRUE(this->cut_off(a, b));
     std::vector<std::string> during;
     for (std::size_t i = 0; i < 50; ++i) {
         during.push_back(numbered("during", i));
@@ -508,10 +515,7 @@ TYPED_TEST_P(durable_log_conformance, entries_trimmed_past_a_readers_position_ar
     b.publish("chat", "before");
     ASSERT_TRUE(eventually([&] { return a.heard("before"); }));
 
-    this->factory_.cut(a.bus());
-    ASSERT_TRUE(eventually([&] { return !a.connected(); }));
-    this->factory_.backend_back();
-    ASSERT_TRUE(eventually([&] { return b.connected(); }));
+    ASSERT_TRUE(this->cut_off(a, b));
     for (std::size_t i = 0; i < 10; ++i) {
         b.publish("chat", numbered("lost", i));
     }
