@@ -243,20 +243,13 @@ describe('faults under steady traffic (three instances, Redis, nginx)', { skip }
     await waitForReady(topology.servers, 200, RECOVERY_TIMEOUT);
   };
 
-  test('durable mode, Redis restarted with appendonly yes: the stream survives, stateful clients keep their connections', async (t) => {
+  test('durable mode, Redis restarted with appendonly yes: the stream survives, stateful clients keep their connections and lose nothing', async (t) => {
     const result = await run(t, 'durable mode (--durable-window 30s), Redis restart with appendonly yes, stateful reconnect clients',
       restartRedis, { stateful: true, args: ['--durable-window', '30s'], redisArgs: ['--appendonly', 'yes'] });
-    assert.equal(result.duplicated, 0);
-    assert.equal(result.reordered, 0);
-    assert.equal(result.disconnectedClients, 0);
+    // The log writes on the wire when Redis shut down are sent again once it is back (each lands
+    // once, in order), and what was published during the outage waits in the buffer.
+    assertHeld(result);
     assert.equal(result.reconnectedClients, 0, 'a Redis outage must not disconnect clients');
-    // Not yet nothing lost: the XADDs on the wire when Redis shut down are neither answered nor
-    // sent again (stream_backplane: "lost with the connection"), so in most runs a round or two
-    // of publications in flight are missing from the log, for every client alike. The
-    // publications made during the outage wait in the buffer and all arrive.
-    const lostAll = result.rows.map((r) => r.streams.all.lost);
-    assert.ok(lostAll.every((n) => n === lostAll[0] && n <= 2), `everyone stream lost per client: ${lostAll.join(', ')}`);
-    for (const row of result.rows) assert.ok(row.streams.group.lost <= 2, JSON.stringify(row));
   });
 
   test('durable mode, Redis restarted without persistence: the log has a gap, every stateful client is told and starts over', async (t) => {

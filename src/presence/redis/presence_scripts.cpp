@@ -1,11 +1,8 @@
 #include "presence/redis/presence_scripts.hpp"
 
-#include <hiredis/hiredis.h>
-#include <openssl/evp.h>
+#include "routing/redis/lua_script.hpp"
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
+#include <hiredis/hiredis.h>
 
 namespace switchboard::presence::redis {
 
@@ -188,27 +185,12 @@ end
 return 1
 )lua";
 
-std::string sha1_hex(std::string_view text) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int size = 0;
-    if (EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha1(), nullptr) != 1) {
-        std::abort();  // startup only; OpenSSL without SHA-1 cannot run Redis scripts at all
-    }
-    std::string hex;
-    for (unsigned int i = 0; i < size; ++i) {
-        std::array<char, 3> byte{};
-        std::snprintf(byte.data(), byte.size(), "%02x", digest[i]);
-        hex += byte.data();
-    }
-    return hex;
-}
-
 struct script_text {
     explicit script_text(std::string_view name_, std::string_view body)
         : text(std::string(prelude) + std::string(body)) {
         value.name = name_;
         value.text = text;
-        value.sha1 = sha1_hex(text);
+        value.sha1 = routing::redis::script_sha1(text);
     }
     std::string text;
     script value;
@@ -281,32 +263,16 @@ std::string hub_base(std::string_view base, std::string_view hub) {
     return h;
 }
 
-namespace {
-std::vector<std::string> script_command(std::string_view verb, std::string_view what,
-                                        std::vector<std::string> arguments) {
-    std::vector<std::string> command;
-    command.reserve(arguments.size() + 3);
-    command.emplace_back(verb);
-    command.emplace_back(what);
-    command.emplace_back("0");
-    for (auto& argument : arguments) {
-        command.push_back(std::move(argument));
-    }
-    return command;
-}
-}  // namespace
-
 std::vector<std::string> evalsha_command(const script& s, std::vector<std::string> arguments) {
-    return script_command("EVALSHA", s.sha1, std::move(arguments));
+    return routing::redis::script_command("EVALSHA", s.sha1, {}, std::move(arguments));
 }
 
 std::vector<std::string> eval_command(const script& s, std::vector<std::string> arguments) {
-    return script_command("EVAL", s.text, std::move(arguments));
+    return routing::redis::script_command("EVAL", s.text, {}, std::move(arguments));
 }
 
 bool is_noscript(const redisReply& reply) {
-    return reply.type == REDIS_REPLY_ERROR &&
-           std::string_view(reply.str, reply.len).starts_with("NOSCRIPT");
+    return routing::redis::is_noscript(reply);
 }
 
 std::optional<long long> parse_integer(const redisReply& reply) {

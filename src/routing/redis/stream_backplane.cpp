@@ -1,5 +1,8 @@
 #include "routing/redis/stream_backplane.hpp"
 
+#include "core/random.hpp"
+#include "routing/redis/lua_script.hpp"
+
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
@@ -74,6 +77,36 @@ constexpr std::string_view compare_and_set_script =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
 
+// XADD once per publication, whatever the connection does: each instance numbers its
+// publications 1, 2, ... under a writer key of its own, and a publication is appended only
+// right after the previous one (or when the writer says none before it is outstanding). So a
+// publication sent again after a broken connection is appended if its first try never ran,
+// skipped (0) if it did, and one sent ahead of an earlier publication still to be resent is
+// refused (-1) and sent again after it: the log keeps each instance's order. A writer key that
+// is gone (expired after a quiet window, or Redis lost its data) accepts what comes.
+// KEYS: log, writer. ARGV: min id, origin, channel, payload, sequence, lowest outstanding
+// sequence, writer key TTL (ms).
+constexpr std::string_view append_script = R"lua(
+local last = redis.call('GET', KEYS[2])
+local sequence = tonumber(ARGV[5])
+if last then
+  last = tonumber(last)
+  if sequence <= last then return 0 end
+  if sequence ~= last + 1 and sequence ~= tonumber(ARGV[6]) then return -1 end
+end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])
+return redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'o', ARGV[2], 'c', ARGV[3], 'p', ARGV[4])
+)lua";
+
+const std::string& append_script_sha1() {
+    static const std::string sha1 = script_sha1(append_script);
+    return sha1;
+}
+
+// A publication refused or lost this many times in a row is given up (counted as dropped):
+// the order rule above cannot loop forever on a writer state it did not foresee.
+constexpr int max_append_attempts = 64;
+
 }  // namespace
 
 stream_backplane::stream_backplane(boost::asio::io_context& context, stream_options options)
@@ -81,6 +114,9 @@ stream_backplane::stream_backplane(boost::asio::io_context& context, stream_opti
       options_(std::move(options)),
       log_key_(options_.key_prefix + "switchboard:log"),
       record_prefix_(options_.key_prefix + "switchboard:record:"),
+      // Per process, not per server name: a restarted instance numbers from 1 again.
+      writer_key_(options_.key_prefix + "switchboard:writer:" + options_.server_name + ":" +
+                  make_random_id()),
       trim_timer_(context),
       retry_timer_(context) {
     // The log needs no subscriber to be listening: what is held back during an outage goes
@@ -171,27 +207,68 @@ void stream_backplane::publish_here(const std::string& channel, const shared_buf
     if (stopped_) {
         return;
     }
+    const pending_append append{next_sequence_ + 1, 1, channel, payload};
+    if (!send_append(append, false)) {
+        return count_drop();
+    }
+    next_sequence_ = append.sequence;
+    outstanding_.push_back(true);
+    ++accepted_;
+}
+
+std::uint64_t stream_backplane::lowest_outstanding(std::uint64_t sequence) const noexcept {
+    // The front of outstanding_ is outstanding (settle() pops settled ones), else none is.
+    return outstanding_.empty() ? sequence : next_sequence_ + 1 - outstanding_.size();
+}
+
+void stream_backplane::settle(std::uint64_t sequence) {
+    const auto base = next_sequence_ + 1 - outstanding_.size();
+    if (sequence < base || sequence - base >= outstanding_.size()) {
+        return;
+    }
+    outstanding_[sequence - base] = false;
+    while (!outstanding_.empty() && !outstanding_.front()) {
+        outstanding_.pop_front();
+    }
+}
+
+bool stream_backplane::send_append(const pending_append& append, bool by_text) {
     const auto now = unix_ms_now();
     const auto window = static_cast<std::uint64_t>(options_.window.count());
     const auto min_id = now > window ? now - window : 0;
     // MINID ~: Redis trims whole macro nodes older than the window, cheaply, as it appends.
-    const bool queued = writer_->command(
-        {"XADD", log_key_, "MINID", "~", std::to_string(min_id), "*", "o", options_.server_name,
-         "c", channel, "p", payload ? std::string(*payload) : std::string()},
-        [this](const redisReply* reply) {
-            if (reply == nullptr) {
-                return;  // lost with the connection: stays unconfirmed
-            }
-            ++answered_;
-            if (reply->type == REDIS_REPLY_ERROR) {
-                ++refused_;
-                spdlog::warn("backplane: Redis refused a log entry: {}", text_of(*reply));
-            }
-        });
-    if (!queued) {
+    return writer_->command(
+        script_command(
+            by_text ? "EVAL" : "EVALSHA",
+            by_text ? append_script : std::string_view(append_script_sha1()),
+            {log_key_, writer_key_},
+            {std::to_string(min_id), options_.server_name, append.channel,
+             append.payload ? std::string(*append.payload) : std::string(),
+             std::to_string(append.sequence), std::to_string(lowest_outstanding(append.sequence)),
+             std::to_string(std::max<std::int64_t>(1, options_.window.count()))}),
+        [this, append](const redisReply* reply) { on_appended(append, reply); });
+}
+
+void stream_backplane::on_appended(pending_append append, const redisReply* reply) {
+    // Lost with the connection, unknown to a restarted Redis, or ahead of an earlier one:
+    // sent again (by text, which also loads the script), behind what is queued already.
+    const bool again = reply == nullptr || is_noscript(*reply) ||
+                       (reply->type == REDIS_REPLY_INTEGER && reply->integer < 0);
+    if (again && append.attempts < max_append_attempts) {
+        ++append.attempts;
+        if (send_append(append, true)) {
+            return;
+        }
+    }
+    settle(append.sequence);
+    ++answered_;
+    if (again) {
         return count_drop();
     }
-    ++accepted_;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ++refused_;
+        spdlog::warn("backplane: Redis refused a log entry: {}", text_of(*reply));
+    }
 }
 
 void stream_backplane::count_drop() {
@@ -404,7 +481,7 @@ void stream_backplane::on_entries(const redisReply* reply) {
 void stream_backplane::read_after(const std::string& after, std::size_t count, read_handler done) {
     if (!writer_->connected()) {
         return answer(std::move(done),
-                      expected<std::vector<log_entry>>(make_error("log unavailable")));
+                      expected<std::vector<log_entry>>(make_error(std::string(log_unavailable))));
     }
     const bool from_start = after == "0-0";
     // From the start, nothing may have been trimmed yet: XINFO's entries-added (7.0+) above
@@ -429,14 +506,14 @@ void stream_backplane::read_after(const std::string& after, std::size_t count, r
             *head_trimmed = added > length;
         })) {
         return answer(std::move(done),
-                      expected<std::vector<log_entry>>(make_error("log unavailable")));
+                      expected<std::vector<log_entry>>(make_error(std::string(log_unavailable))));
     }
     // From `after` inclusive: finding it first proves nothing after it was trimmed.
     const auto limit = std::to_string(from_start ? count : count + 1);
     auto handler = [after, from_start, head_trimmed, done](const redisReply* reply) mutable {
         using result = expected<std::vector<log_entry>>;
         if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
-            return done(result(make_error("log unavailable")));
+            return done(result(make_error(std::string(log_unavailable))));
         }
         if (*head_trimmed) {
             return done(result(make_error("trimmed")));
@@ -462,7 +539,8 @@ void stream_backplane::read_after(const std::string& after, std::size_t count, r
     if (!writer_->command(
             {"XRANGE", log_key_, from_start ? std::string("-") : after, "+", "COUNT", limit},
             std::move(handler))) {
-        answer(std::move(done), expected<std::vector<log_entry>>(make_error("log unavailable")));
+        answer(std::move(done),
+               expected<std::vector<log_entry>>(make_error(std::string(log_unavailable))));
     }
 }
 
@@ -477,11 +555,11 @@ void stream_backplane::put_record(const std::string& key, std::string value,
 void stream_backplane::get_record(const std::string& key, get_handler done) {
     using result = expected<std::optional<std::string>>;
     if (!writer_->connected()) {
-        return answer(std::move(done), result(make_error("log unavailable")));
+        return answer(std::move(done), result(make_error(std::string(log_unavailable))));
     }
     auto handler = [done](const redisReply* reply) {
         if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
-            return done(result(make_error("log unavailable")));
+            return done(result(make_error(std::string(log_unavailable))));
         }
         if (reply->type == REDIS_REPLY_NIL) {
             return done(result(std::optional<std::string>()));
@@ -489,7 +567,7 @@ void stream_backplane::get_record(const std::string& key, get_handler done) {
         done(result(std::optional<std::string>(std::string(text_of(*reply)))));
     };
     if (!writer_->command({"GET", record_key(key)}, handler)) {
-        answer(std::move(done), result(make_error("log unavailable")));
+        answer(std::move(done), result(make_error(std::string(log_unavailable))));
     }
 }
 
@@ -498,11 +576,11 @@ void stream_backplane::compare_and_set_record(const std::string& key, std::strin
                                               swap_handler done) {
     using result = expected<bool>;
     if (!writer_->connected()) {
-        return answer(std::move(done), result(make_error("log unavailable")));
+        return answer(std::move(done), result(make_error(std::string(log_unavailable))));
     }
     auto handler = [done](const redisReply* reply) {
         if (reply == nullptr || reply->type != REDIS_REPLY_INTEGER) {
-            return done(result(make_error("log unavailable")));
+            return done(result(make_error(std::string(log_unavailable))));
         }
         done(result(reply->integer == 1));
     };
@@ -510,7 +588,7 @@ void stream_backplane::compare_and_set_record(const std::string& key, std::strin
                            std::move(expected_value), std::move(desired),
                            std::to_string(std::max<std::int64_t>(1, ttl.count()))},
                           handler)) {
-        answer(std::move(done), result(make_error("log unavailable")));
+        answer(std::move(done), result(make_error(std::string(log_unavailable))));
     }
 }
 

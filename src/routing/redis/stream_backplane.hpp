@@ -1,7 +1,7 @@
 // Durable mode's bus on one Redis server: every publication is an entry of one stream per
-// cluster (XADD), read back by every instance in one order (XREAD BLOCK), plus small records
-// (SET PX / GET / a compare-and-set script / DEL). Both routing::backplane and
-// routing::durable_log.
+// cluster (XADD, exactly once per publication), read back by every instance in one order (XREAD
+// BLOCK), plus small records (SET PX / GET / a compare-and-set script / DEL). Both
+// routing::backplane and routing::durable_log.
 #pragma once
 
 #include "routing/backplane.hpp"
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -55,8 +56,10 @@ struct stream_options {
 // so subscriptions are local reference counts and in effect for every entry not read yet.
 // After the read connection comes back, reading continues from position(): what the others
 // published meanwhile arrives late but is not lost, within the window.
-// Writing: XADD and the record commands on the other client, whose bounded queue holds an
-// instance's publications while Redis is away and sends them in order once it is back.
+// Writing: a script that XADDs, and the record commands, on the other client, whose bounded
+// queue holds an instance's publications while Redis is away and sends them in order once it
+// is back. Appends lost with a connection are sent again and land exactly once, in the
+// instance's order (append_script in the .cpp): a Redis restart with persistence loses none.
 // Threading: both clients and all state live on `context` (the control shard); the backplane
 // methods may be called from any shard and are dispatched there; the durable_log methods are
 // called there. Callbacks run there.
@@ -126,9 +129,23 @@ private:
         std::optional<std::uint64_t> removed;  // entries-added - length (Redis 7.0+)
     };
 
+    // A publication on its way into the log, numbered per writer (see append_script).
+    struct pending_append {
+        std::uint64_t sequence = 0;
+        int attempts = 1;
+        std::string channel;
+        shared_buffer payload;
+    };
+
     template <class F>
     void run(F f);
     void publish_here(const std::string& channel, const shared_buffer& payload);
+    // False when the write queue is full.
+    bool send_append(const pending_append& append, bool by_text);
+    void on_appended(pending_append append, const redisReply* reply);
+    // The lowest sequence not settled yet, or `sequence` when every earlier one is.
+    [[nodiscard]] std::uint64_t lowest_outstanding(std::uint64_t sequence) const noexcept;
+    void settle(std::uint64_t sequence);
     void count_drop();
     void on_state();
     void do_round();
@@ -146,6 +163,7 @@ private:
     stream_options options_;
     std::string log_key_;
     std::string record_prefix_;
+    std::string writer_key_;  // the last sequence this writer appended, for the order rule
     std::unique_ptr<redis_client> writer_;
     std::unique_ptr<redis_client> reader_;
     boost::asio::steady_timer trim_timer_;
@@ -164,7 +182,11 @@ private:
     bool discard_read_ = false;  // the XREAD in flight started from a position given up
     bool reading_ = false;       // a round is in flight
 
-    // Writer: XADDs queued (not dropped), answered, and answered with an error.
+    // Writer: the last sequence given out, and whether each from the lowest unsettled one on
+    // is still outstanding (front: next_sequence_ + 1 - size()).
+    std::uint64_t next_sequence_ = 0;
+    std::deque<bool> outstanding_;
+    // Writer: appends queued (not dropped), settled (answered or given up), and refused.
     std::uint64_t accepted_ = 0;
     std::uint64_t answered_ = 0;
     std::uint64_t refused_ = 0;

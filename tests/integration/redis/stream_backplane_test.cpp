@@ -30,7 +30,9 @@ using testing::redis_server;
 
 // Forwards 127.0.0.1:port() to a target; close() cuts every connection and refuses new ones
 // (accepted, then closed at once) until open(): an instance partitioned from Redis while the
-// others are not. Runs on a thread of its own.
+// others are not. swallow() drops the bytes of one direction from then on (commands that never
+// reach Redis, or replies that never come back), as a link that dies mid-flight does.
+// Runs on a thread of its own.
 class pausable_proxy {
 public:
     explicit pausable_proxy(std::uint16_t target_port)
@@ -65,8 +67,16 @@ public:
         });
     }
     void open() {
-        boost::asio::post(context_, [this] { open_ = true; });
+        boost::asio::post(context_, [this] {
+            open_ = true;
+            swallow_up_ = false;
+            swallow_down_ = false;
+        });
     }
+    enum class direction { up, down };
+    void swallow(direction which) { (which == direction::up ? swallow_up_ : swallow_down_) = true; }
+    // Bytes dropped by swallow() so far.
+    [[nodiscard]] std::size_t swallowed() const { return swallowed_.load(); }
 
 private:
     struct pair {
@@ -95,29 +105,34 @@ private:
                     return;
                 }
                 pairs_.push_back(p);
-                pump(p, p->client, p->server, p->up);
-                pump(p, p->server, p->client, p->down);
+                pump(p, p->client, p->server, p->up, swallow_up_);
+                pump(p, p->server, p->client, p->down, swallow_down_);
             });
         });
     }
 
-    static void pump(const std::shared_ptr<pair>& p, boost::asio::ip::tcp::socket& from,
-                     boost::asio::ip::tcp::socket& to, std::array<char, 16384>& buffer) {
+    void pump(const std::shared_ptr<pair>& p, boost::asio::ip::tcp::socket& from,
+              boost::asio::ip::tcp::socket& to, std::array<char, 16384>& buffer,
+              const std::atomic<bool>& swallowing) {
         from.async_read_some(
-            boost::asio::buffer(buffer),
-            [p, &from, &to, &buffer](const boost::system::error_code& ec, std::size_t n) {
+            boost::asio::buffer(buffer), [this, p, &from, &to, &buffer, &swallowing](
+                                             const boost::system::error_code& ec, std::size_t n) {
                 if (ec) {
                     boost::system::error_code ignored;
                     to.close(ignored);
                     return;
                 }
-                boost::asio::async_write(
-                    to, boost::asio::buffer(buffer.data(), n),
-                    [p, &from, &to, &buffer](const boost::system::error_code& error, std::size_t) {
-                        if (!error) {
-                            pump(p, from, to, buffer);
-                        }
-                    });
+                if (swallowing) {
+                    swallowed_ += n;
+                    return pump(p, from, to, buffer, swallowing);
+                }
+                boost::asio::async_write(to, boost::asio::buffer(buffer.data(), n),
+                                         [this, p, &from, &to, &buffer, &swallowing](
+                                             const boost::system::error_code& error, std::size_t) {
+                                             if (!error) {
+                                                 pump(p, from, to, buffer, swallowing);
+                                             }
+                                         });
             });
     }
 
@@ -127,6 +142,9 @@ private:
     std::vector<std::weak_ptr<pair>> pairs_;
     bool open_ = true;  // on the proxy's thread
     std::atomic<int> refused_{0};
+    std::atomic<bool> swallow_up_{false};
+    std::atomic<bool> swallow_down_{false};
+    std::atomic<std::size_t> swallowed_{0};
     std::thread thread_;
 };
 
@@ -324,6 +342,73 @@ TEST_F(StreamBackplaneTest, a_redis_restart_without_persistence_is_a_gap) {
     }));
     EXPECT_EQ(a.messages[0].payload, "after the restart");
     EXPECT_EQ(a.gaps, 1);
+}
+
+// The appends a broken connection took with it are sent again: those Redis never saw land
+// once, in the writer's order, ahead of what was published during the outage.
+TEST_F(StreamBackplaneTest, appends_lost_on_the_wire_are_sent_again_in_order) {
+    auto& reader = make("reader");
+    reader.bus->subscribe("chat");
+    pausable_proxy proxy(server_.port());
+    auto& writer = make("writer", proxy.port());
+    settle();
+    proxy.swallow(pausable_proxy::direction::up);
+    std::vector<std::string> expected;
+    for (int i = 0; i < 100; ++i) {
+        expected.push_back("in flight " + std::to_string(i));
+        publish(writer, "chat", expected.back());
+    }
+    // Handed to the socket, swallowed before Redis: in flight, never to be answered.
+    ASSERT_TRUE(
+        run_until([&] { return writer.bus->buffered_bytes() == 0 && proxy.swallowed() > 0; }));
+    proxy.close();
+    ASSERT_TRUE(run_until([&] { return !writer.bus->connected(); }));
+    for (int i = 0; i < 50; ++i) {
+        expected.push_back("during the outage " + std::to_string(i));
+        publish(writer, "chat", expected.back());
+    }
+    proxy.open();
+    ASSERT_TRUE(run_until([&] { return reader.messages.size() >= expected.size(); }));
+    EXPECT_TRUE(run_until([&] { return writer.bus->unconfirmed_publications() == 0; }));
+    publish(writer, "chat", "after");
+    expected.push_back("after");
+    ASSERT_TRUE(run_until([&] { return reader.messages.size() >= expected.size(); }));
+    std::vector<std::string> got;
+    for (const auto& m : reader.messages) {
+        got.push_back(m.payload);
+    }
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(writer.bus->dropped_publications(), 0U);
+}
+
+// Appends Redis ran whose replies were lost are sent again and skipped: each lands once.
+TEST_F(StreamBackplaneTest, appends_whose_replies_were_lost_land_once) {
+    auto& reader = make("reader");
+    reader.bus->subscribe("chat");
+    pausable_proxy proxy(server_.port());
+    auto& writer = make("writer", proxy.port());
+    settle();
+    proxy.swallow(pausable_proxy::direction::down);
+    std::vector<std::string> expected;
+    for (int i = 0; i < 100; ++i) {
+        expected.push_back("applied " + std::to_string(i));
+        publish(writer, "chat", expected.back());
+    }
+    ASSERT_TRUE(run_until([&] { return reader.messages.size() == expected.size(); }));
+    EXPECT_EQ(writer.bus->unconfirmed_publications(), expected.size());
+    proxy.close();
+    ASSERT_TRUE(run_until([&] { return !writer.bus->connected(); }));
+    proxy.open();
+    ASSERT_TRUE(run_until([&] { return writer.bus->unconfirmed_publications() == 0; }));
+    publish(writer, "chat", "after");
+    expected.push_back("after");
+    // Anything sent twice would have arrived ahead of "after" (one writer, one order).
+    ASSERT_TRUE(run_until([&] { return reader.messages.size() >= expected.size(); }));
+    std::vector<std::string> got;
+    for (const auto& m : reader.messages) {
+        got.push_back(m.payload);
+    }
+    EXPECT_EQ(got, expected);
 }
 
 TEST(StreamBackplaneRegistration, durable_mode_builds_the_stream_bus_on_one_server_only) {
