@@ -37,6 +37,9 @@ public:
     virtual void on_log_gap() = 0;
 };
 
+// The head of read_after's errors that say "not now" rather than "not any more".
+inline constexpr std::string_view log_unavailable = "log unavailable";
+
 // Thread safety: every method is called on the control shard; callbacks run there.
 class durable_log {
 public:
@@ -50,7 +53,8 @@ public:
     [[nodiscard]] virtual std::chrono::milliseconds window() const = 0;
 
     // Up to `count` entries after `after` (exclusive), oldest first. An error when `after` is
-    // no longer in the log (trimmed, or the log was lost): the caller cannot read on exactly.
+    // no longer in the log (trimmed, or the log was lost): the caller cannot read on exactly;
+    // or one starting with log_unavailable when the log cannot be asked now (ask again later).
     using read_handler = std::function<void(expected<std::vector<log_entry>>)>;
     virtual void read_after(const std::string& after, std::size_t count, read_handler done) = 0;
 

@@ -435,32 +435,52 @@ void sessions::claim(std::size_t hub, std::string token, std::string user, claim
                 if (sessions_.contains(record->connection_id)) {
                     return done({std::nullopt, claim_failure::taken});
                 }
-                auto desired = *record;
-                ++desired.epoch;
-                desired.instance = options_.server_name;
-                auto text = encode_record(desired);
-                log_.compare_and_set_record(
-                    key, **found, text, log_.window(),
-                    [this, hub, desired = std::move(desired), token = std::move(token),
-                     done = std::move(done)](expected<bool> swapped) mutable {
-                        if (!swapped) {
-                            return done({std::nullopt, claim_failure::unavailable});
+                // The log must still hold the checkpoint: a client it cannot be caught up is
+                // refused now (404, it starts over) rather than accepted and closed at once.
+                auto position = record->position;
+                log_.read_after(
+                    position, 1,
+                    [this, hub, key, current = std::move(**found), record = std::move(*record),
+                     token = std::move(token),
+                     done = std::move(done)](expected<std::vector<log_entry>> covered) mutable {
+                        if (!covered) {
+                            if (covered.error_message().starts_with(log_unavailable)) {
+                                return done({std::nullopt, claim_failure::unavailable});
+                            }
+                            log_.erase_record(key);
+                            return done({std::nullopt, claim_failure::lost});
                         }
-                        if (!*swapped) {
-                            return done({std::nullopt, claim_failure::taken});
-                        }
-                        // The old owner, if it lives, lets go when it reads this.
-                        const boost::json::object marker{{"k", "m"},
-                                                         {"h", hubs_[hub].hub_name()},
-                                                         {"c", desired.connection_id},
-                                                         {"v", std::to_string(desired.epoch)}};
-                        bus_.publish(marker_channel(),
-                                     make_shared_buffer(boost::json::serialize(marker)));
-                        done({claimed_session{std::move(desired), std::move(token)},
-                              claim_failure::unknown});
+                        take_over(hub, key, std::move(current), std::move(record), std::move(token),
+                                  std::move(done));
                     });
             });
     });
+}
+
+void sessions::take_over(std::size_t hub, const std::string& key, std::string current,
+                         session_record record, std::string token, claim_handler done) {
+    auto desired = std::move(record);
+    ++desired.epoch;
+    desired.instance = options_.server_name;
+    auto text = encode_record(desired);
+    log_.compare_and_set_record(
+        key, std::move(current), text, log_.window(),
+        [this, hub, desired = std::move(desired), token = std::move(token),
+         done = std::move(done)](expected<bool> swapped) mutable {
+            if (!swapped) {
+                return done({std::nullopt, claim_failure::unavailable});
+            }
+            if (!*swapped) {
+                return done({std::nullopt, claim_failure::taken});
+            }
+            // The old owner, if it lives, lets go when it reads this.
+            const boost::json::object marker{{"k", "m"},
+                                             {"h", hubs_[hub].hub_name()},
+                                             {"c", desired.connection_id},
+                                             {"v", std::to_string(desired.epoch)}};
+            bus_.publish(marker_channel(), make_shared_buffer(boost::json::serialize(marker)));
+            done({claimed_session{std::move(desired), std::move(token)}, claim_failure::unknown});
+        });
 }
 
 void sessions::attach(std::size_t hub, claimed_session claimed,
@@ -590,21 +610,42 @@ void sessions::commit(session& s) {
                 return;
             }
             auto& s = it->second;
+            if (swapped && !*swapped) {
+                return lost_record(id);  // still `writing`: no checkpoint is tried meanwhile
+            }
             s.writing = false;
             if (!swapped) {
                 // Redis away: the next checkpoint tries again; the last one written stands.
                 return;
             }
-            if (!*swapped) {
-                // Another instance claimed the connection; its marker will follow.
-                if (auto target = s.target.lock()) {
-                    boost::asio::post(shards_.context(s.shard), [target] { target->on_moved(); });
-                }
-                return forget(id);
-            }
             s.written = std::move(text);
             s.written_at = std::chrono::steady_clock::now();
         });
+}
+
+// The record is no longer what this instance wrote: another instance claimed the connection
+// (its record names it; its marker follows in the log), or the record is gone (Redis lost it,
+// or its window passed), which no client can resume from: told so, not dropped to retry.
+void sessions::lost_record(const std::string& connection_id) {
+    const auto it = sessions_.find(connection_id);
+    if (it == sessions_.end()) {
+        return;
+    }
+    log_.get_record(it->second.key,
+                    [this, connection_id](expected<std::optional<std::string>> found) {
+                        const auto it = sessions_.find(connection_id);
+                        if (it == sessions_.end()) {
+                            return;
+                        }
+                        auto& s = it->second;
+                        const bool moved = !found || (*found && !(*found)->empty());
+                        if (auto target = s.target.lock()) {
+                            boost::asio::post(shards_.context(s.shard), [target, moved] {
+                                moved ? target->on_moved() : target->on_state_lost();
+                            });
+                        }
+                        forget(connection_id);
+                    });
 }
 
 }  // namespace switchboard::routing::durable

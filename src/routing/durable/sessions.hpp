@@ -174,6 +174,10 @@ private:
     void read_on(const std::string& connection_id);
     void do_checkpoints();
     void commit(session& s);
+    // The claim's compare-and-set of the record (`current` as read) to this instance.
+    void take_over(std::size_t hub, const std::string& key, std::string current,
+                   session_record record, std::string token, claim_handler done);
+    void lost_record(const std::string& connection_id);
     void forget(const std::string& connection_id);
     [[nodiscard]] std::string marker_channel() const;
     [[nodiscard]] static std::optional<marker> parse_marker(std::string_view payload);

@@ -142,7 +142,7 @@ bool no_jetstream(natsStatus status, jsErrCode code) {
 }
 
 error unavailable() {
-    return make_error("log unavailable");
+    return make_error(std::string(log_unavailable));
 }
 
 // What the reader needs of the stream's state.

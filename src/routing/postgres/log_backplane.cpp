@@ -557,7 +557,7 @@ void log_backplane::read_page(pg_connection& session, std::int64_t after, std::s
                 result->last_id = parse_int(value_of(r, 0, 0)).value_or(-1);
             }
         })) {
-        return answer(std::move(done), page{false, "log unavailable", -1, {}});
+        return answer(std::move(done), page{false, std::string(log_unavailable), -1, {}});
     }
     const auto after_text = std::to_string(after);
     const auto count_text = std::to_string(count);
@@ -604,7 +604,7 @@ void log_backplane::read_page(pg_connection& session, std::int64_t after, std::s
             done(std::move(*result));
         })) {
         // What was queued is answered as lost when the session closes; `done` is not.
-        answer(std::move(done), page{false, "log unavailable", -1, {}});
+        answer(std::move(done), page{false, std::string(log_unavailable), -1, {}});
     }
 }
 
@@ -716,11 +716,11 @@ void log_backplane::read_after(const std::string& after, std::size_t count, read
     }
     auto* session = usable(reader_.get());
     if (session == nullptr) {
-        return answer(std::move(done), result(make_error("log unavailable")));
+        return answer(std::move(done), result(make_error(std::string(log_unavailable))));
     }
     read_page(*session, *start, count, [from = *start, done = std::move(done)](page p) {
         if (!p.ok) {
-            return done(result(make_error("log unavailable: " + p.error)));
+            return done(result(make_error(std::string(log_unavailable) + ": " + p.error)));
         }
         if (p.last_id < from) {
             return done(result(make_error("not in the log (the log restarted)")));
