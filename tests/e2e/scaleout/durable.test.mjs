@@ -54,14 +54,14 @@ function open(hubUrl, id, accessToken) {
   });
 }
 
-/** The texts of the `target` invocations in `messages`, numbered as the client numbers them. */
-function numbered(messages, first = 1, target = 'ReceiveMessage') {
+/** The texts of the ReceiveMessage invocations in `messages`, numbered as the client numbers them. */
+function numbered(messages, first = 1) {
   const out = new Map();
   let id = first;
   for (const m of messages) {
     if (m.type === 9) id = m.sequenceId;
     else if (m.type === 1) {
-      if (m.target === target) out.set(id, m.arguments[1]);
+      if (m.target === 'ReceiveMessage') out.set(id, m.arguments[1]);
       id += 1;
     }
   }
@@ -236,22 +236,23 @@ describe('durable mode on Redis: a catch-up larger than the send queue', { skip:
       ['--durable-window', '60s', '--max-messages-per-second', '0'], alice);
     const key = `switchboard:record:${createHash('sha256').update(token).digest('hex')}`;
     await waitFor(async () => (await db.command('EXISTS', key)) === 1, 5_000, { message: 'the record is written' });
-    // Its instance dies; the cluster goes on sending to the user.
+    // Its instance dies; the cluster goes on sending to everyone.
     servers[0].process.kill('SIGKILL');
     await servers[0].exited;
     const senderToken = tokenFor(unique('sender'));
     const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => senderToken });
-    // 600 x 4 KB: more than twice the default 1 MiB send queue, and more than one 512-entry read.
+    // 600 x 4 KB, one log entry each: more than twice the default 1 MiB send queue, and more than
+    // one 512-entry read (SendToUser would write two entries a message, one per user).
     const count = 600;
     const filler = 'x'.repeat(4000);
-    for (let i = 1; i <= count; i += 1) await sender.connection.invoke('SendToUser', alice, `${i}:${filler}`);
+    for (let i = 1; i <= count; i += 1) await sender.connection.invoke('SendMessage', `${i}:${filler}`);
 
     const resumed = await open(`${servers[1].url}/hubs/chat`, token, accessToken);
     assert.equal(resumed.status, 101, 'its owner resumes it on the other instance');
     let closeCode;
     resumed.ws.on('close', (code) => { closeCode = code; });
     resumed.ws.send(`{"type":9,"sequenceId":1}${RS}`);
-    const received = () => numbered(resumed.messages, 1, 'ReceiveDirectMessage');
+    const received = () => numbered(resumed.messages);
     await waitFor(() => received().size === count || closeCode !== undefined, 30_000,
       { message: () => `the catch-up (${received().size} of ${count} messages)` });
     assert.equal(closeCode, undefined, `closed with ${closeCode} after ${received().size} of ${count} messages`);
