@@ -179,7 +179,8 @@ private:
     void deliver(session& s, const shared_buffer& frame);
     void flush();
     void index(session& s, bool add);
-    // A catch-up's next batch: at most `budget` bytes of messages for the connection.
+    // A catch-up's next batch: entries until their messages for the connection pass `budget`
+    // bytes (the rest is read again next time).
     void read_on(const std::string& connection_id, std::size_t budget);
     // Continues s's catch-up once its connection is ready for more (logged_recipient).
     void read_when_ready(const session& s);
