@@ -280,6 +280,14 @@ void hub_connection::deliver_logged(std::int64_t sequence, const shared_buffer& 
     }
 }
 
+void hub_connection::when_ready_for_more(std::function<void(std::size_t budget)> then) {
+    // More once the queue is below half its limit, a quarter of the limit at a time: a batch
+    // always fits beside what is still queued, and the writer finds the next one waiting.
+    const auto limit = connection_->send_queue_limit();
+    connection_->when_queued_below(limit / 2,
+                                   [then = std::move(then), budget = limit / 4] { then(budget); });
+}
+
 void hub_connection::on_caught_up(std::vector<std::string> groups) {
     if (state_ == state::connected) {
         server_.router().restore_groups(hub_, connection_->id(), groups);

@@ -54,6 +54,7 @@ public:
     void on_caught_up(std::vector<std::string> groups) override;
     void on_moved() override;
     void on_state_lost() override;
+    void when_ready_for_more(std::function<void(std::size_t budget)> then) override;
     // Right after construction: continues `claimed`, a connection another instance held,
     // instead of waiting for a handshake (the client sends none when it resumes).
     void adopt(const routing::durable::claimed_session& claimed);

@@ -125,6 +125,7 @@ void connection::abort(std::uint16_t websocket_code, std::string reason) {
     if (writer_ != nullptr) {
         writer_->on_abort(abort_code_, abort_reason_);
     }
+    notify_room();
 }
 
 void connection::terminate() {
@@ -135,6 +136,21 @@ void connection::terminate() {
     on_transport_ended();
 }
 
+void connection::when_queued_below(std::size_t bytes, std::function<void()> then) {
+    on_room_ = std::move(then);
+    room_below_ = bytes;
+    notify_room();
+}
+
+void connection::notify_room() {
+    // Past open nothing more is sent: the producer hears at once, and never waits forever.
+    if (on_room_ && (queued_bytes_ < room_below_ || state_ != state::open)) {
+        auto then = std::move(on_room_);
+        on_room_ = nullptr;
+        then();
+    }
+}
+
 std::size_t connection::take_output(std::vector<shared_buffer>& out) {
     const std::size_t bytes = queued_bytes_;
     if (metrics_ != nullptr) {
@@ -143,6 +159,7 @@ std::size_t connection::take_output(std::vector<shared_buffer>& out) {
     std::move(queue_.begin(), queue_.end(), std::back_inserter(out));
     queue_.clear();
     queued_bytes_ = 0;
+    notify_room();
     return bytes;
 }
 
@@ -156,6 +173,7 @@ void connection::on_transport_ended() {
     queue_.clear();
     queued_bytes_ = 0;
     paused_ = false;
+    notify_room();  // before on_ended_, which may release this connection
     if (auto application = std::move(application_)) {
         application->on_transport_closed();
     }
@@ -175,6 +193,7 @@ void connection::on_transport_lost() {
     if (application_) {
         application_->on_transport_paused();
     }
+    notify_room();
 }
 
 bool connection::resume(connection_writer* writer) {
@@ -191,6 +210,7 @@ bool connection::resume(connection_writer* writer) {
     queued_bytes_ = 0;
     application_->on_transport_resumed();
     attach_writer(writer);
+    notify_room();
     return true;
 }
 

@@ -133,6 +133,12 @@ public:
     void abort(std::uint16_t websocket_code, std::string reason);
     // Ends now: the writer drops its socket, or the connection ends at once if it has none.
     void terminate();
+    [[nodiscard]] std::size_t send_queue_limit() const noexcept { return send_queue_limit_; }
+    // Runs `then` once fewer than `bytes` are queued: now if they are, else when the writer
+    // takes output or the queue is dropped (pause, abort, end), so that a producer can wait
+    // for room instead of overflowing the limit. At most one waits: a later call replaces it.
+    // `then` may run inside a writer's take_output, so it must not send; it posts instead.
+    void when_queued_below(std::size_t bytes, std::function<void()> then);
 
     // Reader side: bytes from the client, handed to the application.
     void deliver(std::string_view bytes) {
@@ -174,6 +180,12 @@ private:
     std::string abort_reason_;
     switchboard::metrics* metrics_ = nullptr;
     std::shared_ptr<const void> adopted_;
+    // when_queued_below(): the waiting producer and its threshold.
+    std::function<void()> on_room_;
+    std::size_t room_below_ = 0;
+
+    // Runs on_room_ if the queue is below its threshold now.
+    void notify_room();
 };
 
 using connection_ptr = std::shared_ptr<connection>;

@@ -16,7 +16,8 @@ namespace {
 // The router's control shard (router::control_shard): the bus and the log deliver there.
 constexpr std::size_t control_shard = 0;
 // Entries per catch-up read: large enough that a window's worth of a busy hub takes a few
-// round trips, small enough that one reply stays a few hundred KiB.
+// round trips, small enough that one reply stays a few hundred KiB. The connection's send
+// queue bounds what a read hands it (logged_recipient::when_ready_for_more).
 constexpr std::size_t catch_up_batch = 512;
 // Checkpoints kept per connection while its client has not acked them: the oldest unacked one
 // and a few newer; a client that never acks keeps its old checkpoint (and loses the takeover
@@ -500,18 +501,33 @@ void sessions::attach(std::size_t hub, claimed_session claimed,
             s.shard = shard;
             s.catching_up = true;
             const auto id = s.record.connection_id;
-            sessions_.insert_or_assign(id, std::move(s));
-            read_on(id);
+            const auto [it, inserted] = sessions_.insert_or_assign(id, std::move(s));
+            (void)inserted;
+            read_when_ready(it->second);
         });
 }
 
-void sessions::read_on(const std::string& connection_id) {
+void sessions::read_when_ready(const session& s) {
+    auto target = s.target.lock();
+    if (!target) {
+        return forget(s.record.connection_id);  // the connection ended here
+    }
+    // The callback holds no recipient: the connection keeps it while its queue drains.
+    boost::asio::post(shards_.context(s.shard), [this, target, id = s.record.connection_id] {
+        target->when_ready_for_more([this, id](std::size_t budget) {
+            boost::asio::post(shards_.context(control_shard),
+                              [this, id, budget] { read_on(id, budget); });
+        });
+    });
+}
+
+void sessions::read_on(const std::string& connection_id, std::size_t budget) {
     const auto it = sessions_.find(connection_id);
     if (it == sessions_.end()) {
         return;
     }
     log_.read_after(it->second.caught_up_through, catch_up_batch,
-                    [this, connection_id](expected<std::vector<log_entry>> entries) {
+                    [this, connection_id, budget](expected<std::vector<log_entry>> entries) {
                         const auto found = sessions_.find(connection_id);
                         if (found == sessions_.end()) {
                             return;
@@ -527,7 +543,17 @@ void sessions::read_on(const std::string& connection_id) {
                             log_.erase_record(s.key);
                             return forget(connection_id);
                         }
+                        // The bytes this batch queued for s (outgoing_ held none of them before):
+                        // past the budget the rest waits for the next read.
+                        const auto& queued = outgoing_[s.shard];
+                        std::size_t counted = queued.size();
+                        std::size_t bytes = 0;
+                        bool cut = false;
                         for (const auto& entry : *entries) {
+                            if (bytes >= budget) {
+                                cut = true;
+                                break;
+                            }
                             s.caught_up_through = entry.id;
                             if (entry.channel == marker_channel()) {
                                 const auto m = parse_marker(*entry.payload);
@@ -538,11 +564,14 @@ void sessions::read_on(const std::string& connection_id) {
                             }
                             decoded_cache decoded;
                             apply(s, entry, decoded);
+                            for (; counted < queued.size(); ++counted) {
+                                bytes += queued[counted].frame->size();
+                            }
                         }
                         flush();
-                        if (entries->size() == catch_up_batch ||
+                        if (cut || entries->size() == catch_up_batch ||
                             compare_log_ids(s.caught_up_through, log_.position()) < 0) {
-                            return read_on(connection_id);
+                            return read_when_ready(s);
                         }
                         // Every entry up to the live reader's position is applied: live from here,
                         // skipping what the catch-up read beyond it.

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,13 @@ public:
     // Its numbering can no longer be kept exact (the log lost entries it needed): the client
     // must start a new connection, and hears so.
     virtual void on_state_lost() = 0;
+    // Paces a takeover's catch-up: runs `then` with the bytes of messages the connection can
+    // take next, at once if its send queue has room, else once its writer has drained it (so a
+    // catch-up never overflows the send queue). `then` only posts. One waits at a time. The
+    // default takes everything at once (a recipient without a send queue).
+    virtual void when_ready_for_more(std::function<void(std::size_t budget)> then) {
+        then(std::numeric_limits<std::size_t>::max());
+    }
 };
 
 struct sessions_options {
@@ -171,7 +179,11 @@ private:
     void deliver(session& s, const shared_buffer& frame);
     void flush();
     void index(session& s, bool add);
-    void read_on(const std::string& connection_id);
+    // A catch-up's next batch: entries until their messages for the connection pass `budget`
+    // bytes (the rest is read again next time).
+    void read_on(const std::string& connection_id, std::size_t budget);
+    // Continues s's catch-up once its connection is ready for more (logged_recipient).
+    void read_when_ready(const session& s);
     void do_checkpoints();
     void commit(session& s);
     // The claim's compare-and-set of the record (`current` as read) to this instance.

@@ -222,3 +222,46 @@ describe('durable mode on Redis beyond the window', { skip: redisAvailable() ? f
     assert.equal((await open(`${servers[1].url}/hubs/chat`, token, accessToken)).status, 404, 'nothing left to resume');
   });
 });
+
+// docs/reliability.md: a takeover's catch-up is paced by the connection's send queue, so a client
+// that merely missed more than the queue holds is not dropped as a slow consumer.
+describe('durable mode on Redis: a catch-up larger than the send queue', { skip: redisAvailable() ? false : 'redis-server is not installed' }, () => {
+  test('arrives complete, in order, without a 1008 close', async (t) => {
+    const redis = await redisFor(t);
+    const db = await redisConnection(redis.port);
+    onCleanup(t, () => db.close());
+    const alice = unique('alice');
+    // Each message is one rate-limit token for the sender: 600 in a burst need no limit.
+    const { servers, accessToken, token } = await statefulOnFirst(t, redis.url,
+      ['--durable-window', '60s', '--max-messages-per-second', '0'], alice);
+    const key = `switchboard:record:${createHash('sha256').update(token).digest('hex')}`;
+    await waitFor(async () => (await db.command('EXISTS', key)) === 1, 5_000, { message: 'the record is written' });
+    // Its instance dies; the cluster goes on sending to everyone.
+    servers[0].process.kill('SIGKILL');
+    await servers[0].exited;
+    const senderToken = tokenFor(unique('sender'));
+    const sender = await clientFor(t, servers[1].url, undefined, { accessTokenFactory: () => senderToken });
+    // 600 x 4 KB, one log entry each: more than twice the default 1 MiB send queue, and more than
+    // one 512-entry read (SendToUser would write two entries a message, one per user).
+    const count = 600;
+    const filler = 'x'.repeat(4000);
+    for (let i = 1; i <= count; i += 1) await sender.connection.invoke('SendMessage', `${i}:${filler}`);
+
+    const resumed = await open(`${servers[1].url}/hubs/chat`, token, accessToken);
+    assert.equal(resumed.status, 101, 'its owner resumes it on the other instance');
+    let closeCode;
+    resumed.ws.on('close', (code) => { closeCode = code; });
+    resumed.ws.send(`{"type":9,"sequenceId":1}${RS}`);
+    const received = () => numbered(resumed.messages);
+    await waitFor(() => received().size === count || closeCode !== undefined, 30_000,
+      { message: () => `the catch-up (${received().size} of ${count} messages)` });
+    assert.equal(closeCode, undefined, `closed with ${closeCode} after ${received().size} of ${count} messages`);
+    assert.equal(resumed.messages[0].type, 9, 'Sequence comes first');
+    assert.equal(resumed.messages[0].sequenceId, 1, 'nothing was acked: the catch-up starts at 1');
+    const texts = [...received().entries()];
+    assert.deepEqual(texts.map(([, text]) => Number(text.slice(0, text.indexOf(':')))),
+      Array.from({ length: count }, (_, i) => i + 1), 'every message once, in order');
+    assert.ok(texts.every(([, text]) => text.endsWith(filler)), 'whole messages');
+    resumed.ws.terminate();
+  });
+});

@@ -163,6 +163,39 @@ TEST_F(connection_test, transport_end_tells_the_application_exactly_once) {
     EXPECT_EQ(c->send(bytes(1)), send_result::closed);
 }
 
+TEST_F(connection_test, a_producer_waiting_for_room_hears_once_the_writer_takes_output) {
+    auto c = make_connection(100);
+    int called = 0;
+    c->when_queued_below(50, [&] { ++called; });
+    EXPECT_EQ(called, 1) << "room already: at once";
+
+    ASSERT_EQ(c->send(bytes(60)), send_result::queued);
+    c->when_queued_below(50, [&] { ++called; });
+    c->when_queued_below(50, [&] { called += 10; });  // replaces the first: one waits
+    EXPECT_EQ(called, 1);
+    ASSERT_EQ(c->send(bytes(30)), send_result::queued);
+    EXPECT_EQ(called, 1) << "still no room";
+    std::vector<shared_buffer> out;
+    c->take_output(out);
+    EXPECT_EQ(called, 11);
+    c->take_output(out);
+    EXPECT_EQ(called, 11) << "heard once";
+}
+
+TEST_F(connection_test, a_producer_waiting_for_room_hears_when_the_connection_ends) {
+    auto c = make_connection(100);
+    auto application = std::make_shared<fake_application>();
+    c->set_application(application);
+    ASSERT_EQ(c->send(bytes(60)), send_result::queued);
+    int called = 0;
+    c->when_queued_below(50, [&] { ++called; });
+    EXPECT_EQ(called, 0);
+    c->abort(connection::slow_consumer_close_code, "gone");
+    EXPECT_EQ(called, 1) << "never waits forever";
+    c->when_queued_below(50, [&] { ++called; });
+    EXPECT_EQ(called, 2) << "past open: at once";
+}
+
 TEST(request_info, find_query_ignores_case_and_returns_the_first_value) {
     const request_info info{
         {{"access_token", "t"}, {"Name", "first"}, {"name", "second"}}, {}, {}, {}};

@@ -52,6 +52,7 @@ public:
         return std::chrono::seconds(30);
     }
     void read_after(const std::string& after, std::size_t count, read_handler done) override {
+        ++reads_;
         boost::asio::post(context_, [this, after, count, done = std::move(done)] {
             if (compare_log_ids(after, log_.trimmed_through) < 0) {
                 return done(make_error("trimmed"));
@@ -87,6 +88,8 @@ public:
         });
     }
     void erase_record(const std::string& key) override { log_.records.erase(key); }
+    // read_after() calls so far.
+    std::atomic<std::size_t> reads_{0};
 
     static std::vector<fake_log*>& members() {
         static std::vector<fake_log*> all;
@@ -144,6 +147,50 @@ private:
     mutable std::mutex mutex_;
     std::vector<std::pair<std::int64_t, std::string>> frames_;
     std::vector<std::string> groups_;
+};
+
+// A connection whose send queue is full until the test says it has room: it holds the
+// catch-up's request for more and answers it with the budget the test gives.
+class paced_recorder final : public logged_recipient {
+public:
+    void deliver_logged(std::int64_t sequence, const shared_buffer& frame) override {
+        std::lock_guard lock(mutex_);
+        frames_.emplace_back(sequence, *frame);
+    }
+    void on_caught_up(std::vector<std::string>) override { caught_up_ = true; }
+    void on_moved() override {}
+    void on_state_lost() override { lost_ = true; }
+    void when_ready_for_more(std::function<void(std::size_t)> then) override {
+        std::lock_guard lock(mutex_);
+        EXPECT_FALSE(waiting_) << "at most one request for more at a time";
+        waiting_ = std::move(then);
+    }
+
+    [[nodiscard]] bool waiting() const {
+        std::lock_guard lock(mutex_);
+        return static_cast<bool>(waiting_);
+    }
+    // Room again (called on the recipient's shard, as a connection's writer would).
+    void make_room(std::size_t budget) {
+        std::function<void(std::size_t)> then;
+        {
+            std::lock_guard lock(mutex_);
+            then = std::exchange(waiting_, nullptr);
+        }
+        ASSERT_TRUE(then);
+        then(budget);
+    }
+    std::vector<std::pair<std::int64_t, std::string>> frames() const {
+        std::lock_guard lock(mutex_);
+        return frames_;
+    }
+    std::atomic<bool> caught_up_{false};
+    std::atomic<bool> lost_{false};
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::pair<std::int64_t, std::string>> frames_;
+    std::function<void(std::size_t)> waiting_;
 };
 
 std::string invocation(const std::string& text, std::vector<std::string> excluded = {}) {
@@ -371,6 +418,51 @@ TEST_F(sessions_test, a_gap_in_the_log_tells_every_live_stateful_connection_its_
     std::size_t held = 0;
     ASSERT_TRUE(test::run_on(pool_, 0, [&] { held = a_.size(); }));
     EXPECT_EQ(held, 1U);
+}
+
+TEST_F(sessions_test, a_catch_up_reads_on_only_when_the_connection_has_room) {
+    auto on_a = std::make_shared<recorder>();
+    a_.add(0, "c10", "token-10", "erin", protocol::wire_protocol::json, on_a, 0);
+    std::vector<std::string> sent;
+    for (int i = 1; i <= 10; ++i) {
+        sent.push_back("p" + std::to_string(100 + i));  // 4 bytes each
+        publish(bus_b_, chat_.user("erin"), invocation(sent.back()));
+    }
+    ASSERT_TRUE(eventually([&] { return on_a->frames().size() == sent.size(); }));
+
+    std::optional<claim_outcome> won;
+    b_.claim(0, "token-10", "erin", [&](claim_outcome outcome) { won = std::move(outcome); });
+    ASSERT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && won.has_value(); }));
+    ASSERT_TRUE(won->claimed);
+    auto on_b = std::make_shared<paced_recorder>();
+    const auto reads_before = bus_b_.reads_.load();
+    b_.attach(0, *won->claimed, on_b, 0);
+
+    // Room for three messages a time (the third passes the budget, which ends the batch); each
+    // request for more is answered only after the test checked that nothing moves meanwhile.
+    std::size_t rounds = 0;
+    std::size_t previous = 0;
+    while (rounds < 20) {
+        ASSERT_TRUE(eventually([&] { return on_b->waiting() || on_b->caught_up_.load(); }));
+        ASSERT_TRUE(test::drain(pool_));
+        const auto delivered = on_b->frames().size();
+        EXPECT_LE(delivered, previous + 3) << "a batch past its byte budget";
+        previous = delivered;
+        if (on_b->caught_up_.load()) {
+            break;
+        }
+        const auto reads = bus_b_.reads_.load();
+        ASSERT_TRUE(test::drain(pool_));
+        EXPECT_EQ(bus_b_.reads_.load(), reads) << "read on while the queue is full";
+        EXPECT_EQ(on_b->frames().size(), delivered);
+        EXPECT_EQ(reads, reads_before + rounds) << "one read per request for more";
+        ASSERT_TRUE(test::run_on(pool_, 0, [&] { on_b->make_room(3 * 4 - 1); }));
+        ++rounds;
+    }
+    ASSERT_TRUE(on_b->caught_up_.load());
+    EXPECT_EQ(rounds, 4U);                   // 3 + 3 + 3 + 1 messages
+    EXPECT_EQ(texts(on_b->frames()), sent);  // every message once, in order, numbered 1..10
+    EXPECT_FALSE(on_b->lost_.load());
 }
 
 TEST(session_record_test, round_trips_and_rejects_garbage) {
