@@ -280,6 +280,23 @@ protected:
         from.bus->publish(channel, make_shared_buffer(payload));
     }
 
+    // Publishes "<label> 0" ... "<label> count-1" on "chat", each appended to `sent`.
+    void publish_numbered(instance& from, const std::string& label, int count,
+                          std::vector<std::string>& sent) {
+        for (int i = 0; i < count; ++i) {
+            sent.push_back(label + " " + std::to_string(i));
+            publish(from, "chat", sent.back());
+        }
+    }
+
+    static std::vector<std::string> payloads(const instance& to) {
+        std::vector<std::string> out;
+        for (const auto& m : to.messages) {
+            out.push_back(m.payload);
+        }
+        return out;
+    }
+
     // Every instance has read up to a marker each one published after it started reading.
     void settle() {
         for (auto& from : instances_) {
@@ -354,30 +371,20 @@ TEST_F(StreamBackplaneTest, appends_lost_on_the_wire_are_sent_again_in_order) {
     settle();
     proxy.swallow(pausable_proxy::direction::up);
     std::vector<std::string> expected;
-    for (int i = 0; i < 100; ++i) {
-        expected.push_back("in flight " + std::to_string(i));
-        publish(writer, "chat", expected.back());
-    }
+    publish_numbered(writer, "in flight", 100, expected);
     // Handed to the socket, swallowed before Redis: in flight, never to be answered.
     ASSERT_TRUE(
         run_until([&] { return writer.bus->buffered_bytes() == 0 && proxy.swallowed() > 0; }));
     proxy.close();
     ASSERT_TRUE(run_until([&] { return !writer.bus->connected(); }));
-    for (int i = 0; i < 50; ++i) {
-        expected.push_back("during the outage " + std::to_string(i));
-        publish(writer, "chat", expected.back());
-    }
+    publish_numbered(writer, "during the outage", 50, expected);
     proxy.open();
     ASSERT_TRUE(run_until([&] { return reader.messages.size() >= expected.size(); }));
     EXPECT_TRUE(run_until([&] { return writer.bus->unconfirmed_publications() == 0; }));
     publish(writer, "chat", "after");
     expected.push_back("after");
     ASSERT_TRUE(run_until([&] { return reader.messages.size() >= expected.size(); }));
-    std::vector<std::string> got;
-    for (const auto& m : reader.messages) {
-        got.push_back(m.payload);
-    }
-    EXPECT_EQ(got, expected);
+    EXPECT_EQ(payloads(reader), expected);
     EXPECT_EQ(writer.bus->dropped_publications(), 0U);
 }
 
@@ -390,10 +397,7 @@ TEST_F(StreamBackplaneTest, appends_whose_replies_were_lost_land_once) {
     settle();
     proxy.swallow(pausable_proxy::direction::down);
     std::vector<std::string> expected;
-    for (int i = 0; i < 100; ++i) {
-        expected.push_back("applied " + std::to_string(i));
-        publish(writer, "chat", expected.back());
-    }
+    publish_numbered(writer, "applied", 100, expected);
     ASSERT_TRUE(run_until([&] { return reader.messages.size() == expected.size(); }));
     EXPECT_EQ(writer.bus->unconfirmed_publications(), expected.size());
     proxy.close();
@@ -404,11 +408,7 @@ TEST_F(StreamBackplaneTest, appends_whose_replies_were_lost_land_once) {
     expected.push_back("after");
     // Anything sent twice would have arrived ahead of "after" (one writer, one order).
     ASSERT_TRUE(run_until([&] { return reader.messages.size() >= expected.size(); }));
-    std::vector<std::string> got;
-    for (const auto& m : reader.messages) {
-        got.push_back(m.payload);
-    }
-    EXPECT_EQ(got, expected);
+    EXPECT_EQ(payloads(reader), expected);
 }
 
 TEST(StreamBackplaneRegistration, durable_mode_builds_the_stream_bus_on_one_server_only) {
