@@ -216,8 +216,9 @@ struct instance::parts {
     }
 
     // Durable mode: a stateful reconnect unknown here may be a connection another instance
-    // held; the sessions exist once the instance started, before any request.
-    void set_adopt(transport::endpoint_options& settings, routing::hub_id hub) {
+    // held, and one known here may have been taken over since; the sessions exist once the
+    // instance started, before any request.
+    void set_durable_hooks(transport::endpoint_options& settings, routing::hub_id hub) {
         if (made_bus.log == nullptr) {
             return;
         }
@@ -242,6 +243,10 @@ struct instance::parts {
                         done(std::move(adopted));
                     });
             };
+        settings.confirm_resume = [this](std::string connection_id,
+                                         std::function<void(bool)> done) {
+            durable->confirm(std::move(connection_id), std::move(done));
+        };
     }
 
     // Hub endpoints authenticate with the configured keys unless the caller brought its own
@@ -406,7 +411,7 @@ routing::hub_id instance::add_hub(const std::string& path,
     auto& p = *parts_;
     settings.authorize = p.authorizer(*definition, settings);
     const auto id = p.hubs.add_hub(std::move(definition));
-    p.set_adopt(settings, id);
+    p.set_durable_hooks(settings, id);
     p.add_endpoint(
         path, std::move(settings),
         [&p, id](const transport::connection_ptr& connection) {
@@ -421,7 +426,7 @@ std::shared_ptr<transport::endpoint> instance::make_hub_endpoint(
     auto& p = *parts_;
     settings.authorize = p.authorizer(*definition, settings);
     const auto id = p.hubs.add_hub(std::move(definition));
-    p.set_adopt(settings, id);
+    p.set_durable_hooks(settings, id);
     return p.make_hub_endpoint(std::move(settings), [&p, id](const transport::connection_ptr& c) {
         return p.hubs.create_connection(id, c);
     });

@@ -297,6 +297,10 @@ void endpoint::handle_websocket(http::request& req, const std::shared_ptr<http::
     } else {
         auto claim = connections_.claim(*token, transport_kind::websockets, user_of(who));
         if (claim.status == connection_manager::claim_status::resumable) {
+            if (settings_.confirm_resume) {
+                return confirm_then_resume(req, ex, *token, std::move(claim.connection_id),
+                                           std::move(claim.target), who);
+            }
             return resume_websocket(req, ex, claim.target);
         }
         if (claim.status == connection_manager::claim_status::unknown && settings_.adopt) {
@@ -358,6 +362,46 @@ void endpoint::resume_websocket(http::request& req, const std::shared_ptr<http::
         session->set_resuming();
         session->run(req);
     });
+}
+
+void endpoint::confirm_then_resume(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                                   std::string token, std::string connection_id,
+                                   std::weak_ptr<connection> target, const identity* who) {
+    auto request = std::make_shared<http::request>(std::move(req));
+    std::optional<identity> verified;
+    if (who != nullptr) {
+        verified = *who;
+    }
+    const auto conn = target.lock();
+    const auto via = conn ? conn->shard() : ex->shard();
+    auto answered = [this, ex, request, token = std::move(token), verified = std::move(verified),
+                     target](bool resumable) mutable {
+        auto& req = *request;
+        if (resumable) {
+            return resume_websocket(req, ex, target);
+        }
+        // The paused copy has ended (it ran on its shard before this): the request goes on as
+        // one for a connection unknown here, a takeover from the record, or 404.
+        const auto* who = verified ? &*verified : nullptr;
+        const auto claim = connections_.claim(token, transport_kind::websockets, user_of(who));
+        if (claim.status == connection_manager::claim_status::unknown) {
+            return adopt_websocket(req, ex, token, who);
+        }
+        ex->respond(
+            http::make_text_response(req, bhttp::status::not_found, "No Connection with that ID"));
+    };
+    settings_.confirm_resume(
+        std::move(connection_id),
+        [this, ex, via, answered = std::move(answered)](bool resumable) mutable {
+            // Through the connection's shard: a refusal ended the copy with a task posted there
+            // before this answer, so the hop runs after it.
+            boost::asio::post(shards_.context(via), [this, ex, resumable,
+                                                     answered = std::move(answered)]() mutable {
+                boost::asio::post(
+                    shards_.context(ex->shard()),
+                    [resumable, answered = std::move(answered)]() mutable { answered(resumable); });
+            });
+        });
 }
 
 void endpoint::adopt_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,

@@ -62,6 +62,11 @@ struct endpoint_options {
     std::function<void(std::string token, std::string user,
                        std::function<void(adopted_connection)> done)>
         adopt;
+    // Durable mode: asked before a paused stateful connection resumes here, since another
+    // instance may have taken it over meanwhile. `done(false)` (any thread) after the paused
+    // copy was told to end on its shard: the request goes to `adopt`. Unset: it resumes.
+    std::function<void(std::string connection_id, std::function<void(bool resumable)> done)>
+        confirm_resume;
 };
 
 class endpoint {
@@ -91,6 +96,11 @@ private:
                                      std::shared_ptr<const void> adopted = nullptr);
     void resume_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
                           const std::weak_ptr<connection>& target);
+    // Durable mode: resume_websocket once confirm_resume agrees; else the paused copy has
+    // ended, and the request goes on as a takeover (adopt_websocket).
+    void confirm_then_resume(http::request& req, const std::shared_ptr<http::exchange>& ex,
+                             std::string token, std::string connection_id,
+                             std::weak_ptr<connection> target, const identity* who);
     // Durable mode: takes over a stateful connection another instance held, or refuses.
     void adopt_websocket(http::request& req, const std::shared_ptr<http::exchange>& ex,
                          std::string token, const identity* who);

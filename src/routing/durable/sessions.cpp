@@ -666,15 +666,52 @@ void sessions::lost_record(const std::string& connection_id) {
                         if (it == sessions_.end()) {
                             return;
                         }
-                        auto& s = it->second;
-                        const bool moved = !found || (*found && !(*found)->empty());
-                        if (auto target = s.target.lock()) {
-                            boost::asio::post(shards_.context(s.shard), [target, moved] {
-                                moved ? target->on_moved() : target->on_state_lost();
-                            });
-                        }
-                        forget(connection_id);
+                        end_here(it->second, !found || (*found && !(*found)->empty()));
                     });
+}
+
+void sessions::end_here(session& s, bool moved) {
+    if (auto target = s.target.lock()) {
+        boost::asio::post(shards_.context(s.shard), [target, moved] {
+            moved ? target->on_moved() : target->on_state_lost();
+        });
+    }
+    forget(s.record.connection_id);
+}
+
+void sessions::confirm(std::string connection_id, std::function<void(bool resumable)> done) {
+    on_control([this, connection_id = std::move(connection_id), done = std::move(done)]() mutable {
+        const auto it = sessions_.find(connection_id);
+        if (it == sessions_.end()) {
+            return done(false);  // ended here already (moved or lost)
+        }
+        if (!it->second.resumable) {
+            return done(true);  // no record to check: the transport's own answer stands
+        }
+        log_.get_record(it->second.key, [this, connection_id, done = std::move(done)](
+                                            expected<std::optional<std::string>> found) {
+            const auto it = sessions_.find(connection_id);
+            if (it == sessions_.end()) {
+                return done(false);  // ended meanwhile (moved or lost)
+            }
+            auto& s = it->second;
+            if (!found) {
+                // The store is away: resumed here, where the messages are; a takeover made
+                // meanwhile still ends this copy when its marker arrives.
+                return done(true);
+            }
+            const bool exists = *found && !(*found)->empty();
+            if (exists) {
+                const auto record = decode_record(**found);
+                if (record && record->instance == s.record.instance &&
+                    record->epoch == s.record.epoch) {
+                    return done(true);
+                }
+            }
+            end_here(s, exists);
+            done(false);
+        });
+    });
 }
 
 }  // namespace switchboard::routing::durable

@@ -123,6 +123,11 @@ public:
     // shard.
     using claim_handler = std::function<void(claim_outcome)>;
     void claim(std::size_t hub, std::string token, std::string user, claim_handler done);
+    // A client presents the token of a paused connection held here: `done(true)` (on the
+    // control shard) unless its record names another owner now (the connection ends here as
+    // moved) or is gone (it ends as lost), or it ended here already. Asked before every
+    // resume, because the paused copy learns of a takeover only when it reads its marker.
+    void confirm(std::string connection_id, std::function<void(bool resumable)> done);
     // The new hub connection for a claimed session exists on `shard`: it receives the log from
     // the checkpoint on (a catch-up), then live.
     void attach(std::size_t hub, claimed_session claimed, std::weak_ptr<logged_recipient> target,
@@ -190,6 +195,8 @@ private:
     void take_over(std::size_t hub, const std::string& key, std::string current,
                    session_record record, std::string token, claim_handler done);
     void lost_record(const std::string& connection_id);
+    // Ends s here: another instance owns its record (`moved`), or nobody does.
+    void end_here(session& s, bool moved);
     void forget(const std::string& connection_id);
     [[nodiscard]] std::string marker_channel() const;
     [[nodiscard]] static std::optional<marker> parse_marker(std::string_view payload);

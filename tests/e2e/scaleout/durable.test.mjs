@@ -215,6 +215,37 @@ describe('durable mode on Redis beyond the window', { skip: redisAvailable() ? f
     assert.equal(resumed.status, 404, 'no resume with a gap');
     assert.equal((await open(`${servers[1].url}/hubs/chat`, token, accessToken)).status, 404, 'nothing left to resume');
   });
+
+  test('on its own instance a paused connection resumes only while its record names it', async (t) => {
+    const redis = await redisFor(t);
+    const db = await redisConnection(redis.port);
+    onCleanup(t, () => db.close());
+    const alice = unique('alice');
+    const { servers, accessToken, token, first } = await statefulOnFirst(t, redis.url, ['--durable-window', '30s'], alice);
+    const hub = `${servers[0].url}/hubs/chat`;
+    const key = `switchboard:record:${createHash('sha256').update(token).digest('hex')}`;
+    await waitFor(async () => (await db.command('EXISTS', key)) === 1, 5_000, { message: 'the record is written' });
+    first.ws._socket.destroy();
+    const again = await open(hub, token, accessToken);
+    assert.equal(again.status, 101, 'resumed where it was');
+    again.ws._socket.destroy();
+
+    // A takeover elsewhere that this instance has not read yet looks like this: the record names
+    // another owner. The paused copy must not resume (two instances would serve one connection):
+    // it ends, and the request is a takeover from the record, as on any other instance.
+    const record = JSON.parse(await db.command('GET', key));
+    await db.command('SET', key, JSON.stringify({ ...record, epoch: record.epoch + 1, instance: 'elsewhere' }));
+    const takeover = await open(hub, token, accessToken);
+    assert.equal(takeover.status, 101, 'taken over from the record');
+    const after = JSON.parse(await db.command('GET', key));
+    assert.equal(after.epoch, record.epoch + 2, 'a new epoch: a takeover, not a resume of the old copy');
+    assert.equal(after.instance, record.instance);
+    takeover.ws._socket.destroy();
+
+    // Redis lost the record: the connection cannot resume, here or anywhere.
+    await db.command('DEL', key);
+    assert.equal((await open(hub, token, accessToken)).status, 404, 'a vanished record: 404');
+  });
 });
 
 // docs/reliability.md: a takeover's catch-up is paced by the connection's send queue, so a client

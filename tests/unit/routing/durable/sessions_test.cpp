@@ -90,6 +90,7 @@ public:
     void erase_record(const std::string& key) override { log_.records.erase(key); }
     // read_after() calls so far.
     std::atomic<std::size_t> reads_{0};
+    bool lagging_ = false;
 
     static std::vector<fake_log*>& members() {
         static std::vector<fake_log*> all;
@@ -99,9 +100,9 @@ public:
     void gap() {
         boost::asio::post(context_, [this] { observer_->on_log_gap(); });
     }
-    // Hands the observer every entry it has not seen.
+    // Hands the observer every entry it has not seen, unless it lags (a slow or cut reader).
     void pump() {
-        while (observer_ != nullptr && next_ < log_.entries.size()) {
+        while (observer_ != nullptr && !lagging_ && next_ < log_.entries.size()) {
             const auto entry = log_.entries[next_++];
             position_ = entry.id;
             observer_->on_log_entry(entry);
@@ -291,6 +292,39 @@ TEST_F(sessions_test, a_takeover_numbers_every_message_as_the_first_instance_did
     b_.claim(0, "token-1", "alice", [&](claim_outcome outcome) { again = std::move(outcome); });
     ASSERT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && again.has_value(); }));
     EXPECT_FALSE(again->claimed);
+}
+
+TEST_F(sessions_test, a_paused_connection_resumes_only_while_its_record_is_still_ours) {
+    const auto confirmed = [&](const std::string& id) {
+        std::optional<bool> answer;
+        a_.confirm(id, [&](bool resumable) { answer = resumable; });
+        EXPECT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && answer; }));
+        return answer.value_or(true);
+    };
+    auto kept = std::make_shared<recorder>();
+    auto taken = std::make_shared<recorder>();
+    auto erased = std::make_shared<recorder>();
+    a_.add(0, "kept", "token-kept", "alice", protocol::wire_protocol::json, kept, 0);
+    a_.add(0, "taken", "token-taken", "alice", protocol::wire_protocol::json, taken, 0);
+    a_.add(0, "erased", "token-erased", "alice", protocol::wire_protocol::json, erased, 0);
+    EXPECT_TRUE(confirmed("kept"));
+
+    // B takes one over while A has not read the takeover's marker yet.
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { bus_a_.lagging_ = true; }));
+    std::optional<claim_outcome> won;
+    b_.claim(0, "token-taken", "alice", [&](claim_outcome outcome) { won = std::move(outcome); });
+    ASSERT_TRUE(eventually([&] { return test::run_on(pool_, 0, [&] {}) && won.has_value(); }));
+    ASSERT_TRUE(won->claimed);
+    EXPECT_FALSE(confirmed("taken"));
+    EXPECT_TRUE(eventually([&] { return taken->moved_.load(); }));
+
+    // Redis lost one record: the connection cannot resume anywhere, and hears so.
+    ASSERT_TRUE(test::run_on(pool_, 0, [&] { log_.records.erase(record_key("token-erased")); }));
+    EXPECT_FALSE(confirmed("erased"));
+    EXPECT_TRUE(eventually([&] { return erased->lost_.load(); }));
+
+    EXPECT_TRUE(confirmed("kept"));
+    EXPECT_FALSE(kept->moved_ || kept->lost_);
 }
 
 TEST_F(sessions_test, an_ended_connection_cannot_be_claimed) {
