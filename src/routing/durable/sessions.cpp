@@ -19,6 +19,9 @@ constexpr std::size_t control_shard = 0;
 // round trips, small enough that one reply stays a few hundred KiB. The connection's send
 // queue bounds what a read hands it (logged_recipient::when_ready_for_more).
 constexpr std::size_t catch_up_batch = 512;
+// After a read the byte budget cut, the next asks for twice the entries that fit (so large
+// messages are not read again eightfold), but never fewer than this.
+constexpr std::size_t min_catch_up_read = 16;
 // Checkpoints kept per connection while its client has not acked them: the oldest unacked one
 // and a few newer; a client that never acks keeps its old checkpoint (and loses the takeover
 // once the log moves past it).
@@ -500,6 +503,7 @@ void sessions::attach(std::size_t hub, claimed_session claimed,
             s.target = std::move(target);
             s.shard = shard;
             s.catching_up = true;
+            s.catch_up_read = catch_up_batch;
             const auto id = s.record.connection_id;
             const auto [it, inserted] = sessions_.insert_or_assign(id, std::move(s));
             (void)inserted;
@@ -526,8 +530,9 @@ void sessions::read_on(const std::string& connection_id, std::size_t budget) {
     if (it == sessions_.end()) {
         return;
     }
-    log_.read_after(it->second.caught_up_through, catch_up_batch,
-                    [this, connection_id, budget](expected<std::vector<log_entry>> entries) {
+    const auto count = it->second.catch_up_read;
+    log_.read_after(it->second.caught_up_through, count,
+                    [this, connection_id, budget, count](expected<std::vector<log_entry>> entries) {
                         const auto found = sessions_.find(connection_id);
                         if (found == sessions_.end()) {
                             return;
@@ -548,12 +553,12 @@ void sessions::read_on(const std::string& connection_id, std::size_t budget) {
                         const auto& queued = outgoing_[s.shard];
                         std::size_t counted = queued.size();
                         std::size_t bytes = 0;
-                        bool cut = false;
+                        std::size_t applied = 0;
                         for (const auto& entry : *entries) {
                             if (bytes >= budget) {
-                                cut = true;
                                 break;
                             }
+                            ++applied;
                             s.caught_up_through = entry.id;
                             if (entry.channel == marker_channel()) {
                                 const auto m = parse_marker(*entry.payload);
@@ -569,7 +574,10 @@ void sessions::read_on(const std::string& connection_id, std::size_t budget) {
                             }
                         }
                         flush();
-                        if (cut || entries->size() == catch_up_batch ||
+                        const bool cut = applied < entries->size();
+                        s.catch_up_read = std::clamp(cut ? 2 * applied : 2 * count,
+                                                     min_catch_up_read, catch_up_batch);
+                        if (cut || entries->size() == count ||
                             compare_log_ids(s.caught_up_through, log_.position()) < 0) {
                             return read_when_ready(s);
                         }

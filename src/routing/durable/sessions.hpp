@@ -161,6 +161,7 @@ private:
         // A takeover's catch-up: entries up to `caught_up_through` were read already.
         bool catching_up = false;
         std::string caught_up_through;
+        std::size_t catch_up_read = 0;  // entries the next catch-up read asks for
     };
     struct marker {
         char kind = 0;  // 'j'oin, 'l'eave, 'm'oved

@@ -53,6 +53,7 @@ public:
     }
     void read_after(const std::string& after, std::size_t count, read_handler done) override {
         ++reads_;
+        last_read_count_ = count;
         boost::asio::post(context_, [this, after, count, done = std::move(done)] {
             if (compare_log_ids(after, log_.trimmed_through) < 0) {
                 return done(make_error("trimmed"));
@@ -90,6 +91,7 @@ public:
     void erase_record(const std::string& key) override { log_.records.erase(key); }
     // read_after() calls so far.
     std::atomic<std::size_t> reads_{0};
+    std::atomic<std::size_t> last_read_count_{0};  // entries the last read asked for
     bool lagging_ = false;
 
     static std::vector<fake_log*>& members() {
@@ -490,6 +492,11 @@ TEST_F(sessions_test, a_catch_up_reads_on_only_when_the_connection_has_room) {
         EXPECT_EQ(bus_b_.reads_.load(), reads) << "read on while the queue is full";
         EXPECT_EQ(on_b->frames().size(), delivered);
         EXPECT_EQ(reads, reads_before + rounds) << "one read per request for more";
+        if (rounds > 1) {
+            // The first read's batch was cut after three entries: later reads ask for few, not
+            // the whole 512 again.
+            EXPECT_LE(bus_b_.last_read_count_.load(), 16U);
+        }
         ASSERT_TRUE(test::run_on(pool_, 0, [&] { on_b->make_room(3 * 4 - 1); }));
         ++rounds;
     }
