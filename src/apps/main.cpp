@@ -342,6 +342,12 @@ int main(int argc, char** argv) {
         ->envname("SWITCHBOARD_DURABLE_MAX_ENTRIES")
         ->capture_default_str();
     serve
+        ->add_option("--durable-max-bytes", options.durable_max_bytes,
+                     "Durable mode: bytes of publications the log keeps at most, whatever their "
+                     "age (0: no bound)")
+        ->envname("SWITCHBOARD_DURABLE_MAX_BYTES")
+        ->capture_default_str();
+    serve
         ->add_option("--postgres-schema", options.postgres_schema,
                      "Schema of the PostgreSQL backplane's tables (created on first use)")
         ->envname("SWITCHBOARD_POSTGRES_SCHEMA")

@@ -34,6 +34,8 @@ struct backplane_settings {
     std::chrono::milliseconds durable_window{0};
     // Entries the log keeps at most, whatever their age (--durable-max-entries).
     std::size_t durable_max_entries = 0;
+    // Bytes of publications the log keeps at most (--durable-max-bytes); 0: no bound.
+    std::size_t durable_max_bytes = 0;
     // router_options::server_name: a log names each entry's publisher with it.
     std::string server_name{};
 };

@@ -64,6 +64,7 @@ routing::made_backplane make_backplane(const server_options& options, shard_pool
     settings.database_schema = options.postgres_schema;
     settings.durable_window = options.durable_window;
     settings.durable_max_entries = options.durable_max_entries;
+    settings.durable_max_bytes = options.durable_max_bytes;
     settings.server_name = router.server_name;
     auto made = backplanes().make(options.backplane, settings);
     if (options.durable_window.count() > 0 && made.log == nullptr) {

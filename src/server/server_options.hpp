@@ -37,6 +37,9 @@ struct server_options {
     std::chrono::milliseconds durable_window{0};
     // Entries that log keeps at most whatever their age; a million covers 30 s at 33k/s.
     std::size_t durable_max_entries = 1'000'000;
+    // Bytes of publications that log keeps at most, whatever their age: 1 GiB bounds Redis's
+    // memory for it, 30 s at 33k/s of 1 KiB messages; 0 keeps no byte bound.
+    std::size_t durable_max_bytes = std::size_t{1} << 30;
     // A group change for a connection on another instance fails after this long without ack.
     std::chrono::milliseconds group_ack_timeout{10'000};
     // Serves the demo app as `make build` leaves it; empty disables static files.

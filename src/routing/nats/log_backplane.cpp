@@ -572,6 +572,8 @@ private:
         config.MaxAge = to_ns(options_.window);
         config.MaxMsgs = options_.max_entries > 0 ? static_cast<std::int64_t>(options_.max_entries)
                                                   : -1;  // -1: no cap
+        config.MaxBytes =
+            options_.max_bytes > 0 ? static_cast<std::int64_t>(options_.max_bytes) : -1;
         config.Storage = js_FileStorage;
         config.Replicas = options_.replicas;
         jsOptions js_options;

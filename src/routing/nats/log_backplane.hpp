@@ -27,6 +27,8 @@ struct log_options {
     std::chrono::milliseconds window{std::chrono::minutes(5)};
     // --durable-max-entries: the stream's MaxMsgs; 0 keeps no cap.
     std::size_t max_entries = 0;
+    // --durable-max-bytes: the stream's MaxBytes (JetStream counts whole messages); 0: none.
+    std::size_t max_bytes = 0;
     // Copies of the stream and the bucket when this bus creates them: the connection string's
     // presence_replicas, the one replication setting a NATS deployment gives Switchboard.
     int replicas = 1;

@@ -41,6 +41,7 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         durable.server_name = settings.server_name;
         durable.window = settings.durable_window;
         durable.max_entries = settings.durable_max_entries;
+        durable.max_bytes = settings.durable_max_bytes;
         durable.replicas = options.connection.presence_replicas;
         durable.max_buffered_bytes = options.max_buffered_bytes;
         auto bus = std::make_unique<log_backplane>(*settings.control, std::move(durable));

@@ -846,12 +846,21 @@ void log_backplane::trim() {
     }
     // Always a prefix of ids (never by `at` alone: a batch that waited for the counter's lock
     // has a later id than its start time says), so the log never has a hole in the middle.
+    // The byte bound keeps as many entries as $3 bytes hold at the newest thousand's average
+    // size (read by the primary key's index, not the whole log).
     const auto log_sql =
         std::string("WITH lock AS (SELECT pg_try_advisory_xact_lock(") + trim_lock_key +
-        ") AS got), cut AS (SELECT greatest(coalesce((SELECT max(id) FROM " + log_table_ +
+        ") AS got), fit AS (SELECT CASE WHEN $3::bigint > 0 THEN coalesce((SELECT "
+        "greatest(1, floor($3::bigint / nullif(avg(octet_length(channel) + "
+        "octet_length(payload)), 0)))::bigint FROM (SELECT channel, payload FROM " +
+        log_table_ +
+        " ORDER BY id DESC LIMIT 1000) newest), $2::bigint) ELSE $2::bigint END AS keep), "
+        "cut AS (SELECT greatest(coalesce((SELECT max(id) FROM " +
+        log_table_ +
         " WHERE at < now() - $1::bigint * interval '1 millisecond'), 0), (SELECT last_id FROM " +
-        counter_table_ + ") - $2::bigint) AS upto FROM lock WHERE got) DELETE FROM " + log_table_ +
-        " l USING cut WHERE l.id <= cut.upto";
+        counter_table_ +
+        ") - least($2::bigint, fit.keep)) AS upto FROM lock, fit WHERE got) DELETE FROM " +
+        log_table_ + " l USING cut WHERE l.id <= cut.upto";
     // No cap: a count larger than any id keeps everything the window keeps.
     const auto cap = options_.max_entries > 0
                          ? std::to_string(options_.max_entries)
@@ -861,7 +870,9 @@ void log_backplane::trim() {
             spdlog::warn("backplane: PostgreSQL durable log trim failed: {}", result_error(result));
         }
     };
-    (void)send_record(log_sql.c_str(), {milliseconds_text(options_.window), cap}, report);
+    (void)send_record(log_sql.c_str(),
+                      {milliseconds_text(options_.window), cap, std::to_string(options_.max_bytes)},
+                      report);
     const auto records_sql = "DELETE FROM " + records_table_ + " WHERE expires_at < now()";
     (void)send_record(records_sql.c_str(), {}, report);
     // A writer's mark matters while its process lives (it is rewritten with every batch); a

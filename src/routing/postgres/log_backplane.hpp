@@ -41,6 +41,9 @@ struct log_options {
     std::chrono::milliseconds window{std::chrono::minutes(5)};
     // --durable-max-entries: entries beyond this many are trimmed too; 0 keeps no cap.
     std::size_t max_entries = 0;
+    // --durable-max-bytes: entries beyond what this many bytes hold, at the average size of
+    // the newest thousand, are trimmed too; 0 keeps no byte bound.
+    std::size_t max_bytes = 0;
     // Publications queued while down or behind a batch in flight, and in flight, in bytes.
     std::size_t max_buffered_bytes = 16 * 1024 * 1024;
     // The other buses' reconnect range: a restart is retried at once, an outage every few s.

@@ -55,6 +55,7 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
         durable.key_prefix = made.channel_prefix;
         durable.window = settings.durable_window;
         durable.max_entries = settings.durable_max_entries;
+        durable.max_bytes = settings.durable_max_bytes;
         auto bus = std::make_unique<stream_backplane>(*settings.control, std::move(durable));
         made.log = bus.get();
         made.bus = std::move(bus);

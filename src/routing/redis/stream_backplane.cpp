@@ -103,6 +103,28 @@ const std::string& append_script_sha1() {
     return sha1;
 }
 
+// The caps beyond the window's age: at most ARGV[1] entries (0: none), and at most the entries
+// ARGV[2] bytes hold (0: none) at the average size of the newest hundred, which a script
+// reads without sending them anywhere. MAXLEN ~ trims whole nodes, so it stays cheap.
+// KEYS: log.
+constexpr std::string_view trim_script = R"lua(
+local cap = tonumber(ARGV[1])
+local max_bytes = tonumber(ARGV[2])
+if max_bytes > 0 then
+  local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 100)
+  local bytes = 0
+  for _, entry in ipairs(newest) do
+    for _, value in ipairs(entry[2]) do bytes = bytes + #value end
+  end
+  if bytes > 0 then
+    local fit = math.max(1, math.floor(max_bytes * #newest / bytes))
+    if cap == 0 or fit < cap then cap = fit end
+  end
+end
+if cap == 0 then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', cap)
+)lua";
+
 // A publication refused or lost this many times in a row is given up (counted as dropped):
 // the order rule above cannot loop forever on a writer state it did not foresee.
 constexpr int max_append_attempts = 64;
@@ -308,9 +330,17 @@ void stream_backplane::do_trim() {
     if (stopped_) {
         return;
     }
-    if (options_.max_entries > 0 && writer_->connected()) {
-        writer_->command({"XTRIM", log_key_, "MAXLEN", "~", std::to_string(options_.max_entries)},
-                         [](const redisReply*) {});
+    if ((options_.max_entries > 0 || options_.max_bytes > 0) && writer_->connected()) {
+        // By text: once a trim interval, and a restarted Redis needs no second try.
+        writer_->command(
+            script_command(
+                "EVAL", trim_script, {log_key_},
+                {std::to_string(options_.max_entries), std::to_string(options_.max_bytes)}),
+            [](const redisReply* reply) {
+                if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+                    spdlog::warn("backplane: Redis durable log trim failed: {}", text_of(*reply));
+                }
+            });
     }
     trim_timer_.expires_after(options_.trim_interval);
     trim_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {

@@ -38,6 +38,9 @@ struct stream_options {
     std::chrono::milliseconds window{std::chrono::minutes(5)};
     // --durable-max-entries: also XTRIM MAXLEN ~ this every trim_interval; 0 keeps no cap.
     std::size_t max_entries = 0;
+    // --durable-max-bytes: also trims to the entries this many bytes hold, at the average size
+    // of the newest hundred (approximate, as MAXLEN ~ is); 0 keeps no byte bound.
+    std::size_t max_bytes = 0;
     // XREAD BLOCK: well under two health-check intervals (10 s), so the PING queued behind a
     // blocked read is answered in time; 1 s also bounds how late a stop takes effect on Redis.
     std::chrono::milliseconds block{1000};

@@ -54,6 +54,7 @@ struct nats_log_log_factory {
         log.server_name = options.name;
         log.window = 1min;
         log.max_entries = options.max_entries;
+        log.max_bytes = options.max_bytes;
         log.reconnect_wait = options.slow_reconnect ? 3000ms : 100ms;
         log.reconnect_jitter = 10ms;
         log.idle_check = 200ms;  // quick stale checks keep the tests short

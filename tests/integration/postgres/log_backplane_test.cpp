@@ -93,6 +93,7 @@ struct postgres_log_log_factory {
         }
         log.window = 1min;
         log.max_entries = options.max_entries;
+        log.max_bytes = options.max_bytes;
         log.trim_interval = 50ms;
         return std::make_unique<bus_type>(control, std::move(log));
     }

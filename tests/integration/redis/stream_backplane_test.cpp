@@ -194,6 +194,7 @@ struct redis_stream_log_factory {
         stream.server_name = options.name;
         stream.window = 1min;
         stream.max_entries = options.max_entries;
+        stream.max_bytes = options.max_bytes;
         stream.trim_interval = 50ms;
         auto bus = std::make_unique<bus_type>(control, std::move(stream));
         proxy_of[bus.get()] = proxy.get();

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,7 @@ struct instance_options {
     std::string name;
     std::size_t max_entries = 0;  // 0: no cap
     bool slow_reconnect = false;  // once cut, away for seconds: the test acts meanwhile
+    std::size_t max_bytes = 0;    // 0: no byte bound
 };
 
 // Entries the suite publishes to make sure an instance reads; never counted.
@@ -272,9 +274,10 @@ protected:
     void TearDown() override { nodes_.clear(); }
 
     // A reading instance; `name` is its origin in the log.
-    node& start(const std::string& name, std::size_t max_entries = 0, bool slow_reconnect = false) {
-        auto& n = *nodes_.emplace_back(
-            std::make_unique<node>(factory_, instance_options{name, max_entries, slow_reconnect}));
+    node& start(const std::string& name, std::size_t max_entries = 0, bool slow_reconnect = false,
+                std::size_t max_bytes = 0) {
+        auto& n = *nodes_.emplace_back(std::make_unique<node>(
+            factory_, instance_options{name, max_entries, slow_reconnect, max_bytes}));
         EXPECT_TRUE(n.wait_ready()) << name;
         return n;
     }
@@ -287,6 +290,32 @@ protected:
         }
         factory_.backend_back();
         return eventually([&] { return other.connected(); });
+    }
+
+    // Publishes `published` entries from `a` under a cap that keeps about `cap` of them: the
+    // oldest go (on the backend's schedule), never the newest `keep`.
+    void expect_capped(node& a, std::size_t published, std::size_t cap, std::size_t keep,
+                       const std::function<std::string(std::size_t)>& payload) {
+        // Read as it goes: the cap trims what no reader read too (a gap for a reader behind).
+        for (std::size_t i = 0; i < published; ++i) {
+            a.publish("c", payload(i));
+            if (i % (cap / 2) == cap / 2 - 1) {
+                ASSERT_TRUE(eventually([&] { return a.entries().size() == i + 1; }));
+            }
+        }
+        ASSERT_TRUE(eventually([&] { return a.entries().size() == published; }));
+        const auto seen = a.entries();
+        const auto surely_gone = published - cap - capabilities.cap_slack - 2;
+        EXPECT_TRUE(eventually([&] {
+            auto r = a.read_after(seen[surely_gone].id, 1);
+            return r && !*r;
+        }));
+        const auto oldest_kept = published - keep;
+        auto kept = a.read_after(seen[oldest_kept - 1].id, published);
+        ASSERT_TRUE(kept && *kept) << (kept ? kept->error_message() : "no answer");
+        EXPECT_EQ(counted(**kept), std::vector<seen_entry>(
+                                       seen.begin() + static_cast<long>(oldest_kept), seen.end()));
+        EXPECT_EQ(a.gaps(), 0);
     }
 
     Factory factory_;
@@ -556,28 +585,19 @@ TYPED_TEST_P(durable_log_conformance, max_entries_caps_the_log) {
     // Enough that the oldest go even where the cap is approximate.
     constexpr std::size_t published = 3 * (cap + TestFixture::capabilities.cap_slack);
     auto& a = this->start("a", cap);
-    // Read as it goes: the cap trims what no reader read too (a gap for a reader behind it).
-    for (std::size_t i = 0; i < published; ++i) {
-        a.publish("c", numbered("m", i));
-        if (i % (cap / 2) == cap / 2 - 1) {
-            ASSERT_TRUE(eventually([&] { return a.entries().size() == i + 1; }));
-        }
-    }
-    ASSERT_TRUE(eventually([&] { return a.entries().size() == published; }));
-    const auto seen = a.entries();
-    const auto oldest_kept = published - cap;
-    const auto surely_gone = oldest_kept - TestFixture::capabilities.cap_slack - 2;
-    // The oldest go (the check runs on the backend's schedule) ...
-    EXPECT_TRUE(eventually([&] {
-        auto r = a.read_after(seen[surely_gone].id, 1);
-        return r && !*r;
-    }));
-    // ... never the newest `cap`.
-    auto kept = a.read_after(seen[oldest_kept - 1].id, published);
-    ASSERT_TRUE(kept && *kept) << (kept ? kept->error_message() : "no answer");
-    EXPECT_EQ(counted(**kept),
-              std::vector<seen_entry>(seen.begin() + static_cast<long>(oldest_kept), seen.end()));
-    EXPECT_EQ(a.gaps(), 0);
+    this->expect_capped(a, published, cap, cap, [](std::size_t i) { return numbered("m", i); });
+}
+
+TYPED_TEST_P(durable_log_conformance, max_bytes_caps_the_log) {
+    // About `fit` entries of `size` bytes fit: backends count what they store (a subject, a
+    // channel), so only the newest half of them surely stay.
+    constexpr std::size_t size = 1000;
+    constexpr std::size_t fit = 20;
+    constexpr std::size_t published = 3 * (fit + TestFixture::capabilities.cap_slack);
+    auto& a = this->start("a", 0, false, fit * size);
+    const std::string filler(size - 16, 'x');
+    this->expect_capped(a, published, fit, fit / 2,
+                        [&](std::size_t i) { return numbered("m", i) + filler; });
 }
 
 REGISTER_TYPED_TEST_SUITE_P(durable_log_conformance,
@@ -587,6 +607,7 @@ REGISTER_TYPED_TEST_SUITE_P(durable_log_conformance,
                             read_after_is_exact_or_an_error, records_put_get_expire_swap_and_erase,
                             an_instance_cut_off_catches_up_from_its_position,
                             entries_trimmed_past_a_readers_position_are_a_gap,
-                            trimming_what_every_reader_read_is_no_gap, max_entries_caps_the_log);
+                            trimming_what_every_reader_read_is_no_gap, max_entries_caps_the_log,
+                            max_bytes_caps_the_log);
 
 }  // namespace switchboard::routing::log_conformance
