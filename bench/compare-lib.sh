@@ -60,16 +60,18 @@ start_switchboard() {
   return 1
 }
 
-# start_system SYSTEM REDIS: two instances of SYSTEM on the Redis at REDIS; sets `urls` and
-# `pids`, and `instance_args` (--url and --server-pid of both, for `switchboard bench`).
+# start_system SYSTEM REDIS [serve flags...]: two instances of SYSTEM on the Redis at REDIS
+# (Switchboard's with the flags); sets `urls` and `pids`, and `instance_args` (--url and
+# --server-pid of both, for `switchboard bench`).
 start_system() {
   local system=$1 redis=$2 i
+  shift 2
   urls=()
   pids=()
   instance_args=()
   for i in 1 2; do
     if [[ $system == switchboard ]]; then
-      urls+=("$(start_switchboard "$system$i" "$redis")")
+      urls+=("$(start_switchboard "$system$i" "$redis" "$@")")
     else
       urls+=("$(start_peer "$system$i" "$system" --redis "$redis")")
     fi
