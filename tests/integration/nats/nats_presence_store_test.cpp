@@ -192,7 +192,9 @@ TEST(NatsPresenceStore, AReplicatedBucketOutlivesANodeOfTheCluster) {
     } factory{&cluster};
     instance a(factory, "a-1");
     instance b(factory, "b-1");
-    ASSERT_TRUE(eventually([&] { return a.presence().connected(); }, std::chrono::seconds(30)));
+    // Creating the replicated bucket waits for the cluster's first elections, retried every
+    // few seconds: on a loaded machine that has taken more than 30 s.
+    ASSERT_TRUE(eventually([&] { return a.presence().connected(); }, std::chrono::seconds(90)));
     a.add("chat", "a1", "alice");
     ASSERT_TRUE(eventually([&] { return b.presence().connected() && b.online("chat", "alice"); },
                            std::chrono::seconds(30)));
