@@ -54,17 +54,27 @@ std::string format_reset_event(std::string_view channel) {
     return out;
 }
 
-std::string encode_bus_event(std::string_view channel, std::string_view type,
-                             std::string_view data_json, event_id id) {
+std::string encode_bus_event_head(std::string_view channel, std::string_view type,
+                                  std::string_view data_json, std::string_view origin) {
     std::string out = "{\"channel\":";
     append_json_string(channel, out);
     out += ",\"type\":";
     append_json_string(type, out);
     out += ",\"data\":";
     out += data_json;
+    if (!origin.empty()) {
+        out += ",\"origin\":";
+        append_json_string(origin, out);
+    }
     out += ",\"id\":\"";
+    return out;
+}
+
+std::string encode_bus_event(std::string_view channel, std::string_view type,
+                             std::string_view data_json, event_id id, std::string_view origin) {
+    auto out = encode_bus_event_head(channel, type, data_json, origin);
     append_event_id(id, out);
-    out += "\"}";
+    out += bus_event_tail;
     return out;
 }
 
@@ -96,7 +106,12 @@ expected<bus_event> decode_bus_event(std::string_view payload) {
     if (!id) {
         return make_error("malformed id");
     }
-    return bus_event{std::string(*channel), std::string(*type), json::serialize(*data), *id};
+    const auto* origin = object->if_contains("origin");
+    if (origin != nullptr && !origin->is_string()) {
+        return make_error("origin is not a string");
+    }
+    return bus_event{std::string(*channel), std::string(*type), json::serialize(*data), *id,
+                     origin != nullptr ? std::string(origin->get_string()) : std::string()};
 }
 
 }  // namespace switchboard::events

@@ -1,5 +1,5 @@
 // The bytes of event streams: SSE events, comments and resets as subscribers receive them, and
-// the bus payload `{"channel","type","data","id"}` other instances exchange.
+// the bus payload `{"channel","type","data","origin","id"}` other instances exchange.
 #pragma once
 
 #include "core/expected.hpp"
@@ -36,10 +36,19 @@ struct bus_event {
     std::string type;
     std::string data_json;  // serialized JSON value
     event_id id;
+    // The publishing registry's random tag, empty when absent: an instance drops its own
+    // events coming back from the bus, which a history store that publishes sends there.
+    std::string origin;
 };
 
+// `{"channel":C,"type":T,"data":D,"origin":O,"id":"` (no origin field when O is empty): what
+// precedes the id, for a store that learns the id only as it publishes (history_store.hpp).
+std::string encode_bus_event_head(std::string_view channel, std::string_view type,
+                                  std::string_view data_json, std::string_view origin);
+// What follows the id.
+inline constexpr std::string_view bus_event_tail = "\"}";
 std::string encode_bus_event(std::string_view channel, std::string_view type,
-                             std::string_view data_json, event_id id);
+                             std::string_view data_json, event_id id, std::string_view origin = {});
 // Validates every field (names, id); never throws.
 expected<bus_event> decode_bus_event(std::string_view payload);
 

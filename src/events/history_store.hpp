@@ -42,6 +42,13 @@ struct history_range {
     std::vector<history_record> events;
 };
 
+// What append() publishes beside storing, for a store that publishes(): on `channel`, the
+// payload `head` + the assigned id + bus_event_tail (events::encode_bus_event's layout).
+struct bus_copy {
+    std::string channel;
+    std::string head;
+};
+
 struct history_store_options {
     // The stream of channel C is "<key_prefix>switchboard:events-history:<C>"; key_prefix is
     // the router's channel prefix (channelPrefix=), so deployments sharing a Redis stay apart.
@@ -54,6 +61,9 @@ struct history_store_options {
     std::chrono::milliseconds max_age{std::chrono::minutes(5)};
     // Bounds a read: a reply bigger than this is `unavailable`, never buffered without end.
     std::size_t max_reply_bytes = 8 * 1024 * 1024;
+    // The store's server is also the bus's (Redis pub/sub, one server): append() publishes
+    // the event there itself (publishes()).
+    bool publish = false;
 };
 
 // Decision (docs/events.md, "History across instances"): with a store, the store assigns ids.
@@ -65,6 +75,10 @@ struct history_store_options {
 // disagree on the id of exactly the racing events, so a resume duplicates or loses them.
 // Publications from one instance stay in order: one connection, replies in order, and the
 // home shard delivers them in reply order.
+// Where the store's server is also the bus's, append() is one script that stores the event,
+// then publishes it: one command instead of XADD, PEXPIRE and a PUBLISH after the reply, and
+// the event is on its way to other instances before the publisher has the id. The publisher
+// then drops its own copy coming back from the bus by the payload's origin.
 //
 // Threading: every member may be called from any shard; callbacks run on the executor given
 // with the call (the channel's home shard), never inline, never on the caller's stack. Never
@@ -86,10 +100,15 @@ public:
 
     // Stores the event on `channel`'s stream and answers the id the store assigned, or nullopt
     // when it could not store it (the caller assigns an id of its own, then observes the
-    // store's ids again as they come back from the bus).
+    // store's ids again as they come back from the bus). When publishes(), an id also means
+    // `copy` is published; nullopt means it is not (or, with the connection lost between the
+    // command and its answer, not known: the caller publishes again, at most a duplicate).
     virtual void append(const std::string& channel, const std::string& type,
-                        const std::string& data_json, boost::asio::any_io_executor reply_on,
-                        append_callback done) = 0;
+                        const std::string& data_json, bus_copy copy,
+                        boost::asio::any_io_executor reply_on, append_callback done) = 0;
+
+    // True when append() publishes the event on the bus as it stores it.
+    [[nodiscard]] virtual bool publishes() const noexcept { return false; }
 
     // The events of `channel` after `after`, at most `limit` of them (more is `too_many`).
     // Call it only once the bus subscription to the channel is confirmed: then every event is

@@ -1,5 +1,6 @@
 #include "events/registry.hpp"
 
+#include "core/random.hpp"
 #include "events/event_format.hpp"
 #include "events/statelesse.hpp"
 
@@ -38,6 +39,7 @@ registry::registry(shard_pool& shards, routing::backplane& bus, std::string chan
       retain_(options_.retain),
       counters_(counters),
       store_(shared_history),
+      origin_(make_random_id()),
       shards_(shards.size()),
       appends_(shards.size()),
       homes_(shards.size()),
@@ -298,12 +300,18 @@ void registry::publish_here(std::string channel, std::string type, std::string d
                   done = std::move(done)]() mutable {
         if (store_ == nullptr || !to_bus || !bus_.shared()) {
             return publish_with_id(home, std::move(channel), std::move(type), std::move(data_json),
-                                   to_bus, envelope, std::nullopt, std::move(done));
+                                   to_bus ? bus_step::publish : bus_step::none, envelope,
+                                   std::nullopt, std::move(done));
         }
         auto& queue = appends_[home];
         const auto serial = queue.front_serial + queue.entries.size();
+        bus_copy copy;
+        if (store_->publishes()) {
+            copy.channel = bus_prefix_ + channel;
+            copy.head = encode_bus_event_head(channel, type, data_json, origin_);
+        }
         store_->append(
-            channel, type, data_json, executor(home),
+            channel, type, data_json, std::move(copy), executor(home),
             [this, home, serial](std::optional<event_id> id) { on_appended(home, serial, id); });
         queue.entries.push_back(pending_append{std::move(channel), std::move(type),
                                                std::move(data_json), envelope, std::move(done),
@@ -320,14 +328,15 @@ void registry::on_appended(std::size_t home, std::uint64_t serial, std::optional
         auto next = std::move(queue.entries.front());
         queue.entries.pop_front();
         ++queue.front_serial;
+        const auto bus = next.id && store_->publishes() ? bus_step::published : bus_step::publish;
         publish_with_id(home, std::move(next.channel), std::move(next.type),
-                        std::move(next.data_json), true, next.envelope, next.id,
+                        std::move(next.data_json), bus, next.envelope, next.id,
                         std::move(next.done));
     }
 }
 
 void registry::publish_with_id(std::size_t home, std::string channel, std::string type,
-                               std::string data_json, bool to_bus, bool envelope,
+                               std::string data_json, bus_step bus, bool envelope,
                                std::optional<event_id> assigned, published_callback done) {
     auto& channels = homes_[home];
     const bool keep = channels.contains(channel) || channels.size() < idle_channels_per_home();
@@ -342,15 +351,17 @@ void registry::publish_with_id(std::size_t home, std::string channel, std::strin
     } else {
         id = next_local_id(clock);
     }
-    if (bus_.shared() && to_bus) {
+    if (bus_.shared() && bus != bus_step::none) {
         if (state != nullptr && state->subscribers == 0) {
             // Not listening to the bus: events from other instances are missing here, so
             // this history cannot vouch for anything before this id.
             state->events.raise_floor(id.seq > 0 ? event_id{id.ms, id.seq - 1}
                                                  : event_id{id.ms - 1, UINT64_MAX});
         }
-        bus_.publish(bus_prefix_ + channel,
-                     make_shared_buffer(encode_bus_event(channel, type, data_json, id)));
+        if (bus == bus_step::publish) {
+            bus_.publish(bus_prefix_ + channel, make_shared_buffer(encode_bus_event(
+                                                    channel, type, data_json, id, origin_)));
+        }
         if (envelope) {
             publish_envelope(channel, type, data_json, format_event_id(id));
         }
@@ -643,6 +654,9 @@ void registry::on_backplane_message(std::string_view channel, const shared_buffe
     if (!channel.starts_with(bus_prefix_) ||
         channel.substr(bus_prefix_.size()) != std::string_view(event->channel)) {
         return drop_malformed("channel of payload and bus differ");
+    }
+    if (event->origin == origin_) {
+        return;  // published here, delivered here already
     }
     const auto home = home_shard(event->channel);
     run_on(home, [this, home, event = std::move(*event)] {

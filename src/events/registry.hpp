@@ -193,10 +193,13 @@ private:
     // `envelope` false: no StateleSSE envelope (publish_all sends one for all channels).
     void publish_here(std::string channel, std::string type, std::string data_json, bool to_bus,
                       bool envelope, published_callback done);
+    // What publish_with_id does on the bus: nothing (local only), publish, or nothing because
+    // the shared history published the event as it stored it (history_store::publishes).
+    enum class bus_step { none, publish, published };
     // On the home shard: the id is `assigned` (the shared history's), else the next of the
     // channel's clock; then the bus, the envelope, local subscribers and `done`.
     void publish_with_id(std::size_t home, std::string channel, std::string type,
-                         std::string data_json, bool to_bus, bool envelope,
+                         std::string data_json, bus_step bus, bool envelope,
                          std::optional<event_id> assigned, published_callback done);
     void on_appended(std::size_t home, std::uint64_t serial, std::optional<event_id> id);
     // An id assigned here (the store refused, or an event that never goes to the bus): in the
@@ -249,6 +252,9 @@ private:
     channel_patterns retain_;
     switchboard::metrics* counters_;
     history_store* store_;  // null: histories per instance only
+    // In every bus payload from here: what comes back with it is this instance's own event
+    // (a store that publishes sends it where the bus's echo filter does not see it).
+    std::string origin_;
     std::vector<shard_state> shards_;
     std::vector<append_queue> appends_;                                  // per home shard
     std::vector<std::unordered_map<std::string, channel_state>> homes_;  // per home shard

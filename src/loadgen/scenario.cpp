@@ -189,8 +189,12 @@ bool plan::is_sender(std::size_t index) const noexcept {
     if (senders_ == 0 || index >= connections_) {
         return false;
     }
-    const auto k = (index * senders_ + connections_ - 1) / connections_;  // ceil
+    const auto k = sender_ordinal(index);
     return k < senders_ && k * connections_ / senders_ == index;
+}
+
+std::size_t plan::sender_ordinal(std::size_t index) const noexcept {
+    return senders_ == 0 ? 0 : (index * senders_ + connections_ - 1) / connections_;  // ceil
 }
 
 double plan::phase_of(std::size_t index) const noexcept {
@@ -202,7 +206,12 @@ std::size_t plan::instance_of(std::size_t index) const noexcept {
 }
 
 std::size_t plan::publish_instance_of(std::size_t index) const noexcept {
-    return system_ == system_kind::nchan ? 0 : instance_of(index);
+    if (system_ == system_kind::nchan) {
+        return 0;
+    }
+    // Event publishers take turns by ordinal: with every other connection a sender, instance_of
+    // would put them all on the first instance.
+    return is_sse(kind_) ? sender_ordinal(index) % instances_ : instance_of(index);
 }
 
 std::string plan::user_of(std::size_t index) const {
@@ -340,9 +349,7 @@ std::size_t plan::sse_channel_number(std::size_t index) const noexcept {
 }
 
 std::size_t plan::sse_publish_channel_number(std::size_t index) const noexcept {
-    // Sender k sits at floor(k * connections / senders) (is_sender): k is its ordinal.
-    const auto k = senders_ == 0 ? 0 : (index * senders_ + connections_ - 1) / connections_;
-    return k % channels_;
+    return sender_ordinal(index) % channels_;
 }
 
 std::string plan::sse_channel_name(std::size_t number) const {

@@ -111,6 +111,8 @@ public:
 
     [[nodiscard]] std::size_t senders() const noexcept { return senders_; }
     [[nodiscard]] bool is_sender(std::size_t index) const noexcept;
+    // k for the k-th sender (0-based), which sits at index floor(k * connections / senders).
+    [[nodiscard]] std::size_t sender_ordinal(std::size_t index) const noexcept;
     // Spreads senders evenly over a send period, so they do not all fire at once.
     [[nodiscard]] double phase_of(std::size_t index) const noexcept;
     [[nodiscard]] std::string user_of(std::size_t index) const;
@@ -118,8 +120,9 @@ public:
     [[nodiscard]] std::string group_of(std::size_t index) const;
     // The instance (index into --url) connection `index` is on.
     [[nodiscard]] std::size_t instance_of(std::size_t index) const noexcept;
-    // The instance a sender's messages enter the system on: its own, save for Nchan, whose
-    // senders publish over HTTP to the first URL.
+    // The instance a sender's messages enter the system on: its own connection's, save for
+    // HTTP publishers: Switchboard's event publishers alternate by sender ordinal, Nchan's
+    // all post to the first URL.
     [[nodiscard]] std::size_t publish_instance_of(std::size_t index) const noexcept;
     // Deliveries one message from this sender makes when every connection is up.
     [[nodiscard]] std::uint64_t fanout_of(std::size_t index) const noexcept;

@@ -66,11 +66,12 @@ public:
         slots_.push_back(std::move(s));
     }
 
-    // HTTP publishers (Nchan's, or Switchboard's events API) this shard opens on the first URL
-    // before it counts as connected.
+    // HTTP publishers (Nchan's, or Switchboard's events API) this shard opens before it counts
+    // as connected: one per sender up to 64, since each keeps one request in flight and a
+    // shared one would cap a sender's rate at one request per round trip of the others.
     [[nodiscard]] std::size_t publishers_wanted() const noexcept {
         return options_.system == system_kind::nchan || is_sse(options_.kind)
-                   ? std::min<std::size_t>(senders_, 4)
+                   ? std::min<std::size_t>(senders_, 64)
                    : 0;
     }
 
@@ -89,13 +90,17 @@ public:
                     note_error(reason);
                 }
             });
-            publisher->start(servers_.front().endpoint, servers_.front().host,
-                             [this](const expected<void>& opened) {
-                                 if (!opened) {
-                                     note_error(opened.error_message());
-                                 }
-                                 publishers_settled.fetch_add(1, std::memory_order_relaxed);
-                             });
+            // Switchboard's event publishers take the instances in turn (publisher_for);
+            // Nchan's post to the first.
+            const auto& server = options_.system == system_kind::nchan
+                                     ? servers_.front()
+                                     : servers_[i % servers_.size()];
+            publisher->start(server.endpoint, server.host, [this](const expected<void>& opened) {
+                if (!opened) {
+                    note_error(opened.error_message());
+                }
+                publishers_settled.fetch_add(1, std::memory_order_relaxed);
+            });
         }
         const auto first = std::min(options_.connect_concurrency, slots_.size());
         for (std::size_t i = 0; i < first; ++i) {
@@ -341,13 +346,22 @@ private:
         received.fetch_add(1, std::memory_order_relaxed);
     }
 
+    // A publisher on the instance sender `index` publishes to (publishers i, i + n, ... are
+    // on instance i of n), spread by sender ordinal when several are.
+    [[nodiscard]] std::size_t publisher_for(std::size_t index) const noexcept {
+        const auto n = options_.system == system_kind::nchan ? 1 : servers_.size();
+        const auto instance = plan_.publish_instance_of(index) % std::min(n, publishers_.size());
+        const auto on_instance = (publishers_.size() - instance + n - 1) / n;
+        return instance + n * (plan_.sender_ordinal(index) / n % on_instance);
+    }
+
     // Sends one message for slot `s` with the text in text_; false if its connection is gone.
     bool send_one(slot& s) {
         if (is_sse(options_.kind)) {
             if (publishers_.empty()) {
                 return false;
             }
-            auto& publisher = *publishers_[s.index % publishers_.size()];
+            auto& publisher = *publishers_[publisher_for(s.index)];
             if (!publisher.is_open()) {
                 return false;
             }
@@ -375,7 +389,7 @@ private:
                 return false;
             }
             // Senders share the shard's publishers, each by its own index.
-            auto& publisher = *publishers_[s.index % publishers_.size()];
+            auto& publisher = *publishers_[publisher_for(s.index)];
             if (!publisher.is_open()) {
                 return false;
             }

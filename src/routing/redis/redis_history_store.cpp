@@ -1,6 +1,7 @@
 #include "routing/redis/redis_history_store.hpp"
 
 #include "routing/redis/client_factory.hpp"
+#include "routing/redis/lua_script.hpp"
 #include "routing/redis/stream_history.hpp"
 
 #include <hiredis/hiredis.h>
@@ -18,8 +19,7 @@ redis_history_store::redis_history_store(boost::asio::io_context& context, clien
                                          events::history_store_options options)
     : context_(context), options_(std::move(options)) {
     client_ = make_pubsub_client(context_, std::move(client));
-    client_->set_state_handler(
-        [this](bool up) { available_.store(up, std::memory_order_relaxed); });
+    client_->set_state_handler([this](bool up) { on_state(up); });
 }
 
 redis_history_store::~redis_history_store() {
@@ -35,19 +35,38 @@ void redis_history_store::stop() {
     client_->stop();
 }
 
+void redis_history_store::on_state(bool up) {
+    const bool was_up = available_.exchange(up, std::memory_order_relaxed);
+    if (up && !was_up && options_.publish) {
+        // Ahead of every EVALSHA on the new connection: appends run on this thread too.
+        load_script();
+    }
+}
+
+void redis_history_store::load_script() {
+    client_->command({}, stream_history::load_append_script_command(), [](const redisReply* r) {
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
+            spdlog::warn("event history: Redis refused the append script: {}",
+                         std::string_view(r->str, r->len));
+        }
+    });
+}
+
 void redis_history_store::append(const std::string& channel, const std::string& type,
-                                 const std::string& data_json,
+                                 const std::string& data_json, events::bus_copy copy,
                                  boost::asio::any_io_executor reply_on, append_callback done) {
     boost::asio::dispatch(
-        context_, [this, key = stream_history::stream_key(options_.key_prefix, channel), type,
-                   data_json, reply_on = std::move(reply_on), done = std::move(done)]() mutable {
-            do_append(std::move(key), std::move(type), std::move(data_json), std::move(reply_on),
-                      std::move(done));
+        context_,
+        [this, key = stream_history::stream_key(options_.key_prefix, channel), type, data_json,
+         copy = std::move(copy), reply_on = std::move(reply_on), done = std::move(done)]() mutable {
+            do_append(std::move(key), std::move(type), std::move(data_json), std::move(copy),
+                      std::move(reply_on), std::move(done));
         });
 }
 
 void redis_history_store::do_append(std::string key, std::string type, std::string data_json,
-                                    boost::asio::any_io_executor reply_on, append_callback done) {
+                                    events::bus_copy copy, boost::asio::any_io_executor reply_on,
+                                    append_callback done) {
     auto answer = [reply_on, done](std::optional<events::event_id> id) {
         // Never inline: the caller's stack may hold its channel state.
         boost::asio::post(reply_on, [done, id] { done(id); });
@@ -59,6 +78,22 @@ void redis_history_store::do_append(std::string key, std::string type, std::stri
     }
     // Publications from this instance to a channel keep their order: its stream lives on one
     // server, reached over one connection, which answers in order.
+    if (options_.publish) {
+        const bool queued = client_->command(
+            key,
+            stream_history::append_and_publish_command(key, options_.max_count, options_.max_age,
+                                                       type, data_json, std::move(copy)),
+            [this, answer](const redisReply* reply) {
+                if (reply != nullptr && is_noscript(*reply)) {
+                    load_script();  // SCRIPT FLUSH: this one is published by the caller
+                }
+                answer(reply != nullptr ? stream_history::parse_id_reply(*reply) : std::nullopt);
+            });
+        if (!queued) {
+            answer(std::nullopt);
+        }
+        return;
+    }
     const bool queued = client_->command(
         key, stream_history::xadd_command(key, options_.max_count, type, data_json),
         [answer](const redisReply* reply) {

@@ -1,5 +1,6 @@
 // The event history on Redis Streams (events::history_store): XADD per publication (Redis
-// assigns the id), XRANGE + XINFO STREAM per resume, on a Redis connection of its own.
+// assigns the id; on the bus's own server, one script that also PUBLISHes it), XRANGE +
+// XINFO STREAM per resume, on a Redis connection of its own.
 #pragma once
 
 #include "events/history_store.hpp"
@@ -34,7 +35,9 @@ public:
     void stop() override;
 
     void append(const std::string& channel, const std::string& type, const std::string& data_json,
-                boost::asio::any_io_executor reply_on, append_callback done) override;
+                events::bus_copy copy, boost::asio::any_io_executor reply_on,
+                append_callback done) override;
+    [[nodiscard]] bool publishes() const noexcept override { return options_.publish; }
     void read_after(const std::string& channel, events::event_id after, std::size_t limit,
                     boost::asio::any_io_executor reply_on, range_callback done) override;
     [[nodiscard]] bool available() const noexcept override {
@@ -42,8 +45,10 @@ public:
     }
 
 private:
-    void do_append(std::string key, std::string type, std::string data_json,
+    void do_append(std::string key, std::string type, std::string data_json, events::bus_copy copy,
                    boost::asio::any_io_executor reply_on, append_callback done);
+    void on_state(bool up);
+    void load_script();
     void do_read(std::string key, events::event_id after, std::size_t limit,
                  boost::asio::any_io_executor reply_on, range_callback done);
 

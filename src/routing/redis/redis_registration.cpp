@@ -27,8 +27,12 @@ made_backplane make(std::string_view spec, const backplane_settings& settings) {
     made_backplane made;
     made.notes = std::move(connection->notes);
     made.channel_prefix = connection->channel_prefix;
-    made.make_event_history = [control = settings.control, history_connection = *connection](
-                                  events::history_store_options history) {
+    // The store publishes as it appends where its server carries the bus's PUBLISHes: not
+    // sharded (SPUBLISH goes to the channel's slot), not durable (the bus is a stream).
+    const bool store_publishes = !connection->sharded && settings.durable_window.count() == 0;
+    made.make_event_history = [control = settings.control, history_connection = *connection,
+                               store_publishes](events::history_store_options history) {
+        history.publish = store_publishes;
         client_options client;
         client.connection = history_connection;
         // A publication waits for its XADD: nothing to hold back after a reconnect.

@@ -1,5 +1,8 @@
 #include "routing/redis/stream_history.hpp"
 
+#include "events/event_format.hpp"
+#include "routing/redis/lua_script.hpp"
+
 #include <hiredis/hiredis.h>
 
 #include <utility>
@@ -48,6 +51,35 @@ std::vector<std::string> xadd_command(const std::string& key, std::size_t max_co
 
 std::vector<std::string> pexpire_command(const std::string& key, std::chrono::milliseconds age) {
     return {"PEXPIRE", key, std::to_string(age.count())};
+}
+
+namespace {
+
+// KEYS: stream. ARGV: max count, age (ms), type, data, bus channel, payload head. The tail
+// after the id is events::bus_event_tail.
+constexpr std::string_view append_script = R"lua(
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[3], 'd', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[6] .. id .. '"}')
+return id
+)lua";
+
+}  // namespace
+
+std::vector<std::string> append_and_publish_command(const std::string& key, std::size_t max_count,
+                                                    std::chrono::milliseconds age,
+                                                    const std::string& type,
+                                                    const std::string& data_json,
+                                                    events::bus_copy copy) {
+    static_assert(events::bus_event_tail == "\"}", "append_script writes the tail itself");
+    static const std::string sha1 = script_sha1(append_script);
+    return script_command("EVALSHA", sha1, {key},
+                          {std::to_string(max_count), std::to_string(age.count()), type, data_json,
+                           std::move(copy.channel), std::move(copy.head)});
+}
+
+std::vector<std::string> load_append_script_command() {
+    return {"SCRIPT", "LOAD", std::string(append_script)};
 }
 
 std::vector<std::string> xrange_command(const std::string& key, events::event_id after,

@@ -31,6 +31,14 @@ namespace switchboard::routing::redis::stream_history {
 // `age` after its last event (and a missing key then means "nothing within the age bound").
 [[nodiscard]] std::vector<std::string> pexpire_command(const std::string& key,
                                                        std::chrono::milliseconds age);
+// EVALSHA <script> 1 <key> ...: the XADD and PEXPIRE above, then PUBLISH <copy.channel>
+// <copy.head><id>"} in one step (append_script). The store must be the bus's only server.
+[[nodiscard]] std::vector<std::string> append_and_publish_command(
+    const std::string& key, std::size_t max_count, std::chrono::milliseconds age,
+    const std::string& type, const std::string& data_json, events::bus_copy copy);
+// SCRIPT LOAD <append_script>: sent on every connect, ahead of any EVALSHA, so the script
+// is known wherever the command runs (a restarted Redis has forgotten it).
+[[nodiscard]] std::vector<std::string> load_append_script_command();
 // XRANGE <key> (<after> + COUNT <limit + 1>: one more than the bound tells "too many".
 [[nodiscard]] std::vector<std::string> xrange_command(const std::string& key,
                                                       events::event_id after, std::size_t limit);

@@ -185,7 +185,7 @@ TEST_F(RedisClusterTest, KeepsEachChannelsEventHistoryOnItsMaster) {
     for (const auto& channel : channels_on_every_node(cluster, 1, "history:")) {
         std::vector<events::event_id> ids;
         for (int i = 0; i < 2; ++i) {
-            store.append(channel, "T", "{}", context_.get_executor(),
+            store.append(channel, "T", "{}", {}, context_.get_executor(),
                          [&](std::optional<events::event_id> id) {
                              ids.push_back(id.value_or(events::event_id{}));
                          });

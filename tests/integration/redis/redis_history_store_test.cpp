@@ -1,8 +1,9 @@
 // The event history on Redis Streams against a real redis-server: ids from XADD, exact reads,
-// the bounds that make a read a reset, and an unreachable Redis.
+// the bounds that make a read a reset, an unreachable Redis, and the store that publishes.
 #include "routing/redis/redis_history_store.hpp"
 #include "redis_server.hpp"
 #include "redis_test_support.hpp"
+#include "routing/redis/redis_client.hpp"
 
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ protected:
         events::history_store_options options;
         options.key_prefix = "app:";
         options.max_count = 5;
+        options.publish = publish_;
         store_.emplace(context_, std::move(client), std::move(options));
         store_->start();
         ASSERT_TRUE(run_until([&] { return store_->available(); }));
@@ -37,7 +39,7 @@ protected:
     std::optional<event_id> append(const std::string& channel, const std::string& data) {
         bool answered = false;
         std::optional<event_id> id;
-        store_->append(channel, "T", data, context_.get_executor(),
+        store_->append(channel, "T", data, {"bus:" + channel, "head:"}, context_.get_executor(),
                        [&](std::optional<event_id> got) {
                            answered = true;
                            id = got;
@@ -55,7 +57,31 @@ protected:
     }
 
     redis_server server_;
+    bool publish_ = false;  // set before SetUp
     std::optional<redis_history_store> store_;
+};
+
+// The store on the bus's own server: each append is one script that also publishes.
+class RedisPublishingHistoryStoreTest : public RedisHistoryStoreTest {
+protected:
+    void SetUp() override {
+        publish_ = true;
+        RedisHistoryStoreTest::SetUp();
+        if (IsSkipped()) {
+            return;
+        }
+        client_options options;
+        options.connection.host = "127.0.0.1";
+        options.connection.port = server_.port();
+        bus_.emplace(context_, std::move(options));
+        bus_->set_message_handler(collect(received_));
+        bus_->subscribe("bus:game:1");
+        bus_->start();
+        ASSERT_TRUE(run_until([&] { return bus_->connected(); }));
+    }
+
+    std::optional<redis_client> bus_;
+    std::vector<testing::received_message> received_;
 };
 
 TEST_F(RedisHistoryStoreTest, AppendsGetIncreasingIdsAndReadsAreExact) {
@@ -101,6 +127,42 @@ TEST_F(RedisHistoryStoreTest, AMissingStreamIsExactOnlyWithinTheAgeBound) {
     EXPECT_EQ(read("quiet", event_id{now - 1000, 0}).result, history_range::outcome::complete);
     EXPECT_EQ(read("quiet", event_id{now - 10 * 60 * 1000, 0}).result,
               history_range::outcome::trimmed);
+}
+
+TEST_F(RedisPublishingHistoryStoreTest, StoresThenPublishesWithTheAssignedIdInOneStep) {
+    EXPECT_TRUE(store_->publishes());
+    const auto id1 = append("game:1", "1");
+    const auto id2 = append("game:1", R"({"x":2})");
+    ASSERT_TRUE(id1 && id2);
+    EXPECT_LT(*id1, *id2);
+    ASSERT_TRUE(run_until([&] { return received_.size() == 2; }));
+    // The payload is the head the caller gave, the id Redis assigned, then the tail.
+    EXPECT_EQ(received_[0].channel, "bus:game:1");
+    EXPECT_EQ(received_[0].payload, "head:" + events::format_event_id(*id1) + "\"}");
+    EXPECT_EQ(received_[1].payload, "head:" + events::format_event_id(*id2) + "\"}");
+    // Stored and bounded as without publishing.
+    EXPECT_GT(server_.integer_command({}, {"PTTL", "app:switchboard:events-history:game:1"}), 0);
+    const auto range = read("game:1", *id1);
+    ASSERT_EQ(range.result, history_range::outcome::complete);
+    ASSERT_EQ(range.events.size(), 1U);
+    EXPECT_EQ(range.events[0].id, *id2);
+    EXPECT_EQ(range.events[0].data_json, R"({"x":2})");
+}
+
+TEST_F(RedisPublishingHistoryStoreTest, AFlushedScriptIsLoadedAgainAndPublishesNothingMeanwhile) {
+    const auto id1 = append("game:1", "1");
+    ASSERT_TRUE(id1);
+    ASSERT_TRUE(run_until([&] { return received_.size() == 1; }));
+    EXPECT_EQ(server_.string_command({"SCRIPT", "FLUSH"}), "OK");
+    // NOSCRIPT: neither stored nor published, so the caller publishes it itself.
+    EXPECT_EQ(append("game:1", "2"), std::nullopt);
+    const auto id3 = append("game:1", "3");
+    ASSERT_TRUE(id3);
+    ASSERT_TRUE(run_until([&] { return received_.size() == 2; }));
+    EXPECT_EQ(received_[1].payload, "head:" + events::format_event_id(*id3) + "\"}");
+    const auto range = read("game:1", *id1);
+    ASSERT_EQ(range.events.size(), 1U);
+    EXPECT_EQ(range.events[0].id, *id3);
 }
 
 TEST_F(RedisHistoryStoreTest, AnUnreachableRedisAnswersAtOnce) {

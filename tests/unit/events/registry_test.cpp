@@ -462,11 +462,17 @@ TEST_F(registry_test, keeps_a_bounded_number_of_channels_without_subscribers) {
 
 // A shared history in memory that behaves as Redis Streams do: ids (ms, seq) increasing per
 // channel. `hold` keeps append answers until release(); `refuse` answers nullopt at once;
-// `outcome` is what reads answer.
+// `outcome` is what reads answer; with `publish_on`, it publishes each event there before
+// answering, to every member (as Redis, publisher included).
 class fake_history_store final : public history_store {
 public:
+    explicit fake_history_store(std::shared_ptr<routing::memory_bus> publish_on = nullptr)
+        : publish_on_(std::move(publish_on)) {}
+
+    [[nodiscard]] bool publishes() const noexcept override { return publish_on_ != nullptr; }
     void append(const std::string& channel, const std::string& type, const std::string& data_json,
-                boost::asio::any_io_executor reply_on, append_callback done) override {
+                bus_copy copy, boost::asio::any_io_executor reply_on,
+                append_callback done) override {
         std::lock_guard lock(mutex_);
         if (refuse) {
             boost::asio::post(reply_on, [done] { done(std::nullopt); });
@@ -478,6 +484,11 @@ public:
                                 ? event_id{now, 0}
                                 : event_id{stream.back().id.ms, stream.back().id.seq + 1};
         stream.push_back(history_record{id, type, data_json});
+        if (publish_on_) {
+            publish_on_->publish(
+                nullptr, copy.channel,
+                make_shared_buffer(copy.head + format_event_id(id) + std::string(bus_event_tail)));
+        }
         auto answer = [reply_on, done, id] {
             boost::asio::post(reply_on, [done, id] { done(id); });
         };
@@ -519,6 +530,7 @@ public:
     std::atomic<std::size_t> reads = 0;
 
 private:
+    std::shared_ptr<routing::memory_bus> publish_on_;
     std::mutex mutex_;
     std::map<std::string, std::vector<history_record>> streams_;
     std::vector<std::function<void()>> held_;
@@ -544,6 +556,29 @@ TEST_F(registry_test, publications_take_the_shared_history_ids_in_the_order_made
     EXPECT_GT(id2, id1);  // the local clock observed the store's id first
     ASSERT_TRUE(drain(a.pool));
     EXPECT_EQ(a.received(0, s), (strings{sse(id1, "T", "c", "1"), sse(id2, "T", "c", "2")}));
+}
+
+TEST_F(registry_test, a_store_that_publishes_reaches_every_instance_once) {
+    fake_history_store store(bus_);
+    node a(bus_, {}, &store);
+    node b(bus_, {}, &store);
+    fake_subscriber on_a, on_b;
+    a.subscribe(0, on_a, {"c"});
+    b.subscribe(1, on_b, {"c"});
+    const auto id1 = a.publish("c", "T", "1");
+    const auto id2 = b.publish("c", "T", "2");
+    const auto id3 = a.publish("c", "T", "3");
+    const strings all{sse(id1, "T", "c", "1"), sse(id2, "T", "c", "2"), sse(id3, "T", "c", "3")};
+    // Each publisher's own copy comes back from the bus before the next event does, and is
+    // dropped by its origin: a duplicate would show before the last event.
+    ASSERT_TRUE(eventually([&] { return b.received(1, on_b).size() >= 3; }));
+    ASSERT_TRUE(eventually([&] { return a.received(0, on_a).size() >= 3; }));
+    const auto last_from_b = b.publish("c", "T", "4");
+    ASSERT_TRUE(eventually([&] { return a.received(0, on_a).size() >= 4; }));
+    auto expected = all;
+    expected.push_back(sse(last_from_b, "T", "c", "4"));
+    EXPECT_EQ(a.received(0, on_a), expected);
+    EXPECT_EQ(b.received(1, on_b), expected);
 }
 
 TEST_F(registry_test, an_instance_that_never_listened_resumes_from_the_shared_history) {

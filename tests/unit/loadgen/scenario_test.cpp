@@ -110,6 +110,17 @@ TEST(plan, places_connections_and_publishers_on_instances) {
     EXPECT_EQ(two.instance_of(0), 0u);
     EXPECT_EQ(two.instance_of(3), 1u);
     EXPECT_EQ(two.publish_instance_of(3), 1u);
+    // Event publishers alternate by sender ordinal: with 5 senders of 10 they sit at the even
+    // indices, which instance_of would all put on the first instance.
+    options.kind = scenario::sse;
+    options.senders = 5;
+    const plan events(options);
+    EXPECT_TRUE(events.is_sender(2));
+    EXPECT_EQ(events.sender_ordinal(2), 1u);
+    EXPECT_EQ(events.publish_instance_of(2), 1u);
+    EXPECT_EQ(events.publish_instance_of(4), 0u);
+    options.kind = bench_options{}.kind;
+    options.senders = 0;
     // Nchan's senders publish over HTTP to the first URL, wherever they subscribe.
     options.system = system_kind::nchan;
     EXPECT_EQ(plan(options).instance_of(3), 1u);
