@@ -106,12 +106,27 @@ expected<bus_event> decode_bus_event(std::string_view payload) {
     if (!id) {
         return make_error("malformed id");
     }
-    const auto* origin = object->if_contains("origin");
-    if (origin != nullptr && !origin->is_string()) {
-        return make_error("origin is not a string");
+    return bus_event{std::string(*channel), std::string(*type), json::serialize(*data), *id};
+}
+
+bool is_bus_event_from(std::string_view payload, std::string_view origin) {
+    // The tail is `,"origin":"<origin>","id":"<digits>-<digits>"}`, read backwards.
+    const auto strip = [&payload](std::string_view suffix) {
+        if (!payload.ends_with(suffix)) {
+            return false;
+        }
+        payload.remove_suffix(suffix.size());
+        return true;
+    };
+    if (origin.empty() || !strip(bus_event_tail)) {
+        return false;
     }
-    return bus_event{std::string(*channel), std::string(*type), json::serialize(*data), *id,
-                     origin != nullptr ? std::string(origin->get_string()) : std::string()};
+    const auto id_start = payload.find_last_not_of("0123456789-");
+    if (id_start == std::string_view::npos) {
+        return false;
+    }
+    payload = payload.substr(0, id_start + 1);
+    return strip(",\"id\":\"") && strip("\"") && strip(origin) && strip(",\"origin\":\"");
 }
 
 }  // namespace switchboard::events

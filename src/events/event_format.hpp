@@ -36,9 +36,6 @@ struct bus_event {
     std::string type;
     std::string data_json;  // serialized JSON value
     event_id id;
-    // The publishing registry's random tag, empty when absent: an instance drops its own
-    // events coming back from the bus, which a history store that publishes sends there.
-    std::string origin;
 };
 
 // `{"channel":C,"type":T,"data":D,"origin":O,"id":"` (no origin field when O is empty): what
@@ -49,7 +46,10 @@ std::string encode_bus_event_head(std::string_view channel, std::string_view typ
 inline constexpr std::string_view bus_event_tail = "\"}";
 std::string encode_bus_event(std::string_view channel, std::string_view type,
                              std::string_view data_json, event_id id, std::string_view origin = {});
-// Validates every field (names, id); never throws.
+// Validates every field (names, id); never throws. Ignores the origin.
 expected<bus_event> decode_bus_event(std::string_view payload);
+// True when `payload` ends as encode_bus_event ends it for `origin` (not empty): the
+// registry's own event back from the bus, dropped before it is parsed.
+bool is_bus_event_from(std::string_view payload, std::string_view origin);
 
 }  // namespace switchboard::events

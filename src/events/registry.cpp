@@ -647,6 +647,9 @@ void registry::on_backplane_message(std::string_view channel, const shared_buffe
     if (channel == all_channel_) {
         return on_all_message(payload);
     }
+    if (is_bus_event_from(*payload, origin_)) {
+        return;  // published here, delivered here already
+    }
     auto event = decode_bus_event(*payload);
     if (!event) {
         return drop_malformed(event.error_message());
@@ -654,9 +657,6 @@ void registry::on_backplane_message(std::string_view channel, const shared_buffe
     if (!channel.starts_with(bus_prefix_) ||
         channel.substr(bus_prefix_.size()) != std::string_view(event->channel)) {
         return drop_malformed("channel of payload and bus differ");
-    }
-    if (event->origin == origin_) {
-        return;  // published here, delivered here already
     }
     const auto home = home_shard(event->channel);
     run_on(home, [this, home, event = std::move(*event)] {

@@ -22,6 +22,7 @@ using namespace switchboard::events;
 }
 
 void check_bus_payload(std::string_view payload) {
+    (void)is_bus_event_from(payload, "origin");  // read backwards: must stay in bounds
     const auto decoded = decode_bus_event(payload);
     if (!decoded) {
         return;
@@ -35,6 +36,12 @@ void check_bus_payload(std::string_view payload) {
     if (!again || again->channel != decoded->channel || again->type != decoded->type ||
         again->data_json != decoded->data_json || !(again->id == decoded->id)) {
         fail("a bus event does not survive a round trip");
+    }
+    // An instance knows its own events, and only its own.
+    const auto own = encode_bus_event(decoded->channel, decoded->type, decoded->data_json,
+                                      decoded->id, "origin");
+    if (!is_bus_event_from(own, "origin") || is_bus_event_from(own, "other")) {
+        fail("an event's origin is not recognised");
     }
     const auto sse =
         format_sse_event(decoded->id, decoded->type, decoded->channel, decoded->data_json);
