@@ -67,11 +67,13 @@ public:
     }
 
     // HTTP publishers (Nchan's, or Switchboard's events API) this shard opens before it counts
-    // as connected: one per sender up to 64, since each keeps one request in flight and a
-    // shared one would cap a sender's rate at one request per round trip of the others.
+    // as connected: publishers_per_sender per sender, at most 64. Each keeps one request in
+    // flight, so one alone caps its sender at a request per round trip, and a round trip
+    // stretched by a busy core would queue the sender's next events in the generator.
+    static constexpr std::size_t publishers_per_sender = 4;
     [[nodiscard]] std::size_t publishers_wanted() const noexcept {
         return options_.system == system_kind::nchan || is_sse(options_.kind)
-                   ? std::min<std::size_t>(senders_, 64)
+                   ? std::min<std::size_t>(senders_ * publishers_per_sender, 64)
                    : 0;
     }
 
@@ -346,13 +348,15 @@ private:
         received.fetch_add(1, std::memory_order_relaxed);
     }
 
-    // A publisher on the instance sender `index` publishes to (publishers i, i + n, ... are
-    // on instance i of n), spread by sender ordinal when several are.
-    [[nodiscard]] std::size_t publisher_for(std::size_t index) const noexcept {
+    // The publisher for message `sent` of sender `index`: on the instance the sender publishes
+    // to (publishers i, i + n, ... are on instance i of n), the sender's own ones in turn.
+    [[nodiscard]] std::size_t publisher_for(const slot& s) const noexcept {
         const auto n = options_.system == system_kind::nchan ? 1 : servers_.size();
-        const auto instance = plan_.publish_instance_of(index) % std::min(n, publishers_.size());
+        const auto instance = plan_.publish_instance_of(s.index) % std::min(n, publishers_.size());
         const auto on_instance = (publishers_.size() - instance + n - 1) / n;
-        return instance + n * (plan_.sender_ordinal(index) / n % on_instance);
+        const auto own = plan_.sender_ordinal(s.index) / n * publishers_per_sender +
+                         s.sent % publishers_per_sender;
+        return instance + n * (own % on_instance);
     }
 
     // Sends one message for slot `s` with the text in text_; false if its connection is gone.
@@ -361,7 +365,7 @@ private:
             if (publishers_.empty()) {
                 return false;
             }
-            auto& publisher = *publishers_[publisher_for(s.index)];
+            auto& publisher = *publishers_[publisher_for(s)];
             if (!publisher.is_open()) {
                 return false;
             }
@@ -389,7 +393,7 @@ private:
                 return false;
             }
             // Senders share the shard's publishers, each by its own index.
-            auto& publisher = *publishers_[publisher_for(s.index)];
+            auto& publisher = *publishers_[publisher_for(s)];
             if (!publisher.is_open()) {
                 return false;
             }
