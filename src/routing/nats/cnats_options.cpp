@@ -102,4 +102,25 @@ void apply_lifecycle(natsOptions* options, const lifecycle_callbacks& callbacks,
     check(natsOptions_SetClosedCB(options, callbacks.closed, closure), context, "callbacks");
 }
 
+void retired_subscriptions::retire(natsSubscription* subscription) {
+    natsSubscription_Unsubscribe(subscription);
+    const auto now = clock::now();
+    std::lock_guard lock(mutex_);
+    free_retired_before(now - grace);
+    retired_.emplace_back(subscription, now);
+}
+
+void retired_subscriptions::free_all() {
+    std::lock_guard lock(mutex_);
+    free_retired_before(clock::time_point::max());
+}
+
+void retired_subscriptions::free_retired_before(clock::time_point before) {
+    // natsSubscription_Destroy of an unsubscribed subscription only drops a reference: no I/O.
+    while (!retired_.empty() && retired_.front().second <= before) {
+        natsSubscription_Destroy(retired_.front().first);
+        retired_.pop_front();
+    }
+}
+
 }  // namespace switchboard::routing::nats

@@ -1,5 +1,6 @@
 // What the NATS backplane and the NATS presence store share of cnats: the library opened once,
-// status checks that name what cnats refused, and a connection string applied to cnats options.
+// status checks that name what cnats refused, a connection string applied to cnats options, and
+// subscriptions freed only when cnats is done with them.
 #pragma once
 
 #include "routing/nats/connection_string.hpp"
@@ -8,7 +9,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
+#include <mutex>
 #include <string_view>
+#include <utility>
 
 namespace switchboard::routing::nats {
 
@@ -46,5 +50,31 @@ struct lifecycle_callbacks {
 };
 void apply_lifecycle(natsOptions* options, const lifecycle_callbacks& callbacks, void* closure,
                      std::string_view context);
+
+// Subscriptions closed while their connection is open, freed a second later: cnats 3.4's
+// reader thread can still hold a subscription it looked up just before the unsubscribe, and
+// natsSubscription_Destroy at once freed it under that thread (valgrind showed it; release
+// builds aborted with heap corruption). Any thread; free_all() once the connection is closed,
+// since natsConnection_Close joins the reader.
+class retired_subscriptions {
+public:
+    retired_subscriptions() = default;
+    ~retired_subscriptions() { free_all(); }
+    retired_subscriptions(const retired_subscriptions&) = delete;
+    retired_subscriptions& operator=(const retired_subscriptions&) = delete;
+
+    // Unsubscribes now (outside the lock: it writes to the connection), frees it later.
+    void retire(natsSubscription* subscription);
+    void free_all();
+
+private:
+    using clock = std::chrono::steady_clock;
+    // A second is ages to a reader thread between a lookup and its use.
+    static constexpr std::chrono::seconds grace{1};
+    void free_retired_before(clock::time_point before);  // holds mutex_
+
+    std::mutex mutex_;
+    std::deque<std::pair<natsSubscription*, clock::time_point>> retired_;  // oldest first
+};
 
 }  // namespace switchboard::routing::nats

@@ -254,6 +254,7 @@ public:
             // Bounded: a lost callback must not hang shutdown.
             released_.wait_for(lock, std::chrono::seconds(5), [&] { return closed_; });
         }
+        retired_.free_all();  // the close joined cnats' reader thread
     }
 
     // ---- backplane, control shard ----
@@ -804,10 +805,10 @@ private:
         return sub;
     }
 
-    static void close_subscription(natsSubscription*& sub) {
+    // Either worker thread; freed once cnats is done with it (retired_subscriptions).
+    void close_subscription(natsSubscription*& sub) {
         if (sub != nullptr) {
-            natsSubscription_Unsubscribe(sub);
-            natsSubscription_Destroy(sub);
+            retired_.retire(sub);
             sub = nullptr;
         }
     }
@@ -1157,6 +1158,7 @@ private:
     steady::time_point last_drop_log_{};
     std::uint64_t drops_since_log_ = 0;
 
+    retired_subscriptions retired_;
     std::mutex release_mutex_;
     std::condition_variable released_;
     bool closed_ = false;

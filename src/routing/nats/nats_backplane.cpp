@@ -126,13 +126,9 @@ public:
         }
         helper_wake_.notify_one();
         auto* nc = connection_.load();
-        for (auto& [channel, entry] : channels_) {
-            if (entry.subscription != nullptr) {
-                natsSubscription_Unsubscribe(entry.subscription);
-                natsSubscription_Destroy(entry.subscription);
-                entry.subscription = nullptr;
-            }
-        }
+        // Closed with the connection below and freed after it, once the reader thread is
+        // joined (retired_subscriptions).
+        const auto channels = std::move(channels_);
         channels_.clear();
         if (const auto timer = resume_timer_.lock()) {
             timer->cancel();
@@ -153,6 +149,12 @@ public:
             delete connection_closure_;  // never handed to a connection: no closed callback
         }
         connection_closure_ = nullptr;
+        for (const auto& [channel, entry] : channels) {
+            if (entry.subscription != nullptr) {
+                natsSubscription_Destroy(entry.subscription);
+            }
+        }
+        retired_.free_all();
         wait_for_callbacks(nc != nullptr);
         connected_ = false;
     }
@@ -175,10 +177,9 @@ public:
             return;
         }
         if (--it->second.count == 0) {
+            // Messages already delivered to cnats still arrive and go to no local recipient.
             if (it->second.subscription != nullptr) {
-                // Messages already delivered to cnats still arrive and go to no local recipient.
-                natsSubscription_Unsubscribe(it->second.subscription);
-                natsSubscription_Destroy(it->second.subscription);
+                retired_.retire(it->second.subscription);
             }
             channels_.erase(it);
         }
@@ -564,6 +565,7 @@ private:
     backplane_handler* handler_ = nullptr;
     bool started_ = false;
     std::unordered_map<std::string, channel_entry, string_hash, std::equal_to<>> channels_;
+    retired_subscriptions retired_;
     // Publications waiting for the bus (publish()); bounded by options_.max_buffered_bytes.
     std::deque<std::pair<std::string, shared_buffer>> held_;
     std::size_t held_bytes_ = 0;
