@@ -107,7 +107,8 @@ public:
                         const std::string& data_json, bus_copy copy,
                         boost::asio::any_io_executor reply_on, append_callback done) = 0;
 
-    // True when append() publishes the event on the bus as it stores it.
+    // True when append() publishes the event on the bus as it stores it. May turn false for
+    // good (the server refused the script); the caller asks again when the answer comes.
     [[nodiscard]] virtual bool publishes() const noexcept { return false; }
 
     // The events of `channel` after `after`, at most `limit` of them (more is `too_many`).

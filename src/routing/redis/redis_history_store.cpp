@@ -17,7 +17,7 @@ namespace switchboard::routing::redis {
 
 redis_history_store::redis_history_store(boost::asio::io_context& context, client_options client,
                                          events::history_store_options options)
-    : context_(context), options_(std::move(options)) {
+    : context_(context), options_(std::move(options)), scripted_(options_.publish) {
     client_ = make_pubsub_client(context_, std::move(client));
     client_->set_state_handler([this](bool up) { on_state(up); });
 }
@@ -37,18 +37,23 @@ void redis_history_store::stop() {
 
 void redis_history_store::on_state(bool up) {
     const bool was_up = available_.exchange(up, std::memory_order_relaxed);
-    if (up && !was_up && options_.publish) {
+    if (up && !was_up && publishes()) {
         // Ahead of every EVALSHA on the new connection: appends run on this thread too.
         load_script();
     }
 }
 
 void redis_history_store::load_script() {
-    client_->command({}, stream_history::load_append_script_command(), [](const redisReply* r) {
-        if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
-            spdlog::warn("event history: Redis refused the append script: {}",
-                         std::string_view(r->str, r->len));
+    client_->command({}, stream_history::load_append_script_command(), [this](const redisReply* r) {
+        if (r == nullptr || r->type != REDIS_REPLY_ERROR) {
+            return;
         }
+        // EVALSHAs sent meanwhile fail too: their callers publish themselves.
+        scripted_.store(false, std::memory_order_relaxed);
+        spdlog::warn(
+            "event history: Redis refused the append script ({}); each event "
+            "is stored with XADD and published after it instead",
+            std::string_view(r->str, r->len));
     });
 }
 
@@ -78,7 +83,7 @@ void redis_history_store::do_append(std::string key, std::string type, std::stri
     }
     // Publications from this instance to a channel keep their order: its stream lives on one
     // server, reached over one connection, which answers in order.
-    if (options_.publish) {
+    if (publishes()) {
         const bool queued = client_->command(
             key,
             stream_history::append_and_publish_command(key, options_.max_count, options_.max_age,

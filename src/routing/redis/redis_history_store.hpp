@@ -37,7 +37,9 @@ public:
     void append(const std::string& channel, const std::string& type, const std::string& data_json,
                 events::bus_copy copy, boost::asio::any_io_executor reply_on,
                 append_callback done) override;
-    [[nodiscard]] bool publishes() const noexcept override { return options_.publish; }
+    [[nodiscard]] bool publishes() const noexcept override {
+        return scripted_.load(std::memory_order_relaxed);
+    }
     void read_after(const std::string& channel, events::event_id after, std::size_t limit,
                     boost::asio::any_io_executor reply_on, range_callback done) override;
     [[nodiscard]] bool available() const noexcept override {
@@ -56,6 +58,9 @@ private:
     std::unique_ptr<pubsub_client> client_;
     events::history_store_options options_;
     std::atomic<bool> available_{false};
+    // options_.publish until Redis refuses the script (an ACL user without scripting, say):
+    // from then on XADD, and the caller publishes.
+    std::atomic<bool> scripted_;
 };
 
 }  // namespace switchboard::routing::redis

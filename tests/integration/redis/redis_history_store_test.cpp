@@ -165,6 +165,33 @@ TEST_F(RedisPublishingHistoryStoreTest, AFlushedScriptIsLoadedAgainAndPublishesN
     EXPECT_EQ(range.events[0].id, *id3);
 }
 
+TEST_F(RedisPublishingHistoryStoreTest, AUserWithoutScriptsStoresWithXaddAndPublishesNothing) {
+    EXPECT_EQ(server_.string_command({"ACL", "SETUSER", "noscripts", "on", ">secret", "~*", "&*",
+                                      "+@all", "-@scripting"}),
+              "OK");
+    client_options client;
+    client.connection.host = "127.0.0.1";
+    client.connection.port = server_.port();
+    client.connection.user = "noscripts";
+    client.connection.password = "secret";
+    client.resume_delay = std::chrono::milliseconds(0);
+    events::history_store_options options;
+    options.key_prefix = "app:";
+    options.publish = true;
+    store_.emplace(context_, std::move(client), std::move(options));
+    store_->start();
+    // SCRIPT LOAD is refused on connect: from then on the caller publishes.
+    ASSERT_TRUE(run_until([&] { return store_->available() && !store_->publishes(); }));
+    const auto id1 = append("game:1", "1");
+    const auto id2 = append("game:1", "2");
+    ASSERT_TRUE(id1 && id2);
+    const auto range = read("game:1", *id1);
+    ASSERT_EQ(range.result, history_range::outcome::complete);
+    ASSERT_EQ(range.events.size(), 1U);
+    EXPECT_EQ(range.events[0].id, *id2);
+    EXPECT_TRUE(received_.empty());
+}
+
 TEST_F(RedisHistoryStoreTest, AnUnreachableRedisAnswersAtOnce) {
     server_.kill();
     ASSERT_TRUE(run_until([&] { return !store_->available(); }));
