@@ -392,7 +392,7 @@ private:
             if (publishers_.empty()) {
                 return false;
             }
-            // Senders share the shard's publishers, each by its own index.
+            // Each sender its own publishers, in turn (publisher_for).
             auto& publisher = *publishers_[publisher_for(s)];
             if (!publisher.is_open()) {
                 return false;
