@@ -54,25 +54,28 @@ std::string format_reset_event(std::string_view channel) {
     return out;
 }
 
-std::string encode_bus_event_head(std::string_view channel, std::string_view type,
-                                  std::string_view data_json, std::string_view origin) {
-    std::string out = "{\"channel\":";
-    append_json_string(channel, out);
-    out += ",\"type\":";
-    append_json_string(type, out);
-    out += ",\"data\":";
-    out += data_json;
+bus_event_frame frame_bus_event(std::string_view channel, std::string_view type,
+                                std::string_view origin) {
+    bus_event_frame frame;
+    frame.before_data = "{\"channel\":";
+    append_json_string(channel, frame.before_data);
+    frame.before_data += ",\"type\":";
+    append_json_string(type, frame.before_data);
+    frame.before_data += ",\"data\":";
     if (!origin.empty()) {
-        out += ",\"origin\":";
-        append_json_string(origin, out);
+        frame.after_data = ",\"origin\":";
+        append_json_string(origin, frame.after_data);
     }
-    out += ",\"id\":\"";
-    return out;
+    frame.after_data += ",\"id\":\"";
+    return frame;
 }
 
 std::string encode_bus_event(std::string_view channel, std::string_view type,
                              std::string_view data_json, event_id id, std::string_view origin) {
-    auto out = encode_bus_event_head(channel, type, data_json, origin);
+    const auto frame = frame_bus_event(channel, type, origin);
+    auto out = frame.before_data;
+    out += data_json;
+    out += frame.after_data;
     append_event_id(id, out);
     out += bus_event_tail;
     return out;

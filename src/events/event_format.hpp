@@ -38,11 +38,16 @@ struct bus_event {
     event_id id;
 };
 
-// `{"channel":C,"type":T,"data":D,"origin":O,"id":"` (no origin field when O is empty): what
-// precedes the id, for a store that learns the id only as it publishes (history_store.hpp).
-std::string encode_bus_event_head(std::string_view channel, std::string_view type,
-                                  std::string_view data_json, std::string_view origin);
-// What follows the id.
+// The bytes of encode_bus_event around the data and the id: `before_data` D `after_data` id
+// bus_event_tail, i.e. `{"channel":C,"type":T,"data":` D `,"origin":O,"id":"` id `"}` (no
+// origin field when O is empty). For a store that learns the id only as it publishes
+// (history_store.hpp), and is sent the data once.
+struct bus_event_frame {
+    std::string before_data;
+    std::string after_data;
+};
+bus_event_frame frame_bus_event(std::string_view channel, std::string_view type,
+                                std::string_view origin);
 inline constexpr std::string_view bus_event_tail = "\"}";
 std::string encode_bus_event(std::string_view channel, std::string_view type,
                              std::string_view data_json, event_id id, std::string_view origin = {});

@@ -2,6 +2,7 @@
 // resume finds the events an instance did not hear itself, and, for Redis, the id authority.
 #pragma once
 
+#include "events/event_format.hpp"
 #include "events/event_id.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -43,10 +44,10 @@ struct history_range {
 };
 
 // What append() publishes beside storing, for a store that publishes(): on `channel`, the
-// payload `head` + the assigned id + bus_event_tail (events::encode_bus_event's layout).
+// event's data in `frame` with the assigned id (events::encode_bus_event's bytes).
 struct bus_copy {
     std::string channel;
-    std::string head;
+    bus_event_frame frame;
 };
 
 struct history_store_options {

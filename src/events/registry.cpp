@@ -308,7 +308,7 @@ void registry::publish_here(std::string channel, std::string type, std::string d
         bus_copy copy;
         if (store_->publishes()) {
             copy.channel = bus_prefix_ + channel;
-            copy.head = encode_bus_event_head(channel, type, data_json, origin_);
+            copy.frame = frame_bus_event(channel, type, origin_);
         }
         store_->append(
             channel, type, data_json, std::move(copy), executor(home),

@@ -55,12 +55,13 @@ std::vector<std::string> pexpire_command(const std::string& key, std::chrono::mi
 
 namespace {
 
-// KEYS: stream. ARGV: max count, age (ms), type, data, bus channel, payload head. The tail
-// after the id is events::bus_event_tail.
+// KEYS: stream. ARGV: max count, age (ms), type, data, bus channel, the bus payload's bytes
+// before and after the data (events::bus_event_frame); the tail after the id is
+// events::bus_event_tail.
 constexpr std::string_view append_script = R"lua(
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[3], 'd', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. id .. '"}')
+redis.call('PUBLISH', ARGV[5], ARGV[6] .. ARGV[4] .. ARGV[7] .. id .. '"}')
 return id
 )lua";
 
@@ -75,7 +76,8 @@ std::vector<std::string> append_and_publish_command(const std::string& key, std:
     static const std::string sha1 = script_sha1(append_script);
     return script_command("EVALSHA", sha1, {key},
                           {std::to_string(max_count), std::to_string(age.count()), type, data_json,
-                           std::move(copy.channel), std::move(copy.head)});
+                           std::move(copy.channel), std::move(copy.frame.before_data),
+                           std::move(copy.frame.after_data)});
 }
 
 std::vector<std::string> load_append_script_command() {

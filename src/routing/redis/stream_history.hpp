@@ -32,7 +32,8 @@ namespace switchboard::routing::redis::stream_history {
 [[nodiscard]] std::vector<std::string> pexpire_command(const std::string& key,
                                                        std::chrono::milliseconds age);
 // EVALSHA <script> 1 <key> ...: the XADD and PEXPIRE above, then PUBLISH <copy.channel>
-// <copy.head><id>"} in one step (append_script). The store must be the bus's only server.
+// (the data framed by copy.frame, then the id) in one step (append_script). The store must be the
+// bus's only server.
 [[nodiscard]] std::vector<std::string> append_and_publish_command(
     const std::string& key, std::size_t max_count, std::chrono::milliseconds age,
     const std::string& type, const std::string& data_json, events::bus_copy copy);

@@ -39,7 +39,7 @@ protected:
     std::optional<event_id> append(const std::string& channel, const std::string& data) {
         bool answered = false;
         std::optional<event_id> id;
-        store_->append(channel, "T", data, {"bus:" + channel, "head:"}, context_.get_executor(),
+        store_->append(channel, "T", data, {"bus:" + channel, {"<", ">"}}, context_.get_executor(),
                        [&](std::optional<event_id> got) {
                            answered = true;
                            id = got;
@@ -136,10 +136,10 @@ TEST_F(RedisPublishingHistoryStoreTest, StoresThenPublishesWithTheAssignedIdInOn
     ASSERT_TRUE(id1 && id2);
     EXPECT_LT(*id1, *id2);
     ASSERT_TRUE(run_until([&] { return received_.size() == 2; }));
-    // The payload is the head the caller gave, the id Redis assigned, then the tail.
+    // The payload is the data in the frame the caller gave, the id Redis assigned, the tail.
     EXPECT_EQ(received_[0].channel, "bus:game:1");
-    EXPECT_EQ(received_[0].payload, "head:" + events::format_event_id(*id1) + "\"}");
-    EXPECT_EQ(received_[1].payload, "head:" + events::format_event_id(*id2) + "\"}");
+    EXPECT_EQ(received_[0].payload, "<1>" + events::format_event_id(*id1) + "\"}");
+    EXPECT_EQ(received_[1].payload, R"(<{"x":2}>)" + events::format_event_id(*id2) + "\"}");
     // Stored and bounded as without publishing.
     EXPECT_GT(server_.integer_command({}, {"PTTL", "app:switchboard:events-history:game:1"}), 0);
     const auto range = read("game:1", *id1);
@@ -159,7 +159,7 @@ TEST_F(RedisPublishingHistoryStoreTest, AFlushedScriptIsLoadedAgainAndPublishesN
     const auto id3 = append("game:1", "3");
     ASSERT_TRUE(id3);
     ASSERT_TRUE(run_until([&] { return received_.size() == 2; }));
-    EXPECT_EQ(received_[1].payload, "head:" + events::format_event_id(*id3) + "\"}");
+    EXPECT_EQ(received_[1].payload, "<3>" + events::format_event_id(*id3) + "\"}");
     const auto range = read("game:1", *id1);
     ASSERT_EQ(range.events.size(), 1U);
     EXPECT_EQ(range.events[0].id, *id3);

@@ -33,12 +33,12 @@ TEST(bus_event, round_trips) {
     EXPECT_EQ(decoded->id, (event_id{5, 6}));
 }
 
-TEST(bus_event, the_origin_travels_and_the_head_is_everything_before_the_id) {
+TEST(bus_event, the_origin_travels_and_the_frame_is_everything_but_data_and_id) {
     const auto payload = encode_bus_event("c", "T", "1", event_id{5, 6}, "origin-1");
+    const auto frame = frame_bus_event("c", "T", "origin-1");
     EXPECT_EQ(payload, R"({"channel":"c","type":"T","data":1,"origin":"origin-1","id":"5-6"})");
-    EXPECT_EQ(
-        encode_bus_event_head("c", "T", "1", "origin-1") + "5-6" + std::string(bus_event_tail),
-        payload);
+    EXPECT_EQ(frame.before_data + "1" + frame.after_data + "5-6" + std::string(bus_event_tail),
+              payload);
     const auto decoded = decode_bus_event(payload);
     ASSERT_TRUE(decoded) << decoded.error_message();
     EXPECT_EQ(decoded->id, (event_id{5, 6}));

@@ -487,7 +487,8 @@ public:
         if (publish_on_) {
             publish_on_->publish(
                 nullptr, copy.channel,
-                make_shared_buffer(copy.head + format_event_id(id) + std::string(bus_event_tail)));
+                make_shared_buffer(copy.frame.before_data + data_json + copy.frame.after_data +
+                                   format_event_id(id) + std::string(bus_event_tail)));
         }
         auto answer = [reply_on, done, id] {
             boost::asio::post(reply_on, [done, id] { done(id); });
